@@ -1,0 +1,8 @@
+"""Code generators for zoom-async; they run at development time, never at import time.
+
+Run one with ``python -m codegen <name>`` from the repository root:
+
+``python -m codegen catalog``
+    Read Zoom's OpenAPI specs (the directory named by ``[tool.codegen] specs`` in
+    ``pyproject.toml``) and write ``zoom_async/_catalog_data.py``. See :mod:`codegen.catalog`.
+"""
