@@ -1,5 +1,92 @@
-"""zoom-async: an asyncio SDK for the Zoom REST API that respects every rate limit."""
+"""zoom-async: an asyncio SDK for the whole Zoom REST API.
 
+It never sends a request that Zoom's rate limits would refuse, and still uses every request per
+second the account's plan allows::
+
+    from zoom_async import ZoomClient
+
+    async with ZoomClient(plan="business_plus") as zoom:
+        me = await zoom.get("/users/me")
+"""
+
+from ._client import DEFAULT_BASE_URL, ZoomClient, encode_path_param
 from ._version import __version__
+from .auth import (
+    InMemoryTokenStore,
+    OAuthToken,
+    ServerToServerAuth,
+    StaticToken,
+    TokenSource,
+    TokenStore,
+    UserOAuth,
+)
+from .clock import Clock, SystemClock
+from .errors import (
+    AuthError,
+    BadRequestError,
+    ConcurrentRequestsError,
+    ConfigurationError,
+    ConflictError,
+    DailyLimitExceeded,
+    ForbiddenError,
+    MeetingQuotaExceeded,
+    NotFoundError,
+    PageTokenExpired,
+    RateLimitError,
+    ResponseDecodeError,
+    ServerError,
+    WebhookVerificationError,
+    ZoomAPIError,
+    ZoomConnectionError,
+    ZoomError,
+    ZoomTimeoutError,
+)
+from .limits import InMemoryStore, LimiterStore, LimitEvent, LimitsSnapshot, RateLimiter
+from .plans import BUSINESS_PLUS, PRO, Category, CategoryLimit, RateLimitTable
+from .retries import ExponentialBackoff, RetryPolicy
 
-__all__ = ["__version__"]
+__all__ = [
+    "BUSINESS_PLUS",
+    "DEFAULT_BASE_URL",
+    "PRO",
+    "AuthError",
+    "BadRequestError",
+    "Category",
+    "CategoryLimit",
+    "Clock",
+    "ConcurrentRequestsError",
+    "ConfigurationError",
+    "ConflictError",
+    "DailyLimitExceeded",
+    "ExponentialBackoff",
+    "ForbiddenError",
+    "InMemoryStore",
+    "InMemoryTokenStore",
+    "LimitEvent",
+    "LimiterStore",
+    "LimitsSnapshot",
+    "MeetingQuotaExceeded",
+    "NotFoundError",
+    "OAuthToken",
+    "PageTokenExpired",
+    "RateLimitError",
+    "RateLimitTable",
+    "RateLimiter",
+    "ResponseDecodeError",
+    "RetryPolicy",
+    "ServerError",
+    "ServerToServerAuth",
+    "StaticToken",
+    "SystemClock",
+    "TokenSource",
+    "TokenStore",
+    "UserOAuth",
+    "WebhookVerificationError",
+    "ZoomAPIError",
+    "ZoomClient",
+    "ZoomConnectionError",
+    "ZoomError",
+    "ZoomTimeoutError",
+    "__version__",
+    "encode_path_param",
+]

@@ -1,0 +1,685 @@
+"""The async client: one pooled HTTP client, auth, the limiter, and safe retries."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any, Literal, Self
+from urllib.parse import quote
+
+import anyio
+import httpx
+
+from . import catalog
+from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
+from .clock import Clock, SystemClock
+from .errors import (
+    AuthError,
+    BadRequestError,
+    ConcurrentRequestsError,
+    ConfigurationError,
+    ConflictError,
+    DailyLimitExceeded,
+    ForbiddenError,
+    MeetingQuotaExceeded,
+    NotFoundError,
+    ResponseDecodeError,
+    ServerError,
+    ZoomAPIError,
+    ZoomConnectionError,
+    ZoomTimeoutError,
+)
+from .limits import EventHook, LimiterStore, RateLimiter, classify_rate_limit
+from .plans import Category, Family, RateLimitTable, resolve_plan
+from .retries import FailureKind, RetryContext, RetryPolicy
+
+__all__ = ["DEFAULT_BASE_URL", "DEFAULT_CATEGORY", "MEETING_MUTATIONS", "ZoomClient"]
+
+logger = logging.getLogger("zoom_async")
+
+DEFAULT_BASE_URL = "https://api.zoom.us/v2"
+
+DEFAULT_CATEGORY = Category.MEDIUM
+"""Category assumed for a path the catalog does not know: below Light, and outside the daily
+quota that only Heavy and Resource-intensive requests spend."""
+
+MEETING_MUTATIONS = frozenset({"meetingCreate", "meetingUpdate", "meetingDelete"})
+"""Operations that count against a host's 100 meeting create/update/delete requests a day."""
+
+_SAFE_PATH_CHARS = "@"
+_MAX_REMEMBERED = 100_000
+
+
+def encode_path_param(value: str | int) -> str:
+    """URL-encode one path parameter the way Zoom expects.
+
+    Meeting UUIDs that begin with ``/`` or contain ``//`` must be encoded twice.
+
+    >>> encode_path_param("/ajXp112QmuoKj4854875==")
+    '%252FajXp112QmuoKj4854875%253D%253D'
+    >>> encode_path_param("a@b.com")
+    'a@b.com'
+    """
+    text = str(value)
+    once = quote(text, safe=_SAFE_PATH_CHARS)
+    if text.startswith("/") or "//" in text:
+        return quote(once, safe="")
+    return once
+
+
+class _Remembered(OrderedDict[str, str]):
+    """A bounded LRU map: what the client has learned from responses."""
+
+    def remember(self, key: str, value: str) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > _MAX_REMEMBERED:
+            self.popitem(last=False)
+
+
+def _never_sent(exc: httpx.TransportError) -> bool:
+    # No connection was made, or none became free in time: the request never left.
+    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+
+
+_ERRORS_BY_STATUS: dict[int, type[ZoomAPIError]] = {
+    400: BadRequestError,
+    401: AuthError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    409: ConflictError,
+}
+
+
+class ZoomClient:
+    """An async client for the whole Zoom REST API, within the account's rate limits.
+
+    Args:
+        account_id, client_id, client_secret: server-to-server OAuth credentials; each falls
+            back to ``ZOOM_ACCOUNT_ID``, ``ZOOM_CLIENT_ID``, ``ZOOM_CLIENT_SECRET``. Not needed
+            when ``auth`` is given.
+        plan: ``"pro"`` (the conservative default), ``"business_plus"``, a
+            :class:`~zoom_async.plans.RateLimitTable`, or a mapping such as ``{"Light": 50}``.
+        budget_share: the part of the account's limits this client may use (other apps and
+            processes share them), e.g. ``0.5``.
+        base_url: the API root (default ``https://api.zoom.us/v2``).
+        token_url: the OAuth token endpoint (default ``https://zoom.us/oauth/token``).
+        timeout: seconds, or an :class:`httpx.Timeout`.
+        http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
+        transport: a transport for the client's own :class:`httpx.AsyncClient` (e.g.
+            ``FakeZoom().transport()`` in tests).
+        auth: a :class:`~zoom_async.auth.TokenSource`, e.g. ``UserOAuth.for_user(...)``.
+        retry: the :class:`~zoom_async.retries.RetryPolicy`.
+        clock: time source for the limiter and token expiry.
+        store: where the limiter keeps shared state (default in memory).
+        on_daily_limit: ``"raise"`` :class:`DailyLimitExceeded` at once (default) or ``"wait"``
+            until 00:00 UTC when the daily Heavy/Resource-intensive quota is spent.
+        on_event: called with each :class:`~zoom_async.limits.LimitEvent` (waits, 429s).
+        serialize_mutations: send mutations of one resource path one at a time, so Zoom's
+            "Too many concurrent requests" 429 does not happen between our own requests.
+        lookup_meeting_hosts: look up (one Light GET, cached) the host of a meeting or the id of
+            a user given by email or ``me`` to count the per-user meeting quota exactly.
+
+    Example::
+
+        async with ZoomClient(plan="business_plus") as zoom:
+            me = await zoom.get("/users/me")
+            meeting = await zoom.post("/users/me/meetings", json={"topic": "Sync", "type": 2})
+    """
+
+    def __init__(
+        self,
+        *,
+        account_id: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        plan: str | RateLimitTable | Mapping[str, object] = "pro",
+        budget_share: float = 1.0,
+        base_url: str = DEFAULT_BASE_URL,
+        token_url: str = DEFAULT_TOKEN_URL,
+        timeout: float | httpx.Timeout = 30.0,
+        http_client: httpx.AsyncClient | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        auth: TokenSource | None = None,
+        retry: RetryPolicy | None = None,
+        clock: Clock | None = None,
+        store: LimiterStore | None = None,
+        on_daily_limit: Literal["raise", "wait"] = "raise",
+        on_event: EventHook | None = None,
+        serialize_mutations: bool = True,
+        lookup_meeting_hosts: bool = True,
+    ) -> None:
+        if http_client is not None and transport is not None:
+            raise ConfigurationError("pass either http_client or transport, not both")
+        if on_daily_limit not in ("raise", "wait"):
+            raise ConfigurationError("on_daily_limit must be 'raise' or 'wait'")
+        self._clock = clock or SystemClock()
+        if auth is None:
+            auth = ServerToServerAuth(
+                account_id or os.environ.get("ZOOM_ACCOUNT_ID", ""),
+                client_id or os.environ.get("ZOOM_CLIENT_ID", ""),
+                client_secret or os.environ.get("ZOOM_CLIENT_SECRET", ""),
+                token_url=token_url,
+                clock=self._clock,
+            )
+        self.auth: TokenSource = auth
+        self.base_url = base_url.rstrip("/")
+        self._base_path = httpx.URL(self.base_url).path.rstrip("/")
+        self.plan = resolve_plan(plan, budget_share=budget_share)
+        self.retry = retry or RetryPolicy()
+        self.limits = RateLimiter(
+            self.plan,
+            clock=self._clock,
+            store=store,
+            on_daily_limit=on_daily_limit,
+            on_event=on_event,
+        )
+        """The :class:`~zoom_async.limits.RateLimiter`; ``await zoom.limits.snapshot()``."""
+        self.serialize_mutations = serialize_mutations
+        self.lookup_meeting_hosts = lookup_meeting_hosts
+        if http_client is not None:
+            self._http = http_client
+            self._owns_http = False
+        else:
+            self._http = httpx.AsyncClient(
+                timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
+                transport=transport,
+                http2=transport is None,
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+                headers={"Accept": "application/json"},
+            )
+            self._owns_http = True
+        self._mutation_locks: dict[str, tuple[anyio.Lock, list[int]]] = {}
+        self._meeting_hosts = _Remembered()
+        self._user_ids = _Remembered()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"ZoomClient(base_url={self.base_url!r}, plan={self.plan.name!r}, auth={self.auth!r})"
+        )
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections (unless the HTTP client was passed in)."""
+        if not self._closed:
+            self._closed = True
+            if self._owns_http:
+                await self._http.aclose()
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        """The underlying :class:`httpx.AsyncClient`."""
+        return self._http
+
+    @property
+    def clock(self) -> Clock:
+        """The client's clock."""
+        return self._clock
+
+    # -- URLs ------------------------------------------------------------------------------
+
+    def _relative_path(self, path: str, path_params: Mapping[str, str | int] | None) -> str:
+        if path.startswith(("http://", "https://")):
+            url = httpx.URL(path)
+            raw = url.raw_path.decode("ascii").split("?", 1)[0]
+            if self._base_path and raw.startswith(self._base_path + "/"):
+                raw = raw[len(self._base_path) :]
+            path = raw
+        if path_params:
+            try:
+                path = path.format_map({k: encode_path_param(v) for k, v in path_params.items()})
+            except (KeyError, IndexError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"path {path!r} needs path parameter {exc} in path_params"
+                ) from None
+        elif "{" in path and "}" in path:
+            raise ConfigurationError(
+                f"path {path!r} has a {{placeholder}}: pass its value in path_params="
+            )
+        path = "/" + path.lstrip("/")
+        if self._base_path and path.startswith(self._base_path + "/"):
+            path = path[len(self._base_path) :]
+        return path
+
+    def url_for(self, path: str, path_params: Mapping[str, str | int] | None = None) -> str:
+        """The full URL of ``path`` (relative to ``base_url``)."""
+        return self.base_url + self._relative_path(path, path_params)
+
+    # -- the verbs -------------------------------------------------------------------------
+
+    async def get(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """``GET path``; returns the decoded JSON."""
+        return await self.request(
+            "GET", path, params=params, headers=headers, path_params=path_params
+        )
+
+    async def post(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """``POST path``; never re-sent once it may have reached Zoom."""
+        return await self.request(
+            "POST", path, json=json, params=params, headers=headers, path_params=path_params
+        )
+
+    async def put(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """``PUT path``."""
+        return await self.request(
+            "PUT", path, json=json, params=params, headers=headers, path_params=path_params
+        )
+
+    async def patch(
+        self,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """``PATCH path``; never re-sent once it may have reached Zoom."""
+        return await self.request(
+            "PATCH", path, json=json, params=params, headers=headers, path_params=path_params
+        )
+
+    async def delete(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """``DELETE path``."""
+        return await self.request(
+            "DELETE", path, params=params, headers=headers, path_params=path_params
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> Any:
+        """Send one API request within the rate limits, retrying only where it is safe.
+
+        Returns the decoded JSON body (usually a ``dict``), or ``None`` for 204 and empty
+        bodies. Raises a :class:`~zoom_async.errors.ZoomAPIError` subclass for error answers
+        and :class:`~zoom_async.errors.ZoomConnectionError` for transport failures.
+        """
+        response = await self.send(
+            method, path, params=params, json=json, headers=headers, path_params=path_params
+        )
+        return self._decode(response)
+
+    async def send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        path_params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """Like :meth:`request` but returns the successful :class:`httpx.Response` itself."""
+        if self._closed:
+            raise ConfigurationError("this ZoomClient is closed; create a new one")
+        method = method.upper()
+        rel = self._relative_path(path, path_params)
+        found = catalog.match(method, rel)
+        family: Family = found[0].family if found else "general"
+        category = found[0].category if found else DEFAULT_CATEGORY
+        meeting_user: str | None = None
+        if found is not None and found[0].operation_id in MEETING_MUTATIONS:
+            meeting_user = await self._meeting_host(found[0].operation_id, found[1])
+        request = self._http.build_request(
+            method,
+            self.base_url + rel,
+            params=_clean_params(params),
+            json=json,
+            headers=headers,
+        )
+        if self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS"):
+            async with self._mutation_lock(rel):
+                return await self._send(request, family, category, meeting_user)
+        return await self._send(request, family, category, meeting_user)
+
+    # -- internals -------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _mutation_lock(self, key: str) -> AsyncIterator[None]:
+        entry = self._mutation_locks.get(key)
+        if entry is None:
+            entry = self._mutation_locks[key] = (anyio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                yield
+        finally:
+            users[0] -= 1
+            if users[0] == 0:
+                self._mutation_locks.pop(key, None)
+
+    async def _send(
+        self,
+        request: httpx.Request,
+        family: Family,
+        category: Category,
+        meeting_user: str | None,
+    ) -> httpx.Response:
+        method = request.method
+        url = str(request.url)
+        attempt = 0
+        auth_renewed = False
+        while True:
+            attempt += 1
+            token = await self.auth.get_token(self._http)
+            request.headers["Authorization"] = f"Bearer {token}"
+            if meeting_user is not None:
+                await self.limits.reserve_meeting(meeting_user)
+            permit = await self.limits.acquire(family, category, priority=attempt > 1)
+            response: httpx.Response | None = None
+            sent = True
+            failure: httpx.TransportError | None = None
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as exc:
+                sent = not _never_sent(exc)
+                failure = exc
+            finally:
+                await permit.release(response, sent=sent)
+                if not sent and meeting_user is not None:
+                    await self.limits.release_meeting(meeting_user)
+
+            if failure is not None:
+                ctx = RetryContext(
+                    method=method,
+                    attempt=attempt,
+                    kind="timeout" if isinstance(failure, httpx.TimeoutException) else "connection",
+                    may_have_reached_zoom=sent,
+                )
+                if self.retry.should_retry(ctx):
+                    await self._clock.sleep(self.retry.wait_time(ctx))
+                    continue
+                raise self._transport_error(failure, method, url, sent, attempt) from failure
+
+            assert response is not None
+            status = response.status_code
+            logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
+            if status < 400:
+                await response.aread()
+                self._learn(response)
+                return response
+            await response.aread()
+
+            if status == 401 and not auth_renewed:
+                # Refused before anything happened: safe to renew the token and re-send once.
+                auth_renewed = True
+                await self.auth.invalidate(token)
+                attempt -= 1
+                continue
+
+            if status == 429:
+                error = classify_rate_limit(
+                    response,
+                    category=category,
+                    meeting_user=meeting_user,
+                    now=self._clock.utcnow(),
+                    method=method,
+                    url=url,
+                )
+                if isinstance(error, MeetingQuotaExceeded):
+                    assert meeting_user is not None
+                    await self.limits.meeting_exhausted(meeting_user)
+                    self.limits.note_rate_limited(family, category, "Meeting-quota")
+                    raise error
+                if isinstance(error, DailyLimitExceeded):
+                    await self.limits.daily_exhausted(family, error.resets_at)
+                    self.limits.note_rate_limited(family, category, "Daily-limit")
+                    if self.limits.on_daily_limit == "wait":
+                        delay = (error.resets_at - self._clock.utcnow()).total_seconds()
+                        await self._clock.sleep(max(delay, 0.0) + 0.001)
+                        attempt -= 1
+                        continue
+                    raise error
+                kind: FailureKind
+                if isinstance(error, ConcurrentRequestsError):
+                    kind = "concurrent"
+                    self.limits.note_rate_limited(family, category, "Concurrent")
+                else:
+                    kind = "rate_limit"
+                    self.limits.rate_limited(family, category)
+                ctx = RetryContext(
+                    method=method,
+                    attempt=attempt,
+                    kind=kind,
+                    status_code=429,
+                    may_have_reached_zoom=False,
+                    retry_after=error.retry_after,
+                )
+                if self.retry.should_retry(ctx):
+                    await self._clock.sleep(self.retry.wait_time(ctx))
+                    continue
+                raise error
+
+            if status >= 500:
+                ctx = RetryContext(
+                    method=method, attempt=attempt, kind="server_error", status_code=status
+                )
+                if self.retry.should_retry(ctx):
+                    await self._clock.sleep(self.retry.wait_time(ctx))
+                    continue
+                raise self._server_error(response, method, url, attempt)
+
+            raise self._api_error(response, method, url, auth_renewed=auth_renewed)
+
+    def _transport_error(
+        self, exc: httpx.TransportError, method: str, url: str, sent: bool, attempt: int
+    ) -> ZoomConnectionError:
+        what = f"{type(exc).__name__} after {attempt} attempt{'s' if attempt != 1 else ''}"
+        if sent and method not in self.retry.retry_methods:
+            what += (
+                f"; the {method} was not re-sent because it may have reached Zoom: check whether "
+                "it took effect before repeating it"
+            )
+        cls = ZoomTimeoutError if isinstance(exc, httpx.TimeoutException) else ZoomConnectionError
+        return cls(what, method=method, url=url, may_have_reached_zoom=sent)
+
+    def _server_error(
+        self, response: httpx.Response, method: str, url: str, attempt: int
+    ) -> ServerError:
+        code, message, body = _error_fields(response)
+        retried = attempt > 1
+        if method not in self.retry.retry_methods:
+            message = (
+                f"{message or 'server error'}; the {method} was not re-sent because it may have "
+                "reached Zoom: check whether it took effect before repeating it"
+            )
+        elif retried:
+            message = f"{message or 'server error'} (after {attempt} attempts)"
+        return ServerError(
+            message or "server error",
+            retried=retried,
+            status_code=response.status_code,
+            code=code,
+            method=method,
+            url=url,
+            headers=dict(response.headers),
+            body=body,
+        )
+
+    def _api_error(
+        self, response: httpx.Response, method: str, url: str, *, auth_renewed: bool
+    ) -> ZoomAPIError:
+        code, message, body = _error_fields(response)
+        status = response.status_code
+        cls = _ERRORS_BY_STATUS.get(status, ZoomAPIError)
+        message = message or response.reason_phrase or f"HTTP {status}"
+        if cls is AuthError:
+            renewed = " even with a renewed token" if auth_renewed else ""
+            return AuthError(
+                f"Zoom rejected the access token{renewed}: {message}",
+                step="request",
+                status_code=status,
+                code=code,
+                method=method,
+                url=url,
+                headers=dict(response.headers),
+                body=body,
+            )
+        return cls(
+            message,
+            status_code=status,
+            code=code,
+            method=method,
+            url=url,
+            headers=dict(response.headers),
+            body=body,
+        )
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if response.status_code == 204 or not response.content.strip():
+            return None
+        try:
+            return response.json()
+        except ValueError:
+            snippet = response.text[:200]
+            raise ResponseDecodeError(
+                f"expected JSON but got {response.headers.get('content-type', 'no content type')}"
+                f": {snippet!r}",
+                status_code=response.status_code,
+                method=response.request.method,
+                url=str(response.request.url),
+                headers=dict(response.headers),
+                body=snippet,
+            ) from None
+
+    def _learn(self, response: httpx.Response) -> None:
+        """Remember meeting hosts and user ids seen in responses (for the meeting quota)."""
+        if not response.content or "json" not in response.headers.get("content-type", ""):
+            return
+        try:
+            data = response.json()
+        except ValueError:
+            return
+        if not isinstance(data, dict):
+            return
+        self._learn_object(data)
+        for key in ("meetings", "users"):
+            items = data.get(key)
+            if isinstance(items, list):
+                for item in items[:1000]:
+                    if isinstance(item, dict):
+                        self._learn_object(item)
+        path = response.request.url.path
+        if path.endswith("/users/me") and "id" in data:
+            self._user_ids.remember("me", str(data["id"]))
+
+    def _learn_object(self, item: Mapping[str, Any]) -> None:
+        host = item.get("host_id")
+        if host:
+            for key in ("id", "uuid"):
+                if item.get(key) is not None:
+                    self._meeting_hosts.remember(str(item[key]), str(host))
+        email, user_id = item.get("email"), item.get("id")
+        if email and user_id and "host_id" not in item:
+            self._user_ids.remember(str(email).lower(), str(user_id))
+
+    async def _meeting_host(self, operation_id: str, params: Mapping[str, str]) -> str | None:
+        """The host user id a meeting create/update/delete counts against."""
+        if operation_id == "meetingCreate":
+            user = params.get("userId", "me")
+            alias = user.lower()
+            if alias != "me" and "@" not in alias:
+                return user
+            known = self._user_ids.get(alias)
+            if known is not None or not self.lookup_meeting_hosts:
+                return known or alias
+            try:
+                data = await self.get("/users/{userId}", path_params={"userId": user})
+            except NotFoundError:
+                return None
+            if isinstance(data, dict) and data.get("id"):
+                self._user_ids.remember(alias, str(data["id"]))
+                return str(data["id"])
+            return alias
+        meeting_id = params.get("meetingId")
+        if meeting_id is None:
+            return None
+        known = self._meeting_hosts.get(meeting_id)
+        if known is not None or not self.lookup_meeting_hosts:
+            return known or f"meeting:{meeting_id}"
+        try:
+            data = await self.get("/meetings/{meetingId}", path_params={"meetingId": meeting_id})
+        except NotFoundError:
+            return None  # the mutation will get Zoom's 404 and does not count
+        if isinstance(data, dict) and data.get("host_id"):
+            return str(data["host_id"])
+        return None
+
+
+def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if params is None:
+        return None
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
+    return out
+
+
+def _error_fields(response: httpx.Response) -> tuple[int | None, str, Any]:
+    try:
+        data = response.json()
+    except ValueError:
+        text = response.text[:500]
+        return None, text.strip(), text
+    if isinstance(data, dict):
+        code = data.get("code")
+        message = data.get("message") or data.get("reason") or ""
+        return (code if isinstance(code, int) else None), str(message), data
+    return None, "", data
