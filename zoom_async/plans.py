@@ -137,7 +137,9 @@ class RateLimitTable:
             return self
 
         def scale(table: Mapping[Category, CategoryLimit]) -> dict[Category, CategoryLimit]:
-            return {c: CategoryLimit(max(1, int(v.limit * share)), v.window) for c, v in table.items()}
+            return {
+                c: CategoryLimit(max(1, int(v.limit * share)), v.window) for c, v in table.items()
+            }
 
         return replace(
             self,
@@ -145,7 +147,8 @@ class RateLimitTable:
             general=scale(self.general),
             phone=scale(self.phone),
             daily_quota={
-                k: (None if v is None else max(1, int(v * share))) for k, v in self.daily_quota.items()
+                k: (None if v is None else max(1, int(v * share)))
+                for k, v in self.daily_quota.items()
             },
         )
 
@@ -216,14 +219,18 @@ def resolve_plan(
     elif isinstance(plan, Mapping):
         table = _table_from_mapping(plan)
     else:
-        raise ConfigurationError(f"plan must be a name, a mapping or a RateLimitTable, not {plan!r}")
+        raise ConfigurationError(
+            f"plan must be a name, a mapping or a RateLimitTable, not {plan!r}"
+        )
     return table.scaled(budget_share)
 
 
 def _table_from_mapping(spec: Mapping[str, object]) -> RateLimitTable:
     base_name = spec.get("base", "pro")
     if not isinstance(base_name, str) or base_name not in _PLANS:
-        raise ConfigurationError(f"plan mapping 'base' must be 'pro' or 'business_plus', not {base_name!r}")
+        raise ConfigurationError(
+            f"plan mapping 'base' must be 'pro' or 'business_plus', not {base_name!r}"
+        )
     base = _PLANS[base_name]
     general: dict[Category, CategoryLimit] = {}
     daily: dict[str, int | None] = {}

@@ -1,0 +1,444 @@
+"""The limiter: strict windows, FIFO, cancellation, quotas, AIMD and 429 classification."""
+
+from __future__ import annotations
+
+import random
+from bisect import bisect_left
+from datetime import UTC, datetime
+
+import anyio
+import httpx
+import pytest
+
+from zoom_async import (
+    BUSINESS_PLUS,
+    PRO,
+    Category,
+    ConcurrentRequestsError,
+    DailyLimitExceeded,
+    MeetingQuotaExceeded,
+    RateLimitError,
+    RateLimiter,
+    SystemClock,
+)
+from zoom_async.limits import InMemoryStore, LimitEvent, classify_rate_limit
+from zoom_async.plans import CategoryLimit, resolve_plan
+
+pytestmark = pytest.mark.looptime
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    """The largest number of instants within any half-open window [t, t + window)."""
+    times = sorted(times)
+    best = 0
+    for i, t in enumerate(times):
+        j = bisect_left(times, t + window - 1e-9)
+        best = max(best, j - i)
+    return best
+
+
+async def drive(
+    limiter: RateLimiter,
+    category: Category,
+    n: int,
+    *,
+    latency: tuple[float, float] = (0.01, 0.05),
+    concurrency: int = 200,
+    family: str = "general",
+    seed: int = 7,
+) -> list[float]:
+    """Send ``n`` simulated requests; each arrives at a random point between grant and reply."""
+    rng = random.Random(seed)
+    arrivals: list[float] = []
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for _ in todo:
+            permit = await limiter.acquire(family, category)  # type: ignore[arg-type]
+            up = rng.uniform(*latency) / 2
+            down = rng.uniform(*latency) / 2
+            await anyio.sleep(up)
+            arrivals.append(anyio.current_time())
+            await anyio.sleep(down)
+            await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(concurrency):
+            tg.start_soon(worker)
+    return arrivals
+
+
+@pytest.mark.parametrize(
+    ("plan", "category"),
+    [
+        (BUSINESS_PLUS, Category.LIGHT),
+        (BUSINESS_PLUS, Category.MEDIUM),
+        (BUSINESS_PLUS, Category.HEAVY),
+        (PRO, Category.LIGHT),
+        (PRO, Category.HEAVY),
+    ],
+)
+async def test_no_window_ever_holds_more_than_the_limit(plan, category) -> None:
+    limiter = RateLimiter(plan)
+    limit = plan.limit_for("general", category)
+    n = limit.limit * 12
+    start = anyio.current_time()
+    arrivals = await drive(limiter, category, n)
+    elapsed = anyio.current_time() - start
+    assert len(arrivals) == n
+    assert max_in_window(arrivals, limit.window) <= limit.limit
+    # And it leaves no rate unused: one round trip (<= 50 ms) per window is the only cost.
+    achieved = n / elapsed
+    assert achieved >= limit.rate / (1 + 0.05) * 0.97
+
+
+async def test_resource_intensive_uses_a_minute_window() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS)
+    arrivals = await drive(limiter, Category.RESOURCE_INTENSIVE, 60, concurrency=60)
+    assert max_in_window(arrivals, 60.0) <= 20
+    assert max(arrivals) - min(arrivals) >= 120  # three minutes' worth, not one burst
+
+
+async def test_phone_lanes_are_separate_from_general() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS)
+    arrivals = await drive(limiter, Category.LIGHT, 160, family="phone")
+    assert max_in_window(arrivals, 1.0) <= 40
+    snap = await limiter.snapshot()
+    assert snap.lane("Light", "phone").requests == 160
+    assert snap.lane("Light").requests == 0
+
+
+async def test_waiters_are_served_in_fifo_order() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 2}))
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT)
+        order.append(i)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        for i in range(20):
+            tg.start_soon(one, i)
+            await anyio.sleep(0)  # make the queueing order explicit
+    assert order == list(range(20))
+
+
+async def test_cancelled_waiter_gives_back_its_place() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    granted: list[str] = []
+    first = await limiter.acquire("general", Category.LIGHT)
+
+    async def wait_for(name: str) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT)
+        granted.append(name)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(wait_for, "a")
+        await anyio.sleep(0)
+        with anyio.CancelScope() as scope:
+            scope.cancel()
+            await wait_for("cancelled")  # cancelled while queued
+        tg.start_soon(wait_for, "c")
+        await anyio.sleep(0)
+        await first.release()
+    assert granted == ["a", "c"]
+    snap = await limiter.snapshot()
+    assert snap.lane("Light").queued == 0
+    # No slot leaked: after the window passes, a full burst is available again.
+    await anyio.sleep(1.0)
+    permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(1)]
+    for p in permits:
+        await p.release()
+
+
+async def test_cancelling_the_head_waiter_passes_the_turn_on() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    got: list[str] = []
+
+    async def waiter(name: str) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT)
+        got.append(name)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        with anyio.CancelScope() as head_scope:
+            tg.start_soon(waiter, "second")  # queued behind the head below
+            await anyio.sleep(0)
+
+        async def head() -> None:
+            with head_scope:
+                await waiter("head")
+
+        head_scope = anyio.CancelScope()
+        tg.start_soon(head)
+        await anyio.sleep(0.1)
+        head_scope.cancel()
+        await held.release()
+    assert got == ["second"]
+
+
+async def test_priority_requests_jump_the_queue() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    order: list[str] = []
+
+    async def one(name: str, priority: bool) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT, priority=priority)
+        order.append(name)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(one, "normal", False)
+        await anyio.sleep(0)
+        tg.start_soon(one, "retry", True)
+        await anyio.sleep(0)
+        await held.release()
+    assert order == ["retry", "normal"]
+
+
+async def _memory_per_queued_waiter(n: int) -> float:
+    import tracemalloc
+
+    limiter = RateLimiter(resolve_plan({"Light": 10}))
+    done = 0
+
+    async def one() -> None:
+        nonlocal done
+        permit = await limiter.acquire("general", Category.LIGHT)
+        await permit.release()
+        done += 1
+
+    tracemalloc.start()
+    try:
+        before, _ = tracemalloc.get_traced_memory()
+        async with anyio.create_task_group() as tg:
+            for _ in range(n):
+                tg.start_soon(one)
+            await anyio.sleep(0.0001)
+            assert (await limiter.snapshot()).lane("Light").queued >= n - 10
+            current, _ = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert done == n
+    return (current - before) / n
+
+
+async def test_queued_waiters_cost_memory_proportional_to_their_number() -> None:
+    small = await _memory_per_queued_waiter(1_000)
+    large = await _memory_per_queued_waiter(8_000)
+    # Linear, not more: the cost per waiter (mostly the caller's own task) does not grow.
+    assert large < small * 1.25
+    assert large < 8192
+
+
+async def test_daily_quota_raises_without_sending_and_resets_at_midnight() -> None:
+    table = BUSINESS_PLUS.with_overrides(daily_quota={"general": 5})
+    clock = SystemClock(start=datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC))
+    events: list[LimitEvent] = []
+    limiter = RateLimiter(table, clock=clock, on_event=events.append)
+    for _ in range(5):
+        permit = await limiter.acquire("general", Category.HEAVY)
+        await permit.release()
+    assert await limiter.daily_quota_left() == 0
+    with pytest.raises(DailyLimitExceeded) as info:
+        await limiter.acquire("general", Category.RESOURCE_INTENSIVE)
+    assert info.value.resets_at == datetime(2026, 3, 2, tzinfo=UTC)
+    assert info.value.sent is False
+    assert isinstance(info.value, RateLimitError)
+    assert any(e.kind == "daily_exhausted" for e in events)
+    # Light requests do not touch the daily quota.
+    permit = await limiter.acquire("general", Category.LIGHT)
+    await permit.release()
+    await anyio.sleep(61)
+    permit = await limiter.acquire("general", Category.HEAVY)
+    await permit.release()
+    assert await limiter.daily_quota_left() == 4
+
+
+async def test_daily_quota_can_wait_for_the_reset() -> None:
+    table = PRO.with_overrides(daily_quota={"general": 1})
+    clock = SystemClock(start=datetime(2026, 3, 1, 23, 0, 0, tzinfo=UTC))
+    limiter = RateLimiter(table, clock=clock, on_daily_limit="wait")
+    permit = await limiter.acquire("general", Category.HEAVY)
+    await permit.release()
+    before = clock.utcnow()
+    permit = await limiter.acquire("general", Category.HEAVY)
+    await permit.release()
+    assert clock.utcnow() >= datetime(2026, 3, 2, tzinfo=UTC) > before
+
+
+async def test_daily_quota_follows_zoom_remaining_header() -> None:
+    limiter = RateLimiter(PRO)
+    permit = await limiter.acquire("general", Category.HEAVY)
+    response = httpx.Response(
+        200,
+        headers={
+            "X-RateLimit-Category": "Heavy",
+            "X-RateLimit-Type": "Daily-limit",
+            "X-RateLimit-Limit": "30000",
+            "X-RateLimit-Remaining": "12",
+        },
+    )
+    await permit.release(response)
+    assert await limiter.daily_quota_left() == 12
+
+
+async def test_unsent_request_gives_its_daily_unit_back() -> None:
+    limiter = RateLimiter(PRO)
+    permit = await limiter.acquire("general", Category.HEAVY)
+    await permit.release(sent=False)
+    assert await limiter.daily_quota_left() == 30_000
+
+
+async def test_meeting_quota_is_per_user_and_per_utc_day() -> None:
+    clock = SystemClock(start=datetime(2026, 5, 5, 23, 59, 59, tzinfo=UTC))
+    limiter = RateLimiter(PRO, clock=clock)
+    for _ in range(100):
+        await limiter.reserve_meeting("host-a")
+    with pytest.raises(MeetingQuotaExceeded) as info:
+        await limiter.reserve_meeting("HOST-A")
+    assert info.value.user == "HOST-A"
+    assert info.value.resets_at == datetime(2026, 5, 6, tzinfo=UTC)
+    await limiter.reserve_meeting("host-b")
+    await anyio.sleep(2)
+    await limiter.reserve_meeting("host-a")
+    assert await limiter.meeting_quota_used("host-a") == 1
+
+
+async def test_meeting_exhausted_by_zoom_refuses_locally_until_reset() -> None:
+    limiter = RateLimiter(PRO)
+    await limiter.meeting_exhausted("u1")
+    with pytest.raises(MeetingQuotaExceeded):
+        await limiter.reserve_meeting("u1")
+
+
+async def test_429_cuts_the_rate_then_it_recovers() -> None:
+    events: list[LimitEvent] = []
+    limiter = RateLimiter(BUSINESS_PLUS, on_event=events.append)
+    limiter.rate_limited("general", Category.LIGHT)
+    limiter.rate_limited("general", Category.LIGHT)  # same window: one cut only
+    snap = await limiter.snapshot()
+    lane = snap.lane(Category.LIGHT)
+    assert lane.current_rate == pytest.approx(56.0)
+    assert lane.rate_limited == 2
+    assert [e.kind for e in events].count("slowdown") == 1
+    await anyio.sleep(3)
+    assert (await limiter.snapshot()).lane("Light").current_rate == pytest.approx(68.0)
+    await anyio.sleep(10)
+    assert (await limiter.snapshot()).lane("Light").current_rate == 80.0
+
+
+async def test_wait_events_and_stats() -> None:
+    events: list[LimitEvent] = []
+    limiter = RateLimiter(resolve_plan({"Light": 2}), on_event=events.append)
+    for _ in range(4):
+        permit = await limiter.acquire("general", Category.LIGHT)
+        await permit.release()
+    waits = [e for e in events if e.kind == "wait"]
+    assert waits and all(e.seconds > 0 for e in waits)
+    lane = (await limiter.snapshot()).lane("Light")
+    assert lane.requests == 4
+    assert lane.waited == pytest.approx(sum(e.seconds for e in waits))
+
+
+async def test_store_interface_is_what_the_limiter_uses() -> None:
+    calls: list[str] = []
+
+    class Recording(InMemoryStore):
+        async def acquire(self, lane, limit, window, now):  # type: ignore[override]
+            calls.append(f"acquire {lane} {limit}")
+            return await super().acquire(lane, limit, window, now)
+
+    limiter = RateLimiter(PRO, store=Recording())
+    permit = await limiter.acquire("general", Category.MEDIUM)
+    await permit.release()
+    assert calls == ["acquire general:Medium 20"]
+
+
+def _resp(headers: dict[str, str], message: str) -> httpx.Response:
+    return httpx.Response(429, headers=headers, json={"code": 429, "message": message})
+
+
+NOW = datetime(2025, 8, 22, 12, tzinfo=UTC)
+
+
+def test_classify_qps() -> None:
+    err = classify_rate_limit(
+        _resp(
+            {"X-RateLimit-Category": "Light", "X-RateLimit-Type": "QPS"},
+            "You have reached the maximum per-second rate limit for this API. Try again later.",
+        ),
+        category=Category.LIGHT,
+        meeting_user=None,
+        now=NOW,
+    )
+    assert type(err) is RateLimitError
+    assert err.limit_type == "QPS" and err.category == "Light"
+
+
+def test_classify_daily_with_iso_retry_after() -> None:
+    err = classify_rate_limit(
+        _resp(
+            {
+                "X-RateLimit-Category": "Heavy",
+                "X-RateLimit-Type": "Daily-limit",
+                "X-RateLimit-Limit": "30000",
+                "X-RateLimit-Remaining": "0",
+                "Retry-After": "2025-08-23T00:00:00Z",
+            },
+            "You have reached the maximum daily rate limit for this API.",
+        ),
+        category=Category.HEAVY,
+        meeting_user=None,
+        now=NOW,
+    )
+    assert isinstance(err, DailyLimitExceeded)
+    assert err.resets_at == datetime(2025, 8, 23, tzinfo=UTC)
+    assert err.retry_after == 12 * 3600
+
+
+def test_classify_meeting_quota_with_only_a_category_header() -> None:
+    err = classify_rate_limit(
+        _resp(
+            {"X-RateLimit-Category": "Light"},
+            "You have exceeded the daily rate limit of (100) meeting create/update/delete API "
+            "requests permitted for this particular user.",
+        ),
+        category=Category.LIGHT,
+        meeting_user="host-1",
+        now=NOW,
+    )
+    assert isinstance(err, MeetingQuotaExceeded)
+    assert err.user == "host-1"
+    assert err.resets_at == datetime(2025, 8, 23, tzinfo=UTC)
+
+
+def test_classify_qps_on_a_meeting_mutation_stays_qps() -> None:
+    err = classify_rate_limit(
+        _resp({"X-RateLimit-Category": "Light", "X-RateLimit-Type": "QPS"}, "per-second"),
+        category=Category.LIGHT,
+        meeting_user="host-1",
+        now=NOW,
+    )
+    assert type(err) is RateLimitError
+
+
+def test_classify_concurrent() -> None:
+    err = classify_rate_limit(
+        _resp({}, "Too many concurrent requests. A request to disassociate this user has already"),
+        category=None,
+        meeting_user=None,
+        now=NOW,
+    )
+    assert isinstance(err, ConcurrentRequestsError)
+    assert err.limit_type == "Concurrent"
+
+
+def test_custom_plan_and_budget_share() -> None:
+    table = resolve_plan({"base": "business_plus", "Light": 50}, budget_share=0.5)
+    assert table.limit_for("general", Category.LIGHT) == CategoryLimit(25)
+    assert table.limit_for("general", Category.MEDIUM) == CategoryLimit(30)
+    assert table.daily_quota_for("general") == 30_000
