@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import math
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -247,6 +248,7 @@ class ServerToServerAuth:
         self._clock = clock or SystemClock()
         self._refresh_margin = refresh_margin
         self._token: OAuthToken | None = None
+        self._renew_at = -math.inf
         # Callers that find no usable token queue here; the first fetches, the rest reuse it.
         self._fetch_lock = anyio.Lock()
         self.token_requests = 0
@@ -259,9 +261,8 @@ class ServerToServerAuth:
         )
 
     def _usable(self, token: OAuthToken | None) -> bool:
-        return token is not None and not token.expires_within(
-            self._clock.utcnow(), self._refresh_margin
-        )
+        # Expiry is tracked on the monotonic clock: a wall-clock jump must not keep a dead token.
+        return token is not None and self._clock.monotonic() < self._renew_at
 
     async def get_token(self, http: httpx.AsyncClient) -> str:
         """The cached token, or a new one when it is missing or about to expire."""
@@ -284,6 +285,10 @@ class ServerToServerAuth:
                 "server-to-server OAuth app, and that the app is activated.",
             )
             token = OAuthToken.from_response(data, self._clock.utcnow())
+            lifetime = float(data.get("expires_in", 3599))
+            self._renew_at = self._clock.monotonic() + lifetime - min(
+                self._refresh_margin, lifetime / 2
+            )
             self._token = token
             logger.debug("fetched a server-to-server token, expires at %s", token.expires_at)
             return token.access_token
