@@ -1,0 +1,51 @@
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``codegen``."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.reuse_existing_virtualenvs = True
+
+
+def install(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The full test suite (unit tests with respx, end to end against FakeZoom)."""
+    install(session)
+    session.run("pytest", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", "zoom_async")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    install(session)
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Rate and overhead benchmarks against FakeZoom on a local port."""
+    install(session)
+    session.run("python", "benchmarks/bench_limits.py", *session.posargs)
+    session.run("python", "benchmarks/bench_overhead.py")
+    session.run("python", "benchmarks/bench_pagination.py", "--users", "2000")
+
+
+@nox.session
+def codegen(session: nox.Session) -> None:
+    """Regenerate the catalog and webhook models from ../shared/zoom-openapi."""
+    install(session)
+    session.run("python", "-m", "codegen", "catalog")
+    session.run("python", "-m", "codegen.webhook_events")
