@@ -5,10 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any, Literal, Self
+from typing import Any, Literal, Self, TypeVar, overload
 from urllib.parse import quote
 
 import anyio
@@ -17,6 +17,8 @@ import httpx
 from . import catalog
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
 from .clock import Clock, SystemClock
+from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
+from .downloads import download as _download
 from .errors import (
     AuthError,
     BadRequestError,
@@ -33,9 +35,23 @@ from .errors import (
     ZoomConnectionError,
     ZoomTimeoutError,
 )
+from .fan_out import DEFAULT_CONCURRENCY, FanOut, Result
+from .fan_out import fan_out as _fan_out
 from .limits import EventHook, LimiterStore, RateLimiter, classify_rate_limit
+from .pagination import (
+    DEFAULT_PAGE_CONCURRENCY,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_TOKEN_MAX_AGE,
+    Checkpoint,
+    PaginationMode,
+    Paginator,
+)
 from .plans import Category, Family, RateLimitTable, resolve_plan
+from .progress import ProgressCallback
 from .retries import FailureKind, RetryContext, RetryPolicy
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 
 __all__ = ["DEFAULT_BASE_URL", "DEFAULT_CATEGORY", "MEETING_MUTATIONS", "ZoomClient"]
 
@@ -659,6 +675,180 @@ class ZoomClient:
         if isinstance(data, dict) and data.get("host_id"):
             return str(data["host_id"])
         return None
+
+    # -- listings, fan-out, downloads ----------------------------------------------------------
+
+    def paginate(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        path_params: Mapping[str, str | int] | None = None,
+        list_key: str | None = None,
+        mode: PaginationMode = "auto",
+        prefetch: int = 1,
+        concurrency: int = DEFAULT_PAGE_CONCURRENCY,
+        checkpoint: Checkpoint | None = None,
+        token_max_age: float | None = DEFAULT_TOKEN_MAX_AGE,
+        progress: ProgressCallback | None = None,
+    ) -> Paginator:
+        """Every item of a list endpoint: ``async for`` items, ``.pages()`` for pages, ``await``
+        for the first page. See :mod:`zoom_async.pagination`.
+
+        Args:
+            path, params, path_params: the list request, as for :meth:`get` (paging
+                parameters are managed for you).
+            page_size: items per page, clamped to the endpoint's maximum.
+            list_key: the key of the items (default: from the catalog or the response).
+            mode: ``"auto"``, ``"token"`` or ``"page_number"`` (see
+                :data:`~zoom_async.pagination.PaginationMode`).
+            prefetch: pages fetched ahead of the one being handled.
+            concurrency: pages fetched at once when the page count is known.
+            checkpoint: resume from a saved :class:`~zoom_async.pagination.Checkpoint`.
+            token_max_age: fetch the next page before its ``next_page_token`` is older than
+                this many seconds, even if the caller is behind (``None``: never).
+            progress: a :data:`~zoom_async.progress.ProgressCallback`.
+
+        Example::
+
+            async for user in zoom.paginate("/users", params={"status": "active"}):
+                print(user["email"])
+        """
+        return Paginator(
+            self,
+            path,
+            params=params,
+            path_params=path_params,
+            page_size=page_size,
+            list_key=list_key,
+            mode=mode,
+            prefetch=prefetch,
+            concurrency=concurrency,
+            checkpoint=checkpoint,
+            token_max_age=token_max_age,
+            progress=progress,
+        )
+
+    @overload
+    def fan_out(
+        self,
+        items: AsyncIterable[_T] | Iterable[_T],
+        fn: Callable[[_T], Awaitable[_R]],
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        errors: Literal["raise"] = ...,
+        progress: ProgressCallback | None = ...,
+        total: int | None = ...,
+        description: str = ...,
+    ) -> FanOut[tuple[_T, _R]]: ...
+
+    @overload
+    def fan_out(
+        self,
+        items: AsyncIterable[_T] | Iterable[_T],
+        fn: Callable[[_T], Awaitable[_R]],
+        *,
+        concurrency: int = ...,
+        ordered: bool = ...,
+        errors: Literal["collect"],
+        progress: ProgressCallback | None = ...,
+        total: int | None = ...,
+        description: str = ...,
+    ) -> FanOut[Result[_T, _R]]: ...
+
+    def fan_out(
+        self,
+        items: AsyncIterable[_T] | Iterable[_T],
+        fn: Callable[[_T], Awaitable[_R]],
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        ordered: bool = False,
+        errors: Literal["raise", "collect"] = "raise",
+        progress: ProgressCallback | None = None,
+        total: int | None = None,
+        description: str = "fan-out",
+    ) -> FanOut[tuple[_T, _R]] | FanOut[Result[_T, _R]]:
+        """Run ``fn(item)`` for each item, ``concurrency`` at a time, within the rate limits;
+        yields ``(item, value)`` (or :class:`~zoom_async.fan_out.Result` objects with
+        ``errors="collect"``). See :func:`zoom_async.fan_out.fan_out`.
+
+        Example::
+
+            async for user, meetings in zoom.fan_out(
+                zoom.paginate("/users"), lambda u: zoom.get(f"/users/{u['id']}/meetings")
+            ):
+                ...
+        """
+        if errors == "collect":
+            return _fan_out(
+                items,
+                fn,
+                concurrency=concurrency,
+                ordered=ordered,
+                errors="collect",
+                progress=progress,
+                total=total,
+                description=description,
+            )
+        return _fan_out(
+            items,
+            fn,
+            concurrency=concurrency,
+            ordered=ordered,
+            errors="raise",
+            progress=progress,
+            total=total,
+            description=description,
+        )
+
+    async def download(
+        self,
+        url: str,
+        destination: str | os.PathLike[str],
+        *,
+        expected_size: int | None = None,
+        resume: bool = True,
+        chunk_size: int = DEFAULT_CHUNK_SIZE,
+        max_redirects: int = 10,
+        token: str | None = None,
+        authenticate: bool = True,
+        headers: Mapping[str, str] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> DownloadResult:
+        """Stream a file (a cloud recording's ``download_url``...) to ``destination``.
+
+        Bounded memory; the token goes only to the URL's own host (not to the storage host it
+        redirects to); an interrupted download resumes where the server allows; the size is
+        verified against the server and ``expected_size``. ``destination`` may be a directory
+        (the name then comes from ``Content-Disposition``). See :mod:`zoom_async.downloads`.
+
+        Args:
+            expected_size: the size the file must have (a recording file's ``file_size``); a
+                complete file already there is not downloaded again.
+            resume: continue a ``<destination>.part`` left by an interrupted download.
+            token: a bearer token to use instead of the client's (a webhook's
+                ``download_token``); ``authenticate=False`` sends none.
+            progress: a :data:`~zoom_async.progress.ProgressCallback` (unit ``"bytes"``).
+
+        Example::
+
+            result = await zoom.download(f["download_url"], "rec.mp4", expected_size=f["file_size"])
+        """
+        return await _download(
+            self,
+            url,
+            destination,
+            expected_size=expected_size,
+            resume=resume,
+            chunk_size=chunk_size,
+            max_redirects=max_redirects,
+            token=token,
+            authenticate=authenticate,
+            headers=headers,
+            progress=progress,
+        )
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
