@@ -1,0 +1,107 @@
+"""FakeZoom in a process of its own, for benchmarks.
+
+Zoom is another machine: its CPU is not ours. Serving the fake from the benchmark's own event
+loop would make the client and the server share one core and measure their sum, so benchmarks
+run it in a child process (uvicorn on a local port) and talk to it through a pipe for set-up and
+statistics.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing as mp
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from typing import Any
+
+from zoom_async.plans import Category
+
+
+@dataclass
+class FakeSetup:
+    """What the child's FakeZoom is built with (must pickle)."""
+
+    fake_kwargs: dict[str, Any] = field(default_factory=dict)
+    users: int = 1
+    meetings_per_user: int = 0
+    neighbours: Sequence[tuple[str, float]] = ()
+
+
+def _child(setup: FakeSetup, conn: Connection) -> None:
+    from zoom_async.testing import FakeZoom
+
+    async def main() -> None:
+        fake = FakeZoom(**setup.fake_kwargs)
+        users = fake.add_users(setup.users) if setup.users else []
+        for user in users if setup.meetings_per_user else []:
+            fake.add_meetings(user["id"], setup.meetings_per_user)
+        for category, rate in setup.neighbours:
+            fake.add_neighbour(Category(category), rate)
+        loop = asyncio.get_running_loop()
+        async with fake.serve() as server:
+            conn.send(
+                {
+                    "base_url": server.base_url,
+                    "token_url": server.token_url,
+                    "user_ids": [u["id"] for u in users],
+                }
+            )
+            while True:
+                command, arg = await loop.run_in_executor(None, conn.recv)
+                if command == "stop":
+                    conn.send(None)
+                    return
+                if command == "reset_stats":
+                    fake.reset_stats()
+                    conn.send(None)
+                elif command == "stats":
+                    conn.send(
+                        {
+                            "requests": fake.stats.requests,
+                            "rate_limited": fake.stats.total_rate_limited,
+                            "max_in_window": {
+                                c: fake.max_in_any_window(Category(c)) for c in arg
+                            },
+                        }
+                    )
+
+    asyncio.run(main())
+
+
+class RemoteFake:
+    """``async with RemoteFake(setup) as fake:`` → ``fake.base_url``, ``await fake.stats()``."""
+
+    def __init__(self, setup: FakeSetup) -> None:
+        self._setup = setup
+        ctx = mp.get_context("spawn")
+        self._conn, child_conn = ctx.Pipe()
+        self._process = ctx.Process(target=_child, args=(setup, child_conn), daemon=True)
+        self.base_url = ""
+        self.token_url = ""
+        self.user_ids: list[str] = []
+
+    async def _call(self, command: str, arg: Any = None) -> Any:
+        self._conn.send((command, arg))
+        return await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
+
+    async def __aenter__(self) -> RemoteFake:
+        self._process.start()
+        info = await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
+        self.base_url = info["base_url"]
+        self.token_url = info["token_url"]
+        self.user_ids = info["user_ids"]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._call("stop")
+        self._process.join(10)
+
+    async def reset_stats(self) -> None:
+        """Forget the counts so far (e.g. after a warm-up)."""
+        await self._call("reset_stats")
+
+    async def stats(self, categories: Sequence[str] = ()) -> dict[str, Any]:
+        """Requests, 429s, and the most arrivals in any window per category."""
+        result: dict[str, Any] = await self._call("stats", list(categories))
+        return result
