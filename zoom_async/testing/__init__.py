@@ -1,0 +1,30 @@
+"""An in-process fake of the Zoom REST API, for testing apps built on zoom-async (or anything
+else that speaks HTTP to Zoom).
+
+:class:`FakeZoom` is an ASGI app with Zoom's OAuth token endpoint, users, meetings, a report, a
+dashboard and past-meeting participants with Zoom-shaped JSON, every other operation of Zoom's
+catalog answering ``200 {}``, and Zoom's rate limits enforced strictly, with the exact 429s of
+Zoom's rate-limit page. Use it in-process through :meth:`FakeZoom.transport` or on a real port
+with :meth:`FakeZoom.serve`. See ``docs/testing.md``.
+
+Needs the ``testing`` extra (``pip install zoom-async[testing]``: Starlette and uvicorn).
+"""
+
+from ._fake import FakeZoom, Latency
+from ._faults import Fault
+from ._ratelimits import Neighbour
+from ._server import FakeZoomServer
+from ._stats import FakeZoomStats, RequestRecord
+from ._transport import ConnectionDropped, FakeZoomTransport
+
+__all__ = [
+    "ConnectionDropped",
+    "FakeZoom",
+    "FakeZoomServer",
+    "FakeZoomStats",
+    "FakeZoomTransport",
+    "Fault",
+    "Latency",
+    "Neighbour",
+    "RequestRecord",
+]

@@ -1,0 +1,274 @@
+"""The fake's ASGI application: one request's way through the fake Zoom.
+
+uplink delay -> arrival -> fault before the API (optional) -> token check -> routing (the
+catalog) -> rate limits -> the endpoint -> fault after the API (optional) -> downlink delay ->
+answer. Requests are counted where Zoom counts them: on arrival, after the uplink delay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
+
+import httpx
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from .. import catalog
+from ._faults import Fault, normalize_path
+from ._handlers import HANDLERS, MEETING_MUTATIONS, Call, meeting_host
+from ._ratelimits import Refusal
+from ._responses import Reply, ZoomHTTPError, rate_limit_reply
+from ._stats import RequestRecord
+from ._transport import DROP_MESSAGE, ConnectionDropped
+
+if TYPE_CHECKING:
+    from ._fake import FakeZoom
+
+__all__ = ["CLOSE_CONNECTION_EXTENSION", "FakeZoomApp"]
+
+CLOSE_CONNECTION_EXTENSION = "zoom_async.fake.close_connection"
+"""Scope extension set by :meth:`FakeZoom.serve`'s server: closes the TCP connection."""
+
+_MUTATIONS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
+_NOT_FOUND = Reply(404, {"code": 404, "message": "Not found"})
+
+
+@dataclass
+class _Exchange:
+    """Per-request state that outlives the processing (released after the downlink delay)."""
+
+    record: RequestRecord | None = None
+    inflight: str | None = None
+
+
+@dataclass
+class _Routed:
+    """An API request that passed authentication, routing and the rate limits."""
+
+    key: tuple[str, str]
+    params: dict[str, str]
+    me: str
+    max_page_size: int
+    headers: dict[str, str]
+
+
+class FakeZoomApp:
+    """The ASGI callable behind :attr:`FakeZoom.app`."""
+
+    def __init__(self, fake: FakeZoom) -> None:
+        self._fake = fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        body = await request.body()
+        reply = await self.handle(
+            request.method,
+            request.url.path,
+            request.url.query,
+            request.headers,
+            body,
+            f"{request.url.scheme}://{request.url.netloc}",
+        )
+        if reply is None:
+            close = scope.get("extensions", {}).get(CLOSE_CONNECTION_EXTENSION)
+            if close is None:
+                lost = httpx.Request(request.method, str(request.url))
+                raise ConnectionDropped(DROP_MESSAGE, request=lost)
+            close()
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            return
+        content, media_type = reply.encode()
+        response = Response(content, reply.status, reply.headers, media_type)
+        await response(scope, receive, send)
+
+    async def handle(
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        origin: str,
+    ) -> Reply | None:
+        """Answer one request; ``None`` means: drop the connection without an answer."""
+        fake = self._fake
+        await fake._sleep_range(fake._uplink)
+        exchange = _Exchange()
+        try:
+            reply = await self._process(exchange, method, path, query, headers, body, origin)
+            await fake._sleep_range(fake._downlink)
+        finally:
+            if exchange.inflight is not None:
+                fake._release(exchange.inflight)
+        record = exchange.record
+        if reply is None:
+            fake.stats.dropped_connections += 1
+            if record is not None:
+                record.dropped = True
+        else:
+            fake.stats.status_codes[reply.status] += 1
+            if record is not None:
+                record.status = reply.status
+        return reply
+
+    async def _fault_reply(self, fault: Fault, record: RequestRecord) -> Reply | None:
+        fake = self._fake
+        if fault.delay:
+            await fake.clock.sleep(fault.delay)
+        record.fault = fault.label
+        fake.stats.faults += 1
+        return fault.reply()
+
+    async def _process(
+        self,
+        exchange: _Exchange,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        origin: str,
+    ) -> Reply | None:
+        fake = self._fake
+        norm = normalize_path(path)
+        is_token = norm == "/oauth/token"
+        before = fake._faults.take(method, norm, after_apply=False)
+        if before is not None and before.label == "delay":
+            await fake.clock.sleep(before.delay or 0.0)  # only a slower way in
+            before = None
+        now, utc = fake.clock.monotonic(), fake.clock.utcnow()
+        record = exchange.record = RequestRecord(method, path, query, now)
+        fake.requests.append(record)
+        if is_token:
+            fake.stats.token_requests += 1
+        else:
+            fake.stats.requests += 1
+        pending: Fault | None = None
+        if before is None and not is_token:
+            rolled = fake._faults.roll()
+            if rolled is not None and rolled.after_apply:
+                pending = rolled
+            else:
+                before = rolled
+        if before is not None:
+            return await self._fault_reply(before, record)
+
+        if is_token:
+            if method != "POST":
+                return _NOT_FOUND
+            form = dict(parse_qsl(query))
+            form.update(parse_qsl(body.decode("latin-1")))
+            reply = fake._oauth.token_request(form, headers.get("authorization"), now, origin)
+            record.applied = True
+        else:
+            routed = self._admit(exchange, record, method, path, norm, headers, now, utc)
+            if isinstance(routed, Reply):
+                return routed
+            reply = await self._endpoint(routed, record, method, path, query, body)
+        after = fake._faults.take(method, norm, after_apply=True) or pending
+        if after is not None:
+            faulty = await self._fault_reply(after, record)
+            if faulty is not None or after.drop_connection:
+                return faulty
+        return reply
+
+    def _admit(
+        self,
+        exchange: _Exchange,
+        record: RequestRecord,
+        method: str,
+        path: str,
+        norm: str,
+        headers: Mapping[str, str],
+        now: float,
+        utc: datetime,
+    ) -> Reply | _Routed:
+        """Authentication, routing and rate limits; a reply if the request stops there."""
+        fake = self._fake
+        try:
+            me = fake._oauth.authenticate(headers.get("authorization"), now)
+        except ZoomHTTPError as exc:
+            return exc.reply()
+        record.user_id = me or fake._store.owner_id
+        found = catalog.match(method, path)
+        under_v2 = path == "/v2" or path.startswith("/v2/")
+        if found is None or (found[0].base_path == "/v2") != under_v2:
+            return _NOT_FOUND
+        op, params = found
+        record.category, record.family, record.operation_id = (
+            op.category,
+            op.family,
+            op.operation_id,
+        )
+        key = (op.method, op.path)
+        host = meeting_host(fake._store, key, params, me) if key in MEETING_MUTATIONS else None
+        mutation = method in _MUTATIONS
+        conflict = mutation and fake.concurrency_conflicts and norm in fake._inflight
+        result = fake._limiter.admit(
+            op.family, op.category, now, utc, meeting_host=host, conflict=conflict
+        )
+        if isinstance(result, Refusal):
+            record.rate_limit_type = result.kind
+            return rate_limit_reply(result, fake.plan.meeting_quota_per_user)
+        if mutation:
+            fake._inflight[norm] = fake._inflight.get(norm, 0) + 1
+            exchange.inflight = norm
+        rate_headers = {"X-RateLimit-Category": op.category.value}
+        if result.daily_limit is not None:
+            rate_headers["X-RateLimit-Type"] = "Daily-limit"
+            rate_headers["X-RateLimit-Limit"] = str(result.daily_limit)
+            rate_headers["X-RateLimit-Remaining"] = str(result.daily_remaining)
+        return _Routed(key, params, me, op.max_page_size or 300, rate_headers)
+
+    async def _endpoint(
+        self,
+        routed: _Routed,
+        record: RequestRecord,
+        method: str,
+        path: str,
+        query: str,
+        body: bytes,
+    ) -> Reply:
+        """Run the endpoint (after the processing time); unimplemented ones answer ``{}``."""
+        fake = self._fake
+        await fake._sleep_range(fake._processing)
+        handler = HANDLERS.get(routed.key)
+        record.applied = True
+        if handler is None:
+            reply = Reply(200, {})
+        else:
+            call = Call(
+                method=method,
+                path=path,
+                params=routed.params,
+                query=dict(parse_qsl(query, keep_blank_values=True)),
+                body=body,
+                me=routed.me,
+                now=fake.clock.monotonic(),
+                utc=fake.clock.utcnow(),
+                store=fake._store,
+                tokens=fake._pages,
+                max_page_size=routed.max_page_size,
+            )
+            try:
+                reply = handler(call)
+            except ZoomHTTPError as exc:
+                reply = exc.reply()
+        reply.headers = {**routed.headers, **reply.headers}
+        return reply

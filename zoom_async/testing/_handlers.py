@@ -1,0 +1,270 @@
+"""The endpoints the fake implements with real data; every other catalog operation answers
+``200 {}``.
+
+Handlers are keyed by the catalog's ``(method, path template)`` and get the path parameters the
+catalog matched.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from ._paging import PageTokens, paginate
+from ._responses import Reply, ZoomHTTPError, validation_error
+from ._store import Store, check_meeting_body
+
+__all__ = ["HANDLERS", "MEETING_MUTATIONS", "Call", "Handler", "meeting_host"]
+
+
+@dataclass
+class Call:
+    """One API request, as the handlers see it."""
+
+    method: str
+    path: str
+    params: dict[str, str]
+    query: Mapping[str, str]
+    body: bytes
+    me: str
+    """The token's user id; ``""`` for Server-to-Server tokens (the account owner)."""
+    now: float
+    utc: datetime
+    store: Store
+    tokens: PageTokens
+    max_page_size: int
+
+    def json(self) -> Any:
+        """The JSON body; Zoom's 400/300 when it is not JSON."""
+        if not self.body.strip():
+            return {}
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise ZoomHTTPError(400, 300, "Request Body should be a valid JSON object.") from None
+
+
+Handler = Callable[[Call], Reply]
+
+
+def _page(
+    call: Call,
+    name: str,
+    key: str,
+    items: list[tuple[int, dict[str, Any]]],
+    *,
+    numbers: bool,
+    head: dict[str, Any] | None = None,
+) -> Reply:
+    """One page of ``items`` under ``key``, with the paging fields (``page_number`` if
+    ``numbers``: the endpoint also pages by number)."""
+    page = paginate(
+        call.query,
+        items,
+        tokens=call.tokens,
+        listing=name,
+        now=call.now,
+        max_page_size=call.max_page_size,
+        page_numbers=numbers,
+    )
+    fields = dict(page.fields)
+    if not numbers:
+        del fields["page_number"]
+    return Reply(200, {**(head or {}), **fields, key: page.items})
+
+
+def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = query.get(name) or default
+    if value not in allowed:
+        raise validation_error(name)
+    return value
+
+
+def _date_range(query: Mapping[str, str]) -> tuple[date, date]:
+    out = []
+    for name in ("from", "to"):
+        raw = query.get(name)
+        if not raw:
+            raise validation_error(name, f"The {name} field is required.")
+        try:
+            out.append(date.fromisoformat(raw))
+        except ValueError:
+            raise validation_error(name) from None
+    start, end = out
+    if end < start:
+        raise validation_error("to", "The to date must not be before the from date.")
+    if end - start > timedelta(days=31):
+        raise ZoomHTTPError(400, 300, "The date range must be one month or less.")
+    return start, end
+
+
+# -- users -------------------------------------------------------------------------------------
+
+
+def list_users(call: Call) -> Reply:
+    status = _choice(call.query, "status", ("active", "inactive", "pending"), "active")
+    role = call.query.get("role_id") or None
+    items = [
+        (u.seq, call.store.user_summary(u))
+        for u in call.store.users_in_order()
+        if u.data["status"] == status and (role is None or u.data["role_id"] == role)
+    ]
+    return _page(call, f"users:{status}:{role}", "users", items, numbers=True)
+
+
+def create_user(call: Call) -> Reply:
+    body = call.json()
+    if not isinstance(body, dict):
+        raise ZoomHTTPError(400, 300, "Request Body should be a valid JSON object.")
+    action = body.get("action")
+    if action not in ("create", "autoCreate", "custCreate", "ssoCreate"):
+        raise validation_error("action")
+    info = body.get("user_info")
+    if not isinstance(info, dict):
+        raise validation_error("user_info")
+    email = info.get("email")
+    if not isinstance(email, str) or "@" not in email or len(email) > 128:
+        raise validation_error("user_info.email")
+    user_type = info.get("type")
+    if user_type not in (1, 2, 4, 99):
+        raise validation_error("user_info.type")
+    for name in ("first_name", "last_name"):
+        if name in info and (not isinstance(info[name], str) or len(info[name]) > 64):
+            raise validation_error(f"user_info.{name}")
+    if call.store.email_taken(email):
+        raise ZoomHTTPError(409, 1005, f"User already in the account: {email}")
+    rec = call.store.new_user(
+        call.utc,
+        email=email,
+        first_name=info.get("first_name", ""),
+        last_name=info.get("last_name", ""),
+        user_type=user_type,
+        status="pending" if action == "create" else "active",
+    )
+    data = rec.data
+    return Reply(201, {k: data[k] for k in ("id", "first_name", "last_name", "email", "type")})
+
+
+def get_user(call: Call) -> Reply:
+    return Reply(
+        200, call.store.user_detail(call.store.user_or_404(call.params["userId"], call.me))
+    )
+
+
+# -- meetings ----------------------------------------------------------------------------------
+
+
+def create_meeting(call: Call) -> Reply:
+    host = call.store.user_or_404(call.params["userId"], call.me)
+    body = check_meeting_body(call.json())
+    return Reply(201, call.store.meeting_detail(call.store.new_meeting(host, body, call.utc)))
+
+
+def get_meeting(call: Call) -> Reply:
+    return Reply(
+        200, call.store.meeting_detail(call.store.meeting_or_404(call.params["meetingId"]))
+    )
+
+
+def update_meeting(call: Call) -> Reply:
+    rec = call.store.meeting_or_404(call.params["meetingId"])
+    call.store.update_meeting(rec, check_meeting_body(call.json()))
+    return Reply(204)
+
+
+def delete_meeting(call: Call) -> Reply:
+    call.store.delete_meeting(call.store.meeting_or_404(call.params["meetingId"]))
+    return Reply(204)
+
+
+def list_meetings(call: Call) -> Reply:
+    host = call.store.user_or_404(call.params["userId"], call.me)
+    kind = _choice(
+        call.query,
+        "type",
+        ("scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings"),
+        "scheduled",
+    )
+    meetings = call.store.meetings_in_order(host.id)
+    if kind == "live":
+        meetings = []
+    elif kind in ("upcoming", "upcoming_meetings"):
+        meetings = [m for m in meetings if m.start >= call.utc]
+    elif kind == "previous_meetings":
+        meetings = [m for m in meetings if m.start < call.utc]
+    items = [(m.seq, call.store.meeting_summary(m)) for m in meetings]
+    return _page(call, f"meetings:{host.id}:{kind}", "meetings", items, numbers=True)
+
+
+def past_participants(call: Call) -> Reply:
+    rec = call.store.meeting_or_404(call.params["meetingId"])
+    return _page(
+        call, f"participants:{rec.id}", "participants", list(rec.participants), numbers=False
+    )
+
+
+# -- reports and dashboards --------------------------------------------------------------------
+
+
+def report_meetings(call: Call) -> Reply:
+    host = call.store.user_or_404(call.params["userId"], call.me)
+    start, end = _date_range(call.query)
+    kind = _choice(call.query, "type", ("past", "pastOne", "pastJoined"), "past")
+    items = [
+        (m.seq, call.store.report_entry(m))
+        for m in call.store.meetings_in_order(host.id)
+        if start <= m.start.date() <= end
+    ]
+    head = {"from": start.isoformat(), "to": end.isoformat()}
+    name = f"report:{host.id}:{start}:{end}:{kind}"
+    return _page(call, name, "meetings", items, numbers=False, head=head)
+
+
+def dashboard_meetings(call: Call) -> Reply:
+    start, end = _date_range(call.query)
+    kind = _choice(call.query, "type", ("live", "past", "pastOne", "pastJoined"), "live")
+    items = [
+        (m.seq, call.store.metrics_entry(m))
+        for m in call.store.meetings_in_order()
+        if start <= m.start.date() <= end
+    ]
+    head = {"from": start.isoformat(), "to": end.isoformat()}
+    name = f"metrics:{start}:{end}:{kind}"
+    return _page(call, name, "meetings", items, numbers=False, head=head)
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("GET", "/users"): list_users,
+    ("POST", "/users"): create_user,
+    ("GET", "/users/{userId}"): get_user,
+    ("GET", "/users/{userId}/meetings"): list_meetings,
+    ("POST", "/users/{userId}/meetings"): create_meeting,
+    ("GET", "/meetings/{meetingId}"): get_meeting,
+    ("PATCH", "/meetings/{meetingId}"): update_meeting,
+    ("DELETE", "/meetings/{meetingId}"): delete_meeting,
+    ("GET", "/past_meetings/{meetingId}/participants"): past_participants,
+    ("GET", "/report/users/{userId}/meetings"): report_meetings,
+    ("GET", "/metrics/meetings"): dashboard_meetings,
+}
+"""Implemented endpoints by ``(method, catalog path template)``."""
+
+MEETING_MUTATIONS = frozenset(
+    {
+        ("POST", "/users/{userId}/meetings"),
+        ("PATCH", "/meetings/{meetingId}"),
+        ("DELETE", "/meetings/{meetingId}"),
+    }
+)
+"""Operations that draw from the host's daily meeting create/update/delete quota."""
+
+
+def meeting_host(store: Store, key: tuple[str, str], params: dict[str, str], me: str) -> str | None:
+    """The host user id a meeting mutation counts against; ``None`` if it will 404."""
+    if key[1] == "/users/{userId}/meetings":
+        user = store.find_user(params.get("userId", ""), me)
+        return user.id if user else None
+    meeting = store.find_meeting(params.get("meetingId", ""))
+    return meeting.host_id if meeting else None
