@@ -54,8 +54,12 @@ def test_authorization_url_has_pkce_and_state() -> None:
 async def test_exchange_refresh_and_rotation(zoom_api) -> None:
     zoom_api["token"].mock(
         side_effect=[
-            httpx.Response(200, json={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3599}),
-            httpx.Response(200, json={"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3599}),
+            httpx.Response(
+                200, json={"access_token": "at-1", "refresh_token": "rt-1", "expires_in": 3599}
+            ),
+            httpx.Response(
+                200, json={"access_token": "at-2", "refresh_token": "rt-2", "expires_in": 3599}
+            ),
         ]
     )
     store = InMemoryTokenStore()
@@ -88,7 +92,9 @@ async def test_user_client_refreshes_once_when_due_and_on_401(zoom_api) -> None:
 
     def issue(request: httpx.Request) -> httpx.Response:
         n = next(counter)
-        return httpx.Response(200, json={"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 3599})
+        return httpx.Response(
+            200, json={"access_token": f"at-{n}", "refresh_token": f"rt-{n}", "expires_in": 3599}
+        )
 
     zoom_api["token"].mock(side_effect=issue)
     seen: list[str] = []
@@ -109,9 +115,15 @@ async def test_user_client_refreshes_once_when_due_and_on_401(zoom_api) -> None:
 
 
 async def test_refused_refresh_says_to_reauthorize(zoom_api) -> None:
-    zoom_api["token"].mock(return_value=httpx.Response(400, json={"reason": "Invalid Token!", "error": "invalid_request"}))
+    zoom_api["token"].mock(
+        return_value=httpx.Response(
+            400, json={"reason": "Invalid Token!", "error": "invalid_request"}
+        )
+    )
     store = InMemoryTokenStore()
-    await store.set("carol", OAuthToken("x", expires_at=datetime(2020, 1, 1, tzinfo=UTC), refresh_token="rt"))
+    await store.set(
+        "carol", OAuthToken("x", expires_at=datetime(2020, 1, 1, tzinfo=UTC), refresh_token="rt")
+    )
     with pytest.raises(AuthError, match="authorize the app again") as info:
         await oauth(store=store).refresh("carol")
     assert info.value.step == "refresh"
@@ -135,7 +147,10 @@ async def test_s2s_token_endpoint_unreachable() -> None:
 
 async def test_s2s_retries_token_5xx(zoom_api) -> None:
     zoom_api["token"].mock(
-        side_effect=[httpx.Response(503), httpx.Response(200, json={"access_token": "ok", "expires_in": 3599})]
+        side_effect=[
+            httpx.Response(503),
+            httpx.Response(200, json={"access_token": "ok", "expires_in": 3599}),
+        ]
     )
     auth = ServerToServerAuth("a", "b", CLIENT_SECRET, token_url=TOKEN_URL)
     async with httpx.AsyncClient() as http:

@@ -472,8 +472,8 @@ class RateLimiter:
         on_daily_limit: Literal["raise", "wait"] = "raise",
         on_event: EventHook | None = None,
         adaptive: bool = True,
-        decrease: float = 0.7,
-        recovery: float = 0.05,
+        decrease: float = 0.8,
+        recovery: float = 0.02,
         max_poll: float = 1.0,
     ) -> None:
         self.table = table
