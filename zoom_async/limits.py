@@ -329,12 +329,12 @@ class _Lane:
         limit = max(1, int(self.limit_now(now)))
         return await self._store.acquire(self.key, limit, self.configured.window, now)
 
-    async def acquire(self, *, priority: bool = False) -> float:
-        """Wait for a slot in FIFO order; return the grant time."""
+    async def acquire(self, *, priority: bool = False) -> tuple[float, float]:
+        """Wait for a slot in FIFO order; return the grant time and the seconds waited."""
         started = self._clock.monotonic()
         if not self._waiters and await self._try() == 0.0:
             self.requests += 1
-            return started
+            return started, 0.0
         waiter = _Waiter()
         if priority:
             self._waiters.appendleft(waiter)
@@ -354,7 +354,7 @@ class _Lane:
                     granted = self._clock.monotonic()
                     self.requests += 1
                     self.waited += granted - started
-                    return granted
+                    return granted, granted - started
                 changed = self._changed
                 with anyio.move_on_after(min(delay, self._max_poll)):
                     await changed.wait()
@@ -635,15 +635,13 @@ class RateLimiter:
             await self._reserve_daily(family, category) if category.uses_daily_quota else None
         )
         lane = self._lane(family, category)
-        queued_at = self._clock.monotonic()
         try:
-            granted_at = await lane.acquire(priority=priority)
+            granted_at, waited = await lane.acquire(priority=priority)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
                     await self._store.decrement(daily_key)
             raise
-        waited = granted_at - queued_at
         if waited > 0:
             self._emit(LimitEvent("wait", family, category, seconds=waited))
         return Permit(self, lane, granted_at, daily_key)
