@@ -8,7 +8,8 @@ Business+ limits enforced as strictly as Zoom's page allows. Both operations are
 that is the bound. Prints one line per strategy:
 
 * ``ratio``: elapsed ÷ bound (1.00 is the rate limit itself);
-* ``peak``: the most memory the client allocated meanwhile (``tracemalloc``, client only);
+* ``peak``: how far the client's resident memory grew (RSS sampled every 20 ms, peak minus
+  start; each run is a fresh process, so runs do not inherit each other's memory);
 * ``429s``: refusals the fake sent.
 
 Strategies:
@@ -30,10 +31,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import gc
+import multiprocessing as mp
+import resource
 import time
-import tracemalloc
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,34 +130,61 @@ STRATEGIES: dict[str, Callable[[ZoomClient, int], Awaitable[int]]] = {
 }
 
 
-async def measure(fake: RemoteFake, name: str, users: int, meetings_each: int) -> Row:
-    await asyncio.sleep(1.5)  # let the fake's windows empty after the previous run
-    await fake.reset_stats()
+def _rss() -> int:
+    """Resident memory of this process now, in bytes (Linux)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * resource.getpagesize()
+
+
+async def _measure(base_url: str, token_url: str, name: str, users: int) -> tuple[Row, int]:
     zoom = ZoomClient(
         account_id="test-account",
         client_id="test-client-id",
         client_secret="test-client-secret",
-        base_url=fake.base_url,
-        token_url=fake.token_url,
+        base_url=base_url,
+        token_url=token_url,
         plan="business_plus",
     )
     async with zoom:
         await zoom.auth.get_token(zoom.http)  # not rate-limited: keep it out of the timing
-        gc.collect()
-        base = tracemalloc.get_traced_memory()[0]
-        tracemalloc.reset_peak()
+        start_rss = peak_rss = _rss()
+
+        async def sample() -> None:
+            nonlocal peak_rss
+            while True:
+                await asyncio.sleep(0.02)
+                peak_rss = max(peak_rss, _rss())
+
+        sampler = asyncio.create_task(sample())
         start = time.perf_counter()
         found = await STRATEGIES[name](zoom, users)
         elapsed = time.perf_counter() - start
-        peak = tracemalloc.get_traced_memory()[1] - base
+        sampler.cancel()
+        peak_rss = max(peak_rss, _rss())
         snapshot = await zoom.limits.snapshot()
-    assert found >= (users - 1) * meetings_each, (name, found)  # the owner has none
     lanes = [lane for lane in snapshot.lanes if lane.requests]
-    requests = sum(lane.requests for lane in lanes)
     # Each category has its own limit: the slowest category sets the bound.
     bound = max(lane.requests / lane.configured_rate for lane in lanes)
-    stats = await fake.stats()
-    return Row(name, users, requests, elapsed, bound, peak, stats["rate_limited"])
+    requests = sum(lane.requests for lane in lanes)
+    peak = max(0, peak_rss - start_rss)
+    return Row(name, users, requests, elapsed, bound, peak, refused=0), found
+
+
+def _run(base_url: str, token_url: str, name: str, users: int) -> tuple[Row, int]:
+    """One strategy in a fresh process (so its memory is its own)."""
+    return asyncio.run(_measure(base_url, token_url, name, users))
+
+
+async def measure(fake: RemoteFake, name: str, users: int, meetings_each: int) -> Row:
+    await asyncio.sleep(1.5)  # let the fake's windows empty after the previous run
+    await fake.reset_stats()
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        row, found = await asyncio.get_running_loop().run_in_executor(
+            pool, _run, fake.base_url, fake.token_url, name, users
+        )
+    assert found >= (users - 1) * meetings_each, (name, found)  # the owner has none
+    row.refused = (await fake.stats())["rate_limited"]
+    return row
 
 
 async def main() -> None:
@@ -165,9 +194,7 @@ async def main() -> None:
         "--baseline-users", type=int, default=2_000, help="users for every strategy"
     )
     parser.add_argument("--meetings", type=int, default=1, help="meetings per user")
-    parser.add_argument(
-        "--strategies", default="sequential,gather,fan_out", help="comma-separated"
-    )
+    parser.add_argument("--strategies", default="sequential,gather,fan_out", help="comma-separated")
     args = parser.parse_args()
     names = [s.strip() for s in args.strategies.split(",") if s.strip()]
     for op_path in ("/users", MEETINGS):
@@ -185,7 +212,6 @@ async def main() -> None:
         users=total_users - 1,  # plus the account owner
         meetings_per_user=args.meetings,
     )
-    tracemalloc.start()
     async with RemoteFake(setup) as fake:
         print(HEADER)
         runs = [(name, args.baseline_users) for name in names]

@@ -57,7 +57,8 @@ async def demo(users: int, meetings_per_user: int, plan: str, latency_ms: float)
                 listed += 1
                 meetings += len(page.get("meetings", []))
             print(
-                f"listed {listed} users and {meetings} meetings (GET /users, /users/{{id}}/meetings)"
+                f"listed {listed} users and {meetings} meetings "
+                "(GET /users, then /users/{id}/meetings for each)"
             )
 
             reports = 0
