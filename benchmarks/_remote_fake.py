@@ -60,9 +60,7 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                         {
                             "requests": fake.stats.requests,
                             "rate_limited": fake.stats.total_rate_limited,
-                            "max_in_window": {
-                                c: fake.max_in_any_window(Category(c)) for c in arg
-                            },
+                            "max_in_window": {c: fake.max_in_any_window(Category(c)) for c in arg},
                         }
                     )
 

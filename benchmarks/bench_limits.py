@@ -24,9 +24,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import httpx
-from aiolimiter import AsyncLimiter
-
 from _remote_fake import FakeSetup, RemoteFake
+from aiolimiter import AsyncLimiter
 
 from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, ZoomClient
 
@@ -77,7 +76,9 @@ def bound_for(n: int, table: RateLimitTable, category: Category, neighbour: floa
     return ((n - 1) // limit.limit) * limit.window
 
 
-async def run_workers(n: int, call: Callable[[], Awaitable[object]], concurrency: int = 500) -> None:
+async def run_workers(
+    n: int, call: Callable[[], Awaitable[object]], concurrency: int = 500
+) -> None:
     todo = iter(range(n))
 
     async def worker() -> None:
@@ -143,9 +144,10 @@ async def raw_case(name: str, table: RateLimitTable, n: int, *, use_aiolimiter: 
     """The same Light batch with plain httpx (no limiter) or aiolimiter.AsyncLimiter alone."""
     limit = table.limit_for("general", Category.LIGHT)
     limiter = AsyncLimiter(limit.limit, limit.window)
-    async with RemoteFake(setup(table)) as fake, httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=200)
-    ) as http:
+    async with (
+        RemoteFake(setup(table)) as fake,
+        httpx.AsyncClient(limits=httpx.Limits(max_connections=200)) as http,
+    ):
         token = (
             await http.post(
                 fake.token_url,
@@ -208,7 +210,9 @@ async def main(quick: bool) -> None:
             neighbour=30.0,
         ),
         raw_case("plain asyncio.gather over httpx", BUSINESS_PLUS, n(800), use_aiolimiter=False),
-        raw_case("aiolimiter.AsyncLimiter(80, 1) alone", BUSINESS_PLUS, n(800), use_aiolimiter=True),
+        raw_case(
+            "aiolimiter.AsyncLimiter(80, 1) alone", BUSINESS_PLUS, n(800), use_aiolimiter=True
+        ),
     ]
     print(f"FakeZoom on 127.0.0.1 in its own process, latency 10-50 ms (jittered); scale={s}")
     print(HEADER)

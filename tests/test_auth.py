@@ -105,10 +105,12 @@ async def test_user_client_refreshes_once_when_due_and_on_401(zoom_api) -> None:
 
     zoom_api.get(f"{API}/users/me").mock(side_effect=me)
     app = oauth(store=store, clock=clock)
-    async with ZoomClient(auth=app.for_user("bob"), clock=clock) as zoom:
-        async with anyio.create_task_group() as tg:
-            for _ in range(50):
-                tg.start_soon(zoom.get, "/users/me")
+    async with (
+        ZoomClient(auth=app.for_user("bob"), clock=clock) as zoom,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(50):
+            tg.start_soon(zoom.get, "/users/me")
     assert zoom_api["token"].call_count == 1  # the token was within the margin: one refresh
     assert set(seen) == {"Bearer at-1"}
     assert (await store.get("bob")).refresh_token == "rt-1"

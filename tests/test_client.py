@@ -7,7 +7,6 @@ import logging
 import anyio
 import httpx
 import pytest
-import respx
 
 from tests.conftest import ACCESS_TOKEN, API, CLIENT_SECRET
 from zoom_async import (
@@ -144,10 +143,12 @@ async def test_cold_client_makes_exactly_one_token_request_for_500_callers(
         return httpx.Response(200, json={"access_token": ACCESS_TOKEN, "expires_in": 3599})
 
     zoom_api["token"].mock(side_effect=slow_token)
-    async with client(credentials, plan="business_plus") as zoom:
-        async with anyio.create_task_group() as tg:
-            for _ in range(500):
-                tg.start_soon(zoom.get, "/users/me")
+    async with (
+        client(credentials, plan="business_plus") as zoom,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(500):
+            tg.start_soon(zoom.get, "/users/me")
     assert zoom_api["token"].call_count == 1
 
 
@@ -282,7 +283,8 @@ async def test_429_qps_is_retried_and_slows_the_category(zoom_api, credentials, 
         headers={"X-RateLimit-Category": "Light", "X-RateLimit-Type": "QPS"},
         json={
             "code": 429,
-            "message": "You have reached the maximum per-second rate limit for this API. Try again later.",
+            "message": "You have reached the maximum per-second rate limit for this API. "
+            "Try again later.",
         },
     )
     route = zoom_api.post(f"{API}/users").mock(
@@ -369,10 +371,12 @@ async def test_mutations_of_one_resource_are_serialised(zoom_api, credentials) -
         return httpx.Response(204)
 
     zoom_api.patch(f"{API}/users/u1/settings").mock(side_effect=update)
-    async with client(credentials, plan="business_plus") as zoom:
-        async with anyio.create_task_group() as tg:
-            for _ in range(5):
-                tg.start_soon(lambda: zoom.patch("/users/u1/settings", json={}))
+    async with (
+        client(credentials, plan="business_plus") as zoom,
+        anyio.create_task_group() as tg,
+    ):
+        for _ in range(5):
+            tg.start_soon(lambda: zoom.patch("/users/u1/settings", json={}))
     assert peak == 1
 
 

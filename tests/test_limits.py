@@ -7,6 +7,7 @@ from bisect import bisect_left
 from datetime import UTC, datetime
 
 import anyio
+import anyio.lowlevel
 import httpx
 import pytest
 
@@ -17,8 +18,8 @@ from zoom_async import (
     ConcurrentRequestsError,
     DailyLimitExceeded,
     MeetingQuotaExceeded,
-    RateLimitError,
     RateLimiter,
+    RateLimitError,
     SystemClock,
 )
 from zoom_async.limits import InMemoryStore, LimitEvent, classify_rate_limit
@@ -120,7 +121,7 @@ async def test_waiters_are_served_in_fifo_order() -> None:
     async with anyio.create_task_group() as tg:
         for i in range(20):
             tg.start_soon(one, i)
-            await anyio.sleep(0)  # make the queueing order explicit
+            await anyio.lowlevel.checkpoint()  # make the queueing order explicit
     assert order == list(range(20))
 
 
@@ -136,12 +137,12 @@ async def test_cancelled_waiter_gives_back_its_place() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(wait_for, "a")
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         with anyio.CancelScope() as scope:
             scope.cancel()
             await wait_for("cancelled")  # cancelled while queued
         tg.start_soon(wait_for, "c")
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         await first.release()
     assert granted == ["a", "c"]
     snap = await limiter.snapshot()
@@ -166,7 +167,7 @@ async def test_cancelling_the_head_waiter_passes_the_turn_on() -> None:
     async with anyio.create_task_group() as tg:
         with anyio.CancelScope() as head_scope:
             tg.start_soon(waiter, "second")  # queued behind the head below
-            await anyio.sleep(0)
+            await anyio.lowlevel.checkpoint()
 
         async def head() -> None:
             with head_scope:
@@ -192,9 +193,9 @@ async def test_priority_requests_jump_the_queue() -> None:
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(one, "normal", False)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         tg.start_soon(one, "retry", True)
-        await anyio.sleep(0)
+        await anyio.lowlevel.checkpoint()
         await held.release()
     assert order == ["retry", "normal"]
 

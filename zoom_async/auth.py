@@ -238,8 +238,7 @@ class ServerToServerAuth:
         if missing:
             raise ConfigurationError(
                 f"server-to-server OAuth needs {', '.join(missing)}: pass them to ZoomClient "
-                "or set "
-                + ", ".join(f"ZOOM_{m.upper()}" for m in missing)
+                "or set " + ", ".join(f"ZOOM_{m.upper()}" for m in missing)
             )
         self.account_id = account_id
         self.client_id = client_id
@@ -286,8 +285,8 @@ class ServerToServerAuth:
             )
             token = OAuthToken.from_response(data, self._clock.utcnow())
             lifetime = float(data.get("expires_in", 3599))
-            self._renew_at = self._clock.monotonic() + lifetime - min(
-                self._refresh_margin, lifetime / 2
+            self._renew_at = (
+                self._clock.monotonic() + lifetime - min(self._refresh_margin, lifetime / 2)
             )
             self._token = token
             logger.debug("fetched a server-to-server token, expires at %s", token.expires_at)
