@@ -265,3 +265,23 @@ async def test_downloads_in_a_fan_out_respect_its_bound(tmp_path: Path) -> None:
         ]
     assert len(results) == 6 and server.peak == 2
     assert all(r.path.read_bytes() == CONTENT for r in results)
+
+
+async def test_a_cancelled_download_keeps_its_part_and_resumes(tmp_path: Path) -> None:
+    import anyio
+
+    server = Server()
+    dest = tmp_path / "meeting.mp4"
+    async with client(server) as zoom:
+        with anyio.CancelScope() as scope:
+
+            def cancel_midway(update: ProgressUpdate) -> None:
+                if update.completed >= 300_000:
+                    scope.cancel()
+
+            await zoom.download(URL, dest, progress=cancel_midway)
+        assert scope.cancelled_caught and not dest.exists()
+        kept = dest.with_name("meeting.mp4.part").stat().st_size
+        assert 300_000 <= kept < len(CONTENT) and server.streaming == 0
+        result = await zoom.download(URL, dest)
+    assert result.resumed_from == kept and dest.read_bytes() == CONTENT

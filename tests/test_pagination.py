@@ -119,6 +119,34 @@ async def test_page_number_listing_fetches_remaining_pages_concurrently_in_order
     assert pages[-1].checkpoint.done and not pages[-1].has_next
 
 
+async def test_a_slow_consumer_keeps_only_prefetch_pages_ahead() -> None:
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake.add_users(199)
+    async with make(fake) as zoom:
+        pages = zoom.paginate("/users", page_size=10, concurrency=4, prefetch=2).pages()
+        numbers = []
+        async for page in pages:
+            numbers.append(page.page_number)
+            await anyio.sleep(10)  # slower than the network: never waits for a page
+            assert fake.stats.requests <= page.page_number + 2
+        await assert_clean(zoom)
+    assert numbers == list(range(1, 21))
+
+
+async def test_a_fast_consumer_widens_the_window_to_concurrency() -> None:
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=0.5)
+    fake.add_users(199)
+    async with make(fake) as zoom:
+        start = anyio.current_time()
+        numbers = [p.page_number async for p in zoom.paginate("/users", page_size=10).pages()]
+        elapsed = anyio.current_time() - start
+        await assert_clean(zoom)
+    assert numbers == list(range(1, 21))
+    # Virtual time. Token and page 1 take a round trip (1 s) each; one page at a time the other
+    # 19 would take 19 s, four at a time (after the window has grown 1, 2, 4) about 6 s.
+    assert elapsed < 9
+
+
 def query_of(raw: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(raw).items()}
 
@@ -400,10 +428,18 @@ def test_checkpoint_round_trips_through_json() -> None:
     assert Checkpoint.from_dict(json.loads(json.dumps(checkpoint.to_dict()))) == checkpoint
 
 
-async def test_a_checkpoint_for_another_path_is_refused() -> None:
+async def test_bad_arguments_are_refused() -> None:
     async with ZoomClient(auth=StaticToken("t")) as zoom:
         with pytest.raises(ValueError, match="checkpoint"):
             zoom.paginate("/users", checkpoint=Checkpoint(path="/groups"))
+        with pytest.raises(ValueError, match="page_size="):
+            zoom.paginate("/users", params={"page_size": 10})
+        with pytest.raises(ValueError, match="page_number"):
+            zoom.paginate("/users", params={"page_number": 3})
+        with pytest.raises(ValueError, match="mode"):
+            zoom.paginate("/users", mode="cursor")  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="path_params"):
+            zoom.paginate("/users/{userId}/meetings")
 
 
 # -- leaving early ---------------------------------------------------------------------------

@@ -327,7 +327,8 @@ class _Download:
             self.check(have, total)
             return have, name
         finally:
-            await response.aclose()
+            with anyio.CancelScope(shield=True):
+                await response.aclose()
 
     def check(self, size: int, total: int | None) -> None:
         """Verify the size; a short file is resumed, a long one is discarded as an error."""

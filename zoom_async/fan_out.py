@@ -432,7 +432,8 @@ class _FanOutIterator(Generic[Y]):
 
     def __del__(self) -> None:
         if self._background is not None:
-            self._background.cancel()
+            with contextlib.suppress(Exception):  # e.g. at interpreter shutdown
+                self._background.cancel()
 
     def __aiter__(self) -> Self:
         return self

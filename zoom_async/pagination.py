@@ -33,6 +33,7 @@ Errors while fetching a page are raised as :class:`PaginationError` (the origina
 
 from __future__ import annotations
 
+import contextlib
 import math
 import weakref
 from collections import deque
@@ -45,6 +46,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 import anyio
 
 from . import catalog
+from .clock import Clock
 from .errors import BadRequestError, ConfigurationError, PageTokenExpired, ZoomError
 from .fan_out import _Background, _Signal
 from .progress import ProgressCallback, ProgressUpdate, new_task_id
@@ -74,13 +76,12 @@ is known, else ``next_page_token``. ``"token"``: always follow ``next_page_token
 even while the collection changes). ``"page_number"``: always number pages."""
 
 DEFAULT_PAGE_SIZE = 300
-DEFAULT_PAGE_CONCURRENCY = 8
-"""Pages fetched at once when the page count is known."""
+DEFAULT_PAGE_CONCURRENCY = 4
+"""Pages fetched at once when the page count is known (and the most pages held ahead of the
+caller then)."""
 DEFAULT_TOKEN_MAX_AGE = 600.0
 """Seconds a ``next_page_token`` may wait for a slow consumer before the next page is fetched
 anyway (Zoom's tokens expire after about 15 minutes)."""
-
-_PAGING_PARAMS = frozenset({"page_size", "page_number", "next_page_token"})
 
 
 class PaginationError(ZoomError):
@@ -316,9 +317,14 @@ class Paginator:
                 query = dict(checkpoint.params)
             page_size = checkpoint.page_size
         query = query or {}
+        if "page_size" in query:
+            raise ConfigurationError("pass page_size= to paginate(), not in params")
+        if "page_number" in query:
+            raise ConfigurationError(
+                "the paginator numbers pages itself; to start at a page pass "
+                "checkpoint=Checkpoint(path, page_size=..., page_number=...)"
+            )
         start_token = query.pop("next_page_token", None) or None
-        for name in _PAGING_PARAMS:
-            query.pop(name, None)
         if op is not None and op.max_page_size is not None:
             page_size = min(page_size, op.max_page_size)
         self.page_size = page_size
@@ -715,10 +721,15 @@ class _Listing:
             delivered = plan
 
     async def _numbered_round(self, channel: _Channel, first: int, last: int) -> bool:
-        """Fetch pages ``first..last`` concurrently; deliver them in order. True when done."""
-        room = anyio.Semaphore(self.pager.concurrency)
+        """Fetch pages ``first..last`` concurrently; deliver them in order. True when done.
+
+        A page is started only while fewer than ``channel.window`` pages are ahead of the one
+        the caller has (in flight, or fetched and waiting). The window starts at ``prefetch``
+        and doubles, up to ``max(concurrency, prefetch)``, each time the caller has to wait for
+        a page: a caller slower than the network keeps ``prefetch`` pages ahead, a fast one
+        gets ``concurrency`` requests at once.
+        """
         slots: deque[_PageSlot] = deque()
-        started = _Signal()
         failure: Exception | None = None
         finished = False
 
@@ -728,30 +739,29 @@ class _Listing:
             except Exception as exc:
                 slot.error = exc
             slot.done.set()
+            channel.signal.notify()
 
         async def start_all() -> None:
             for number in range(first, last + 1):
-                await room.acquire()
+                while number - channel.last_taken > channel.window:
+                    await channel.signal.wait()
                 slot = _PageSlot(_Pos(number))
                 slots.append(slot)
-                started.notify()
+                channel.signal.notify()
                 tg.start_soon(fetch_into, slot)
 
         async with anyio.create_task_group() as tg:
             tg.start_soon(start_all)
             try:
                 for _ in range(first, last + 1):
-                    while not slots:
-                        await started.wait()
+                    while not slots or not slots[0].done.is_set():
+                        await channel.signal.wait()
                     slot = slots.popleft()
-                    await slot.done.wait()
                     if slot.error is not None:
                         raise self.error(slot.pos, slot.error) from slot.error
                     assert slot.fetched is not None
                     page = self.assemble(slot.fetched)
-                    await channel.wait_for_room(self.client.clock)
                     channel.put(page)
-                    room.release()
                     if page.checkpoint.done:
                         finished = True
                         break
@@ -776,9 +786,14 @@ class _PageSlot:
 class _Channel:
     """Pages from the background task to the consumer, in order; ``capacity`` pages ahead."""
 
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, max_window: int) -> None:
         self.capacity = capacity
         self.buffer: deque[Page] = deque()
+        self.last_taken = 0
+        """The ``page_number`` of the page the caller took last."""
+        self.window = capacity
+        """Pages numbered listings may have ahead of the caller (see ``_numbered_round``)."""
+        self.max_window = max(max_window, capacity)
         self.ended = False
         self.error: Exception | None = None
         self.runner_done = False
@@ -788,7 +803,7 @@ class _Channel:
         self.buffer.append(page)
         self.signal.notify()
 
-    async def wait_for_room(self, clock: Any, deadline: float | None = None) -> None:
+    async def wait_for_room(self, clock: Clock, deadline: float | None = None) -> None:
         """Until fewer than ``capacity`` pages wait, or ``deadline`` (clock time) passes."""
         if deadline is None:
             while len(self.buffer) >= self.capacity:
@@ -799,6 +814,10 @@ class _Channel:
                 await self.signal.wait()
 
     async def get(self) -> Page:
+        if not self.buffer and self.last_taken and self.error is None and not self.ended:
+            # The caller is faster than the pages come: allow more of them at once.
+            self.window = min(self.max_window, self.window * 2)
+            self.signal.notify()
         while not self.buffer:
             if self.error is not None:
                 raise self.error
@@ -808,6 +827,7 @@ class _Channel:
                 raise RuntimeError("the listing's background task ended early")
             await self.signal.wait()
         page = self.buffer.popleft()
+        self.last_taken = page.page_number
         self.signal.notify()
         return page
 
@@ -837,7 +857,8 @@ class _PageIterator:
 
     def __del__(self) -> None:
         if self._background is not None:
-            self._background.cancel()
+            with contextlib.suppress(Exception):  # e.g. at interpreter shutdown
+                self._background.cancel()
 
     def __aiter__(self) -> Self:
         return self
@@ -854,7 +875,7 @@ class _PageIterator:
         pager = self._pager
         channel = self._channel
         if channel is None:
-            channel = self._channel = _Channel(pager.prefetch)
+            channel = self._channel = _Channel(pager.prefetch, pager.concurrency)
             pager._position = None
             self._background = _Background(
                 _run_listing(_Listing(pager), channel), name=f"zoom-async {pager.description}"
