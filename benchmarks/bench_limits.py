@@ -181,48 +181,53 @@ async def raw_case(name: str, table: RateLimitTable, n: int, *, use_aiolimiter: 
     )
 
 
-async def main(quick: bool) -> None:
+async def main(quick: bool, only: str | None) -> None:
     s = 0.25 if quick else 1.0
 
     def n(x: int) -> int:
         return max(2, int(x * s))
 
-    cases: list[Awaitable[Result]] = [
-        zoom_case("zoom-async Business+ Light burst", BUSINESS_PLUS, {Category.LIGHT: n(4000)}),
-        zoom_case("zoom-async Business+ Medium burst", BUSINESS_PLUS, {Category.MEDIUM: n(1200)}),
-        zoom_case("zoom-async Business+ Heavy burst", BUSINESS_PLUS, {Category.HEAVY: n(800)}),
-        zoom_case(
+    light, medium, heavy = Category.LIGHT, Category.MEDIUM, Category.HEAVY
+    ri = Category.RESOURCE_INTENSIVE
+    cases: list[tuple[str, Callable[[str], Awaitable[Result]]]] = [
+        ("zoom-async Business+ Light", lambda t: zoom_case(t, BUSINESS_PLUS, {light: n(4000)})),
+        ("zoom-async Business+ Medium", lambda t: zoom_case(t, BUSINESS_PLUS, {medium: n(1200)})),
+        ("zoom-async Business+ Heavy", lambda t: zoom_case(t, BUSINESS_PLUS, {heavy: n(800)})),
+        (
             "zoom-async Business+ Resource-intensive",
-            BUSINESS_PLUS,
-            {Category.RESOURCE_INTENSIVE: 21 if quick else 41},
+            lambda t: zoom_case(t, BUSINESS_PLUS, {ri: 21 if quick else 41}),
         ),
-        zoom_case("zoom-async Pro Light burst", PRO, {Category.LIGHT: n(600)}),
-        zoom_case("zoom-async Pro Heavy burst", PRO, {Category.HEAVY: n(200)}),
-        zoom_case(
+        ("zoom-async Pro Light", lambda t: zoom_case(t, PRO, {light: n(600)})),
+        ("zoom-async Pro Heavy", lambda t: zoom_case(t, PRO, {heavy: n(200)})),
+        (
             "zoom-async Business+ mixed L+M+H at once",
-            BUSINESS_PLUS,
-            {Category.LIGHT: n(1600), Category.MEDIUM: n(1200), Category.HEAVY: n(800)},
+            lambda t: zoom_case(t, BUSINESS_PLUS, {light: n(1600), medium: n(1200), heavy: n(800)}),
         ),
-        zoom_case(
+        (
             "zoom-async Business+ Light, neighbour 30/s",
-            BUSINESS_PLUS,
-            {Category.LIGHT: n(1000)},
-            neighbour=30.0,
+            lambda t: zoom_case(t, BUSINESS_PLUS, {light: n(1000)}, neighbour=30.0),
         ),
-        raw_case("plain asyncio.gather over httpx", BUSINESS_PLUS, n(800), use_aiolimiter=False),
-        raw_case(
-            "aiolimiter.AsyncLimiter(80, 1) alone", BUSINESS_PLUS, n(800), use_aiolimiter=True
+        (
+            "plain asyncio.gather over httpx, Light",
+            lambda t: raw_case(t, BUSINESS_PLUS, n(800), use_aiolimiter=False),
+        ),
+        (
+            "aiolimiter.AsyncLimiter(80, 1) alone, Light",
+            lambda t: raw_case(t, BUSINESS_PLUS, n(800), use_aiolimiter=True),
         ),
     ]
     print(f"FakeZoom on 127.0.0.1 in its own process, latency 10-50 ms (jittered); scale={s}")
     print(HEADER)
-    for case in cases:
-        result = await case
+    for title, run in cases:
+        if only and only.lower() not in title.lower():
+            continue
+        result = await run(title)
         print(result.line(), flush=True)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a quarter of the batch sizes")
+    parser.add_argument("--only", help="run only the cases whose name contains this text")
     args = parser.parse_args()
-    asyncio.run(main(args.quick))
+    asyncio.run(main(args.quick, args.only))

@@ -81,9 +81,8 @@ async def test_bursts_never_get_a_429(plan, category, n) -> None:
     assert fake.stats.total_rate_limited == 0
     assert fake.stats.accepted_for(category) == n
     assert fake.max_in_any_window(category) <= limit.limit
-    # Within a few percent of the fastest schedule any client could keep.
-    bound = (n // limit.limit - (1 if n % limit.limit == 0 else 0)) * limit.window
-    assert elapsed <= bound * 1.08 + 0.2
+    # And no rate left unused: at least 95 % of the plan's rate (virtual time: no CPU cost).
+    assert n / elapsed >= 0.95 * limit.rate
 
 
 async def test_mixed_categories_at_once_stay_within_each_limit() -> None:

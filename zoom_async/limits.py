@@ -294,6 +294,7 @@ class _Lane:
         decrease: float,
         recovery: float,
         max_poll: float,
+        pace: float,
     ) -> None:
         self.family = family
         self.category = category
@@ -306,6 +307,8 @@ class _Lane:
         self._decrease = decrease
         self._recovery = recovery
         self._max_poll = max_poll
+        self._pace = pace
+        self._last_grant = -math.inf
         # AIMD state: after a cut at _cut_at the limit grows back linearly from _cut_to.
         self._cut_to = float(limit.limit)
         self._cut_at = -math.inf
@@ -334,6 +337,7 @@ class _Lane:
         started = self._clock.monotonic()
         if not self._waiters and await self._try() == 0.0:
             self.requests += 1
+            self._last_grant = started
             return started, 0.0
         waiter = _Waiter()
         if priority:
@@ -346,12 +350,21 @@ class _Lane:
                     await waiter.turn.wait()
                     waiter.turn = anyio.Event()
                     continue
+                if self._pace:
+                    now = self._clock.monotonic()
+                    gap = self._last_grant + self._spacing(now) - now
+                    # Pacing is a smoothing aid, not a limit: a millisecond early is harmless, and
+                    # clocks with a coarse tick would otherwise spin on sub-tick gaps.
+                    if gap > 0.001:
+                        await anyio.sleep(gap)
+                        continue
                 delay = await self._try()
                 if delay == 0.0:
                     self._waiters.popleft()
                     if self._waiters:
                         self._waiters[0].turn.set()
                     granted = self._clock.monotonic()
+                    self._last_grant = granted
                     self.requests += 1
                     self.waited += granted - started
                     return granted, granted - started
@@ -368,6 +381,9 @@ class _Lane:
             if was_head and self._waiters:
                 self._waiters[0].turn.set()
             raise
+
+    def _spacing(self, now: float) -> float:
+        return self.configured.window / (self.limit_now(now) * self._pace)
 
     async def release(self) -> None:
         await self._store.release(self.key, self._clock.monotonic())
@@ -461,6 +477,11 @@ class RateLimiter:
         adaptive: cut a category's rate when Zoom answers 429 anyway, then recover.
         decrease: factor applied to the rate on a 429 (AIMD's multiplicative decrease).
         recovery: fraction of the plan's limit regained per window after a cut.
+        pace: once requests queue, grant them at most ``pace × L / W`` per second. Slots come
+            free in clusters (one window after the responses of a burst), and sending a whole
+            cluster at once makes every request in it wait behind the others, in this process
+            and at the server, which lengthens round trips and so lowers the rate the window
+            rule allows. A request that finds no queue is still sent at once. ``0`` disables.
     """
 
     def __init__(
@@ -475,6 +496,7 @@ class RateLimiter:
         decrease: float = 0.8,
         recovery: float = 0.02,
         max_poll: float = 1.0,
+        pace: float = 1.25,
     ) -> None:
         self.table = table
         self._clock = clock or SystemClock()
@@ -486,6 +508,7 @@ class RateLimiter:
         self._decrease = decrease
         self._recovery = recovery
         self._max_poll = max_poll
+        self._pace = pace
         self._meeting_users: set[str] = set()
 
     def __repr__(self) -> str:
@@ -508,6 +531,7 @@ class RateLimiter:
                 decrease=self._decrease,
                 recovery=self._recovery,
                 max_poll=self._max_poll,
+                pace=self._pace,
             )
         return lane
 
