@@ -364,10 +364,10 @@ class ZoomClient:
         bodies. Raises a :class:`~zoom_async.errors.ZoomAPIError` subclass for error answers
         and :class:`~zoom_async.errors.ZoomConnectionError` for transport failures.
         """
-        response = await self.send(
-            method, path, params=params, json=json, headers=headers, path_params=path_params
-        )
-        return self._decode(response)
+        response = await self._dispatch(method, path, params, json, headers, path_params)
+        data = self._decode(response)
+        self._learn(data, response.request.url.path)
+        return data
 
     async def send(
         self,
@@ -380,6 +380,23 @@ class ZoomClient:
         path_params: Mapping[str, str | int] | None = None,
     ) -> httpx.Response:
         """Like :meth:`request` but returns the successful :class:`httpx.Response` itself."""
+        response = await self._dispatch(method, path, params, json, headers, path_params)
+        try:
+            data = response.json() if response.content else None
+        except ValueError:
+            data = None
+        self._learn(data, response.request.url.path)
+        return response
+
+    async def _dispatch(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+        path_params: Mapping[str, str | int] | None,
+    ) -> httpx.Response:
         if self._closed:
             raise ConfigurationError("this ZoomClient is closed; create a new one")
         method = method.upper()
@@ -467,7 +484,6 @@ class ZoomClient:
             logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
             if status < 400:
                 await response.aread()
-                self._learn(response)
                 return response
             await response.aread()
 
@@ -613,14 +629,8 @@ class ZoomClient:
                 body=snippet,
             ) from None
 
-    def _learn(self, response: httpx.Response) -> None:
+    def _learn(self, data: Any, path: str) -> None:
         """Remember meeting hosts and user ids seen in responses (for the meeting quota)."""
-        if not response.content or "json" not in response.headers.get("content-type", ""):
-            return
-        try:
-            data = response.json()
-        except ValueError:
-            return
         if not isinstance(data, dict):
             return
         self._learn_object(data)
@@ -630,7 +640,6 @@ class ZoomClient:
                 for item in items[:1000]:
                     if isinstance(item, dict):
                         self._learn_object(item)
-        path = response.request.url.path
         if path.endswith("/users/me") and "id" in data:
             self._user_ids.remember("me", str(data["id"]))
 

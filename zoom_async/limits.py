@@ -452,13 +452,20 @@ class Permit:
         if self._released:
             return
         self._released = True
+        if type(self._limiter._store) is InMemoryStore:
+            # It never suspends, so cancellation cannot interrupt it: skip the shield's cost.
+            await self._release(response, sent)
+            return
         # Shielded: a cancelled request must still give its slot back.
         with anyio.CancelScope(shield=True):
-            await self._lane.release()
-            if not sent and self._daily_key is not None:
-                await self._limiter._store.decrement(self._daily_key)
-            if response is not None and self._daily_key is not None:
-                await self._limiter._read_daily_headers(self._lane.family, response)
+            await self._release(response, sent)
+
+    async def _release(self, response: httpx.Response | None, sent: bool) -> None:
+        await self._lane.release()
+        if not sent and self._daily_key is not None:
+            await self._limiter._store.decrement(self._daily_key)
+        if response is not None and self._daily_key is not None:
+            await self._limiter._read_daily_headers(self._lane.family, response)
 
 
 EventHook = Callable[[LimitEvent], Any]
@@ -477,7 +484,7 @@ class RateLimiter:
         adaptive: cut a category's rate when Zoom answers 429 anyway, then recover.
         decrease: factor applied to the rate on a 429 (AIMD's multiplicative decrease).
         recovery: fraction of the plan's limit regained per window after a cut.
-        pace: once requests queue, grant them at most ``pace × L / W`` per second. Slots come
+        pace: once requests queue, grant them at most ``pace x L / W`` per second. Slots come
             free in clusters (one window after the responses of a burst), and sending a whole
             cluster at once makes every request in it wait behind the others, in this process
             and at the server, which lengthens round trips and so lowers the rate the window
