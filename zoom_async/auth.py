@@ -418,6 +418,21 @@ class UserOAuth:
             async with httpx.AsyncClient(timeout=30.0) as own:
                 yield own
 
+    async def _request_token(
+        self, http: httpx.AsyncClient | None, form: dict[str, str], *, step: str, hint: str
+    ) -> OAuthToken:
+        async with self._http(http) as client:
+            data = await _post_token(
+                client,
+                self.token_url,
+                client_id=self.client_id,
+                client_secret=self._client_secret,
+                form=form,
+                step=step,
+                hint=hint,
+            )
+        return OAuthToken.from_response(data, self._clock.utcnow())
+
     async def exchange_code(
         self,
         code: str,
@@ -430,18 +445,13 @@ class UserOAuth:
         form = {"grant_type": "authorization_code", "code": code, "redirect_uri": self.redirect_uri}
         if code_verifier:
             form["code_verifier"] = code_verifier
-        async with self._http(http) as client:
-            data = await _post_token(
-                client,
-                self.token_url,
-                client_id=self.client_id,
-                client_secret=self._client_secret,
-                form=form,
-                step="exchange",
-                hint="Authorization codes are single-use and short-lived; check redirect_uri "
-                "matches the one used for the authorize URL.",
-            )
-        token = OAuthToken.from_response(data, self._clock.utcnow())
+        token = await self._request_token(
+            http,
+            form,
+            step="exchange",
+            hint="Authorization codes are single-use and short-lived; check redirect_uri "
+            "matches the one used for the authorize URL.",
+        )
         await self.store.set(user_key, token)
         return token
 
@@ -465,18 +475,13 @@ class UserOAuth:
                 step="refresh",
                 sent=False,
             )
-        async with self._http(http) as client:
-            data = await _post_token(
-                client,
-                self.token_url,
-                client_id=self.client_id,
-                client_secret=self._client_secret,
-                form={"grant_type": "refresh_token", "refresh_token": current.refresh_token},
-                step="refresh",
-                hint="The refresh token may have been used already (Zoom rotates them) or "
-                "revoked; the user must authorize the app again.",
-            )
-        token = OAuthToken.from_response(data, self._clock.utcnow())
+        token = await self._request_token(
+            http,
+            {"grant_type": "refresh_token", "refresh_token": current.refresh_token},
+            step="refresh",
+            hint="The refresh token may have been used already (Zoom rotates them) or "
+            "revoked; the user must authorize the app again.",
+        )
         if token.refresh_token is None:
             token = replace(token, refresh_token=current.refresh_token)
         await self.store.set(user_key, token)
