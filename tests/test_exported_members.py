@@ -5,7 +5,20 @@ from __future__ import annotations
 import inspect
 
 import zoom_async
-from zoom_async import auth, catalog, clock, errors, limits, plans, retries
+from zoom_async import (
+    auth,
+    catalog,
+    clock,
+    downloads,
+    errors,
+    fan_out,
+    limits,
+    pagination,
+    plans,
+    progress,
+    retries,
+    webhooks,
+)
 
 EXPECTED = {
     "BUSINESS_PLUS",
@@ -51,6 +64,17 @@ EXPECTED = {
     "ZoomTimeoutError",
     "__version__",
     "encode_path_param",
+    "DownloadError",
+    "DownloadResult",
+    "FanOutError",
+    "Result",
+    "Checkpoint",
+    "Page",
+    "PaginationError",
+    "PaginationLoopError",
+    "Paginator",
+    "WebhookPayloadError",
+    "Webhooks",
 }
 
 
@@ -59,7 +83,21 @@ def test_exported_members_are_pinned() -> None:
 
 
 def test_every_export_exists_and_public_classes_are_documented() -> None:
-    for module in (zoom_async, auth, catalog, clock, errors, limits, plans, retries):
+    for module in (
+        zoom_async,
+        auth,
+        catalog,
+        clock,
+        downloads,
+        errors,
+        fan_out,
+        limits,
+        pagination,
+        plans,
+        progress,
+        retries,
+        webhooks,
+    ):
         for name in module.__all__:
             member = getattr(module, name)
             if inspect.isclass(member) or inspect.isfunction(member):

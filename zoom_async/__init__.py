@@ -21,6 +21,7 @@ from .auth import (
     UserOAuth,
 )
 from .clock import Clock, SystemClock
+from .downloads import DownloadError, DownloadResult
 from .errors import (
     AuthError,
     BadRequestError,
@@ -41,9 +42,12 @@ from .errors import (
     ZoomError,
     ZoomTimeoutError,
 )
+from .fan_out import FanOutError, Result
 from .limits import InMemoryStore, LimiterStore, LimitEvent, LimitsSnapshot, RateLimiter
+from .pagination import Checkpoint, Page, PaginationError, PaginationLoopError, Paginator
 from .plans import BUSINESS_PLUS, PRO, Category, CategoryLimit, RateLimitTable
 from .retries import ExponentialBackoff, RetryPolicy
+from .webhooks import WebhookPayloadError, Webhooks
 
 __all__ = [
     "BUSINESS_PLUS",
@@ -53,12 +57,16 @@ __all__ = [
     "BadRequestError",
     "Category",
     "CategoryLimit",
+    "Checkpoint",
     "Clock",
     "ConcurrentRequestsError",
     "ConfigurationError",
     "ConflictError",
     "DailyLimitExceeded",
+    "DownloadError",
+    "DownloadResult",
     "ExponentialBackoff",
+    "FanOutError",
     "ForbiddenError",
     "InMemoryStore",
     "InMemoryTokenStore",
@@ -68,11 +76,16 @@ __all__ = [
     "MeetingQuotaExceeded",
     "NotFoundError",
     "OAuthToken",
+    "Page",
     "PageTokenExpired",
+    "PaginationError",
+    "PaginationLoopError",
+    "Paginator",
     "RateLimitError",
     "RateLimitTable",
     "RateLimiter",
     "ResponseDecodeError",
+    "Result",
     "RetryPolicy",
     "ServerError",
     "ServerToServerAuth",
@@ -81,7 +94,9 @@ __all__ = [
     "TokenSource",
     "TokenStore",
     "UserOAuth",
+    "WebhookPayloadError",
     "WebhookVerificationError",
+    "Webhooks",
     "ZoomAPIError",
     "ZoomClient",
     "ZoomConnectionError",

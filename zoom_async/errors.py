@@ -22,6 +22,10 @@ to catch them all; narrower classes let callers react to what happened::
         │   └── ConcurrentRequestsError  "Too many concurrent requests" on one resource
         └── ServerError              5xx
 
+Batch jobs add, in their own modules: ``PaginationError`` (and ``PaginationLoopError``) in
+:mod:`zoom_async.pagination`, ``FanOutError`` in :mod:`zoom_async.fan_out`, ``DownloadError`` in
+:mod:`zoom_async.downloads`; webhooks add ``WebhookPayloadError``. All derive from ``ZoomError``.
+
 Messages never contain client secrets, tokens or webhook secrets.
 """
 

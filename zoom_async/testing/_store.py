@@ -155,6 +155,8 @@ class Store:
         self.users: dict[str, UserRecord] = {}
         self._emails: dict[str, str] = {}
         self.meetings: dict[int, MeetingRecord] = {}
+        # Per host, in creation order: listing one host's meetings must not scan the account.
+        self._by_host: dict[str, dict[int, MeetingRecord]] = {}
         self.owner_id = ""
 
     def _next_seq(self) -> int:
@@ -306,6 +308,7 @@ class Store:
             del data["start_time"]
         rec = MeetingRecord(self._next_seq(), data, start)
         self.meetings[mid] = rec
+        self._by_host.setdefault(rec.host_id, {})[mid] = rec
         return rec
 
     def meeting_or_404(self, meeting_id: str) -> MeetingRecord:
@@ -337,10 +340,13 @@ class Store:
 
     def delete_meeting(self, rec: MeetingRecord) -> None:
         self.meetings.pop(rec.id, None)
+        self._by_host.get(rec.host_id, {}).pop(rec.id, None)
 
     def meetings_in_order(self, host_id: str | None = None) -> list[MeetingRecord]:
-        found = (m for m in self.meetings.values() if host_id is None or m.host_id == host_id)
-        return sorted(found, key=lambda m: m.seq)
+        # Dicts keep insertion order, and records are inserted in sequence order.
+        if host_id is None:
+            return list(self.meetings.values())
+        return list(self._by_host.get(host_id, {}).values())
 
     @staticmethod
     def meeting_detail(rec: MeetingRecord) -> dict[str, Any]:
