@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
 import respx
 
-from zoom_async import ExponentialBackoff, RetryPolicy
+from zoom_async import ExponentialBackoff, RetryPolicy, ZoomClient
+from zoom_async.testing import FakeZoom
 
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 ACCESS_TOKEN = "eyJ-access-token-value-0001"
@@ -37,3 +39,22 @@ def zoom_api() -> Iterator[respx.MockRouter]:
             )
         )
         yield router
+
+
+JITTER = ((0.005, 0.025), (0.005, 0.025))
+"""10-50 ms round trips, jittered independently on the way there and back."""
+
+
+def client_for(fake: FakeZoom, **kwargs: Any) -> ZoomClient:
+    """A ZoomClient talking to ``fake`` in-process, on the fake's clock and plan."""
+    kwargs.setdefault("plan", fake.plan)
+    kwargs.setdefault("transport", fake.transport())
+    return ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.base_url,
+        token_url=fake.token_url,
+        clock=fake.clock,
+        **kwargs,
+    )

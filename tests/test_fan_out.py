@@ -10,6 +10,7 @@ import random
 import anyio
 import pytest
 
+from tests.conftest import JITTER, client_for
 from zoom_async import SystemClock, ZoomClient
 from zoom_async.fan_out import FanOutError, Result, fan_out
 from zoom_async.pagination import PaginationError
@@ -17,22 +18,6 @@ from zoom_async.progress import ProgressUpdate, RichProgress
 from zoom_async.testing import FakeZoom
 
 pytestmark = pytest.mark.looptime
-
-LATENCY = ((0.005, 0.025), (0.005, 0.025))
-
-
-def make(fake: FakeZoom, **kwargs) -> ZoomClient:
-    return ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        transport=fake.transport(),
-        clock=fake.clock,
-        plan=fake.plan,
-        **kwargs,
-    )
 
 
 async def no_tasks_left() -> None:
@@ -235,11 +220,11 @@ async def test_progress_counts_completed_and_failed() -> None:
 
 
 async def test_every_meeting_of_every_user_at_the_rate_limit_without_429s() -> None:
-    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=JITTER)
     users = fake.add_users(299)
     for i, user in enumerate(users):
         fake.add_meetings(user["id"], i % 3)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         start = anyio.current_time()
         found = {}
         async for user, meetings in zoom.fan_out(
@@ -258,9 +243,9 @@ async def test_every_meeting_of_every_user_at_the_rate_limit_without_429s() -> N
 
 
 async def test_breaking_out_of_a_fan_out_over_a_listing_releases_every_slot() -> None:
-    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=JITTER)
     fake.add_users(299)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         n = 0
         async for _user, _meetings in zoom.fan_out(
             zoom.paginate("/users", page_size=100),
@@ -280,7 +265,7 @@ async def test_collected_api_errors_keep_the_failed_users() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
     fake.add_users(9)
     ids = [u["id"] for u in fake.users] + ["nobody"]
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         results = [
             r
             async for r in zoom.fan_out(
@@ -300,7 +285,7 @@ async def test_total_comes_from_the_paginator() -> None:
     async def noop(user: dict) -> None:
         return None
 
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         async for _ in zoom.fan_out(zoom.paginate("/users"), noop, progress=updates.append):
             pass
     assert updates[-1].total == 50 and updates[-1].completed == 50

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import anyio
 import pytest
 
+from tests.conftest import JITTER, client_for
 from zoom_async import (
     BUSINESS_PLUS,
     PRO,
@@ -22,7 +23,6 @@ from zoom_async.testing import FakeZoom
 
 pytestmark = pytest.mark.looptime
 
-JITTER = ((0.005, 0.025), (0.005, 0.025))  # 10-50 ms round trips, jittered both ways
 
 PATHS = {
     Category.LIGHT: "/users/{id}",
@@ -30,20 +30,6 @@ PATHS = {
     Category.HEAVY: "/report/users/{id}/meetings?from=2026-01-01&to=2026-01-31",
     Category.RESOURCE_INTENSIVE: "/metrics/meetings?from=2026-01-01&to=2026-01-31",
 }
-
-
-def make(fake: FakeZoom, **kwargs) -> ZoomClient:
-    kwargs.setdefault("plan", fake.plan)
-    return ZoomClient(
-        account_id="test-account",
-        client_id="test-client-id",
-        client_secret="test-client-secret",
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        transport=fake.transport(),
-        clock=fake.clock,
-        **kwargs,
-    )
 
 
 async def burst(zoom: ZoomClient, path: str, n: int, concurrency: int = 500) -> None:
@@ -73,7 +59,7 @@ async def test_bursts_never_get_a_429(plan, category, n) -> None:
     fake = FakeZoom(plan=plan, latency=JITTER, clock=SystemClock())
     user = fake.add_users(1)[0]
     path = PATHS[category].format(id=user["id"])
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         start = anyio.current_time()
         await burst(zoom, path, n)
         elapsed = anyio.current_time() - start
@@ -88,7 +74,7 @@ async def test_bursts_never_get_a_429(plan, category, n) -> None:
 async def test_mixed_categories_at_once_stay_within_each_limit() -> None:
     fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
     uid = fake.add_users(1)[0]["id"]
-    async with make(fake) as zoom, anyio.create_task_group() as tg:
+    async with client_for(fake) as zoom, anyio.create_task_group() as tg:
         tg.start_soon(burst, zoom, f"/users/{uid}", 400)
         tg.start_soon(burst, zoom, f"/users/{uid}/meetings", 300)
         tg.start_soon(
@@ -107,7 +93,7 @@ async def test_a_neighbour_app_costs_few_refusals_and_no_exception() -> None:
     fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
     uid = fake.add_users(1)[0]["id"]
     fake.add_neighbour(Category.LIGHT, 30)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         start = anyio.current_time()
         await burst(zoom, f"/users/{uid}", 1200)
         elapsed = anyio.current_time() - start
@@ -125,7 +111,7 @@ async def test_rate_recovers_once_the_neighbour_leaves() -> None:
     fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
     uid = fake.add_users(1)[0]["id"]
     neighbour = fake.add_neighbour(Category.LIGHT, 60)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         await burst(zoom, f"/users/{uid}", 300)
         assert (await zoom.limits.snapshot()).lane("Light").current_rate < 80
         fake.remove_neighbour(neighbour)
@@ -137,7 +123,7 @@ async def test_rate_recovers_once_the_neighbour_leaves() -> None:
 async def test_101st_meeting_mutation_is_refused_without_a_request() -> None:
     clock = SystemClock(start=datetime(2026, 6, 1, 12, tzinfo=UTC))
     fake = FakeZoom(plan="business_plus", clock=clock)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         me = await zoom.get("/users/me")
         created = [
             await zoom.post("/users/me/meetings", json={"topic": f"m{i}", "type": 2})
@@ -170,7 +156,7 @@ async def test_meeting_quota_spent_by_other_apps_is_then_refused_locally() -> No
     fake = FakeZoom(plan="pro", clock=SystemClock())
     host = fake.add_users(1)[0]
     fake.spend_meeting_quota(host["id"], 100)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         with pytest.raises(MeetingQuotaExceeded):
             await zoom.post(f"/users/{host['id']}/meetings", json={"topic": "x"})
         sent = fake.stats.requests
@@ -183,7 +169,7 @@ async def test_daily_quota_spent_elsewhere_raises_and_blocks_heavy_requests() ->
     fake = FakeZoom(plan="pro", clock=SystemClock(start=datetime(2026, 6, 1, 20, tzinfo=UTC)))
     uid = fake.add_users(1)[0]["id"]
     fake.spend_daily_quota("general", 30_000 - 3)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         for _ in range(3):
             await zoom.get(f"/report/users/{uid}/meetings?from=2026-01-01&to=2026-01-31")
         assert await zoom.limits.daily_quota_left() == 0  # learned from X-RateLimit-Remaining
@@ -198,7 +184,7 @@ async def test_daily_quota_spent_elsewhere_raises_and_blocks_heavy_requests() ->
 async def test_daily_429_from_zoom_is_typed_and_stops_further_heavy_requests() -> None:
     fake = FakeZoom(plan="pro", clock=SystemClock(start=datetime(2026, 6, 1, 20, tzinfo=UTC)))
     uid = fake.add_users(1)[0]["id"]
-    async with make(fake, plan="business_plus") as zoom:  # the client thinks it has 60,000
+    async with client_for(fake, plan="business_plus") as zoom:  # the client thinks it has 60,000
         fake.spend_daily_quota("general", 30_000)
         with pytest.raises(DailyLimitExceeded) as info:
             await zoom.get(f"/report/users/{uid}/meetings?from=2026-01-01&to=2026-01-31")
@@ -214,7 +200,7 @@ async def test_post_502_after_reaching_zoom_is_not_resent_and_get_503_is() -> No
     uid = fake.add_users(1)[0]["id"]
     fake.inject("POST", "/users/{userId}/meetings", status=502, after_apply=True)
     fake.inject("GET", "/users/{userId}", status=503, count=2)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         with pytest.raises(ServerError, match="may have reached Zoom"):
             await zoom.post(f"/users/{uid}/meetings", json={"topic": "once"})
         assert len([m for m in fake.meetings if m["topic"] == "once"]) == 1

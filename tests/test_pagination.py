@@ -12,6 +12,7 @@ import anyio
 import httpx
 import pytest
 
+from tests.conftest import JITTER, client_for
 from zoom_async import PageTokenExpired, StaticToken, SystemClock, ZoomClient
 from zoom_async.pagination import (
     Checkpoint,
@@ -25,21 +26,6 @@ from zoom_async.testing import FakeZoom
 pytestmark = pytest.mark.looptime
 
 API = "https://api.zoom.us/v2"
-LATENCY = ((0.005, 0.025), (0.005, 0.025))  # 10-50 ms round trips
-
-
-def make(fake: FakeZoom, **kwargs) -> ZoomClient:
-    kwargs.setdefault("plan", fake.plan)
-    kwargs.setdefault("transport", fake.transport())
-    return ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        clock=fake.clock,
-        **kwargs,
-    )
 
 
 def scripted(handler: Callable[[httpx.Request], Awaitable[httpx.Response]], **kwargs) -> ZoomClient:
@@ -77,8 +63,8 @@ def participants_fake(n: int, **kwargs) -> tuple[FakeZoom, str, list[dict]]:
 
 
 async def test_next_page_token_listing_yields_every_item_once_in_order() -> None:
-    fake, path, people = participants_fake(1234, latency=LATENCY)
-    async with make(fake) as zoom:
+    fake, path, people = participants_fake(1234, latency=JITTER)
+    async with client_for(fake) as zoom:
         got = [p async for p in zoom.paginate(path, page_size=100)]
         await assert_clean(zoom)
     assert [p["id"] for p in got] == [p["id"] for p in people]
@@ -90,7 +76,7 @@ async def test_next_page_token_listing_yields_every_item_once_in_order() -> None
 
 
 async def test_page_number_listing_fetches_remaining_pages_concurrently_in_order() -> None:
-    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=JITTER)
     fake.add_users(499)  # with the owner: 500 users, 25 pages of 20
     in_flight = peak = 0
     inner = fake.transport()
@@ -105,7 +91,7 @@ async def test_page_number_listing_fetches_remaining_pages_concurrently_in_order
             finally:
                 in_flight -= 1
 
-    async with make(fake, transport=Counting()) as zoom:
+    async with client_for(fake, transport=Counting()) as zoom:
         pager = zoom.paginate("/users", page_size=20, concurrency=6)
         pages = [page async for page in pager.pages()]
         await assert_clean(zoom)
@@ -120,9 +106,9 @@ async def test_page_number_listing_fetches_remaining_pages_concurrently_in_order
 
 
 async def test_a_slow_consumer_keeps_only_prefetch_pages_ahead() -> None:
-    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=JITTER)
     fake.add_users(199)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         pages = zoom.paginate("/users", page_size=10, concurrency=4, prefetch=2).pages()
         numbers = []
         async for page in pages:
@@ -136,7 +122,7 @@ async def test_a_slow_consumer_keeps_only_prefetch_pages_ahead() -> None:
 async def test_a_fast_consumer_widens_the_window_to_concurrency() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=0.5)
     fake.add_users(199)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         start = anyio.current_time()
         numbers = [p.page_number async for p in zoom.paginate("/users", page_size=10).pages()]
         elapsed = anyio.current_time() - start
@@ -154,7 +140,7 @@ def query_of(raw: str) -> dict[str, str]:
 async def test_mode_token_follows_tokens_on_an_endpoint_that_takes_both() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
     fake.add_users(349)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         got = [u async for u in zoom.paginate("/users", page_size=100, mode="token")]
     assert len(got) == 350
     queries = [query_of(r.query) for r in fake.requests if r.path == "/v2/users"]
@@ -184,7 +170,7 @@ async def test_legacy_page_number_without_counts_stops_at_a_short_page() -> None
 
 async def test_page_size_is_clamped_to_the_endpoint_maximum() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         pager = zoom.paginate("/users", page_size=10_000)
         assert pager.page_size == 2000
         page = await pager
@@ -194,7 +180,7 @@ async def test_page_size_is_clamped_to_the_endpoint_maximum() -> None:
 
 async def test_awaiting_the_paginator_fetches_only_the_first_page() -> None:
     fake, path, people = participants_fake(250)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         page = await zoom.paginate(path, page_size=100)
     assert [p["id"] for p in page] == [p["id"] for p in people[:100]]
     assert page.next_page_token and page.has_next and page.total_records == 250
@@ -204,7 +190,7 @@ async def test_awaiting_the_paginator_fetches_only_the_first_page() -> None:
 async def test_an_empty_first_page_yields_nothing_and_one_page() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
     fake.add_users(3)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         assert [u async for u in zoom.paginate("/users", params={"status": "inactive"})] == []
         pages = [p async for p in zoom.paginate("/users", params={"status": "pending"}).pages()]
         await assert_clean(zoom)
@@ -225,7 +211,7 @@ async def test_missing_list_key_and_missing_token_end_the_listing() -> None:
 
 async def test_the_next_page_is_fetched_while_the_caller_handles_this_one() -> None:
     fake, path, _ = participants_fake(1000, latency=0.05)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         listing = lambda: [r for r in fake.requests if r.path.endswith("/participants")]  # noqa: E731
         pages = zoom.paginate(path, page_size=100).pages()
         first = await anext(pages)
@@ -347,7 +333,7 @@ async def test_errors_on_concurrent_pages_are_raised_in_page_order(fast_retry) -
 async def test_resume_from_a_saved_checkpoint_mid_page() -> None:
     fake, path, people = participants_fake(450)
     ids = [p["id"] for p in people]
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         pager = zoom.paginate(path, page_size=100)
         first: list[str] = []
         async for person in pager:
@@ -367,7 +353,7 @@ async def test_resume_by_page_number_with_concurrent_pages() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
     fake.add_users(999)
     ids = [u["id"] for u in fake.users]
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         pager = zoom.paginate("/users", page_size=100)
         head = []
         async for user in pager:
@@ -383,7 +369,7 @@ async def test_resume_by_page_number_with_concurrent_pages() -> None:
 
 async def test_a_slow_consumer_does_not_let_the_token_expire() -> None:
     fake, path, people = participants_fake(300)  # tokens live 900 s
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         got = []
         async for person in zoom.paginate(path, page_size=100):
             got.append(person["id"])
@@ -397,7 +383,7 @@ async def test_an_expired_token_raises_page_token_expired_with_the_checkpoint() 
     fake = FakeZoom(plan="business_plus", clock=SystemClock())
     fake.add_users(499)
     ids = [u["id"] for u in fake.users]
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         pager = zoom.paginate("/users", page_size=100, mode="token", token_max_age=None)
         got = []
         with pytest.raises(PageTokenExpired) as info:
@@ -446,9 +432,9 @@ async def test_bad_arguments_are_refused() -> None:
 
 
 async def test_break_stops_the_background_fetches() -> None:
-    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=LATENCY)
+    fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=JITTER)
     fake.add_users(999)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         async for _user in zoom.paginate("/users", page_size=50, concurrency=8):
             break
         await assert_clean(zoom)
@@ -459,8 +445,8 @@ async def test_break_stops_the_background_fetches() -> None:
 
 
 async def test_break_out_of_pages_of_a_token_listing() -> None:
-    fake, path, _ = participants_fake(1000, latency=LATENCY)
-    async with make(fake) as zoom:
+    fake, path, _ = participants_fake(1000, latency=JITTER)
+    async with client_for(fake) as zoom:
         async for page in zoom.paginate(path, page_size=100).pages():
             if page.page_number == 3:
                 break
@@ -472,7 +458,7 @@ async def test_cancelling_the_consumer_cancels_outstanding_fetches() -> None:
     fake = FakeZoom(plan="business_plus", clock=SystemClock(), latency=1.0)
     fake.add_users(999)
     got = 0
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         with anyio.move_on_after(5) as scope:  # token: 2 s, page 1: 2 s, pages 2-9 ...
             async for _user in zoom.paginate("/users", page_size=100):
                 got += 1
@@ -486,7 +472,7 @@ async def test_cancelling_the_consumer_cancels_outstanding_fetches() -> None:
 
 async def test_cancelling_the_task_leaves_nothing_behind() -> None:
     fake, path, _ = participants_fake(1000, latency=0.5)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
 
         async def consume() -> None:
             async for _ in zoom.paginate(path, page_size=10):
@@ -501,7 +487,7 @@ async def test_cancelling_the_task_leaves_nothing_behind() -> None:
 
 async def test_async_with_closes_an_iterator_kept_in_a_variable() -> None:
     fake, path, _ = participants_fake(1000, latency=0.05)
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         async with zoom.paginate(path, page_size=100) as pager:
             iterator = aiter(pager)
             await anext(iterator)
@@ -517,7 +503,7 @@ async def test_async_with_closes_an_iterator_kept_in_a_variable() -> None:
 async def test_progress_reports_items_and_the_total() -> None:
     fake, path, _ = participants_fake(250)
     updates: list[ProgressUpdate] = []
-    async with make(fake) as zoom:
+    async with client_for(fake) as zoom:
         async for _ in zoom.paginate(path, page_size=100, progress=updates.append):
             pass
     assert [u.completed for u in updates] == [100, 200, 250, 250]
