@@ -474,8 +474,7 @@ class ZoomClient:
                     kind="timeout" if isinstance(failure, httpx.TimeoutException) else "connection",
                     may_have_reached_zoom=sent,
                 )
-                if self.retry.should_retry(ctx):
-                    await self._clock.sleep(self.retry.wait_time(ctx))
+                if await self._wait_to_retry(ctx):
                     continue
                 raise self._transport_error(failure, method, url, sent, attempt) from failure
 
@@ -483,9 +482,7 @@ class ZoomClient:
             status = response.status_code
             logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
             if status < 400:
-                await response.aread()
-                return response
-            await response.aread()
+                return response  # send() without stream=True has already read the body
 
             if status == 401 and not auth_renewed:
                 # Refused before anything happened: safe to renew the token and re-send once.
@@ -532,8 +529,7 @@ class ZoomClient:
                     may_have_reached_zoom=False,
                     retry_after=error.retry_after,
                 )
-                if self.retry.should_retry(ctx):
-                    await self._clock.sleep(self.retry.wait_time(ctx))
+                if await self._wait_to_retry(ctx):
                     continue
                 raise error
 
@@ -541,12 +537,18 @@ class ZoomClient:
                 ctx = RetryContext(
                     method=method, attempt=attempt, kind="server_error", status_code=status
                 )
-                if self.retry.should_retry(ctx):
-                    await self._clock.sleep(self.retry.wait_time(ctx))
+                if await self._wait_to_retry(ctx):
                     continue
                 raise self._server_error(response, method, url, attempt)
 
             raise self._api_error(response, method, url, auth_renewed=auth_renewed)
+
+    async def _wait_to_retry(self, ctx: RetryContext) -> bool:
+        """Ask the retry policy; when it says retry, wait its interval first."""
+        if not self.retry.should_retry(ctx):
+            return False
+        await self._clock.sleep(self.retry.wait_time(ctx))
+        return True
 
     def _transport_error(
         self, exc: httpx.TransportError, method: str, url: str, sent: bool, attempt: int

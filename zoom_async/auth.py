@@ -259,18 +259,18 @@ class ServerToServerAuth:
             "client_secret=<redacted>)"
         )
 
-    def _usable(self, token: OAuthToken | None) -> bool:
+    def _fresh(self) -> bool:
         # Expiry is tracked on the monotonic clock: a wall-clock jump must not keep a dead token.
-        return token is not None and self._clock.monotonic() < self._renew_at
+        return self._clock.monotonic() < self._renew_at
 
     async def get_token(self, http: httpx.AsyncClient) -> str:
         """The cached token, or a new one when it is missing or about to expire."""
         token = self._token
-        if token is not None and self._usable(token):
+        if token is not None and self._fresh():
             return token.access_token
         async with self._fetch_lock:
             token = self._token
-            if token is not None and self._usable(token):
+            if token is not None and self._fresh():
                 return token.access_token
             self.token_requests += 1
             data = await _post_token(

@@ -126,10 +126,6 @@ class InMemoryStore:
 
     async def acquire(self, lane: str, limit: int, window: float, now: float) -> float:
         """See :meth:`LimiterStore.acquire`."""
-        return self.acquire_now(lane, limit, window, now)
-
-    def acquire_now(self, lane: str, limit: int, window: float, now: float) -> float:
-        """The synchronous body of :meth:`acquire` (also used by benchmarks)."""
         w = self._windows.get(lane)
         if w is None:
             w = self._windows[lane] = _Window()
