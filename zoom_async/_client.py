@@ -9,7 +9,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, I
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import anyio
 import httpx
@@ -95,6 +95,45 @@ class _Remembered(OrderedDict[str, str]):
         self.move_to_end(key)
         if len(self) > _MAX_REMEMBERED:
             self.popitem(last=False)
+
+
+class _Flight:
+    __slots__ = ("done", "error", "finished", "value")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.finished = False
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+
+class _SingleFlight:
+    """Concurrent calls with one key share one run of a look-up (and its result or error)."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, _Flight] = {}
+
+    async def run(self, key: str, fn: Callable[[], Awaitable[_T]]) -> _T:
+        while (flight := self._running.get(key)) is not None:
+            await flight.done.wait()
+            if flight.finished:
+                if flight.error is not None:
+                    raise flight.error
+                return flight.value  # type: ignore[no-any-return]
+            # The one running it was cancelled: the next caller in line runs it again.
+        flight = self._running[key] = _Flight()
+        try:
+            flight.value = await fn()
+        except Exception as exc:
+            flight.error = exc
+            flight.finished = True
+            raise
+        else:
+            flight.finished = True
+            return flight.value  # type: ignore[no-any-return]
+        finally:
+            del self._running[key]
+            flight.done.set()
 
 
 def _never_sent(exc: httpx.TransportError) -> bool:
@@ -211,6 +250,7 @@ class ZoomClient:
             self._owns_http = True
         self._mutation_locks: dict[str, tuple[anyio.Lock, list[int]]] = {}
         self._meeting_hosts = _Remembered()
+        self._lookups = _SingleFlight()
         self._user_ids = _Remembered()
         self._closed = False
 
@@ -415,7 +455,7 @@ class ZoomClient:
             headers=headers,
         )
         if self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS"):
-            async with self._mutation_lock(rel):
+            async with self._mutation_lock(_resource_key(rel, found)):
                 return await self._send(request, family, category, meeting_user)
         return await self._send(request, family, category, meeting_user)
 
@@ -443,6 +483,27 @@ class ZoomClient:
         category: Category,
         meeting_user: str | None,
     ) -> httpx.Response:
+        if meeting_user is None:
+            return await self._attempts(request, family, category, None)
+        # The host's meeting quota is charged once per call, not per attempt, and given back
+        # when no attempt can have let Zoom act (never sent, or refused with 401/429).
+        await self.limits.reserve_meeting(meeting_user)
+        reached = [False]
+        try:
+            return await self._attempts(request, family, category, meeting_user, reached)
+        finally:
+            if not reached[0]:
+                with anyio.CancelScope(shield=True):
+                    await self.limits.release_meeting(meeting_user)
+
+    async def _attempts(
+        self,
+        request: httpx.Request,
+        family: Family,
+        category: Category,
+        meeting_user: str | None,
+        reached: list[bool] | None = None,
+    ) -> httpx.Response:
         method = request.method
         url = str(request.url)
         attempt = 0
@@ -451,12 +512,13 @@ class ZoomClient:
             attempt += 1
             token = await self.auth.get_token(self._http)
             request.headers["Authorization"] = f"Bearer {token}"
-            if meeting_user is not None:
-                await self.limits.reserve_meeting(meeting_user)
             permit = await self.limits.acquire(family, category, priority=attempt > 1)
             response: httpx.Response | None = None
             sent = True
             failure: httpx.TransportError | None = None
+            reached_before = reached is not None and reached[0]
+            if reached is not None:
+                reached[0] = True  # until we know better (a cancelled send may have arrived)
             try:
                 response = await self._http.send(request)
             except httpx.TransportError as exc:
@@ -464,8 +526,11 @@ class ZoomClient:
                 failure = exc
             finally:
                 await permit.release(response, sent=sent)
-                if not sent and meeting_user is not None:
-                    await self.limits.release_meeting(meeting_user)
+            if reached is not None and (
+                not sent or (response is not None and response.status_code in (401, 429))
+            ):
+                # Never sent, or Zoom refused it before acting: this attempt used no quota.
+                reached[0] = reached_before
 
             if failure is not None:
                 ctx = RetryContext(
@@ -503,6 +568,8 @@ class ZoomClient:
                 if isinstance(error, MeetingQuotaExceeded):
                     assert meeting_user is not None
                     await self.limits.meeting_exhausted(meeting_user)
+                    if reached is not None:
+                        reached[0] = True  # the count now says "spent": nothing to give back
                     self.limits.note_rate_limited(family, category, "Meeting-quota")
                     raise error
                 if isinstance(error, DailyLimitExceeded):
@@ -665,20 +732,30 @@ class ZoomClient:
             known = self._user_ids.get(alias)
             if known is not None or not self.lookup_meeting_hosts:
                 return known or alias
-            try:
-                data = await self.get("/users/{userId}", path_params={"userId": user})
-            except NotFoundError:
-                return None
-            if isinstance(data, dict) and data.get("id"):
-                self._user_ids.remember(alias, str(data["id"]))
-                return str(data["id"])
-            return alias
+            return await self._lookups.run(f"user:{alias}", lambda: self._look_up_user(user))
         meeting_id = params.get("meetingId")
         if meeting_id is None:
             return None
         known = self._meeting_hosts.get(meeting_id)
         if known is not None or not self.lookup_meeting_hosts:
             return known or f"meeting:{meeting_id}"
+        # Single flight: 50 concurrent updates of one meeting make one look-up.
+        return await self._lookups.run(
+            f"meeting:{meeting_id}", lambda: self._look_up_host(meeting_id)
+        )
+
+    async def _look_up_user(self, user: str) -> str | None:
+        alias = user.lower()
+        try:
+            data = await self.get("/users/{userId}", path_params={"userId": user})
+        except NotFoundError:
+            return None
+        if isinstance(data, dict) and data.get("id"):
+            self._user_ids.remember(alias, str(data["id"]))
+            return str(data["id"])
+        return alias
+
+    async def _look_up_host(self, meeting_id: str) -> str | None:
         try:
             data = await self.get("/meetings/{meetingId}", path_params={"meetingId": meeting_id})
         except NotFoundError:
@@ -860,6 +937,20 @@ class ZoomClient:
             headers=headers,
             progress=progress,
         )
+
+
+def _resource_key(path: str, found: tuple[catalog.Operation, dict[str, str]] | None) -> str:
+    """One name for a resource however its path is spelled (``/meetings/1/``, ``/v2/meetings/1``,
+    ``/meetings//1``...): the catalog's template filled with the matched values."""
+    if found is not None:
+        op, values = found
+        segments = [
+            values.get(seg[1:-1], seg) if seg.startswith("{") and seg.endswith("}") else seg
+            for seg in op.path.strip("/").split("/")
+        ]
+    else:
+        segments = [unquote(seg) for seg in path.split("?", 1)[0].split("/") if seg]
+    return "/" + "/".join(segments)
 
 
 def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

@@ -40,7 +40,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import anyio
@@ -111,6 +111,10 @@ class LimiterStore(Protocol):
         ...
 
 
+_COUNTER_GRACE = timedelta(days=2)
+"""How long past its expiry a day's counter is kept, in case the wall clock steps back."""
+
+
 @dataclass(slots=True)
 class _Window:
     in_flight: int = 0
@@ -170,8 +174,11 @@ class InMemoryStore:
 
     def _forget_before(self, expires_at: datetime) -> None:
         # Counter keys carry their UTC day, so a new day's key never reads an old one; this
-        # only frees the memory of counters that expired before the new one starts.
-        stale = [k for k, (_, exp) in self._counters.items() if exp < expires_at]
+        # only frees memory. A counter is dropped only when it expired a whole day before the
+        # new one starts: a wall clock that steps back (NTP, a VM resumed) into a day whose
+        # quota was spent must still find that day's count.
+        horizon = expires_at - _COUNTER_GRACE
+        stale = [k for k, (_, exp) in self._counters.items() if exp < horizon]
         for k in stale:
             del self._counters[k]
 
