@@ -39,6 +39,7 @@ EXPECTED = {
     "InMemoryTokenStore",
     "LimitEvent",
     "LimiterStore",
+    "LimiterUnavailable",
     "LimitsSnapshot",
     "MeetingQuotaExceeded",
     "NotFoundError",

@@ -350,14 +350,14 @@ async def test_store_interface_is_what_the_limiter_uses() -> None:
     calls: list[str] = []
 
     class Recording(InMemoryStore):
-        async def acquire(self, lane, limit, window, now):  # type: ignore[override]
-            calls.append(f"acquire {lane} {limit}")
-            return await super().acquire(lane, limit, window, now)
+        async def acquire(self, lane, limit, window, now, lease_id, lease_timeout):  # type: ignore[override]
+            calls.append(f"acquire {lane} {limit} {lease_timeout}")
+            return await super().acquire(lane, limit, window, now, lease_id, lease_timeout)
 
-    limiter = RateLimiter(PRO, store=Recording())
+    limiter = RateLimiter(PRO, store=Recording(), lease_timeout=65.0)
     permit = await limiter.acquire("general", Category.MEDIUM)
     await permit.release()
-    assert calls == ["acquire general:Medium 20"]
+    assert calls == ["acquire general:Medium 20 65.0"]
 
 
 def _resp(headers: dict[str, str], message: str) -> httpx.Response:

@@ -141,6 +141,21 @@ def _never_sent(exc: httpx.TransportError) -> bool:
     return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
 
 
+def _lease_timeout(timeout: float | httpx.Timeout | None) -> float:
+    """How long a shared store keeps a slot in flight before counting it completed.
+
+    A request waits at most for a pooled connection, the connection, the upload and the answer,
+    each within its own timeout; a slot still held after their sum plus a margin belongs to a
+    process that died (or hangs) mid-request.
+    """
+    if not isinstance(timeout, httpx.Timeout):
+        timeout = httpx.Timeout(timeout)
+    phases = (timeout.pool, timeout.connect, timeout.write, timeout.read)
+    if any(phase is None for phase in phases):
+        return 600.0  # no bound given: keep slots ten minutes before presuming a crash
+    return sum(p for p in phases if p is not None) + 5.0
+
+
 _ERRORS_BY_STATUS: dict[int, type[ZoomAPIError]] = {
     400: BadRequestError,
     401: AuthError,
@@ -232,6 +247,7 @@ class ZoomClient:
             store=store,
             on_daily_limit=on_daily_limit,
             on_event=on_event,
+            lease_timeout=_lease_timeout(timeout),
         )
         """The :class:`~zoom_async.limits.RateLimiter`; ``await zoom.limits.snapshot()``."""
         self.serialize_mutations = serialize_mutations

@@ -5,6 +5,7 @@ to catch them all; narrower classes let callers react to what happened::
 
     ZoomError
     ├── ConfigurationError           bad arguments or settings; fix the call
+    ├── LimiterUnavailable           the shared limiter store (Redis) did not answer in time
     ├── ZoomConnectionError          the transport failed (DNS, TCP, TLS, reset)
     │   └── ZoomTimeoutError
     ├── WebhookVerificationError     an incoming webhook is not from Zoom
@@ -43,6 +44,7 @@ __all__ = [
     "ConflictError",
     "DailyLimitExceeded",
     "ForbiddenError",
+    "LimiterUnavailable",
     "MeetingQuotaExceeded",
     "NotFoundError",
     "PageTokenExpired",
@@ -68,6 +70,17 @@ class ConfigurationError(ZoomError, ValueError):
 
     The message says what to change, e.g. a missing ``client_id``.
     """
+
+
+class LimiterUnavailable(ZoomError):
+    """The shared limiter store (e.g. Redis) failed or did not answer in time.
+
+    The request was **not** sent: without the shared counts the client cannot know it is within
+    the account's limits, and it never sends unlimited. Retry later, or configure a local
+    fallback (``RedisStore(fallback=...)``) to keep working at a fraction of the plan.
+    """
+
+    sent = False
 
 
 class WebhookVerificationError(ZoomError):

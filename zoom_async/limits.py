@@ -36,6 +36,7 @@ same state for many processes.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -78,20 +79,30 @@ class LimiterStore(Protocol):
     """Where the limiter keeps state that other processes of the same app may share.
 
     Times passed in are the limiter clock's ``monotonic()`` (windows) or aware UTC datetimes
-    (daily counters). Implementations must make each method atomic.
+    (daily counters). A store with a clock of its own may use it instead of ``now`` and
+    ``completed_at`` (:class:`~zoom_async.RedisStore` uses the Redis server's ``TIME``, so hosts
+    whose clocks differ agree); what it returns are durations, never instants. Implementations
+    must make each method atomic, and raise :class:`~zoom_async.LimiterUnavailable` when they
+    cannot answer.
     """
 
-    async def acquire(self, lane: str, limit: int, window: float, now: float) -> float:
+    async def acquire(
+        self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
+    ) -> float:
         """Take a slot in ``lane`` at ``now`` and return ``0.0``, or return how many seconds
         until one may free (``math.inf`` when only a completion can free one).
 
         A slot is free when fewer than ``limit`` requests are in flight or completed after
-        ``now - window``.
+        ``now - window``. The slot taken is a *lease* named ``lease_id`` (unique among this
+        limiter's leases): a shared store counts a lease still in flight after
+        ``lease_timeout`` seconds as completed then, so a process that died mid-request does
+        not hold its slots forever. A process-local store may ignore leases.
         """
         ...
 
-    async def release(self, lane: str, completed_at: float) -> None:
-        """A request of ``lane`` completed (its response arrived, or it failed) at that time."""
+    async def release(self, lane: str, lease_id: int, completed_at: float) -> None:
+        """Lease ``lease_id`` of ``lane`` completed (its response arrived, or it failed) at
+        ``completed_at``."""
         ...
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
@@ -128,8 +139,11 @@ class InMemoryStore:
         self._windows: dict[str, _Window] = {}
         self._counters: dict[str, tuple[int, datetime]] = {}
 
-    async def acquire(self, lane: str, limit: int, window: float, now: float) -> float:
-        """See :meth:`LimiterStore.acquire`."""
+    async def acquire(
+        self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
+    ) -> float:
+        """See :meth:`LimiterStore.acquire`. Leases never expire here: the process that holds
+        them is the only one that counts them."""
         w = self._windows.get(lane)
         if w is None:
             w = self._windows[lane] = _Window()
@@ -148,7 +162,7 @@ class InMemoryStore:
         # The (used - limit)-th oldest completion must leave the window first.
         return max(done[used - limit] + window - now, 1e-6)
 
-    async def release(self, lane: str, completed_at: float) -> None:
+    async def release(self, lane: str, lease_id: int, completed_at: float) -> None:
         """See :meth:`LimiterStore.release`."""
         w = self._windows[lane]
         w.in_flight -= 1
@@ -298,6 +312,7 @@ class _Lane:
         recovery: float,
         max_poll: float,
         pace: float,
+        lease_timeout: float,
     ) -> None:
         self.family = family
         self.category = category
@@ -311,6 +326,8 @@ class _Lane:
         self._recovery = recovery
         self._max_poll = max_poll
         self._pace = pace
+        self._lease_timeout = lease_timeout
+        self._lease_ids = itertools.count(1)
         self._last_grant = -math.inf
         # AIMD state: after a cut at _cut_at the limit grows back linearly from _cut_to.
         self._cut_to = float(limit.limit)
@@ -330,18 +347,22 @@ class _Lane:
             return full
         return grown
 
-    async def _try(self) -> float:
+    async def _try(self, lease_id: int) -> float:
         now = self._clock.monotonic()
         limit = max(1, int(self.limit_now(now)))
-        return await self._store.acquire(self.key, limit, self.configured.window, now)
+        return await self._store.acquire(
+            self.key, limit, self.configured.window, now, lease_id, self._lease_timeout
+        )
 
-    async def acquire(self, *, priority: bool = False) -> tuple[float, float]:
-        """Wait for a slot in FIFO order; return the grant time and the seconds waited."""
+    async def acquire(self, *, priority: bool = False) -> tuple[float, float, int]:
+        """Wait for a slot in FIFO order; return the grant time, the seconds waited and the
+        slot's lease id."""
         started = self._clock.monotonic()
-        if not self._waiters and await self._try() == 0.0:
+        lease_id = next(self._lease_ids)
+        if not self._waiters and await self._try(lease_id) == 0.0:
             self.requests += 1
             self._last_grant = started
-            return started, 0.0
+            return started, 0.0, lease_id
         waiter = _Waiter()
         if priority:
             self._waiters.appendleft(waiter)
@@ -361,7 +382,7 @@ class _Lane:
                     if gap > 0.001:
                         await anyio.sleep(gap)
                         continue
-                delay = await self._try()
+                delay = await self._try(lease_id)
                 if delay == 0.0:
                     self._waiters.popleft()
                     if self._waiters:
@@ -370,7 +391,7 @@ class _Lane:
                     self._last_grant = granted
                     self.requests += 1
                     self.waited += granted - started
-                    return granted, granted - started
+                    return granted, granted - started, lease_id
                 changed = self._changed
                 with anyio.move_on_after(min(delay, self._max_poll)):
                     await changed.wait()
@@ -388,8 +409,8 @@ class _Lane:
     def _spacing(self, now: float) -> float:
         return self.configured.window / (self.limit_now(now) * self._pace)
 
-    async def release(self) -> None:
-        await self._store.release(self.key, self._clock.monotonic())
+    async def release(self, lease_id: int) -> None:
+        await self._store.release(self.key, lease_id, self._clock.monotonic())
         self._changed.set()
 
     def on_rate_limited(self, now: float) -> float | None:
@@ -424,13 +445,19 @@ class Permit:
             await permit.release(response)
     """
 
-    __slots__ = ("_daily_key", "_lane", "_limiter", "_released", "granted_at")
+    __slots__ = ("_daily_key", "_lane", "_lease_id", "_limiter", "_released", "granted_at")
 
     def __init__(
-        self, limiter: RateLimiter, lane: _Lane, granted_at: float, daily_key: str | None
+        self,
+        limiter: RateLimiter,
+        lane: _Lane,
+        granted_at: float,
+        daily_key: str | None,
+        lease_id: int,
     ) -> None:
         self._limiter = limiter
         self._lane = lane
+        self._lease_id = lease_id
         self._daily_key = daily_key
         self._released = False
         self.granted_at = granted_at
@@ -464,7 +491,7 @@ class Permit:
             await self._release(response, sent)
 
     async def _release(self, response: httpx.Response | None, sent: bool) -> None:
-        await self._lane.release()
+        await self._lane.release(self._lease_id)
         if not sent and self._daily_key is not None:
             await self._limiter._store.decrement(self._daily_key)
         if response is not None and self._daily_key is not None:
@@ -492,6 +519,10 @@ class RateLimiter:
             cluster at once makes every request in it wait behind the others, in this process
             and at the server, which lengthens round trips and so lowers the rate the window
             rule allows. A request that finds no queue is still sent at once. ``0`` disables.
+        lease_timeout: seconds after which a shared store (:class:`~zoom_async.RedisStore`)
+            counts a slot still in flight as completed, so a process killed mid-request frees
+            its slots. Set it above the longest a request can take (``ZoomClient`` derives it
+            from its ``timeout``).
     """
 
     def __init__(
@@ -507,7 +538,10 @@ class RateLimiter:
         recovery: float = 0.02,
         max_poll: float = 1.0,
         pace: float = 1.25,
+        lease_timeout: float = 300.0,
     ) -> None:
+        if not lease_timeout > 0:
+            raise ValueError("lease_timeout must be positive")
         self.table = table
         self._clock = clock or SystemClock()
         self._store: LimiterStore = store if store is not None else InMemoryStore()
@@ -519,6 +553,7 @@ class RateLimiter:
         self._recovery = recovery
         self._max_poll = max_poll
         self._pace = pace
+        self._lease_timeout = lease_timeout
         self._meeting_users: set[str] = set()
 
     def __repr__(self) -> str:
@@ -542,6 +577,7 @@ class RateLimiter:
                 recovery=self._recovery,
                 max_poll=self._max_poll,
                 pace=self._pace,
+                lease_timeout=self._lease_timeout,
             )
         return lane
 
@@ -670,7 +706,7 @@ class RateLimiter:
         )
         lane = self._lane(family, category)
         try:
-            granted_at, waited = await lane.acquire(priority=priority)
+            granted_at, waited, lease_id = await lane.acquire(priority=priority)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
@@ -678,7 +714,7 @@ class RateLimiter:
             raise
         if waited > 0:
             self._emit(LimitEvent("wait", family, category, seconds=waited))
-        return Permit(self, lane, granted_at, daily_key)
+        return Permit(self, lane, granted_at, daily_key, lease_id)
 
     def rate_limited(self, family: Family, category: Category, detail: str = "QPS") -> None:
         """Zoom answered 429 for a per-second limit: slow this category down (AIMD)."""
