@@ -15,6 +15,7 @@ import anyio
 import httpx
 
 from . import catalog
+from ._inputs import check_headers, check_path, clean_params, path_param_text
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
 from .clock import Clock, SystemClock
 from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
@@ -137,8 +138,16 @@ class _SingleFlight:
 
 
 def _never_sent(exc: httpx.TransportError) -> bool:
-    # No connection was made, or none became free in time: the request never left.
-    return isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
+    # No connection was made, or none became free in time, or the HTTP library refused to
+    # write the request (LocalProtocolError, an unsupported scheme): the request never left.
+    return isinstance(
+        exc,
+        httpx.ConnectError
+        | httpx.ConnectTimeout
+        | httpx.PoolTimeout
+        | httpx.LocalProtocolError
+        | httpx.UnsupportedProtocol,
+    )
 
 
 def _lease_timeout(timeout: float | httpx.Timeout | None) -> float:
@@ -308,15 +317,22 @@ class ZoomClient:
     # -- URLs ------------------------------------------------------------------------------
 
     def _relative_path(self, path: str, path_params: Mapping[str, str | int] | None) -> str:
+        if not isinstance(path, str):
+            raise ConfigurationError(f"the path must be a str, not {type(path).__name__}")
+        check_path(path)
         if path.startswith(("http://", "https://")):
-            url = httpx.URL(path)
+            try:
+                url = httpx.URL(path)
+            except httpx.InvalidURL as exc:
+                raise ConfigurationError(f"invalid URL {path!r}: {exc}") from None
             raw = url.raw_path.decode("ascii").split("?", 1)[0]
             if self._base_path and raw.startswith(self._base_path + "/"):
                 raw = raw[len(self._base_path) :]
             path = raw
         if path_params:
+            encoded = {k: encode_path_param(path_param_text(k, v)) for k, v in path_params.items()}
             try:
-                path = path.format_map({k: encode_path_param(v) for k, v in path_params.items()})
+                path = path.format_map(encoded)
             except (KeyError, IndexError, ValueError) as exc:
                 raise ConfigurationError(
                     f"path {path!r} needs path parameter {exc} in path_params"
@@ -328,6 +344,7 @@ class ZoomClient:
         path = "/" + path.lstrip("/")
         if self._base_path and path.startswith(self._base_path + "/"):
             path = path[len(self._base_path) :]
+        check_path(path)
         return path
 
     def url_for(self, path: str, path_params: Mapping[str, str | int] | None = None) -> str:
@@ -463,13 +480,14 @@ class ZoomClient:
         meeting_user: str | None = None
         if found is not None and found[0].operation_id in MEETING_MUTATIONS:
             meeting_user = await self._meeting_host(found[0].operation_id, found[1])
-        request = self._http.build_request(
-            method,
-            self.base_url + rel,
-            params=_clean_params(params),
-            json=json,
-            headers=headers,
-        )
+        query = clean_params(params)
+        check_headers(headers)
+        try:
+            request = self._http.build_request(
+                method, self.base_url + rel, params=query, json=json, headers=headers
+            )
+        except httpx.InvalidURL as exc:
+            raise ConfigurationError(f"cannot build a URL from {path!r}: {exc}") from None
         if self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS"):
             async with self._mutation_lock(_resource_key(rel, found)):
                 return await self._send(request, family, category, meeting_user)
@@ -549,6 +567,16 @@ class ZoomClient:
                 reached[0] = reached_before
 
             if failure is not None:
+                if isinstance(failure, httpx.LocalProtocolError | httpx.UnsupportedProtocol):
+                    # The HTTP library refused to write it: the same request would fail again.
+                    raise ZoomConnectionError(
+                        # Not str(failure): h11 quotes the offending header, maybe a token.
+                        f"the HTTP library refused to write the request "
+                        f"({type(failure).__name__}); it was not sent",
+                        method=method,
+                        url=url,
+                        may_have_reached_zoom=False,
+                    ) from failure
                 ctx = RetryContext(
                     method=method,
                     attempt=attempt,
@@ -967,17 +995,6 @@ def _resource_key(path: str, found: tuple[catalog.Operation, dict[str, str]] | N
     else:
         segments = [unquote(seg) for seg in path.split("?", 1)[0].split("/") if seg]
     return "/" + "/".join(segments)
-
-
-def _clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if params is None:
-        return None
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if value is None:
-            continue
-        out[key] = ("true" if value else "false") if isinstance(value, bool) else value
-    return out
 
 
 def _error_fields(response: httpx.Response) -> tuple[int | None, str, Any]:
