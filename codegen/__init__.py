@@ -5,4 +5,8 @@ Run one with ``python -m codegen <name>`` from the repository root:
 ``python -m codegen catalog``
     Read Zoom's OpenAPI specs (the directory named by ``[tool.codegen] specs`` in
     ``pyproject.toml``) and write ``zoom_async/_catalog_data.py``. See :mod:`codegen.catalog`.
+
+``python -m codegen fake``
+    Write ``zoom_async/_generated/fake_operations.json``, what ``FakeZoom`` knows of each
+    operation (status, parameters, body and answer schemas). See :mod:`codegen.fake`.
 """

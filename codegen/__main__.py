@@ -1,6 +1,6 @@
 """``python -m codegen <generator> [options]``: run one of the code generators.
 
-Generators: ``catalog`` (see :mod:`codegen.catalog`).
+Generators: ``catalog`` (see :mod:`codegen.catalog`), ``fake`` (see :mod:`codegen.fake`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ def _catalog(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-GENERATORS: dict[str, Callable[[Sequence[str]], int]] = {"catalog": _catalog}
+def _fake(argv: Sequence[str]) -> int:
+    from .fake import main
+
+    return main(argv)
+
+
+GENERATORS: dict[str, Callable[[Sequence[str]], int]] = {"catalog": _catalog, "fake": _fake}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

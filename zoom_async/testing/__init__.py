@@ -1,15 +1,18 @@
 """An in-process fake of the Zoom REST API, for testing apps built on zoom-async (or anything
 else that speaks HTTP to Zoom).
 
-:class:`FakeZoom` is an ASGI app with Zoom's OAuth token endpoint, users, meetings, a report, a
-dashboard and past-meeting participants with Zoom-shaped JSON, every other operation of Zoom's
-catalog answering ``200 {}``, and Zoom's rate limits enforced strictly, with the exact 429s of
-Zoom's rate-limit page. Use it in-process through :meth:`FakeZoom.transport` or on a real port
-with :meth:`FakeZoom.serve`. See ``docs/testing.md``.
+:class:`FakeZoom` is an ASGI app with Zoom's OAuth token endpoint, a simulated account (users,
+meetings, reports, dashboards, past-meeting participants...), every other operation of Zoom's
+catalog answering as its OpenAPI spec says (status, and a body built from the response schema),
+requests validated against the spec, and Zoom's rate limits enforced strictly, with the exact
+429s of Zoom's rate-limit page. Use it in-process through :meth:`FakeZoom.transport` or on a
+real port with :meth:`FakeZoom.serve`. See ``docs/testing.md``.
 
-Needs the ``testing`` extra (``pip install zoom-async[testing]``: Starlette and uvicorn).
+Needs the ``testing`` extra (``pip install zoom-async[testing]``: Starlette, uvicorn,
+jsonschema).
 """
 
+from ._custom import FakeRequest, FakeResponse
 from ._fake import FakeZoom, Latency
 from ._faults import Fault
 from ._ratelimits import Neighbour
@@ -19,6 +22,8 @@ from ._transport import ConnectionDropped, FakeZoomTransport
 
 __all__ = [
     "ConnectionDropped",
+    "FakeRequest",
+    "FakeResponse",
     "FakeZoom",
     "FakeZoomServer",
     "FakeZoomStats",

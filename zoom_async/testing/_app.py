@@ -7,10 +7,12 @@ answer. Requests are counted where Zoom counts them: on arrival, after the uplin
 
 from __future__ import annotations
 
+import inspect
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import httpx
@@ -19,12 +21,17 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from .. import catalog
+from ._custom import FakeRequest, FakeResponse
 from ._faults import Fault, normalize_path
 from ._handlers import HANDLERS, MEETING_MUTATIONS, Call, meeting_host
+from ._paging import paginate
 from ._ratelimits import Refusal
-from ._responses import Reply, ZoomHTTPError, rate_limit_reply
+from ._responses import JSON_TYPE, Reply, ZoomHTTPError, rate_limit_reply, validation_error
+from ._schema_answers import built, object_properties
+from ._spec import OperationSpec, operation_spec
 from ._stats import RequestRecord
 from ._transport import DROP_MESSAGE, ConnectionDropped
+from ._validation import check_request
 
 if TYPE_CHECKING:
     from ._fake import FakeZoom
@@ -36,6 +43,8 @@ CLOSE_CONNECTION_EXTENSION = "zoom_async.fake.close_connection"
 
 _MUTATIONS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 _NOT_FOUND = Reply(404, {"code": 404, "message": "Not found"})
+_METHODS = ("GET", "POST", "PATCH", "PUT", "DELETE")
+_ALWAYS_PAGING_FIELDS = ("page_size", "next_page_token", "total_records")
 
 
 @dataclass
@@ -51,6 +60,7 @@ class _Routed:
     """An API request that passed authentication, routing and the rate limits."""
 
     key: tuple[str, str]
+    op: catalog.Operation
     params: dict[str, str]
     me: str
     max_page_size: int
@@ -180,7 +190,8 @@ class FakeZoomApp:
             routed = self._admit(exchange, record, method, path, norm, headers, now, utc)
             if isinstance(routed, Reply):
                 return routed
-            reply = await self._endpoint(routed, record, method, path, query, body)
+            content_type = headers.get("content-type", "")
+            reply = await self._endpoint(routed, record, method, path, query, body, content_type)
         after = fake._faults.take(method, norm, after_apply=True) or pending
         if after is not None:
             faulty = await self._fault_reply(after, record)
@@ -209,6 +220,13 @@ class FakeZoomApp:
         found = catalog.match(method, path)
         under_v2 = path == "/v2" or path.startswith("/v2/")
         if found is None or (found[0].base_path == "/v2") != under_v2:
+            allowed = [m for m in _METHODS if m != method and catalog.match(m, path) is not None]
+            if allowed and found is None:
+                return Reply(
+                    405,
+                    {"code": 405, "message": f"Method {method} is not allowed for this path."},
+                    {"Allow": ", ".join(allowed)},
+                )
             return _NOT_FOUND
         op, params = found
         record.category, record.family, record.operation_id = (
@@ -234,7 +252,7 @@ class FakeZoomApp:
             rate_headers["X-RateLimit-Type"] = "Daily-limit"
             rate_headers["X-RateLimit-Limit"] = str(result.daily_limit)
             rate_headers["X-RateLimit-Remaining"] = str(result.daily_remaining)
-        return _Routed(key, params, me, op.max_page_size or 300, rate_headers)
+        return _Routed(key, op, params, me, op.max_page_size or 300, rate_headers)
 
     async def _endpoint(
         self,
@@ -244,31 +262,143 @@ class FakeZoomApp:
         path: str,
         query: str,
         body: bytes,
+        content_type: str,
     ) -> Reply:
-        """Run the endpoint (after the processing time); unimplemented ones answer ``{}``."""
+        """Validate the request, then answer from a user's handler, the fake's state, or the
+        spec's schema (in that order of preference)."""
         fake = self._fake
         await fake._sleep_range(fake._processing)
+        args = dict(parse_qsl(query, keep_blank_values=True))
+        spec = operation_spec(*routed.key)
+        custom = fake._handlers.get(routed.key)
         handler = HANDLERS.get(routed.key)
-        record.applied = True
-        if handler is None:
-            reply = Reply(200, {})
-        else:
-            call = Call(
-                method=method,
-                path=path,
-                params=routed.params,
-                query=dict(parse_qsl(query, keep_blank_values=True)),
-                body=body,
-                me=routed.me,
-                now=fake.clock.monotonic(),
-                utc=fake.clock.utcnow(),
-                store=fake._store,
-                tokens=fake._pages,
-                max_page_size=routed.max_page_size,
-            )
-            try:
+        source = "custom" if custom else "stateful" if handler else "schema"
+        record.answered_by = source
+        try:
+            if spec is not None and fake.validate_requests:
+                check_request(spec, args, body, content_type)
+            if source == "schema":
+                fake.stats.schema_only[f"{routed.op.method} {routed.op.path}"] += 1
+                if fake.strict:
+                    record.applied = False
+                    reply = Reply(
+                        501,
+                        {
+                            "code": 501,
+                            "message": (
+                                f"FakeZoom does not simulate {routed.op.method} {routed.op.path} "
+                                f"({routed.op.operation_id}) and strict=True: register an "
+                                "answer with fake.handle() or fake.fixture()."
+                            ),
+                        },
+                    )
+                    reply.headers = {**routed.headers, **reply.headers}
+                    fake.stats.answered_by["strict"] += 1
+                    return reply
+            fake.stats.answered_by[source] += 1
+            record.applied = True
+            if custom is not None:
+                reply = await self._custom(custom, routed, spec, method, path, args, body)
+            elif handler is not None:
+                call = Call(
+                    method=method,
+                    path=path,
+                    params=routed.params,
+                    query=args,
+                    body=body,
+                    me=routed.me,
+                    now=fake.clock.monotonic(),
+                    utc=fake.clock.utcnow(),
+                    store=fake._store,
+                    tokens=fake._pages,
+                    max_page_size=routed.max_page_size,
+                )
                 reply = handler(call)
-            except ZoomHTTPError as exc:
-                reply = exc.reply()
+            else:
+                reply = self._schema_reply(routed, spec, args)
+        except ZoomHTTPError as exc:
+            reply = exc.reply()
         reply.headers = {**routed.headers, **reply.headers}
         return reply
+
+    async def _custom(
+        self,
+        custom: Any,
+        routed: _Routed,
+        spec: OperationSpec | None,
+        method: str,
+        path: str,
+        args: dict[str, str],
+        body: bytes,
+    ) -> Reply:
+        request = FakeRequest(
+            operation=routed.op,
+            method=method,
+            path=path,
+            path_params=dict(routed.params),
+            query=args,
+            body=body,
+            user_id=routed.me or self._fake._store.owner_id,
+        )
+        result = custom(request)
+        if inspect.isawaitable(result):
+            result = await result
+        status = spec.status if spec is not None else 200
+        if isinstance(result, FakeResponse):
+            return Reply(
+                result.status if result.status is not None else status,
+                result.body,
+                dict(result.headers),
+            )
+        return Reply(status, result)
+
+    def _schema_reply(
+        self, routed: _Routed, spec: OperationSpec | None, args: dict[str, str]
+    ) -> Reply:
+        """An answer made from the spec: its status, and a body built from its schema."""
+        fake = self._fake
+        if spec is None:
+            return Reply(200, {})
+        if spec.media_type is not None:
+            return Reply(spec.status, b"FakeZoom " + spec.key.encode(), media_type=spec.media_type)
+        if spec.response is None:
+            return Reply(spec.status, None if spec.status == 204 else {})
+        op = routed.op
+        list_key = op.list_key
+        props = object_properties(spec.response) if list_key else {}
+        if not list_key or list_key not in props:
+            value = built(spec.key, fake.seed)
+            if isinstance(value, dict | list):
+                return Reply(spec.status, value)
+            return Reply(spec.status, json.dumps(value).encode(), media_type=JSON_TYPE)
+        if args.get("page_number") and op.pagination == "next_page_token":
+            raise validation_error(
+                "page_number",
+                "This API pages by next_page_token only; page_number is not supported.",
+            )
+        base = built(spec.key, fake.seed)
+        items = [
+            (i + 1, built(spec.key, fake.seed, i, list_key)) for i in range(fake.schema_list_size)
+        ]
+        size_schema = props.get("page_size") or {}
+        page = paginate(
+            args,
+            items,
+            tokens=fake._pages,
+            listing=spec.key,
+            now=fake.clock.monotonic(),
+            max_page_size=min(routed.max_page_size, size_schema.get("maximum", 1 << 30)),
+            page_numbers=op.pagination in ("page_number", "both"),
+        )
+        for name, value in page.fields.items():
+            if name in props or name in _ALWAYS_PAGING_FIELDS:
+                base[name] = _as_schema_type(value, props.get(name))
+        base[list_key] = page.items
+        return Reply(spec.status, base)
+
+
+def _as_schema_type(value: Any, schema: Any) -> Any:
+    """A paging field in the type its schema gives it (a few specs make them strings)."""
+    if isinstance(schema, dict) and schema.get("type") == "string" and not isinstance(value, str):
+        return str(value)
+    return value

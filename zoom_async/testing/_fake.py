@@ -11,6 +11,7 @@ from typing import Any, TypeAlias
 from ..clock import Clock, SystemClock
 from ..plans import Category, Family, RateLimitTable, resolve_plan
 from ._app import FakeZoomApp
+from ._custom import CustomHandler, OperationRef, fixture_handler, resolve_operation
 from ._faults import Fault, FaultInjector
 from ._oauth import OAuthServer
 from ._paging import PageTokens
@@ -79,6 +80,15 @@ class FakeZoom:
         error_statuses: the statuses random errors draw from (a 502 is applied first).
         page_token_ttl: seconds a ``next_page_token`` stays valid.
         owner_email: email of the account owner, the user Server-to-Server tokens act as.
+        strict: answer operations the fake does not simulate (see ``docs/testing.md``) with
+            ``501`` naming the operation, instead of an answer built from the spec's schema.
+            Off by default: a schema answer has Zoom's status and shape, so code that only
+            needs a well-formed answer is tested, and ``stats.schema_only`` lists what was
+            made up. Turn it on when a test must not pass on made-up values.
+        validate_requests: check every request against the spec (required parameters and
+            body fields, types, enums) and answer Zoom's 400 ``Validation Failed.``.
+        schema_list_size: how many made-up items a list operation answered from its schema
+            holds (paged by ``page_size`` like any listing).
 
     Example::
 
@@ -107,6 +117,9 @@ class FakeZoom:
         error_statuses: Sequence[int] = (500, 502, 503),
         page_token_ttl: float = 900.0,
         owner_email: str = "owner@example.com",
+        strict: bool = False,
+        validate_requests: bool = True,
+        schema_list_size: int = 3,
     ) -> None:
         self.plan: RateLimitTable = resolve_plan(plan)
         """The rate-limit table in force."""
@@ -125,6 +138,17 @@ class FakeZoom:
         """API base URL for :meth:`transport` clients."""
         self.token_url = f"{ORIGIN}/oauth/token"
         """Token endpoint URL for :meth:`transport` clients."""
+        self.seed = seed
+        """Seed of ids, tokens, jitter and of the values of schema-built answers."""
+        self.strict = strict
+        """``True``: operations the fake does not simulate answer 501 (may be toggled)."""
+        self.validate_requests = validate_requests
+        """Check requests against the spec (may be toggled)."""
+        if schema_list_size < 0:
+            raise ValueError("schema_list_size must be >= 0")
+        self.schema_list_size = schema_list_size
+        """Items in a list answered from the schema."""
+        self._handlers: dict[tuple[str, str], CustomHandler] = {}
         self._rng = random.Random(seed)
         self._uplink, self._downlink = _latency(latency)
         self._processing = _range(processing_time, "processing_time")
@@ -477,6 +501,44 @@ class FakeZoom:
         """Empty every window, daily quota and meeting quota, as at a new day."""
         self._sync()
         self._limiter.reset()
+
+    # -- custom answers --------------------------------------------------------------------------
+
+    def handle(self, operation: OperationRef, handler: CustomHandler | None = None) -> Any:
+        """Answer ``operation`` with ``handler(request)`` (also usable as a decorator).
+
+        ``operation`` is ``"GET /users/{userId}/settings"``, an operationId, or a
+        :class:`zoom_async.catalog.Operation`. The handler gets a :class:`FakeRequest` (after
+        authentication, rate limits and validation) and returns a JSON-able body, answered with
+        the spec's status, or a :class:`FakeResponse` to choose status and headers; it may be
+        ``async``. It replaces the fake's own answer, stateful or not. Returns the handler.
+        """
+        op = resolve_operation(operation)
+
+        def register(fn: CustomHandler) -> CustomHandler:
+            self._handlers[(op.method, op.path)] = fn
+            return fn
+
+        return register if handler is None else register(handler)
+
+    def fixture(
+        self,
+        operation: OperationRef,
+        body: Any,
+        *,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Answer ``operation`` with a copy of ``body`` (status: the spec's, unless given)."""
+        self.handle(operation, fixture_handler(body, status, headers or {}))
+
+    def remove_handler(self, operation: OperationRef | None = None) -> None:
+        """Forget the handler or fixture of ``operation`` (``None``: all of them)."""
+        if operation is None:
+            self._handlers.clear()
+            return
+        op = resolve_operation(operation)
+        self._handlers.pop((op.method, op.path), None)
 
     # -- faults --------------------------------------------------------------------------------
 

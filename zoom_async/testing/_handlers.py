@@ -89,16 +89,26 @@ def _date_range(query: Mapping[str, str]) -> tuple[date, date]:
         raw = query.get(name)
         if not raw:
             raise validation_error(name, f"The {name} field is required.")
-        try:
-            out.append(date.fromisoformat(raw))
-        except ValueError:
-            raise validation_error(name) from None
+        out.append(_report_date(name, raw))
     start, end = out
     if end < start:
         raise validation_error("to", "The to date must not be before the from date.")
     if end - start > timedelta(days=31):
         raise ZoomHTTPError(400, 300, "The date range must be one month or less.")
     return start, end
+
+
+def _report_date(name: str, raw: str) -> date:
+    """A report's ``from``/``to``: ``2025-08-01``, as Zoom documents, or a date and time
+    (``2025-08-01 10:00:00``, ``2025-08-01T10:00:00Z``), which Zoom accepts and cuts to the day."""
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(raw.replace("Z", "+00:00")).date()
+    except ValueError:
+        raise validation_error(name, f"The {name} field must be a date (yyyy-mm-dd).") from None
 
 
 # -- users -------------------------------------------------------------------------------------

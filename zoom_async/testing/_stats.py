@@ -38,6 +38,16 @@ class RequestRecord:
     dropped: bool = False
     user_id: str | None = None
     """The user the access token belongs to (API calls with a valid token)."""
+    answered_by: str | None = None
+    """Who made the answer of an API call that passed the rate limits: ``"stateful"`` (the
+    fake's simulated account), ``"custom"`` (a handler or fixture registered with
+    :meth:`FakeZoom.handle` / :meth:`FakeZoom.fixture`) or ``"schema"`` (built from the spec's
+    schema only: the shape is Zoom's, the values are made up)."""
+
+    @property
+    def schema_only(self) -> bool:
+        """Whether the answer was built from the spec's schema alone (see ``answered_by``)."""
+        return self.answered_by == "schema"
 
 
 @dataclass
@@ -69,6 +79,13 @@ class FakeZoomStats:
     """Requests answered by an injected or random fault (dropped connections included)."""
     dropped_connections: int = 0
     """Connections closed without an answer."""
+    answered_by: Counter[str] = field(default_factory=Counter)
+    """Answers by source: ``"stateful"``, ``"custom"``, ``"schema"``, and ``"strict"`` for the
+    501s of ``strict=True``."""
+    schema_only: Counter[str] = field(default_factory=Counter)
+    """Requests per operation (``"GET /users/{userId}/settings"``) that the fake could answer
+    only from the spec's schema (or refused with 501 under ``strict=True``): what a test relies
+    on that the fake does not simulate."""
 
     def accepted_for(self, category: Category | str, family: Family = "general") -> int:
         """Accepted API requests of one category."""
@@ -92,5 +109,7 @@ class FakeZoomStats:
             self.neighbour_accepted,
             self.neighbour_refused,
             self.status_codes,
+            self.answered_by,
+            self.schema_only,
         ):
             counter.clear()

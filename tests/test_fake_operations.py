@@ -1,0 +1,184 @@
+"""Every operation of the catalog against FakeZoom: the spec's status and a body the spec's
+response schema accepts; a request missing a required field gets Zoom's 400; strict mode."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft7Validator
+
+from tests.conftest import client_for
+from zoom_async import catalog
+from zoom_async.errors import ZoomAPIError
+from zoom_async.testing import FakeZoom
+from zoom_async.testing._schema_answers import build_value, merged, rng_for
+from zoom_async.testing._spec import OperationSpec, operation_spec
+
+pytestmark = pytest.mark.looptime
+
+
+def _fake() -> FakeZoom:
+    # Generous limits: the walk is about answers, not pacing (looptime makes waits free anyway).
+    return FakeZoom(plan="business_plus", enforce_limits=False)
+
+
+def path_values(fake: FakeZoom, op: catalog.Operation) -> dict[str, str]:
+    """A value for each path parameter; real ids where the fake keeps state for them."""
+    values: dict[str, str] = {}
+    for seg in op.path.split("/"):
+        if not seg.startswith("{"):
+            continue
+        name = seg[1:-1]
+        if name == "userId":
+            values[name] = "me"
+        elif name in ("meetingId", "meetingUUID"):
+            values[name] = str(fake.add_meetings("me", 1)[0]["id"])
+        else:
+            values[name] = f"x{name}"
+    return values
+
+
+def request_body(spec: OperationSpec) -> Any:
+    if spec.body is None or spec.body.media_type != "application/json" or not spec.body.schema:
+        return None
+    return build_value(spec.body.schema, rng_for(1, spec.key, "body"))
+
+
+def required_query(spec: OperationSpec) -> dict[str, str]:
+    out = {}
+    for q in spec.query:
+        if q.required:
+            value = build_value(q.schema, rng_for(1, spec.key, q.name))
+            out[q.name] = json.dumps(value) if not isinstance(value, str) else value
+            if isinstance(value, bool):
+                out[q.name] = "true" if value else "false"
+    return out
+
+
+def response_errors(spec: OperationSpec, response: httpx.Response) -> list[str]:
+    if spec.response is None or spec.media_type is not None or response.status_code == 204:
+        return []
+    try:
+        body = response.json()
+    except ValueError:
+        return [f"not JSON: {response.text[:80]!r}"]
+    return [
+        f"{'.'.join(map(str, e.absolute_path))}: {e.message[:200]}"
+        for e in Draft7Validator(spec.response).iter_errors(body)
+    ][:3]
+
+
+async def test_every_operation_answers_like_the_spec() -> None:
+    fake = _fake()
+    statuses: Counter[str] = Counter()
+    wrong: list[str] = []
+    ops = catalog.operations()
+    assert len(ops) == 1719
+    origin = fake.base_url.removesuffix("/v2")
+    async with (
+        client_for(fake) as zoom,
+        httpx.AsyncClient(
+            transport=fake.transport(),
+            base_url=origin,
+            headers={"Authorization": f"Bearer {fake.access_token()}"},
+        ) as raw,
+    ):
+        for op in ops:
+            spec = operation_spec(op.method, op.path)
+            assert spec is not None, op
+            url = op.path.format_map(path_values(fake, op))
+            body, params = request_body(spec), required_query(spec)
+            if op.base_path == "/v2":
+                try:
+                    response = await zoom.send(op.method, url, params=params, json=body)
+                except ZoomAPIError as exc:
+                    wrong.append(f"{op.method} {op.path}: {exc}")
+                    continue
+            else:  # SCIM2 and Clips live outside /v2, where ZoomClient's base_url cannot go
+                response = await raw.request(op.method, url, params=params, json=body)
+            statuses[fake.requests[-1].answered_by or "?"] += 1
+            if response.status_code != spec.status:
+                wrong.append(f"{op.method} {op.path}: {response.status_code} {response.text[:200]}")
+                continue
+            errors = response_errors(spec, response)
+            if errors:
+                wrong.append(f"{op.method} {op.path}: body {errors}")
+    assert not wrong, f"{len(wrong)} operations answer unlike their spec:\n" + "\n".join(wrong[:40])
+    assert sum(statuses.values()) == 1719
+    assert fake.stats.answered_by["schema"] == statuses["schema"]
+    assert sum(fake.stats.schema_only.values()) == statuses["schema"]
+
+
+def _without_required(spec: OperationSpec) -> tuple[dict[str, str], Any, str] | None:
+    """The request with one required thing left out, and what; ``None`` if nothing is required."""
+    params = required_query(spec)
+    body = request_body(spec)
+    if params:
+        name = sorted(params)[0]
+        return {k: v for k, v in params.items() if k != name}, body, name
+    if spec.body is not None and spec.body.media_type == "application/json":
+        required = merged(spec.body.schema).get("required") or []
+        if required and isinstance(body, dict):
+            return params, {k: v for k, v in body.items() if k != required[0]}, required[0]
+        if spec.body.required:
+            return params, None, "body"
+    return None
+
+
+async def test_a_request_missing_a_required_field_gets_400() -> None:
+    fake = _fake()
+    checked = 0
+    wrong = []
+    async with httpx.AsyncClient(
+        transport=fake.transport(),
+        base_url=fake.base_url.removesuffix("/v2"),
+        headers={"Authorization": f"Bearer {fake.access_token()}"},
+    ) as http:
+        for op in catalog.operations():
+            spec = operation_spec(op.method, op.path)
+            assert spec is not None
+            cut = _without_required(spec)
+            if cut is None:
+                continue
+            params, body, missing = cut
+            url = op.base_path + op.path.format_map(path_values(fake, op))
+            response = await http.request(op.method, url, params=params, json=body)
+            checked += 1
+            answer = response.json() if response.content else None
+            if (
+                response.status_code != 400
+                or not isinstance(answer, dict)
+                or answer.get("code") != 300
+            ):
+                wrong.append(f"{op.method} {op.path} without {missing}: {response.status_code}")
+                continue
+            fields = [e.get("field", "") for e in answer.get("errors", [])]
+            if missing != "body" and not any(f.split(".")[-1] == missing for f in fields):
+                wrong.append(f"{op.method} {op.path} without {missing}: errors {fields}")
+    assert not wrong, f"{len(wrong)} of {checked}:\n" + "\n".join(wrong[:40])
+    assert checked >= 380  # operations with a required query parameter or body field
+
+
+async def test_strict_mode_answers_501_for_unsimulated_operations() -> None:
+    fake = FakeZoom(strict=True)
+    async with httpx.AsyncClient(
+        transport=fake.transport(),
+        base_url=fake.base_url,
+        headers={"Authorization": f"Bearer {fake.access_token()}"},
+    ) as http:
+        r = await http.get("/users/me/settings")
+        assert r.status_code == 501
+        assert "GET /users/{userId}/settings" in r.json()["message"]
+        assert "userSettings" in r.json()["message"]
+        assert fake.requests[-1].schema_only and not fake.requests[-1].applied
+        assert (await http.get("/users/me")).status_code == 200
+        fake.fixture("userSettings", {"feature": {"meeting_capacity": 300}})
+        r = await http.get("/users/me/settings")
+        assert r.status_code == 200 and r.json()["feature"]["meeting_capacity"] == 300
+        assert fake.requests[-1].answered_by == "custom"
+    assert fake.stats.schema_only == Counter({"GET /users/{userId}/settings": 1})
+    assert fake.stats.answered_by == Counter({"strict": 1, "stateful": 1, "custom": 1})

@@ -1,0 +1,1 @@
+"""Code generated from Zoom's OpenAPI specs (``python -m codegen ...``). DO NOT EDIT."""
