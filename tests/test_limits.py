@@ -1,10 +1,12 @@
-"""The limiter: strict windows, FIFO, cancellation, quotas, AIMD and 429 classification."""
+"""The limiter: strict windows, FIFO and priorities, cancellation, quotas, what other apps use,
+and 429 classification."""
 
 from __future__ import annotations
 
 import random
 from bisect import bisect_left
 from datetime import UTC, datetime
+from functools import partial
 
 import anyio
 import anyio.lowlevel
@@ -16,13 +18,14 @@ from zoom_async import (
     PRO,
     Category,
     ConcurrentRequestsError,
+    ConfigurationError,
     DailyLimitExceeded,
     MeetingQuotaExceeded,
     RateLimiter,
     RateLimitError,
     SystemClock,
 )
-from zoom_async.limits import InMemoryStore, LimitEvent, classify_rate_limit
+from zoom_async.limits import InMemoryStore, LimitEvent, Permit, Priority, classify_rate_limit
 from zoom_async.plans import CategoryLimit, resolve_plan
 
 pytestmark = pytest.mark.looptime
@@ -186,8 +189,8 @@ async def test_priority_requests_jump_the_queue() -> None:
     held = await limiter.acquire("general", Category.LIGHT)
     order: list[str] = []
 
-    async def one(name: str, priority: bool) -> None:
-        permit = await limiter.acquire("general", Category.LIGHT, priority=priority)
+    async def one(name: str, retry: bool) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT, retry=retry)
         order.append(name)
         await permit.release()
 
@@ -317,20 +320,183 @@ async def test_meeting_exhausted_by_zoom_refuses_locally_until_reset() -> None:
         await limiter.reserve_meeting("u1")
 
 
-async def test_429_cuts_the_rate_then_it_recovers() -> None:
+async def _full_window_refused(limiter: RateLimiter, sent: int, refused: int) -> list[Permit]:
+    """``sent`` Light requests at once; Zoom refuses the last ``refused`` (a neighbour app had
+    the rest of the window)."""
+    permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(sent)]
+    await anyio.sleep(0.03)
+    for p in permits:
+        await p.release()
+    for p in reversed(permits[sent - refused :]):  # answers come back in any order
+        limiter.rate_limited("general", Category.LIGHT, granted_at=p.granted_at)
+    return permits
+
+
+async def test_first_429_learns_the_neighbours_share() -> None:
     events: list[LimitEvent] = []
     limiter = RateLimiter(BUSINESS_PLUS, on_event=events.append)
-    limiter.rate_limited("general", Category.LIGHT)
-    limiter.rate_limited("general", Category.LIGHT)  # same window: one cut only
-    snap = await limiter.snapshot()
-    lane = snap.lane(Category.LIGHT)
-    assert lane.current_rate == pytest.approx(64.0)
-    assert lane.rate_limited == 2
-    assert [e.kind for e in events].count("slowdown") == 1
-    await anyio.sleep(3)
-    assert (await limiter.snapshot()).lane("Light").current_rate == pytest.approx(68.8)
-    await anyio.sleep(7)
+    await _full_window_refused(limiter, 80, 30)
+    lane = (await limiter.snapshot()).lane(Category.LIGHT)
+    # 50 of ours were accepted in the window that refused the others: the neighbour used 30.
+    assert lane.current_rate == 50.0
+    assert lane.rate_limited == 30
+    assert events[-1].kind == "rate_limited"
+    assert [e.rate for e in events if e.kind == "slowdown"][-1] == 50.0
+    # The next window admits 50 of ours at once, not one more.
+    await anyio.sleep(1.0)
+    permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(50)]
+    with anyio.move_on_after(0.5) as scope:
+        await limiter.acquire("general", Category.LIGHT)
+    assert scope.cancelled_caught
+    for p in permits:
+        await p.release()
+
+
+async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0)
+    await _full_window_refused(limiter, 80, 30)
+
+    async def rate() -> float:
+        return (await limiter.snapshot()).lane("Light").current_rate
+
+    await anyio.sleep(4.9)
+    assert await rate() == 50.0  # the remembered ceiling holds for one probe interval
+    await anyio.sleep(0.2)
+    assert await rate() == 51.0  # then one more request per window
+    await anyio.sleep(5.0)
+    assert await rate() == 53.0  # then 2 more per interval, 3 more...
+    # A probe draws a 429: back to the remembered ceiling, and probing twice as slowly.
+    permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(53)]
+    for p in permits:
+        await p.release()
+    limiter.rate_limited("general", Category.LIGHT, granted_at=permits[-1].granted_at)
+    assert await rate() == 50.0
+    await anyio.sleep(9.9)
+    assert await rate() == 50.0
+    await anyio.sleep(0.2)
+    assert await rate() == 51.0
+
+
+async def test_rate_returns_to_the_plan_once_probes_meet_no_429() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0)
+    await _full_window_refused(limiter, 80, 30)
+    await anyio.sleep(60)
     assert (await limiter.snapshot()).lane("Light").current_rate == 80.0
+    assert limiter._lane("general", Category.LIGHT).learned is None
+
+
+async def test_429_without_a_grant_time_steps_down_once_per_window() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS)
+    limiter.rate_limited("general", Category.LIGHT)
+    limiter.rate_limited("general", Category.LIGHT)  # same window: one step only
+    lane = (await limiter.snapshot()).lane(Category.LIGHT)
+    assert lane.current_rate == 79.0
+    assert lane.rate_limited == 2
+
+
+async def test_not_adaptive_counts_429s_and_keeps_the_plan() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, adaptive=False)
+    await _full_window_refused(limiter, 80, 30)
+    lane = (await limiter.snapshot()).lane(Category.LIGHT)
+    assert lane.current_rate == 80.0 and lane.rate_limited == 30
+
+
+async def test_x_ratelimit_headers_teach_the_share_before_any_429() -> None:
+    limiter = RateLimiter(BUSINESS_PLUS)
+    permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(10)]
+    for p in permits[:-1]:
+        await p.release()
+    # The window held 60 requests when the last of our 10 arrived: 50 were another app's.
+    await permits[-1].release(
+        httpx.Response(
+            200,
+            headers={
+                "X-RateLimit-Category": "Light",
+                "X-RateLimit-Type": "QPS",
+                "X-RateLimit-Limit": "80",
+                "X-RateLimit-Remaining": "20",
+            },
+        )
+    )
+    assert (await limiter.snapshot()).lane("Light").current_rate == 30.0
+
+
+async def test_interactive_requests_take_the_next_slot_ahead_of_batch_work() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    order: list[str] = []
+
+    async def one(name: str, priority: Priority) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT, priority=priority)
+        order.append(name)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        for i in range(3):
+            tg.start_soon(one, f"batch{i}", "batch")
+            await anyio.lowlevel.checkpoint()
+        await anyio.sleep(0.5)  # batch0 heads the line, waiting for the held slot
+        for i in range(2):
+            tg.start_soon(one, f"user{i}", "interactive")
+            await anyio.lowlevel.checkpoint()
+        await held.release()
+    assert order == ["user0", "user1", "batch0", "batch1", "batch2"]
+
+
+async def test_interactive_requests_keep_the_window_guarantee() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 20}))
+    grants: list[float] = []
+    waits: list[float] = []
+
+    async def one(priority: Priority) -> None:
+        start = anyio.current_time()
+        permit = await limiter.acquire("general", Category.LIGHT, priority=priority)
+        grants.append(permit.granted_at)
+        if priority == "interactive":
+            waits.append(permit.granted_at - start)
+        await anyio.sleep(0.03)
+        await permit.release()
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(400):
+            tg.start_soon(one, "batch")
+        for _ in range(20):
+            await anyio.sleep(0.7)
+            tg.start_soon(one, "interactive")
+    assert max_in_window(grants, 1.0) <= 20
+    # Each user-facing call waited at most one window and a round trip, not for the batch.
+    assert max(waits) <= 1.0 + 0.03 + 1e-6
+
+
+async def test_bad_priority_is_a_configuration_error() -> None:
+    limiter = RateLimiter(PRO)
+    with pytest.raises(ConfigurationError, match="interactive"):
+        await limiter.acquire("general", Category.LIGHT, priority="urgent")  # type: ignore[arg-type]
+
+
+async def test_cancelling_a_large_queue_leaves_nothing_behind() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    lane = limiter._lane("general", Category.LIGHT)
+    with anyio.CancelScope() as scope:
+        async with anyio.create_task_group() as tg:
+            for i in range(20_000):
+                tg.start_soon(
+                    partial(limiter.acquire, priority="interactive" if i % 7 else "batch"),
+                    "general",
+                    Category.LIGHT,
+                )
+            await anyio.sleep(0.01)
+            assert lane.queued == 20_000
+            scope.cancel()
+    assert lane.queued == 0
+    assert all(not q for q in lane._queues)
+    await held.release()
+    # The lane works as before: a request finds no queue and is granted at once.
+    await anyio.sleep(1.0)
+    permit = await limiter.acquire("general", Category.LIGHT)
+    assert permit.granted_at == anyio.current_time()
+    await permit.release()
 
 
 async def test_wait_events_and_stats() -> None:

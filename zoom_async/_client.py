@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections import OrderedDict
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
+from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, overload
 from urllib.parse import quote, unquote
@@ -38,7 +40,7 @@ from .errors import (
 )
 from .fan_out import DEFAULT_CONCURRENCY, FanOut, Result
 from .fan_out import fan_out as _fan_out
-from .limits import EventHook, LimiterStore, RateLimiter, classify_rate_limit
+from .limits import EventHook, LimiterStore, Priority, RateLimiter, classify_rate_limit
 from .pagination import (
     DEFAULT_PAGE_CONCURRENCY,
     DEFAULT_PAGE_SIZE,
@@ -137,6 +139,32 @@ class _SingleFlight:
             flight.done.set()
 
 
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
+"""Characters a URL path may hold as they are (RFC 3986): such a path needs no parsing to be
+known valid before the call queues."""
+
+
+def _check_url(url: str, path: str) -> None:
+    try:
+        httpx.URL(url)
+    except httpx.InvalidURL as exc:
+        raise ConfigurationError(f"cannot build a URL from {path!r}: {exc}") from None
+
+
+class _Call:
+    """What a call holds while it waits for its slot: the request is built only then."""
+
+    __slots__ = ("build", "method", "priority", "url")
+
+    def __init__(
+        self, method: str, url: str, build: Callable[[], httpx.Request], priority: Priority
+    ) -> None:
+        self.method = method
+        self.url = url
+        self.build = build
+        self.priority = priority
+
+
 def _never_sent(exc: httpx.TransportError) -> bool:
     # No connection was made, or none became free in time, or the HTTP library refused to
     # write the request (LocalProtocolError, an unsupported scheme): the request never left.
@@ -202,6 +230,9 @@ class ZoomClient:
             "Too many concurrent requests" 429 does not happen between our own requests.
         lookup_meeting_hosts: look up (one Light GET, cached) the host of a meeting or the id of
             a user given by email or ``me`` to count the per-user meeting quota exactly.
+        priority: the default :data:`~zoom_async.limits.Priority` of this client's calls:
+            ``"batch"`` (default) or ``"interactive"``. Interactive calls take the next free
+            slot ahead of every queued batch call; each call may say ``priority=`` itself.
 
     Example::
 
@@ -231,11 +262,14 @@ class ZoomClient:
         on_event: EventHook | None = None,
         serialize_mutations: bool = True,
         lookup_meeting_hosts: bool = True,
+        priority: Priority = "batch",
     ) -> None:
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass either http_client or transport, not both")
         if on_daily_limit not in ("raise", "wait"):
             raise ConfigurationError("on_daily_limit must be 'raise' or 'wait'")
+        if priority not in ("interactive", "batch"):
+            raise ConfigurationError(f"priority must be 'interactive' or 'batch', not {priority!r}")
         self._clock = clock or SystemClock()
         if auth is None:
             auth = ServerToServerAuth(
@@ -261,6 +295,8 @@ class ZoomClient:
         """The :class:`~zoom_async.limits.RateLimiter`; ``await zoom.limits.snapshot()``."""
         self.serialize_mutations = serialize_mutations
         self.lookup_meeting_hosts = lookup_meeting_hosts
+        self.priority: Priority = priority
+        """The default priority of this client's calls."""
         if http_client is not None:
             self._http = http_client
             self._owns_http = False
@@ -360,10 +396,11 @@ class ZoomClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """``GET path``; returns the decoded JSON."""
         return await self.request(
-            "GET", path, params=params, headers=headers, path_params=path_params
+            "GET", path, params=params, headers=headers, path_params=path_params, priority=priority
         )
 
     async def post(
@@ -374,10 +411,17 @@ class ZoomClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """``POST path``; never re-sent once it may have reached Zoom."""
         return await self.request(
-            "POST", path, json=json, params=params, headers=headers, path_params=path_params
+            "POST",
+            path,
+            json=json,
+            params=params,
+            headers=headers,
+            path_params=path_params,
+            priority=priority,
         )
 
     async def put(
@@ -388,10 +432,17 @@ class ZoomClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """``PUT path``."""
         return await self.request(
-            "PUT", path, json=json, params=params, headers=headers, path_params=path_params
+            "PUT",
+            path,
+            json=json,
+            params=params,
+            headers=headers,
+            path_params=path_params,
+            priority=priority,
         )
 
     async def patch(
@@ -402,10 +453,17 @@ class ZoomClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """``PATCH path``; never re-sent once it may have reached Zoom."""
         return await self.request(
-            "PATCH", path, json=json, params=params, headers=headers, path_params=path_params
+            "PATCH",
+            path,
+            json=json,
+            params=params,
+            headers=headers,
+            path_params=path_params,
+            priority=priority,
         )
 
     async def delete(
@@ -415,10 +473,16 @@ class ZoomClient:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """``DELETE path``."""
         return await self.request(
-            "DELETE", path, params=params, headers=headers, path_params=path_params
+            "DELETE",
+            path,
+            params=params,
+            headers=headers,
+            path_params=path_params,
+            priority=priority,
         )
 
     async def request(
@@ -430,6 +494,7 @@ class ZoomClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> Any:
         """Send one API request within the rate limits, retrying only where it is safe.
 
@@ -437,7 +502,9 @@ class ZoomClient:
         bodies. Raises a :class:`~zoom_async.errors.ZoomAPIError` subclass for error answers
         and :class:`~zoom_async.errors.ZoomConnectionError` for transport failures.
         """
-        response = await self._dispatch(method, path, params, json, headers, path_params)
+        response = await self._dispatch(
+            method, path, params, json, headers, path_params, priority or self.priority
+        )
         data = self._decode(response)
         self._learn(data, response.request.url.path)
         return data
@@ -451,9 +518,12 @@ class ZoomClient:
         json: Any = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
+        priority: Priority | None = None,
     ) -> httpx.Response:
         """Like :meth:`request` but returns the successful :class:`httpx.Response` itself."""
-        response = await self._dispatch(method, path, params, json, headers, path_params)
+        response = await self._dispatch(
+            method, path, params, json, headers, path_params, priority or self.priority
+        )
         try:
             data = response.json() if response.content else None
         except ValueError:
@@ -469,6 +539,7 @@ class ZoomClient:
         json: Any,
         headers: Mapping[str, str] | None,
         path_params: Mapping[str, str | int] | None,
+        priority: Priority,
     ) -> httpx.Response:
         if self._closed:
             raise ConfigurationError("this ZoomClient is closed; create a new one")
@@ -482,16 +553,24 @@ class ZoomClient:
             meeting_user = await self._meeting_host(found[0].operation_id, found[1])
         query = clean_params(params)
         check_headers(headers)
-        try:
-            request = self._http.build_request(
-                method, self.base_url + rel, params=query, json=json, headers=headers
-            )
-        except httpx.InvalidURL as exc:
-            raise ConfigurationError(f"cannot build a URL from {path!r}: {exc}") from None
+        url = self.base_url + rel
+        if not _PLAIN_PATH.fullmatch(rel):
+            _check_url(url, path)
+        # The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot: a queue of
+        # 100,000 calls holds only these arguments, and the first requests of a burst leave
+        # without waiting for the last ones to be built.
+        call = _Call(
+            method,
+            url,
+            partial(
+                self._http.build_request, method, url, params=query, json=json, headers=headers
+            ),
+            priority,
+        )
         if self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS"):
             async with self._mutation_lock(_resource_key(rel, found)):
-                return await self._send(request, family, category, meeting_user)
-        return await self._send(request, family, category, meeting_user)
+                return await self._send(call, family, category, meeting_user)
+        return await self._send(call, family, category, meeting_user)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -512,19 +591,19 @@ class ZoomClient:
 
     async def _send(
         self,
-        request: httpx.Request,
+        call: _Call,
         family: Family,
         category: Category,
         meeting_user: str | None,
     ) -> httpx.Response:
         if meeting_user is None:
-            return await self._attempts(request, family, category, None)
+            return await self._attempts(call, family, category, None)
         # The host's meeting quota is charged once per call, not per attempt, and given back
         # when no attempt can have let Zoom act (never sent, or refused with 401/429).
         await self.limits.reserve_meeting(meeting_user)
         reached = [False]
         try:
-            return await self._attempts(request, family, category, meeting_user, reached)
+            return await self._attempts(call, family, category, meeting_user, reached)
         finally:
             if not reached[0]:
                 with anyio.CancelScope(shield=True):
@@ -532,21 +611,34 @@ class ZoomClient:
 
     async def _attempts(
         self,
-        request: httpx.Request,
+        call: _Call,
         family: Family,
         category: Category,
         meeting_user: str | None,
         reached: list[bool] | None = None,
     ) -> httpx.Response:
-        method = request.method
-        url = str(request.url)
+        method = call.method
+        url = call.url
+        request: httpx.Request | None = None
         attempt = 0
         auth_renewed = False
         while True:
             attempt += 1
-            token = await self.auth.get_token(self._http)
+            permit = await self.limits.acquire(
+                family, category, priority=call.priority, retry=attempt > 1
+            )
+            try:
+                if request is None:
+                    request = call.build()
+                    url = str(request.url)
+                # Asked for after the wait, so a call queued for an hour sends a fresh token.
+                token = await self.auth.get_token(self._http)
+            except BaseException as exc:
+                await permit.release(sent=False)
+                if isinstance(exc, httpx.InvalidURL):
+                    raise ConfigurationError(f"cannot build a URL from {url!r}: {exc}") from None
+                raise
             request.headers["Authorization"] = f"Bearer {token}"
-            permit = await self.limits.acquire(family, category, priority=attempt > 1)
             response: httpx.Response | None = None
             sent = True
             failure: httpx.TransportError | None = None
@@ -631,7 +723,7 @@ class ZoomClient:
                     self.limits.note_rate_limited(family, category, "Concurrent")
                 else:
                     kind = "rate_limit"
-                    self.limits.rate_limited(family, category)
+                    self.limits.rate_limited(family, category, granted_at=permit.granted_at)
                 ctx = RetryContext(
                     method=method,
                     attempt=attempt,

@@ -22,9 +22,10 @@ waits for a pooled connection, or travels slower than the next one, lands in a l
 others and Zoom answers 429. A full bucket also admits a burst of ``L`` and then refills, which
 puts nearly ``2L`` arrivals in one second.
 
-Waiting is FIFO per category; a cancelled waiter gives back its place; each waiter costs one
-small object. When a 429 arrives anyway (other apps share the account's budget) the category's
-limit is cut multiplicatively and then grows back linearly to the plan's limit (AIMD).
+Waiting is FIFO per category in two queues (``"interactive"`` ahead of ``"batch"``); freed slots
+are handed out at once, with no pacing; a cancelled waiter gives back its place; each waiter
+costs one small object. When a 429 arrives anyway (other apps share the account's budget) the
+lane learns the others' share from it and keeps to the rest (:class:`LearnedShare`).
 
 Shared state
 ------------
@@ -35,7 +36,7 @@ same state for many processes.
 
 from __future__ import annotations
 
-import contextlib
+import asyncio
 import itertools
 import math
 from collections import deque
@@ -50,6 +51,7 @@ import httpx
 from .clock import Clock, SystemClock, next_utc_midnight
 from .errors import (
     ConcurrentRequestsError,
+    ConfigurationError,
     DailyLimitExceeded,
     MeetingQuotaExceeded,
     RateLimitError,
@@ -60,10 +62,12 @@ from .retries import parse_retry_after
 __all__ = [
     "InMemoryStore",
     "LaneStats",
+    "LearnedShare",
     "LimitEvent",
     "LimiterStore",
     "LimitsSnapshot",
     "Permit",
+    "Priority",
     "RateLimiter",
     "classify_rate_limit",
 ]
@@ -290,15 +294,95 @@ class LimitsSnapshot:
 # --------------------------------------------------------------------------------------------
 
 
-class _Waiter:
-    __slots__ = ("turn",)
+Priority = Literal["interactive", "batch"]
+"""Which queue a request waits in: ``"interactive"`` requests (a user is waiting) take the next
+free slot ahead of every queued ``"batch"`` request; each queue is FIFO."""
 
-    def __init__(self) -> None:
-        self.turn = anyio.Event()
+_PRIORITIES: tuple[Priority, ...] = ("interactive", "batch")
+
+
+def _signal() -> Any:
+    """Something one waiter sleeps on until another wakes it.
+
+    Under asyncio a bare future (about 100 bytes; an ``anyio.Event`` wraps an ``asyncio.Event``
+    and its deque of futures, several times that): 100,000 queued calls are 100,000 of these.
+    """
+    try:
+        return asyncio.get_running_loop().create_future()
+    except RuntimeError:
+        return anyio.Event()
+
+
+def _fire(signal: Any) -> None:
+    if isinstance(signal, asyncio.Future):
+        if not signal.done():
+            signal.set_result(None)
+    else:
+        signal.set()
+
+
+def _fired(signal: Any) -> bool:
+    return bool(signal.done() if isinstance(signal, asyncio.Future) else signal.is_set())
+
+
+async def _wait(signal: Any) -> None:
+    if isinstance(signal, asyncio.Future):
+        await signal
+    else:
+        await signal.wait()
+
+
+class _Waiter:
+    """A queued request: no more than its place, its queue and how to wake it."""
+
+    __slots__ = ("cancelled", "queue", "signal")
+
+    def __init__(self, queue: int) -> None:
+        self.queue = queue
+        self.cancelled = False
+        self.signal: Any = None
+
+
+@dataclass(slots=True)
+class LearnedShare:
+    """What one lane learned about the other apps that share its limit.
+
+    Zoom counts every app of the account against one limit, and says nothing of the others'
+    traffic until one of our requests is refused. At that 429 the window that refused it was
+    full; the requests of ours that can have arrived in it are known, the rest was the
+    neighbours'. ``ceiling`` is what that leaves us. Above it the lane probes slowly: one more
+    request per window after ``probe_interval`` seconds, then 2, 3... more per further interval
+    (a neighbour that left is noticed within a minute or so), and a 429 while probing doubles
+    the interval (a neighbour that stayed costs fewer and fewer refusals).
+
+    A plain value so that a shared :class:`LimiterStore` can keep it for every process.
+    """
+
+    ceiling: int
+    """Requests per window the neighbours left us at the last 429."""
+    learned_at: float
+    """The limiter clock's ``monotonic()`` of that 429."""
+    probe_interval: float
+    """Seconds between probe steps above ``ceiling``."""
+
+    def limit_at(self, now: float, full: int) -> int:
+        """The limit at ``now``: ``ceiling`` plus the probe steps taken since, at most ``full``."""
+        steps = int((now - self.learned_at) / self.probe_interval)
+        if steps <= 0:
+            return self.ceiling
+        return min(full, self.ceiling + steps * (steps + 1) // 2)
 
 
 class _Lane:
-    """FIFO access to one (family, category) window, with AIMD on 429s."""
+    """One (family, category) window: who waits for it, in which order, and what it learned.
+
+    Queued requests wait in two FIFO queues (interactive before batch). Only the request at the
+    head of the line asks the store for a slot; the others sleep on a signal of their own and
+    cost no CPU. When the head gets its slot it wakes the next one, so a wave of freed slots is
+    handed out as fast as the loop can run the waiters, with no pacing. A cancelled waiter only
+    marks itself (O(1)); marked entries are dropped when they reach the head, or all at once
+    when they are the majority, so cancelling 100,000 of them costs 100,000 small steps.
+    """
 
     def __init__(
         self,
@@ -308,10 +392,8 @@ class _Lane:
         store: LimiterStore,
         clock: Clock,
         *,
-        decrease: float,
-        recovery: float,
         max_poll: float,
-        pace: float,
+        probe_interval: float,
         lease_timeout: float,
     ) -> None:
         self.family = family
@@ -320,112 +402,244 @@ class _Lane:
         self.configured = limit
         self._store = store
         self._clock = clock
-        self._waiters: deque[_Waiter] = deque()
-        self._changed = anyio.Event()
-        self._decrease = decrease
-        self._recovery = recovery
+        self._queues: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
+        self._queued = 0
+        self._cancelled = 0
+        self._changed: Any = None
         self._max_poll = max_poll
-        self._pace = pace
+        self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
         self._lease_ids = itertools.count(1)
-        self._last_grant = -math.inf
-        # AIMD state: after a cut at _cut_at the limit grows back linearly from _cut_to.
-        self._cut_to = float(limit.limit)
-        self._cut_at = -math.inf
+        self.learned: LearnedShare | None = None
+        # Grant times of the last two windows, and those Zoom refused: what the lane counts of
+        # its own when a 429 tells it the window was full.
+        self._grants: deque[float] = deque()
+        self._refused: list[float] = []
+        self._cluster: list[float] = []
+        self._cluster_cap = limit.limit
         self.requests = 0
         self.rate_limited = 0
         self.waited = 0.0
 
-    def limit_now(self, now: float) -> float:
-        """The adaptive limit at ``now``: the plan's, or less after a recent 429."""
-        full = float(self.configured.limit)
-        if self._cut_to >= full:
+    # -- the limit ---------------------------------------------------------------------------
+
+    def limit_now(self, now: float) -> int:
+        """Requests allowed per window at ``now``: the plan's, or what other apps leave us."""
+        full = self.configured.limit
+        learned = self.learned
+        if learned is None:
             return full
-        grown = self._cut_to + full * self._recovery * (now - self._cut_at) / self.configured.window
-        if grown >= full:
-            self._cut_to = full
-            return full
-        return grown
+        limit = learned.limit_at(now, full)
+        if limit >= full and now - learned.learned_at > 2 * learned.probe_interval:
+            # Probed back to the plan's limit with no 429: the neighbours left.
+            self.learned = None
+        return limit
 
     async def _try(self, lease_id: int) -> float:
         now = self._clock.monotonic()
-        limit = max(1, int(self.limit_now(now)))
         return await self._store.acquire(
-            self.key, limit, self.configured.window, now, lease_id, self._lease_timeout
+            self.key,
+            self.limit_now(now),
+            self.configured.window,
+            now,
+            lease_id,
+            self._lease_timeout,
         )
 
-    async def acquire(self, *, priority: bool = False) -> tuple[float, float, int]:
-        """Wait for a slot in FIFO order; return the grant time, the seconds waited and the
-        slot's lease id."""
+    # -- queueing ----------------------------------------------------------------------------
+
+    def _head(self) -> _Waiter | None:
+        for queue in self._queues:
+            while queue:
+                first = queue[0]
+                if not first.cancelled:
+                    return first
+                queue.popleft()
+                self._cancelled -= 1
+        return None
+
+    def _wake_head(self) -> None:
+        head = self._head()
+        if head is not None and head.signal is not None:
+            _fire(head.signal)
+
+    def _granted(self, started: float) -> float:
+        granted = self._clock.monotonic()
+        self.requests += 1
+        self.waited += granted - started
+        grants = self._grants
+        grants.append(granted)
+        horizon = granted - 2 * self.configured.window
+        while grants[0] < horizon:
+            grants.popleft()
+        return granted
+
+    async def acquire(
+        self, *, priority: Priority = "batch", retry: bool = False
+    ) -> tuple[float, int]:
+        """Wait for a slot; return the grant time and the slot's lease id. ``retry`` goes to
+        the front of its queue."""
         started = self._clock.monotonic()
         lease_id = next(self._lease_ids)
-        if not self._waiters and await self._try(lease_id) == 0.0:
-            self.requests += 1
-            self._last_grant = started
-            return started, 0.0, lease_id
-        waiter = _Waiter()
-        if priority:
-            self._waiters.appendleft(waiter)
+        if not self._queued and await self._try(lease_id) == 0.0:
+            return self._granted(started), lease_id
+        waiter = _Waiter(0 if priority == "interactive" else 1)
+        queue = self._queues[waiter.queue]
+        if retry:
+            queue.appendleft(waiter)
         else:
-            self._waiters.append(waiter)
+            queue.append(waiter)
+        self._queued += 1
         try:
             while True:
-                if self._waiters[0] is not waiter:
-                    await waiter.turn.wait()
-                    waiter.turn = anyio.Event()
+                head = self._head()
+                if head is not waiter:
+                    if head is not None and head.queue > waiter.queue and head.signal is not None:
+                        # A batch request was heading the line: this one goes first now.
+                        _fire(head.signal)
+                    waiter.signal = _signal()
+                    await _wait(waiter.signal)
                     continue
-                if self._pace:
-                    now = self._clock.monotonic()
-                    gap = self._last_grant + self._spacing(now) - now
-                    # Pacing is a smoothing aid, not a limit: a millisecond early is harmless, and
-                    # clocks with a coarse tick would otherwise spin on sub-tick gaps.
-                    if gap > 0.001:
-                        await anyio.sleep(gap)
-                        continue
                 delay = await self._try(lease_id)
                 if delay == 0.0:
-                    self._waiters.popleft()
-                    if self._waiters:
-                        self._waiters[0].turn.set()
-                    granted = self._clock.monotonic()
-                    self._last_grant = granted
-                    self.requests += 1
-                    self.waited += granted - started
-                    return granted, granted - started, lease_id
+                    break
                 changed = self._changed
+                if changed is None or _fired(changed):
+                    changed = self._changed = _signal()
+                waiter.signal = changed
                 with anyio.move_on_after(min(delay, self._max_poll)):
-                    await changed.wait()
-                if changed.is_set():
-                    self._changed = anyio.Event()
+                    await _wait(changed)
         except BaseException:
             # Cancelled (or failed) while queued: give the place back and pass the turn on.
-            was_head = bool(self._waiters) and self._waiters[0] is waiter
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)
-            if was_head and self._waiters:
-                self._waiters[0].turn.set()
+            self._forget(waiter)
             raise
+        self._queued -= 1
+        queue = self._queues[waiter.queue]
+        if queue[0] is waiter:
+            queue.popleft()
+        else:  # a retry went ahead of it while the store answered
+            queue.remove(waiter)
+        self._wake_head()
+        return self._granted(started), lease_id
 
-    def _spacing(self, now: float) -> float:
-        return self.configured.window / (self.limit_now(now) * self._pace)
+    def _forget(self, waiter: _Waiter) -> None:
+        was_head = self._head() is waiter
+        waiter.cancelled = True
+        self._queued -= 1
+        self._cancelled += 1
+        if self._queued == 0:
+            for queue in self._queues:
+                queue.clear()
+            self._cancelled = 0
+            return
+        if was_head:
+            self._wake_head()  # drops the cancelled entries ahead of the new head
+        if self._cancelled > self._queued:
+            # Most entries are cancelled: drop them in one pass (amortised O(1) each).
+            for queue in self._queues:
+                live = [w for w in queue if not w.cancelled]
+                queue.clear()
+                queue.extend(live)
+            self._cancelled = 0
 
     async def release(self, lease_id: int) -> None:
         await self._store.release(self.key, lease_id, self._clock.monotonic())
-        self._changed.set()
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            _fire(changed)
 
-    def on_rate_limited(self, now: float) -> float | None:
-        """Cut the limit (at most once per window, since 429s come in clusters)."""
+    # -- learning what other apps use ------------------------------------------------------
+
+    def _own_in_window(self, end: float) -> int:
+        """Our requests granted in the window ending at ``end`` that Zoom did not refuse.
+
+        Each request arrives at Zoom about one uplink delay after its grant, so the window that
+        ended at a request's arrival held about the requests granted in the window that ended
+        at its grant.
+        """
+        start = end - self.configured.window
+        granted = sum(1 for t in self._grants if start < t <= end)
+        refused = sum(1 for t in self._refused if start < t <= end)
+        return max(0, granted - refused)
+
+    def on_rate_limited(self, now: float, granted_at: float | None) -> int | None:
+        """A per-second 429 for the request granted at ``granted_at``: learn what the other
+        apps of the account use and return the new limit (``None``: unchanged).
+
+        A 429 for a request granted *before* the last lesson belongs to the same cluster (those
+        requests were already on their way): it refines the estimate. One granted under the
+        learned limit means that limit is still too high: a new lesson, one request lower at
+        least, and if it came while probing, slower probing from then on.
+        """
         self.rate_limited += 1
-        if now - self._cut_at < self.configured.window:
-            return None
         current = self.limit_now(now)
-        self._cut_to = max(1.0, current * self._decrease)
-        self._cut_at = now
-        return self._cut_to / self.configured.window
+        learned = self.learned
+        if granted_at is None:
+            # Nothing to count with: one request per window less, once per window.
+            if learned is not None and now - learned.learned_at < self.configured.window:
+                return None
+            interval = learned.probe_interval if learned is not None else self._probe_interval
+            self._cluster = []
+            self._cluster_cap = max(1, current - 1)
+            self.learned = LearnedShare(self._cluster_cap, now, interval)
+            return self._cluster_cap
+        horizon = now - 2 * self.configured.window
+        self._refused = [t for t in self._refused if t >= horizon]
+        self._refused.append(granted_at)
+        if learned is not None and granted_at <= learned.learned_at and self._cluster:
+            self._cluster.append(granted_at)
+            ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
+            if ceiling == learned.ceiling:
+                return None
+            learned.ceiling = ceiling
+            return ceiling
+        interval = self._probe_interval
+        cap = current - 1
+        if learned is not None:
+            interval = learned.probe_interval
+            if current > learned.ceiling:
+                # A probe was refused: back to the remembered ceiling, and probe more slowly.
+                interval = min(2 * interval, 64 * self._probe_interval)
+                cap = min(cap, learned.ceiling)
+        self._cluster = [granted_at]
+        self._cluster_cap = max(1, cap)
+        ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
+        self.learned = LearnedShare(ceiling, now, interval)
+        return ceiling
+
+    def _cluster_estimate(self) -> int:
+        # The refusal granted last saw the most of our requests ahead of it; the refusals known
+        # so far are subtracted, so the estimate only falls as the rest of the cluster arrives.
+        return max(self._own_in_window(t) for t in self._cluster)
+
+    def read_rate_headers(self, response: httpx.Response, granted_at: float) -> int | None:
+        """Learn from ``X-RateLimit-Limit``/``-Remaining`` on a per-second answer, when Zoom
+        sends them: the others' share is what the window used minus what we sent in it."""
+        headers = response.headers
+        kind = headers.get("x-ratelimit-type", "")
+        if not kind.lower().startswith("qps"):
+            return None
+        try:
+            limit = int(headers["x-ratelimit-limit"])
+            remaining = int(headers["x-ratelimit-remaining"])
+        except (KeyError, ValueError):
+            return None
+        full = self.configured.limit
+        used = max(0, limit - remaining)
+        ours = self._own_in_window(granted_at)
+        others = max(0, used - ours) + max(0, full - min(full, limit))
+        now = self._clock.monotonic()
+        current = self.limit_now(now)
+        share = full - others
+        if share >= current:
+            return None
+        self.learned = LearnedShare(max(1, share), now, self._probe_interval)
+        return self.learned.ceiling
 
     @property
     def queued(self) -> int:
-        return len(self._waiters)
+        return self._queued
 
 
 # --------------------------------------------------------------------------------------------
@@ -496,6 +710,14 @@ class Permit:
             await self._limiter._store.decrement(self._daily_key)
         if response is not None and self._daily_key is not None:
             await self._limiter._read_daily_headers(self._lane.family, response)
+        if (
+            response is not None
+            and self._limiter.adaptive
+            and "x-ratelimit-remaining" in (response.headers)
+        ):
+            self._limiter._learned(
+                self._lane, self._lane.read_rate_headers(response, self.granted_at)
+            )
 
 
 EventHook = Callable[[LimitEvent], Any]
@@ -511,14 +733,11 @@ class RateLimiter:
         on_daily_limit: ``"raise"`` :class:`DailyLimitExceeded` at once when the daily Heavy +
             Resource-intensive quota is spent (default), or ``"wait"`` until 00:00 UTC.
         on_event: called with a :class:`LimitEvent` on each wait and each 429.
-        adaptive: cut a category's rate when Zoom answers 429 anyway, then recover.
-        decrease: factor applied to the rate on a 429 (AIMD's multiplicative decrease).
-        recovery: fraction of the plan's limit regained per window after a cut.
-        pace: once requests queue, grant them at most ``pace x L / W`` per second. Slots come
-            free in clusters (one window after the responses of a burst), and sending a whole
-            cluster at once makes every request in it wait behind the others, in this process
-            and at the server, which lengthens round trips and so lowers the rate the window
-            rule allows. A request that finds no queue is still sent at once. ``0`` disables.
+        adaptive: learn the share of a limit that other apps of the account use, from Zoom's
+            429s (and ``X-RateLimit-Limit``/``-Remaining`` when it sends them), and keep below
+            it (see :class:`LearnedShare`).
+        probe_interval: seconds at a learned limit before probing one request per window
+            above it; doubled each time a probe draws a 429.
         lease_timeout: seconds after which a shared store (:class:`~zoom_async.RedisStore`)
             counts a slot still in flight as completed, so a process killed mid-request frees
             its slots. Set it above the longest a request can take (``ZoomClient`` derives it
@@ -534,10 +753,8 @@ class RateLimiter:
         on_daily_limit: Literal["raise", "wait"] = "raise",
         on_event: EventHook | None = None,
         adaptive: bool = True,
-        decrease: float = 0.8,
-        recovery: float = 0.02,
+        probe_interval: float = 5.0,
         max_poll: float = 1.0,
-        pace: float = 1.25,
         lease_timeout: float = 300.0,
     ) -> None:
         if not lease_timeout > 0:
@@ -549,10 +766,8 @@ class RateLimiter:
         self.on_event = on_event
         self.adaptive = adaptive
         self._lanes: dict[tuple[Family, Category], _Lane] = {}
-        self._decrease = decrease
-        self._recovery = recovery
+        self._probe_interval = probe_interval
         self._max_poll = max_poll
-        self._pace = pace
         self._lease_timeout = lease_timeout
         self._meeting_users: set[str] = set()
 
@@ -573,10 +788,8 @@ class RateLimiter:
                 self.table.limit_for(family, category),
                 self._store,
                 self._clock,
-                decrease=self._decrease,
-                recovery=self._recovery,
                 max_poll=self._max_poll,
-                pace=self._pace,
+                probe_interval=self._probe_interval,
                 lease_timeout=self._lease_timeout,
             )
         return lane
@@ -693,36 +906,61 @@ class RateLimiter:
     # -- windows -------------------------------------------------------------------------
 
     async def acquire(
-        self, family: Family, category: Category, *, priority: bool = False
+        self,
+        family: Family,
+        category: Category,
+        *,
+        priority: Priority = "batch",
+        retry: bool = False,
     ) -> Permit:
-        """Wait for a slot of ``category`` (FIFO) and return its :class:`Permit`.
+        """Wait for a slot of ``category`` and return its :class:`Permit`.
 
-        Heavy and Resource-intensive requests also take one unit of the daily quota first and
-        raise :class:`DailyLimitExceeded` when it is spent. ``priority`` puts the request at
-        the head of the queue (used for retrying a request Zoom refused).
+        ``"interactive"`` requests take the next free slot ahead of every queued ``"batch"``
+        one; each queue is FIFO, and ``retry`` puts the request at the front of its queue (a
+        request Zoom refused has waited its turn already). Heavy and Resource-intensive
+        requests also take one unit of the daily quota first and raise
+        :class:`DailyLimitExceeded` when it is spent.
         """
+        if priority not in _PRIORITIES:
+            raise ConfigurationError(f"priority must be 'interactive' or 'batch', not {priority!r}")
         daily_key = (
             await self._reserve_daily(family, category) if category.uses_daily_quota else None
         )
         lane = self._lane(family, category)
         try:
-            granted_at, waited, lease_id = await lane.acquire(priority=priority)
+            started = self._clock.monotonic()
+            granted_at, lease_id = await lane.acquire(priority=priority, retry=retry)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
                     await self._store.decrement(daily_key)
             raise
-        if waited > 0:
-            self._emit(LimitEvent("wait", family, category, seconds=waited))
+        if granted_at > started:
+            self._emit(LimitEvent("wait", family, category, seconds=granted_at - started))
         return Permit(self, lane, granted_at, daily_key, lease_id)
 
-    def rate_limited(self, family: Family, category: Category, detail: str = "QPS") -> None:
-        """Zoom answered 429 for a per-second limit: slow this category down (AIMD)."""
+    def rate_limited(
+        self,
+        family: Family,
+        category: Category,
+        detail: str = "QPS",
+        *,
+        granted_at: float | None = None,
+    ) -> None:
+        """Zoom answered 429 for a per-second limit: other apps use part of it. Learn how much
+        from the requests of ours that can have been in the window that refused the one granted
+        at ``granted_at`` (:attr:`Permit.granted_at`), and keep below what is left."""
         lane = self._lane(family, category)
-        new_rate = lane.on_rate_limited(self._clock.monotonic()) if self.adaptive else None
+        if self.adaptive:
+            self._learned(lane, lane.on_rate_limited(self._clock.monotonic(), granted_at))
+        else:
+            lane.rate_limited += 1
         self._emit(LimitEvent("rate_limited", family, category, detail=detail))
-        if new_rate is not None:
-            self._emit(LimitEvent("slowdown", family, category, rate=new_rate))
+
+    def _learned(self, lane: _Lane, limit: int | None) -> None:
+        if limit is not None:
+            rate = limit / lane.configured.window
+            self._emit(LimitEvent("slowdown", lane.family, lane.category, rate=rate))
 
     def note_rate_limited(self, family: Family, category: Category, detail: str) -> None:
         """Count a 429 that is not a per-second limit (no slowdown)."""
