@@ -49,6 +49,7 @@ EXPECTED = {
     "RateLimitTable",
     "RateLimiter",
     "ResponseDecodeError",
+    "ResponseTooLarge",
     "RetryPolicy",
     "ServerError",
     "ServerToServerAuth",

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from collections import OrderedDict
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
+from contextlib import aclosing, asynccontextmanager
 from functools import partial
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, overload
+from typing import Any, Literal, Self, TypeVar, cast, overload
 from urllib.parse import quote, unquote
 
 import anyio
 import httpx
 
 from . import catalog
+from ._decoding import excerpt, loads
 from ._inputs import check_headers, check_path, clean_params, path_param_text
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
 from .clock import Clock, SystemClock
@@ -33,6 +43,7 @@ from .errors import (
     MeetingQuotaExceeded,
     NotFoundError,
     ResponseDecodeError,
+    ResponseTooLarge,
     ServerError,
     ZoomAPIError,
     ZoomConnectionError,
@@ -56,7 +67,13 @@ from .retries import FailureKind, RetryContext, RetryPolicy
 _T = TypeVar("_T")
 _R = TypeVar("_R")
 
-__all__ = ["DEFAULT_BASE_URL", "DEFAULT_CATEGORY", "MEETING_MUTATIONS", "ZoomClient"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_CATEGORY",
+    "DEFAULT_MAX_RESPONSE_SIZE",
+    "MEETING_MUTATIONS",
+    "ZoomClient",
+]
 
 logger = logging.getLogger("zoom_async")
 
@@ -68,6 +85,14 @@ quota that only Heavy and Resource-intensive requests spend."""
 
 MEETING_MUTATIONS = frozenset({"meetingCreate", "meetingUpdate", "meetingDelete"})
 """Operations that count against a host's 100 meeting create/update/delete requests a day."""
+
+DEFAULT_MAX_RESPONSE_SIZE = 64 * 1024 * 1024
+"""The largest JSON answer read by default (64 MiB): a page of 300 Zoom objects is well under
+1 MiB. Pass ``max_response_size=`` to change it. Downloads are not limited."""
+
+_ERROR_BODY_LIMIT = 64 * 1024
+# Error answers are read up to this size and the rest dropped: the message quotes only the
+# start, and a huge 502 page must still end in a ServerError (and a retry where safe).
 
 _SAFE_PATH_CHARS = "@"
 _MAX_REMEMBERED = 100_000
@@ -178,6 +203,21 @@ def _never_sent(exc: httpx.TransportError) -> bool:
     )
 
 
+class _AttemptTimeout(httpx.TimeoutException):
+    """The attempt as a whole (connect, send, the full answer) outlived its timeout."""
+
+
+def attempt_deadline(timeout: float | httpx.Timeout | None) -> float | None:
+    """Seconds one attempt may take as a whole: a number as given, or the longest phase of an
+    :class:`httpx.Timeout` (``None``: no bound)."""
+    if not isinstance(timeout, httpx.Timeout):
+        return None if timeout is None else float(timeout)
+    phases = [p for p in (timeout.pool, timeout.connect, timeout.write, timeout.read)]
+    if any(p is None for p in phases):
+        return None
+    return max(p for p in phases if p is not None)
+
+
 def _lease_timeout(timeout: float | httpx.Timeout | None) -> float:
     """How long a shared store keeps a slot in flight before counting it completed.
 
@@ -215,7 +255,13 @@ class ZoomClient:
             processes share them), e.g. ``0.5``.
         base_url: the API root (default ``https://api.zoom.us/v2``).
         token_url: the OAuth token endpoint (default ``https://zoom.us/oauth/token``).
-        timeout: seconds, or an :class:`httpx.Timeout`.
+        timeout: seconds each attempt may take as a whole: waiting for a connection,
+            connecting, sending and reading the full answer (waiting for a rate-limit slot is
+            not counted). An :class:`httpx.Timeout` sets each phase; its longest phase then
+            bounds the whole attempt. A call may pass its own ``timeout=``.
+        max_response_size: the largest answer body read, in bytes (default 64 MiB), enforced
+            while it streams in; past it :class:`~zoom_async.errors.ResponseTooLarge`.
+            ``None``: no limit. :meth:`download` is not limited.
         http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
         transport: a transport for the client's own :class:`httpx.AsyncClient` (e.g.
             ``FakeZoom().transport()`` in tests).
@@ -252,6 +298,7 @@ class ZoomClient:
         base_url: str = DEFAULT_BASE_URL,
         token_url: str = DEFAULT_TOKEN_URL,
         timeout: float | httpx.Timeout = 30.0,
+        max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         auth: TokenSource | None = None,
@@ -270,6 +317,17 @@ class ZoomClient:
             raise ConfigurationError("on_daily_limit must be 'raise' or 'wait'")
         if priority not in ("interactive", "batch"):
             raise ConfigurationError(f"priority must be 'interactive' or 'batch', not {priority!r}")
+        if max_response_size is not None and (
+            isinstance(max_response_size, bool)
+            or not isinstance(max_response_size, int)
+            or max_response_size < 1
+        ):
+            raise ConfigurationError(
+                f"max_response_size must be a positive int (bytes) or None, not "
+                f"{max_response_size!r}"
+            )
+        self.max_response_size = max_response_size
+        self._deadline = attempt_deadline(timeout)
         self._clock = clock or SystemClock()
         if auth is None:
             auth = ServerToServerAuth(
@@ -525,7 +583,7 @@ class ZoomClient:
             method, path, params, json, headers, path_params, priority or self.priority
         )
         try:
-            data = response.json() if response.content else None
+            data = loads(response.content) if response.content else None
         except ValueError:
             data = None
         self._learn(data, response.request.url.path)
@@ -646,7 +704,7 @@ class ZoomClient:
             if reached is not None:
                 reached[0] = True  # until we know better (a cancelled send may have arrived)
             try:
-                response = await self._http.send(request)
+                response = await self._exchange(request, self._deadline)
             except httpx.TransportError as exc:
                 sent = not _never_sent(exc)
                 failure = exc
@@ -683,7 +741,7 @@ class ZoomClient:
             status = response.status_code
             logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
             if status < 400:
-                return response  # send() without stream=True has already read the body
+                return response  # _exchange has read the body
 
             if status == 401 and not auth_renewed:
                 # Refused before anything happened: safe to renew the token and re-send once.
@@ -745,6 +803,75 @@ class ZoomClient:
                 raise self._server_error(response, method, url, attempt)
 
             raise self._api_error(response, method, url, auth_renewed=auth_renewed)
+
+    async def _exchange(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
+        """Send ``request`` and read its whole answer, within ``deadline`` seconds in all.
+
+        httpx's timeouts bound each phase (one read may wait ``read`` seconds, then the next
+        read again): a body dripping a byte at a time would never time out. Here the attempt
+        as a whole has one deadline, and the body is read with the size limit enforced.
+        """
+        response: httpx.Response | None = None
+        with anyio.move_on_after(math.inf if deadline is None else deadline) as scope:
+            try:
+                response = await self._http.send(request, stream=True)
+                await self._read_body(response)
+            except httpx.DecodingError as exc:
+                raise ResponseDecodeError(
+                    f"the answer's content could not be decoded ({type(exc).__name__}: "
+                    f"{excerpt(str(exc))})",
+                    status_code=response.status_code if response is not None else None,
+                    method=request.method,
+                    url=str(request.url),
+                    headers=dict(response.headers) if response is not None else None,
+                ) from None
+            finally:
+                if response is not None and not response.is_closed:
+                    with anyio.CancelScope(shield=True):
+                        await response.aclose()
+        if scope.cancelled_caught:
+            raise _AttemptTimeout(f"no complete answer within {deadline:g} s", request=request)
+        assert response is not None
+        return response
+
+    async def _read_body(self, response: httpx.Response) -> None:
+        limit = self.max_response_size
+        is_error = response.status_code >= 400
+        if is_error:
+            limit = _ERROR_BODY_LIMIT if limit is None else min(limit, _ERROR_BODY_LIMIT)
+        elif limit is not None:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > limit:
+                raise self._too_large(response, limit, int(declared))
+        parts: list[bytes] = []
+        size = 0
+        # aiter_bytes() is an async generator: close it when leaving the loop early.
+        body = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+        async with aclosing(body) as chunks:
+            async for chunk in chunks:
+                if limit is not None and size + len(chunk) > limit:
+                    if not is_error:
+                        raise self._too_large(response, limit, None)
+                    parts.append(chunk[: limit - size])
+                    break
+                parts.append(chunk)
+                size += len(chunk)
+        # What Response.aread() does, with the limit applied while reading.
+        response._content = b"".join(parts)
+
+    def _too_large(
+        self, response: httpx.Response, limit: int, declared: int | None
+    ) -> ResponseTooLarge:
+        size = f"{declared:,} bytes" if declared is not None else "more"
+        return ResponseTooLarge(
+            f"the answer is {size}, past max_response_size={limit:,}; it was not read. Raise "
+            "max_response_size, ask for smaller pages, or use download() for files",
+            limit=limit,
+            status_code=response.status_code,
+            method=response.request.method,
+            url=str(response.request.url),
+            headers=dict(response.headers),
+        )
 
     async def _wait_to_retry(self, ctx: RetryContext) -> bool:
         """Ask the retry policy; when it says retry, wait its interval first."""
@@ -821,12 +948,12 @@ class ZoomClient:
         if response.status_code == 204 or not response.content.strip():
             return None
         try:
-            return response.json()
-        except ValueError:
-            snippet = response.text[:200]
+            return loads(response.content)
+        except ValueError as exc:
+            snippet = excerpt(response.content)
             raise ResponseDecodeError(
                 f"expected JSON but got {response.headers.get('content-type', 'no content type')}"
-                f": {snippet!r}",
+                f" ({excerpt(str(exc), 100)}): {snippet!r}",
                 status_code=response.status_code,
                 method=response.request.method,
                 url=str(response.request.url),
@@ -1090,13 +1217,23 @@ def _resource_key(path: str, found: tuple[catalog.Operation, dict[str, str]] | N
 
 
 def _error_fields(response: httpx.Response) -> tuple[int | None, str, Any]:
+    """Zoom's ``code`` and ``message`` from an error answer, and the body to keep.
+
+    A body that is not JSON (an HTML 502 page) is quoted as a short single-line excerpt.
+    """
     try:
-        data = response.json()
+        data = loads(response.content)
     except ValueError:
-        text = response.text[:500]
-        return None, text.strip(), text
+        text = excerpt(response.content)
+        return None, text, text
     if isinstance(data, dict):
         code = data.get("code")
         message = data.get("message") or data.get("reason") or ""
-        return (code if isinstance(code, int) else None), str(message), data
+        if not isinstance(message, str):
+            message = str(message)
+        return (
+            (code if isinstance(code, int) and not isinstance(code, bool) else None),
+            excerpt(message, 500),
+            data,
+        )
     return None, "", data

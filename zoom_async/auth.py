@@ -30,6 +30,7 @@ import base64
 import hashlib
 import logging
 import math
+import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -41,6 +42,7 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 
+from ._decoding import excerpt, loads
 from .clock import Clock, SystemClock
 from .errors import AuthError, ConfigurationError, ZoomConnectionError, ZoomTimeoutError
 
@@ -83,14 +85,56 @@ class OAuthToken:
 
     @classmethod
     def from_response(cls, data: Mapping[str, Any], now: datetime) -> OAuthToken:
-        """Build from Zoom's token endpoint JSON (``access_token``, ``expires_in``...)."""
+        """Build from Zoom's token endpoint JSON (``access_token``, ``expires_in``...).
+
+        Raises :class:`~zoom_async.errors.AuthError` (``step="token"``) when the answer holds
+        no usable token: ``access_token`` missing, empty, not a string, or with characters a
+        header cannot carry; ``expires_in`` not a finite positive number (it is clamped to
+        at most a day); ``refresh_token`` not a string.
+        """
+        problem = _token_problem(data)
+        if problem is not None:
+            raise AuthError(
+                f"Zoom's token endpoint answered with an unusable token: {problem}",
+                step="token",
+            )
+        lifetime = min(float(data.get("expires_in", _DEFAULT_LIFETIME)), _MAX_LIFETIME)
+        scope = data.get("scope")
+        token_type = data.get("token_type")
         return cls(
-            access_token=str(data["access_token"]),
-            expires_at=now + timedelta(seconds=float(data.get("expires_in", 3599))),
-            refresh_token=data.get("refresh_token"),
-            scope=data.get("scope"),
-            token_type=str(data.get("token_type", "bearer")),
+            access_token=data["access_token"],
+            expires_at=now + timedelta(seconds=lifetime),
+            refresh_token=data.get("refresh_token") or None,
+            scope=scope if isinstance(scope, str) else None,
+            token_type=token_type if isinstance(token_type, str) and token_type else "bearer",
         )
+
+
+_DEFAULT_LIFETIME = 3599.0
+_MAX_LIFETIME = 86_400.0
+# What RFC 6750 allows in a bearer token (b64token), with room for the JWTs Zoom sends.
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
+
+
+def _token_problem(data: Mapping[str, Any]) -> str | None:
+    """What is wrong with a token answer (never quoting the token), or ``None``."""
+    token = data.get("access_token")
+    if not isinstance(token, str):
+        return f"access_token is {'missing' if token is None else type(token).__name__}"
+    if not token:
+        return "access_token is empty"
+    if len(token) > 16_384 or not _TOKEN_CHARS.match(token):
+        return "access_token has characters a bearer token cannot have"
+    if "expires_in" in data:
+        lifetime = data["expires_in"]
+        if isinstance(lifetime, bool) or not isinstance(lifetime, int | float):
+            return f"expires_in is {type(lifetime).__name__}, not a number of seconds"
+        if not math.isfinite(lifetime) or lifetime <= 0:
+            return f"expires_in is {lifetime!r}, not a positive number of seconds"
+    refresh = data.get("refresh_token")
+    if refresh is not None and not isinstance(refresh, str):
+        return f"refresh_token is {type(refresh).__name__}, not a string"
+    return None
 
 
 @runtime_checkable
@@ -110,6 +154,9 @@ class StaticToken:
     """A fixed access token (for scripts and tests). It cannot be renewed."""
 
     def __init__(self, access_token: str) -> None:
+        problem = _token_problem({"access_token": access_token})
+        if problem is not None:
+            raise ConfigurationError(f"StaticToken: {problem}")
         self._token = access_token
 
     async def get_token(self, http: httpx.AsyncClient) -> str:
@@ -125,16 +172,16 @@ class StaticToken:
 
 def _describe_token_error(response: httpx.Response) -> str:
     try:
-        data = response.json()
+        data = loads(response.content)
     except ValueError:
         return f"HTTP {response.status_code} with a non-JSON body"
     if isinstance(data, dict):
         reason = data.get("reason") or data.get("message") or data.get("error_description")
         error = data.get("error") or data.get("code")
         if reason and error:
-            return f"{reason} ({error})"
+            return excerpt(f"{reason} ({error})")
         if reason or error:
-            return str(reason or error)
+            return excerpt(str(reason or error))
     return f"HTTP {response.status_code}"
 
 
@@ -193,12 +240,23 @@ async def _post_token(
                 headers=dict(response.headers),
             )
         try:
-            data = response.json()
+            data = loads(response.content)
         except ValueError:
             data = None
         if not isinstance(data, dict) or "access_token" not in data:
             raise AuthError(
                 f"Zoom's token endpoint answered the {step} request without an access_token",
+                step=step,
+                status_code=response.status_code,
+                method="POST",
+                url=token_url,
+            )
+        problem = _token_problem(data)
+        if problem is not None:
+            # Not retried: the endpoint answered, and sending "Bearer None" would not help.
+            raise AuthError(
+                f"Zoom's token endpoint answered the {step} request with an unusable token: "
+                f"{problem}",
                 step=step,
                 status_code=response.status_code,
                 method="POST",
@@ -283,8 +341,9 @@ class ServerToServerAuth:
                 hint="Check the account ID, client ID and client secret of your "
                 "server-to-server OAuth app, and that the app is activated.",
             )
-            token = OAuthToken.from_response(data, self._clock.utcnow())
-            lifetime = float(data.get("expires_in", 3599))
+            now = self._clock.utcnow()
+            token = OAuthToken.from_response(data, now)
+            lifetime = (token.expires_at - now).total_seconds()
             self._renew_at = (
                 self._clock.monotonic() + lifetime - min(self._refresh_margin, lifetime / 2)
             )

@@ -16,6 +16,7 @@ to catch them all; narrower classes let callers react to what happened::
         ├── NotFoundError            404
         ├── ConflictError            409
         ├── ResponseDecodeError      a body that is not the JSON Zoom promised
+        │   └── ResponseTooLarge         a body past the client's max_response_size
         ├── PageTokenExpired         a ``next_page_token`` outlived its ~15 minutes
         ├── RateLimitError           429, per-second limit
         │   ├── DailyLimitExceeded       the account's daily Heavy/Resource-intensive quota
@@ -50,6 +51,7 @@ __all__ = [
     "PageTokenExpired",
     "RateLimitError",
     "ResponseDecodeError",
+    "ResponseTooLarge",
     "ServerError",
     "WebhookVerificationError",
     "ZoomAPIError",
@@ -203,6 +205,16 @@ class ConflictError(ZoomAPIError):
 
 class ResponseDecodeError(ZoomAPIError):
     """The response body was not the JSON Zoom promised (HTML error page, truncated body...)."""
+
+
+class ResponseTooLarge(ResponseDecodeError):
+    """The body grew past the client's ``max_response_size`` while it was read; the rest was
+    not read. ``limit`` is that size in bytes. Downloads (:meth:`ZoomClient.download`) stream
+    to disk and have no such limit."""
+
+    def __init__(self, message: str, *, limit: int, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.limit = limit
 
 
 class PageTokenExpired(ZoomAPIError):

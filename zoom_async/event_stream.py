@@ -35,6 +35,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 
+from ._decoding import loads
 from .errors import ConfigurationError, RateLimitError, ServerError, ZoomConnectionError
 from .events import ZoomEvent
 from .webhooks import WebhookPayloadError, parse_event
@@ -339,8 +340,8 @@ class EventStream:
     def _handle_frame(self, frame: str | bytes) -> ZoomEvent | None:
         """The event a frame carries; ``None`` for control frames and unusable frames."""
         try:
-            message = json.loads(frame)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+            message = loads(frame)
+        except ValueError:
             logger.warning("Zoom event stream: ignoring a frame that is not JSON")
             return None
         if not isinstance(message, dict):

@@ -48,6 +48,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 import anyio
 import httpx
 
+from ._decoding import excerpt, loads
 from .clock import Clock, SystemClock, next_utc_midnight
 from .errors import (
     ConcurrentRequestsError,
@@ -1012,11 +1013,12 @@ class RateLimiter:
 
 def _message(response: httpx.Response) -> str:
     try:
-        data = response.json()
+        data = loads(response.content)
     except ValueError:
-        return response.text[:500]
+        return excerpt(response.content)
     if isinstance(data, dict):
-        return str(data.get("message", ""))
+        message = data.get("message", "")
+        return excerpt(message if isinstance(message, str) else str(message), 500)
     return ""
 
 

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from pydantic import ValidationError
 
+from ._decoding import loads
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError, WebhookVerificationError
 from .events import ZoomEvent, model_for
@@ -233,8 +234,8 @@ def _decode(body: bytes | bytearray | memoryview | str | Mapping[str, Any]) -> d
         data: Any = dict(body)
     else:
         try:
-            data = json.loads(_body_bytes(body))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = loads(_body_bytes(body))
+        except ValueError as exc:
             raise WebhookPayloadError(f"body is not valid JSON ({type(exc).__name__})") from None
     if not isinstance(data, dict):
         raise WebhookPayloadError("body is not a JSON object")
