@@ -26,18 +26,57 @@ def _fake() -> FakeZoom:
     return FakeZoom(plan="business_plus", enforce_limits=False)
 
 
-def path_values(fake: FakeZoom, op: catalog.Operation) -> dict[str, str]:
-    """A value for each path parameter; real ids where the fake keeps state for them."""
+async def _create(http: httpx.AsyncClient, path: str) -> dict[str, Any]:
+    spec = operation_spec("POST", path)
+    assert spec is not None
+    concrete = path.replace("{userId}", "me")
+    r = await http.post("/v2" + concrete, json=request_body(spec))
+    assert r.status_code == spec.status, (path, r.text)
+    answer: dict[str, Any] = r.json()
+    return answer
+
+
+async def path_values(
+    fake: FakeZoom, http: httpx.AsyncClient, op: catalog.Operation
+) -> dict[str, str]:
+    """A value for each path parameter; real ids (made through the fake's API or its seeding
+    helpers) where the fake keeps state for them."""
     values: dict[str, str] = {}
-    for seg in op.path.split("/"):
-        if not seg.startswith("{"):
-            continue
-        name = seg[1:-1]
-        if name == "userId":
+    names = [seg[1:-1] for seg in op.path.split("/") if seg.startswith("{")]
+    parent = ""
+    for name in names:
+        if name == "userId" and op.method == "DELETE" and op.path == "/users/{userId}":
+            values[name] = fake.add_user()["id"]
+        elif name == "userId":
             values[name] = "me"
         elif name in ("meetingId", "meetingUUID"):
-            values[name] = str(fake.add_meetings("me", 1)[0]["id"])
-        else:
+            meeting = fake.add_meetings("me", 1)[0]
+            values[name] = str(meeting["id"])
+            parent = f"/meetings/{meeting['id']}"
+            if "/recordings" in op.path:
+                recording = fake.add_recording(meeting["id"])
+                values["recordingId"] = recording["recording_files"][0]["id"]
+        elif name == "webinarId":
+            webinar = await _create(http, "/users/{userId}/webinars")
+            values[name] = str(webinar["id"])
+            parent = f"/webinars/{webinar['id']}"
+        elif name == "registrantId" and parent:
+            path = parent.split("/")[1] + "/{x}/registrants"
+            spec = operation_spec(
+                "POST", "/" + path.replace("{x}", "{" + parent.split("/")[1][:-1] + "Id}")
+            )
+            assert spec is not None
+            r = await http.post(f"/v2{parent}/registrants", json=request_body(spec))
+            values[name] = str(r.json()["registrant_id"])
+        elif name == "groupId" and op.path.startswith("/groups"):
+            values[name] = (await _create(http, "/groups"))["id"]
+        elif name == "channelId" and op.path.startswith("/chat/"):
+            values[name] = (await _create(http, "/chat/users/{userId}/channels"))["id"]
+        elif name == "messageId" and op.path.startswith("/chat/users/"):
+            values[name] = (await _create(http, "/chat/users/{userId}/messages"))["id"]
+        elif name == "callQueueId":
+            values[name] = (await _create(http, "/phone/call_queues"))["id"]
+        elif name not in values:
             values[name] = f"x{name}"
     return values
 
@@ -90,7 +129,7 @@ async def test_every_operation_answers_like_the_spec() -> None:
         for op in ops:
             spec = operation_spec(op.method, op.path)
             assert spec is not None, op
-            url = op.path.format_map(path_values(fake, op))
+            url = op.path.format_map(await path_values(fake, raw, op))
             body, params = request_body(spec), required_query(spec)
             if op.base_path == "/v2":
                 try:
@@ -145,7 +184,7 @@ async def test_a_request_missing_a_required_field_gets_400() -> None:
             if cut is None:
                 continue
             params, body, missing = cut
-            url = op.base_path + op.path.format_map(path_values(fake, op))
+            url = op.base_path + op.path.format_map(await path_values(fake, http, op))
             response = await http.request(op.method, url, params=params, json=body)
             checked += 1
             answer = response.json() if response.content else None

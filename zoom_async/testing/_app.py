@@ -319,6 +319,7 @@ class FakeZoomApp:
         except ZoomHTTPError as exc:
             reply = exc.reply()
         reply.headers = {**routed.headers, **reply.headers}
+        fake._flush_events()
         return reply
 
     async def _custom(

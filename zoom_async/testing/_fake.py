@@ -163,6 +163,7 @@ class FakeZoom:
             rng=self._rng,
         )
         self._store = Store(self._rng, account_id)
+        self._store.seed = seed
         self._pages = PageTokens(self._rng, page_token_ttl)
         if not 0 <= error_rate <= 1:
             raise ValueError("error_rate must be between 0 and 1")
@@ -400,6 +401,18 @@ class FakeZoom:
             raise KeyError(f"no meeting {meeting_id!r} in the fake account")
         return self._store.add_participants(rec, n)
 
+    def add_recording(self, meeting_id: int | str, files: int = 2) -> dict[str, Any]:
+        """Give meeting ``meeting_id`` a cloud recording with ``files`` files, as if it had just
+        ended and been recorded (``recording.completed`` goes to webhook subscribers). Returns
+        its ``GET /meetings/{meetingId}/recordings``."""
+        rec = self._store.find_meeting(str(meeting_id))
+        if rec is None:
+            raise KeyError(f"no meeting {meeting_id!r} in the fake account")
+        recording = self._store.add_recording(rec, files, self.clock.utcnow())
+        self._store.emit("recording.completed", recording)
+        self._flush_events()
+        return recording
+
     # -- rate limits ---------------------------------------------------------------------------
 
     def _sync(self) -> tuple[float, datetime]:
@@ -600,6 +613,10 @@ class FakeZoom:
         self._faults.remove(fault)
 
     # -- internals used by the app -------------------------------------------------------------
+
+    def _flush_events(self) -> None:
+        """Hand the state changes of the last request to the webhook sender."""
+        self._store.pending_events.clear()
 
     async def _sleep_range(self, bounds: Range) -> None:
         lo, hi = bounds

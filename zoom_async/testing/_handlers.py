@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ._paging import PageTokens, paginate
+from ._resources import resource_handlers
 from ._responses import Reply, ZoomHTTPError, validation_error
 from ._store import Store, check_meeting_body
 
@@ -155,6 +156,7 @@ def create_user(call: Call) -> Reply:
         status="pending" if action == "create" else "active",
     )
     data = rec.data
+    call.store.emit("user.created", call.store.user_summary(rec))
     return Reply(201, {k: data[k] for k in ("id", "first_name", "last_name", "email", "type")})
 
 
@@ -164,13 +166,45 @@ def get_user(call: Call) -> Reply:
     )
 
 
+_USER_FIELDS_READ_ONLY = frozenset({"id", "email", "account_id", "created_at", "status"})
+
+
+def update_user(call: Call) -> Reply:
+    rec = call.store.user_or_404(call.params["userId"], call.me)
+    body = call.json()
+    if not isinstance(body, dict):
+        raise ZoomHTTPError(400, 300, "Request Body should be a valid JSON object.")
+    changes = {k: v for k, v in body.items() if k not in _USER_FIELDS_READ_ONLY}
+    old = {k: rec.data.get(k) for k in changes}
+    rec.data.update(changes)
+    if ("first_name" in changes or "last_name" in changes) and "display_name" not in changes:
+        name = f"{rec.data['first_name']} {rec.data['last_name']}".strip()
+        old["display_name"], rec.data["display_name"] = rec.data["display_name"], name
+        changes["display_name"] = name
+    call.store.emit("user.updated", {"id": rec.id, **changes}, old={"id": rec.id, **old})
+    return Reply(204)
+
+
+def delete_user(call: Call) -> Reply:
+    rec = call.store.user_or_404(call.params["userId"], call.me)
+    if rec.id == call.store.owner_id:
+        raise ZoomHTTPError(400, 1107, "The account owner cannot be deleted.")
+    action = _choice(call.query, "action", ("disassociate", "delete"), "disassociate")
+    call.store.delete_user(rec)
+    event = "user.deleted" if action == "delete" else "user.disassociated"
+    call.store.emit(event, call.store.user_summary(rec))
+    return Reply(204)
+
+
 # -- meetings ----------------------------------------------------------------------------------
 
 
 def create_meeting(call: Call) -> Reply:
     host = call.store.user_or_404(call.params["userId"], call.me)
     body = check_meeting_body(call.json())
-    return Reply(201, call.store.meeting_detail(call.store.new_meeting(host, body, call.utc)))
+    rec = call.store.new_meeting(host, body, call.utc)
+    call.store.emit("meeting.created", call.store.meeting_detail(rec))
+    return Reply(201, call.store.meeting_detail(rec))
 
 
 def get_meeting(call: Call) -> Reply:
@@ -181,12 +215,22 @@ def get_meeting(call: Call) -> Reply:
 
 def update_meeting(call: Call) -> Reply:
     rec = call.store.meeting_or_404(call.params["meetingId"])
-    call.store.update_meeting(rec, check_meeting_body(call.json()))
+    body = check_meeting_body(call.json())
+    old = call.store.meeting_detail(rec)
+    call.store.update_meeting(rec, body)
+    changed = {k: rec.data[k] for k in body if k in rec.data}
+    call.store.emit(
+        "meeting.updated",
+        {"id": rec.id, "uuid": rec.data["uuid"], **changed},
+        old={"id": rec.id, "uuid": rec.data["uuid"], **{k: old.get(k) for k in changed}},
+    )
     return Reply(204)
 
 
 def delete_meeting(call: Call) -> Reply:
-    call.store.delete_meeting(call.store.meeting_or_404(call.params["meetingId"]))
+    rec = call.store.meeting_or_404(call.params["meetingId"])
+    call.store.delete_meeting(rec)
+    call.store.emit("meeting.deleted", call.store.meeting_summary(rec))
     return Reply(204)
 
 
@@ -214,6 +258,94 @@ def past_participants(call: Call) -> Reply:
     return _page(
         call, f"participants:{rec.id}", "participants", list(rec.participants), numbers=False
     )
+
+
+def past_meeting(call: Call) -> Reply:
+    rec = call.store.meeting_or_404(call.params["meetingId"])
+    return Reply(200, call.store.report_entry(rec))
+
+
+# -- cloud recordings --------------------------------------------------------------------------
+
+
+def _recording_or_404(call: Call) -> tuple[Any, dict[str, Any]]:
+    meeting = call.store.find_meeting(call.params["meetingId"])
+    recording = None if meeting is None else call.store.recordings.get(meeting.id)
+    if meeting is None or recording is None:
+        raise ZoomHTTPError(404, 3301, "There is no recording for this meeting.")
+    return meeting, recording
+
+
+def get_recording(call: Call) -> Reply:
+    return Reply(200, json.loads(json.dumps(_recording_or_404(call)[1])))
+
+
+def delete_recording(call: Call) -> Reply:
+    meeting, recording = _recording_or_404(call)
+    action = _choice(call.query, "action", ("trash", "delete"), "trash")
+    del call.store.recordings[meeting.id]
+    call.store.emit("recording.trashed" if action == "trash" else "recording.deleted", recording)
+    return Reply(204)
+
+
+def delete_recording_file(call: Call) -> Reply:
+    _, recording = _recording_or_404(call)
+    files = recording.get("recording_files") or []
+    kept = [f for f in files if f.get("id") != call.params["recordingId"]]
+    if len(kept) == len(files):
+        raise ZoomHTTPError(404, 3301, "There is no recording for this meeting.")
+    recording["recording_files"] = kept
+    recording["recording_count"] = len(kept)
+    return Reply(204)
+
+
+def list_recordings(call: Call) -> Reply:
+    host = call.store.user_or_404(call.params["userId"], call.me)
+    today = call.utc.date()
+    start = _report_date("from", call.query["from"]) if call.query.get("from") else today
+    end = _report_date("to", call.query["to"]) if call.query.get("to") else today
+    if end < start:
+        raise validation_error("to", "The to date must not be before the from date.")
+    items = []
+    for m in call.store.meetings_in_order(host.id):
+        recording = call.store.recordings.get(m.id)
+        if recording is not None and start <= m.start.date() <= end:
+            items.append((m.seq, json.loads(json.dumps(recording))))
+    head = {"from": start.isoformat(), "to": end.isoformat()}
+    name = f"recordings:{host.id}:{start}:{end}"
+    return _page(call, name, "meetings", items, numbers=False, head=head)
+
+
+# -- Zoom Phone users --------------------------------------------------------------------------
+
+
+def list_phone_users(call: Call) -> Reply:
+    items = [
+        (u.seq, call.store.phone_user(u))
+        for u in call.store.users_in_order()
+        if u.data["status"] == "active"
+    ]
+    return _page(call, "phone_users", "users", items, numbers=False)
+
+
+def get_phone_user(call: Call) -> Reply:
+    user = call.store.user_or_404(call.params["userId"], call.me)
+    return Reply(200, call.store.phone_user(user))
+
+
+def update_phone_user(call: Call) -> Reply:
+    user = call.store.user_or_404(call.params["userId"], call.me)
+    body = call.json()
+    if not isinstance(body, dict):
+        raise ZoomHTTPError(400, 300, "Request Body should be a valid JSON object.")
+    profile = call.store.phone_profile(user)
+    for key, value in body.items():
+        if key in ("id", "email"):
+            continue
+        if isinstance(profile.get(key), int) and isinstance(value, str) and value.isdigit():
+            value = int(value)  # sent as a string, read back as Zoom stores it
+        profile[key] = value
+    return Reply(204)
 
 
 # -- reports and dashboards --------------------------------------------------------------------
@@ -258,6 +390,17 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("GET", "/past_meetings/{meetingId}/participants"): past_participants,
     ("GET", "/report/users/{userId}/meetings"): report_meetings,
     ("GET", "/metrics/meetings"): dashboard_meetings,
+    ("PATCH", "/users/{userId}"): update_user,
+    ("DELETE", "/users/{userId}"): delete_user,
+    ("GET", "/past_meetings/{meetingId}"): past_meeting,
+    ("GET", "/meetings/{meetingId}/recordings"): get_recording,
+    ("DELETE", "/meetings/{meetingId}/recordings"): delete_recording,
+    ("DELETE", "/meetings/{meetingId}/recordings/{recordingId}"): delete_recording_file,
+    ("GET", "/users/{userId}/recordings"): list_recordings,
+    ("GET", "/phone/users"): list_phone_users,
+    ("GET", "/phone/users/{userId}"): get_phone_user,
+    ("PATCH", "/phone/users/{userId}"): update_phone_user,
+    **resource_handlers(),
 }
 """Implemented endpoints by ``(method, catalog path template)``."""
 

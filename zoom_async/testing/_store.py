@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._resources import ResourceStore
 from ._responses import ZoomHTTPError, iso_z, validation_error
 
 __all__ = ["MeetingRecord", "Store", "UserRecord"]
@@ -158,6 +159,27 @@ class Store:
         # Per host, in creation order: listing one host's meetings must not scan the account.
         self._by_host: dict[str, dict[int, MeetingRecord]] = {}
         self.owner_id = ""
+        self.seed: int | None = None
+        """Seed of answers built from schemas."""
+        self.resources = ResourceStore()
+        """Webinars, registrants, groups, channels... (see ``_resources``)."""
+        self.recordings: dict[int, dict[str, Any]] = {}
+        """Cloud recordings by meeting id: ``GET /meetings/{meetingId}/recordings`` objects."""
+        self.phone_users: dict[str, dict[str, Any]] = {}
+        """Zoom Phone profiles by user id, made on first use."""
+        self.pending_events: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
+        """State changes not yet handed to the webhook sender: ``(event, object, old)``."""
+
+    @property
+    def rng(self) -> random.Random:
+        return self._rng
+
+    def next_seq(self) -> int:
+        return self._next_seq()
+
+    def emit(self, event: str, obj: dict[str, Any], *, old: dict[str, Any] | None = None) -> None:
+        """Record a state change for webhook subscribers."""
+        self.pending_events.append((event, copy.deepcopy(obj), copy.deepcopy(old)))
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -257,6 +279,75 @@ class Store:
     def user_detail(rec: UserRecord) -> dict[str, Any]:
         return copy.deepcopy(rec.data)
 
+    def delete_user(self, rec: UserRecord) -> None:
+        """Remove a user; their meetings go with them."""
+        self.users.pop(rec.id, None)
+        self._emails.pop(str(rec.data["email"]).lower(), None)
+        for meeting in list(self._by_host.get(rec.id, {}).values()):
+            self.delete_meeting(meeting)
+        self.phone_users.pop(rec.id, None)
+
+    def phone_profile(self, user: UserRecord) -> dict[str, Any]:
+        """The user's Zoom Phone profile (the stored object: changes stick)."""
+        profile = self.phone_users.get(user.id)
+        if profile is None:
+            from ._schema_answers import built
+
+            profile = built("GET /phone/users/{userId}", self.seed, user.seq)
+            profile.update(
+                id=user.id,
+                email=user.data["email"],
+                name=user.data["display_name"],
+                status="activate",
+            )
+            self.phone_users[user.id] = profile
+        return profile
+
+    def phone_user(self, user: UserRecord) -> dict[str, Any]:
+        return copy.deepcopy(self.phone_profile(user))
+
+    def add_recording(self, rec: MeetingRecord, files: int, now: datetime) -> dict[str, Any]:
+        """A cloud recording of the meeting's last instance, with ``files`` files."""
+        from ._schema_answers import built
+
+        recording = built("GET /meetings/{meetingId}/recordings", self.seed, rec.seq)
+        template = (recording.get("recording_files") or [{}])[0]
+        duration = int(rec.data.get("duration", 60))
+        recording_files = []
+        for i in range(files):
+            item = copy.deepcopy(template)
+            file_id = self._rand_id(36)
+            kind = ("MP4", "M4A", "TRANSCRIPT", "CHAT")[i % 4]
+            item.update(
+                id=file_id,
+                meeting_id=rec.data["uuid"],
+                recording_start=iso_z(rec.start),
+                recording_end=iso_z(rec.start + timedelta(minutes=duration)),
+                file_type=kind,
+                file_extension={"TRANSCRIPT": "VTT", "CHAT": "TXT"}.get(kind, kind),
+                file_size=1024 * (i + 1),
+                status="completed",
+                download_url=f"https://zoom.us/rec/download/{file_id}",
+                play_url=f"https://zoom.us/rec/play/{file_id}",
+            )
+            item.pop("deleted_time", None)
+            recording_files.append(item)
+        recording.update(
+            uuid=rec.data["uuid"],
+            id=rec.id,
+            account_id=self.account_id,
+            host_id=rec.host_id,
+            topic=rec.data["topic"],
+            type=str(rec.data["type"]),
+            start_time=iso_z(rec.start),
+            duration=duration,
+            recording_count=files,
+            total_size=sum(f["file_size"] for f in recording_files),
+            recording_files=recording_files,
+        )
+        self.recordings[rec.id] = recording
+        return copy.deepcopy(recording)
+
     def users_in_order(self) -> list[UserRecord]:
         return sorted(self.users.values(), key=lambda r: r.seq)
 
@@ -340,6 +431,7 @@ class Store:
 
     def delete_meeting(self, rec: MeetingRecord) -> None:
         self.meetings.pop(rec.id, None)
+        self.recordings.pop(rec.id, None)
         self._by_host.get(rec.host_id, {}).pop(rec.id, None)
 
     def meetings_in_order(self, host_id: str | None = None) -> list[MeetingRecord]:
