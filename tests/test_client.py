@@ -392,3 +392,19 @@ async def test_full_urls_are_accepted(zoom_api, credentials) -> None:
     zoom_api.get(f"{API}/users/me").mock(return_value=httpx.Response(200, json={"id": 1}))
     async with client(credentials) as zoom:
         assert await zoom.get(f"{API}/users/me") == {"id": 1}
+
+
+def test_endpoints_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOOM_BASE_URL", "http://127.0.0.1:8099/v2/")
+    monkeypatch.setenv("ZOOM_TOKEN_URL", "http://127.0.0.1:8099/oauth/token")
+    zoom = ZoomClient(account_id="a", client_id="c", client_secret="s")
+    assert zoom.base_url == "http://127.0.0.1:8099/v2"
+    assert zoom.auth.token_url == "http://127.0.0.1:8099/oauth/token"  # type: ignore[attr-defined]
+    explicit = ZoomClient(
+        account_id="a", client_id="c", client_secret="s", base_url="https://eu.example/v2"
+    )
+    assert explicit.base_url == "https://eu.example/v2"
+    monkeypatch.delenv("ZOOM_BASE_URL")
+    assert ZoomClient(account_id="a", client_id="c", client_secret="s").base_url == (
+        "https://api.zoom.us/v2"
+    )

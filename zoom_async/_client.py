@@ -253,8 +253,10 @@ class ZoomClient:
             :class:`~zoom_async.plans.RateLimitTable`, or a mapping such as ``{"Light": 50}``.
         budget_share: the part of the account's limits this client may use (other apps and
             processes share them), e.g. ``0.5``.
-        base_url: the API root (default ``https://api.zoom.us/v2``).
-        token_url: the OAuth token endpoint (default ``https://zoom.us/oauth/token``).
+        base_url: the API root; default ``ZOOM_BASE_URL`` if set (a proxy, a regional endpoint,
+            a FakeZoom on a port), else ``https://api.zoom.us/v2``.
+        token_url: the OAuth token endpoint; default ``ZOOM_TOKEN_URL`` if set, else
+            ``https://zoom.us/oauth/token``.
         timeout: seconds each attempt may take as a whole: waiting for a connection,
             connecting, sending and reading the full answer (waiting for a rate-limit slot is
             not counted). An :class:`httpx.Timeout` sets each phase; its longest phase then
@@ -295,8 +297,8 @@ class ZoomClient:
         client_secret: str | None = None,
         plan: str | RateLimitTable | Mapping[str, object] = "pro",
         budget_share: float = 1.0,
-        base_url: str = DEFAULT_BASE_URL,
-        token_url: str = DEFAULT_TOKEN_URL,
+        base_url: str | None = None,
+        token_url: str | None = None,
         timeout: float | httpx.Timeout = 30.0,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
@@ -329,6 +331,8 @@ class ZoomClient:
         self.max_response_size = max_response_size
         self._deadline = attempt_deadline(timeout)
         self._clock = clock or SystemClock()
+        base_url = base_url or os.environ.get("ZOOM_BASE_URL") or DEFAULT_BASE_URL
+        token_url = token_url or os.environ.get("ZOOM_TOKEN_URL") or DEFAULT_TOKEN_URL
         if auth is None:
             auth = ServerToServerAuth(
                 account_id or os.environ.get("ZOOM_ACCOUNT_ID", ""),
