@@ -79,6 +79,10 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
+DAILY_RESET_MARGIN = timedelta(seconds=5)
+"""How long after 00:00 UTC a daily-limit wait may end: clocks of Zoom and this host differ."""
+
+
 @runtime_checkable
 class LimiterStore(Protocol):
     """Where the limiter keeps state that other processes of the same app may share.
@@ -1022,6 +1026,12 @@ def _message(response: httpx.Response) -> str:
     return ""
 
 
+def _capped(retry_after: float | None, resets_at: datetime, now: datetime) -> float | None:
+    if retry_after is None:
+        return None
+    return min(retry_after, max(0.0, (resets_at - now).total_seconds()))
+
+
 def classify_rate_limit(
     response: httpx.Response,
     *,
@@ -1059,26 +1069,29 @@ def classify_rate_limit(
         )
     kind = (limit_type or "").lower()
     is_daily_message = "daily" in lowered or "per day" in lowered
+    # Daily quotas reset at 00:00 UTC: a Retry-After further out than that (plus a margin for
+    # clocks that differ) is not believed, so "wait" never sleeps past the reset.
+    latest_reset = next_utc_midnight(now) + DAILY_RESET_MARGIN
     if (
         meeting_user is not None
         and not kind.startswith("qps")
         and (not kind or "meeting" in lowered or "user" in lowered)
         and (is_daily_message or not kind)
     ):
-        resets_at = instant or next_utc_midnight(now)
+        resets_at = min(instant or next_utc_midnight(now), latest_reset)
         return MeetingQuotaExceeded(
             message or "meeting create/update/delete quota exceeded",
             user=meeting_user,
             resets_at=resets_at,
-            retry_after=retry_after,
+            retry_after=_capped(retry_after, resets_at, now),
             **common,
         )
     if kind.startswith("daily") or (not kind and is_daily_message):
-        resets_at = instant or next_utc_midnight(now)
+        resets_at = min(instant or next_utc_midnight(now), latest_reset)
         return DailyLimitExceeded(
             message or "daily rate limit reached",
             resets_at=resets_at,
-            retry_after=retry_after,
+            retry_after=_capped(retry_after, resets_at, now),
             **common,
         )
     return RateLimitError(

@@ -19,6 +19,7 @@ The rules that make retries safe:
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -27,6 +28,7 @@ from typing import Literal, Protocol
 
 __all__ = [
     "IDEMPOTENT_METHODS",
+    "MAX_RETRY_AFTER",
     "Backoff",
     "ExponentialBackoff",
     "RetryContext",
@@ -109,8 +111,8 @@ class RetryPolicy:
     def should_retry(self, ctx: RetryContext) -> bool:
         """Whether to send the request again after the failure described by ``ctx``."""
         if ctx.kind in ("rate_limit", "concurrent"):
-            if ctx.retry_after is not None and ctx.retry_after > self.max_retry_after:
-                return False
+            if ctx.retry_after is not None and not ctx.retry_after <= self.max_retry_after:
+                return False  # too long, or not a number
             return ctx.attempt < self.max_rate_limit_attempts
         if ctx.attempt >= self.max_attempts:
             return False
@@ -120,7 +122,7 @@ class RetryPolicy:
 
     def wait_time(self, ctx: RetryContext) -> float:
         """Seconds to wait before the next attempt."""
-        if ctx.retry_after is not None:
+        if ctx.retry_after is not None and math.isfinite(ctx.retry_after):
             return min(max(ctx.retry_after, 0.0), self.max_retry_after)
         if ctx.kind == "rate_limit":
             # The limiter already paces the retry; a short jittered pause is all that is needed.
@@ -128,25 +130,38 @@ class RetryPolicy:
         return self.backoff(ctx.attempt)
 
 
+MAX_RETRY_AFTER = 2 * 86_400.0
+"""The longest wait :func:`parse_retry_after` returns (two days): Zoom's limits reset at least
+daily, so a longer ``Retry-After`` is clamped to it."""
+
+
 def parse_retry_after(value: str | None, now: datetime) -> tuple[float | None, datetime | None]:
     """Parse ``Retry-After`` as seconds, an HTTP date, or the ISO date Zoom sends for daily limits.
 
-    Returns ``(seconds_from_now, instant)``; both ``None`` when absent or unreadable.
+    Returns ``(seconds_from_now, instant)``; both ``None`` when absent or unreadable. Whatever
+    the server sends, the wait is a finite number between 0 and :data:`MAX_RETRY_AFTER`:
+    ``nan``, ``inf``, negative numbers and unreadable dates are ignored, huge ones clamped.
 
     >>> parse_retry_after("2", datetime(2025, 8, 22, tzinfo=UTC))[0]
     2.0
     >>> parse_retry_after("2025-08-23T00:00:00Z", datetime(2025, 8, 22, 23, tzinfo=UTC))[0]
     3600.0
+    >>> parse_retry_after("1e300", datetime(2025, 8, 22, tzinfo=UTC))[0]
+    172800.0
+    >>> parse_retry_after("nan", datetime(2025, 8, 22, tzinfo=UTC))
+    (None, None)
     """
-    if not value:
+    if not value or not isinstance(value, str) or len(value) > 200:
         return None, None
     value = value.strip()
     try:
         seconds = float(value)
     except ValueError:
-        pass
-    else:
-        seconds = max(seconds, 0.0)
+        seconds = None
+    if seconds is not None:
+        if not math.isfinite(seconds) or seconds < 0:
+            return None, None
+        seconds = min(seconds, MAX_RETRY_AFTER)
         return seconds, now + timedelta(seconds=seconds)
     instant: datetime | None = None
     try:
@@ -154,9 +169,17 @@ def parse_retry_after(value: str | None, now: datetime) -> tuple[float | None, d
     except ValueError:
         try:
             instant = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None, None
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    instant = instant.astimezone(UTC)
-    return max((instant - now).total_seconds(), 0.0), instant
+    if instant is None:
+        return None, None
+    try:
+        if instant.tzinfo is None:
+            instant = instant.replace(tzinfo=UTC)
+        instant = instant.astimezone(UTC)
+        seconds = (instant - now).total_seconds()
+    except (OverflowError, ValueError):
+        return None, None
+    if seconds > MAX_RETRY_AFTER:
+        return MAX_RETRY_AFTER, now + timedelta(seconds=MAX_RETRY_AFTER)
+    return max(seconds, 0.0), instant

@@ -12,13 +12,27 @@ Needs the ``testing`` extra (``pip install zoom-async[testing]``: Starlette, uvi
 jsonschema).
 """
 
-from ._custom import FakeRequest, FakeResponse
-from ._fake import FakeZoom, Latency
-from ._faults import Fault
-from ._ratelimits import Neighbour
-from ._server import FakeZoomServer
-from ._stats import FakeZoomStats, RequestRecord
-from ._transport import ConnectionDropped, FakeZoomTransport
+# The packages of the ``testing`` extra: without them, say which extra to install instead of
+# a bare "No module named 'starlette'".
+_EXTRA_MODULES = frozenset({"starlette", "uvicorn", "httptools", "jsonschema"})
+
+try:
+    from ._custom import FakeRequest, FakeResponse
+    from ._fake import FakeZoom, Latency
+    from ._faults import Fault
+    from ._ratelimits import Neighbour
+    from ._server import FakeZoomServer
+    from ._stats import FakeZoomStats, RequestRecord
+    from ._transport import ConnectionDropped, FakeZoomTransport
+except ModuleNotFoundError as _exc:
+    _missing = (_exc.name or "").split(".")[0]
+    if _missing not in _EXTRA_MODULES:
+        raise
+    raise ModuleNotFoundError(
+        f"zoom_async.testing needs the 'testing' extra ({_missing} is not installed): "
+        "pip install 'zoom-async[testing]'",
+        name=_missing,
+    ) from _exc
 
 __all__ = [
     "ConnectionDropped",
