@@ -45,7 +45,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session
 def codegen(session: nox.Session) -> None:
-    """Regenerate the catalog and webhook models from ../shared/zoom-openapi."""
+    """Regenerate the catalog, the typed API and webhook models from ../shared/zoom-openapi
+    (``nox -s codegen -- --check`` only checks they are up to date)."""
     install(session)
-    session.run("python", "-m", "codegen", "catalog")
+    session.run("python", "-m", "codegen", "catalog", *session.posargs)
+    session.run("python", "-m", "codegen", "api", *session.posargs)
     session.run("python", "-m", "codegen.webhook_events")

@@ -1,6 +1,7 @@
 """``python -m codegen <generator> [options]``: run one of the code generators.
 
-Generators: ``catalog`` (see :mod:`codegen.catalog`), ``fake`` (see :mod:`codegen.fake`).
+Generators: ``catalog`` (see :mod:`codegen.catalog`), ``api`` (see :mod:`codegen.api`),
+``fake`` (see :mod:`codegen.fake`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,17 @@ def _fake(argv: Sequence[str]) -> int:
     return main(argv)
 
 
-GENERATORS: dict[str, Callable[[Sequence[str]], int]] = {"catalog": _catalog, "fake": _fake}
+def _api(argv: Sequence[str]) -> int:
+    from .api import main
+
+    return main(argv)
+
+
+GENERATORS: dict[str, Callable[[Sequence[str]], int]] = {
+    "catalog": _catalog,
+    "api": _api,
+    "fake": _fake,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,7 +72,7 @@ def test_catalog_matches_a_fresh_parse_of_the_specs() -> None:
 @needs_specs
 def test_generated_file_is_up_to_date() -> None:
     text = gen.render(gen.build(gen.load_config()))
-    committed = (ROOT / "zoom_async" / "_catalog_data.py").read_text(encoding="utf-8")
+    committed = (ROOT / "zoom_async" / "_generated" / "catalog_data.py").read_text(encoding="utf-8")
     assert text == committed, "run: python -m codegen catalog"
 
 

@@ -27,6 +27,7 @@ import httpx
 
 from . import catalog
 from ._decoding import excerpt, loads
+from ._generated.api import ApiNamespaces
 from ._inputs import check_headers, check_path, clean_params, path_param_text
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
 from .clock import Clock, SystemClock
@@ -57,6 +58,7 @@ from .pagination import (
     DEFAULT_PAGE_SIZE,
     DEFAULT_TOKEN_MAX_AGE,
     Checkpoint,
+    Item,
     PaginationMode,
     Paginator,
 )
@@ -242,8 +244,12 @@ _ERRORS_BY_STATUS: dict[int, type[ZoomAPIError]] = {
 }
 
 
-class ZoomClient:
+class ZoomClient(ApiNamespaces):
     """An async client for the whole Zoom REST API, within the account's rate limits.
+
+    Every operation of Zoom's API is also a typed method in a namespace: ``zoom.users``,
+    ``zoom.meetings``, ``zoom.phone.call_queues``... (see ``docs/naming.md``); their modules
+    are imported on first use.
 
     Args:
         account_id, client_id, client_secret: server-to-server OAuth credentials; each falls
@@ -581,10 +587,22 @@ class ZoomClient:
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        content: bytes | None = None,
     ) -> httpx.Response:
-        """Like :meth:`request` but returns the successful :class:`httpx.Response` itself."""
+        """Like :meth:`request` but returns the successful :class:`httpx.Response` itself.
+
+        ``content`` is a body already encoded (e.g. multipart, with its ``Content-Type`` in
+        ``headers``), sent instead of ``json``.
+        """
         response = await self._dispatch(
-            method, path, params, json, headers, path_params, priority or self.priority
+            method,
+            path,
+            params,
+            json,
+            headers,
+            path_params,
+            priority or self.priority,
+            content=content,
         )
         try:
             data = loads(response.content) if response.content else None
@@ -602,6 +620,8 @@ class ZoomClient:
         headers: Mapping[str, str] | None,
         path_params: Mapping[str, str | int] | None,
         priority: Priority,
+        *,
+        content: bytes | None = None,
     ) -> httpx.Response:
         if self._closed:
             raise ConfigurationError("this ZoomClient is closed; create a new one")
@@ -625,7 +645,13 @@ class ZoomClient:
             method,
             url,
             partial(
-                self._http.build_request, method, url, params=query, json=json, headers=headers
+                self._http.build_request,
+                method,
+                url,
+                params=query,
+                json=json,
+                content=content,
+                headers=headers,
             ),
             priority,
         )
@@ -1047,7 +1073,7 @@ class ZoomClient:
         checkpoint: Checkpoint | None = None,
         token_max_age: float | None = DEFAULT_TOKEN_MAX_AGE,
         progress: ProgressCallback | None = None,
-    ) -> Paginator:
+    ) -> Paginator[Item]:
         """Every item of a list endpoint: ``async for`` items, ``.pages()`` for pages, ``await``
         for the first page. See :mod:`zoom_async.pagination`.
 

@@ -2,7 +2,7 @@
 
 The data comes from Zoom's OpenAPI specs through ``python -m codegen catalog`` (see
 ``docs/catalog.md``); at run time this module reads only the generated
-``zoom_async._catalog_data``.
+``zoom_async._generated.catalog_data``.
 
 >>> op, params = match("GET", "https://api.zoom.us/v2/users/jo%40example.com/meetings?page_size=300")
 >>> op.operation_id, op.category.value, op.list_key, op.max_page_size, params
@@ -18,13 +18,14 @@ from functools import cache
 from typing import Literal
 from urllib.parse import unquote
 
-from ._catalog_data import SPECS
+from ._generated.catalog_data import SPECS
 from .plans import Category, Family
 
 __all__ = [
     "Operation",
     "Pagination",
     "by_operation_id",
+    "by_python_name",
     "match",
     "operations",
     "resolve",
@@ -76,6 +77,11 @@ class Operation:
     """The ``maximum`` of the ``page_size`` query parameter, if the spec gives one."""
     base_path: str = "/v2"
     """Path of the spec's server URL (``"/v2"``, or ``""`` for SCIM2 and Clips)."""
+    summary: str = ""
+    """The spec's one-line summary: the operation's title in Zoom's API docs."""
+    python_name: str = ""
+    """The typed method's dotted path from the client: ``"meetings.create"`` is
+    ``zoom.meetings.create`` (see ``docs/naming.md``). Unique across all operations."""
 
 
 @cache
@@ -83,7 +89,9 @@ def operations() -> tuple[Operation, ...]:
     """All operations, sorted by area, api, path and method."""
     out: list[Operation] = []
     for area, api, base_path, rows in SPECS:
-        for method, path, op_id, label, defaulted, family, pages, list_key, max_size in rows:
+        for row in rows:
+            method, path, op_id, label, defaulted, family, pages, list_key, max_size = row[:9]
+            summary, python_name = row[9], row[10]
             out.append(
                 Operation(
                     api=api,
@@ -98,6 +106,8 @@ def operations() -> tuple[Operation, ...]:
                     list_key=list_key,
                     max_page_size=max_size,
                     base_path=base_path,
+                    summary=summary,
+                    python_name=python_name,
                 )
             )
     return tuple(out)
@@ -126,6 +136,20 @@ def by_operation_id(operation_id: str, api: str | None = None) -> Operation:
         return _operation_ids()[key]
     except KeyError:
         raise KeyError(operation_id if api is None else f"{api}:{operation_id}") from None
+
+
+@cache
+def _python_names() -> dict[str, Operation]:
+    return {op.python_name: op for op in operations()}
+
+
+def by_python_name(python_name: str) -> Operation:
+    """The operation of typed method ``python_name`` (``"meetings.create"``); ``KeyError`` if
+    there is none."""
+    try:
+        return _python_names()[python_name]
+    except KeyError:
+        raise KeyError(python_name) from None
 
 
 class _Node:

@@ -37,11 +37,11 @@ import contextlib
 import math
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 
 import anyio
 
@@ -69,6 +69,10 @@ __all__ = [
 
 Item = dict[str, Any]
 """One element of a listing, as Zoom sends it (a JSON object)."""
+
+ItemT = TypeVar("ItemT")
+"""The type of a listing's items: :data:`Item` for :meth:`ZoomClient.paginate
+<zoom_async.ZoomClient.paginate>`, a generated model for typed list methods."""
 
 PaginationMode = Literal["auto", "token", "page_number"]
 """``"auto"``: concurrent ``page_number`` pages where the endpoint takes them and the page count
@@ -192,13 +196,15 @@ class Checkpoint:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
+class Page(Generic[ItemT]):
     """One page of a listing.
 
-    Iterating a page iterates its items; ``len(page)`` is their number.
+    Iterating a page iterates its items; ``len(page)`` is their number. Items are plain
+    ``dict`` objects from :meth:`ZoomClient.paginate <zoom_async.ZoomClient.paginate>` and
+    models from typed list methods (``raw`` keeps the body as sent).
     """
 
-    items: list[Item]
+    items: list[ItemT]
     """The page's items (on the first page of a resumed listing, those after the offset)."""
     raw: dict[str, Any] = field(repr=False)
     """The decoded response body."""
@@ -218,7 +224,7 @@ class Page:
     def __len__(self) -> int:
         return len(self.items)
 
-    def __iter__(self) -> Iterator[Item]:
+    def __iter__(self) -> Iterator[ItemT]:
         return iter(self.items)
 
     @property
@@ -256,7 +262,7 @@ def _token_refused(exc: BadRequestError) -> bool:
     return exc.code in (300, None) and "token" in exc.message.lower()
 
 
-class Paginator:
+class Paginator(Generic[ItemT]):
     """A listing: ``async for`` its items, ``.pages()`` for pages, ``await`` for the first page.
 
     Created by :meth:`ZoomClient.paginate <zoom_async.ZoomClient.paginate>` (see there for the
@@ -290,6 +296,8 @@ class Paginator:
         checkpoint: Checkpoint | None = None,
         token_max_age: float | None = DEFAULT_TOKEN_MAX_AGE,
         progress: ProgressCallback | None = None,
+        headers: Mapping[str, str] | None = None,
+        item_parser: Callable[[Item], ItemT] | None = None,
     ) -> None:
         if mode not in ("auto", "token", "page_number"):
             raise ConfigurationError(f"mode must be 'auto', 'token' or 'page_number', not {mode!r}")
@@ -299,6 +307,8 @@ class Paginator:
         if not isinstance(page_size, int) or page_size < 1:
             raise ConfigurationError(f"page_size must be a positive int, got {page_size!r}")
         self._client = client
+        self._headers = dict(headers) if headers else None
+        self._item_parser = item_parser
         self.path = client.url_for(path, path_params)[len(client.base_url) :]
         """The listed path, relative to the client's base URL."""
         found = catalog.match("GET", self.path)
@@ -352,7 +362,7 @@ class Paginator:
                 f"maximum {page_size}"
             )
         self._start = checkpoint
-        self._position: tuple[Page, int] | None = None
+        self._position: tuple[Page[ItemT], int] | None = None
         self._iterators: weakref.WeakSet[_PageIterator] = weakref.WeakSet()
         self.total_records: int | None = None
         """Zoom's ``total_records``, once a page has arrived (when the endpoint sends it)."""
@@ -380,10 +390,10 @@ class Paginator:
 
     # -- iteration --------------------------------------------------------------------------
 
-    def __aiter__(self) -> AsyncIterator[Item]:
+    def __aiter__(self) -> AsyncIterator[ItemT]:
         return _ItemIterator(self)
 
-    def pages(self) -> AsyncIterator[Page]:
+    def pages(self) -> AsyncIterator[Page[ItemT]]:
         """Iterate whole :class:`Page` objects instead of items.
 
         Example::
@@ -394,10 +404,10 @@ class Paginator:
         """
         return _PageIterator(self, items=False)
 
-    def __await__(self) -> Generator[Any, None, Page]:
+    def __await__(self) -> Generator[Any, None, Page[ItemT]]:
         return self.first_page().__await__()
 
-    async def first_page(self) -> Page:
+    async def first_page(self) -> Page[ItemT]:
         """Fetch only the first page (from ``checkpoint=`` when given); ``await paginator``
         does the same."""
         listing = _Listing(self)
@@ -423,10 +433,10 @@ class Paginator:
 
     # -- what the iterators report ----------------------------------------------------------
 
-    def _handed_out(self, page: Page, index: int) -> None:
+    def _handed_out(self, page: Page[ItemT], index: int) -> None:
         self._position = (page, index)
 
-    def _report(self, page: Page | None, finished: bool = False) -> None:
+    def _report(self, page: Page[Any] | None, finished: bool = False) -> None:
         if self._progress is None:
             return
         completed = (page.checkpoint if page is not None else self.checkpoint).items_seen
@@ -449,7 +459,7 @@ class _Listing:
     background task, so an abandoned iterator is collected and its task cancelled.
     """
 
-    def __init__(self, pager: Paginator) -> None:
+    def __init__(self, pager: Paginator[Any]) -> None:
         self.pager = pager
         self.client = pager._client
         self.path = pager.path
@@ -475,7 +485,9 @@ class _Listing:
             params["next_page_token"] = pos.token
         elif pos.number > 1:
             params["page_number"] = pos.number
-        data = await self.client.request("GET", self.path, params=params)
+        data = await self.client.request(
+            "GET", self.path, params=params, headers=self.pager._headers
+        )
         clock = self.client.clock
         received_at, received_mono = clock.utcnow(), clock.monotonic()
         if data is None:
@@ -615,7 +627,7 @@ class _Listing:
             token_issued_at=pos.issued_at if pos.token else None,
         )
 
-    def assemble(self, fetched: _Fetched) -> Page:
+    def assemble(self, fetched: _Fetched) -> Page[Any]:
         """Turn a response into a :class:`Page`; call in listing order."""
         pos = fetched.pos
         start = self.start_checkpoint(pos)
@@ -661,6 +673,9 @@ class _Listing:
             else:
                 done = len(fetched.items) < self.page_size
         self.items_seen += len(items)
+        parse = self.pager._item_parser
+        if parse is not None:
+            items = [parse(item) for item in items]
         after = Checkpoint(
             path=self.path,
             params=start.params,
@@ -698,7 +713,7 @@ class _Listing:
         else:
             await self._run_sequential(channel, page, fetched.received_mono)
 
-    async def _run_sequential(self, channel: _Channel, page: Page, received: float) -> None:
+    async def _run_sequential(self, channel: _Channel, page: Page[Any], received: float) -> None:
         token_max_age = self.pager.token_max_age
         while not page.checkpoint.done:
             deadline = None
@@ -712,7 +727,7 @@ class _Listing:
             received = fetched.received_mono
             channel.put(page)
 
-    async def _run_numbered(self, channel: _Channel, page: Page) -> None:
+    async def _run_numbered(self, channel: _Channel, page: Page[Any]) -> None:
         delivered = page.page_number
         while self.max_page_count is not None and delivered < self.max_page_count:
             plan = self.max_page_count
@@ -788,7 +803,7 @@ class _Channel:
 
     def __init__(self, capacity: int, max_window: int) -> None:
         self.capacity = capacity
-        self.buffer: deque[Page] = deque()
+        self.buffer: deque[Page[Any]] = deque()
         self.last_taken = 0
         """The ``page_number`` of the page the caller took last."""
         self.window = capacity
@@ -799,7 +814,7 @@ class _Channel:
         self.runner_done = False
         self.signal = _Signal()
 
-    def put(self, page: Page) -> None:
+    def put(self, page: Page[Any]) -> None:
         self.buffer.append(page)
         self.signal.notify()
 
@@ -813,7 +828,7 @@ class _Channel:
             while len(self.buffer) >= self.capacity:
                 await self.signal.wait()
 
-    async def get(self) -> Page:
+    async def get(self) -> Page[Any]:
         if not self.buffer and self.last_taken and self.error is None and not self.ended:
             # The caller is faster than the pages come: allow more of them at once.
             self.window = min(self.max_window, self.window * 2)
@@ -847,7 +862,7 @@ async def _run_listing(listing: _Listing, channel: _Channel) -> None:
 class _PageIterator:
     """Pages of one iteration; owns the background task (which never refers back to it)."""
 
-    def __init__(self, pager: Paginator, *, items: bool) -> None:
+    def __init__(self, pager: Paginator[Any], *, items: bool) -> None:
         self._pager = pager
         self._items = items
         self._channel: _Channel | None = None
@@ -869,7 +884,7 @@ class _PageIterator:
         if self._background is not None:
             await self._background.aclose()
 
-    async def __anext__(self) -> Page:
+    async def __anext__(self) -> Page[Any]:
         if self._finished:
             raise StopAsyncIteration
         pager = self._pager
@@ -897,10 +912,10 @@ class _PageIterator:
 class _ItemIterator:
     """Items of one iteration, page after page."""
 
-    def __init__(self, pager: Paginator) -> None:
+    def __init__(self, pager: Paginator[Any]) -> None:
         self._pager = pager
         self._pages = _PageIterator(pager, items=True)
-        self._page: Page | None = None
+        self._page: Page[Any] | None = None
         self._index = 0
 
     def __aiter__(self) -> Self:
@@ -910,7 +925,7 @@ class _ItemIterator:
         """Stop the background fetches and wait for them to clean up."""
         await self._pages.aclose()
 
-    async def __anext__(self) -> Item:
+    async def __anext__(self) -> Any:
         if self._pages._finished:
             raise StopAsyncIteration
         page = self._page

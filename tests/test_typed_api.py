@@ -1,0 +1,309 @@
+"""The typed API: one method per operation, names, calls on the wire, models, pagination."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tomllib
+from collections import Counter
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from conftest import API, client_for
+from zoom_async import Paginator, ZoomClient, catalog
+from zoom_async._generated.api import NAMESPACES
+from zoom_async._namespaces import BoundApiMethod, BoundListMethod
+from zoom_async.testing import FakeZoom
+
+ROOT = Path(__file__).resolve().parent.parent
+for extra in (ROOT, ROOT / "tests" / "typing"):
+    if str(extra) not in sys.path:
+        sys.path.insert(0, str(extra))
+
+
+def _specs_dir() -> Path:
+    with (ROOT / "pyproject.toml").open("rb") as fh:
+        specs = str(tomllib.load(fh)["tool"]["codegen"]["specs"])
+    return (ROOT / specs).resolve()
+
+
+SPECS = _specs_dir()
+needs_specs = pytest.mark.skipif(
+    not (SPECS / "endpoints").is_dir(), reason=f"Zoom's specs not found at {SPECS}"
+)
+
+
+def _resolve(zoom: ZoomClient, python_name: str) -> Any:
+    target: Any = zoom
+    for part in python_name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def _spec_operations() -> list[tuple[str, str, str]]:
+    found = []
+    for file in sorted((SPECS / "endpoints").glob("*/*.json")):
+        doc = json.loads(file.read_text(encoding="utf-8"))
+        for path, item in doc["paths"].items():
+            for method in item:
+                if method in ("get", "post", "put", "patch", "delete"):
+                    found.append((file.stem, method.upper(), path))
+    return found
+
+
+# --- one method per operation ----------------------------------------------------------------
+
+
+@needs_specs
+def test_one_typed_method_per_operation_in_the_specs() -> None:
+    in_specs = _spec_operations()
+    assert len(in_specs) == 1719
+    ops = {(op.api, op.method, op.path): op for op in catalog.operations()}
+    assert set(ops) == set(in_specs)
+    names = Counter(op.python_name for op in ops.values())
+    assert len(names) == 1719, [n for n, c in names.items() if c > 1]
+    zoom = ZoomClient(account_id="a", client_id="b", client_secret="c")
+    methods = set()
+    for key in in_specs:
+        op = ops[key]
+        method = _resolve(zoom, op.python_name)
+        assert isinstance(method, BoundApiMethod | BoundListMethod), op.python_name
+        assert method.operation is op
+        assert method.operation.python_name == op.python_name
+        methods.add(id(method._method))
+    assert len(methods) == 1719
+
+
+def test_namespaces_are_listed_and_methods_do_not_hide_them() -> None:
+    zoom = ZoomClient(account_id="a", client_id="b", client_secret="c")
+    for path in NAMESPACES:
+        ns = _resolve(zoom, path)
+        assert type(ns).__module__ == NAMESPACES[path]
+    assert zoom.phone.call_queues is zoom.phone.call_queues  # created once per client
+
+
+def test_names_a_person_would_choose() -> None:
+    expect = {
+        ("POST", "/users/{userId}/meetings"): "meetings.create",
+        ("GET", "/users/{userId}/meetings"): "meetings.list",
+        ("GET", "/meetings/{meetingId}"): "meetings.get",
+        ("PATCH", "/meetings/{meetingId}"): "meetings.update",
+        ("DELETE", "/meetings/{meetingId}"): "meetings.delete",
+        ("GET", "/users"): "users.list",
+        ("GET", "/users/{userId}"): "users.get",
+        ("GET", "/users/{userId}/webinars"): "webinars.list",
+        ("GET", "/users/{userId}/recordings"): "cloud_recordings.list",
+        ("GET", "/meetings/{meetingId}/recordings"): "cloud_recordings.get",
+        ("GET", "/report/meetings/{meetingId}/participants"): "reports.meeting_participants",
+        ("GET", "/phone/call_queues"): "phone.call_queues.list",
+        ("GET", "/phone/call_queues/{callQueueId}"): "phone.call_queues.get",
+        ("GET", "/chat/channels/{channelId}"): "team_chat.channels.get",
+        ("POST", "/chat/users/{userId}/messages"): "team_chat.messages.send",
+        ("GET", "/contact_center/queues"): "contact_center.queues.list",
+    }
+    for (method, path), name in expect.items():
+        op = catalog.resolve(method, path)
+        assert op is not None and op.path == path
+        assert op.python_name == name, (method, path, op.python_name)
+        assert catalog.by_python_name(name) is op
+
+
+def test_operation_ids_repeated_across_specs_get_distinct_names() -> None:
+    by_id: dict[str, list[catalog.Operation]] = {}
+    for op in catalog.operations():
+        by_id.setdefault(op.operation_id, []).append(op)
+    repeated = {k: v for k, v in by_id.items() if len(v) > 1}
+    assert len(repeated) >= 20
+    for ops in repeated.values():
+        assert len({op.python_name for op in ops}) == len(ops)
+
+
+def test_every_operation_has_a_summary() -> None:
+    missing = [op for op in catalog.operations() if not op.summary]
+    assert len(missing) < 10, missing[:5]
+    assert catalog.by_python_name("meetings.create").summary == "Create a meeting"
+
+
+def test_method_carries_operation_and_docstring() -> None:
+    zoom = ZoomClient(account_id="a", client_id="b", client_secret="c")
+    create = zoom.meetings.create
+    assert create.operation.category.value == "Light"
+    assert create.operation.operation_id == "meetingCreate"
+    assert create.__doc__ is not None and create.__doc__.startswith("Create a meeting.")
+    assert "POST /users/{userId}/meetings" in create.__doc__
+    assert repr(create) == "<typed method zoom.meetings.create>"
+    # The unbound descriptor has it too.
+    from zoom_async._generated.api.meetings import Meetings
+
+    assert Meetings.create.operation is create.operation
+
+
+@needs_specs
+def test_generated_code_is_up_to_date() -> None:
+    from codegen import api as gen
+
+    assert gen.main(["--check"]) == 0, "run: python -m codegen api"
+
+
+# --- end to end against FakeZoom ---------------------------------------------------------------
+
+
+async def test_users_and_meetings_crud_through_typed_methods() -> None:
+    fake = FakeZoom()
+    fake.add_users(3)
+    async with client_for(fake) as zoom:
+        me = await zoom.users.get(user_id="me")
+        assert me.email and me.id
+        users = [u async for u in zoom.users.list(page_size=2)]
+        assert len(users) == 4
+        assert all(u.email for u in users)
+
+        meeting = await zoom.meetings.create(user_id="me", topic="Sync", type=2, duration=30)
+        assert meeting.id is not None and meeting.topic == "Sync"
+        assert meeting.join_url and meeting.join_url.startswith("https://")
+        got = await zoom.meetings.get(meeting_id=meeting.id)
+        assert got.topic == "Sync" and got.duration == 30
+
+        await zoom.meetings.update(meeting_id=meeting.id, topic="Sync (moved)")
+        assert (await zoom.meetings.get(meeting_id=meeting.id)).topic == "Sync (moved)"
+
+        first = await zoom.meetings.list(user_id="me")
+        assert [m.id for m in first.items] == [meeting.id]
+        assert first.items[0].topic == "Sync (moved)"
+        listed = [m async for m in zoom.meetings.list(user_id="me", type="scheduled")]
+        assert [m.id for m in listed] == [meeting.id]
+
+        raw = await zoom.meetings.get.with_raw_response(meeting_id=meeting.id)
+        assert isinstance(raw, httpx.Response) and raw.json()["topic"] == "Sync (moved)"
+        raw_items = [m async for m in zoom.meetings.list.with_raw_response(user_id="me")]
+        assert isinstance(raw_items[0], dict)
+
+        assert await zoom.meetings.delete(meeting_id=meeting.id) is None
+        assert [m async for m in zoom.meetings.list(user_id="me")] == []
+
+
+async def test_report_through_typed_methods() -> None:
+    fake = FakeZoom()
+    async with client_for(fake) as zoom:
+        me = await zoom.users.get(user_id="me")
+        assert me.id is not None
+        fake.add_meetings(me.id, 3, start=fake.clock.utcnow())
+        today = fake.clock.utcnow().date()
+        pager = zoom.reports.user_meetings(user_id="me", from_=today, to=today, page_size=2)
+        assert isinstance(pager, Paginator)
+        rows = [row async for row in pager]
+        assert len(rows) == 3
+        assert all(row.topic for row in rows)
+
+
+# --- the wire: names, values, bodies, uploads, downloads ------------------------------------
+
+
+async def test_python_names_go_out_as_zoom_names(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    route = zoom_api.get(f"{API}/users/me/recordings").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "from": "2026-11-01",
+                "to": "2026-11-30",
+                "next_page_token": "",
+                "meetings": [
+                    {
+                        "uuid": "abc==",
+                        "topic": "Sync",
+                        "recording_files": [{"id": "f1", "file_size": 12, "file_type": "MP4"}],
+                        "a_field_zoom_adds_tomorrow": {"x": 1},
+                    }
+                ],
+            },
+        )
+    )
+    async with ZoomClient(**credentials) as zoom:
+        page = await zoom.cloud_recordings.list(user_id="me", from_=date(2026, 11, 1), trash=True)
+    request = route.calls.last.request
+    assert request.url.params["from"] == "2026-11-01"
+    assert request.url.params["trash"] == "true"
+    assert "from_" not in request.url.params
+    recording = page.items[0]
+    assert recording.topic == "Sync"
+    assert recording.recording_files is not None
+    assert recording.recording_files[0].file_size == 12
+    assert recording.model_extra == {"a_field_zoom_adds_tomorrow": {"x": 1}}
+    assert page.raw["meetings"][0]["uuid"] == "abc=="
+
+
+async def test_phone_call_with_path_query_and_body(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    route = zoom_api.patch(f"{API}/phone/call_queues/cq1").mock(return_value=httpx.Response(204))
+    listing = zoom_api.get(f"{API}/phone/call_queues").mock(
+        return_value=httpx.Response(
+            200,
+            json={
+                "call_queues": [{"id": "cq1", "name": "Support", "extension_number": 100}],
+                "next_page_token": "",
+                "total_records": 1,
+            },
+        )
+    )
+    async with ZoomClient(**credentials) as zoom:
+        queues = [q async for q in zoom.phone.call_queues.list(site_id="s1")]
+        assert queues[0].name == "Support" and queues[0].id == "cq1"
+        assert listing.calls.last.request.url.params["site_id"] == "s1"
+        result = await zoom.phone.call_queues.update(
+            call_queue_id="cq1", name="Support (EU)", extra_body={"undocumented": True}
+        )
+    assert result is None
+    assert json.loads(route.calls.last.request.content) == {
+        "name": "Support (EU)",
+        "undocumented": True,
+    }
+
+
+async def test_team_chat_message_and_file_upload(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    sent = zoom_api.post(f"{API}/chat/users/me/messages").mock(
+        return_value=httpx.Response(201, json={"id": "msg-1"})
+    )
+    upload = zoom_api.post(f"{API}/chat/users/me/files").mock(
+        return_value=httpx.Response(201, json={"id": "file-1"})
+    )
+    async with ZoomClient(**credentials) as zoom:
+        message = await zoom.team_chat.messages.send(
+            user_id="me", message="hello", to_channel="ch1"
+        )
+        assert message.id == "msg-1"
+        file = await zoom.team_chat.files.create(user_id="me", file=("notes.txt", b"hi there"))
+        assert file.id == "file-1"
+    assert json.loads(sent.calls.last.request.content) == {"message": "hello", "to_channel": "ch1"}
+    request = upload.calls.last.request
+    assert request.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    assert b'filename="notes.txt"' in request.content and b"hi there" in request.content
+
+
+async def test_binary_download_returns_bytes(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    op = catalog.by_python_name("clips.get_download")
+    zoom_api.get(f"https://api.zoom.us{op.base_path}/clips/c1/download").mock(
+        return_value=httpx.Response(
+            200, content=b"\x00\x01mp4", headers={"content-type": "application/octet-stream"}
+        )
+    )
+    async with ZoomClient(**credentials, base_url="https://api.zoom.us") as zoom:
+        data = await zoom.clips.get_download(clip_id="c1")
+    assert data == b"\x00\x01mp4"
+
+
+async def test_the_typed_user_file_runs() -> None:
+    from typed_calls import main  # tests/typing/typed_calls.py, type-checked by mypy
+
+    assert await main() == ["Sync", "Sync", "Light"]
