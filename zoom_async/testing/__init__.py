@@ -24,6 +24,7 @@ try:
     from ._server import FakeZoomServer
     from ._stats import FakeZoomStats, RequestRecord
     from ._transport import ConnectionDropped, FakeZoomTransport
+    from ._webhook_sender import Delivery, Subscription, WebhookValidationFailed
 except ModuleNotFoundError as _exc:
     _missing = (_exc.name or "").split(".")[0]
     if _missing not in _EXTRA_MODULES:
@@ -36,6 +37,7 @@ except ModuleNotFoundError as _exc:
 
 __all__ = [
     "ConnectionDropped",
+    "Delivery",
     "FakeRequest",
     "FakeResponse",
     "FakeZoom",
@@ -46,4 +48,6 @@ __all__ = [
     "Latency",
     "Neighbour",
     "RequestRecord",
+    "Subscription",
+    "WebhookValidationFailed",
 ]

@@ -20,6 +20,12 @@ from ._server import FakeZoomServer, serve
 from ._stats import FakeZoomStats, RequestRecord
 from ._store import Store, UserRecord
 from ._transport import FakeZoomTransport
+from ._webhook_sender import (
+    ZOOM_RETRY_DELAYS,
+    ZOOM_TIMEOUT,
+    Subscription,
+    WebhookSender,
+)
 
 __all__ = ["FakeZoom", "Latency"]
 
@@ -149,6 +155,7 @@ class FakeZoom:
         self.schema_list_size = schema_list_size
         """Items in a list answered from the schema."""
         self._handlers: dict[tuple[str, str], CustomHandler] = {}
+        self._webhooks = WebhookSender(self)
         self._rng = random.Random(seed)
         self._uplink, self._downlink = _latency(latency)
         self._processing = _range(processing_time, "processing_time")
@@ -515,6 +522,71 @@ class FakeZoom:
         self._sync()
         self._limiter.reset()
 
+    # -- webhooks ------------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        url: str,
+        secret_token: str,
+        events: Sequence[str] | None = None,
+        *,
+        app: Any = None,
+        response_timeout: float = ZOOM_TIMEOUT,
+        retry_delays: Sequence[float] = ZOOM_RETRY_DELAYS,
+    ) -> Subscription:
+        """Send webhooks to ``url``, as Zoom sends them to an app's event subscription.
+
+        First the ``endpoint.url_validation`` handshake (raises
+        :class:`WebhookValidationFailed` if the endpoint does not answer it correctly); then,
+        on every state change of the fake (``meeting.created``, ``meeting.updated``,
+        ``user.updated``, ``recording.completed``...) in ``events`` (``None``: all), a POST
+        signed with ``secret_token``, retried after each of ``retry_delays`` (Zoom: 5, 30 and
+        90 minutes) while the endpoint does not answer 200/204 within ``response_timeout``
+        seconds (Zoom: 3).
+        Deliveries run in the background on the fake's clock; ``await fake.drain_webhooks()``
+        waits for them, and ``subscription.deliveries`` records each one.
+
+        ``app``: an ASGI app to deliver to in-process (``url`` then only gives the path);
+        without it ``url`` is reached over the network (e.g. a uvicorn server on 127.0.0.1).
+        """
+        import httpx
+
+        transport = httpx.ASGITransport(app=app) if app is not None else None
+        sub = Subscription(
+            url=url,
+            events=None if events is None else frozenset(events),
+            timeout=response_timeout,
+            retry_delays=tuple(float(d) for d in retry_delays),
+            _secret=secret_token,
+            _client=httpx.AsyncClient(transport=transport),
+        )
+        try:
+            await self._webhooks.validate(sub)
+        except BaseException:
+            assert sub._client is not None
+            await sub._client.aclose()
+            raise
+        self._webhooks.subscriptions.append(sub)
+        return sub
+
+    async def unsubscribe(self, subscription: Subscription | None = None) -> None:
+        """Stop sending to one subscription (``None``: all); pending retries are dropped."""
+        subs = self._webhooks.subscriptions
+        for sub in [s for s in subs if subscription is None or s is subscription]:
+            sub.active = False
+            subs.remove(sub)
+            if sub._client is not None:
+                await sub._client.aclose()
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The active webhook subscriptions."""
+        return list(self._webhooks.subscriptions)
+
+    async def drain_webhooks(self) -> None:
+        """Wait until every webhook delivery has been answered 200/204 or run out of retries."""
+        await self._webhooks.drain()
+
     # -- custom answers --------------------------------------------------------------------------
 
     def handle(self, operation: OperationRef, handler: CustomHandler | None = None) -> Any:
@@ -616,7 +688,10 @@ class FakeZoom:
 
     def _flush_events(self) -> None:
         """Hand the state changes of the last request to the webhook sender."""
-        self._store.pending_events.clear()
+        pending = self._store.pending_events
+        if pending and self._webhooks.subscriptions:
+            self._webhooks.publish(list(pending))
+        pending.clear()
 
     async def _sleep_range(self, bounds: Range) -> None:
         lo, hi = bounds
