@@ -40,6 +40,7 @@ def bench(session: nox.Session) -> None:
     install(session)
     session.run("python", "benchmarks/bench_limits.py", *session.posargs)
     session.run("python", "benchmarks/bench_overhead.py")
+    session.run("python", "benchmarks/bench_import.py")
     session.run("python", "benchmarks/bench_pagination.py", "--users", "2000")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def key_paths(value: Any, prefix: str = "") -> set[str]:
 
 
 def test_generated_file_header_and_size() -> None:
-    path = ROOT / "zoom_async" / "events.py"
+    path = ROOT / "zoom_async" / "_generated" / "events.py"
     first = path.read_text(encoding="utf-8").splitlines()[0]
     assert first == gen.HEADER
     assert path.stat().st_size < 1_500_000
@@ -153,9 +154,9 @@ def test_generated_module_is_up_to_date() -> None:
     if not specs.is_dir():
         pytest.skip(f"webhook specs not available at {specs}")
     source, examples, _ = gen.generate(specs)
-    assert source == (ROOT / "zoom_async" / "events.py").read_text(encoding="utf-8"), (
-        "zoom_async/events.py is stale: run python -m codegen.webhook_events"
-    )
+    assert source == (ROOT / "zoom_async" / "_generated" / "events.py").read_text(
+        encoding="utf-8"
+    ), "zoom_async/_generated/events.py is stale: run python -m codegen.webhook_events"
     assert json.loads(examples) == EXAMPLES
 
 
@@ -330,3 +331,10 @@ def test_strip_json_comments_keeps_strings() -> None:
         "b": "/* no */",
         "c": [1],
     }
+
+
+def test_import_zoom_async_does_not_import_the_event_models() -> None:
+    # They are most of the package's import time; parse_event imports them on first use.
+    code = "import sys, zoom_async; print('zoom_async._generated.events' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

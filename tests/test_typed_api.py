@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import tomllib
 from collections import Counter
@@ -307,3 +308,24 @@ async def test_the_typed_user_file_runs() -> None:
     from typed_calls import main  # tests/typing/typed_calls.py, type-checked by mypy
 
     assert await main() == ["Sync", "Sync", "Light"]
+
+
+def test_namespaces_and_models_import_lazily() -> None:
+    code = """
+import sys, zoom_async
+loaded = lambda prefix: sorted(m for m in sys.modules if m.startswith(prefix))
+print(loaded("zoom_async._generated."))
+zoom = zoom_async.ZoomClient(account_id="a", client_id="b", client_secret="c")
+zoom.phone.call_queues
+print(loaded("zoom_async._generated."))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    at_import, after_use = done.stdout.splitlines()
+    assert at_import == "['zoom_async._generated.api']"
+    assert after_use == str(
+        [
+            "zoom_async._generated.api",
+            "zoom_async._generated.api.phone",
+            "zoom_async._generated.api.phone.call_queues",
+        ]
+    )

@@ -18,7 +18,6 @@ from functools import cache
 from typing import Literal
 from urllib.parse import unquote
 
-from ._generated.catalog_data import SPECS
 from .plans import Category, Family
 
 __all__ = [
@@ -87,6 +86,9 @@ class Operation:
 @cache
 def operations() -> tuple[Operation, ...]:
     """All operations, sorted by area, api, path and method."""
+    # Imported on first use: the table is a sizeable part of ``import zoom_async``.
+    from ._generated.catalog_data import SPECS
+
     out: list[Operation] = []
     for area, api, base_path, rows in SPECS:
         for row in rows:

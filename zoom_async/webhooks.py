@@ -42,10 +42,11 @@ from pydantic import ValidationError
 from ._decoding import loads
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError, WebhookVerificationError
-from .events import ZoomEvent, model_for
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+
+    from .events import ZoomEvent
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -269,6 +270,10 @@ def parse_event(
         WebhookPayloadError: not JSON, not an object, no ``event`` name; with ``strict``, a
             known event that does not match its model.
     """
+    # The event models are imported on the first event, not with the package (they are most of
+    # its import time).
+    from .events import ZoomEvent, model_for
+
     data = _decode(body)
     name: str = data["event"]
     model = model_for(name)
