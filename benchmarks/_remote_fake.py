@@ -30,6 +30,24 @@ class FakeSetup:
 
 def _child(setup: FakeSetup, conn: Connection) -> None:
     from zoom_async.testing import FakeZoom
+    from zoom_async.testing._app import FakeZoomApp
+
+    # The round trip the fake applied to each API request: from the moment it has the request
+    # (before the uplink delay) to its answer (after the downlink delay). The strict-safe bound
+    # is computed from these, so a slower client cannot lower its own bar.
+    round_trips: list[float] = []
+    handle = FakeZoomApp.handle
+
+    async def timed(self: Any, method: str, path: str, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        try:
+            return await handle(self, method, path, *args)
+        finally:
+            if not path.endswith("/oauth/token"):
+                round_trips.append(loop.time() - start)
+
+    FakeZoomApp.handle = timed  # type: ignore[method-assign]
 
     async def main() -> None:
         fake = FakeZoom(**setup.fake_kwargs)
@@ -54,13 +72,22 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                     return
                 if command == "reset_stats":
                     fake.reset_stats()
+                    round_trips.clear()
                     conn.send(None)
                 elif command == "stats":
+                    stats = fake.stats
                     conn.send(
                         {
-                            "requests": fake.stats.requests,
-                            "rate_limited": fake.stats.total_rate_limited,
+                            "requests": stats.requests,
+                            "rate_limited": stats.total_rate_limited,
+                            "neighbour_accepted": sum(stats.neighbour_accepted.values()),
+                            "neighbour_refused": sum(stats.neighbour_refused.values()),
                             "max_in_window": {c: fake.max_in_any_window(Category(c)) for c in arg},
+                            "max_own_in_window": {
+                                c: fake.max_in_any_window(Category(c), include_neighbours=False)
+                                for c in arg
+                            },
+                            "round_trips": list(round_trips),
                         }
                     )
 

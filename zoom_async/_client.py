@@ -97,7 +97,10 @@ _ERROR_BODY_LIMIT = 64 * 1024
 # start, and a huge 502 page must still end in a ServerError (and a retry where safe).
 
 _SAFE_PATH_CHARS = "@"
-_MAX_REMEMBERED = 100_000
+_MAX_REMEMBERED = 8_192
+"""Entries of each map of what the client learned from responses (meeting hosts, user ids).
+About 250 bytes each: listing 200,000 users keeps ~2 MB, not 25 MB; an id that fell out is
+looked up again (one Light GET) if a meeting mutation needs it."""
 
 
 def encode_path_param(value: str | int) -> str:
@@ -164,6 +167,23 @@ class _SingleFlight:
         finally:
             del self._running[key]
             flight.done.set()
+
+
+_POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=100)
+"""Connections: a burst sends up to L requests of each category at once (Light 80, Medium 60,
+Heavy 40 on Business+), each on a connection of its own over HTTP/1.1, and the next wave reuses
+them one window later."""
+
+
+def _aiohttp_transport() -> httpx.AsyncBaseTransport:
+    try:
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        raise ConfigurationError(
+            "transport='aiohttp' needs httpx-aiohttp: pip install 'zoom-async[aiohttp]'"
+        ) from None
+    transport: httpx.AsyncBaseTransport = AiohttpTransport(limits=_POOL_LIMITS)
+    return transport
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
@@ -272,7 +292,10 @@ class ZoomClient(ApiNamespaces):
             ``None``: no limit. :meth:`download` is not limited.
         http_client: an :class:`httpx.AsyncClient` to use (not closed by this client).
         transport: a transport for the client's own :class:`httpx.AsyncClient` (e.g.
-            ``FakeZoom().transport()`` in tests).
+            ``FakeZoom().transport()`` in tests), or ``"aiohttp"``: send through aiohttp's
+            connection pool (``pip install 'zoom-async[aiohttp]'``, httpx-aiohttp), which costs
+            about a third of httpx's own pool's CPU per request in bursts over HTTP/1.1
+            (docs/benchmarks.md). The default, httpx's pool, speaks HTTP/2 to Zoom.
         auth: a :class:`~zoom_async.auth.TokenSource`, e.g. ``UserOAuth.for_user(...)``.
         retry: the :class:`~zoom_async.retries.RetryPolicy`.
         clock: time source for the limiter and token expiry.
@@ -308,7 +331,7 @@ class ZoomClient(ApiNamespaces):
         timeout: float | httpx.Timeout = 30.0,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
-        transport: httpx.AsyncBaseTransport | None = None,
+        transport: httpx.AsyncBaseTransport | Literal["aiohttp"] | None = None,
         auth: TokenSource | None = None,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
@@ -369,11 +392,17 @@ class ZoomClient(ApiNamespaces):
             self._http = http_client
             self._owns_http = False
         else:
+            if transport == "aiohttp":
+                transport = _aiohttp_transport()
+            elif isinstance(transport, str):
+                raise ConfigurationError(
+                    f"transport must be an httpx transport or 'aiohttp', not {transport!r}"
+                )
             self._http = httpx.AsyncClient(
                 timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
                 transport=transport,
                 http2=transport is None,
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
+                limits=_POOL_LIMITS,
                 headers={"Accept": "application/json"},
             )
             self._owns_http = True

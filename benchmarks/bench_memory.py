@@ -1,0 +1,200 @@
+"""What waiting and listing cost: 100,000 queued calls, and paginating 200,000 users.
+
+**Queue.** 100,000 ``zoom.get`` calls are started against a lane that admits one request (the
+first is held in flight by an in-memory transport), the way a batch job starts them: in chunks
+of 1,000 tasks, yielding to the loop between chunks. Prints, measured in one run:
+
+* memory per queued call: RSS growth ÷ calls (the caller's task and coroutines included);
+* the longest the event loop was blocked while they queued (a 5 ms heartbeat's worst lateness),
+  and the longest single loop iteration;
+* how long cancelling all of them takes, and what is left behind (queued waiters, slots).
+
+**Pagination.** ``async for user in zoom.paginate("/users", page_size=300)`` over 200,000 users
+served by FakeZoom in a process of its own, against raw httpx fetching the same pages: RSS
+growth of the client process (peak, sampled every 20 ms).
+
+Run: ``python benchmarks/bench_memory.py`` (``--calls``, ``--users`` to change the sizes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import time
+from typing import Any
+
+import httpx
+from _remote_fake import FakeSetup, RemoteFake
+
+from zoom_async import BUSINESS_PLUS, Category, ZoomClient
+
+
+def rss() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class StaticToken:
+    async def get_token(self, http: httpx.AsyncClient) -> str:
+        return "token"
+
+    async def invalidate(self, token: str) -> None:
+        pass
+
+
+class LoopWatch:
+    """The worst lateness of a 5 ms heartbeat, and the longest loop iteration (slow callback)."""
+
+    def __init__(self) -> None:
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _beat(self) -> None:
+        while True:
+            start = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.worst = max(self.worst, time.perf_counter() - start - 0.005)
+
+    def __enter__(self) -> LoopWatch:
+        self._task = asyncio.ensure_future(self._beat())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def queue_case(calls: int, chunk: int) -> None:
+    held = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await held.wait()
+        return httpx.Response(200, json={})
+
+    zoom = ZoomClient(
+        auth=StaticToken(),
+        plan={"Light": 1},
+        transport=httpx.MockTransport(handler),
+        base_url="https://api.zoom.us/v2",
+    )
+    lane = zoom.limits._lane("general", Category.LIGHT)
+    first = asyncio.ensure_future(zoom.get("/users/first"))
+    # Warm every code path once (imports, caches) before measuring.
+    warm = [asyncio.ensure_future(zoom.get(f"/users/w{i}")) for i in range(1000)]
+    await asyncio.sleep(0.05)
+    for t in warm:
+        t.cancel()
+    await asyncio.gather(*warm, return_exceptions=True)
+    del warm
+    gc.collect()
+    before = rss()
+    tasks: list[asyncio.Task[Any]] = []
+    with LoopWatch() as watch:
+        start = time.perf_counter()
+        for i in range(calls):
+            tasks.append(asyncio.ensure_future(zoom.get(f"/users/u{i}", params={"n": i})))
+            if i % chunk == chunk - 1:
+                await asyncio.sleep(0)
+        while lane.queued < calls:  # noqa: ASYNC110 - polling what the benchmark measures
+            await asyncio.sleep(0.01)
+        queued_in = time.perf_counter() - start
+        await asyncio.sleep(0.05)
+    gc.collect()
+    per_call = (rss() - before) / calls
+    start = time.perf_counter()
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    cancelled_in = time.perf_counter() - start
+    left = lane.queued, sum(len(q) for q in lane._queues)
+    held.set()
+    await first
+    window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
+    await zoom.aclose()
+    print(
+        f"queue: {calls} calls queued in {queued_in:.2f} s (chunks of {chunk}); "
+        f"**{per_call:.0f} B per queued call** (RSS); "
+        f"loop blocked at most **{watch.worst * 1000:.1f} ms**; "
+        f"all cancelled in **{cancelled_in:.2f} s**; left behind: {left[0]} queued, "
+        f"{left[1]} queue entries, {window.in_flight} slots in flight"
+    )
+
+
+async def paginate_case(users: int, page_size: int) -> None:
+    setup = FakeSetup(fake_kwargs={"plan": BUSINESS_PLUS, "seed": 1}, users=users)
+    async with RemoteFake(setup) as fake:
+        for name in ("raw httpx", "zoom-async"):
+            gc.collect()
+            start_rss = peak = rss()
+            done = asyncio.Event()
+
+            async def sample(done: asyncio.Event = done) -> None:
+                nonlocal peak
+                while not done.is_set():
+                    peak = max(peak, rss())
+                    await asyncio.sleep(0.02)
+
+            sampler = asyncio.ensure_future(sample())
+            count = 0
+            started = time.perf_counter()
+            if name == "raw httpx":
+                async with httpx.AsyncClient() as http:
+                    token = (
+                        await http.post(
+                            fake.token_url,
+                            data={"grant_type": "account_credentials", "account_id": "a"},
+                            auth=("test-client-id", "test-client-secret"),
+                        )
+                    ).json()["access_token"]
+                    params: dict[str, Any] = {"page_size": page_size}
+                    while True:
+                        page = (
+                            await http.get(
+                                f"{fake.base_url}/users",
+                                params=params,
+                                headers={"Authorization": f"Bearer {token}"},
+                            )
+                        ).json()
+                        count += len(page["users"])
+                        if not page.get("next_page_token"):
+                            break
+                        params["next_page_token"] = page["next_page_token"]
+            else:
+                async with ZoomClient(
+                    account_id="test-account",
+                    client_id="test-client-id",
+                    client_secret="test-client-secret",
+                    base_url=fake.base_url,
+                    token_url=fake.token_url,
+                    plan=BUSINESS_PLUS,
+                ) as zoom:
+                    async for _user in zoom.paginate("/users", page_size=page_size):
+                        count += 1
+            done.set()
+            await sampler
+            elapsed = time.perf_counter() - started
+            print(
+                f"paginate {count} users, {name}: RSS growth **{(peak - start_rss) / 1e6:.1f} MB** "
+                f"(peak), {elapsed:.1f} s"
+            )
+
+
+async def main(args: argparse.Namespace) -> None:
+    load = os.getloadavg()[0]
+    print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
+    if "queue" in args.cases:
+        await queue_case(args.calls, args.chunk)
+    if "paginate" in args.cases:
+        await paginate_case(args.users, args.page_size)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--calls", type=int, default=100_000)
+    parser.add_argument("--chunk", type=int, default=1_000)
+    parser.add_argument("--users", type=int, default=200_000)
+    parser.add_argument("--page-size", type=int, default=300)
+    parser.add_argument("--cases", default="queue,paginate")
+    asyncio.run(main(parser.parse_args()))

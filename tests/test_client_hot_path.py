@@ -1,0 +1,179 @@
+"""The client's hot path: what a queued call holds, priorities, cancellation, transports."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import JITTER, client_for
+from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient
+from zoom_async.testing import FakeZoom
+
+API = "https://api.zoom.us/v2"
+
+
+class CountingToken:
+    """A token source that counts how often it is asked."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    async def get_token(self, http: httpx.AsyncClient) -> str:
+        self.asked += 1
+        return "token"
+
+    async def invalidate(self, token: str) -> None:
+        pass
+
+
+class HeldTransport:
+    """Answers 200 {"path": ...}, holding every request until ``release`` is set."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.seen: list[str] = []
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.seen.append(request.url.path)
+        await self.release.wait()
+        return httpx.Response(200, json={"path": request.url.path})
+
+
+def held_client(**kwargs: Any) -> tuple[ZoomClient, HeldTransport, CountingToken]:
+    handler = HeldTransport()
+    token = CountingToken()
+    zoom = ZoomClient(
+        auth=token,
+        plan={"Light": 1},
+        transport=httpx.MockTransport(handler),
+        base_url=API,
+        **kwargs,
+    )
+    return zoom, handler, token
+
+
+@pytest.mark.looptime
+async def test_a_queued_call_builds_no_request_and_asks_no_token() -> None:
+    zoom, handler, token = held_client()
+    built = 0
+    build = zoom.http.build_request
+
+    def counting_build(*args: Any, **kwargs: Any) -> httpx.Request:
+        nonlocal built
+        built += 1
+        return build(*args, **kwargs)
+
+    zoom.http.build_request = counting_build  # type: ignore[method-assign]
+    async with zoom:
+        calls = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(50)]
+        await asyncio.sleep(0.01)
+        # One call has the slot and is in flight; 49 wait, holding only their arguments.
+        assert handler.seen == ["/v2/users/u0"]
+        assert built == 1 and token.asked == 1
+        assert zoom.limits._lane("general", Category.LIGHT).queued == 49
+        handler.release.set()
+        results = await asyncio.gather(*calls)
+    assert [r["path"] for r in results] == [f"/v2/users/u{i}" for i in range(50)]
+    assert built == 50 and token.asked == 50
+
+
+@pytest.mark.looptime
+async def test_cancelled_queued_calls_leave_nothing_behind() -> None:
+    zoom, handler, _ = held_client()
+    async with zoom:
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        queued = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(1000)]
+        await asyncio.sleep(0.01)
+        for call in queued:
+            call.cancel()
+        await asyncio.gather(*queued, return_exceptions=True)
+        lane = zoom.limits._lane("general", Category.LIGHT)
+        assert lane.queued == 0 and not any(lane._queues)
+        handler.release.set()
+        assert (await first)["path"] == "/v2/users/first"
+        # Only the first call ever reached the transport; its slot was given back.
+        assert handler.seen == ["/v2/users/first"]
+        window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
+        assert window.in_flight == 0
+
+
+@pytest.mark.looptime
+async def test_interactive_calls_go_ahead_of_queued_batch_calls() -> None:
+    zoom, handler, _ = held_client()
+    async with zoom:
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        await asyncio.sleep(0.01)
+        batch = [asyncio.ensure_future(zoom.get(f"/users/batch{i}")) for i in range(5)]
+        await asyncio.sleep(0.01)
+        user = asyncio.ensure_future(zoom.get("/users/me", priority="interactive"))
+        await asyncio.sleep(0.01)
+        handler.release.set()
+        await asyncio.gather(first, user, *batch)
+    assert handler.seen[:3] == ["/v2/users/first", "/v2/users/me", "/v2/users/batch0"]
+
+
+@pytest.mark.looptime
+async def test_client_default_priority_and_per_call_override() -> None:
+    zoom, handler, _ = held_client(priority="interactive")
+    assert zoom.priority == "interactive"
+    async with zoom:
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        await asyncio.sleep(0.01)
+        export = asyncio.ensure_future(zoom.get("/users/export", priority="batch"))
+        await asyncio.sleep(0.01)
+        user = asyncio.ensure_future(zoom.get("/users/me"))  # the client's default
+        await asyncio.sleep(0.01)
+        handler.release.set()
+        await asyncio.gather(first, export, user)
+    assert handler.seen == ["/v2/users/first", "/v2/users/me", "/v2/users/export"]
+
+
+async def test_bad_priority_and_transport_are_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError, match="priority"):
+        ZoomClient(auth=CountingToken(), priority="urgent")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="transport"):
+        ZoomClient(auth=CountingToken(), transport="curl")  # type: ignore[arg-type]
+    async with ZoomClient(
+        auth=CountingToken(), transport=httpx.MockTransport(lambda r: httpx.Response(200))
+    ) as zoom:
+        with pytest.raises(ConfigurationError, match="priority"):
+            await zoom.get("/users/me", priority="now")  # type: ignore[arg-type]
+
+
+async def test_aiohttp_transport_against_a_served_fake() -> None:
+    pytest.importorskip("httpx_aiohttp")
+    fake = FakeZoom()
+    user = fake.add_users(1)[0]
+    async with (
+        fake.serve() as server,
+        ZoomClient(
+            account_id=fake.account_id,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            base_url=server.base_url,
+            token_url=server.token_url,
+            transport="aiohttp",
+        ) as zoom,
+    ):
+        got = await asyncio.gather(*(zoom.get(f"/users/{user['id']}") for _ in range(20)))
+        assert {g["id"] for g in got} == {user["id"]}
+        assert "aiohttp" in type(zoom.http._transport).__module__
+
+
+@pytest.mark.looptime
+async def test_a_refused_request_teaches_the_neighbours_share_end_to_end() -> None:
+    # 429s carry the grant time of the refused request to the limiter (see test_limits.py).
+    fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
+    uid = fake.add_users(1)[0]["id"]
+    fake.add_neighbour(Category.LIGHT, 30)
+    await asyncio.sleep(2.0)  # the neighbour fills its 30 of every window
+    async with client_for(fake) as zoom:
+        await asyncio.gather(*(zoom.get(f"/users/{uid}") for _ in range(400)))
+        learned = zoom.limits._lane("general", Category.LIGHT).learned
+    assert learned is not None and 47 <= learned.ceiling <= 50
+    # The first window lost about the neighbour's 30; later windows almost nothing.
+    refused = fake.stats.total_rate_limited + sum(fake.stats.neighbour_refused.values())
+    assert refused <= 30 + 10
