@@ -21,11 +21,18 @@ import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.evaluators.doctest import DocTestEvaluator
 from sybil.parsers.abstract.doctest import DocTestStringParser
 from sybil.parsers.markdown import CodeBlockParser, SkipParser
+
+if TYPE_CHECKING:
+    from zoom_async.testing import FakeZoom
+
+collect_ignore = ["docs/examples"]  # example apps: their own tests import them
 
 DOCS_USERS = 20
 """Users (besides the owner, ``me``) in the fake served to each documented script."""
@@ -33,15 +40,24 @@ DOCS_MEETINGS_PER_USER = 3
 DOCS_WEBHOOK_SECRET = "docs-webhook-secret-token"
 
 
-@contextmanager
-def served_fake_zoom() -> Iterator[None]:
-    """Serve a fresh FakeZoom from a thread of its own and point ``ZOOM_*`` at it."""
+def docs_fake() -> FakeZoom:
+    """The account documented scripts see: the owner and 20 users, 3 meetings each."""
     from zoom_async.testing import FakeZoom
 
     fake = FakeZoom(plan="business_plus", seed=14)
     for user in [fake.owner, *fake.add_users(DOCS_USERS)]:
         meetings = fake.add_meetings(user["id"], DOCS_MEETINGS_PER_USER)
         fake.add_participants(meetings[0]["id"], 30)
+    return fake
+
+
+@contextmanager
+def zoom_environment(fake: FakeZoom) -> Iterator[FakeZoom]:
+    """Serve ``fake`` from a thread of its own and point the ``ZOOM_*`` variables at it.
+
+    For code that runs its own event loop (scripts, the CLI): ``ZoomClient()`` and
+    ``zoom-async`` then talk to the fake on 127.0.0.1 with its credentials.
+    """
     ready = threading.Event()
     urls: dict[str, str] = {}
     failure: list[BaseException] = []
@@ -62,9 +78,7 @@ def served_fake_zoom() -> Iterator[None]:
     thread.start()
     ready.wait(30)
     if failure or not urls:
-        raise RuntimeError("FakeZoom did not start for the docs example") from (
-            failure[0] if failure else None
-        )
+        raise RuntimeError("FakeZoom did not start") from (failure[0] if failure else None)
     env = {
         "ZOOM_ACCOUNT_ID": fake.account_id,
         "ZOOM_CLIENT_ID": fake.client_id,
@@ -76,7 +90,7 @@ def served_fake_zoom() -> Iterator[None]:
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
     try:
-        yield
+        yield fake
     finally:
         for name, value in saved.items():
             if value is None:
@@ -88,12 +102,19 @@ def served_fake_zoom() -> Iterator[None]:
         loop.close()
 
 
+@pytest.fixture
+def served_zoom() -> Iterator[FakeZoom]:
+    """A FakeZoom (owner + 20 users, 3 meetings each) on 127.0.0.1, with ``ZOOM_*`` set to it."""
+    with zoom_environment(docs_fake()) as fake:
+        yield fake
+
+
 def run_script(example: Example) -> None:
     """Run one code block as ``python block.py`` would, against the served fake."""
     __tracebackhide__ = True
     source = "\n" * (example.line + example.parsed.line_offset) + example.parsed
     code = compile(source, example.path, "exec", dont_inherit=True)
-    with served_fake_zoom():
+    with zoom_environment(docs_fake()):
         exec(code, {"__name__": "__main__", "__file__": example.path})
 
 

@@ -1,0 +1,78 @@
+"""``zoom-async ops search WORDS``: find an operation among Zoom's 1,719."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..catalog import Operation, operations
+from ._errors import ExitCode
+from ._output import print_json
+
+__all__ = ["search"]
+
+
+def _haystack(op: Operation) -> str:
+    parts = [op.method, op.path, op.operation_id, op.api, op.category.value]
+    for extra in ("python_name", "summary"):
+        value = getattr(op, extra, None)
+        if isinstance(value, str):
+            parts.append(value)
+    return " ".join(parts).lower()
+
+
+def _python_name(op: Operation) -> str:
+    value = getattr(op, "python_name", None)
+    return value if isinstance(value, str) else ""
+
+
+def find(words: list[str]) -> list[Operation]:
+    """Operations whose method, path, operationId, api or name contain every word."""
+    needles = [w.lower() for w in words]
+    return [op for op in operations() if all(n in _haystack(op) for n in needles)]
+
+
+def search(
+    words: Annotated[list[str], typer.Argument(help="words of the name, path or summary")],
+    limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Find operations by words of their name, path or summary (all words must match)."""
+    found = find(words)
+    if as_json:
+        print_json(
+            [
+                {
+                    "method": op.method,
+                    "path": op.path,
+                    "operation_id": op.operation_id,
+                    "api": op.api,
+                    "category": op.category.value,
+                    "family": op.family,
+                    "pagination": op.pagination,
+                    "python_name": _python_name(op) or None,
+                }
+                for op in found[:limit]
+            ]
+        )
+    else:
+        table = Table(title=f"{len(found)} operation(s) matching {' '.join(words)!r}")
+        for column in ("method", "path", "category", "pagination", "operationId", "python"):
+            table.add_column(column)
+        for op in found[:limit]:
+            table.add_row(
+                op.method,
+                op.path,
+                op.category.value + (" (phone)" if op.family == "phone" else ""),
+                str(op.pagination),
+                op.operation_id,
+                _python_name(op),
+            )
+        if len(found) > limit:
+            table.caption = f"{len(found) - limit} more: narrow the words or raise --limit"
+        Console().print(table)
+    if not found:
+        raise typer.Exit(int(ExitCode.NOT_FOUND))
