@@ -55,7 +55,8 @@ async def path_values(
             parent = f"/meetings/{meeting['id']}"
             if "/recordings" in op.path:
                 recording = fake.add_recording(meeting["id"])
-                values["recordingId"] = recording["recording_files"][0]["id"]
+                if "{recordingId}" in op.path:
+                    values["recordingId"] = recording["recording_files"][0]["id"]
         elif name == "webinarId":
             webinar = await _create(http, "/users/{userId}/webinars")
             values[name] = str(webinar["id"])
@@ -221,3 +222,135 @@ async def test_strict_mode_answers_501_for_unsimulated_operations() -> None:
         assert fake.requests[-1].answered_by == "custom"
     assert fake.stats.schema_only == Counter({"GET /users/{userId}/settings": 1})
     assert fake.stats.answered_by == Counter({"strict": 1, "stateful": 1, "custom": 1})
+
+
+# -- through the typed methods -------------------------------------------------------------------
+
+
+def _norm(name: str) -> str:
+    return name.replace("_", "").replace("-", "").replace(".", "").lower()
+
+
+def typed_method(zoom: Any, op: catalog.Operation) -> Any:
+    target = zoom
+    for part in op.python_name.split("."):
+        target = getattr(target, part)
+    return target
+
+
+def typed_kwargs(
+    method: Any, path: dict[str, str], query: dict[str, Any], body: Any
+) -> tuple[dict[str, Any], list[str]]:
+    """Keyword arguments of ``method`` for the raw path/query/body values; the raw names that
+    found no parameter."""
+    import inspect
+
+    params = [
+        p
+        for p in inspect.signature(method._method._fn).parameters.values()
+        if p.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    by_norm = {_norm(p.name.rstrip("_")): p.name for p in params}
+    names = {p.name for p in params}
+    kwargs: dict[str, Any] = {}
+    unmatched: list[str] = []
+    for name, value in {**path, **query}.items():
+        target = by_norm.get(_norm(name))
+        if target is None:
+            unmatched.append(name)
+        else:
+            kwargs[target] = value
+    if isinstance(body, dict) and "json_body" not in names:
+        # Fields of another anyOf branch than the method's keywords: sent with extra_body=.
+        kwargs.update({by_norm[_norm(k)]: v for k, v in body.items() if _norm(k) in by_norm})
+        extra = {k: v for k, v in body.items() if _norm(k) not in by_norm}
+        if extra:
+            kwargs["extra_body"] = extra
+    elif body is not None:
+        if "json_body" in names:
+            kwargs["json_body"] = body
+        else:
+            unmatched.append("<body>")
+    for p in params:  # uploads: file parameters get a small file, form fields a value
+        if p.name in kwargs:
+            continue
+        if "FileContent" in str(p.annotation):
+            kwargs[p.name] = ("a.png", b"\x89PNG fake", "image/png")
+        elif p.default is inspect.Parameter.empty:
+            kwargs[p.name] = 1 if "int" in str(p.annotation) else "1"
+    return kwargs, unmatched
+
+
+TYPED_LAYER_GAPS = {
+    # Gaps of the typed layer (issue 12), not of the fake: reported on the team board.
+    # A multipart method whose form has no field set builds no Content-Type (KeyError).
+    "accounts.create_settings_virtual_background": "upload without Content-Type",
+    "groups.create_settings_virtual_background": "upload without Content-Type",
+    "users.create_settings_virtual_background": "upload without Content-Type",
+    "contact_center.asset_library.update_asset": "upload without Content-Type",
+    "conference_room_connector.update_managed_rooms_account_setting": "upload w/o Content-Type",
+    # The spec's list key is ambiguous, and the paginated method does not choose one.
+    "revenue_accelerator.iq.list_conversation_content_analysis": "several lists",
+    "revenue_accelerator.conversations.list_content_analysis": "several lists",
+    "phone.call_history.list_for_user": "several lists",
+    "team_chat.reports.chat_session": "several lists",
+    # A JSON array body (or a body without properties) has no keyword and no json_body=.
+    "revenue_accelerator.team.create_access_granted_from": "array body",
+    "revenue_accelerator.team.create_access_granted_to": "array body",
+    "revenue_accelerator.team.create_team_manager": "array body",
+    "revenue_accelerator.team.create_team_member": "array body",
+    "phone.carrier_reseller.update_numbers": "array body",
+    "phone.carrier_reseller.create_number": "array body",
+    "phone.monitoring_groups.create_monitor_member": "array body",
+    "rooms.controller.create_apps_config": "array body",
+    "rooms.workspaces.update_settings": "array body",
+}
+
+
+async def test_every_typed_method_parses_the_fakes_answer() -> None:
+    """Each of the 1,719 typed methods, called with the spec's required values, gets the spec's
+    status from the fake and parses its answer into the method's response model."""
+    fake = _fake()
+    wrong: list[str] = []
+    calls = 0
+    origin = fake.base_url.removesuffix("/v2")
+    async with (
+        client_for(fake) as zoom,
+        httpx.AsyncClient(
+            transport=fake.transport(),
+            base_url=origin,
+            headers={"Authorization": f"Bearer {fake.access_token()}"},
+        ) as raw,
+    ):
+        for op in catalog.operations():
+            if op.base_path != "/v2":
+                continue  # SCIM2 and Clips: outside ZoomClient's base URL (see the walk above)
+            spec = operation_spec(op.method, op.path)
+            assert spec is not None
+            method = typed_method(zoom, op)
+            query = required_query(spec)
+            kwargs, unmatched = typed_kwargs(
+                method, await path_values(fake, raw, op), query, request_body(spec)
+            )
+            if op.python_name in TYPED_LAYER_GAPS:
+                continue
+            if unmatched:
+                wrong.append(f"{op.python_name}: no parameter for {unmatched}")
+                continue
+            before = len(fake.requests)
+            try:
+                result = method(**kwargs)
+                if hasattr(result, "first_page"):
+                    await result.first_page()
+                else:
+                    await result
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+                wrong.append(f"{op.python_name} ({op.method} {op.path}): {problem}"[:300])
+                continue
+            calls += 1
+            seen = fake.requests[before:]
+            if not seen or seen[-1].status != spec.status:
+                wrong.append(f"{op.python_name}: status {seen[-1].status if seen else None}")
+    assert not wrong, f"{len(wrong)} typed methods:\n" + "\n".join(wrong[:40])
+    assert calls == 1719 - len(TYPED_LAYER_GAPS) - 24  # 24: SCIM2 and Clips
