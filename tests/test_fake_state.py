@@ -206,3 +206,52 @@ async def test_phone_users_mirror_the_account() -> None:
         got = (await http.get("/phone/users/ann@example.com")).json()
         assert (got["id"], got["extension_number"]) == (ann["id"], 1234)
         assert (await http.get("/phone/users/nobody@example.com")).status_code == 404
+
+
+# -- fidelity details ------------------------------------------------------------------------------
+
+
+async def test_tokens_are_three_part_jwts_with_zooms_claims() -> None:
+    import base64
+    import json
+
+    fake = FakeZoom()
+    async with httpx.AsyncClient(transport=fake.transport()) as http:
+        r = await http.post(
+            fake.token_url,
+            data={"grant_type": "account_credentials", "account_id": fake.account_id},
+            auth=(fake.client_id, fake.client_secret),
+        )
+    token = r.json()["access_token"]
+    header, claims, signature = token.split(".")
+    decoded = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    assert json.loads(base64.urlsafe_b64decode(header + "==="))["alg"] == "HS512"
+    assert decoded["aid"] == fake.account_id and decoded["iss"] == f"zm:cid:{fake.client_id}"
+    assert decoded["exp"] - decoded["iat"] == 3599 and signature
+
+
+@pytest.mark.looptime
+async def test_resource_intensive_refusals_say_per_minute() -> None:
+    fake = FakeZoom(plan="pro")
+    async with client(fake) as http:
+        params = {"from": "2026-01-01", "to": "2026-01-02"}
+        statuses = [
+            (await http.get("/metrics/meetings", params=params)).status_code for _ in range(40)
+        ]
+        refused = await http.get("/metrics/meetings", params=params)
+    assert 429 in statuses or refused.status_code == 429
+    last = refused if refused.status_code == 429 else None
+    assert last is not None
+    assert last.json()["message"].startswith("You have reached the maximum per-minute rate limit")
+    assert last.headers["X-RateLimit-Type"] == "QPS"
+
+
+async def test_page_number_is_refused_where_an_operation_pages_by_token_only() -> None:
+    fake = FakeZoom()
+    async with client(fake) as http:
+        r = await http.get("/phone/call_queues", params={"page_number": 2})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "page_number"
+        r = await http.get("/rooms", params={"page_size": 1})  # schema-only, token paging
+        assert r.status_code == 200
+        page = await http.get("/users", params={"page_number": 2, "page_size": 1})
+        assert page.json()["page_number"] == 2  # GET /users pages both ways

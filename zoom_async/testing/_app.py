@@ -277,6 +277,13 @@ class FakeZoomApp:
         try:
             if spec is not None and fake.validate_requests:
                 check_request(spec, args, body, content_type)
+                if args.get("page_number") and routed.op.pagination == "next_page_token":
+                    # Zoom retired page_number on these: a client relying on it would loop
+                    # over page 1 forever in production.
+                    raise validation_error(
+                        "page_number",
+                        "This API pages by next_page_token only; page_number is not supported.",
+                    )
             if source == "schema":
                 fake.stats.schema_only[f"{routed.op.method} {routed.op.path}"] += 1
                 if fake.strict:
@@ -372,11 +379,6 @@ class FakeZoomApp:
             if isinstance(value, dict | list):
                 return Reply(spec.status, value)
             return Reply(spec.status, json.dumps(value).encode(), media_type=JSON_TYPE)
-        if args.get("page_number") and op.pagination == "next_page_token":
-            raise validation_error(
-                "page_number",
-                "This API pages by next_page_token only; page_number is not supported.",
-            )
         base = built(spec.key, fake.seed)
         items = [
             (i + 1, built(spec.key, fake.seed, i, list_key)) for i in range(fake.schema_list_size)

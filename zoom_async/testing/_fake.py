@@ -169,6 +169,8 @@ class FakeZoom:
             token_ttl=token_ttl,
             rng=self._rng,
         )
+        self._oauth.epoch = lambda: self.clock.utcnow().timestamp()
+        self._oauth.owner_id = lambda: self._store.owner_id
         self._store = Store(self._rng, account_id)
         self._store.seed = seed
         self._pages = PageTokens(self._rng, page_token_ttl)

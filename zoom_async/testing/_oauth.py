@@ -12,9 +12,10 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import random
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +70,10 @@ class OAuthServer:
         self.token_ttl = token_ttl
         self._rng = rng
         self._access: dict[str, _AccessToken] = {}
+        self._signing_key = rng.randbytes(32)
+        self.epoch: Callable[[], float] | None = None
+        """Unix time for the tokens' ``iat``/``exp`` claims (set by FakeZoom from its clock)."""
+        self.owner_id: Callable[[], str] = str
         self._refresh: dict[str, str] = {}
         self._codes: dict[str, _Code] = {}
 
@@ -104,9 +109,41 @@ class OAuthServer:
             token.expired = True
         return n
 
+    def _jwt(self, claims: dict[str, Any]) -> str:
+        """A three-part JWT shaped like Zoom's (HS512), signed with a key of this fake only."""
+
+        def part(data: Any) -> str:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        header = part({"alg": "HS512", "v": "2.0", "kid": self._random("", 36)})
+        body = part(claims)
+        signature = hmac.new(self._signing_key, f"{header}.{body}".encode(), hashlib.sha512)
+        return f"{header}.{body}." + (
+            base64.urlsafe_b64encode(signature.digest()).rstrip(b"=").decode()
+        )
+
+    def _claims(self, user_id: str, kind: str) -> dict[str, Any]:
+        issued = int(self.epoch()) if self.epoch is not None else 0
+        return {
+            "aud": "https://oauth.zoom.us",
+            "uid": user_id or self.owner_id(),
+            "ver": 10,
+            "auid": self._random("", 32),
+            "nbf": issued,
+            "code": self._random("", 32),
+            "iss": f"zm:cid:{self.client_id}",
+            "gno": 0,
+            "exp": issued + int(self.token_ttl),
+            "type": kind,
+            "iat": issued,
+            "aid": self.account_id,
+            "jti": self._random("", 36),
+        }
+
     def new_access_token(self, user_id: str, now: float) -> str:
         """A fresh access token acting as ``user_id`` (no token request counted)."""
-        value = self._random("eyJ", 120)
+        value = self._jwt(self._claims(user_id, "3"))
         self._access[value] = _AccessToken(user_id, now + self.token_ttl)
         return value
 
@@ -185,7 +222,7 @@ class OAuthServer:
         return Reply(200, self._user_tokens(code.user_id, now))
 
     def _user_tokens(self, user_id: str, now: float) -> dict[str, Any]:
-        refresh = self._random("eyJ", 120)
+        refresh = self._jwt(self._claims(user_id, "1"))
         self._refresh[refresh] = user_id
         return {
             "access_token": self.new_access_token(user_id, now),

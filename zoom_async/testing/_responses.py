@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from ..plans import Category
 from ._ratelimits import Refusal
 
 __all__ = [
@@ -21,6 +22,10 @@ __all__ = [
 JSON_TYPE = "application/json;charset=UTF-8"
 
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
+PER_MINUTE_MESSAGE = (
+    "You have reached the maximum per-minute rate limit for this API. Try again later."
+)
+"""Resource-intensive APIs are limited per minute, and their 429 says so."""
 DAILY_MESSAGE = (
     "You have reached the maximum daily rate limit for this API. Refer to the response header "
     "for details on when you can make another request."
@@ -95,9 +100,10 @@ def rate_limit_reply(refusal: Refusal, meeting_quota: int) -> Reply:
     """The 429 Zoom sends for ``refusal``, headers and body exactly as Zoom documents them."""
     category = refusal.category.value
     if refusal.kind == "QPS":
+        per_minute = refusal.category is Category.RESOURCE_INTENSIVE
         return Reply(
             429,
-            {"code": 429, "message": QPS_MESSAGE},
+            {"code": 429, "message": PER_MINUTE_MESSAGE if per_minute else QPS_MESSAGE},
             {"X-RateLimit-Category": category, "X-RateLimit-Type": "QPS"},
         )
     if refusal.kind == "Daily-limit":
