@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import os
@@ -15,8 +16,10 @@ from collections.abc import (
     Callable,
     Iterable,
     Mapping,
+    Sequence,
 )
 from contextlib import aclosing, asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Self, TypeVar, cast, overload
@@ -201,15 +204,132 @@ def _check_url(url: str, path: str) -> None:
 class _Call:
     """What a call holds while it waits for its slot: the request is built only then."""
 
-    __slots__ = ("build", "method", "priority", "url")
+    __slots__ = ("build", "deadline", "method", "priority", "replayable", "retry", "url")
 
     def __init__(
-        self, method: str, url: str, build: Callable[[], httpx.Request], priority: Priority
+        self,
+        method: str,
+        url: str,
+        build: Callable[[], httpx.Request],
+        priority: Priority,
+        *,
+        retry: RetryPolicy,
+        deadline: float | None,
+        replayable: bool = True,
     ) -> None:
         self.method = method
         self.url = url
         self.build = build
         self.priority = priority
+        self.retry = retry
+        """The retry policy of this call (the client's, or the call's own)."""
+        self.deadline = deadline
+        """Seconds each attempt may take as a whole (``None``: no bound)."""
+        self.replayable = replayable
+        """False when the body cannot be sent twice (a file that cannot seek)."""
+
+
+FileUploads = Mapping[str, Any] | Sequence[tuple[str, Any]]
+"""``files=`` for a multipart upload, as httpx takes it: ``{"file": open(path, "rb")}``,
+``{"file": ("name.png", data, "image/png")}``, or a list of ``(field, file)`` pairs."""
+
+_METHOD = re.compile(r"[A-Za-z]{1,20}")
+
+
+class _Body:
+    """A call's body as httpx.build_request arguments, and whether it can be sent again."""
+
+    __slots__ = ("arguments", "replayable")
+
+    def __init__(self, arguments: dict[str, Any], replayable: bool) -> None:
+        self.arguments = arguments
+        self.replayable = replayable
+
+
+_NO_BODY = _Body({}, True)
+
+
+def _body(
+    json: Any,
+    data: Mapping[str, Any] | None,
+    files: FileUploads | None,
+    content: bytes | str | None,
+) -> _Body:
+    """Check one call's body arguments (before it waits for a slot) and say if it replays."""
+    if json is None and data is None and files is None and content is None:
+        return _NO_BODY
+    given = [
+        name
+        for name, value in (("json", json), ("data/files", data or files), ("content", content))
+        if value is not None
+    ]
+    if len(given) > 1:
+        raise ConfigurationError(
+            f"pass one kind of body, not {' and '.join(given)}: json= for JSON, data= (with "
+            "files= for uploads) for forms, content= for raw bytes"
+        )
+    if json is not None:
+        return _Body({"json": json}, True)
+    if content is not None:
+        if not isinstance(content, bytes | bytearray | str):
+            raise ConfigurationError(
+                f"content= takes bytes or str, not {type(content).__name__}; upload files "
+                "with files="
+            )
+        return _Body(
+            {"content": bytes(content) if isinstance(content, bytearray) else content}, True
+        )
+    arguments: dict[str, Any] = {}
+    if data is not None:
+        if not isinstance(data, Mapping):
+            raise ConfigurationError(
+                f"data= takes a mapping of form fields, not {type(data).__name__}; raw bodies "
+                "go in content="
+            )
+        arguments["data"] = dict(data)
+    replayable = True
+    if files is not None:
+        items = list(files.items()) if isinstance(files, Mapping) else list(files)
+        for item in items:
+            if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
+                raise ConfigurationError(
+                    "files= takes {field: file} or a list of (field, file) pairs"
+                )
+            replayable = _check_upload(item[0], item[1]) and replayable
+        arguments["files"] = items
+    return _Body(arguments, replayable)
+
+
+def _check_upload(field: str, value: Any) -> bool:
+    """Refuse what httpx cannot upload; tell whether it can be read again for a retry."""
+    upload = value[1] if isinstance(value, tuple) and len(value) in (2, 3, 4) else value
+    if isinstance(upload, bytes | str):
+        return True
+    if isinstance(upload, io.TextIOBase):
+        raise ConfigurationError(
+            f"files[{field!r}] is a text file: open uploads in binary mode ('rb')"
+        )
+    if not callable(getattr(upload, "read", None)):
+        raise ConfigurationError(
+            f"files[{field!r}] must be bytes or a binary file object, not {type(upload).__name__}"
+        )
+    seekable = getattr(upload, "seekable", None)
+    try:
+        return bool(seekable()) if callable(seekable) else False
+    except (OSError, ValueError):
+        return False
+
+
+def _checked_deadline(timeout: float | httpx.Timeout) -> float | None:
+    if isinstance(timeout, httpx.Timeout):
+        return attempt_deadline(timeout)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
+        raise ConfigurationError(
+            f"timeout must be a positive number of seconds or an httpx.Timeout, not {timeout!r}"
+        )
+    if not math.isfinite(timeout):
+        return None
+    return float(timeout)
 
 
 def _never_sent(exc: httpx.TransportError) -> bool:
@@ -494,10 +614,21 @@ class ZoomClient(ApiNamespaces):
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """``GET path``; returns the decoded JSON."""
+        """``GET path``; returns the decoded JSON. Options as for :meth:`request`."""
         return await self.request(
-            "GET", path, params=params, headers=headers, path_params=path_params, priority=priority
+            "GET",
+            path,
+            params=params,
+            headers=headers,
+            path_params=path_params,
+            priority=priority,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
         )
 
     async def post(
@@ -505,20 +636,33 @@ class ZoomClient(ApiNamespaces):
         path: str,
         *,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """``POST path``; never re-sent once it may have reached Zoom."""
+        """``POST path``; never re-sent once it may have reached Zoom. Options as for
+        :meth:`request`."""
         return await self.request(
             "POST",
             path,
             json=json,
+            data=data,
+            files=files,
+            content=content,
             params=params,
             headers=headers,
             path_params=path_params,
             priority=priority,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
         )
 
     async def put(
@@ -526,20 +670,32 @@ class ZoomClient(ApiNamespaces):
         path: str,
         *,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """``PUT path``."""
+        """``PUT path``. Options as for :meth:`request`."""
         return await self.request(
             "PUT",
             path,
             json=json,
+            data=data,
+            files=files,
+            content=content,
             params=params,
             headers=headers,
             path_params=path_params,
             priority=priority,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
         )
 
     async def patch(
@@ -547,39 +703,66 @@ class ZoomClient(ApiNamespaces):
         path: str,
         *,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """``PATCH path``; never re-sent once it may have reached Zoom."""
+        """``PATCH path``; never re-sent once it may have reached Zoom. Options as for
+        :meth:`request`."""
         return await self.request(
             "PATCH",
             path,
             json=json,
+            data=data,
+            files=files,
+            content=content,
             params=params,
             headers=headers,
             path_params=path_params,
             priority=priority,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
         )
 
     async def delete(
         self,
         path: str,
         *,
+        json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
-        """``DELETE path``."""
+        """``DELETE path``. Options as for :meth:`request`."""
         return await self.request(
             "DELETE",
             path,
+            json=json,
+            data=data,
+            files=files,
+            content=content,
             params=params,
             headers=headers,
             path_params=path_params,
             priority=priority,
+            timeout=timeout,
+            retry=retry,
+            max_retries=max_retries,
         )
 
     async def request(
@@ -589,22 +772,57 @@ class ZoomClient(ApiNamespaces):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """Send one API request within the rate limits, retrying only where it is safe.
+
+        Args:
+            method, path: e.g. ``"GET"``, ``"/users/{userId}/meetings"`` (or a full URL).
+            params: query parameters; ``None`` values are left out, lists repeated, booleans
+                sent as ``true``/``false``, dates in ISO 8601, enums by value.
+            path_params: values for the ``{placeholders}`` of ``path``, URL-encoded for you.
+            json: a JSON body.
+            data: form fields (``application/x-www-form-urlencoded``, or with ``files`` the
+                fields of a ``multipart/form-data`` upload).
+            files: files to upload as ``multipart/form-data``: ``{"file": open(p, "rb")}``,
+                ``{"file": ("name.png", b"...", "image/png")}`` or a list of such pairs.
+            content: a raw body (``bytes`` or ``str``); set ``Content-Type`` in ``headers``.
+            headers: extra headers for this call (checked: no line breaks).
+            priority: ``"interactive"`` or ``"batch"`` (default: the client's).
+            timeout: this call's :class:`ZoomClient` ``timeout`` (each attempt as a whole).
+            retry: this call's :class:`~zoom_async.retries.RetryPolicy`.
+            max_retries: at most this many retries of any kind (``0``: one attempt only).
+
+        Only one of ``json``, ``data``/``files`` and ``content`` may be given. A body that
+        cannot be read twice (a file object that cannot seek) is sent at most once. A POST or
+        PATCH, upload or not, is never re-sent once it may have reached Zoom.
 
         Returns the decoded JSON body (usually a ``dict``), or ``None`` for 204 and empty
         bodies. Raises a :class:`~zoom_async.errors.ZoomAPIError` subclass for error answers
         and :class:`~zoom_async.errors.ZoomConnectionError` for transport failures.
         """
         response = await self._dispatch(
-            method, path, params, json, headers, path_params, priority or self.priority
+            method,
+            path,
+            params=params,
+            path_params=path_params,
+            body=_body(json, data, files, content),
+            headers=headers,
+            priority=priority or self.priority,
+            timeout=timeout,
+            retry=self._call_policy(retry, max_retries),
         )
-        data = self._decode(response)
-        self._learn(data, response.request.url.path)
-        return data
+        decoded = self._decode(response)
+        self._learn(decoded, response.request.url.path)
+        return decoded
 
     async def send(
         self,
@@ -613,60 +831,91 @@ class ZoomClient(ApiNamespaces):
         *,
         params: Mapping[str, Any] | None = None,
         json: Any = None,
+        data: Mapping[str, Any] | None = None,
+        files: FileUploads | None = None,
+        content: bytes | str | None = None,
         headers: Mapping[str, str] | None = None,
         path_params: Mapping[str, str | int] | None = None,
         priority: Priority | None = None,
-        content: bytes | None = None,
+        timeout: float | httpx.Timeout | None = None,
+        retry: RetryPolicy | None = None,
+        max_retries: int | None = None,
     ) -> httpx.Response:
-        """Like :meth:`request` but returns the successful :class:`httpx.Response` itself.
-
-        ``content`` is a body already encoded (e.g. multipart, with its ``Content-Type`` in
-        ``headers``), sent instead of ``json``.
-        """
+        """Like :meth:`request` but returns the successful :class:`httpx.Response` itself
+        (its body already read, within ``max_response_size``)."""
         response = await self._dispatch(
             method,
             path,
-            params,
-            json,
-            headers,
-            path_params,
-            priority or self.priority,
-            content=content,
+            params=params,
+            path_params=path_params,
+            body=_body(json, data, files, content),
+            headers=headers,
+            priority=priority or self.priority,
+            timeout=timeout,
+            retry=self._call_policy(retry, max_retries),
         )
         try:
-            data = loads(response.content) if response.content else None
+            decoded = loads(response.content) if response.content else None
         except ValueError:
-            data = None
-        self._learn(data, response.request.url.path)
+            decoded = None
+        self._learn(decoded, response.request.url.path)
         return response
+
+    def _call_policy(self, retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
+        policy = self.retry
+        if retry is not None:
+            if not isinstance(retry, RetryPolicy):
+                raise ConfigurationError(
+                    f"retry must be a RetryPolicy, not {type(retry).__name__}; "
+                    "for a number of retries pass max_retries="
+                )
+            policy = retry
+        if max_retries is not None:
+            if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+                raise ConfigurationError(f"max_retries must be an int >= 0, not {max_retries!r}")
+            attempts = max_retries + 1
+            policy = replace(
+                policy,
+                max_attempts=min(policy.max_attempts, attempts),
+                max_rate_limit_attempts=min(policy.max_rate_limit_attempts, attempts),
+            )
+        return policy
 
     async def _dispatch(
         self,
         method: str,
         path: str,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        headers: Mapping[str, str] | None,
-        path_params: Mapping[str, str | int] | None,
-        priority: Priority,
         *,
-        content: bytes | None = None,
+        params: Mapping[str, Any] | None,
+        path_params: Mapping[str, str | int] | None,
+        body: _Body,
+        headers: Mapping[str, str] | None,
+        priority: Priority,
+        timeout: float | httpx.Timeout | None,
+        retry: RetryPolicy,
     ) -> httpx.Response:
         if self._closed:
             raise ConfigurationError("this ZoomClient is closed; create a new one")
+        if not isinstance(method, str) or not _METHOD.fullmatch(method):
+            raise ConfigurationError(f"{method!r} is not an HTTP method")
         method = method.upper()
         rel = self._relative_path(path, path_params)
+        query = clean_params(params)
+        check_headers(headers)
+        deadline = self._deadline
+        build_timeout: dict[str, Any] = {}
+        if timeout is not None:
+            deadline = _checked_deadline(timeout)
+            build_timeout["timeout"] = timeout
+        url = self.base_url + rel
+        if not _PLAIN_PATH.fullmatch(rel):
+            _check_url(url, path)
         found = catalog.match(method, rel)
         family: Family = found[0].family if found else "general"
         category = found[0].category if found else DEFAULT_CATEGORY
         meeting_user: str | None = None
         if found is not None and found[0].operation_id in MEETING_MUTATIONS:
             meeting_user = await self._meeting_host(found[0].operation_id, found[1])
-        query = clean_params(params)
-        check_headers(headers)
-        url = self.base_url + rel
-        if not _PLAIN_PATH.fullmatch(rel):
-            _check_url(url, path)
         # The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot: a queue of
         # 100,000 calls holds only these arguments, and the first requests of a burst leave
         # without waiting for the last ones to be built.
@@ -678,11 +927,14 @@ class ZoomClient(ApiNamespaces):
                 method,
                 url,
                 params=query,
-                json=json,
-                content=content,
                 headers=headers,
+                **body.arguments,
+                **build_timeout,
             ),
             priority,
+            retry=retry,
+            deadline=deadline,
+            replayable=body.replayable,
         )
         if self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS"):
             async with self._mutation_lock(_resource_key(rel, found)):
@@ -763,7 +1015,7 @@ class ZoomClient(ApiNamespaces):
             if reached is not None:
                 reached[0] = True  # until we know better (a cancelled send may have arrived)
             try:
-                response = await self._exchange(request, self._deadline)
+                response = await self._exchange(request, call.deadline)
             except httpx.TransportError as exc:
                 sent = not _never_sent(exc)
                 failure = exc
@@ -792,9 +1044,11 @@ class ZoomClient(ApiNamespaces):
                     kind="timeout" if isinstance(failure, httpx.TimeoutException) else "connection",
                     may_have_reached_zoom=sent,
                 )
-                if await self._wait_to_retry(ctx):
+                if await self._wait_to_retry(ctx, call):
                     continue
-                raise self._transport_error(failure, method, url, sent, attempt) from failure
+                raise self._transport_error(
+                    failure, method, url, sent, attempt, call.retry
+                ) from failure
 
             assert response is not None
             status = response.status_code
@@ -802,7 +1056,7 @@ class ZoomClient(ApiNamespaces):
             if status < 400:
                 return response  # _exchange has read the body
 
-            if status == 401 and not auth_renewed:
+            if status == 401 and not auth_renewed and call.replayable:
                 # Refused before anything happened: safe to renew the token and re-send once.
                 auth_renewed = True
                 await self.auth.invalidate(token)
@@ -828,7 +1082,7 @@ class ZoomClient(ApiNamespaces):
                 if isinstance(error, DailyLimitExceeded):
                     await self.limits.daily_exhausted(family, error.resets_at)
                     self.limits.note_rate_limited(family, category, "Daily-limit")
-                    if self.limits.on_daily_limit == "wait":
+                    if self.limits.on_daily_limit == "wait" and call.replayable:
                         delay = (error.resets_at - self._clock.utcnow()).total_seconds()
                         await self._clock.sleep(max(delay, 0.0) + 0.001)
                         attempt -= 1
@@ -849,7 +1103,7 @@ class ZoomClient(ApiNamespaces):
                     may_have_reached_zoom=False,
                     retry_after=error.retry_after,
                 )
-                if await self._wait_to_retry(ctx):
+                if await self._wait_to_retry(ctx, call):
                     continue
                 raise error
 
@@ -857,9 +1111,9 @@ class ZoomClient(ApiNamespaces):
                 ctx = RetryContext(
                     method=method, attempt=attempt, kind="server_error", status_code=status
                 )
-                if await self._wait_to_retry(ctx):
+                if await self._wait_to_retry(ctx, call):
                     continue
-                raise self._server_error(response, method, url, attempt)
+                raise self._server_error(response, method, url, attempt, call.retry)
 
             raise self._api_error(response, method, url, auth_renewed=auth_renewed)
 
@@ -932,18 +1186,24 @@ class ZoomClient(ApiNamespaces):
             headers=dict(response.headers),
         )
 
-    async def _wait_to_retry(self, ctx: RetryContext) -> bool:
-        """Ask the retry policy; when it says retry, wait its interval first."""
-        if not self.retry.should_retry(ctx):
+    async def _wait_to_retry(self, ctx: RetryContext, call: _Call) -> bool:
+        """Ask the call's retry policy; when it says retry, wait its interval first."""
+        if not call.replayable or not call.retry.should_retry(ctx):
             return False
-        await self._clock.sleep(self.retry.wait_time(ctx))
+        await self._clock.sleep(call.retry.wait_time(ctx))
         return True
 
     def _transport_error(
-        self, exc: httpx.TransportError, method: str, url: str, sent: bool, attempt: int
+        self,
+        exc: httpx.TransportError,
+        method: str,
+        url: str,
+        sent: bool,
+        attempt: int,
+        policy: RetryPolicy,
     ) -> ZoomConnectionError:
         what = f"{type(exc).__name__} after {attempt} attempt{'s' if attempt != 1 else ''}"
-        if sent and method not in self.retry.retry_methods:
+        if sent and method not in policy.retry_methods:
             what += (
                 f"; the {method} was not re-sent because it may have reached Zoom: check whether "
                 "it took effect before repeating it"
@@ -952,11 +1212,11 @@ class ZoomClient(ApiNamespaces):
         return cls(what, method=method, url=url, may_have_reached_zoom=sent)
 
     def _server_error(
-        self, response: httpx.Response, method: str, url: str, attempt: int
+        self, response: httpx.Response, method: str, url: str, attempt: int, policy: RetryPolicy
     ) -> ServerError:
         code, message, body = _error_fields(response)
         retried = attempt > 1
-        if method not in self.retry.retry_methods:
+        if method not in policy.retry_methods:
             message = (
                 f"{message or 'server error'}; the {method} was not re-sent because it may have "
                 "reached Zoom: check whether it took effect before repeating it"
