@@ -526,7 +526,12 @@ def render_method(method: Method) -> list[str]:
     ordered = sorted(method.params, key=lambda p: (not p.required, _LOCATIONS.index(p.location)))
     decorator = "list_method" if method.kind == "list" else "api_method"
     options = "PageOptions" if method.kind == "list" else "RequestOptions"
-    out = ["", f'    @{decorator}("{row.python_name}")']
+    models = ""
+    if method.kind == "list" and method.item_model:
+        models = f', item_model="{method.item_model}"'
+    if method.response_model:
+        models += f', model="{method.response_model}"'
+    out = ["", f'    @{decorator}("{row.python_name}"{models})']
     prefix = "def" if method.kind == "list" else "async def"
     out.append(f"    {prefix} {method.name}(")
     out.append("        self,")

@@ -329,3 +329,23 @@ print(loaded("zoom_async._generated."))
             "zoom_async._generated.api.phone.call_queues",
         ]
     )
+
+
+def test_from_an_operation_to_its_method_and_models() -> None:
+    from zoom_async._generated.models.meetings import (
+        MeetingsCreateResponse,
+        MeetingsListItem,
+        MeetingsListPage,
+    )
+    from zoom_async._namespaces import ListMethod, method_for, response_model
+
+    op = catalog.by_python_name("meetings.create")
+    assert method_for(op.python_name).operation is op
+    assert response_model("meetings.create") is MeetingsCreateResponse
+    assert response_model("meetings.create", item=True) is None
+    assert isinstance(method_for("meetings.list"), ListMethod)
+    assert response_model("meetings.list") is MeetingsListPage
+    assert response_model("meetings.list", item=True) is MeetingsListItem
+    assert response_model("meetings.delete") is None
+    with pytest.raises(KeyError):
+        method_for("meetings.nope")

@@ -295,8 +295,15 @@ class ApiMethod(Generic[P, R]):
     :class:`httpx.Response` instead of the parsed model).
     """
 
-    def __init__(self, python_name: str, fn: Callable[Concatenate[Any, P], Awaitable[R]]) -> None:
+    def __init__(
+        self,
+        python_name: str,
+        fn: Callable[Concatenate[Any, P], Awaitable[R]],
+        model: str | None = None,
+    ) -> None:
         self.python_name = python_name
+        self.model_name = model
+        """The name of the response model class (in the namespace's models module)."""
         self._fn = fn
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
@@ -360,8 +367,18 @@ class ListMethod(Generic[P, T]):
     paginator with plain ``dict`` items.
     """
 
-    def __init__(self, python_name: str, fn: Callable[Concatenate[Any, P], Paginator[T]]) -> None:
+    def __init__(
+        self,
+        python_name: str,
+        fn: Callable[Concatenate[Any, P], Paginator[T]],
+        model: str | None = None,
+        item_model: str | None = None,
+    ) -> None:
         self.python_name = python_name
+        self.model_name = model
+        """The name of the model of a whole page (in the namespace's models module)."""
+        self.item_model_name = item_model
+        """The name of the model of one item."""
         self._fn = fn
         self.__doc__ = fn.__doc__
         self.__name__ = fn.__name__
@@ -415,22 +432,62 @@ class BoundListMethod(Generic[P, T]):
 
 
 def api_method(
-    python_name: str,
+    python_name: str, *, model: str | None = None
 ) -> Callable[[Callable[Concatenate[Any, P], Awaitable[R]]], ApiMethod[P, R]]:
     """Declare a generated method (decorator)."""
 
     def wrap(fn: Callable[Concatenate[Any, P], Awaitable[R]]) -> ApiMethod[P, R]:
-        return ApiMethod(python_name, fn)
+        return ApiMethod(python_name, fn, model)
 
     return wrap
 
 
 def list_method(
-    python_name: str,
+    python_name: str, *, model: str | None = None, item_model: str | None = None
 ) -> Callable[[Callable[Concatenate[Any, P], Paginator[T]]], ListMethod[P, T]]:
     """Declare a generated paginated method (decorator)."""
 
     def wrap(fn: Callable[Concatenate[Any, P], Paginator[T]]) -> ListMethod[P, T]:
-        return ListMethod(python_name, fn)
+        return ListMethod(python_name, fn, model, item_model)
 
     return wrap
+
+
+def method_for(python_name: str) -> ApiMethod[Any, Any] | ListMethod[Any, Any]:
+    """The typed method (unbound) of an operation: ``method_for("meetings.create")``.
+
+    Imports the namespace's module. With :func:`response_model` this is how tools (FakeZoom, the
+    CLI) go from a :class:`~zoom_async.catalog.Operation` to its types.
+    """
+    from ._generated.api import NAMESPACES
+
+    namespace, _, name = python_name.rpartition(".")
+    module = importlib.import_module(NAMESPACES[namespace])
+    cls = next(
+        value
+        for value in vars(module).values()
+        if isinstance(value, type)
+        and issubclass(value, Namespace)
+        and value is not Namespace
+        and value.__module__ == module.__name__
+    )
+    method = cls.__dict__[name]
+    if not isinstance(method, ApiMethod | ListMethod):
+        raise KeyError(python_name)
+    return method
+
+
+def response_model(python_name: str, *, item: bool = False) -> type[Any] | None:
+    """The model class of an operation's response (``item=True``: of one listed item), or
+    ``None`` when the response has no JSON object body."""
+    from ._generated.api import NAMESPACES
+
+    method = method_for(python_name)
+    name = method.item_model_name if item and isinstance(method, ListMethod) else method.model_name
+    if item and not isinstance(method, ListMethod):
+        name = None
+    if name is None:
+        return None
+    namespace = python_name.rpartition(".")[0]
+    models = NAMESPACES[namespace].replace("._generated.api.", "._generated.models.", 1)
+    return getattr(importlib.import_module(models), name)  # type: ignore[no-any-return]

@@ -41,7 +41,7 @@ class Accounts(Namespace):
 
     _models_module = "zoom_async._generated.models.accounts"
 
-    @api_method("accounts.create_settings_virtual_background")
+    @api_method("accounts.create_settings_virtual_background", model="AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
     async def create_settings_virtual_background(
         self,
         *,
@@ -180,7 +180,7 @@ class Accounts(Namespace):
             )
         )
 
-    @api_method("accounts.get_settings_registration")
+    @api_method("accounts.get_settings_registration", model="AccountsGetSettingsRegistrationResponse")
     async def get_settings_registration(
         self,
         *,
@@ -214,7 +214,7 @@ class Accounts(Namespace):
             )
         )
 
-    @api_method("accounts.list_managed_domains")
+    @api_method("accounts.list_managed_domains", model="AccountsListManagedDomainsResponse")
     async def list_managed_domains(
         self,
         *,
@@ -245,7 +245,7 @@ class Accounts(Namespace):
             )
         )
 
-    @api_method("accounts.list_trusted_domains")
+    @api_method("accounts.list_trusted_domains", model="AccountsListTrustedDomainsResponse")
     async def list_trusted_domains(
         self,
         *,

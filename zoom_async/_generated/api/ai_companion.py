@@ -41,7 +41,7 @@ class AiCompanion(Namespace):
 
     _models_module = "zoom_async._generated.models.ai_companion"
 
-    @api_method("ai_companion.user_conversation_archive")
+    @api_method("ai_companion.user_conversation_archive", model="AiCompanionUserConversationArchiveResponse")
     async def user_conversation_archive(
         self,
         *,

@@ -41,7 +41,7 @@ class ArchiveFiles(Namespace):
 
     _models_module = "zoom_async._generated.models.archive_files"
 
-    @api_method("archive_files.get_statistics")
+    @api_method("archive_files.get_statistics", model="ArchiveFilesGetStatisticsResponse")
     async def get_statistics(
         self,
         *,
@@ -79,7 +79,7 @@ class ArchiveFiles(Namespace):
             )
         )
 
-    @list_method("archive_files.list")
+    @list_method("archive_files.list", item_model="ArchiveFilesListItem", model="ArchiveFilesListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class AutoDialer(Namespace):
 
     _models_module = "zoom_async._generated.models.auto_dialer"
 
-    @api_method("auto_dialer.batch_call_list_prospects")
+    @api_method("auto_dialer.batch_call_list_prospects", model="AutoDialerBatchCallListProspectsResponse")
     async def batch_call_list_prospects(
         self,
         *,
@@ -70,7 +70,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.create_call_list")
+    @api_method("auto_dialer.create_call_list", model="AutoDialerCreateCallListResponse")
     async def create_call_list(
         self,
         *,
@@ -104,7 +104,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.create_call_list_prospect")
+    @api_method("auto_dialer.create_call_list_prospect", model="AutoDialerCreateCallListProspectResponse")
     async def create_call_list_prospect(
         self,
         *,
@@ -236,7 +236,7 @@ class AutoDialer(Namespace):
                 options=options,
         )
 
-    @api_method("auto_dialer.get_call_detailsby_call_id")
+    @api_method("auto_dialer.get_call_detailsby_call_id", model="AutoDialerGetCallDetailsbyCallIdResponse")
     async def get_call_detailsby_call_id(
         self,
         *,
@@ -262,7 +262,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.get_call_history")
+    @api_method("auto_dialer.get_call_history", model="AutoDialerGetCallHistoryResponse")
     async def get_call_history(
         self,
         *,
@@ -307,7 +307,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.get_call_list")
+    @api_method("auto_dialer.get_call_list", model="AutoDialerGetCallListResponse")
     async def get_call_list(
         self,
         *,
@@ -337,7 +337,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.get_prospect")
+    @api_method("auto_dialer.get_prospect", model="AutoDialerListCallListProspectsResponseProspectsItem")
     async def get_prospect(
         self,
         *,
@@ -363,7 +363,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.list_call_list_prospects")
+    @api_method("auto_dialer.list_call_list_prospects", model="AutoDialerListCallListProspectsResponse")
     async def list_call_list_prospects(
         self,
         *,
@@ -389,7 +389,7 @@ class AutoDialer(Namespace):
             )
         )
 
-    @api_method("auto_dialer.list_call_lists")
+    @api_method("auto_dialer.list_call_lists", model="AutoDialerListCallListsResponse")
     async def list_call_lists(
         self,
         *,
@@ -534,7 +534,7 @@ class AutoDialer(Namespace):
                 options=options,
         )
 
-    @api_method("auto_dialer.update_call_list_prospects")
+    @api_method("auto_dialer.update_call_list_prospects", model="AutoDialerUpdateCallListProspectsResponse")
     async def update_call_list_prospects(
         self,
         *,

@@ -41,7 +41,7 @@ class Chatbot(Namespace):
 
     _models_module = "zoom_async._generated.models.chatbot"
 
-    @api_method("chatbot.create_chat_message")
+    @api_method("chatbot.create_chat_message", model="ChatbotCreateChatMessageResponse")
     async def create_chat_message(
         self,
         *,
@@ -150,7 +150,7 @@ class Chatbot(Namespace):
                 options=options,
         )
 
-    @api_method("chatbot.delete_chat_message")
+    @api_method("chatbot.delete_chat_message", model="ChatbotCreateChatMessageResponse")
     async def delete_chat_message(
         self,
         *,
@@ -209,7 +209,7 @@ class Chatbot(Namespace):
             )
         )
 
-    @api_method("chatbot.update_chat_message")
+    @api_method("chatbot.update_chat_message", model="ChatbotCreateChatMessageResponse")
     async def update_chat_message(
         self,
         *,

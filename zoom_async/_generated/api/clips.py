@@ -41,7 +41,7 @@ class Clips(Namespace):
 
     _models_module = "zoom_async._generated.models.clips"
 
-    @api_method("clips.create_file")
+    @api_method("clips.create_file", model="ClipsCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -83,7 +83,7 @@ class Clips(Namespace):
             )
         )
 
-    @api_method("clips.create_files_multipart")
+    @api_method("clips.create_files_multipart", model="ClipsCreateFilesMultipartResponse")
     async def create_files_multipart(
         self,
         *,
@@ -241,7 +241,7 @@ class Clips(Namespace):
                 options=options,
         )
 
-    @api_method("clips.get")
+    @api_method("clips.get", model="ClipsListItem")
     async def get(
         self,
         *,
@@ -297,7 +297,7 @@ class Clips(Namespace):
             )
         )
 
-    @api_method("clips.get_transfer")
+    @api_method("clips.get_transfer", model="ClipsGetTransferResponse")
     async def get_transfer(
         self,
         *,
@@ -324,7 +324,7 @@ class Clips(Namespace):
             )
         )
 
-    @list_method("clips.list")
+    @list_method("clips.list", item_model="ClipsListItem", model="ClipsListPage")
     def list(
         self,
         *,
@@ -382,7 +382,7 @@ class Clips(Namespace):
             ),
         )
 
-    @list_method("clips.list_collaborators")
+    @list_method("clips.list_collaborators", item_model="ClipsListCollaboratorsItem", model="ClipsListCollaboratorsPage")
     def list_collaborators(
         self,
         *,
@@ -419,7 +419,7 @@ class Clips(Namespace):
             ),
         )
 
-    @list_method("clips.list_comments")
+    @list_method("clips.list_comments", item_model="ClipsListCommentsItem", model="ClipsListCommentsPage")
     def list_comments(
         self,
         *,
@@ -452,7 +452,7 @@ class Clips(Namespace):
             ),
         )
 
-    @api_method("clips.transfer")
+    @api_method("clips.transfer", model="ClipsTransferResponse")
     async def transfer(
         self,
         *,

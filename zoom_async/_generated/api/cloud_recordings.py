@@ -41,7 +41,7 @@ class CloudRecordings(Namespace):
 
     _models_module = "zoom_async._generated.models.cloud_recordings"
 
-    @api_method("cloud_recordings.create_registrant")
+    @api_method("cloud_recordings.create_registrant", model="CloudRecordingsCreateRegistrantResponse")
     async def create_registrant(
         self,
         *,
@@ -185,7 +185,7 @@ class CloudRecordings(Namespace):
                 options=options,
         )
 
-    @api_method("cloud_recordings.get")
+    @api_method("cloud_recordings.get", model="CloudRecordingsGetResponse")
     async def get(
         self,
         *,
@@ -226,7 +226,7 @@ class CloudRecordings(Namespace):
             )
         )
 
-    @api_method("cloud_recordings.get_registrants_questions")
+    @api_method("cloud_recordings.get_registrants_questions", model="CloudRecordingsGetRegistrantsQuestionsResponse")
     async def get_registrants_questions(
         self,
         *,
@@ -259,7 +259,7 @@ class CloudRecordings(Namespace):
             )
         )
 
-    @api_method("cloud_recordings.get_settings")
+    @api_method("cloud_recordings.get_settings", model="CloudRecordingsGetSettingsResponse")
     async def get_settings(
         self,
         *,
@@ -291,7 +291,7 @@ class CloudRecordings(Namespace):
             )
         )
 
-    @list_method("cloud_recordings.list")
+    @list_method("cloud_recordings.list", item_model="CloudRecordingsListItem", model="CloudRecordingsListPage")
     def list(
         self,
         *,
@@ -356,7 +356,7 @@ class CloudRecordings(Namespace):
             ),
         )
 
-    @list_method("cloud_recordings.list_analytics_details")
+    @list_method("cloud_recordings.list_analytics_details", item_model="CloudRecordingsListAnalyticsDetailsItem", model="CloudRecordingsListAnalyticsDetailsPage")
     def list_analytics_details(
         self,
         *,
@@ -400,7 +400,7 @@ class CloudRecordings(Namespace):
             ),
         )
 
-    @api_method("cloud_recordings.list_analytics_summary")
+    @api_method("cloud_recordings.list_analytics_summary", model="CloudRecordingsListAnalyticsSummaryResponse")
     async def list_analytics_summary(
         self,
         *,
@@ -434,7 +434,7 @@ class CloudRecordings(Namespace):
             )
         )
 
-    @list_method("cloud_recordings.list_registrants")
+    @list_method("cloud_recordings.list_registrants", item_model="CloudRecordingsListRegistrantsItem", model="CloudRecordingsListRegistrantsPage")
     def list_registrants(
         self,
         *,

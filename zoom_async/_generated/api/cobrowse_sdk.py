@@ -41,7 +41,7 @@ class CobrowseSdk(Namespace):
 
     _models_module = "zoom_async._generated.models.cobrowse_sdk"
 
-    @list_method("cobrowse_sdk.live_sessions")
+    @list_method("cobrowse_sdk.live_sessions", item_model="CobrowseSdkLiveSessionsItem", model="CobrowseSdkLiveSessionsPage")
     def live_sessions(
         self,
         *,
@@ -79,7 +79,7 @@ class CobrowseSdk(Namespace):
             ),
         )
 
-    @list_method("cobrowse_sdk.past_sessions")
+    @list_method("cobrowse_sdk.past_sessions", item_model="CobrowseSdkPastSessionsItem", model="CobrowseSdkPastSessionsPage")
     def past_sessions(
         self,
         *,
@@ -161,7 +161,7 @@ class CobrowseSdk(Namespace):
             )
         )
 
-    @list_method("cobrowse_sdk.session_users")
+    @list_method("cobrowse_sdk.session_users", item_model="CobrowseSdkSessionUsersItem", model="CobrowseSdkSessionUsersPage")
     def session_users(
         self,
         *,

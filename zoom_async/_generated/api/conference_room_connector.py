@@ -41,7 +41,7 @@ class ConferenceRoomConnector(Namespace):
 
     _models_module = "zoom_async._generated.models.conference_room_connector"
 
-    @api_method("conference_room_connector.create_api_connector")
+    @api_method("conference_room_connector.create_api_connector", model="ConferenceRoomConnectorCreateApiConnectorResponse")
     async def create_api_connector(
         self,
         *,
@@ -80,7 +80,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.create_managed_room")
+    @api_method("conference_room_connector.create_managed_room", model="ConferenceRoomConnectorCreateManagedRoomResponse")
     async def create_managed_room(
         self,
         *,
@@ -130,7 +130,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.create_room_template")
+    @api_method("conference_room_connector.create_room_template", model="ConferenceRoomConnectorCreateRoomTemplateResponse")
     async def create_room_template(
         self,
         *,
@@ -372,7 +372,7 @@ class ConferenceRoomConnector(Namespace):
                 options=options,
         )
 
-    @api_method("conference_room_connector.get_api_connector")
+    @api_method("conference_room_connector.get_api_connector", model="ConferenceRoomConnectorGetApiConnectorResponse")
     async def get_api_connector(
         self,
         *,
@@ -401,7 +401,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.get_api_connector_private_key")
+    @api_method("conference_room_connector.get_api_connector_private_key", model="ConferenceRoomConnectorGetApiConnectorPrivateKeyResponse")
     async def get_api_connector_private_key(
         self,
         *,
@@ -430,7 +430,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.get_managed_room")
+    @api_method("conference_room_connector.get_managed_room", model="ConferenceRoomConnectorGetManagedRoomResponse")
     async def get_managed_room(
         self,
         *,
@@ -459,7 +459,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.get_managed_rooms_account_setting")
+    @api_method("conference_room_connector.get_managed_rooms_account_setting", model="ConferenceRoomConnectorGetManagedRoomsAccountSettingResponse")
     async def get_managed_rooms_account_setting(
         self,
         **options: Unpack[RequestOptions],
@@ -484,7 +484,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.get_participant_identifier_code")
+    @api_method("conference_room_connector.get_participant_identifier_code", model="ConferenceRoomConnectorGetParticipantIdentifierCodeResponse")
     async def get_participant_identifier_code(
         self,
         *,
@@ -515,7 +515,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @api_method("conference_room_connector.get_room_template")
+    @api_method("conference_room_connector.get_room_template", model="ConferenceRoomConnectorGetRoomTemplateResponse")
     async def get_room_template(
         self,
         *,
@@ -544,7 +544,7 @@ class ConferenceRoomConnector(Namespace):
             )
         )
 
-    @list_method("conference_room_connector.list_api_connectors")
+    @list_method("conference_room_connector.list_api_connectors", item_model="ConferenceRoomConnectorListApiConnectorsItem", model="ConferenceRoomConnectorListApiConnectorsPage")
     def list_api_connectors(
         self,
         *,
@@ -578,7 +578,7 @@ class ConferenceRoomConnector(Namespace):
             ),
         )
 
-    @list_method("conference_room_connector.list_managed_rooms")
+    @list_method("conference_room_connector.list_managed_rooms", item_model="ConferenceRoomConnectorListManagedRoomsItem", model="ConferenceRoomConnectorListManagedRoomsPage")
     def list_managed_rooms(
         self,
         *,
@@ -612,7 +612,7 @@ class ConferenceRoomConnector(Namespace):
             ),
         )
 
-    @list_method("conference_room_connector.list_room_templates")
+    @list_method("conference_room_connector.list_room_templates", item_model="ConferenceRoomConnectorListRoomTemplatesItem", model="ConferenceRoomConnectorListRoomTemplatesPage")
     def list_room_templates(
         self,
         *,
@@ -686,7 +686,7 @@ class ConferenceRoomConnector(Namespace):
                 options=options,
         )
 
-    @api_method("conference_room_connector.update_api_connector_private_key")
+    @api_method("conference_room_connector.update_api_connector_private_key", model="ConferenceRoomConnectorGetApiConnectorPrivateKeyResponse")
     async def update_api_connector_private_key(
         self,
         *,

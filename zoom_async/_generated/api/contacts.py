@@ -41,7 +41,7 @@ class Contacts(Namespace):
 
     _models_module = "zoom_async._generated.models.contacts"
 
-    @api_method("contacts.create_group")
+    @api_method("contacts.create_group", model="ContactsCreateGroupResponse")
     async def create_group(
         self,
         *,
@@ -78,7 +78,7 @@ class Contacts(Namespace):
             )
         )
 
-    @api_method("contacts.create_group_member")
+    @api_method("contacts.create_group_member", model="ContactsCreateGroupMemberResponse")
     async def create_group_member(
         self,
         *,
@@ -164,7 +164,7 @@ class Contacts(Namespace):
                 options=options,
         )
 
-    @api_method("contacts.get_group")
+    @api_method("contacts.get_group", model="ContactsCreateGroupResponse")
     async def get_group(
         self,
         *,
@@ -193,7 +193,7 @@ class Contacts(Namespace):
             )
         )
 
-    @list_method("contacts.list_group_members")
+    @list_method("contacts.list_group_members", item_model="ContactsListGroupMembersItem", model="ContactsListGroupMembersPage")
     def list_group_members(
         self,
         *,
@@ -229,7 +229,7 @@ class Contacts(Namespace):
             ),
         )
 
-    @list_method("contacts.list_groups")
+    @list_method("contacts.list_groups", item_model="ContactsListGroupsItem", model="ContactsListGroupsPage")
     def list_groups(
         self,
         *,

@@ -41,7 +41,7 @@ class Dashboards(Namespace):
 
     _models_module = "zoom_async._generated.models.dashboards"
 
-    @list_method("dashboards.chat")
+    @list_method("dashboards.chat", item_model="DashboardsChatItem", model="DashboardsChatPage")
     def chat(
         self,
         *,
@@ -89,7 +89,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @api_method("dashboards.client_satisfaction")
+    @api_method("dashboards.client_satisfaction", model="DashboardsClientSatisfactionResponse")
     async def client_satisfaction(
         self,
         *,
@@ -125,7 +125,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.client_versions")
+    @api_method("dashboards.client_versions", model="DashboardsClientVersionsResponse")
     async def client_versions(
         self,
         **options: Unpack[RequestOptions],
@@ -149,7 +149,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.crc")
+    @api_method("dashboards.crc", model="DashboardsCrcResponse")
     async def crc(
         self,
         *,
@@ -191,7 +191,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.dashboard_client_feedback")
+    @api_method("dashboards.dashboard_client_feedback", model="DashboardsDashboardClientFeedbackResponse")
     async def dashboard_client_feedback(
         self,
         *,
@@ -228,7 +228,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @list_method("dashboards.dashboard_client_feedback_detail")
+    @list_method("dashboards.dashboard_client_feedback_detail", item_model="DashboardsDashboardClientFeedbackDetailItem", model="DashboardsDashboardClientFeedbackDetailPage")
     def dashboard_client_feedback_detail(
         self,
         *,
@@ -271,7 +271,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.issues_zoomroom")
+    @list_method("dashboards.issues_zoomroom", item_model="DashboardsIssuesZoomroomItem", model="DashboardsIssuesZoomroomPage")
     def issues_zoomroom(
         self,
         *,
@@ -318,7 +318,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @api_method("dashboards.issues_zoomrooms")
+    @api_method("dashboards.issues_zoomrooms", model="DashboardsIssuesZoomroomsResponse")
     async def issues_zoomrooms(
         self,
         *,
@@ -355,7 +355,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.meeting")
+    @api_method("dashboards.meeting", model="DashboardsMeetingResponse")
     async def meeting(
         self,
         *,
@@ -395,7 +395,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.meeting_participant_qos")
+    @api_method("dashboards.meeting_participant_qos", model="DashboardsMeetingParticipantQosResponse")
     async def meeting_participant_qos(
         self,
         *,
@@ -448,7 +448,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @list_method("dashboards.meeting_participants")
+    @list_method("dashboards.meeting_participants", item_model="DashboardsMeetingParticipantsItem", model="DashboardsMeetingParticipantsPage")
     def meeting_participants(
         self,
         *,
@@ -506,7 +506,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.meeting_participants_qos")
+    @list_method("dashboards.meeting_participants_qos", item_model="DashboardsMeetingParticipantsQosItem", model="DashboardsMeetingParticipantsQosPage")
     def meeting_participants_qos(
         self,
         *,
@@ -557,7 +557,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.meeting_participants_satisfaction")
+    @list_method("dashboards.meeting_participants_satisfaction", item_model="DashboardsMeetingParticipantsSatisfactionItem", model="DashboardsMeetingParticipantsSatisfactionPage")
     def meeting_participants_satisfaction(
         self,
         *,
@@ -601,7 +601,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.meeting_participants_sharing")
+    @list_method("dashboards.meeting_participants_sharing", item_model="DashboardsMeetingParticipantsSharingItem", model="DashboardsMeetingParticipantsSharingPage")
     def meeting_participants_sharing(
         self,
         *,
@@ -643,7 +643,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.meetings")
+    @list_method("dashboards.meetings", item_model="DashboardsMeetingsItem", model="DashboardsMeetingsPage")
     def meetings(
         self,
         *,
@@ -708,7 +708,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @api_method("dashboards.quality")
+    @api_method("dashboards.quality", model="DashboardsQualityResponse")
     async def quality(
         self,
         *,
@@ -749,7 +749,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.webinar")
+    @api_method("dashboards.webinar", model="DashboardsWebinarsItem")
     async def webinar(
         self,
         *,
@@ -784,7 +784,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("dashboards.webinar_participant_qos")
+    @api_method("dashboards.webinar_participant_qos", model="DashboardsWebinarParticipantQosResponse")
     async def webinar_participant_qos(
         self,
         *,
@@ -838,7 +838,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @list_method("dashboards.webinar_participants")
+    @list_method("dashboards.webinar_participants", item_model="DashboardsWebinarParticipantsItem", model="DashboardsWebinarParticipantsPage")
     def webinar_participants(
         self,
         *,
@@ -890,7 +890,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.webinar_participants_qos")
+    @list_method("dashboards.webinar_participants_qos", item_model="DashboardsWebinarParticipantsQosItem", model="DashboardsWebinarParticipantsQosPage")
     def webinar_participants_qos(
         self,
         *,
@@ -942,7 +942,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.webinar_participants_satisfaction")
+    @list_method("dashboards.webinar_participants_satisfaction", item_model="DashboardsMeetingParticipantsSatisfactionItem", model="DashboardsMeetingParticipantsSatisfactionPage")
     def webinar_participants_satisfaction(
         self,
         *,
@@ -986,7 +986,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.webinar_participants_sharing")
+    @list_method("dashboards.webinar_participants_sharing", item_model="DashboardsMeetingParticipantsSharingItem", model="DashboardsMeetingParticipantsSharingPage")
     def webinar_participants_sharing(
         self,
         *,
@@ -1028,7 +1028,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.webinars")
+    @list_method("dashboards.webinars", item_model="DashboardsWebinarsItem", model="DashboardsWebinarsPage")
     def webinars(
         self,
         *,
@@ -1084,7 +1084,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.zoomroom")
+    @list_method("dashboards.zoomroom", model="DashboardsZoomroomPage")
     def zoomroom(
         self,
         *,
@@ -1131,7 +1131,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("dashboards.zoomrooms")
+    @list_method("dashboards.zoomrooms", item_model="DashboardsZoomroomsItem", model="DashboardsZoomroomsPage")
     def zoomrooms(
         self,
         *,
@@ -1167,7 +1167,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @api_method("dashboards.zoomrooms_issues")
+    @api_method("dashboards.zoomrooms_issues", model="DashboardsZoomroomsIssuesResponse")
     async def zoomrooms_issues(
         self,
         *,

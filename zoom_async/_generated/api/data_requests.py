@@ -41,7 +41,7 @@ class DataRequests(Namespace):
 
     _models_module = "zoom_async._generated.models.data_requests"
 
-    @api_method("data_requests.create_request")
+    @api_method("data_requests.create_request", model="DataRequestsCreateRequestResponse")
     async def create_request(
         self,
         *,
@@ -99,7 +99,7 @@ class DataRequests(Namespace):
                 options=options,
         )
 
-    @api_method("data_requests.get_file_url")
+    @api_method("data_requests.get_file_url", model="DataRequestsGetFileUrlResponse")
     async def get_file_url(
         self,
         *,
@@ -128,7 +128,7 @@ class DataRequests(Namespace):
             )
         )
 
-    @list_method("data_requests.get_request")
+    @list_method("data_requests.get_request", item_model="DataRequestsGetRequestItem", model="DataRequestsGetRequestPage")
     def get_request(
         self,
         *,
@@ -161,7 +161,7 @@ class DataRequests(Namespace):
             ),
         )
 
-    @list_method("data_requests.list_requests")
+    @list_method("data_requests.list_requests", item_model="DataRequestsListRequestsItem", model="DataRequestsListRequestsPage")
     def list_requests(
         self,
         *,

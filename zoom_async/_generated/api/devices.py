@@ -168,7 +168,7 @@ class Devices(Namespace):
                 options=options,
         )
 
-    @api_method("devices.get")
+    @api_method("devices.get", model="DevicesGetResponse")
     async def get(
         self,
         *,
@@ -194,7 +194,7 @@ class Devices(Namespace):
             )
         )
 
-    @api_method("devices.get_zpa_zdm_group_versions")
+    @api_method("devices.get_zpa_zdm_group_versions", model="DevicesGetZpaZdmGroupVersionsResponse")
     async def get_zpa_zdm_group_versions(
         self,
         *,
@@ -220,7 +220,7 @@ class Devices(Namespace):
             )
         )
 
-    @list_method("devices.list")
+    @list_method("devices.list", item_model="DevicesListItem", model="DevicesListPage")
     def list(
         self,
         *,
@@ -270,7 +270,7 @@ class Devices(Namespace):
             ),
         )
 
-    @list_method("devices.list_groups")
+    @list_method("devices.list_groups", item_model="DevicesListGroupsItem", model="DevicesListGroupsPage")
     def list_groups(
         self,
         *,
@@ -302,7 +302,7 @@ class Devices(Namespace):
             ),
         )
 
-    @api_method("devices.list_zpa_settings")
+    @api_method("devices.list_zpa_settings", model="DevicesListZpaSettingsResponse")
     async def list_zpa_settings(
         self,
         *,

@@ -41,7 +41,7 @@ class Divisions(Namespace):
 
     _models_module = "zoom_async._generated.models.divisions"
 
-    @api_method("divisions.create")
+    @api_method("divisions.create", model="DivisionsCreateResponse")
     async def create(
         self,
         *,
@@ -72,7 +72,7 @@ class Divisions(Namespace):
             )
         )
 
-    @api_method("divisions.create_user")
+    @api_method("divisions.create_user", model="DivisionsCreateUserResponse")
     async def create_user(
         self,
         *,
@@ -128,7 +128,7 @@ class Divisions(Namespace):
                 options=options,
         )
 
-    @api_method("divisions.get")
+    @api_method("divisions.get", model="DivisionsGetResponse")
     async def get(
         self,
         *,
@@ -156,7 +156,7 @@ class Divisions(Namespace):
             )
         )
 
-    @list_method("divisions.list")
+    @list_method("divisions.list", item_model="DivisionsListItem", model="DivisionsListPage")
     def list(
         self,
         *,
@@ -190,7 +190,7 @@ class Divisions(Namespace):
             ),
         )
 
-    @list_method("divisions.list_users")
+    @list_method("divisions.list_users", item_model="DivisionsListUsersItem", model="DivisionsListUsersPage")
     def list_users(
         self,
         *,

@@ -41,7 +41,7 @@ class Groups(Namespace):
 
     _models_module = "zoom_async._generated.models.groups"
 
-    @api_method("groups.create")
+    @api_method("groups.create", model="GroupsListItem")
     async def create(
         self,
         *,
@@ -75,7 +75,7 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("groups.create_admin")
+    @api_method("groups.create_admin", model="GroupsCreateAdminResponse")
     async def create_admin(
         self,
         *,
@@ -107,7 +107,7 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("groups.create_member")
+    @api_method("groups.create_member", model="GroupsCreateAdminResponse")
     async def create_member(
         self,
         *,
@@ -139,7 +139,7 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("groups.create_settings_virtual_background")
+    @api_method("groups.create_settings_virtual_background", model="GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
     async def create_settings_virtual_background(
         self,
         *,
@@ -277,7 +277,7 @@ class Groups(Namespace):
                 options=options,
         )
 
-    @api_method("groups.get")
+    @api_method("groups.get", model="GroupsListItem")
     async def get(
         self,
         *,
@@ -373,7 +373,7 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("groups.get_settings_registration")
+    @api_method("groups.get_settings_registration", model="GroupsGetSettingsRegistrationResponse")
     async def get_settings_registration(
         self,
         *,
@@ -403,7 +403,7 @@ class Groups(Namespace):
             )
         )
 
-    @list_method("groups.list")
+    @list_method("groups.list", item_model="GroupsListItem", model="GroupsListPage")
     def list(
         self,
         *,
@@ -436,7 +436,7 @@ class Groups(Namespace):
             ),
         )
 
-    @list_method("groups.list_admins")
+    @list_method("groups.list_admins", item_model="GroupsListAdminsItem", model="GroupsListAdminsPage")
     def list_admins(
         self,
         *,
@@ -473,7 +473,7 @@ class Groups(Namespace):
             ),
         )
 
-    @api_method("groups.list_channels")
+    @api_method("groups.list_channels", model="GroupsListChannelsResponse")
     async def list_channels(
         self,
         *,
@@ -502,7 +502,7 @@ class Groups(Namespace):
             )
         )
 
-    @list_method("groups.list_members")
+    @list_method("groups.list_members", item_model="GroupsListMembersItem", model="GroupsListMembersPage")
     def list_members(
         self,
         *,

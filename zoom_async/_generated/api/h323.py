@@ -41,7 +41,7 @@ class H323(Namespace):
 
     _models_module = "zoom_async._generated.models.h323"
 
-    @api_method("h323.create_device")
+    @api_method("h323.create_device", model="H323ListDevicesItem")
     async def create_device(
         self,
         *,
@@ -101,7 +101,7 @@ class H323(Namespace):
                 options=options,
         )
 
-    @list_method("h323.list_devices")
+    @list_method("h323.list_devices", item_model="H323ListDevicesItem", model="H323ListDevicesPage")
     def list_devices(
         self,
         *,

@@ -41,7 +41,7 @@ class Healthcare(Namespace):
 
     _models_module = "zoom_async._generated.models.healthcare"
 
-    @api_method("healthcare.get_note")
+    @api_method("healthcare.get_note", model="HealthcareListNotesItem")
     async def get_note(
         self,
         *,
@@ -67,7 +67,7 @@ class Healthcare(Namespace):
             )
         )
 
-    @list_method("healthcare.list_notes")
+    @list_method("healthcare.list_notes", item_model="HealthcareListNotesItem", model="HealthcareListNotesPage")
     def list_notes(
         self,
         *,

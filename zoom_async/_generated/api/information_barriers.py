@@ -41,7 +41,7 @@ class InformationBarriers(Namespace):
 
     _models_module = "zoom_async._generated.models.information_barriers"
 
-    @api_method("information_barriers.create_policy")
+    @api_method("information_barriers.create_policy", model="InformationBarriersCreatePolicyResponse")
     async def create_policy(
         self,
         *,
@@ -113,7 +113,7 @@ class InformationBarriers(Namespace):
                 options=options,
         )
 
-    @api_method("information_barriers.get_policy")
+    @api_method("information_barriers.get_policy", model="InformationBarriersCreatePolicyResponse")
     async def get_policy(
         self,
         *,
@@ -142,7 +142,7 @@ class InformationBarriers(Namespace):
             )
         )
 
-    @list_method("information_barriers.list_policies")
+    @list_method("information_barriers.list_policies", item_model="InformationBarriersListPoliciesItem", model="InformationBarriersListPoliciesPage")
     def list_policies(
         self,
         *,

@@ -41,7 +41,7 @@ class Meetings(Namespace):
 
     _models_module = "zoom_async._generated.models.meetings"
 
-    @api_method("meetings.create")
+    @api_method("meetings.create", model="MeetingsCreateResponse")
     async def create(
         self,
         *,
@@ -124,7 +124,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_batch_poll")
+    @api_method("meetings.create_batch_poll", model="MeetingsCreateBatchPollResponse")
     async def create_batch_poll(
         self,
         *,
@@ -160,7 +160,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_batch_registrant")
+    @api_method("meetings.create_batch_registrant", model="MeetingsCreateBatchRegistrantResponse")
     async def create_batch_registrant(
         self,
         *,
@@ -202,7 +202,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_invite_link")
+    @api_method("meetings.create_invite_link", model="MeetingsCreateInviteLinkResponse")
     async def create_invite_link(
         self,
         *,
@@ -241,7 +241,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_open_app")
+    @api_method("meetings.create_open_app", model="MeetingsCreateOpenAppResponse")
     async def create_open_app(
         self,
         *,
@@ -275,7 +275,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_poll")
+    @api_method("meetings.create_poll", model="MeetingsCreatePollResponse")
     async def create_poll(
         self,
         *,
@@ -323,7 +323,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_registrant")
+    @api_method("meetings.create_registrant", model="MeetingsCreateRegistrantResponse")
     async def create_registrant(
         self,
         *,
@@ -413,7 +413,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.create_sip_dialing")
+    @api_method("meetings.create_sip_dialing", model="MeetingsCreateSipDialingResponse")
     async def create_sip_dialing(
         self,
         *,
@@ -673,7 +673,7 @@ class Meetings(Namespace):
                 options=options,
         )
 
-    @api_method("meetings.get")
+    @api_method("meetings.get", model="MeetingsGetResponse")
     async def get(
         self,
         *,
@@ -711,7 +711,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_jointoken_live_streaming")
+    @api_method("meetings.get_jointoken_live_streaming", model="MeetingsGetJointokenLocalArchivingResponse")
     async def get_jointoken_live_streaming(
         self,
         *,
@@ -746,7 +746,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_jointoken_local_archiving")
+    @api_method("meetings.get_jointoken_local_archiving", model="MeetingsGetJointokenLocalArchivingResponse")
     async def get_jointoken_local_archiving(
         self,
         *,
@@ -780,7 +780,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_jointoken_local_recording")
+    @api_method("meetings.get_jointoken_local_recording", model="MeetingsGetJointokenLocalArchivingResponse")
     async def get_jointoken_local_recording(
         self,
         *,
@@ -817,7 +817,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_livestream")
+    @api_method("meetings.get_livestream", model="MeetingsGetLivestreamResponse")
     async def get_livestream(
         self,
         *,
@@ -850,7 +850,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_meeting_summary")
+    @api_method("meetings.get_meeting_summary", model="MeetingsGetMeetingSummaryResponse")
     async def get_meeting_summary(
         self,
         *,
@@ -889,7 +889,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_poll")
+    @api_method("meetings.get_poll", model="MeetingsCreatePollResponse")
     async def get_poll(
         self,
         *,
@@ -923,7 +923,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_registrant")
+    @api_method("meetings.get_registrant", model="MeetingsListRegistrantsItem")
     async def get_registrant(
         self,
         *,
@@ -957,7 +957,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_registrants_questions")
+    @api_method("meetings.get_registrants_questions", model="MeetingsGetRegistrantsQuestionsResponse")
     async def get_registrants_questions(
         self,
         *,
@@ -990,7 +990,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_survey")
+    @api_method("meetings.get_survey", model="MeetingsGetSurveyResponse")
     async def get_survey(
         self,
         *,
@@ -1020,7 +1020,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_token")
+    @api_method("meetings.get_token", model="MeetingsGetTokenResponse")
     async def get_token(
         self,
         *,
@@ -1060,7 +1060,7 @@ class Meetings(Namespace):
             )
         )
 
-    @api_method("meetings.get_transcript")
+    @api_method("meetings.get_transcript", model="MeetingsGetTranscriptResponse")
     async def get_transcript(
         self,
         *,
@@ -1094,7 +1094,7 @@ class Meetings(Namespace):
             )
         )
 
-    @list_method("meetings.list")
+    @list_method("meetings.list", item_model="MeetingsListItem", model="MeetingsListPage")
     def list(
         self,
         *,
@@ -1149,7 +1149,7 @@ class Meetings(Namespace):
             ),
         )
 
-    @api_method("meetings.list_invitation")
+    @api_method("meetings.list_invitation", model="MeetingsListInvitationResponse")
     async def list_invitation(
         self,
         *,
@@ -1180,7 +1180,7 @@ class Meetings(Namespace):
             )
         )
 
-    @list_method("meetings.list_meeting_summaries")
+    @list_method("meetings.list_meeting_summaries", item_model="MeetingsListMeetingSummariesItem", model="MeetingsListMeetingSummariesPage")
     def list_meeting_summaries(
         self,
         *,
@@ -1232,7 +1232,7 @@ class Meetings(Namespace):
             ),
         )
 
-    @api_method("meetings.list_polls")
+    @api_method("meetings.list_polls", model="MeetingsListPollsResponse")
     async def list_polls(
         self,
         *,
@@ -1271,7 +1271,7 @@ class Meetings(Namespace):
             )
         )
 
-    @list_method("meetings.list_registrants")
+    @list_method("meetings.list_registrants", item_model="MeetingsListRegistrantsItem", model="MeetingsListRegistrantsPage")
     def list_registrants(
         self,
         *,

@@ -66,7 +66,7 @@ class PastMeetings(Namespace):
                 options=options,
         )
 
-    @api_method("past_meetings.get")
+    @api_method("past_meetings.get", model="PastMeetingsGetResponse")
     async def get(
         self,
         *,
@@ -96,7 +96,7 @@ class PastMeetings(Namespace):
             )
         )
 
-    @api_method("past_meetings.get_archive_files")
+    @api_method("past_meetings.get_archive_files", model="PastMeetingsGetArchiveFilesResponse")
     async def get_archive_files(
         self,
         *,
@@ -128,7 +128,7 @@ class PastMeetings(Namespace):
             )
         )
 
-    @api_method("past_meetings.list_instances")
+    @api_method("past_meetings.list_instances", model="PastMeetingsListInstancesResponse")
     async def list_instances(
         self,
         *,
@@ -159,7 +159,7 @@ class PastMeetings(Namespace):
             )
         )
 
-    @list_method("past_meetings.list_participants")
+    @list_method("past_meetings.list_participants", item_model="PastMeetingsListParticipantsItem", model="PastMeetingsListParticipantsPage")
     def list_participants(
         self,
         *,
@@ -206,7 +206,7 @@ class PastMeetings(Namespace):
             ),
         )
 
-    @api_method("past_meetings.list_polls")
+    @api_method("past_meetings.list_polls", model="PastMeetingsListPollsResponse")
     async def list_polls(
         self,
         *,
@@ -238,7 +238,7 @@ class PastMeetings(Namespace):
             )
         )
 
-    @api_method("past_meetings.list_qa")
+    @api_method("past_meetings.list_qa", model="PastMeetingsListQaResponse")
     async def list_qa(
         self,
         *,

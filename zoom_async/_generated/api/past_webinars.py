@@ -41,7 +41,7 @@ class PastWebinars(Namespace):
 
     _models_module = "zoom_async._generated.models.past_webinars"
 
-    @list_method("past_webinars.absentees")
+    @list_method("past_webinars.absentees", item_model="PastWebinarsAbsenteesItem", model="PastWebinarsAbsenteesPage")
     def absentees(
         self,
         *,
@@ -80,7 +80,7 @@ class PastWebinars(Namespace):
             ),
         )
 
-    @api_method("past_webinars.instances")
+    @api_method("past_webinars.instances", model="PastWebinarsInstancesResponse")
     async def instances(
         self,
         *,
@@ -109,7 +109,7 @@ class PastWebinars(Namespace):
             )
         )
 
-    @list_method("past_webinars.participants")
+    @list_method("past_webinars.participants", item_model="PastWebinarsParticipantsItem", model="PastWebinarsParticipantsPage")
     def participants(
         self,
         *,
@@ -151,7 +151,7 @@ class PastWebinars(Namespace):
             ),
         )
 
-    @api_method("past_webinars.polls")
+    @api_method("past_webinars.polls", model="PastWebinarsPollsResponse")
     async def polls(
         self,
         *,
@@ -183,7 +183,7 @@ class PastWebinars(Namespace):
             )
         )
 
-    @api_method("past_webinars.qa")
+    @api_method("past_webinars.qa", model="PastWebinarsQaResponse")
     async def qa(
         self,
         *,

@@ -41,7 +41,7 @@ class Qss(Namespace):
 
     _models_module = "zoom_async._generated.models.qss"
 
-    @list_method("qss.meeting_participants_qos_summary")
+    @list_method("qss.meeting_participants_qos_summary", item_model="QssMeetingParticipantsQosSummaryItem", model="QssMeetingParticipantsQosSummaryPage")
     def meeting_participants_qos_summary(
         self,
         *,
@@ -88,7 +88,7 @@ class Qss(Namespace):
             ),
         )
 
-    @list_method("qss.videosdk_session_users_qos_summary")
+    @list_method("qss.videosdk_session_users_qos_summary", item_model="QssVideosdkSessionUsersQosSummaryItem", model="QssVideosdkSessionUsersQosSummaryPage")
     def videosdk_session_users_qos_summary(
         self,
         *,
@@ -137,7 +137,7 @@ class Qss(Namespace):
             ),
         )
 
-    @list_method("qss.webinar_participants_qos_summary")
+    @list_method("qss.webinar_participants_qos_summary", item_model="QssMeetingParticipantsQosSummaryItem", model="QssMeetingParticipantsQosSummaryPage")
     def webinar_participants_qos_summary(
         self,
         *,

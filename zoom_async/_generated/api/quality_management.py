@@ -41,7 +41,7 @@ class QualityManagement(Namespace):
 
     _models_module = "zoom_async._generated.models.quality_management"
 
-    @api_method("quality_management.create_interaction")
+    @api_method("quality_management.create_interaction", model="QualityManagementCreateInteractionResponse")
     async def create_interaction(
         self,
         *,
@@ -83,7 +83,7 @@ class QualityManagement(Namespace):
             )
         )
 
-    @api_method("quality_management.get_evaluation")
+    @api_method("quality_management.get_evaluation", model="QualityManagementGetEvaluationResponse")
     async def get_evaluation(
         self,
         *,
@@ -109,7 +109,7 @@ class QualityManagement(Namespace):
             )
         )
 
-    @api_method("quality_management.get_interaction")
+    @api_method("quality_management.get_interaction", model="QualityManagementGetInteractionResponse")
     async def get_interaction(
         self,
         *,
@@ -135,7 +135,7 @@ class QualityManagement(Namespace):
             )
         )
 
-    @list_method("quality_management.list_automated_evaluations")
+    @list_method("quality_management.list_automated_evaluations", item_model="QualityManagementListAutomatedEvaluationsItem", model="QualityManagementListAutomatedEvaluationsPage")
     def list_automated_evaluations(
         self,
         *,
@@ -177,7 +177,7 @@ class QualityManagement(Namespace):
             ),
         )
 
-    @list_method("quality_management.list_evaluation")
+    @list_method("quality_management.list_evaluation", item_model="QualityManagementListEvaluationItem", model="QualityManagementListEvaluationPage")
     def list_evaluation(
         self,
         *,
@@ -224,7 +224,7 @@ class QualityManagement(Namespace):
             ),
         )
 
-    @list_method("quality_management.list_interactions")
+    @list_method("quality_management.list_interactions", item_model="QualityManagementListInteractionsItem", model="QualityManagementListInteractionsPage")
     def list_interactions(
         self,
         *,

@@ -41,7 +41,7 @@ class Reports(Namespace):
 
     _models_module = "zoom_async._generated.models.reports"
 
-    @list_method("reports.activities")
+    @list_method("reports.activities", item_model="ReportsActivitiesItem", model="ReportsActivitiesPage")
     def activities(
         self,
         *,
@@ -82,7 +82,7 @@ class Reports(Namespace):
             ),
         )
 
-    @api_method("reports.billing")
+    @api_method("reports.billing", model="ReportsBillingResponse")
     async def billing(
         self,
         **options: Unpack[RequestOptions],
@@ -108,7 +108,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.billing_invoices")
+    @api_method("reports.billing_invoices", model="ReportsBillingInvoicesResponse")
     async def billing_invoices(
         self,
         *,
@@ -143,7 +143,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.cloud_recording")
+    @api_method("reports.cloud_recording", model="ReportsCloudRecordingResponse")
     async def cloud_recording(
         self,
         *,
@@ -184,7 +184,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.daily")
+    @api_method("reports.daily", model="ReportsDailyResponse")
     async def daily(
         self,
         *,
@@ -222,7 +222,7 @@ class Reports(Namespace):
             )
         )
 
-    @list_method("reports.history_meetings")
+    @list_method("reports.history_meetings", item_model="ReportsHistoryMeetingsItem", model="ReportsHistoryMeetingsPage")
     def history_meetings(
         self,
         *,
@@ -279,7 +279,7 @@ class Reports(Namespace):
             ),
         )
 
-    @api_method("reports.meeting")
+    @api_method("reports.meeting", model="ReportsMeetingResponse")
     async def meeting(
         self,
         *,
@@ -309,7 +309,7 @@ class Reports(Namespace):
             )
         )
 
-    @list_method("reports.meeting_activities")
+    @list_method("reports.meeting_activities", item_model="ReportsMeetingActivitiesItem", model="ReportsMeetingActivitiesPage")
     def meeting_activities(
         self,
         *,
@@ -358,7 +358,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.meeting_participants")
+    @list_method("reports.meeting_participants", item_model="ReportsMeetingParticipantsItem", model="ReportsMeetingParticipantsPage")
     def meeting_participants(
         self,
         *,
@@ -408,7 +408,7 @@ class Reports(Namespace):
             ),
         )
 
-    @api_method("reports.meeting_polls")
+    @api_method("reports.meeting_polls", model="ReportsMeetingPollsResponse")
     async def meeting_polls(
         self,
         *,
@@ -437,7 +437,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.meeting_qa")
+    @api_method("reports.meeting_qa", model="ReportsMeetingQaResponse")
     async def meeting_qa(
         self,
         *,
@@ -467,7 +467,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.meeting_survey")
+    @api_method("reports.meeting_survey", model="ReportsMeetingSurveyResponse")
     async def meeting_survey(
         self,
         *,
@@ -497,7 +497,7 @@ class Reports(Namespace):
             )
         )
 
-    @list_method("reports.operationlogs")
+    @list_method("reports.operationlogs", item_model="ReportsOperationlogsItem", model="ReportsOperationlogsPage")
     def operationlogs(
         self,
         *,
@@ -547,7 +547,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.remote_support")
+    @list_method("reports.remote_support", item_model="ReportsRemoteSupportItem", model="ReportsRemoteSupportPage")
     def remote_support(
         self,
         *,
@@ -585,7 +585,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.telephone")
+    @list_method("reports.telephone", item_model="ReportsTelephoneItem", model="ReportsTelephonePage")
     def telephone(
         self,
         *,
@@ -635,7 +635,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.upcoming_events")
+    @list_method("reports.upcoming_events", item_model="ReportsUpcomingEventsItem", model="ReportsUpcomingEventsPage")
     def upcoming_events(
         self,
         *,
@@ -686,7 +686,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.user_meetings")
+    @list_method("reports.user_meetings", item_model="ReportsUserMeetingsItem", model="ReportsUserMeetingsPage")
     def user_meetings(
         self,
         *,
@@ -740,7 +740,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("reports.users")
+    @list_method("reports.users", item_model="ReportsUsersItem", model="ReportsUsersPage")
     def users(
         self,
         *,
@@ -801,7 +801,7 @@ class Reports(Namespace):
             ),
         )
 
-    @api_method("reports.webinar")
+    @api_method("reports.webinar", model="ReportsMeetingResponse")
     async def webinar(
         self,
         *,
@@ -831,7 +831,7 @@ class Reports(Namespace):
             )
         )
 
-    @list_method("reports.webinar_participants")
+    @list_method("reports.webinar_participants", item_model="ReportsMeetingParticipantsItem", model="ReportsMeetingParticipantsPage")
     def webinar_participants(
         self,
         *,
@@ -873,7 +873,7 @@ class Reports(Namespace):
             ),
         )
 
-    @api_method("reports.webinar_polls")
+    @api_method("reports.webinar_polls", model="ReportsMeetingPollsResponse")
     async def webinar_polls(
         self,
         *,
@@ -903,7 +903,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.webinar_qa")
+    @api_method("reports.webinar_qa", model="ReportsMeetingQaResponse")
     async def webinar_qa(
         self,
         *,
@@ -934,7 +934,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("reports.webinar_survey")
+    @api_method("reports.webinar_survey", model="ReportsWebinarSurveyResponse")
     async def webinar_survey(
         self,
         *,

@@ -83,7 +83,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("roles.create_member")
+    @api_method("roles.create_member", model="RolesCreateMemberResponse")
     async def create_member(
         self,
         *,
@@ -180,7 +180,7 @@ class Roles(Namespace):
                 options=options,
         )
 
-    @api_method("roles.get")
+    @api_method("roles.get", model="RolesGetResponse")
     async def get(
         self,
         *,
@@ -217,7 +217,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("roles.list")
+    @api_method("roles.list", model="RolesListResponse")
     async def list(
         self,
         *,
@@ -252,7 +252,7 @@ class Roles(Namespace):
             )
         )
 
-    @list_method("roles.list_members")
+    @list_method("roles.list_members", item_model="RolesListMembersItem", model="RolesListMembersPage")
     def list_members(
         self,
         *,

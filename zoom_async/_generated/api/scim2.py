@@ -41,7 +41,7 @@ class Scim2(Namespace):
 
     _models_module = "zoom_async._generated.models.scim2"
 
-    @api_method("scim2.create_group")
+    @api_method("scim2.create_group", model="Scim2GetGroupsResponseResourcesItem")
     async def create_group(
         self,
         *,
@@ -74,7 +74,7 @@ class Scim2(Namespace):
             )
         )
 
-    @api_method("scim2.create_user")
+    @api_method("scim2.create_user", model="Scim2CreateUserResponse")
     async def create_user(
         self,
         *,
@@ -175,7 +175,7 @@ class Scim2(Namespace):
                 options=options,
         )
 
-    @api_method("scim2.get_group")
+    @api_method("scim2.get_group", model="Scim2GetGroupsResponseResourcesItem")
     async def get_group(
         self,
         *,
@@ -201,7 +201,7 @@ class Scim2(Namespace):
             )
         )
 
-    @api_method("scim2.get_groups")
+    @api_method("scim2.get_groups", model="Scim2GetGroupsResponse")
     async def get_groups(
         self,
         *,
@@ -234,7 +234,7 @@ class Scim2(Namespace):
             )
         )
 
-    @api_method("scim2.get_user")
+    @api_method("scim2.get_user", model="Scim2GetUserResponse")
     async def get_user(
         self,
         *,
@@ -260,7 +260,7 @@ class Scim2(Namespace):
             )
         )
 
-    @api_method("scim2.get_users")
+    @api_method("scim2.get_users", model="Scim2GetUsersResponse")
     async def get_users(
         self,
         *,
@@ -320,7 +320,7 @@ class Scim2(Namespace):
                 options=options,
         )
 
-    @api_method("scim2.user_adscim2_deactivate")
+    @api_method("scim2.user_adscim2_deactivate", model="Scim2UserAdscim2DeactivateResponse")
     async def user_adscim2_deactivate(
         self,
         *,
@@ -352,7 +352,7 @@ class Scim2(Namespace):
             )
         )
 
-    @api_method("scim2.user_scim2_update")
+    @api_method("scim2.user_scim2_update", model="Scim2UserScim2UpdateResponse")
     async def user_scim2_update(
         self,
         *,

@@ -41,7 +41,7 @@ class SipPhones(Namespace):
 
     _models_module = "zoom_async._generated.models.sip_phones"
 
-    @api_method("sip_phones.create_phone")
+    @api_method("sip_phones.create_phone", model="SipPhonesListPhonesItem")
     async def create_phone(
         self,
         *,
@@ -136,7 +136,7 @@ class SipPhones(Namespace):
                 options=options,
         )
 
-    @list_method("sip_phones.list_phones")
+    @list_method("sip_phones.list_phones", item_model="SipPhonesListPhonesItem", model="SipPhonesListPhonesPage")
     def list_phones(
         self,
         *,

@@ -41,7 +41,7 @@ class Surveys(Namespace):
 
     _models_module = "zoom_async._generated.models.surveys"
 
-    @list_method("surveys.answers")
+    @list_method("surveys.answers", item_model="SurveysAnswersItem", model="SurveysAnswersPage")
     def answers(
         self,
         *,
@@ -90,7 +90,7 @@ class Surveys(Namespace):
             ),
         )
 
-    @api_method("surveys.get")
+    @api_method("surveys.get", model="SurveysGetResponse")
     async def get(
         self,
         *,
@@ -116,7 +116,7 @@ class Surveys(Namespace):
             )
         )
 
-    @list_method("surveys.instances")
+    @list_method("surveys.instances", item_model="SurveysInstancesItem", model="SurveysInstancesPage")
     def instances(
         self,
         *,
@@ -155,7 +155,7 @@ class Surveys(Namespace):
             ),
         )
 
-    @list_method("surveys.list")
+    @list_method("surveys.list", item_model="SurveysListItem", model="SurveysListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Tasks(Namespace):
 
     _models_module = "zoom_async._generated.models.tasks"
 
-    @api_method("tasks.create_item")
+    @api_method("tasks.create_item", model="TasksCreateItemResponse")
     async def create_item(
         self,
         *,
@@ -94,7 +94,7 @@ class Tasks(Namespace):
             )
         )
 
-    @api_method("tasks.create_item_assignee")
+    @api_method("tasks.create_item_assignee", model="TasksListItemAssigneesResponse")
     async def create_item_assignee(
         self,
         *,
@@ -130,7 +130,7 @@ class Tasks(Namespace):
             )
         )
 
-    @api_method("tasks.create_item_collaborator")
+    @api_method("tasks.create_item_collaborator", model="TasksListItemCollaboratorsResponse")
     async def create_item_collaborator(
         self,
         *,
@@ -165,7 +165,7 @@ class Tasks(Namespace):
             )
         )
 
-    @api_method("tasks.create_item_comment")
+    @api_method("tasks.create_item_comment", model="TasksListItemCommentsItem")
     async def create_item_comment(
         self,
         *,
@@ -294,7 +294,7 @@ class Tasks(Namespace):
                 options=options,
         )
 
-    @api_method("tasks.get_item")
+    @api_method("tasks.get_item", model="TasksGetItemResponse")
     async def get_item(
         self,
         *,
@@ -320,7 +320,7 @@ class Tasks(Namespace):
             )
         )
 
-    @api_method("tasks.list_item_assignees")
+    @api_method("tasks.list_item_assignees", model="TasksListItemAssigneesResponse")
     async def list_item_assignees(
         self,
         *,
@@ -346,7 +346,7 @@ class Tasks(Namespace):
             )
         )
 
-    @api_method("tasks.list_item_collaborators")
+    @api_method("tasks.list_item_collaborators", model="TasksListItemCollaboratorsResponse")
     async def list_item_collaborators(
         self,
         *,
@@ -372,7 +372,7 @@ class Tasks(Namespace):
             )
         )
 
-    @list_method("tasks.list_item_comments")
+    @list_method("tasks.list_item_comments", item_model="TasksListItemCommentsItem", model="TasksListItemCommentsPage")
     def list_item_comments(
         self,
         *,
@@ -406,7 +406,7 @@ class Tasks(Namespace):
             ),
         )
 
-    @list_method("tasks.list_items")
+    @list_method("tasks.list_items", item_model="TasksListItemsItem", model="TasksListItemsPage")
     def list_items(
         self,
         *,

@@ -41,7 +41,7 @@ class TrackingFields(Namespace):
 
     _models_module = "zoom_async._generated.models.tracking_fields"
 
-    @api_method("tracking_fields.create")
+    @api_method("tracking_fields.create", model="TrackingFieldsListResponseTrackingFieldsItem")
     async def create(
         self,
         *,
@@ -104,7 +104,7 @@ class TrackingFields(Namespace):
                 options=options,
         )
 
-    @api_method("tracking_fields.get")
+    @api_method("tracking_fields.get", model="TrackingFieldsListResponseTrackingFieldsItem")
     async def get(
         self,
         *,
@@ -133,7 +133,7 @@ class TrackingFields(Namespace):
             )
         )
 
-    @api_method("tracking_fields.list")
+    @api_method("tracking_fields.list", model="TrackingFieldsListResponse")
     async def list(
         self,
         **options: Unpack[RequestOptions],

@@ -41,7 +41,7 @@ class Tsp(Namespace):
 
     _models_module = "zoom_async._generated.models.tsp"
 
-    @api_method("tsp.create")
+    @api_method("tsp.create", model="TspListResponseTspAccountsItem")
     async def create(
         self,
         *,
@@ -112,7 +112,7 @@ class Tsp(Namespace):
                 options=options,
         )
 
-    @api_method("tsp.get")
+    @api_method("tsp.get", model="TspGetResponse")
     async def get(
         self,
         **options: Unpack[RequestOptions],
@@ -137,7 +137,7 @@ class Tsp(Namespace):
             )
         )
 
-    @api_method("tsp.get_for_user")
+    @api_method("tsp.get_for_user", model="TspListResponseTspAccountsItem")
     async def get_for_user(
         self,
         *,
@@ -172,7 +172,7 @@ class Tsp(Namespace):
             )
         )
 
-    @api_method("tsp.list")
+    @api_method("tsp.list", model="TspListResponse")
     async def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.users"
 
-    @api_method("users.create")
+    @api_method("users.create", model="UsersCreateResponse")
     async def create(
         self,
         *,
@@ -79,7 +79,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_assistant")
+    @api_method("users.create_assistant", model="UsersCreateAssistantResponse")
     async def create_assistant(
         self,
         *,
@@ -122,7 +122,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_feature")
+    @api_method("users.create_feature", model="UsersCreateFeatureResponse")
     async def create_feature(
         self,
         *,
@@ -165,7 +165,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_meeting_template")
+    @api_method("users.create_meeting_template", model="UsersCreateMeetingTemplateResponse")
     async def create_meeting_template(
         self,
         *,
@@ -242,7 +242,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_settings_virtual_background")
+    @api_method("users.create_settings_virtual_background", model="UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
     async def create_settings_virtual_background(
         self,
         *,
@@ -284,7 +284,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_webinar_template")
+    @api_method("users.create_webinar_template", model="UsersCreateMeetingTemplateResponse")
     async def create_webinar_template(
         self,
         *,
@@ -604,7 +604,7 @@ class Users(Namespace):
                 options=options,
         )
 
-    @api_method("users.get")
+    @api_method("users.get", model="UsersGetResponse")
     async def get(
         self,
         *,
@@ -649,7 +649,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_collaboration_device")
+    @api_method("users.get_collaboration_device", model="UsersListCollaborationDevicesResponseCollaborationDevicesItem")
     async def get_collaboration_device(
         self,
         *,
@@ -679,7 +679,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_email")
+    @api_method("users.get_email", model="UsersGetEmailResponse")
     async def get_email(
         self,
         *,
@@ -715,7 +715,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_meeting_template")
+    @api_method("users.get_meeting_template", model="UsersGetMeetingTemplateResponse")
     async def get_meeting_template(
         self,
         *,
@@ -825,7 +825,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_summary")
+    @api_method("users.get_summary", model="UsersGetSummaryResponse")
     async def get_summary(
         self,
         **options: Unpack[RequestOptions],
@@ -846,7 +846,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_token")
+    @api_method("users.get_token", model="UsersGetZakResponse")
     async def get_token(
         self,
         *,
@@ -886,7 +886,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_vanity_name")
+    @api_method("users.get_vanity_name", model="UsersGetVanityNameResponse")
     async def get_vanity_name(
         self,
         *,
@@ -915,7 +915,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.get_zak")
+    @api_method("users.get_zak", model="UsersGetZakResponse")
     async def get_zak(
         self,
         **options: Unpack[RequestOptions],
@@ -944,7 +944,7 @@ class Users(Namespace):
             )
         )
 
-    @list_method("users.list")
+    @list_method("users.list", item_model="UsersListItem", model="UsersListPage")
     def list(
         self,
         *,
@@ -990,7 +990,7 @@ class Users(Namespace):
             ),
         )
 
-    @api_method("users.list_assistants")
+    @api_method("users.list_assistants", model="UsersListAssistantsResponse")
     async def list_assistants(
         self,
         *,
@@ -1027,7 +1027,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_collaboration_devices")
+    @api_method("users.list_collaboration_devices", model="UsersListCollaborationDevicesResponse")
     async def list_collaboration_devices(
         self,
         *,
@@ -1055,7 +1055,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_meeting_summary_templates")
+    @api_method("users.list_meeting_summary_templates", model="UsersListMeetingSummaryTemplatesResponseItem")
     async def list_meeting_summary_templates(
         self,
         *,
@@ -1081,7 +1081,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_meeting_templates")
+    @api_method("users.list_meeting_templates", model="UsersListMeetingTemplatesResponse")
     async def list_meeting_templates(
         self,
         *,
@@ -1113,7 +1113,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_pac")
+    @api_method("users.list_pac", model="UsersListPacResponse")
     async def list_pac(
         self,
         *,
@@ -1148,7 +1148,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_permissions")
+    @api_method("users.list_permissions", model="UsersListPermissionsResponse")
     async def list_permissions(
         self,
         *,
@@ -1179,7 +1179,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_schedulers")
+    @api_method("users.list_schedulers", model="UsersListSchedulersResponse")
     async def list_schedulers(
         self,
         *,
@@ -1216,7 +1216,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_upcoming_meetings")
+    @api_method("users.list_upcoming_meetings", model="UsersListUpcomingMeetingsResponse")
     async def list_upcoming_meetings(
         self,
         *,
@@ -1254,7 +1254,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.list_webinar_templates")
+    @api_method("users.list_webinar_templates", model="UsersListMeetingTemplatesResponse")
     async def list_webinar_templates(
         self,
         *,

@@ -41,7 +41,7 @@ class VirtualAgent(Namespace):
 
     _models_module = "zoom_async._generated.models.virtual_agent"
 
-    @api_method("virtual_agent.create_kbs_article")
+    @api_method("virtual_agent.create_kbs_article", model="VirtualAgentListKbsArticlesItem")
     async def create_kbs_article(
         self,
         *,
@@ -107,7 +107,7 @@ class VirtualAgent(Namespace):
                 options=options,
         )
 
-    @api_method("virtual_agent.get_kbs_article")
+    @api_method("virtual_agent.get_kbs_article", model="VirtualAgentListKbsArticlesItem")
     async def get_kbs_article(
         self,
         *,
@@ -135,7 +135,7 @@ class VirtualAgent(Namespace):
             )
         )
 
-    @api_method("virtual_agent.get_kbs_sync")
+    @api_method("virtual_agent.get_kbs_sync", model="VirtualAgentSyncKbsResponse")
     async def get_kbs_sync(
         self,
         *,
@@ -163,7 +163,7 @@ class VirtualAgent(Namespace):
             )
         )
 
-    @list_method("virtual_agent.list_kbs_articles")
+    @list_method("virtual_agent.list_kbs_articles", item_model="VirtualAgentListKbsArticlesItem", model="VirtualAgentListKbsArticlesPage")
     def list_kbs_articles(
         self,
         *,
@@ -203,7 +203,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @list_method("virtual_agent.list_virtual_agent_report_engagements")
+    @list_method("virtual_agent.list_virtual_agent_report_engagements", item_model="VirtualAgentListVirtualAgentReportEngagementsItem", model="VirtualAgentListVirtualAgentReportEngagementsPage")
     def list_virtual_agent_report_engagements(
         self,
         *,
@@ -245,7 +245,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @list_method("virtual_agent.list_virtual_agent_report_engagements_query_details")
+    @list_method("virtual_agent.list_virtual_agent_report_engagements_query_details", item_model="VirtualAgentListVirtualAgentReportEngagementsQueryDetailsItem", model="VirtualAgentListVirtualAgentReportEngagementsQueryDetailsPage")
     def list_virtual_agent_report_engagements_query_details(
         self,
         *,
@@ -288,7 +288,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @list_method("virtual_agent.list_virtual_agent_report_engagements_variables")
+    @list_method("virtual_agent.list_virtual_agent_report_engagements_variables", item_model="VirtualAgentListVirtualAgentReportEngagementsVariablesItem", model="VirtualAgentListVirtualAgentReportEngagementsVariablesPage")
     def list_virtual_agent_report_engagements_variables(
         self,
         *,
@@ -331,7 +331,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @list_method("virtual_agent.list_virtual_agent_report_surveys")
+    @list_method("virtual_agent.list_virtual_agent_report_surveys", item_model="VirtualAgentListVirtualAgentReportSurveysItem", model="VirtualAgentListVirtualAgentReportSurveysPage")
     def list_virtual_agent_report_surveys(
         self,
         *,
@@ -376,7 +376,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @list_method("virtual_agent.list_virtual_agent_report_transcripts")
+    @list_method("virtual_agent.list_virtual_agent_report_transcripts", item_model="VirtualAgentListVirtualAgentReportTranscriptsItem", model="VirtualAgentListVirtualAgentReportTranscriptsPage")
     def list_virtual_agent_report_transcripts(
         self,
         *,
@@ -419,7 +419,7 @@ class VirtualAgent(Namespace):
             ),
         )
 
-    @api_method("virtual_agent.sync_kbs")
+    @api_method("virtual_agent.sync_kbs", model="VirtualAgentSyncKbsResponse")
     async def sync_kbs(
         self,
         *,
@@ -445,7 +445,7 @@ class VirtualAgent(Namespace):
             )
         )
 
-    @api_method("virtual_agent.update_kbs_article")
+    @api_method("virtual_agent.update_kbs_article", model="VirtualAgentListKbsArticlesItem")
     async def update_kbs_article(
         self,
         *,

@@ -41,7 +41,7 @@ class Webinars(Namespace):
 
     _models_module = "zoom_async._generated.models.webinars"
 
-    @api_method("webinars.create")
+    @api_method("webinars.create", model="WebinarsCreateResponse")
     async def create(
         self,
         *,
@@ -124,7 +124,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_batch_registrant")
+    @api_method("webinars.create_batch_registrant", model="WebinarsCreateBatchRegistrantResponse")
     async def create_batch_registrant(
         self,
         *,
@@ -164,7 +164,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_branding_name_tag")
+    @api_method("webinars.create_branding_name_tag", model="WebinarsGetBrandingResponseNameTagsItem")
     async def create_branding_name_tag(
         self,
         *,
@@ -208,7 +208,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_branding_virtual_background")
+    @api_method("webinars.create_branding_virtual_background", model="WebinarsCreateBrandingVirtualBackgroundResponse")
     async def create_branding_virtual_background(
         self,
         *,
@@ -253,7 +253,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_branding_wallpaper")
+    @api_method("webinars.create_branding_wallpaper", model="WebinarsCreateBrandingWallpaperResponse")
     async def create_branding_wallpaper(
         self,
         *,
@@ -291,7 +291,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_invite_link")
+    @api_method("webinars.create_invite_link", model="WebinarsCreateInviteLinkResponse")
     async def create_invite_link(
         self,
         *,
@@ -327,7 +327,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_panelist")
+    @api_method("webinars.create_panelist", model="WebinarsCreatePanelistResponse")
     async def create_panelist(
         self,
         *,
@@ -361,7 +361,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_poll")
+    @api_method("webinars.create_poll", model="WebinarsCreatePollResponse")
     async def create_poll(
         self,
         *,
@@ -402,7 +402,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_registrant")
+    @api_method("webinars.create_registrant", model="WebinarsCreateRegistrantResponse")
     async def create_registrant(
         self,
         *,
@@ -487,7 +487,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.create_sip_dialing")
+    @api_method("webinars.create_sip_dialing", model="WebinarsCreateSipDialingResponse")
     async def create_sip_dialing(
         self,
         *,
@@ -778,7 +778,7 @@ class Webinars(Namespace):
                 options=options,
         )
 
-    @api_method("webinars.get")
+    @api_method("webinars.get", model="WebinarsCreateResponse")
     async def get(
         self,
         *,
@@ -813,7 +813,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_branding")
+    @api_method("webinars.get_branding", model="WebinarsGetBrandingResponse")
     async def get_branding(
         self,
         *,
@@ -846,7 +846,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_jointoken_live_streaming")
+    @api_method("webinars.get_jointoken_live_streaming", model="WebinarsGetJointokenLiveStreamingResponse")
     async def get_jointoken_live_streaming(
         self,
         *,
@@ -879,7 +879,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_jointoken_local_archiving")
+    @api_method("webinars.get_jointoken_local_archiving", model="WebinarsGetJointokenLiveStreamingResponse")
     async def get_jointoken_local_archiving(
         self,
         *,
@@ -911,7 +911,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_jointoken_local_recording")
+    @api_method("webinars.get_jointoken_local_recording", model="WebinarsGetJointokenLiveStreamingResponse")
     async def get_jointoken_local_recording(
         self,
         *,
@@ -944,7 +944,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_livestream")
+    @api_method("webinars.get_livestream", model="WebinarsGetLivestreamResponse")
     async def get_livestream(
         self,
         *,
@@ -979,7 +979,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_poll")
+    @api_method("webinars.get_poll", model="WebinarsCreatePollResponse")
     async def get_poll(
         self,
         *,
@@ -1010,7 +1010,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_registrant")
+    @api_method("webinars.get_registrant", model="WebinarsGetRegistrantResponse")
     async def get_registrant(
         self,
         *,
@@ -1049,7 +1049,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_registrants_questions")
+    @api_method("webinars.get_registrants_questions", model="WebinarsGetRegistrantsQuestionsResponse")
     async def get_registrants_questions(
         self,
         *,
@@ -1083,7 +1083,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_survey")
+    @api_method("webinars.get_survey", model="WebinarsGetSurveyResponse")
     async def get_survey(
         self,
         *,
@@ -1113,7 +1113,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.get_token")
+    @api_method("webinars.get_token", model="WebinarsGetTokenResponse")
     async def get_token(
         self,
         *,
@@ -1153,7 +1153,7 @@ class Webinars(Namespace):
             )
         )
 
-    @list_method("webinars.list")
+    @list_method("webinars.list", item_model="WebinarsListItem", model="WebinarsListPage")
     def list(
         self,
         *,
@@ -1202,7 +1202,7 @@ class Webinars(Namespace):
             ),
         )
 
-    @api_method("webinars.list_panelists")
+    @api_method("webinars.list_panelists", model="WebinarsListPanelistsResponse")
     async def list_panelists(
         self,
         *,
@@ -1235,7 +1235,7 @@ class Webinars(Namespace):
             )
         )
 
-    @api_method("webinars.list_polls")
+    @api_method("webinars.list_polls", model="WebinarsListPollsResponse")
     async def list_polls(
         self,
         *,
@@ -1269,7 +1269,7 @@ class Webinars(Namespace):
             )
         )
 
-    @list_method("webinars.list_registrants")
+    @list_method("webinars.list_registrants", item_model="WebinarsListRegistrantsItem", model="WebinarsListRegistrantsPage")
     def list_registrants(
         self,
         *,
@@ -1321,7 +1321,7 @@ class Webinars(Namespace):
             ),
         )
 
-    @api_method("webinars.list_tracking_sources")
+    @api_method("webinars.list_tracking_sources", model="WebinarsListTrackingSourcesResponse")
     async def list_tracking_sources(
         self,
         *,

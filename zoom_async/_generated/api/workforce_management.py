@@ -41,7 +41,7 @@ class WorkforceManagement(Namespace):
 
     _models_module = "zoom_async._generated.models.workforce_management"
 
-    @api_method("workforce_management.create_imports_historical_queue_metric")
+    @api_method("workforce_management.create_imports_historical_queue_metric", model="WorkforceManagementCreateImportsHistoricalQueueMetricResponse")
     async def create_imports_historical_queue_metric(
         self,
         *,
@@ -77,7 +77,7 @@ class WorkforceManagement(Namespace):
             )
         )
 
-    @api_method("workforce_management.create_organizational_group")
+    @api_method("workforce_management.create_organizational_group", model="WorkforceManagementListOrganizationalGroupsItem")
     async def create_organizational_group(
         self,
         *,
@@ -135,7 +135,7 @@ class WorkforceManagement(Namespace):
                 options=options,
         )
 
-    @api_method("workforce_management.get_forecast_scheduling_group")
+    @api_method("workforce_management.get_forecast_scheduling_group", model="WorkforceManagementGetForecastSchedulingGroupResponse")
     async def get_forecast_scheduling_group(
         self,
         *,
@@ -166,7 +166,7 @@ class WorkforceManagement(Namespace):
             )
         )
 
-    @api_method("workforce_management.get_import_historical_queue_metrics")
+    @api_method("workforce_management.get_import_historical_queue_metrics", model="WorkforceManagementGetImportHistoricalQueueMetricsResponse")
     async def get_import_historical_queue_metrics(
         self,
         *,
@@ -197,7 +197,7 @@ class WorkforceManagement(Namespace):
             )
         )
 
-    @api_method("workforce_management.get_organizational_group")
+    @api_method("workforce_management.get_organizational_group", model="WorkforceManagementGetOrganizationalGroupResponse")
     async def get_organizational_group(
         self,
         *,
@@ -225,7 +225,7 @@ class WorkforceManagement(Namespace):
             )
         )
 
-    @list_method("workforce_management.list_forecasts")
+    @list_method("workforce_management.list_forecasts", item_model="WorkforceManagementListForecastsItem", model="WorkforceManagementListForecastsPage")
     def list_forecasts(
         self,
         *,
@@ -270,7 +270,7 @@ class WorkforceManagement(Namespace):
             ),
         )
 
-    @list_method("workforce_management.list_organizational_groups")
+    @list_method("workforce_management.list_organizational_groups", item_model="WorkforceManagementListOrganizationalGroupsItem", model="WorkforceManagementListOrganizationalGroupsPage")
     def list_organizational_groups(
         self,
         *,
@@ -305,7 +305,7 @@ class WorkforceManagement(Namespace):
             ),
         )
 
-    @list_method("workforce_management.list_reports_adherence_agents")
+    @list_method("workforce_management.list_reports_adherence_agents", item_model="WorkforceManagementListReportsAdherenceAgentsItem", model="WorkforceManagementListReportsAdherenceAgentsPage")
     def list_reports_adherence_agents(
         self,
         *,
@@ -342,7 +342,7 @@ class WorkforceManagement(Namespace):
             ),
         )
 
-    @list_method("workforce_management.list_reports_schedules_agents")
+    @list_method("workforce_management.list_reports_schedules_agents", item_model="WorkforceManagementListReportsSchedulesAgentsItem", model="WorkforceManagementListReportsSchedulesAgentsPage")
     def list_reports_schedules_agents(
         self,
         *,
@@ -382,7 +382,7 @@ class WorkforceManagement(Namespace):
             ),
         )
 
-    @list_method("workforce_management.list_schedules_agents")
+    @list_method("workforce_management.list_schedules_agents", item_model="WorkforceManagementListReportsSchedulesAgentsItem", model="WorkforceManagementListReportsSchedulesAgentsPage")
     def list_schedules_agents(
         self,
         *,
@@ -435,7 +435,7 @@ class WorkforceManagement(Namespace):
             ),
         )
 
-    @api_method("workforce_management.update_organizational_group")
+    @api_method("workforce_management.update_organizational_group", model="WorkforceManagementListOrganizationalGroupsItem")
     async def update_organizational_group(
         self,
         *,

@@ -41,7 +41,7 @@ class ZoomDocs(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_docs"
 
-    @api_method("zoom_docs.create_file")
+    @api_method("zoom_docs.create_file", model="ZoomDocsCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -79,7 +79,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.create_file_collaborator")
+    @api_method("zoom_docs.create_file_collaborator", model="ZoomDocsCreateFileCollaboratorResponse")
     async def create_file_collaborator(
         self,
         *,
@@ -113,7 +113,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.create_file_upload")
+    @api_method("zoom_docs.create_file_upload", model="ZoomDocsCreateFileUploadResponse")
     async def create_file_upload(
         self,
         *,
@@ -203,7 +203,7 @@ class ZoomDocs(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_docs.export")
+    @api_method("zoom_docs.export", model="ZoomDocsExportResponse")
     async def export(
         self,
         *,
@@ -237,7 +237,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.get_export_status")
+    @api_method("zoom_docs.get_export_status", model="ZoomDocsGetExportStatusResponse")
     async def get_export_status(
         self,
         *,
@@ -268,7 +268,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.get_file")
+    @api_method("zoom_docs.get_file", model="ZoomDocsGetFileResponse")
     async def get_file(
         self,
         *,
@@ -296,7 +296,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.get_file_general_access_setting")
+    @api_method("zoom_docs.get_file_general_access_setting", model="ZoomDocsGetFileGeneralAccessSettingResponse")
     async def get_file_general_access_setting(
         self,
         *,
@@ -323,7 +323,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.get_import_status")
+    @api_method("zoom_docs.get_import_status", model="ZoomDocsGetImportStatusResponse")
     async def get_import_status(
         self,
         *,
@@ -353,7 +353,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.import_")
+    @api_method("zoom_docs.import_", model="ZoomDocsImportResponse")
     async def import_(
         self,
         *,
@@ -416,7 +416,7 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @list_method("zoom_docs.list_file_children")
+    @list_method("zoom_docs.list_file_children", item_model="ZoomDocsGetFileResponse", model="ZoomDocsListFileChildrenPage")
     def list_file_children(
         self,
         *,
@@ -451,7 +451,7 @@ class ZoomDocs(Namespace):
             ),
         )
 
-    @api_method("zoom_docs.list_file_collaborators")
+    @api_method("zoom_docs.list_file_collaborators", model="ZoomDocsListFileCollaboratorsResponse")
     async def list_file_collaborators(
         self,
         *,

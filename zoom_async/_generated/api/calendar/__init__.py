@@ -65,7 +65,7 @@ class Calendar(Namespace):
 
         return Users(self._client)
 
-    @api_method("calendar.create")
+    @api_method("calendar.create", model="CalendarCreateResponse")
     async def create(
         self,
         *,
@@ -92,7 +92,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.create_acl")
+    @api_method("calendar.create_acl", model="CalendarListAclResponseItemsItem")
     async def create_acl(
         self,
         *,
@@ -125,7 +125,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.create_event")
+    @api_method("calendar.create_event", model="CalendarCreateEventResponse")
     async def create_event(
         self,
         *,
@@ -197,7 +197,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.create_events_quick_add")
+    @api_method("calendar.create_events_quick_add", model="CalendarImportEventsResponse")
     async def create_events_quick_add(
         self,
         *,
@@ -307,7 +307,7 @@ class Calendar(Namespace):
                 options=options,
         )
 
-    @api_method("calendar.get")
+    @api_method("calendar.get", model="CalendarCreateResponse")
     async def get(
         self,
         *,
@@ -334,7 +334,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.get_acl")
+    @api_method("calendar.get_acl", model="CalendarListAclResponseItemsItem")
     async def get_acl(
         self,
         *,
@@ -363,7 +363,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.get_event")
+    @api_method("calendar.get_event", model="CalendarGetEventResponse")
     async def get_event(
         self,
         *,
@@ -392,7 +392,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.get_event_instances")
+    @api_method("calendar.get_event_instances", model="CalendarGetEventInstancesResponse")
     async def get_event_instances(
         self,
         *,
@@ -440,7 +440,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.get_events")
+    @api_method("calendar.get_events", model="CalendarGetEventsResponse")
     async def get_events(
         self,
         *,
@@ -497,7 +497,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.import_events")
+    @api_method("calendar.import_events", model="CalendarImportEventsResponse")
     async def import_events(
         self,
         *,
@@ -564,7 +564,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.list_acl")
+    @api_method("calendar.list_acl", model="CalendarListAclResponse")
     async def list_acl(
         self,
         *,
@@ -599,7 +599,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.move_event")
+    @api_method("calendar.move_event", model="CalendarImportEventsResponse")
     async def move_event(
         self,
         *,
@@ -636,7 +636,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.update")
+    @api_method("calendar.update", model="CalendarCreateResponse")
     async def update(
         self,
         *,
@@ -672,7 +672,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.update_acl")
+    @api_method("calendar.update_acl", model="CalendarListAclResponseItemsItem")
     async def update_acl(
         self,
         *,
@@ -707,7 +707,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.update_event")
+    @api_method("calendar.update_event", model="CalendarImportEventsResponse")
     async def update_event(
         self,
         *,

@@ -41,7 +41,7 @@ class Colors(Namespace):
 
     _models_module = "zoom_async._generated.models.calendar.colors"
 
-    @api_method("calendar.colors.get")
+    @api_method("calendar.colors.get", model="ColorsGetResponse")
     async def get(
         self,
         **options: Unpack[RequestOptions],

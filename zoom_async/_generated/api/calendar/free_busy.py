@@ -41,7 +41,7 @@ class FreeBusy(Namespace):
 
     _models_module = "zoom_async._generated.models.calendar.free_busy"
 
-    @api_method("calendar.free_busy.create")
+    @api_method("calendar.free_busy.create", model="FreeBusyCreateResponse")
     async def create(
         self,
         *,

@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.calendar.users"
 
-    @api_method("calendar.users.create_calendar_list")
+    @api_method("calendar.users.create_calendar_list", model="UsersCreateCalendarListResponse")
     async def create_calendar_list(
         self,
         *,
@@ -144,7 +144,7 @@ class Users(Namespace):
                 options=options,
         )
 
-    @api_method("calendar.users.get_calendar_list")
+    @api_method("calendar.users.get_calendar_list", model="UsersCreateCalendarListResponse")
     async def get_calendar_list(
         self,
         *,
@@ -176,7 +176,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("calendar.users.get_setting")
+    @api_method("calendar.users.get_setting", model="UsersListSettingsResponseItemsItem")
     async def get_setting(
         self,
         *,
@@ -205,7 +205,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("calendar.users.list_calendar_list")
+    @api_method("calendar.users.list_calendar_list", model="UsersListCalendarListResponse")
     async def list_calendar_list(
         self,
         *,
@@ -246,7 +246,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("calendar.users.list_settings")
+    @api_method("calendar.users.list_settings", model="UsersListSettingsResponse")
     async def list_settings(
         self,
         *,
@@ -279,7 +279,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("calendar.users.update_calendar_list")
+    @api_method("calendar.users.update_calendar_list", model="UsersCreateCalendarListResponse")
     async def update_calendar_list(
         self,
         *,
@@ -357,7 +357,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("calendar.users.update_setting")
+    @api_method("calendar.users.update_setting", model="UsersListSettingsResponseItemsItem")
     async def update_setting(
         self,
         *,

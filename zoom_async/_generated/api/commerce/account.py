@@ -41,7 +41,7 @@ class Account(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.account"
 
-    @api_method("commerce.account.create")
+    @api_method("commerce.account.create", model="AccountCreateResponse")
     async def create(
         self,
         *,
@@ -87,7 +87,7 @@ class Account(Namespace):
             )
         )
 
-    @api_method("commerce.account.create_contact")
+    @api_method("commerce.account.create_contact", model="AccountCreateResponse")
     async def create_contact(
         self,
         *,

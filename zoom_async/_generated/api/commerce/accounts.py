@@ -41,7 +41,7 @@ class Accounts(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.accounts"
 
-    @api_method("commerce.accounts.get")
+    @api_method("commerce.accounts.get", model="AccountsGetResponse")
     async def get(
         self,
         *,
@@ -72,7 +72,7 @@ class Accounts(Namespace):
             )
         )
 
-    @list_method("commerce.accounts.list")
+    @list_method("commerce.accounts.list", item_model="AccountsListItem", model="AccountsListPage")
     def list(
         self,
         *,

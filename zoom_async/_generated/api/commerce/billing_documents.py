@@ -68,7 +68,7 @@ class BillingDocuments(Namespace):
                 options=options,
         )
 
-    @list_method("commerce.billing_documents.list")
+    @list_method("commerce.billing_documents.list", item_model="BillingDocumentsListItem", model="BillingDocumentsListPage")
     def list(
         self,
         *,

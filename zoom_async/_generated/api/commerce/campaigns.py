@@ -41,7 +41,7 @@ class Campaigns(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.campaigns"
 
-    @api_method("commerce.campaigns.list")
+    @api_method("commerce.campaigns.list", model="CampaignsListResponse")
     async def list(
         self,
         *,

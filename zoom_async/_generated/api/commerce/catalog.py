@@ -41,7 +41,7 @@ class Catalog(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.catalog"
 
-    @api_method("commerce.catalog.create")
+    @api_method("commerce.catalog.create", model="CatalogCreateResponse")
     async def create(
         self,
         *,
@@ -75,7 +75,7 @@ class Catalog(Namespace):
             )
         )
 
-    @api_method("commerce.catalog.get")
+    @api_method("commerce.catalog.get", model="CatalogGetResponse")
     async def get(
         self,
         *,

@@ -41,7 +41,7 @@ class DealRegistration(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.deal_registration"
 
-    @api_method("commerce.deal_registration.create")
+    @api_method("commerce.deal_registration.create", model="DealRegistrationCreateResponse")
     async def create(
         self,
         *,

@@ -41,7 +41,7 @@ class DealRegistrations(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.deal_registrations"
 
-    @api_method("commerce.deal_registrations.get")
+    @api_method("commerce.deal_registrations.get", model="DealRegistrationsGetResponse")
     async def get(
         self,
         *,
@@ -73,7 +73,7 @@ class DealRegistrations(Namespace):
             )
         )
 
-    @list_method("commerce.deal_registrations.list")
+    @list_method("commerce.deal_registrations.list", item_model="DealRegistrationsListItem", model="DealRegistrationsListPage")
     def list(
         self,
         *,

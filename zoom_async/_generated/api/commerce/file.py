@@ -41,7 +41,7 @@ class File(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.file"
 
-    @api_method("commerce.file.create")
+    @api_method("commerce.file.create", model="FileCreateResponse")
     async def create(
         self,
         *,

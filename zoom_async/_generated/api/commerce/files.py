@@ -41,7 +41,7 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.files"
 
-    @api_method("commerce.files.details")
+    @api_method("commerce.files.details", model="FilesDetailsResponseItem")
     async def details(
         self,
         *,

@@ -41,7 +41,7 @@ class Invoices(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.invoices"
 
-    @api_method("commerce.invoices.get")
+    @api_method("commerce.invoices.get", model="InvoicesGetResponse")
     async def get(
         self,
         *,

@@ -41,7 +41,7 @@ class Order(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.order"
 
-    @api_method("commerce.order.create")
+    @api_method("commerce.order.create", model="OrderCreateResponse")
     async def create(
         self,
         *,
@@ -78,7 +78,7 @@ class Order(Namespace):
             )
         )
 
-    @api_method("commerce.order.preview")
+    @api_method("commerce.order.preview", model="OrderPreviewResponse")
     async def preview(
         self,
         *,

@@ -41,7 +41,7 @@ class Orders(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.orders"
 
-    @api_method("commerce.orders.get")
+    @api_method("commerce.orders.get", model="OrdersGetResponse")
     async def get(
         self,
         *,
@@ -70,7 +70,7 @@ class Orders(Namespace):
             )
         )
 
-    @api_method("commerce.orders.list")
+    @api_method("commerce.orders.list", model="OrdersListResponse")
     async def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Quote(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.quote"
 
-    @api_method("commerce.quote.create")
+    @api_method("commerce.quote.create", model="QuoteCreateResponse")
     async def create(
         self,
         *,
@@ -76,7 +76,7 @@ class Quote(Namespace):
             )
         )
 
-    @api_method("commerce.quote.preview")
+    @api_method("commerce.quote.preview", model="QuotePreviewResponse")
     async def preview(
         self,
         *,

@@ -41,7 +41,7 @@ class Quotes(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.quotes"
 
-    @api_method("commerce.quotes.get")
+    @api_method("commerce.quotes.get", model="QuotesGetResponse")
     async def get(
         self,
         *,
@@ -71,7 +71,7 @@ class Quotes(Namespace):
             )
         )
 
-    @api_method("commerce.quotes.list")
+    @api_method("commerce.quotes.list", model="QuotesListResponse")
     async def list(
         self,
         *,
@@ -160,7 +160,7 @@ class Quotes(Namespace):
             )
         )
 
-    @api_method("commerce.quotes.update")
+    @api_method("commerce.quotes.update", model="QuotesUpdateResponse")
     async def update(
         self,
         *,

@@ -41,7 +41,7 @@ class Subscriptions(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.subscriptions"
 
-    @api_method("commerce.subscriptions.get")
+    @api_method("commerce.subscriptions.get", model="SubscriptionsGetResponse")
     async def get(
         self,
         *,
@@ -70,7 +70,7 @@ class Subscriptions(Namespace):
             )
         )
 
-    @list_method("commerce.subscriptions.list")
+    @list_method("commerce.subscriptions.list", item_model="SubscriptionsListItem", model="SubscriptionsListPage")
     def list(
         self,
         *,
@@ -150,7 +150,7 @@ class Subscriptions(Namespace):
             ),
         )
 
-    @api_method("commerce.subscriptions.versions")
+    @api_method("commerce.subscriptions.versions", model="SubscriptionsVersionsResponse")
     async def versions(
         self,
         *,

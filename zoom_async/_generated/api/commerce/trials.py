@@ -41,7 +41,7 @@ class Trials(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.trials"
 
-    @api_method("commerce.trials.get")
+    @api_method("commerce.trials.get", model="TrialsGetResponse")
     async def get(
         self,
         *,
@@ -69,7 +69,7 @@ class Trials(Namespace):
             )
         )
 
-    @list_method("commerce.trials.list")
+    @list_method("commerce.trials.list", item_model="TrialsListItem", model="TrialsListPage")
     def list(
         self,
         *,

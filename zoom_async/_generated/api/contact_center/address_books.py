@@ -41,7 +41,7 @@ class AddressBooks(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.address_books"
 
-    @api_method("contact_center.address_books.create")
+    @api_method("contact_center.address_books.create", model="AddressBooksCreateResponse")
     async def create(
         self,
         *,
@@ -73,7 +73,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.create_contact")
+    @api_method("contact_center.address_books.create_contact", model="AddressBooksListContactsItem")
     async def create_contact(
         self,
         *,
@@ -133,7 +133,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.create_custom_field")
+    @api_method("contact_center.address_books.create_custom_field", model="AddressBooksListCustomFieldsItem")
     async def create_custom_field(
         self,
         *,
@@ -191,7 +191,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.create_unit")
+    @api_method("contact_center.address_books.create_unit", model="AddressBooksListUnitsItem")
     async def create_unit(
         self,
         *,
@@ -311,7 +311,7 @@ class AddressBooks(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.address_books.get")
+    @api_method("contact_center.address_books.get", model="AddressBooksListItem")
     async def get(
         self,
         *,
@@ -337,7 +337,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.get_contact")
+    @api_method("contact_center.address_books.get_contact", model="AddressBooksListContactsItem")
     async def get_contact(
         self,
         *,
@@ -365,7 +365,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.get_custom_field")
+    @api_method("contact_center.address_books.get_custom_field", model="AddressBooksListCustomFieldsItem")
     async def get_custom_field(
         self,
         *,
@@ -391,7 +391,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @api_method("contact_center.address_books.get_unit")
+    @api_method("contact_center.address_books.get_unit", model="AddressBooksListUnitsItem")
     async def get_unit(
         self,
         *,
@@ -417,7 +417,7 @@ class AddressBooks(Namespace):
             )
         )
 
-    @list_method("contact_center.address_books.list")
+    @list_method("contact_center.address_books.list", item_model="AddressBooksListItem", model="AddressBooksListPage")
     def list(
         self,
         *,
@@ -450,7 +450,7 @@ class AddressBooks(Namespace):
             ),
         )
 
-    @list_method("contact_center.address_books.list_contact_custom_fields")
+    @list_method("contact_center.address_books.list_contact_custom_fields", item_model="AddressBooksListContactCustomFieldsItem", model="AddressBooksListContactCustomFieldsPage")
     def list_contact_custom_fields(
         self,
         *,
@@ -483,7 +483,7 @@ class AddressBooks(Namespace):
             ),
         )
 
-    @list_method("contact_center.address_books.list_contacts")
+    @list_method("contact_center.address_books.list_contacts", item_model="AddressBooksListContactsItem", model="AddressBooksListContactsPage")
     def list_contacts(
         self,
         *,
@@ -523,7 +523,7 @@ class AddressBooks(Namespace):
             ),
         )
 
-    @list_method("contact_center.address_books.list_custom_fields")
+    @list_method("contact_center.address_books.list_custom_fields", item_model="AddressBooksListCustomFieldsItem", model="AddressBooksListCustomFieldsPage")
     def list_custom_fields(
         self,
         *,
@@ -554,7 +554,7 @@ class AddressBooks(Namespace):
             ),
         )
 
-    @list_method("contact_center.address_books.list_units")
+    @list_method("contact_center.address_books.list_units", item_model="AddressBooksListUnitsItem", model="AddressBooksListUnitsPage")
     def list_units(
         self,
         *,

@@ -41,7 +41,7 @@ class AgentRoutingProfiles(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.agent_routing_profiles"
 
-    @api_method("contact_center.agent_routing_profiles.create")
+    @api_method("contact_center.agent_routing_profiles.create", model="AgentRoutingProfilesCreateResponse")
     async def create(
         self,
         *,
@@ -106,7 +106,7 @@ class AgentRoutingProfiles(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.agent_routing_profiles.get")
+    @api_method("contact_center.agent_routing_profiles.get", model="AgentRoutingProfilesCreateResponse")
     async def get(
         self,
         *,
@@ -133,7 +133,7 @@ class AgentRoutingProfiles(Namespace):
             )
         )
 
-    @list_method("contact_center.agent_routing_profiles.list")
+    @list_method("contact_center.agent_routing_profiles.list", item_model="AgentRoutingProfilesListItem", model="AgentRoutingProfilesListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Analytics(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.analytics"
 
-    @list_method("contact_center.analytics.agents_leg_metrics")
+    @list_method("contact_center.analytics.agents_leg_metrics", item_model="AnalyticsAgentsLegMetricsItem", model="AnalyticsAgentsLegMetricsPage")
     def agents_leg_metrics(
         self,
         *,
@@ -97,7 +97,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.agents_status_history")
+    @list_method("contact_center.analytics.agents_status_history", item_model="AnalyticsAgentsStatusHistoryItem", model="AnalyticsAgentsStatusHistoryPage")
     def agents_status_history(
         self,
         *,
@@ -144,7 +144,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.agents_time_sheets")
+    @list_method("contact_center.analytics.agents_time_sheets", item_model="AnalyticsAgentsTimeSheetsItem", model="AnalyticsAgentsTimeSheetsPage")
     def agents_time_sheets(
         self,
         *,
@@ -193,7 +193,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_agent_performance")
+    @list_method("contact_center.analytics.dataset_historical_agent_performance", item_model="AnalyticsDatasetHistoricalAgentPerformanceItem", model="AnalyticsDatasetHistoricalAgentPerformancePage")
     def dataset_historical_agent_performance(
         self,
         *,
@@ -260,7 +260,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_agent_timecard")
+    @list_method("contact_center.analytics.dataset_historical_agent_timecard", item_model="AnalyticsDatasetHistoricalAgentTimecardItem", model="AnalyticsDatasetHistoricalAgentTimecardPage")
     def dataset_historical_agent_timecard(
         self,
         *,
@@ -317,7 +317,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_disposition")
+    @list_method("contact_center.analytics.dataset_historical_disposition", item_model="AnalyticsDatasetHistoricalDispositionItem", model="AnalyticsDatasetHistoricalDispositionPage")
     def dataset_historical_disposition(
         self,
         *,
@@ -384,7 +384,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_engagement")
+    @list_method("contact_center.analytics.dataset_historical_engagement", item_model="AnalyticsDatasetHistoricalEngagementItem", model="AnalyticsDatasetHistoricalEngagementPage")
     def dataset_historical_engagement(
         self,
         *,
@@ -463,7 +463,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_expert_assist")
+    @list_method("contact_center.analytics.dataset_historical_expert_assist", item_model="AnalyticsDatasetHistoricalExpertAssistItem", model="AnalyticsDatasetHistoricalExpertAssistPage")
     def dataset_historical_expert_assist(
         self,
         *,
@@ -549,7 +549,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_flow_performance")
+    @list_method("contact_center.analytics.dataset_historical_flow_performance", item_model="AnalyticsDatasetHistoricalFlowPerformanceItem", model="AnalyticsDatasetHistoricalFlowPerformancePage")
     def dataset_historical_flow_performance(
         self,
         *,
@@ -612,7 +612,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_outbound_dialer_performance")
+    @list_method("contact_center.analytics.dataset_historical_outbound_dialer_performance", item_model="AnalyticsDatasetHistoricalOutboundDialerPerformanceItem", model="AnalyticsDatasetHistoricalOutboundDialerPerformancePage")
     def dataset_historical_outbound_dialer_performance(
         self,
         *,
@@ -678,7 +678,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.dataset_historical_queue_performance")
+    @list_method("contact_center.analytics.dataset_historical_queue_performance", item_model="AnalyticsDatasetHistoricalQueuePerformanceItem", model="AnalyticsDatasetHistoricalQueuePerformancePage")
     def dataset_historical_queue_performance(
         self,
         *,
@@ -742,7 +742,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.historical_details_metrics")
+    @list_method("contact_center.analytics.historical_details_metrics", item_model="AnalyticsHistoricalDetailsMetricsItem", model="AnalyticsHistoricalDetailsMetricsPage")
     def historical_details_metrics(
         self,
         *,
@@ -814,7 +814,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.historical_queue_agents_metrics")
+    @list_method("contact_center.analytics.historical_queue_agents_metrics", item_model="AnalyticsHistoricalQueueAgentsMetricsItem", model="AnalyticsHistoricalQueueAgentsMetricsPage")
     def historical_queue_agents_metrics(
         self,
         *,
@@ -866,7 +866,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.historical_queues_agents_metrics")
+    @list_method("contact_center.analytics.historical_queues_agents_metrics", item_model="AnalyticsHistoricalQueuesAgentsMetricsItem", model="AnalyticsHistoricalQueuesAgentsMetricsPage")
     def historical_queues_agents_metrics(
         self,
         *,
@@ -910,7 +910,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.historical_queues_metrics")
+    @list_method("contact_center.analytics.historical_queues_metrics", item_model="AnalyticsHistoricalQueuesMetricsItem", model="AnalyticsHistoricalQueuesMetricsPage")
     def historical_queues_metrics(
         self,
         *,
@@ -963,7 +963,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.log_historical_engagement")
+    @list_method("contact_center.analytics.log_historical_engagement", item_model="AnalyticsLogHistoricalEngagementItem", model="AnalyticsLogHistoricalEngagementPage")
     def log_historical_engagement(
         self,
         *,
@@ -1048,7 +1048,7 @@ class Analytics(Namespace):
             ),
         )
 
-    @list_method("contact_center.analytics.log_historical_journey")
+    @list_method("contact_center.analytics.log_historical_journey", item_model="AnalyticsLogHistoricalJourneyItem", model="AnalyticsLogHistoricalJourneyPage")
     def log_historical_journey(
         self,
         *,

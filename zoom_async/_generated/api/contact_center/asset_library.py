@@ -41,7 +41,7 @@ class AssetLibrary(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.asset_library"
 
-    @api_method("contact_center.asset_library.create_asset")
+    @api_method("contact_center.asset_library.create_asset", model="AssetLibraryCreateAssetResponse")
     async def create_asset(
         self,
         *,
@@ -80,7 +80,7 @@ class AssetLibrary(Namespace):
             )
         )
 
-    @api_method("contact_center.asset_library.create_category")
+    @api_method("contact_center.asset_library.create_category", model="AssetLibraryListCategoriesItem")
     async def create_category(
         self,
         *,
@@ -187,7 +187,7 @@ class AssetLibrary(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.asset_library.duplicate_asset")
+    @api_method("contact_center.asset_library.duplicate_asset", model="AssetLibraryDuplicateAssetResponse")
     async def duplicate_asset(
         self,
         *,
@@ -216,7 +216,7 @@ class AssetLibrary(Namespace):
             )
         )
 
-    @api_method("contact_center.asset_library.get_asset")
+    @api_method("contact_center.asset_library.get_asset", model="AssetLibraryCreateAssetResponse")
     async def get_asset(
         self,
         *,
@@ -248,7 +248,7 @@ class AssetLibrary(Namespace):
             )
         )
 
-    @api_method("contact_center.asset_library.get_category")
+    @api_method("contact_center.asset_library.get_category", model="AssetLibraryListCategoriesItem")
     async def get_category(
         self,
         *,
@@ -274,7 +274,7 @@ class AssetLibrary(Namespace):
             )
         )
 
-    @list_method("contact_center.asset_library.list_assets")
+    @list_method("contact_center.asset_library.list_assets", item_model="AssetLibraryListAssetsItem", model="AssetLibraryListAssetsPage")
     def list_assets(
         self,
         *,
@@ -315,7 +315,7 @@ class AssetLibrary(Namespace):
             ),
         )
 
-    @list_method("contact_center.asset_library.list_categories")
+    @list_method("contact_center.asset_library.list_categories", item_model="AssetLibraryListCategoriesItem", model="AssetLibraryListCategoriesPage")
     def list_categories(
         self,
         *,

@@ -41,7 +41,7 @@ class BusinessHours(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.business_hours"
 
-    @api_method("contact_center.business_hours.create")
+    @api_method("contact_center.business_hours.create", model="BusinessHoursCreateResponse")
     async def create(
         self,
         *,
@@ -98,7 +98,7 @@ class BusinessHours(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.business_hours.get")
+    @api_method("contact_center.business_hours.get", model="BusinessHoursCreateResponse")
     async def get(
         self,
         *,
@@ -124,7 +124,7 @@ class BusinessHours(Namespace):
             )
         )
 
-    @list_method("contact_center.business_hours.list")
+    @list_method("contact_center.business_hours.list", item_model="BusinessHoursListItem", model="BusinessHoursListPage")
     def list(
         self,
         *,
@@ -158,7 +158,7 @@ class BusinessHours(Namespace):
             ),
         )
 
-    @list_method("contact_center.business_hours.list_flows")
+    @list_method("contact_center.business_hours.list_flows", item_model="BusinessHoursListFlowsItem", model="BusinessHoursListFlowsPage")
     def list_flows(
         self,
         *,
@@ -191,7 +191,7 @@ class BusinessHours(Namespace):
             ),
         )
 
-    @list_method("contact_center.business_hours.list_queues")
+    @list_method("contact_center.business_hours.list_queues", item_model="BusinessHoursListQueuesItem", model="BusinessHoursListQueuesPage")
     def list_queues(
         self,
         *,

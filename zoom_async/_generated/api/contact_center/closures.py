@@ -41,7 +41,7 @@ class Closures(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.closures"
 
-    @api_method("contact_center.closures.create")
+    @api_method("contact_center.closures.create", model="ClosuresCreateResponse")
     async def create(
         self,
         *,
@@ -98,7 +98,7 @@ class Closures(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.closures.get")
+    @api_method("contact_center.closures.get", model="ClosuresCreateResponse")
     async def get(
         self,
         *,
@@ -124,7 +124,7 @@ class Closures(Namespace):
             )
         )
 
-    @list_method("contact_center.closures.list")
+    @list_method("contact_center.closures.list", item_model="ClosuresListItem", model="ClosuresListPage")
     def list(
         self,
         *,
@@ -157,7 +157,7 @@ class Closures(Namespace):
             ),
         )
 
-    @list_method("contact_center.closures.list_flows")
+    @list_method("contact_center.closures.list_flows", item_model="ClosuresListFlowsItem", model="ClosuresListFlowsPage")
     def list_flows(
         self,
         *,
@@ -190,7 +190,7 @@ class Closures(Namespace):
             ),
         )
 
-    @list_method("contact_center.closures.list_queues")
+    @list_method("contact_center.closures.list_queues", item_model="ClosuresListQueuesItem", model="ClosuresListQueuesPage")
     def list_queues(
         self,
         *,

@@ -41,7 +41,7 @@ class ConsumerRoutingProfiles(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.consumer_routing_profiles"
 
-    @api_method("contact_center.consumer_routing_profiles.create")
+    @api_method("contact_center.consumer_routing_profiles.create", model="ConsumerRoutingProfilesListItem")
     async def create(
         self,
         *,
@@ -102,7 +102,7 @@ class ConsumerRoutingProfiles(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.consumer_routing_profiles.get")
+    @api_method("contact_center.consumer_routing_profiles.get", model="ConsumerRoutingProfilesListItem")
     async def get(
         self,
         *,
@@ -129,7 +129,7 @@ class ConsumerRoutingProfiles(Namespace):
             )
         )
 
-    @list_method("contact_center.consumer_routing_profiles.list")
+    @list_method("contact_center.consumer_routing_profiles.list", item_model="ConsumerRoutingProfilesListItem", model="ConsumerRoutingProfilesListPage")
     def list(
         self,
         *,

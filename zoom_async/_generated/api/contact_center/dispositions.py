@@ -41,7 +41,7 @@ class Dispositions(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.dispositions"
 
-    @api_method("contact_center.dispositions.create")
+    @api_method("contact_center.dispositions.create", model="DispositionsCreateResponse")
     async def create(
         self,
         *,
@@ -79,7 +79,7 @@ class Dispositions(Namespace):
             )
         )
 
-    @api_method("contact_center.dispositions.create_set")
+    @api_method("contact_center.dispositions.create_set", model="DispositionsCreateSetResponse")
     async def create_set(
         self,
         *,
@@ -157,7 +157,7 @@ class Dispositions(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.dispositions.get")
+    @api_method("contact_center.dispositions.get", model="DispositionsGetResponse")
     async def get(
         self,
         *,
@@ -183,7 +183,7 @@ class Dispositions(Namespace):
             )
         )
 
-    @api_method("contact_center.dispositions.get_set")
+    @api_method("contact_center.dispositions.get_set", model="DispositionsGetSetResponse")
     async def get_set(
         self,
         *,
@@ -209,7 +209,7 @@ class Dispositions(Namespace):
             )
         )
 
-    @list_method("contact_center.dispositions.list")
+    @list_method("contact_center.dispositions.list", item_model="DispositionsListItem", model="DispositionsListPage")
     def list(
         self,
         *,
@@ -240,7 +240,7 @@ class Dispositions(Namespace):
             ),
         )
 
-    @list_method("contact_center.dispositions.list_sets")
+    @list_method("contact_center.dispositions.list_sets", item_model="DispositionsListSetsItem", model="DispositionsListSetsPage")
     def list_sets(
         self,
         *,

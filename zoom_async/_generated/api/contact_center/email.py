@@ -41,7 +41,7 @@ class Email(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.email"
 
-    @list_method("contact_center.email.messages")
+    @list_method("contact_center.email.messages", item_model="EmailMessagesItem", model="EmailMessagesPage")
     def messages(
         self,
         *,

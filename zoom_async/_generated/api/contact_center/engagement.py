@@ -41,7 +41,7 @@ class Engagement(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.engagement"
 
-    @api_method("contact_center.engagement.create")
+    @api_method("contact_center.engagement.create", model="EngagementCreateResponse")
     async def create(
         self,
         *,

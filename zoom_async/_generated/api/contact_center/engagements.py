@@ -71,7 +71,7 @@ class Engagements(Namespace):
                 options=options,
         )
 
-    @list_method("contact_center.engagements.engagement_notes")
+    @list_method("contact_center.engagements.engagement_notes", item_model="EngagementsNotesItem", model="EngagementsNotesPage")
     def engagement_notes(
         self,
         *,
@@ -104,7 +104,7 @@ class Engagements(Namespace):
             ),
         )
 
-    @api_method("contact_center.engagements.get")
+    @api_method("contact_center.engagements.get", model="EngagementsGetResponse")
     async def get(
         self,
         *,
@@ -136,7 +136,7 @@ class Engagements(Namespace):
             )
         )
 
-    @api_method("contact_center.engagements.get_note")
+    @api_method("contact_center.engagements.get_note", model="EngagementsNotesItem")
     async def get_note(
         self,
         *,
@@ -164,7 +164,7 @@ class Engagements(Namespace):
             )
         )
 
-    @api_method("contact_center.engagements.get_survey")
+    @api_method("contact_center.engagements.get_survey", model="EngagementsGetSurveyResponse")
     async def get_survey(
         self,
         *,
@@ -190,7 +190,7 @@ class Engagements(Namespace):
             )
         )
 
-    @list_method("contact_center.engagements.list")
+    @list_method("contact_center.engagements.list", item_model="EngagementsListItem", model="EngagementsListPage")
     def list(
         self,
         *,
@@ -251,7 +251,7 @@ class Engagements(Namespace):
             ),
         )
 
-    @list_method("contact_center.engagements.list_attachments")
+    @list_method("contact_center.engagements.list_attachments", item_model="EngagementsListAttachmentsItem", model="EngagementsListAttachmentsPage")
     def list_attachments(
         self,
         *,
@@ -285,7 +285,7 @@ class Engagements(Namespace):
             ),
         )
 
-    @api_method("contact_center.engagements.list_events")
+    @api_method("contact_center.engagements.list_events", model="EngagementsListEventsResponse")
     async def list_events(
         self,
         *,
@@ -311,7 +311,7 @@ class Engagements(Namespace):
             )
         )
 
-    @list_method("contact_center.engagements.list_recordings")
+    @list_method("contact_center.engagements.list_recordings", item_model="EngagementsListRecordingsItem", model="EngagementsListRecordingsPage")
     def list_recordings(
         self,
         *,
@@ -364,7 +364,7 @@ class Engagements(Namespace):
             ),
         )
 
-    @api_method("contact_center.engagements.list_recordings_status")
+    @api_method("contact_center.engagements.list_recordings_status", model="EngagementsListRecordingsStatusResponse")
     async def list_recordings_status(
         self,
         *,
@@ -390,7 +390,7 @@ class Engagements(Namespace):
             )
         )
 
-    @list_method("contact_center.engagements.notes")
+    @list_method("contact_center.engagements.notes", item_model="EngagementsNotesItem", model="EngagementsNotesPage")
     def notes(
         self,
         *,

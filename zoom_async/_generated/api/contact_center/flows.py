@@ -41,7 +41,7 @@ class Flows(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.flows"
 
-    @api_method("contact_center.flows.create")
+    @api_method("contact_center.flows.create", model="FlowsCreateResponse")
     async def create(
         self,
         *,
@@ -81,7 +81,7 @@ class Flows(Namespace):
             )
         )
 
-    @api_method("contact_center.flows.create_entry_point")
+    @api_method("contact_center.flows.create_entry_point", model="FlowsCreateEntryPointResponse")
     async def create_entry_point(
         self,
         *,
@@ -161,7 +161,7 @@ class Flows(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.flows.get")
+    @api_method("contact_center.flows.get", model="FlowsListItem")
     async def get(
         self,
         *,
@@ -212,7 +212,7 @@ class Flows(Namespace):
                 options=options,
         )
 
-    @list_method("contact_center.flows.list")
+    @list_method("contact_center.flows.list", item_model="FlowsListItem", model="FlowsListPage")
     def list(
         self,
         *,
@@ -256,7 +256,7 @@ class Flows(Namespace):
             ),
         )
 
-    @api_method("contact_center.flows.list_entry_points")
+    @api_method("contact_center.flows.list_entry_points", model="FlowsListEntryPointsResponse")
     async def list_entry_points(
         self,
         *,

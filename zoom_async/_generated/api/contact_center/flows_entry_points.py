@@ -41,7 +41,7 @@ class FlowsEntryPoints(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.flows_entry_points"
 
-    @list_method("contact_center.flows_entry_points.list")
+    @list_method("contact_center.flows_entry_points.list", item_model="FlowsEntryPointsListItem", model="FlowsEntryPointsListPage")
     def list(
         self,
         *,

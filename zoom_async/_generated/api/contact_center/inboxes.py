@@ -41,7 +41,7 @@ class Inboxes(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.inboxes"
 
-    @api_method("contact_center.inboxes.create")
+    @api_method("contact_center.inboxes.create", model="InboxesCreateResponse")
     async def create(
         self,
         *,
@@ -235,7 +235,7 @@ class Inboxes(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.inboxes.get")
+    @api_method("contact_center.inboxes.get", model="InboxesGetResponse")
     async def get(
         self,
         *,
@@ -318,7 +318,7 @@ class Inboxes(Namespace):
                 options=options,
         )
 
-    @list_method("contact_center.inboxes.list")
+    @list_method("contact_center.inboxes.list", item_model="InboxesListItem", model="InboxesListPage")
     def list(
         self,
         *,
@@ -349,7 +349,7 @@ class Inboxes(Namespace):
             ),
         )
 
-    @list_method("contact_center.inboxes.list_email_notifications")
+    @list_method("contact_center.inboxes.list_email_notifications", item_model="InboxesListEmailNotificationsItem", model="InboxesListEmailNotificationsPage")
     def list_email_notifications(
         self,
         *,
@@ -382,7 +382,7 @@ class Inboxes(Namespace):
             ),
         )
 
-    @list_method("contact_center.inboxes.list_inbox_messages")
+    @list_method("contact_center.inboxes.list_inbox_messages", item_model="InboxesListInboxMessagesItem", model="InboxesListInboxMessagesPage")
     def list_inbox_messages(
         self,
         *,
@@ -428,7 +428,7 @@ class Inboxes(Namespace):
             ),
         )
 
-    @list_method("contact_center.inboxes.list_inboxes_messages")
+    @list_method("contact_center.inboxes.list_inboxes_messages", item_model="InboxesListInboxesMessagesItem", model="InboxesListInboxesMessagesPage")
     def list_inboxes_messages(
         self,
         *,
@@ -486,7 +486,7 @@ class Inboxes(Namespace):
             ),
         )
 
-    @api_method("contact_center.inboxes.list_queues")
+    @api_method("contact_center.inboxes.list_queues", model="InboxesListQueuesResponse")
     async def list_queues(
         self,
         *,
@@ -512,7 +512,7 @@ class Inboxes(Namespace):
             )
         )
 
-    @api_method("contact_center.inboxes.list_users")
+    @api_method("contact_center.inboxes.list_users", model="InboxesListUsersResponse")
     async def list_users(
         self,
         *,

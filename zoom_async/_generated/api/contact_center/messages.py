@@ -41,7 +41,7 @@ class Messages(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.messages"
 
-    @api_method("contact_center.messages.create")
+    @api_method("contact_center.messages.create", model="MessagesCreateResponse")
     async def create(
         self,
         *,

@@ -41,7 +41,7 @@ class Messaging(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.messaging"
 
-    @list_method("contact_center.messaging.messages")
+    @list_method("contact_center.messaging.messages", item_model="MessagingMessagesItem", model="MessagingMessagesPage")
     def messages(
         self,
         *,

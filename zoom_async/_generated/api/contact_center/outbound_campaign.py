@@ -41,7 +41,7 @@ class OutboundCampaign(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.outbound_campaign"
 
-    @api_method("contact_center.outbound_campaign.create_campaign")
+    @api_method("contact_center.outbound_campaign.create_campaign", model="OutboundCampaignCreateCampaignResponse")
     async def create_campaign(
         self,
         *,
@@ -149,7 +149,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @api_method("contact_center.outbound_campaign.create_contact_list")
+    @api_method("contact_center.outbound_campaign.create_contact_list", model="OutboundCampaignCreateContactListResponse")
     async def create_contact_list(
         self,
         *,
@@ -181,7 +181,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @api_method("contact_center.outbound_campaign.create_contact_list_contact")
+    @api_method("contact_center.outbound_campaign.create_contact_list_contact", model="OutboundCampaignCreateContactListContactResponse")
     async def create_contact_list_contact(
         self,
         *,
@@ -347,7 +347,7 @@ class OutboundCampaign(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.outbound_campaign.get_campaign")
+    @api_method("contact_center.outbound_campaign.get_campaign", model="OutboundCampaignGetCampaignResponse")
     async def get_campaign(
         self,
         *,
@@ -373,7 +373,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @api_method("contact_center.outbound_campaign.get_contact_list")
+    @api_method("contact_center.outbound_campaign.get_contact_list", model="OutboundCampaignListContactListsItem")
     async def get_contact_list(
         self,
         *,
@@ -399,7 +399,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @api_method("contact_center.outbound_campaign.get_contact_list_contact")
+    @api_method("contact_center.outbound_campaign.get_contact_list_contact", model="OutboundCampaignCreateContactListContactResponse")
     async def get_contact_list_contact(
         self,
         *,
@@ -427,7 +427,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @list_method("contact_center.outbound_campaign.list_campaigns")
+    @list_method("contact_center.outbound_campaign.list_campaigns", item_model="OutboundCampaignListCampaignsItem", model="OutboundCampaignListCampaignsPage")
     def list_campaigns(
         self,
         *,
@@ -462,7 +462,7 @@ class OutboundCampaign(Namespace):
             ),
         )
 
-    @list_method("contact_center.outbound_campaign.list_contact_list_contacts")
+    @list_method("contact_center.outbound_campaign.list_contact_list_contacts", item_model="OutboundCampaignListContactListContactsItem", model="OutboundCampaignListContactListContactsPage")
     def list_contact_list_contacts(
         self,
         *,
@@ -496,7 +496,7 @@ class OutboundCampaign(Namespace):
             ),
         )
 
-    @list_method("contact_center.outbound_campaign.list_contact_lists")
+    @list_method("contact_center.outbound_campaign.list_contact_lists", item_model="OutboundCampaignListContactListsItem", model="OutboundCampaignListContactListsPage")
     def list_contact_lists(
         self,
         *,
@@ -527,7 +527,7 @@ class OutboundCampaign(Namespace):
             ),
         )
 
-    @list_method("contact_center.outbound_campaign.list_dnc_list_phones")
+    @list_method("contact_center.outbound_campaign.list_dnc_list_phones", item_model="OutboundCampaignListDncListPhonesItem", model="OutboundCampaignListDncListPhonesPage")
     def list_dnc_list_phones(
         self,
         *,
@@ -781,7 +781,7 @@ class OutboundCampaign(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.outbound_campaign.update_contact_list_contacts")
+    @api_method("contact_center.outbound_campaign.update_contact_list_contacts", model="OutboundCampaignUpdateContactListContactsResponse")
     async def update_contact_list_contacts(
         self,
         *,
@@ -810,7 +810,7 @@ class OutboundCampaign(Namespace):
             )
         )
 
-    @api_method("contact_center.outbound_campaign.update_contact_lists")
+    @api_method("contact_center.outbound_campaign.update_contact_lists", model="OutboundCampaignUpdateContactListsResponse")
     async def update_contact_lists(
         self,
         *,

@@ -41,7 +41,7 @@ class QueueTemplates(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.queue_templates"
 
-    @api_method("contact_center.queue_templates.get")
+    @api_method("contact_center.queue_templates.get", model="QueueTemplatesGetResponse")
     async def get(
         self,
         *,
@@ -68,7 +68,7 @@ class QueueTemplates(Namespace):
             )
         )
 
-    @list_method("contact_center.queue_templates.list")
+    @list_method("contact_center.queue_templates.list", item_model="QueueTemplatesListItem", model="QueueTemplatesListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Queues(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.queues"
 
-    @api_method("contact_center.queues.batch")
+    @api_method("contact_center.queues.batch", model="QueuesBatchResponseItem")
     async def batch(
         self,
         *,
@@ -70,7 +70,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create")
+    @api_method("contact_center.queues.create", model="QueuesCreateResponse")
     async def create(
         self,
         *,
@@ -105,7 +105,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_agent")
+    @api_method("contact_center.queues.create_agent", model="QueuesCreateAgentResponse")
     async def create_agent(
         self,
         *,
@@ -137,7 +137,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_disposition")
+    @api_method("contact_center.queues.create_disposition", model="QueuesCreateDispositionResponse")
     async def create_disposition(
         self,
         *,
@@ -172,7 +172,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_dispositions_set")
+    @api_method("contact_center.queues.create_dispositions_set", model="QueuesCreateDispositionsSetResponse")
     async def create_dispositions_set(
         self,
         *,
@@ -207,7 +207,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_interrupt_menu")
+    @api_method("contact_center.queues.create_interrupt_menu", model="QueuesCreateInterruptMenuResponse")
     async def create_interrupt_menu(
         self,
         *,
@@ -256,7 +256,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_scheduled_callbacks_event")
+    @api_method("contact_center.queues.create_scheduled_callbacks_event", model="QueuesCreateScheduledCallbacksEventResponse")
     async def create_scheduled_callbacks_event(
         self,
         *,
@@ -288,7 +288,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_supervisor")
+    @api_method("contact_center.queues.create_supervisor", model="QueuesCreateSupervisorResponse")
     async def create_supervisor(
         self,
         *,
@@ -320,7 +320,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.create_team")
+    @api_method("contact_center.queues.create_team", model="QueuesCreateTeamResponse")
     async def create_team(
         self,
         *,
@@ -654,7 +654,7 @@ class Queues(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.queues.get")
+    @api_method("contact_center.queues.get", model="QueuesGetResponse")
     async def get(
         self,
         *,
@@ -682,7 +682,7 @@ class Queues(Namespace):
             )
         )
 
-    @api_method("contact_center.queues.get_operating_hours")
+    @api_method("contact_center.queues.get_operating_hours", model="QueuesGetOperatingHoursResponse")
     async def get_operating_hours(
         self,
         *,
@@ -711,7 +711,7 @@ class Queues(Namespace):
             )
         )
 
-    @list_method("contact_center.queues.list")
+    @list_method("contact_center.queues.list", item_model="QueuesListItem", model="QueuesListPage")
     def list(
         self,
         *,
@@ -748,7 +748,7 @@ class Queues(Namespace):
             ),
         )
 
-    @list_method("contact_center.queues.list_agents")
+    @list_method("contact_center.queues.list_agents", item_model="QueuesListAgentsItem", model="QueuesListAgentsPage")
     def list_agents(
         self,
         *,
@@ -783,7 +783,7 @@ class Queues(Namespace):
             ),
         )
 
-    @list_method("contact_center.queues.list_dispositions")
+    @list_method("contact_center.queues.list_dispositions", item_model="QueuesListDispositionsItem", model="QueuesListDispositionsPage")
     def list_dispositions(
         self,
         *,
@@ -821,7 +821,7 @@ class Queues(Namespace):
             ),
         )
 
-    @list_method("contact_center.queues.list_dispositions_sets")
+    @list_method("contact_center.queues.list_dispositions_sets", item_model="QueuesListDispositionsSetsItem", model="QueuesListDispositionsSetsPage")
     def list_dispositions_sets(
         self,
         *,
@@ -860,7 +860,7 @@ class Queues(Namespace):
             ),
         )
 
-    @list_method("contact_center.queues.list_for_user")
+    @list_method("contact_center.queues.list_for_user", item_model="QueuesListForUserItem", model="QueuesListForUserPage")
     def list_for_user(
         self,
         *,
@@ -899,7 +899,7 @@ class Queues(Namespace):
             ),
         )
 
-    @list_method("contact_center.queues.list_recordings")
+    @list_method("contact_center.queues.list_recordings", item_model="QueuesListRecordingsItem", model="QueuesListRecordingsPage")
     def list_recordings(
         self,
         *,
@@ -954,7 +954,7 @@ class Queues(Namespace):
             ),
         )
 
-    @api_method("contact_center.queues.list_scheduled_callbacks_supportive_slots")
+    @api_method("contact_center.queues.list_scheduled_callbacks_supportive_slots", model="QueuesListScheduledCallbacksSupportiveSlotsResponse")
     async def list_scheduled_callbacks_supportive_slots(
         self,
         *,
@@ -991,7 +991,7 @@ class Queues(Namespace):
             )
         )
 
-    @list_method("contact_center.queues.list_supervisors")
+    @list_method("contact_center.queues.list_supervisors", item_model="QueuesListSupervisorsItem", model="QueuesListSupervisorsPage")
     def list_supervisors(
         self,
         *,

@@ -96,7 +96,7 @@ class Recordings(Namespace):
                 options=options,
         )
 
-    @list_method("contact_center.recordings.list")
+    @list_method("contact_center.recordings.list", item_model="RecordingsListItem", model="RecordingsListPage")
     def list(
         self,
         *,
@@ -158,7 +158,7 @@ class Recordings(Namespace):
             ),
         )
 
-    @list_method("contact_center.recordings.list_for_user")
+    @list_method("contact_center.recordings.list_for_user", item_model="RecordingsListItem", model="RecordingsListPage")
     def list_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class Regions(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.regions"
 
-    @api_method("contact_center.regions.create")
+    @api_method("contact_center.regions.create", model="RegionsCreateResponse")
     async def create(
         self,
         *,
@@ -121,7 +121,7 @@ class Regions(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.regions.get")
+    @api_method("contact_center.regions.get", model="RegionsGetResponse")
     async def get(
         self,
         *,
@@ -147,7 +147,7 @@ class Regions(Namespace):
             )
         )
 
-    @list_method("contact_center.regions.list")
+    @list_method("contact_center.regions.list", item_model="RegionsListItem", model="RegionsListPage")
     def list(
         self,
         *,
@@ -178,7 +178,7 @@ class Regions(Namespace):
             ),
         )
 
-    @list_method("contact_center.regions.list_users")
+    @list_method("contact_center.regions.list_users", item_model="RegionsListUsersItem", model="RegionsListUsersPage")
     def list_users(
         self,
         *,

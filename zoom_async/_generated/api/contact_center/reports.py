@@ -41,7 +41,7 @@ class Reports(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.reports"
 
-    @list_method("contact_center.reports.operation_logs")
+    @list_method("contact_center.reports.operation_logs", item_model="ReportsOperationLogsItem", model="ReportsOperationLogsPage")
     def operation_logs(
         self,
         *,

@@ -41,7 +41,7 @@ class Roles(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.roles"
 
-    @api_method("contact_center.roles.create")
+    @api_method("contact_center.roles.create", model="RolesCreateResponse")
     async def create(
         self,
         *,
@@ -73,7 +73,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("contact_center.roles.create_user")
+    @api_method("contact_center.roles.create_user", model="RolesCreateUserResponse")
     async def create_user(
         self,
         *,
@@ -180,7 +180,7 @@ class Roles(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.roles.duplicate")
+    @api_method("contact_center.roles.duplicate", model="RolesDuplicateResponse")
     async def duplicate(
         self,
         *,
@@ -211,7 +211,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("contact_center.roles.get")
+    @api_method("contact_center.roles.get", model="RolesGetResponse")
     async def get(
         self,
         *,
@@ -237,7 +237,7 @@ class Roles(Namespace):
             )
         )
 
-    @list_method("contact_center.roles.list")
+    @list_method("contact_center.roles.list", item_model="RolesListItem", model="RolesListPage")
     def list(
         self,
         *,
@@ -268,7 +268,7 @@ class Roles(Namespace):
             ),
         )
 
-    @list_method("contact_center.roles.list_users")
+    @list_method("contact_center.roles.list_users", item_model="RolesListUsersItem", model="RolesListUsersPage")
     def list_users(
         self,
         *,

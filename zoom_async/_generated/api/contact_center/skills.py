@@ -41,7 +41,7 @@ class Skills(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.skills"
 
-    @api_method("contact_center.skills.create")
+    @api_method("contact_center.skills.create", model="SkillsListItem")
     async def create(
         self,
         *,
@@ -71,7 +71,7 @@ class Skills(Namespace):
             )
         )
 
-    @api_method("contact_center.skills.create_category")
+    @api_method("contact_center.skills.create_category", model="SkillsCreateCategoryResponse")
     async def create_category(
         self,
         *,
@@ -203,7 +203,7 @@ class Skills(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.skills.get")
+    @api_method("contact_center.skills.get", model="SkillsListItem")
     async def get(
         self,
         *,
@@ -229,7 +229,7 @@ class Skills(Namespace):
             )
         )
 
-    @api_method("contact_center.skills.get_category")
+    @api_method("contact_center.skills.get_category", model="SkillsCreateCategoryResponse")
     async def get_category(
         self,
         *,
@@ -255,7 +255,7 @@ class Skills(Namespace):
             )
         )
 
-    @list_method("contact_center.skills.list")
+    @list_method("contact_center.skills.list", item_model="SkillsListItem", model="SkillsListPage")
     def list(
         self,
         *,
@@ -292,7 +292,7 @@ class Skills(Namespace):
             ),
         )
 
-    @list_method("contact_center.skills.list_categories")
+    @list_method("contact_center.skills.list_categories", item_model="SkillsListCategoriesItem", model="SkillsListCategoriesPage")
     def list_categories(
         self,
         *,
@@ -323,7 +323,7 @@ class Skills(Namespace):
             ),
         )
 
-    @list_method("contact_center.skills.list_for_user")
+    @list_method("contact_center.skills.list_for_user", item_model="SkillsListForUserItem", model="SkillsListForUserPage")
     def list_for_user(
         self,
         *,
@@ -360,7 +360,7 @@ class Skills(Namespace):
             ),
         )
 
-    @list_method("contact_center.skills.list_users")
+    @list_method("contact_center.skills.list_users", item_model="SkillsListUsersItem", model="SkillsListUsersPage")
     def list_users(
         self,
         *,

@@ -41,7 +41,7 @@ class Sms(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.sms"
 
-    @api_method("contact_center.sms.create")
+    @api_method("contact_center.sms.create", model="SmsCreateResponseItem")
     async def create(
         self,
         *,
@@ -75,7 +75,7 @@ class Sms(Namespace):
             )
         )
 
-    @list_method("contact_center.sms.list")
+    @list_method("contact_center.sms.list", item_model="SmsListItem", model="SmsListPage")
     def list(
         self,
         *,

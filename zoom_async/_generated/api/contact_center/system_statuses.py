@@ -41,7 +41,7 @@ class SystemStatuses(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.system_statuses"
 
-    @api_method("contact_center.system_statuses.create")
+    @api_method("contact_center.system_statuses.create", model="SystemStatusesCreateResponse")
     async def create(
         self,
         *,
@@ -102,7 +102,7 @@ class SystemStatuses(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.system_statuses.get")
+    @api_method("contact_center.system_statuses.get", model="SystemStatusesListItem")
     async def get(
         self,
         *,
@@ -128,7 +128,7 @@ class SystemStatuses(Namespace):
             )
         )
 
-    @list_method("contact_center.system_statuses.list")
+    @list_method("contact_center.system_statuses.list", item_model="SystemStatusesListItem", model="SystemStatusesListPage")
     def list(
         self,
         *,

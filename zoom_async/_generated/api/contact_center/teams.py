@@ -41,7 +41,7 @@ class Teams(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.teams"
 
-    @api_method("contact_center.teams.create")
+    @api_method("contact_center.teams.create", model="TeamsCreateResponse")
     async def create(
         self,
         *,
@@ -72,7 +72,7 @@ class Teams(Namespace):
             )
         )
 
-    @api_method("contact_center.teams.create_agent")
+    @api_method("contact_center.teams.create_agent", model="TeamsCreateAgentResponse")
     async def create_agent(
         self,
         *,
@@ -102,7 +102,7 @@ class Teams(Namespace):
             )
         )
 
-    @api_method("contact_center.teams.create_supervisor")
+    @api_method("contact_center.teams.create_supervisor", model="TeamsCreateSupervisorResponse")
     async def create_supervisor(
         self,
         *,
@@ -204,7 +204,7 @@ class Teams(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.teams.get")
+    @api_method("contact_center.teams.get", model="TeamsListItem")
     async def get(
         self,
         *,
@@ -230,7 +230,7 @@ class Teams(Namespace):
             )
         )
 
-    @list_method("contact_center.teams.list")
+    @list_method("contact_center.teams.list", item_model="TeamsListItem", model="TeamsListPage")
     def list(
         self,
         *,
@@ -265,7 +265,7 @@ class Teams(Namespace):
             ),
         )
 
-    @list_method("contact_center.teams.list_agents")
+    @list_method("contact_center.teams.list_agents", item_model="TeamsListAgentsItem", model="TeamsListAgentsPage")
     def list_agents(
         self,
         *,
@@ -298,7 +298,7 @@ class Teams(Namespace):
             ),
         )
 
-    @list_method("contact_center.teams.list_children")
+    @list_method("contact_center.teams.list_children", item_model="TeamsListChildrenItem", model="TeamsListChildrenPage")
     def list_children(
         self,
         *,
@@ -333,7 +333,7 @@ class Teams(Namespace):
             ),
         )
 
-    @api_method("contact_center.teams.list_parents")
+    @api_method("contact_center.teams.list_parents", model="TeamsListParentsResponse")
     async def list_parents(
         self,
         *,
@@ -359,7 +359,7 @@ class Teams(Namespace):
             )
         )
 
-    @list_method("contact_center.teams.list_supervisors")
+    @list_method("contact_center.teams.list_supervisors", item_model="TeamsListAgentsItem", model="TeamsListSupervisorsPage")
     def list_supervisors(
         self,
         *,

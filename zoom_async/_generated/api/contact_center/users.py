@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.users"
 
-    @api_method("contact_center.users.batch")
+    @api_method("contact_center.users.batch", model="UsersBatchResponse")
     async def batch(
         self,
         *,
@@ -144,7 +144,7 @@ class Users(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.users.create")
+    @api_method("contact_center.users.create", model="UsersCreateResponse")
     async def create(
         self,
         *,
@@ -202,7 +202,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("contact_center.users.create_command")
+    @api_method("contact_center.users.create_command", model="UsersCreateCommandResponse")
     async def create_command(
         self,
         *,
@@ -237,7 +237,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("contact_center.users.create_template")
+    @api_method("contact_center.users.create_template", model="UsersCreateTemplateResponse")
     async def create_template(
         self,
         *,
@@ -324,7 +324,7 @@ class Users(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.users.get")
+    @api_method("contact_center.users.get", model="UsersGetResponse")
     async def get(
         self,
         *,
@@ -350,7 +350,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("contact_center.users.get_template")
+    @api_method("contact_center.users.get_template", model="UsersGetTemplateResponse")
     async def get_template(
         self,
         *,
@@ -376,7 +376,7 @@ class Users(Namespace):
             )
         )
 
-    @list_method("contact_center.users.list")
+    @list_method("contact_center.users.list", item_model="UsersListItem", model="UsersListPage")
     def list(
         self,
         *,
@@ -415,7 +415,7 @@ class Users(Namespace):
             ),
         )
 
-    @list_method("contact_center.users.list_devices")
+    @list_method("contact_center.users.list_devices", item_model="UsersListDevicesItem", model="UsersListDevicesPage")
     def list_devices(
         self,
         *,
@@ -448,7 +448,7 @@ class Users(Namespace):
             ),
         )
 
-    @list_method("contact_center.users.list_templates")
+    @list_method("contact_center.users.list_templates", item_model="UsersListTemplatesItem", model="UsersListTemplatesPage")
     def list_templates(
         self,
         *,

@@ -63,7 +63,7 @@ class VariableLogs(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.variable_logs.get")
+    @api_method("contact_center.variable_logs.get", model="VariableLogsListItem")
     async def get(
         self,
         *,
@@ -89,7 +89,7 @@ class VariableLogs(Namespace):
             )
         )
 
-    @list_method("contact_center.variable_logs.list")
+    @list_method("contact_center.variable_logs.list", item_model="VariableLogsListItem", model="VariableLogsListPage")
     def list(
         self,
         *,

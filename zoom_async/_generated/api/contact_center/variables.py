@@ -41,7 +41,7 @@ class Variables(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.variables"
 
-    @api_method("contact_center.variables.create")
+    @api_method("contact_center.variables.create", model="VariablesCreateResponse")
     async def create(
         self,
         *,
@@ -120,7 +120,7 @@ class Variables(Namespace):
             )
         )
 
-    @api_method("contact_center.variables.create_group")
+    @api_method("contact_center.variables.create_group", model="VariablesListGroupsItem")
     async def create_group(
         self,
         *,
@@ -196,7 +196,7 @@ class Variables(Namespace):
                 options=options,
         )
 
-    @api_method("contact_center.variables.get")
+    @api_method("contact_center.variables.get", model="VariablesCreateResponse")
     async def get(
         self,
         *,
@@ -222,7 +222,7 @@ class Variables(Namespace):
             )
         )
 
-    @api_method("contact_center.variables.get_group")
+    @api_method("contact_center.variables.get_group", model="VariablesListGroupsItem")
     async def get_group(
         self,
         *,
@@ -248,7 +248,7 @@ class Variables(Namespace):
             )
         )
 
-    @list_method("contact_center.variables.list")
+    @list_method("contact_center.variables.list", item_model="VariablesListItem", model="VariablesListPage")
     def list(
         self,
         *,
@@ -289,7 +289,7 @@ class Variables(Namespace):
             ),
         )
 
-    @list_method("contact_center.variables.list_groups")
+    @list_method("contact_center.variables.list_groups", item_model="VariablesListGroupsItem", model="VariablesListGroupsPage")
     def list_groups(
         self,
         *,

@@ -41,7 +41,7 @@ class VoiceCalls(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.voice_calls"
 
-    @list_method("contact_center.voice_calls.list")
+    @list_method("contact_center.voice_calls.list", item_model="VoiceCallsListItem", model="VoiceCallsListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class WorkItem(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.work_item"
 
-    @list_method("contact_center.work_item.messages")
+    @list_method("contact_center.work_item.messages", item_model="WorkItemMessagesItem", model="WorkItemMessagesPage")
     def messages(
         self,
         *,

@@ -41,7 +41,7 @@ class Mailboxes(Namespace):
 
     _models_module = "zoom_async._generated.models.mail.mailboxes"
 
-    @api_method("mail.mailboxes.create_draft")
+    @api_method("mail.mailboxes.create_draft", model="MailboxesCreateDraftResponse")
     async def create_draft(
         self,
         *,
@@ -79,7 +79,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_label")
+    @api_method("mail.mailboxes.create_label", model="MailboxesCreateLabelResponse")
     async def create_label(
         self,
         *,
@@ -130,7 +130,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_message")
+    @api_method("mail.mailboxes.create_message", model="MailboxesCreateDraftResponseMessage")
     async def create_message(
         self,
         *,
@@ -173,7 +173,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_message_modify")
+    @api_method("mail.mailboxes.create_message_modify", model="MailboxesCreateDraftResponseMessage")
     async def create_message_modify(
         self,
         *,
@@ -215,7 +215,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_message_trash")
+    @api_method("mail.mailboxes.create_message_trash", model="MailboxesCreateDraftResponseMessage")
     async def create_message_trash(
         self,
         *,
@@ -251,7 +251,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_message_untrash")
+    @api_method("mail.mailboxes.create_message_untrash", model="MailboxesCreateDraftResponseMessage")
     async def create_message_untrash(
         self,
         *,
@@ -358,7 +358,7 @@ class Mailboxes(Namespace):
                 options=options,
         )
 
-    @api_method("mail.mailboxes.create_settings_delegate")
+    @api_method("mail.mailboxes.create_settings_delegate", model="MailboxesListSettingsDelegatesResponseDelegatesItem")
     async def create_settings_delegate(
         self,
         *,
@@ -400,7 +400,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_settings_filter")
+    @api_method("mail.mailboxes.create_settings_filter", model="MailboxesListSettingsFiltersResponseFilterItem")
     async def create_settings_filter(
         self,
         *,
@@ -439,7 +439,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_thread_modify")
+    @api_method("mail.mailboxes.create_thread_modify", model="MailboxesCreateThreadModifyResponse")
     async def create_thread_modify(
         self,
         *,
@@ -482,7 +482,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_thread_trash")
+    @api_method("mail.mailboxes.create_thread_trash", model="MailboxesCreateThreadModifyResponse")
     async def create_thread_trash(
         self,
         *,
@@ -519,7 +519,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.create_thread_untrash")
+    @api_method("mail.mailboxes.create_thread_untrash", model="MailboxesCreateThreadModifyResponse")
     async def create_thread_untrash(
         self,
         *,
@@ -751,7 +751,7 @@ class Mailboxes(Namespace):
                 options=options,
         )
 
-    @api_method("mail.mailboxes.get_draft")
+    @api_method("mail.mailboxes.get_draft", model="MailboxesGetDraftResponse")
     async def get_draft(
         self,
         *,
@@ -791,7 +791,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_label")
+    @api_method("mail.mailboxes.get_label", model="MailboxesListLabelsResponseLabelsItem")
     async def get_label(
         self,
         *,
@@ -827,7 +827,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_message")
+    @api_method("mail.mailboxes.get_message", model="MailboxesGetMessageResponse")
     async def get_message(
         self,
         *,
@@ -870,7 +870,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_message_attachment")
+    @api_method("mail.mailboxes.get_message_attachment", model="MailboxesGetDraftResponseMessagePayloadBody")
     async def get_message_attachment(
         self,
         *,
@@ -908,7 +908,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_profile")
+    @api_method("mail.mailboxes.get_profile", model="MailboxesGetProfileResponse")
     async def get_profile(
         self,
         *,
@@ -942,7 +942,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_settings_delegate")
+    @api_method("mail.mailboxes.get_settings_delegate", model="MailboxesListSettingsDelegatesResponseDelegatesItem")
     async def get_settings_delegate(
         self,
         *,
@@ -979,7 +979,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_settings_filter")
+    @api_method("mail.mailboxes.get_settings_filter", model="MailboxesListSettingsFiltersResponseFilterItem")
     async def get_settings_filter(
         self,
         *,
@@ -1015,7 +1015,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_settings_vacation")
+    @api_method("mail.mailboxes.get_settings_vacation", model="MailboxesGetSettingsVacationResponse")
     async def get_settings_vacation(
         self,
         *,
@@ -1049,7 +1049,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.get_thread")
+    @api_method("mail.mailboxes.get_thread", model="MailboxesGetThreadResponse")
     async def get_thread(
         self,
         *,
@@ -1098,7 +1098,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_drafts")
+    @api_method("mail.mailboxes.list_drafts", model="MailboxesListDraftsResponse")
     async def list_drafts(
         self,
         *,
@@ -1144,7 +1144,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_history")
+    @api_method("mail.mailboxes.list_history", model="MailboxesListHistoryResponse")
     async def list_history(
         self,
         *,
@@ -1198,7 +1198,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_labels")
+    @api_method("mail.mailboxes.list_labels", model="MailboxesListLabelsResponse")
     async def list_labels(
         self,
         *,
@@ -1236,7 +1236,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_messages")
+    @api_method("mail.mailboxes.list_messages", model="MailboxesListMessagesResponse")
     async def list_messages(
         self,
         *,
@@ -1285,7 +1285,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_settings_delegates")
+    @api_method("mail.mailboxes.list_settings_delegates", model="MailboxesListSettingsDelegatesResponse")
     async def list_settings_delegates(
         self,
         *,
@@ -1320,7 +1320,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_settings_filters")
+    @api_method("mail.mailboxes.list_settings_filters", model="MailboxesListSettingsFiltersResponse")
     async def list_settings_filters(
         self,
         *,
@@ -1354,7 +1354,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.list_threads")
+    @api_method("mail.mailboxes.list_threads", model="MailboxesListThreadsResponse")
     async def list_threads(
         self,
         *,
@@ -1403,7 +1403,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.patch_label_in_mailbox")
+    @api_method("mail.mailboxes.patch_label_in_mailbox", model="MailboxesUpdateLabelInMailboxResponse")
     async def patch_label_in_mailbox(
         self,
         *,
@@ -1455,7 +1455,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.send_drafts")
+    @api_method("mail.mailboxes.send_drafts", model="MailboxesCreateDraftResponseMessage")
     async def send_drafts(
         self,
         *,
@@ -1496,7 +1496,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.send_messages")
+    @api_method("mail.mailboxes.send_messages", model="MailboxesCreateDraftResponseMessage")
     async def send_messages(
         self,
         *,
@@ -1539,7 +1539,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.update_draft")
+    @api_method("mail.mailboxes.update_draft", model="MailboxesCreateDraftResponse")
     async def update_draft(
         self,
         *,
@@ -1578,7 +1578,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.update_label_in_mailbox")
+    @api_method("mail.mailboxes.update_label_in_mailbox", model="MailboxesUpdateLabelInMailboxResponse")
     async def update_label_in_mailbox(
         self,
         *,
@@ -1630,7 +1630,7 @@ class Mailboxes(Namespace):
             )
         )
 
-    @api_method("mail.mailboxes.update_settings_vacation")
+    @api_method("mail.mailboxes.update_settings_vacation", model="MailboxesGetSettingsVacationResponse")
     async def update_settings_vacation(
         self,
         *,

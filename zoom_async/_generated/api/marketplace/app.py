@@ -41,7 +41,7 @@ class App(Namespace):
 
     _models_module = "zoom_async._generated.models.marketplace.app"
 
-    @api_method("marketplace.app.create_event_subscription")
+    @api_method("marketplace.app.create_event_subscription", model="AppCreateEventSubscriptionResponse")
     async def create_event_subscription(
         self,
         *,
@@ -136,7 +136,7 @@ class App(Namespace):
                 options=options,
         )
 
-    @api_method("marketplace.app.list_custom_fields")
+    @api_method("marketplace.app.list_custom_fields", model="AppListCustomFieldsResponseItem")
     async def list_custom_fields(
         self,
         **options: Unpack[RequestOptions],
@@ -157,7 +157,7 @@ class App(Namespace):
             )
         )
 
-    @list_method("marketplace.app.list_event_subscription")
+    @list_method("marketplace.app.list_event_subscription", item_model="AppListEventSubscriptionItem", model="AppListEventSubscriptionPage")
     def list_event_subscription(
         self,
         *,

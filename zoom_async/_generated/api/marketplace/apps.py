@@ -41,7 +41,7 @@ class Apps(Namespace):
 
     _models_module = "zoom_async._generated.models.marketplace.apps"
 
-    @api_method("marketplace.apps.create")
+    @api_method("marketplace.apps.create", model="AppsCreateResponse")
     async def create(
         self,
         *,
@@ -96,7 +96,7 @@ class Apps(Namespace):
             )
         )
 
-    @api_method("marketplace.apps.create_deeplink")
+    @api_method("marketplace.apps.create_deeplink", model="AppsCreateDeeplinkResponse")
     async def create_deeplink(
         self,
         *,
@@ -133,7 +133,7 @@ class Apps(Namespace):
             )
         )
 
-    @api_method("marketplace.apps.create_pre_approve")
+    @api_method("marketplace.apps.create_pre_approve", model="AppsCreatePreApproveResponse")
     async def create_pre_approve(
         self,
         *,
@@ -173,7 +173,7 @@ class Apps(Namespace):
             )
         )
 
-    @api_method("marketplace.apps.create_request")
+    @api_method("marketplace.apps.create_request", model="AppsCreateRequestResponse")
     async def create_request(
         self,
         *,
@@ -268,7 +268,7 @@ class Apps(Namespace):
                 options=options,
         )
 
-    @api_method("marketplace.apps.get")
+    @api_method("marketplace.apps.get", model="AppsGetResponse")
     async def get(
         self,
         *,
@@ -294,7 +294,7 @@ class Apps(Namespace):
             )
         )
 
-    @api_method("marketplace.apps.get_manifest")
+    @api_method("marketplace.apps.get_manifest", model="AppsGetManifestResponse")
     async def get_manifest(
         self,
         *,
@@ -320,7 +320,7 @@ class Apps(Namespace):
             )
         )
 
-    @list_method("marketplace.apps.list")
+    @list_method("marketplace.apps.list", item_model="AppsListItem", model="AppsListPage")
     def list(
         self,
         *,
@@ -357,7 +357,7 @@ class Apps(Namespace):
             ),
         )
 
-    @list_method("marketplace.apps.list_api_call_logs")
+    @list_method("marketplace.apps.list_api_call_logs", item_model="AppsListApiCallLogsItem", model="AppsListApiCallLogsPage")
     def list_api_call_logs(
         self,
         *,
@@ -400,7 +400,7 @@ class Apps(Namespace):
             ),
         )
 
-    @list_method("marketplace.apps.list_for_user")
+    @list_method("marketplace.apps.list_for_user", item_model="AppsListForUserItem", model="AppsListForUserPage")
     def list_for_user(
         self,
         *,
@@ -438,7 +438,7 @@ class Apps(Namespace):
             ),
         )
 
-    @list_method("marketplace.apps.list_requests")
+    @list_method("marketplace.apps.list_requests", item_model="AppsListRequestsItem", model="AppsListRequestsPage")
     def list_requests(
         self,
         *,
@@ -477,7 +477,7 @@ class Apps(Namespace):
             ),
         )
 
-    @list_method("marketplace.apps.list_webhook_logs")
+    @list_method("marketplace.apps.list_webhook_logs", item_model="AppsListWebhookLogsItem", model="AppsListWebhookLogsPage")
     def list_webhook_logs(
         self,
         *,
@@ -612,7 +612,7 @@ class Apps(Namespace):
                 options=options,
         )
 
-    @api_method("marketplace.apps.validate_manifest")
+    @api_method("marketplace.apps.validate_manifest", model="AppsValidateManifestResponse")
     async def validate_manifest(
         self,
         *,

@@ -41,7 +41,7 @@ class Monetization(Namespace):
 
     _models_module = "zoom_async._generated.models.marketplace.monetization"
 
-    @api_method("marketplace.monetization.entitlements")
+    @api_method("marketplace.monetization.entitlements", model="MonetizationEntitlementsResponseItem")
     async def entitlements(
         self,
         *,

@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.marketplace.users"
 
-    @api_method("marketplace.users.entitlements")
+    @api_method("marketplace.users.entitlements", model="UsersEntitlementsResponse")
     async def entitlements(
         self,
         *,

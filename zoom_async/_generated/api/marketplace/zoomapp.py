@@ -41,7 +41,7 @@ class Zoomapp(Namespace):
 
     _models_module = "zoom_async._generated.models.marketplace.zoomapp"
 
-    @api_method("marketplace.zoomapp.create_deeplink")
+    @api_method("marketplace.zoomapp.create_deeplink", model="ZoomappCreateDeeplinkResponse")
     async def create_deeplink(
         self,
         *,

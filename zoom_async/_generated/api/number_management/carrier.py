@@ -41,7 +41,7 @@ class Carrier(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.carrier"
 
-    @list_method("number_management.carrier.peering_numbers")
+    @list_method("number_management.carrier.peering_numbers", item_model="CarrierPeeringNumbersItem", model="CarrierPeeringNumbersPage")
     def peering_numbers(
         self,
         *,

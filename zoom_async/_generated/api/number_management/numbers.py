@@ -64,7 +64,7 @@ class Numbers(Namespace):
                 options=options,
         )
 
-    @api_method("number_management.numbers.get")
+    @api_method("number_management.numbers.get", model="NumbersGetResponse")
     async def get(
         self,
         *,
@@ -94,7 +94,7 @@ class Numbers(Namespace):
             )
         )
 
-    @list_method("number_management.numbers.list")
+    @list_method("number_management.numbers.list", item_model="NumbersListItem", model="NumbersListPage")
     def list(
         self,
         *,

@@ -112,7 +112,7 @@ class PeeringNumbers(Namespace):
                 options=options,
         )
 
-    @list_method("number_management.peering_numbers.list")
+    @list_method("number_management.peering_numbers.list", item_model="PeeringNumbersListItem", model="PeeringNumbersListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Plan(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.plan"
 
-    @list_method("number_management.plan.list")
+    @list_method("number_management.plan.list", item_model="PlanListItem", model="PlanListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class PortedNumbers(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.ported_numbers"
 
-    @api_method("number_management.ported_numbers.order")
+    @api_method("number_management.ported_numbers.order", model="PortedNumbersOrderResponse")
     async def order(
         self,
         *,
@@ -72,7 +72,7 @@ class PortedNumbers(Namespace):
             )
         )
 
-    @list_method("number_management.ported_numbers.orders")
+    @list_method("number_management.ported_numbers.orders", item_model="PortedNumbersOrdersItem", model="PortedNumbersOrdersPage")
     def orders(
         self,
         *,

@@ -41,7 +41,7 @@ class SipGroups(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.sip_groups"
 
-    @list_method("number_management.sip_groups.list")
+    @list_method("number_management.sip_groups.list", item_model="SipGroupsListItem", model="SipGroupsListPage")
     def list(
         self,
         *,

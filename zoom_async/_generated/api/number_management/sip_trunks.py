@@ -41,7 +41,7 @@ class SipTrunks(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.sip_trunks"
 
-    @list_method("number_management.sip_trunks.list")
+    @list_method("number_management.sip_trunks.list", item_model="SipTrunksListItem", model="SipTrunksListPage")
     def list(
         self,
         *,

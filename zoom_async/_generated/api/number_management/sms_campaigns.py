@@ -112,7 +112,7 @@ class SmsCampaigns(Namespace):
                 options=options,
         )
 
-    @api_method("number_management.sms_campaigns.get")
+    @api_method("number_management.sms_campaigns.get", model="SmsCampaignsGetResponse")
     async def get(
         self,
         *,
@@ -142,7 +142,7 @@ class SmsCampaigns(Namespace):
             )
         )
 
-    @list_method("number_management.sms_campaigns.list")
+    @list_method("number_management.sms_campaigns.list", item_model="SmsCampaignsListItem", model="SmsCampaignsListPage")
     def list(
         self,
         *,

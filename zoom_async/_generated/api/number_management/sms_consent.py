@@ -41,7 +41,7 @@ class SmsConsent(Namespace):
 
     _models_module = "zoom_async._generated.models.number_management.sms_consent"
 
-    @api_method("number_management.sms_consent.create")
+    @api_method("number_management.sms_consent.create", model="SmsConsentCreateResponse")
     async def create(
         self,
         *,
@@ -150,7 +150,7 @@ class SmsConsent(Namespace):
                 options=options,
         )
 
-    @api_method("number_management.sms_consent.get")
+    @api_method("number_management.sms_consent.get", model="SmsConsentCreateResponse")
     async def get(
         self,
         *,
@@ -176,7 +176,7 @@ class SmsConsent(Namespace):
             )
         )
 
-    @list_method("number_management.sms_consent.list")
+    @list_method("number_management.sms_consent.list", item_model="SmsConsentListItem", model="SmsConsentListPage")
     def list(
         self,
         *,
@@ -207,7 +207,7 @@ class SmsConsent(Namespace):
             ),
         )
 
-    @list_method("number_management.sms_consent.list_phone_numbers")
+    @list_method("number_management.sms_consent.list_phone_numbers", item_model="SmsConsentListPhoneNumbersItem", model="SmsConsentListPhoneNumbersPage")
     def list_phone_numbers(
         self,
         *,

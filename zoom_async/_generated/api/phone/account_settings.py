@@ -41,7 +41,7 @@ class AccountSettings(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.account_settings"
 
-    @api_method("phone.account_settings.get")
+    @api_method("phone.account_settings.get", model="AccountSettingsGetResponse")
     async def get(
         self,
         *,

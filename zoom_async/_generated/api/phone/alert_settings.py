@@ -41,7 +41,7 @@ class AlertSettings(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.alert_settings"
 
-    @api_method("phone.alert_settings.create")
+    @api_method("phone.alert_settings.create", model="AlertSettingsCreateResponse")
     async def create(
         self,
         *,
@@ -141,7 +141,7 @@ class AlertSettings(Namespace):
                 options=options,
         )
 
-    @api_method("phone.alert_settings.get")
+    @api_method("phone.alert_settings.get", model="AlertSettingsGetResponse")
     async def get(
         self,
         *,
@@ -172,7 +172,7 @@ class AlertSettings(Namespace):
             )
         )
 
-    @list_method("phone.alert_settings.list")
+    @list_method("phone.alert_settings.list", item_model="AlertSettingsListItem", model="AlertSettingsListPage")
     def list(
         self,
         *,

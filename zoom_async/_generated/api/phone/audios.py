@@ -41,7 +41,7 @@ class Audios(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.audios"
 
-    @api_method("phone.audios.batch")
+    @api_method("phone.audios.batch", model="AudiosListResponse")
     async def batch(
         self,
         *,
@@ -80,7 +80,7 @@ class Audios(Namespace):
             )
         )
 
-    @api_method("phone.audios.create")
+    @api_method("phone.audios.create", model="AudiosListResponseAudiosItem")
     async def create(
         self,
         *,
@@ -147,7 +147,7 @@ class Audios(Namespace):
                 options=options,
         )
 
-    @api_method("phone.audios.get")
+    @api_method("phone.audios.get", model="AudiosGetResponse")
     async def get(
         self,
         *,
@@ -177,7 +177,7 @@ class Audios(Namespace):
             )
         )
 
-    @api_method("phone.audios.list")
+    @api_method("phone.audios.list", model="AudiosListResponse")
     async def list(
         self,
         *,

@@ -41,7 +41,7 @@ class AutoReceptionists(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.auto_receptionists"
 
-    @api_method("phone.auto_receptionists.create")
+    @api_method("phone.auto_receptionists.create", model="AutoReceptionistsCreateResponse")
     async def create(
         self,
         *,
@@ -110,7 +110,7 @@ class AutoReceptionists(Namespace):
                 options=options,
         )
 
-    @api_method("phone.auto_receptionists.create_policy")
+    @api_method("phone.auto_receptionists.create_policy", model="AutoReceptionistsCreatePolicyResponse")
     async def create_policy(
         self,
         *,
@@ -268,7 +268,7 @@ class AutoReceptionists(Namespace):
                 options=options,
         )
 
-    @api_method("phone.auto_receptionists.get")
+    @api_method("phone.auto_receptionists.get", model="AutoReceptionistsGetResponse")
     async def get(
         self,
         *,
@@ -298,7 +298,7 @@ class AutoReceptionists(Namespace):
             )
         )
 
-    @list_method("phone.auto_receptionists.list")
+    @list_method("phone.auto_receptionists.list", item_model="AutoReceptionistsListItem", model="AutoReceptionistsListPage")
     def list(
         self,
         *,
@@ -334,7 +334,7 @@ class AutoReceptionists(Namespace):
             ),
         )
 
-    @api_method("phone.auto_receptionists.list_ivr")
+    @api_method("phone.auto_receptionists.list_ivr", model="AutoReceptionistsListIvrResponse")
     async def list_ivr(
         self,
         *,
@@ -373,7 +373,7 @@ class AutoReceptionists(Namespace):
             )
         )
 
-    @api_method("phone.auto_receptionists.list_policies")
+    @api_method("phone.auto_receptionists.list_policies", model="AutoReceptionistsListPoliciesResponse")
     async def list_policies(
         self,
         *,

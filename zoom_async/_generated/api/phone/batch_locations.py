@@ -41,7 +41,7 @@ class BatchLocations(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.batch_locations"
 
-    @api_method("phone.batch_locations.create")
+    @api_method("phone.batch_locations.create", model="BatchLocationsCreateResponse")
     async def create(
         self,
         *,

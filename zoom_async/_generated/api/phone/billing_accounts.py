@@ -41,7 +41,7 @@ class BillingAccounts(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.billing_accounts"
 
-    @api_method("phone.billing_accounts.get")
+    @api_method("phone.billing_accounts.get", model="BillingAccountsListResponseBillingAccountsItem")
     async def get(
         self,
         *,
@@ -71,7 +71,7 @@ class BillingAccounts(Namespace):
             )
         )
 
-    @api_method("phone.billing_accounts.list")
+    @api_method("phone.billing_accounts.list", model="BillingAccountsListResponse")
     async def list(
         self,
         *,

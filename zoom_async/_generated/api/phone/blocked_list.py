@@ -41,7 +41,7 @@ class BlockedList(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.blocked_list"
 
-    @api_method("phone.blocked_list.create")
+    @api_method("phone.blocked_list.create", model="BlockedListCreateResponse")
     async def create(
         self,
         *,
@@ -128,7 +128,7 @@ class BlockedList(Namespace):
                 options=options,
         )
 
-    @api_method("phone.blocked_list.get")
+    @api_method("phone.blocked_list.get", model="BlockedListListItem")
     async def get(
         self,
         *,
@@ -163,7 +163,7 @@ class BlockedList(Namespace):
             )
         )
 
-    @list_method("phone.blocked_list.list")
+    @list_method("phone.blocked_list.list", item_model="BlockedListListItem", model="BlockedListListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class ByocNumbers(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.byoc_numbers"
 
-    @api_method("phone.byoc_numbers.create")
+    @api_method("phone.byoc_numbers.create", model="ByocNumbersCreateResponse")
     async def create(
         self,
         *,

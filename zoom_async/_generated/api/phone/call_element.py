@@ -41,7 +41,7 @@ class CallElement(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.call_element"
 
-    @api_method("phone.call_element.get")
+    @api_method("phone.call_element.get", model="CallElementGetResponse")
     async def get(
         self,
         *,

@@ -73,7 +73,7 @@ class CallHistory(Namespace):
                 options=options,
         )
 
-    @api_method("phone.call_history.get")
+    @api_method("phone.call_history.get", model="CallHistoryGetResponse")
     async def get(
         self,
         *,
@@ -103,7 +103,7 @@ class CallHistory(Namespace):
             )
         )
 
-    @api_method("phone.call_history.get_sync")
+    @api_method("phone.call_history.get_sync", model="CallHistoryGetSyncResponse")
     async def get_sync(
         self,
         *,
@@ -144,7 +144,7 @@ class CallHistory(Namespace):
             )
         )
 
-    @list_method("phone.call_history.list")
+    @list_method("phone.call_history.list", item_model="CallHistoryListItem", model="CallHistoryListPage")
     def list(
         self,
         *,
@@ -223,7 +223,7 @@ class CallHistory(Namespace):
             ),
         )
 
-    @list_method("phone.call_history.list_for_user")
+    @list_method("phone.call_history.list_for_user", model="CallHistoryListForUserPage")
     def list_for_user(
         self,
         *,

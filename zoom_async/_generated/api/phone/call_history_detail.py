@@ -41,7 +41,7 @@ class CallHistoryDetail(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.call_history_detail"
 
-    @api_method("phone.call_history_detail.get")
+    @api_method("phone.call_history_detail.get", model="CallHistoryDetailGetResponse")
     async def get(
         self,
         *,

@@ -71,7 +71,7 @@ class CallLogs(Namespace):
                 options=options,
         )
 
-    @api_method("phone.call_logs.get")
+    @api_method("phone.call_logs.get", model="CallLogsGetResponse")
     async def get(
         self,
         *,
@@ -103,7 +103,7 @@ class CallLogs(Namespace):
             )
         )
 
-    @api_method("phone.call_logs.get_recordings")
+    @api_method("phone.call_logs.get_recordings", model="CallLogsGetRecordingsResponse")
     async def get_recordings(
         self,
         *,
@@ -137,7 +137,7 @@ class CallLogs(Namespace):
             )
         )
 
-    @api_method("phone.call_logs.get_voice_mail")
+    @api_method("phone.call_logs.get_voice_mail", model="CallLogsGetVoiceMailResponse")
     async def get_voice_mail(
         self,
         *,
@@ -173,7 +173,7 @@ class CallLogs(Namespace):
             )
         )
 
-    @list_method("phone.call_logs.list")
+    @list_method("phone.call_logs.list", item_model="CallLogsListItem", model="CallLogsListPage")
     def list(
         self,
         *,
@@ -233,7 +233,7 @@ class CallLogs(Namespace):
             ),
         )
 
-    @list_method("phone.call_logs.list_for_user")
+    @list_method("phone.call_logs.list_for_user", item_model="CallLogsListForUserItem", model="CallLogsListForUserPage")
     def list_for_user(
         self,
         *,
@@ -289,7 +289,7 @@ class CallLogs(Namespace):
             ),
         )
 
-    @api_method("phone.call_logs.list_sync")
+    @api_method("phone.call_logs.list_sync", model="CallLogsListSyncResponse")
     async def list_sync(
         self,
         *,

@@ -41,7 +41,7 @@ class CallQueueAnalytics(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.call_queue_analytics"
 
-    @list_method("phone.call_queue_analytics.list")
+    @list_method("phone.call_queue_analytics.list", item_model="CallQueueAnalyticsListItem", model="CallQueueAnalyticsListPage")
     def list(
         self,
         *,

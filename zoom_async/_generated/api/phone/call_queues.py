@@ -41,7 +41,7 @@ class CallQueues(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.call_queues"
 
-    @api_method("phone.call_queues.create")
+    @api_method("phone.call_queues.create", model="CallQueuesCreateResponse")
     async def create(
         self,
         *,
@@ -155,7 +155,7 @@ class CallQueues(Namespace):
                 options=options,
         )
 
-    @api_method("phone.call_queues.create_policy")
+    @api_method("phone.call_queues.create_policy", model="CallQueuesGetResponsePolicy")
     async def create_policy(
         self,
         *,
@@ -383,7 +383,7 @@ class CallQueues(Namespace):
                 options=options,
         )
 
-    @api_method("phone.call_queues.get")
+    @api_method("phone.call_queues.get", model="CallQueuesGetResponse")
     async def get(
         self,
         *,
@@ -420,7 +420,7 @@ class CallQueues(Namespace):
             )
         )
 
-    @list_method("phone.call_queues.list")
+    @list_method("phone.call_queues.list", item_model="CallQueuesListItem", model="CallQueuesListPage")
     def list(
         self,
         *,
@@ -467,7 +467,7 @@ class CallQueues(Namespace):
             ),
         )
 
-    @api_method("phone.call_queues.list_members")
+    @api_method("phone.call_queues.list_members", model="CallQueuesListMembersResponse")
     async def list_members(
         self,
         *,
@@ -500,7 +500,7 @@ class CallQueues(Namespace):
             )
         )
 
-    @list_method("phone.call_queues.list_recordings")
+    @list_method("phone.call_queues.list_recordings", item_model="CallQueuesListRecordingsItem", model="CallQueuesListRecordingsPage")
     def list_recordings(
         self,
         *,

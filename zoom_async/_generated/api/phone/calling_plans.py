@@ -104,7 +104,7 @@ class CallingPlans(Namespace):
                 options=options,
         )
 
-    @api_method("phone.calling_plans.list")
+    @api_method("phone.calling_plans.list", model="CallingPlansListResponse")
     async def list(
         self,
         **options: Unpack[RequestOptions],

@@ -41,7 +41,7 @@ class CarrierPeering(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.carrier_peering"
 
-    @list_method("phone.carrier_peering.numbers")
+    @list_method("phone.carrier_peering.numbers", item_model="CarrierPeeringNumbersItem", model="CarrierPeeringNumbersPage")
     def numbers(
         self,
         *,

@@ -96,7 +96,7 @@ class CarrierReseller(Namespace):
                 options=options,
         )
 
-    @list_method("phone.carrier_reseller.list_numbers")
+    @list_method("phone.carrier_reseller.list_numbers", item_model="CarrierResellerListNumbersItem", model="CarrierResellerListNumbersPage")
     def list_numbers(
         self,
         *,

@@ -41,7 +41,7 @@ class CommonAreas(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.common_areas"
 
-    @api_method("phone.common_areas.create")
+    @api_method("phone.common_areas.create", model="CommonAreasCreateResponse")
     async def create(
         self,
         *,
@@ -89,7 +89,7 @@ class CommonAreas(Namespace):
             )
         )
 
-    @api_method("phone.common_areas.create_activation_code")
+    @api_method("phone.common_areas.create_activation_code", model="CommonAreasCreateActivationCodeResponse")
     async def create_activation_code(
         self,
         *,
@@ -125,7 +125,7 @@ class CommonAreas(Namespace):
             )
         )
 
-    @api_method("phone.common_areas.create_calling_plan")
+    @api_method("phone.common_areas.create_calling_plan", model="CommonAreasCreateCallingPlanResponse")
     async def create_calling_plan(
         self,
         *,
@@ -158,7 +158,7 @@ class CommonAreas(Namespace):
             )
         )
 
-    @api_method("phone.common_areas.create_outbound_calling_exception_rule")
+    @api_method("phone.common_areas.create_outbound_calling_exception_rule", model="CommonAreasCreateOutboundCallingExceptionRuleResponse")
     async def create_outbound_calling_exception_rule(
         self,
         *,
@@ -192,7 +192,7 @@ class CommonAreas(Namespace):
             )
         )
 
-    @api_method("phone.common_areas.create_phone_number")
+    @api_method("phone.common_areas.create_phone_number", model="CommonAreasCreatePhoneNumberResponse")
     async def create_phone_number(
         self,
         *,
@@ -442,7 +442,7 @@ class CommonAreas(Namespace):
                 options=options,
         )
 
-    @api_method("phone.common_areas.get")
+    @api_method("phone.common_areas.get", model="CommonAreasGetResponse")
     async def get(
         self,
         *,
@@ -507,7 +507,7 @@ class CommonAreas(Namespace):
             )
         )
 
-    @list_method("phone.common_areas.list")
+    @list_method("phone.common_areas.list", item_model="CommonAreasListItem", model="CommonAreasListPage")
     def list(
         self,
         *,
@@ -553,7 +553,7 @@ class CommonAreas(Namespace):
             ),
         )
 
-    @list_method("phone.common_areas.list_activation_codes")
+    @list_method("phone.common_areas.list_activation_codes", item_model="CommonAreasListActivationCodesItem", model="CommonAreasListActivationCodesPage")
     def list_activation_codes(
         self,
         *,
@@ -591,7 +591,7 @@ class CommonAreas(Namespace):
             ),
         )
 
-    @list_method("phone.common_areas.list_outbound_calling_countries_regions")
+    @list_method("phone.common_areas.list_outbound_calling_countries_regions", item_model="CommonAreasListOutboundCallingCountriesRegionsItem", model="CommonAreasListOutboundCallingCountriesRegionsPage")
     def list_outbound_calling_countries_regions(
         self,
         *,
@@ -628,7 +628,7 @@ class CommonAreas(Namespace):
             ),
         )
 
-    @list_method("phone.common_areas.list_outbound_calling_exception_rules")
+    @list_method("phone.common_areas.list_outbound_calling_exception_rules", item_model="CommonAreasListOutboundCallingExceptionRulesItem", model="CommonAreasListOutboundCallingExceptionRulesPage")
     def list_outbound_calling_exception_rules(
         self,
         *,

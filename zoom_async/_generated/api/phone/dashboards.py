@@ -41,7 +41,7 @@ class Dashboards(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.dashboards"
 
-    @api_method("phone.dashboards.call_log")
+    @api_method("phone.dashboards.call_log", model="DashboardsCallLogResponse")
     async def call_log(
         self,
         *,
@@ -75,7 +75,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @api_method("phone.dashboards.call_log_qos")
+    @api_method("phone.dashboards.call_log_qos", model="DashboardsCallLogQosResponse")
     async def call_log_qos(
         self,
         *,
@@ -106,7 +106,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @list_method("phone.dashboards.call_logs")
+    @list_method("phone.dashboards.call_logs", item_model="DashboardsCallLogsItem", model="DashboardsCallLogsPage")
     def call_logs(
         self,
         *,
@@ -161,7 +161,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_default_emergency_address_users")
+    @list_method("phone.dashboards.emergency_services_default_emergency_address_users", item_model="DashboardsEmergencyServicesDefaultEmergencyAddressUsersItem", model="DashboardsEmergencyServicesDefaultEmergencyAddressUsersPage")
     def emergency_services_default_emergency_address_users(
         self,
         *,
@@ -204,7 +204,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_detectable_personal_location_users")
+    @list_method("phone.dashboards.emergency_services_detectable_personal_location_users", item_model="DashboardsEmergencyServicesDefaultEmergencyAddressUsersItem", model="DashboardsEmergencyServicesDefaultEmergencyAddressUsersPage")
     def emergency_services_detectable_personal_location_users(
         self,
         *,
@@ -247,7 +247,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_location_sharing_permission_users")
+    @list_method("phone.dashboards.emergency_services_location_sharing_permission_users", item_model="DashboardsEmergencyServicesLocationSharingPermissionUsersItem", model="DashboardsEmergencyServicesLocationSharingPermissionUsersPage")
     def emergency_services_location_sharing_permission_users(
         self,
         *,
@@ -291,7 +291,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_nomadic_emergency_services_users")
+    @list_method("phone.dashboards.emergency_services_nomadic_emergency_services_users", item_model="DashboardsEmergencyServicesNomadicEmergencyServicesUsersItem", model="DashboardsEmergencyServicesNomadicEmergencyServicesUsersPage")
     def emergency_services_nomadic_emergency_services_users(
         self,
         *,
@@ -334,7 +334,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_realtime_location_devices")
+    @list_method("phone.dashboards.emergency_services_realtime_location_devices", item_model="DashboardsEmergencyServicesRealtimeLocationDevicesItem", model="DashboardsEmergencyServicesRealtimeLocationDevicesPage")
     def emergency_services_realtime_location_devices(
         self,
         *,
@@ -376,7 +376,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @list_method("phone.dashboards.emergency_services_realtime_location_users")
+    @list_method("phone.dashboards.emergency_services_realtime_location_users", item_model="DashboardsEmergencyServicesRealtimeLocationUsersItem", model="DashboardsEmergencyServicesRealtimeLocationUsersPage")
     def emergency_services_realtime_location_users(
         self,
         *,
@@ -419,7 +419,7 @@ class Dashboards(Namespace):
             ),
         )
 
-    @api_method("phone.dashboards.location_tracking")
+    @api_method("phone.dashboards.location_tracking", model="DashboardsLocationTrackingResponse")
     async def location_tracking(
         self,
         *,
@@ -457,7 +457,7 @@ class Dashboards(Namespace):
             )
         )
 
-    @list_method("phone.dashboards.past_calls")
+    @list_method("phone.dashboards.past_calls", item_model="DashboardsCallLogsItem", model="DashboardsCallLogsPage")
     def past_calls(
         self,
         *,

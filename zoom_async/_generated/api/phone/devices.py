@@ -41,7 +41,7 @@ class Devices(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.devices"
 
-    @api_method("phone.devices.create")
+    @api_method("phone.devices.create", model="DevicesCreateResponse")
     async def create(
         self,
         *,
@@ -213,7 +213,7 @@ class Devices(Namespace):
                 options=options,
         )
 
-    @api_method("phone.devices.get")
+    @api_method("phone.devices.get", model="DevicesGetResponse")
     async def get(
         self,
         *,
@@ -243,7 +243,7 @@ class Devices(Namespace):
             )
         )
 
-    @list_method("phone.devices.list")
+    @list_method("phone.devices.list", item_model="DevicesListItem", model="DevicesListPage")
     def list(
         self,
         *,
@@ -298,7 +298,7 @@ class Devices(Namespace):
             ),
         )
 
-    @api_method("phone.devices.list_line_keys")
+    @api_method("phone.devices.list_line_keys", model="DevicesListLineKeysResponse")
     async def list_line_keys(
         self,
         *,

@@ -102,7 +102,7 @@ class DialByNameDirectory(Namespace):
                 options=options,
         )
 
-    @list_method("phone.dial_by_name_directory.list_extensions")
+    @list_method("phone.dial_by_name_directory.list_extensions", item_model="DialByNameDirectoryListExtensionsItem", model="DialByNameDirectoryListExtensionsPage")
     def list_extensions(
         self,
         *,

@@ -41,7 +41,7 @@ class EmergencyAddresses(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.emergency_addresses"
 
-    @api_method("phone.emergency_addresses.create")
+    @api_method("phone.emergency_addresses.create", model="EmergencyAddressesCreateResponse")
     async def create(
         self,
         *,
@@ -115,7 +115,7 @@ class EmergencyAddresses(Namespace):
                 options=options,
         )
 
-    @api_method("phone.emergency_addresses.get")
+    @api_method("phone.emergency_addresses.get", model="EmergencyAddressesListItem")
     async def get(
         self,
         *,
@@ -145,7 +145,7 @@ class EmergencyAddresses(Namespace):
             )
         )
 
-    @list_method("phone.emergency_addresses.list")
+    @list_method("phone.emergency_addresses.list", item_model="EmergencyAddressesListItem", model="EmergencyAddressesListPage")
     def list(
         self,
         *,
@@ -197,7 +197,7 @@ class EmergencyAddresses(Namespace):
             ),
         )
 
-    @api_method("phone.emergency_addresses.update")
+    @api_method("phone.emergency_addresses.update", model="EmergencyAddressesListItem")
     async def update(
         self,
         *,

@@ -82,7 +82,7 @@ class Extension(Namespace):
             )
         )
 
-    @api_method("phone.extension.create_inbound_blocked_rule")
+    @api_method("phone.extension.create_inbound_blocked_rule", model="ExtensionCreateInboundBlockedRuleResponse")
     async def create_inbound_blocked_rule(
         self,
         *,
@@ -233,7 +233,7 @@ class Extension(Namespace):
                 options=options,
         )
 
-    @api_method("phone.extension.get_call_handling_settings")
+    @api_method("phone.extension.get_call_handling_settings", model="ExtensionGetCallHandlingSettingsResponse")
     async def get_call_handling_settings(
         self,
         *,
@@ -269,7 +269,7 @@ class Extension(Namespace):
             )
         )
 
-    @list_method("phone.extension.list_fax_logs")
+    @list_method("phone.extension.list_fax_logs", item_model="ExtensionListFaxLogsItem", model="ExtensionListFaxLogsPage")
     def list_fax_logs(
         self,
         *,
@@ -311,7 +311,7 @@ class Extension(Namespace):
             ),
         )
 
-    @list_method("phone.extension.list_inbound_blocked_rules")
+    @list_method("phone.extension.list_inbound_blocked_rules", item_model="ExtensionListInboundBlockedRulesItem", model="ExtensionListInboundBlockedRulesPage")
     def list_inbound_blocked_rules(
         self,
         *,
@@ -360,7 +360,7 @@ class Extension(Namespace):
             ),
         )
 
-    @api_method("phone.extension.list_line_keys")
+    @api_method("phone.extension.list_line_keys", model="ExtensionListLineKeysResponse")
     async def list_line_keys(
         self,
         *,

@@ -41,7 +41,7 @@ class ExternalContacts(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.external_contacts"
 
-    @api_method("phone.external_contacts.create")
+    @api_method("phone.external_contacts.create", model="ExternalContactsCreateResponse")
     async def create(
         self,
         *,
@@ -127,7 +127,7 @@ class ExternalContacts(Namespace):
                 options=options,
         )
 
-    @api_method("phone.external_contacts.get")
+    @api_method("phone.external_contacts.get", model="ExternalContactsListItem")
     async def get(
         self,
         *,
@@ -157,7 +157,7 @@ class ExternalContacts(Namespace):
             )
         )
 
-    @list_method("phone.external_contacts.list")
+    @list_method("phone.external_contacts.list", item_model="ExternalContactsListItem", model="ExternalContactsListPage")
     def list(
         self,
         *,

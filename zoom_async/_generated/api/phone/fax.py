@@ -41,7 +41,7 @@ class Fax(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.fax"
 
-    @api_method("phone.fax.create_document")
+    @api_method("phone.fax.create_document", model="FaxCreateDocumentResponse")
     async def create_document(
         self,
         *,
@@ -85,7 +85,7 @@ class Fax(Namespace):
             )
         )
 
-    @api_method("phone.fax.create_file")
+    @api_method("phone.fax.create_file", model="FaxCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -149,7 +149,7 @@ class Fax(Namespace):
                 options=options,
         )
 
-    @api_method("phone.fax.get_log")
+    @api_method("phone.fax.get_log", model="FaxGetLogResponseItem")
     async def get_log(
         self,
         *,
@@ -207,7 +207,7 @@ class Fax(Namespace):
                 options=options,
         )
 
-    @list_method("phone.fax.list_logs")
+    @list_method("phone.fax.list_logs", item_model="FaxListLogsItem", model="FaxListLogsPage")
     def list_logs(
         self,
         *,

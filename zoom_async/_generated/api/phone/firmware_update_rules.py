@@ -41,7 +41,7 @@ class FirmwareUpdateRules(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.firmware_update_rules"
 
-    @api_method("phone.firmware_update_rules.create")
+    @api_method("phone.firmware_update_rules.create", model="FirmwareUpdateRulesCreateResponse")
     async def create(
         self,
         *,
@@ -112,7 +112,7 @@ class FirmwareUpdateRules(Namespace):
                 options=options,
         )
 
-    @api_method("phone.firmware_update_rules.get")
+    @api_method("phone.firmware_update_rules.get", model="FirmwareUpdateRulesGetResponse")
     async def get(
         self,
         *,
@@ -142,7 +142,7 @@ class FirmwareUpdateRules(Namespace):
             )
         )
 
-    @list_method("phone.firmware_update_rules.list")
+    @list_method("phone.firmware_update_rules.list", item_model="FirmwareUpdateRulesListItem", model="FirmwareUpdateRulesListPage")
     def list(
         self,
         *,

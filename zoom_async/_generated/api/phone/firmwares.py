@@ -41,7 +41,7 @@ class Firmwares(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.firmwares"
 
-    @api_method("phone.firmwares.list")
+    @api_method("phone.firmwares.list", model="FirmwaresListResponse")
     async def list(
         self,
         *,

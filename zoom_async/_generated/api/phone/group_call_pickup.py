@@ -41,7 +41,7 @@ class GroupCallPickup(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.group_call_pickup"
 
-    @api_method("phone.group_call_pickup.create")
+    @api_method("phone.group_call_pickup.create", model="GroupCallPickupCreateResponse")
     async def create(
         self,
         *,
@@ -171,7 +171,7 @@ class GroupCallPickup(Namespace):
                 options=options,
         )
 
-    @api_method("phone.group_call_pickup.get")
+    @api_method("phone.group_call_pickup.get", model="GroupCallPickupGetResponse")
     async def get(
         self,
         *,
@@ -202,7 +202,7 @@ class GroupCallPickup(Namespace):
             )
         )
 
-    @list_method("phone.group_call_pickup.list")
+    @list_method("phone.group_call_pickup.list", item_model="GroupCallPickupListItem", model="GroupCallPickupListPage")
     def list(
         self,
         *,
@@ -241,7 +241,7 @@ class GroupCallPickup(Namespace):
             ),
         )
 
-    @list_method("phone.group_call_pickup.list_members")
+    @list_method("phone.group_call_pickup.list_members", item_model="GroupCallPickupListMembersItem", model="GroupCallPickupListMembersPage")
     def list_members(
         self,
         *,

@@ -41,7 +41,7 @@ class Groups(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.groups"
 
-    @api_method("phone.groups.get_policy")
+    @api_method("phone.groups.get_policy", model="GroupsGetPolicyResponse")
     async def get_policy(
         self,
         *,
@@ -75,7 +75,7 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("phone.groups.get_settings")
+    @api_method("phone.groups.get_settings", model="GroupsGetSettingsResponse")
     async def get_settings(
         self,
         *,

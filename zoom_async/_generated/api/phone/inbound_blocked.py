@@ -41,7 +41,7 @@ class InboundBlocked(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.inbound_blocked"
 
-    @api_method("phone.inbound_blocked.create_rule")
+    @api_method("phone.inbound_blocked.create_rule", model="InboundBlockedCreateRuleResponse")
     async def create_rule(
         self,
         *,
@@ -148,7 +148,7 @@ class InboundBlocked(Namespace):
                 options=options,
         )
 
-    @list_method("phone.inbound_blocked.list_extension_rules_statistics")
+    @list_method("phone.inbound_blocked.list_extension_rules_statistics", item_model="InboundBlockedListExtensionRulesStatisticsItem", model="InboundBlockedListExtensionRulesStatisticsPage")
     def list_extension_rules_statistics(
         self,
         *,
@@ -193,7 +193,7 @@ class InboundBlocked(Namespace):
             ),
         )
 
-    @list_method("phone.inbound_blocked.list_rules")
+    @list_method("phone.inbound_blocked.list_rules", item_model="InboundBlockedListRulesItem", model="InboundBlockedListRulesPage")
     def list_rules(
         self,
         *,

@@ -41,7 +41,7 @@ class Locations(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.locations"
 
-    @api_method("phone.locations.create")
+    @api_method("phone.locations.create", model="LocationsListItemSite")
     async def create(
         self,
         *,
@@ -125,7 +125,7 @@ class Locations(Namespace):
                 options=options,
         )
 
-    @api_method("phone.locations.get")
+    @api_method("phone.locations.get", model="LocationsGetResponse")
     async def get(
         self,
         *,
@@ -155,7 +155,7 @@ class Locations(Namespace):
             )
         )
 
-    @list_method("phone.locations.list")
+    @list_method("phone.locations.list", item_model="LocationsListItem", model="LocationsListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class MonitoringGroups(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.monitoring_groups"
 
-    @api_method("phone.monitoring_groups.create")
+    @api_method("phone.monitoring_groups.create", model="MonitoringGroupsListItemSite")
     async def create(
         self,
         *,
@@ -203,7 +203,7 @@ class MonitoringGroups(Namespace):
                 options=options,
         )
 
-    @api_method("phone.monitoring_groups.get")
+    @api_method("phone.monitoring_groups.get", model="MonitoringGroupsListItem")
     async def get(
         self,
         *,
@@ -233,7 +233,7 @@ class MonitoringGroups(Namespace):
             )
         )
 
-    @list_method("phone.monitoring_groups.list")
+    @list_method("phone.monitoring_groups.list", item_model="MonitoringGroupsListItem", model="MonitoringGroupsListPage")
     def list(
         self,
         *,
@@ -272,7 +272,7 @@ class MonitoringGroups(Namespace):
             ),
         )
 
-    @list_method("phone.monitoring_groups.list_monitor_members")
+    @list_method("phone.monitoring_groups.list_monitor_members", item_model="MonitoringGroupsListMonitorMembersItem", model="MonitoringGroupsListMonitorMembersPage")
     def list_monitor_members(
         self,
         *,

@@ -71,7 +71,7 @@ class Numbers(Namespace):
                 options=options,
         )
 
-    @api_method("phone.numbers.get")
+    @api_method("phone.numbers.get", model="NumbersGetResponse")
     async def get(
         self,
         *,
@@ -102,7 +102,7 @@ class Numbers(Namespace):
             )
         )
 
-    @list_method("phone.numbers.list")
+    @list_method("phone.numbers.list", item_model="NumbersListItem", model="NumbersListPage")
     def list(
         self,
         *,

@@ -160,7 +160,7 @@ class OutboundCallerId(Namespace):
                 options=options,
         )
 
-    @list_method("phone.outbound_caller_id.list_customized_numbers")
+    @list_method("phone.outbound_caller_id.list_customized_numbers", item_model="OutboundCallerIdListCustomizedNumbersItem", model="OutboundCallerIdListCustomizedNumbersPage")
     def list_customized_numbers(
         self,
         *,
@@ -208,7 +208,7 @@ class OutboundCallerId(Namespace):
             ),
         )
 
-    @list_method("phone.outbound_caller_id.list_customized_numbers_for_user")
+    @list_method("phone.outbound_caller_id.list_customized_numbers_for_user", item_model="OutboundCallerIdListCustomizedNumbersItem", model="OutboundCallerIdListCustomizedNumbersPage")
     def list_customized_numbers_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class OutboundCalling(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.outbound_calling"
 
-    @api_method("phone.outbound_calling.create_exception_rule")
+    @api_method("phone.outbound_calling.create_exception_rule", model="OutboundCallingCreateExceptionRuleResponse")
     async def create_exception_rule(
         self,
         *,
@@ -72,7 +72,7 @@ class OutboundCalling(Namespace):
             )
         )
 
-    @api_method("phone.outbound_calling.create_exception_rule_for_user")
+    @api_method("phone.outbound_calling.create_exception_rule_for_user", model="OutboundCallingCreateExceptionRuleResponse")
     async def create_exception_rule_for_user(
         self,
         *,
@@ -159,7 +159,7 @@ class OutboundCalling(Namespace):
                 options=options,
         )
 
-    @list_method("phone.outbound_calling.list_countries_regions")
+    @list_method("phone.outbound_calling.list_countries_regions", item_model="OutboundCallingListCountriesRegionsItem", model="OutboundCallingListCountriesRegionsPage")
     def list_countries_regions(
         self,
         *,
@@ -194,7 +194,7 @@ class OutboundCalling(Namespace):
             ),
         )
 
-    @list_method("phone.outbound_calling.list_countries_regions_for_user")
+    @list_method("phone.outbound_calling.list_countries_regions_for_user", item_model="OutboundCallingListCountriesRegionsItem", model="OutboundCallingListCountriesRegionsPage")
     def list_countries_regions_for_user(
         self,
         *,
@@ -231,7 +231,7 @@ class OutboundCalling(Namespace):
             ),
         )
 
-    @list_method("phone.outbound_calling.list_exception_rules")
+    @list_method("phone.outbound_calling.list_exception_rules", item_model="OutboundCallingListExceptionRulesItem", model="OutboundCallingListExceptionRulesPage")
     def list_exception_rules(
         self,
         *,
@@ -273,7 +273,7 @@ class OutboundCalling(Namespace):
             ),
         )
 
-    @list_method("phone.outbound_calling.list_exception_rules_for_user")
+    @list_method("phone.outbound_calling.list_exception_rules_for_user", item_model="OutboundCallingListExceptionRulesItem", model="OutboundCallingListExceptionRulesPage")
     def list_exception_rules_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class Peering(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.peering"
 
-    @api_method("phone.peering.create_number")
+    @api_method("phone.peering.create_number", model="PeeringCreateNumberResponse")
     async def create_number(
         self,
         *,
@@ -79,7 +79,7 @@ class Peering(Namespace):
             )
         )
 
-    @api_method("phone.peering.delete_numbers")
+    @api_method("phone.peering.delete_numbers", model="PeeringCreateNumberResponse")
     async def delete_numbers(
         self,
         *,
@@ -117,7 +117,7 @@ class Peering(Namespace):
             )
         )
 
-    @list_method("phone.peering.list_numbers")
+    @list_method("phone.peering.list_numbers", item_model="PeeringListNumbersItem", model="PeeringListNumbersPage")
     def list_numbers(
         self,
         *,
@@ -163,7 +163,7 @@ class Peering(Namespace):
             ),
         )
 
-    @api_method("phone.peering.update_numbers")
+    @api_method("phone.peering.update_numbers", model="PeeringCreateNumberResponse")
     async def update_numbers(
         self,
         *,

@@ -41,7 +41,7 @@ class Plans(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.plans"
 
-    @api_method("phone.plans.get")
+    @api_method("phone.plans.get", model="PlansGetResponse")
     async def get(
         self,
         **options: Unpack[RequestOptions],

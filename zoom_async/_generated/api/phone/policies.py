@@ -41,7 +41,7 @@ class Policies(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.policies"
 
-    @api_method("phone.policies.get")
+    @api_method("phone.policies.get", model="PoliciesGetResponse")
     async def get(
         self,
         *,
@@ -73,7 +73,7 @@ class Policies(Namespace):
             )
         )
 
-    @api_method("phone.policies.get_for_user")
+    @api_method("phone.policies.get_for_user", model="PoliciesGetForUserResponse")
     async def get_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class PortedNumbers(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.ported_numbers"
 
-    @api_method("phone.ported_numbers.order")
+    @api_method("phone.ported_numbers.order", model="PortedNumbersOrderResponse")
     async def order(
         self,
         *,
@@ -72,7 +72,7 @@ class PortedNumbers(Namespace):
             )
         )
 
-    @list_method("phone.ported_numbers.orders")
+    @list_method("phone.ported_numbers.orders", item_model="PortedNumbersOrdersItem", model="PortedNumbersOrdersPage")
     def orders(
         self,
         *,

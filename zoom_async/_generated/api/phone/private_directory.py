@@ -94,7 +94,7 @@ class PrivateDirectory(Namespace):
                 options=options,
         )
 
-    @list_method("phone.private_directory.list_members")
+    @list_method("phone.private_directory.list_members", item_model="PrivateDirectoryListMembersItem", model="PrivateDirectoryListMembersPage")
     def list_members(
         self,
         *,

@@ -41,7 +41,7 @@ class ProvisionTemplates(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.provision_templates"
 
-    @api_method("phone.provision_templates.create")
+    @api_method("phone.provision_templates.create", model="ProvisionTemplatesCreateResponse")
     async def create(
         self,
         *,
@@ -102,7 +102,7 @@ class ProvisionTemplates(Namespace):
                 options=options,
         )
 
-    @api_method("phone.provision_templates.get")
+    @api_method("phone.provision_templates.get", model="ProvisionTemplatesGetResponse")
     async def get(
         self,
         *,
@@ -132,7 +132,7 @@ class ProvisionTemplates(Namespace):
             )
         )
 
-    @list_method("phone.provision_templates.list")
+    @list_method("phone.provision_templates.list", item_model="ProvisionTemplatesListItem", model="ProvisionTemplatesListPage")
     def list(
         self,
         *,

@@ -67,7 +67,7 @@ class Recordings(Namespace):
                 options=options,
         )
 
-    @list_method("phone.recordings.list")
+    @list_method("phone.recordings.list", item_model="RecordingsListItem", model="RecordingsListPage")
     def list(
         self,
         *,
@@ -128,7 +128,7 @@ class Recordings(Namespace):
             ),
         )
 
-    @list_method("phone.recordings.list_for_user")
+    @list_method("phone.recordings.list_for_user", item_model="RecordingsListForUserItem", model="RecordingsListForUserPage")
     def list_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class Reports(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.reports"
 
-    @list_method("phone.reports.call_charges")
+    @list_method("phone.reports.call_charges", item_model="ReportsCallChargesItem", model="ReportsCallChargesPage")
     def call_charges(
         self,
         *,
@@ -94,7 +94,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("phone.reports.fax_charges")
+    @list_method("phone.reports.fax_charges", item_model="ReportsFaxChargesItem", model="ReportsFaxChargesPage")
     def fax_charges(
         self,
         *,
@@ -143,7 +143,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("phone.reports.operationlogs")
+    @list_method("phone.reports.operationlogs", item_model="ReportsOperationlogsItem", model="ReportsOperationlogsPage")
     def operationlogs(
         self,
         *,
@@ -197,7 +197,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("phone.reports.sms_charges")
+    @list_method("phone.reports.sms_charges", item_model="ReportsSmsChargesItem", model="ReportsSmsChargesPage")
     def sms_charges(
         self,
         *,

@@ -41,7 +41,7 @@ class Roles(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.roles"
 
-    @api_method("phone.roles.create")
+    @api_method("phone.roles.create", model="RolesCreateResponse")
     async def create(
         self,
         *,
@@ -114,7 +114,7 @@ class Roles(Namespace):
                 options=options,
         )
 
-    @api_method("phone.roles.create_target")
+    @api_method("phone.roles.create_target", model="RolesCreateTargetResponse")
     async def create_target(
         self,
         *,
@@ -243,7 +243,7 @@ class Roles(Namespace):
                 options=options,
         )
 
-    @api_method("phone.roles.get")
+    @api_method("phone.roles.get", model="RolesListResponseRolesItem")
     async def get(
         self,
         *,
@@ -273,7 +273,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("phone.roles.list")
+    @api_method("phone.roles.list", model="RolesListResponse")
     async def list(
         self,
         **options: Unpack[RequestOptions],
@@ -298,7 +298,7 @@ class Roles(Namespace):
             )
         )
 
-    @api_method("phone.roles.list_members")
+    @api_method("phone.roles.list_members", model="RolesListMembersResponse")
     async def list_members(
         self,
         *,
@@ -332,7 +332,7 @@ class Roles(Namespace):
             )
         )
 
-    @list_method("phone.roles.list_targets")
+    @list_method("phone.roles.list_targets", item_model="RolesListTargetsItem", model="RolesListTargetsPage")
     def list_targets(
         self,
         *,

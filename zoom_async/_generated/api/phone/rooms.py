@@ -221,7 +221,7 @@ class Rooms(Namespace):
                 options=options,
         )
 
-    @api_method("phone.rooms.get")
+    @api_method("phone.rooms.get", model="RoomsGetResponse")
     async def get(
         self,
         *,
@@ -251,7 +251,7 @@ class Rooms(Namespace):
             )
         )
 
-    @list_method("phone.rooms.list")
+    @list_method("phone.rooms.list", item_model="RoomsListItem", model="RoomsListPage")
     def list(
         self,
         *,
@@ -290,7 +290,7 @@ class Rooms(Namespace):
             ),
         )
 
-    @api_method("phone.rooms.list_unassigned")
+    @api_method("phone.rooms.list_unassigned", model="RoomsListUnassignedResponse")
     async def list_unassigned(
         self,
         *,

@@ -41,7 +41,7 @@ class RoutingRules(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.routing_rules"
 
-    @api_method("phone.routing_rules.create")
+    @api_method("phone.routing_rules.create", model="RoutingRulesCreateResponse")
     async def create(
         self,
         *,
@@ -119,7 +119,7 @@ class RoutingRules(Namespace):
                 options=options,
         )
 
-    @api_method("phone.routing_rules.get")
+    @api_method("phone.routing_rules.get", model="RoutingRulesListResponseItem")
     async def get(
         self,
         *,
@@ -150,7 +150,7 @@ class RoutingRules(Namespace):
             )
         )
 
-    @api_method("phone.routing_rules.list")
+    @api_method("phone.routing_rules.list", model="RoutingRulesListResponseItem")
     async def list(
         self,
         *,

@@ -41,7 +41,7 @@ class SettingTemplates(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.setting_templates"
 
-    @api_method("phone.setting_templates.create")
+    @api_method("phone.setting_templates.create", model="SettingTemplatesListItem")
     async def create(
         self,
         *,
@@ -80,7 +80,7 @@ class SettingTemplates(Namespace):
             )
         )
 
-    @api_method("phone.setting_templates.get")
+    @api_method("phone.setting_templates.get", model="SettingTemplatesGetResponse")
     async def get(
         self,
         *,
@@ -114,7 +114,7 @@ class SettingTemplates(Namespace):
             )
         )
 
-    @list_method("phone.setting_templates.list")
+    @list_method("phone.setting_templates.list", item_model="SettingTemplatesListItem", model="SettingTemplatesListPage")
     def list(
         self,
         *,

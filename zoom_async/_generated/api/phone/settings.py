@@ -41,7 +41,7 @@ class Settings(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.settings"
 
-    @api_method("phone.settings.create")
+    @api_method("phone.settings.create", model="SettingsCreateResponse")
     async def create(
         self,
         *,
@@ -154,7 +154,7 @@ class Settings(Namespace):
                 options=options,
         )
 
-    @api_method("phone.settings.get")
+    @api_method("phone.settings.get", model="SettingsGetResponse")
     async def get(
         self,
         **options: Unpack[RequestOptions],
@@ -179,7 +179,7 @@ class Settings(Namespace):
             )
         )
 
-    @api_method("phone.settings.get_for_user")
+    @api_method("phone.settings.get_for_user", model="SettingsGetForUserResponse")
     async def get_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class SharedLineAppearances(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.shared_line_appearances"
 
-    @list_method("phone.shared_line_appearances.list")
+    @list_method("phone.shared_line_appearances.list", item_model="SharedLineAppearancesListItem", model="SharedLineAppearancesListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class SharedLineGroups(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.shared_line_groups"
 
-    @api_method("phone.shared_line_groups.create")
+    @api_method("phone.shared_line_groups.create", model="SharedLineGroupsCreateResponse")
     async def create(
         self,
         *,
@@ -146,7 +146,7 @@ class SharedLineGroups(Namespace):
                 options=options,
         )
 
-    @api_method("phone.shared_line_groups.create_policy")
+    @api_method("phone.shared_line_groups.create_policy", model="SharedLineGroupsGetResponsePolicy")
     async def create_policy(
         self,
         *,
@@ -361,7 +361,7 @@ class SharedLineGroups(Namespace):
                 options=options,
         )
 
-    @api_method("phone.shared_line_groups.get")
+    @api_method("phone.shared_line_groups.get", model="SharedLineGroupsGetResponse")
     async def get(
         self,
         *,
@@ -397,7 +397,7 @@ class SharedLineGroups(Namespace):
             )
         )
 
-    @api_method("phone.shared_line_groups.get_policies")
+    @api_method("phone.shared_line_groups.get_policies", model="SharedLineGroupsGetPoliciesResponse")
     async def get_policies(
         self,
         *,
@@ -428,7 +428,7 @@ class SharedLineGroups(Namespace):
             )
         )
 
-    @list_method("phone.shared_line_groups.list")
+    @list_method("phone.shared_line_groups.list", item_model="SharedLineGroupsListItem", model="SharedLineGroupsListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class SipGroups(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sip_groups"
 
-    @list_method("phone.sip_groups.list")
+    @list_method("phone.sip_groups.list", item_model="SipGroupsListItem", model="SipGroupsListPage")
     def list(
         self,
         *,

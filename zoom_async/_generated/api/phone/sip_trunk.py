@@ -41,7 +41,7 @@ class SipTrunk(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sip_trunk"
 
-    @list_method("phone.sip_trunk.trunks")
+    @list_method("phone.sip_trunk.trunks", item_model="SipTrunkTrunksItem", model="SipTrunkTrunksPage")
     def trunks(
         self,
         *,

@@ -41,7 +41,7 @@ class Sites(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sites"
 
-    @api_method("phone.sites.create")
+    @api_method("phone.sites.create", model="SitesListDialByNameDirectoryExtensionsItemSite")
     async def create(
         self,
         *,
@@ -169,7 +169,7 @@ class Sites(Namespace):
             )
         )
 
-    @api_method("phone.sites.create_outbound_calling_exception_rule")
+    @api_method("phone.sites.create_outbound_calling_exception_rule", model="SitesCreateOutboundCallingExceptionRuleResponse")
     async def create_outbound_calling_exception_rule(
         self,
         *,
@@ -202,7 +202,7 @@ class Sites(Namespace):
             )
         )
 
-    @api_method("phone.sites.create_setting")
+    @api_method("phone.sites.create_setting", model="SitesCreateSettingResponse")
     async def create_setting(
         self,
         *,
@@ -404,7 +404,7 @@ class Sites(Namespace):
                 options=options,
         )
 
-    @api_method("phone.sites.get")
+    @api_method("phone.sites.get", model="SitesGetResponse")
     async def get(
         self,
         *,
@@ -436,7 +436,7 @@ class Sites(Namespace):
             )
         )
 
-    @api_method("phone.sites.get_setting")
+    @api_method("phone.sites.get_setting", model="SitesGetSettingResponse")
     async def get_setting(
         self,
         *,
@@ -475,7 +475,7 @@ class Sites(Namespace):
             )
         )
 
-    @list_method("phone.sites.list")
+    @list_method("phone.sites.list", item_model="SitesListItem", model="SitesListPage")
     def list(
         self,
         *,
@@ -515,7 +515,7 @@ class Sites(Namespace):
             ),
         )
 
-    @list_method("phone.sites.list_dial_by_name_directory_extensions")
+    @list_method("phone.sites.list_dial_by_name_directory_extensions", item_model="SitesListDialByNameDirectoryExtensionsItem", model="SitesListDialByNameDirectoryExtensionsPage")
     def list_dial_by_name_directory_extensions(
         self,
         *,
@@ -558,7 +558,7 @@ class Sites(Namespace):
             ),
         )
 
-    @list_method("phone.sites.list_outbound_caller_id_customized_numbers")
+    @list_method("phone.sites.list_outbound_caller_id_customized_numbers", item_model="SitesListOutboundCallerIdCustomizedNumbersItem", model="SitesListOutboundCallerIdCustomizedNumbersPage")
     def list_outbound_caller_id_customized_numbers(
         self,
         *,
@@ -608,7 +608,7 @@ class Sites(Namespace):
             ),
         )
 
-    @list_method("phone.sites.list_outbound_calling_countries_regions")
+    @list_method("phone.sites.list_outbound_calling_countries_regions", item_model="SitesListOutboundCallingCountriesRegionsItem", model="SitesListOutboundCallingCountriesRegionsPage")
     def list_outbound_calling_countries_regions(
         self,
         *,
@@ -645,7 +645,7 @@ class Sites(Namespace):
             ),
         )
 
-    @list_method("phone.sites.list_outbound_calling_exception_rules")
+    @list_method("phone.sites.list_outbound_calling_exception_rules", item_model="SitesListOutboundCallingExceptionRulesItem", model="SitesListOutboundCallingExceptionRulesPage")
     def list_outbound_calling_exception_rules(
         self,
         *,

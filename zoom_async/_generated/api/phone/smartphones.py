@@ -41,7 +41,7 @@ class Smartphones(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.smartphones"
 
-    @list_method("phone.smartphones.list")
+    @list_method("phone.smartphones.list", item_model="SmartphonesListItem", model="SmartphonesListPage")
     def list(
         self,
         *,

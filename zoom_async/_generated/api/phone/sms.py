@@ -41,7 +41,7 @@ class Sms(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sms"
 
-    @api_method("phone.sms.create_message")
+    @api_method("phone.sms.create_message", model="SmsCreateMessageResponse")
     async def create_message(
         self,
         *,
@@ -91,7 +91,7 @@ class Sms(Namespace):
             )
         )
 
-    @list_method("phone.sms.get_session")
+    @list_method("phone.sms.get_session", item_model="SmsGetSessionItem", model="SmsGetSessionPage")
     def get_session(
         self,
         *,
@@ -139,7 +139,7 @@ class Sms(Namespace):
             ),
         )
 
-    @api_method("phone.sms.get_session_message")
+    @api_method("phone.sms.get_session_message", model="SmsGetSessionItem")
     async def get_session_message(
         self,
         *,
@@ -171,7 +171,7 @@ class Sms(Namespace):
             )
         )
 
-    @api_method("phone.sms.list_session_sync")
+    @api_method("phone.sms.list_session_sync", model="SmsListSessionSyncResponse")
     async def list_session_sync(
         self,
         *,
@@ -210,7 +210,7 @@ class Sms(Namespace):
             )
         )
 
-    @list_method("phone.sms.list_sessions")
+    @list_method("phone.sms.list_sessions", item_model="SmsListSessionsItem", model="SmsListSessionsPage")
     def list_sessions(
         self,
         *,
@@ -266,7 +266,7 @@ class Sms(Namespace):
             ),
         )
 
-    @list_method("phone.sms.list_sessions_for_user")
+    @list_method("phone.sms.list_sessions_for_user", item_model="SmsListSessionsForUserItem", model="SmsListSessionsForUserPage")
     def list_sessions_for_user(
         self,
         *,
@@ -327,7 +327,7 @@ class Sms(Namespace):
             ),
         )
 
-    @api_method("phone.sms.list_sessions_sync")
+    @api_method("phone.sms.list_sessions_sync", model="SmsListSessionsSyncResponse")
     async def list_sessions_sync(
         self,
         *,

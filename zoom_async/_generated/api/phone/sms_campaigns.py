@@ -41,7 +41,7 @@ class SmsCampaigns(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sms_campaigns"
 
-    @api_method("phone.sms_campaigns.create_phone_number")
+    @api_method("phone.sms_campaigns.create_phone_number", model="SmsCampaignsCreatePhoneNumberResponse")
     async def create_phone_number(
         self,
         *,
@@ -117,7 +117,7 @@ class SmsCampaigns(Namespace):
                 options=options,
         )
 
-    @api_method("phone.sms_campaigns.get")
+    @api_method("phone.sms_campaigns.get", model="SmsCampaignsGetResponse")
     async def get(
         self,
         *,
@@ -147,7 +147,7 @@ class SmsCampaigns(Namespace):
             )
         )
 
-    @list_method("phone.sms_campaigns.list")
+    @list_method("phone.sms_campaigns.list", item_model="SmsCampaignsListItem", model="SmsCampaignsListPage")
     def list(
         self,
         *,
@@ -183,7 +183,7 @@ class SmsCampaigns(Namespace):
             ),
         )
 
-    @api_method("phone.sms_campaigns.list_phone_numbers_opt_status")
+    @api_method("phone.sms_campaigns.list_phone_numbers_opt_status", model="SmsCampaignsListPhoneNumbersOptStatusResponse")
     async def list_phone_numbers_opt_status(
         self,
         *,

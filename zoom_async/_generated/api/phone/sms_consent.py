@@ -41,7 +41,7 @@ class SmsConsent(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.sms_consent"
 
-    @api_method("phone.sms_consent.phone_numbers_opt_status")
+    @api_method("phone.sms_consent.phone_numbers_opt_status", model="SmsConsentPhoneNumbersOptStatusResponse")
     async def phone_numbers_opt_status(
         self,
         *,

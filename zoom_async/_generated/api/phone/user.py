@@ -41,7 +41,7 @@ class User(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.user"
 
-    @api_method("phone.user.ai_call_summary")
+    @api_method("phone.user.ai_call_summary", model="UserAiCallSummaryResponse")
     async def ai_call_summary(
         self,
         *,
@@ -74,7 +74,7 @@ class User(Namespace):
             )
         )
 
-    @api_method("phone.user.sms_campaigns_phone_numbers_opt_status")
+    @api_method("phone.user.sms_campaigns_phone_numbers_opt_status", model="UserSmsCampaignsPhoneNumbersOptStatusResponse")
     async def sms_campaigns_phone_numbers_opt_status(
         self,
         *,

@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.phone.users"
 
-    @api_method("phone.users.batch")
+    @api_method("phone.users.batch", model="UsersBatchResponseItem")
     async def batch(
         self,
         *,
@@ -73,7 +73,7 @@ class Users(Namespace):
             )
         )
 
-    @api_method("phone.users.create_phone_number")
+    @api_method("phone.users.create_phone_number", model="UsersCreatePhoneNumberResponse")
     async def create_phone_number(
         self,
         *,
@@ -137,7 +137,7 @@ class Users(Namespace):
                 options=options,
         )
 
-    @api_method("phone.users.get")
+    @api_method("phone.users.get", model="UsersGetResponse")
     async def get(
         self,
         *,
@@ -169,7 +169,7 @@ class Users(Namespace):
             )
         )
 
-    @list_method("phone.users.list")
+    @list_method("phone.users.list", item_model="UsersListItem", model="UsersListPage")
     def list(
         self,
         *,

@@ -67,7 +67,7 @@ class VoiceMails(Namespace):
                 options=options,
         )
 
-    @api_method("phone.voice_mails.get")
+    @api_method("phone.voice_mails.get", model="VoiceMailsGetResponse")
     async def get(
         self,
         *,
@@ -124,7 +124,7 @@ class VoiceMails(Namespace):
                 options=options,
         )
 
-    @list_method("phone.voice_mails.list")
+    @list_method("phone.voice_mails.list", item_model="VoiceMailsListItem", model="VoiceMailsListPage")
     def list(
         self,
         *,
@@ -182,7 +182,7 @@ class VoiceMails(Namespace):
             ),
         )
 
-    @list_method("phone.voice_mails.list_for_user")
+    @list_method("phone.voice_mails.list_for_user", item_model="VoiceMailsListForUserItem", model="VoiceMailsListForUserPage")
     def list_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class Conversations(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.conversations"
 
-    @api_method("revenue_accelerator.conversations.create")
+    @api_method("revenue_accelerator.conversations.create", model="ConversationsCreateResponse")
     async def create(
         self,
         *,
@@ -93,7 +93,7 @@ class Conversations(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.conversations.create_comment")
+    @api_method("revenue_accelerator.conversations.create_comment", model="ConversationsListCommentsItem")
     async def create_comment(
         self,
         *,
@@ -133,7 +133,7 @@ class Conversations(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.conversations.create_for_user")
+    @api_method("revenue_accelerator.conversations.create_for_user", model="ConversationsCreateForUserResponse")
     async def create_for_user(
         self,
         *,
@@ -215,7 +215,7 @@ class Conversations(Namespace):
                 options=options,
         )
 
-    @api_method("revenue_accelerator.conversations.get")
+    @api_method("revenue_accelerator.conversations.get", model="ConversationsGetResponse")
     async def get(
         self,
         *,
@@ -242,7 +242,7 @@ class Conversations(Namespace):
             )
         )
 
-    @list_method("revenue_accelerator.conversations.list")
+    @list_method("revenue_accelerator.conversations.list", item_model="ConversationsListItem", model="ConversationsListPage")
     def list(
         self,
         *,
@@ -306,7 +306,7 @@ class Conversations(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.conversations.list_comments")
+    @list_method("revenue_accelerator.conversations.list_comments", item_model="ConversationsListCommentsItem", model="ConversationsListCommentsPage")
     def list_comments(
         self,
         *,
@@ -341,7 +341,7 @@ class Conversations(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.conversations.list_content_analysis")
+    @list_method("revenue_accelerator.conversations.list_content_analysis", model="ConversationsListContentAnalysisPage")
     def list_content_analysis(
         self,
         *,
@@ -380,7 +380,7 @@ class Conversations(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.conversations.list_interactions")
+    @list_method("revenue_accelerator.conversations.list_interactions", item_model="ConversationsListInteractionsItem", model="ConversationsListInteractionsPage")
     def list_interactions(
         self,
         *,
@@ -415,7 +415,7 @@ class Conversations(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.conversations.list_playlists")
+    @list_method("revenue_accelerator.conversations.list_playlists", item_model="ConversationsListPlaylistsItem", model="ConversationsListPlaylistsPage")
     def list_playlists(
         self,
         *,
@@ -457,7 +457,7 @@ class Conversations(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.conversations.list_scorecards")
+    @list_method("revenue_accelerator.conversations.list_scorecards", item_model="ConversationsListScorecardsItem", model="ConversationsListScorecardsPage")
     def list_scorecards(
         self,
         *,

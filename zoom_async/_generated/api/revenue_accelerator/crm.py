@@ -41,7 +41,7 @@ class Crm(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.crm"
 
-    @api_method("revenue_accelerator.crm.create_account")
+    @api_method("revenue_accelerator.crm.create_account", model="CrmCreateAccountResponse")
     async def create_account(
         self,
         *,
@@ -72,7 +72,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.create_contact")
+    @api_method("revenue_accelerator.crm.create_contact", model="CrmCreateAccountResponse")
     async def create_contact(
         self,
         *,
@@ -102,7 +102,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.create_deal")
+    @api_method("revenue_accelerator.crm.create_deal", model="CrmCreateAccountResponse")
     async def create_deal(
         self,
         *,
@@ -132,7 +132,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.create_lead")
+    @api_method("revenue_accelerator.crm.create_lead", model="CrmCreateAccountResponse")
     async def create_lead(
         self,
         *,
@@ -159,7 +159,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.create_setting")
+    @api_method("revenue_accelerator.crm.create_setting", model="CrmGetSettingsResponse")
     async def create_setting(
         self,
         *,
@@ -230,7 +230,7 @@ class Crm(Namespace):
                 options=options,
         )
 
-    @api_method("revenue_accelerator.crm.get_settings")
+    @api_method("revenue_accelerator.crm.get_settings", model="CrmGetSettingsResponse")
     async def get_settings(
         self,
         **options: Unpack[RequestOptions],
@@ -251,7 +251,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.get_task")
+    @api_method("revenue_accelerator.crm.get_task", model="CrmGetTaskResponse")
     async def get_task(
         self,
         *,
@@ -277,7 +277,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.list_accounts")
+    @api_method("revenue_accelerator.crm.list_accounts", model="CrmListAccountsResponse")
     async def list_accounts(
         self,
         *,
@@ -305,7 +305,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.list_contacts")
+    @api_method("revenue_accelerator.crm.list_contacts", model="CrmListContactsResponse")
     async def list_contacts(
         self,
         *,
@@ -333,7 +333,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.list_deals")
+    @api_method("revenue_accelerator.crm.list_deals", model="CrmListDealsResponse")
     async def list_deals(
         self,
         *,
@@ -360,7 +360,7 @@ class Crm(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.crm.list_leads")
+    @api_method("revenue_accelerator.crm.list_leads", model="CrmListLeadsResponse")
     async def list_leads(
         self,
         *,

@@ -68,7 +68,7 @@ class Deals(Namespace):
                 options=options,
         )
 
-    @api_method("revenue_accelerator.deals.get")
+    @api_method("revenue_accelerator.deals.get", model="DealsGetResponse")
     async def get(
         self,
         *,
@@ -94,7 +94,7 @@ class Deals(Namespace):
             )
         )
 
-    @list_method("revenue_accelerator.deals.list")
+    @list_method("revenue_accelerator.deals.list", item_model="DealsListItem", model="DealsListPage")
     def list(
         self,
         *,
@@ -144,7 +144,7 @@ class Deals(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.deals.list_activities")
+    @list_method("revenue_accelerator.deals.list_activities", item_model="DealsListActivitiesItem", model="DealsListActivitiesPage")
     def list_activities(
         self,
         *,

@@ -41,7 +41,7 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.files"
 
-    @api_method("revenue_accelerator.files.create")
+    @api_method("revenue_accelerator.files.create", model="FilesCreateResponse")
     async def create(
         self,
         *,
@@ -99,7 +99,7 @@ class Files(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.files.create_multipart")
+    @api_method("revenue_accelerator.files.create_multipart", model="FilesCreateMultipartResponse")
     async def create_multipart(
         self,
         *,
@@ -150,7 +150,7 @@ class Files(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.files.create_multipart_upload_event")
+    @api_method("revenue_accelerator.files.create_multipart_upload_event", model="FilesCreateMultipartUploadEventResponse")
     async def create_multipart_upload_event(
         self,
         *,

@@ -41,7 +41,7 @@ class Iq(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.iq"
 
-    @api_method("revenue_accelerator.iq.create_conversation")
+    @api_method("revenue_accelerator.iq.create_conversation", model="IqCreateConversationResponse")
     async def create_conversation(
         self,
         *,
@@ -93,7 +93,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.create_conversation_comment")
+    @api_method("revenue_accelerator.iq.create_conversation_comment", model="IqListConversationCommentsItem")
     async def create_conversation_comment(
         self,
         *,
@@ -133,7 +133,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.create_file")
+    @api_method("revenue_accelerator.iq.create_file", model="IqCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -191,7 +191,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.create_files_multipart")
+    @api_method("revenue_accelerator.iq.create_files_multipart", model="IqCreateFilesMultipartResponse")
     async def create_files_multipart(
         self,
         *,
@@ -242,7 +242,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.create_files_multipart_upload_event")
+    @api_method("revenue_accelerator.iq.create_files_multipart_upload_event", model="IqCreateFilesMultipartUploadEventResponse")
     async def create_files_multipart_upload_event(
         self,
         *,
@@ -284,7 +284,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.create_user_conversation")
+    @api_method("revenue_accelerator.iq.create_user_conversation", model="IqCreateUserConversationResponse")
     async def create_user_conversation(
         self,
         *,
@@ -394,7 +394,7 @@ class Iq(Namespace):
                 options=options,
         )
 
-    @api_method("revenue_accelerator.iq.get_conversation")
+    @api_method("revenue_accelerator.iq.get_conversation", model="IqGetConversationResponse")
     async def get_conversation(
         self,
         *,
@@ -421,7 +421,7 @@ class Iq(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.iq.get_deal")
+    @api_method("revenue_accelerator.iq.get_deal", model="IqGetDealResponse")
     async def get_deal(
         self,
         *,
@@ -447,7 +447,7 @@ class Iq(Namespace):
             )
         )
 
-    @list_method("revenue_accelerator.iq.list_conversation_comments")
+    @list_method("revenue_accelerator.iq.list_conversation_comments", item_model="IqListConversationCommentsItem", model="IqListConversationCommentsPage")
     def list_conversation_comments(
         self,
         *,
@@ -482,7 +482,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_conversation_content_analysis")
+    @list_method("revenue_accelerator.iq.list_conversation_content_analysis", model="IqListConversationContentAnalysisPage")
     def list_conversation_content_analysis(
         self,
         *,
@@ -521,7 +521,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_conversation_interactions")
+    @list_method("revenue_accelerator.iq.list_conversation_interactions", item_model="IqListConversationInteractionsItem", model="IqListConversationInteractionsPage")
     def list_conversation_interactions(
         self,
         *,
@@ -556,7 +556,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_conversation_scorecards")
+    @list_method("revenue_accelerator.iq.list_conversation_scorecards", item_model="IqListConversationScorecardsItem", model="IqListConversationScorecardsPage")
     def list_conversation_scorecards(
         self,
         *,
@@ -591,7 +591,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_conversations")
+    @list_method("revenue_accelerator.iq.list_conversations", item_model="IqListConversationsItem", model="IqListConversationsPage")
     def list_conversations(
         self,
         *,
@@ -655,7 +655,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_deal_activities")
+    @list_method("revenue_accelerator.iq.list_deal_activities", item_model="IqListDealActivitiesItem", model="IqListDealActivitiesPage")
     def list_deal_activities(
         self,
         *,
@@ -700,7 +700,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_deals")
+    @list_method("revenue_accelerator.iq.list_deals", item_model="IqListDealsItem", model="IqListDealsPage")
     def list_deals(
         self,
         *,
@@ -750,7 +750,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_settings_indicators")
+    @list_method("revenue_accelerator.iq.list_settings_indicators", item_model="IqListSettingsIndicatorsItem", model="IqListSettingsIndicatorsPage")
     def list_settings_indicators(
         self,
         *,
@@ -792,7 +792,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_teams")
+    @list_method("revenue_accelerator.iq.list_teams", item_model="IqListTeamsItem", model="IqListTeamsPage")
     def list_teams(
         self,
         *,
@@ -828,7 +828,7 @@ class Iq(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.iq.list_user_conversations_playlists")
+    @list_method("revenue_accelerator.iq.list_user_conversations_playlists", item_model="IqListUserConversationsPlaylistsItem", model="IqListUserConversationsPlaylistsPage")
     def list_user_conversations_playlists(
         self,
         *,

@@ -41,7 +41,7 @@ class Scheduled(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.scheduled"
 
-    @list_method("revenue_accelerator.scheduled.list")
+    @list_method("revenue_accelerator.scheduled.list", item_model="ScheduledListItem", model="ScheduledListPage")
     def list(
         self,
         *,

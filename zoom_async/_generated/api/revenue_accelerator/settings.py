@@ -41,7 +41,7 @@ class Settings(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.settings"
 
-    @list_method("revenue_accelerator.settings.indicators")
+    @list_method("revenue_accelerator.settings.indicators", item_model="SettingsIndicatorsItem", model="SettingsIndicatorsPage")
     def indicators(
         self,
         *,

@@ -41,7 +41,7 @@ class Team(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.team"
 
-    @api_method("revenue_accelerator.team.create")
+    @api_method("revenue_accelerator.team.create", model="TeamCreateResponse")
     async def create(
         self,
         *,
@@ -73,7 +73,7 @@ class Team(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.team.create_access_granted_from")
+    @api_method("revenue_accelerator.team.create_access_granted_from", model="TeamCreateAccessGrantedFromResponse")
     async def create_access_granted_from(
         self,
         *,
@@ -109,7 +109,7 @@ class Team(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.team.create_access_granted_to")
+    @api_method("revenue_accelerator.team.create_access_granted_to", model="TeamCreateAccessGrantedFromResponse")
     async def create_access_granted_to(
         self,
         *,
@@ -144,7 +144,7 @@ class Team(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.team.create_team_manager")
+    @api_method("revenue_accelerator.team.create_team_manager", model="TeamCreateTeamManagerResponse")
     async def create_team_manager(
         self,
         *,
@@ -174,7 +174,7 @@ class Team(Namespace):
             )
         )
 
-    @api_method("revenue_accelerator.team.create_team_member")
+    @api_method("revenue_accelerator.team.create_team_member", model="TeamCreateTeamManagerResponse")
     async def create_team_member(
         self,
         *,
@@ -346,7 +346,7 @@ class Team(Namespace):
                 options=options,
         )
 
-    @api_method("revenue_accelerator.team.get")
+    @api_method("revenue_accelerator.team.get", model="TeamGetResponse")
     async def get(
         self,
         *,
@@ -373,7 +373,7 @@ class Team(Namespace):
             )
         )
 
-    @list_method("revenue_accelerator.team.list_team_managers")
+    @list_method("revenue_accelerator.team.list_team_managers", item_model="TeamListUnassignedTeamUsersItem", model="TeamListTeamManagersPage")
     def list_team_managers(
         self,
         *,
@@ -407,7 +407,7 @@ class Team(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.team.list_team_members")
+    @list_method("revenue_accelerator.team.list_team_members", item_model="TeamListUnassignedTeamUsersItem", model="TeamListTeamMembersPage")
     def list_team_members(
         self,
         *,
@@ -441,7 +441,7 @@ class Team(Namespace):
             ),
         )
 
-    @list_method("revenue_accelerator.team.list_unassigned_team_users")
+    @list_method("revenue_accelerator.team.list_unassigned_team_users", item_model="TeamListUnassignedTeamUsersItem", model="TeamListUnassignedTeamUsersPage")
     def list_unassigned_team_users(
         self,
         *,

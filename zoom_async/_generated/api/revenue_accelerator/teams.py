@@ -41,7 +41,7 @@ class Teams(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.teams"
 
-    @list_method("revenue_accelerator.teams.list")
+    @list_method("revenue_accelerator.teams.list", item_model="TeamsListItem", model="TeamsListPage")
     def list(
         self,
         *,

@@ -145,7 +145,7 @@ class Rooms(Namespace):
 
         return Zrdigitalsignage(self._client)
 
-    @api_method("rooms.create")
+    @api_method("rooms.create", model="RoomsCreateResponse")
     async def create(
         self,
         *,
@@ -342,7 +342,7 @@ class Rooms(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.get")
+    @api_method("rooms.get", model="RoomsGetResponse")
     async def get(
         self,
         *,
@@ -379,7 +379,7 @@ class Rooms(Namespace):
             )
         )
 
-    @api_method("rooms.get_device_profile")
+    @api_method("rooms.get_device_profile", model="RoomsListDeviceProfilesResponseItem")
     async def get_device_profile(
         self,
         *,
@@ -408,7 +408,7 @@ class Rooms(Namespace):
             )
         )
 
-    @api_method("rooms.get_device_profiles_devices")
+    @api_method("rooms.get_device_profiles_devices", model="RoomsGetDeviceProfilesDevicesResponse")
     async def get_device_profiles_devices(
         self,
         *,
@@ -467,7 +467,7 @@ class Rooms(Namespace):
             )
         )
 
-    @api_method("rooms.get_virtual_controller")
+    @api_method("rooms.get_virtual_controller", model="RoomsGetVirtualControllerResponse")
     async def get_virtual_controller(
         self,
         *,
@@ -503,7 +503,7 @@ class Rooms(Namespace):
             )
         )
 
-    @list_method("rooms.list")
+    @list_method("rooms.list", item_model="RoomsListItem", model="RoomsListPage")
     def list(
         self,
         *,
@@ -560,7 +560,7 @@ class Rooms(Namespace):
             ),
         )
 
-    @api_method("rooms.list_device_profiles")
+    @api_method("rooms.list_device_profiles", model="RoomsListDeviceProfilesResponseItem")
     async def list_device_profiles(
         self,
         *,
@@ -587,7 +587,7 @@ class Rooms(Namespace):
             )
         )
 
-    @api_method("rooms.list_devices")
+    @api_method("rooms.list_devices", model="RoomsListDevicesResponse")
     async def list_devices(
         self,
         *,
@@ -621,7 +621,7 @@ class Rooms(Namespace):
             )
         )
 
-    @list_method("rooms.list_sensor_data")
+    @list_method("rooms.list_sensor_data", item_model="RoomsListSensorDataItem", model="RoomsListSensorDataPage")
     def list_sensor_data(
         self,
         *,

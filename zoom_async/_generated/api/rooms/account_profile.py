@@ -41,7 +41,7 @@ class AccountProfile(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.account_profile"
 
-    @api_method("rooms.account_profile.get")
+    @api_method("rooms.account_profile.get", model="AccountProfileGetResponse")
     async def get(
         self,
         **options: Unpack[RequestOptions],

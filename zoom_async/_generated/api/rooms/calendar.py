@@ -41,7 +41,7 @@ class Calendar(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.calendar"
 
-    @api_method("rooms.calendar.create_service_resource")
+    @api_method("rooms.calendar.create_service_resource", model="CalendarCreateServiceResourceResponse")
     async def create_service_resource(
         self,
         *,
@@ -127,7 +127,7 @@ class Calendar(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.calendar.get_service_resource")
+    @api_method("rooms.calendar.get_service_resource", model="CalendarListServiceResourcesItem")
     async def get_service_resource(
         self,
         *,
@@ -156,7 +156,7 @@ class Calendar(Namespace):
             )
         )
 
-    @list_method("rooms.calendar.list_service_resources")
+    @list_method("rooms.calendar.list_service_resources", item_model="CalendarListServiceResourcesItem", model="CalendarListServiceResourcesPage")
     def list_service_resources(
         self,
         *,
@@ -191,7 +191,7 @@ class Calendar(Namespace):
             ),
         )
 
-    @api_method("rooms.calendar.list_services")
+    @api_method("rooms.calendar.list_services", model="CalendarListServicesResponse")
     async def list_services(
         self,
         **options: Unpack[RequestOptions],

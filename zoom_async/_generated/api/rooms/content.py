@@ -41,7 +41,7 @@ class Content(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.content"
 
-    @api_method("rooms.content.create_background_folder")
+    @api_method("rooms.content.create_background_folder", model="ContentCreateBackgroundFolderResponse")
     async def create_background_folder(
         self,
         *,
@@ -69,7 +69,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.create_digital_signage_content")
+    @api_method("rooms.content.create_digital_signage_content", model="ContentCreateDigitalSignageContentResponse")
     async def create_digital_signage_content(
         self,
         *,
@@ -100,7 +100,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.create_digital_signage_folder")
+    @api_method("rooms.content.create_digital_signage_folder", model="ContentCreateBackgroundFolderResponse")
     async def create_digital_signage_folder(
         self,
         *,
@@ -127,7 +127,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.create_digital_signage_playlist")
+    @api_method("rooms.content.create_digital_signage_playlist", model="ContentCreateDigitalSignagePlaylistResponse")
     async def create_digital_signage_playlist(
         self,
         *,
@@ -277,7 +277,7 @@ class Content(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.content.get_background_content")
+    @api_method("rooms.content.get_background_content", model="ContentGetBackgroundContentResponse")
     async def get_background_content(
         self,
         *,
@@ -303,7 +303,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.get_background_folder")
+    @api_method("rooms.content.get_background_folder", model="ContentListBackgroundFoldersItem")
     async def get_background_folder(
         self,
         *,
@@ -329,7 +329,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.get_digital_signage_content")
+    @api_method("rooms.content.get_digital_signage_content", model="ContentGetDigitalSignageContentResponse")
     async def get_digital_signage_content(
         self,
         *,
@@ -355,7 +355,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.get_digital_signage_folder")
+    @api_method("rooms.content.get_digital_signage_folder", model="ContentListBackgroundFoldersItem")
     async def get_digital_signage_folder(
         self,
         *,
@@ -381,7 +381,7 @@ class Content(Namespace):
             )
         )
 
-    @api_method("rooms.content.get_digital_signage_playlist")
+    @api_method("rooms.content.get_digital_signage_playlist", model="ContentListDigitalSignagePlaylistsItem")
     async def get_digital_signage_playlist(
         self,
         *,
@@ -408,7 +408,7 @@ class Content(Namespace):
             )
         )
 
-    @list_method("rooms.content.list_background_contents")
+    @list_method("rooms.content.list_background_contents", item_model="ContentListBackgroundContentsItem", model="ContentListBackgroundContentsPage")
     def list_background_contents(
         self,
         *,
@@ -442,7 +442,7 @@ class Content(Namespace):
             ),
         )
 
-    @list_method("rooms.content.list_background_defaults")
+    @list_method("rooms.content.list_background_defaults", item_model="ContentListBackgroundDefaultsItem", model="ContentListBackgroundDefaultsPage")
     def list_background_defaults(
         self,
         *,
@@ -474,7 +474,7 @@ class Content(Namespace):
             ),
         )
 
-    @list_method("rooms.content.list_background_folders")
+    @list_method("rooms.content.list_background_folders", item_model="ContentListBackgroundFoldersItem", model="ContentListBackgroundFoldersPage")
     def list_background_folders(
         self,
         *,
@@ -506,7 +506,7 @@ class Content(Namespace):
             ),
         )
 
-    @list_method("rooms.content.list_digital_signage_contents")
+    @list_method("rooms.content.list_digital_signage_contents", item_model="ContentListDigitalSignageContentsItem", model="ContentListDigitalSignageContentsPage")
     def list_digital_signage_contents(
         self,
         *,
@@ -538,7 +538,7 @@ class Content(Namespace):
             ),
         )
 
-    @list_method("rooms.content.list_digital_signage_playlist_contents")
+    @list_method("rooms.content.list_digital_signage_playlist_contents", item_model="ContentListDigitalSignagePlaylistContentsItem", model="ContentListDigitalSignagePlaylistContentsPage")
     def list_digital_signage_playlist_contents(
         self,
         *,
@@ -573,7 +573,7 @@ class Content(Namespace):
             ),
         )
 
-    @api_method("rooms.content.list_digital_signage_playlist_rooms")
+    @api_method("rooms.content.list_digital_signage_playlist_rooms", model="ContentListDigitalSignagePlaylistRoomsResponse")
     async def list_digital_signage_playlist_rooms(
         self,
         *,
@@ -600,7 +600,7 @@ class Content(Namespace):
             )
         )
 
-    @list_method("rooms.content.list_digital_signage_playlists")
+    @list_method("rooms.content.list_digital_signage_playlists", item_model="ContentListDigitalSignagePlaylistsItem", model="ContentListDigitalSignagePlaylistsPage")
     def list_digital_signage_playlists(
         self,
         *,

@@ -41,7 +41,7 @@ class Controller(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.controller"
 
-    @api_method("rooms.controller.create_apps_config")
+    @api_method("rooms.controller.create_apps_config", model="ControllerCreateAppsConfigResponse")
     async def create_apps_config(
         self,
         *,

@@ -41,7 +41,7 @@ class DigitalSignage(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.digital_signage"
 
-    @list_method("rooms.digital_signage.list")
+    @list_method("rooms.digital_signage.list", item_model="DigitalSignageListItem", model="DigitalSignageListPage")
     def list(
         self,
         *,

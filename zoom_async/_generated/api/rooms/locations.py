@@ -41,7 +41,7 @@ class Locations(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.locations"
 
-    @api_method("rooms.locations.create")
+    @api_method("rooms.locations.create", model="LocationsListItem")
     async def create(
         self,
         *,
@@ -104,7 +104,7 @@ class Locations(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.locations.get")
+    @api_method("rooms.locations.get", model="LocationsGetResponse")
     async def get(
         self,
         *,
@@ -173,7 +173,7 @@ class Locations(Namespace):
             )
         )
 
-    @list_method("rooms.locations.list")
+    @list_method("rooms.locations.list", item_model="LocationsListItem", model="LocationsListPage")
     def list(
         self,
         *,
@@ -217,7 +217,7 @@ class Locations(Namespace):
             ),
         )
 
-    @api_method("rooms.locations.list_structure")
+    @api_method("rooms.locations.list_structure", model="LocationsListStructureResponse")
     async def list_structure(
         self,
         **options: Unpack[RequestOptions],

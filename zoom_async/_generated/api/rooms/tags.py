@@ -41,7 +41,7 @@ class Tags(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.tags"
 
-    @api_method("rooms.tags.create")
+    @api_method("rooms.tags.create", model="TagsCreateResponse")
     async def create(
         self,
         *,
@@ -93,7 +93,7 @@ class Tags(Namespace):
                 options=options,
         )
 
-    @list_method("rooms.tags.list")
+    @list_method("rooms.tags.list", item_model="TagsListItem", model="TagsListPage")
     def list(
         self,
         *,

@@ -135,7 +135,7 @@ class Visitor(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.visitor.get_invitation")
+    @api_method("rooms.visitor.get_invitation", model="VisitorGetInvitationResponse")
     async def get_invitation(
         self,
         *,
@@ -166,7 +166,7 @@ class Visitor(Namespace):
             )
         )
 
-    @list_method("rooms.visitor.list_invitation")
+    @list_method("rooms.visitor.list_invitation", item_model="VisitorListInvitationItem", model="VisitorListInvitationPage")
     def list_invitation(
         self,
         *,

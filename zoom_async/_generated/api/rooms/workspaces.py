@@ -41,7 +41,7 @@ class Workspaces(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.workspaces"
 
-    @api_method("rooms.workspaces.create")
+    @api_method("rooms.workspaces.create", model="WorkspacesCreateResponse")
     async def create(
         self,
         *,
@@ -74,7 +74,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.create_asset")
+    @api_method("rooms.workspaces.create_asset", model="WorkspacesCreateAssetResponse")
     async def create_asset(
         self,
         *,
@@ -129,7 +129,7 @@ class Workspaces(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.workspaces.create_floormap_file")
+    @api_method("rooms.workspaces.create_floormap_file", model="WorkspacesCreateFloormapFileResponse")
     async def create_floormap_file(
         self,
         *,
@@ -174,7 +174,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.create_reservation")
+    @api_method("rooms.workspaces.create_reservation", model="WorkspacesCreateReservationResponse")
     async def create_reservation(
         self,
         *,
@@ -216,7 +216,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.create_settings_photo")
+    @api_method("rooms.workspaces.create_settings_photo", model="WorkspacesCreateFloormapFileResponse")
     async def create_settings_photo(
         self,
         *,
@@ -433,7 +433,7 @@ class Workspaces(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.workspaces.get")
+    @api_method("rooms.workspaces.get", model="WorkspacesGetResponse")
     async def get(
         self,
         *,
@@ -459,7 +459,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_asset")
+    @api_method("rooms.workspaces.get_asset", model="WorkspacesListAssetsItem")
     async def get_asset(
         self,
         *,
@@ -485,7 +485,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_assignment")
+    @api_method("rooms.workspaces.get_assignment", model="WorkspacesGetAssignmentResponse")
     async def get_assignment(
         self,
         *,
@@ -511,7 +511,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_location_floor_map")
+    @api_method("rooms.workspaces.get_location_floor_map", model="WorkspacesGetLocationFloorMapResponse")
     async def get_location_floor_map(
         self,
         *,
@@ -537,7 +537,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_qr_code")
+    @api_method("rooms.workspaces.get_qr_code", model="WorkspacesGetQrCodeResponse")
     async def get_qr_code(
         self,
         *,
@@ -570,7 +570,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_reservation")
+    @api_method("rooms.workspaces.get_reservation", model="WorkspacesGetReservationResponse")
     async def get_reservation(
         self,
         *,
@@ -598,7 +598,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_reservation_questionnaires")
+    @api_method("rooms.workspaces.get_reservation_questionnaires", model="WorkspacesGetReservationQuestionnairesResponse")
     async def get_reservation_questionnaires(
         self,
         *,
@@ -629,7 +629,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_usage")
+    @api_method("rooms.workspaces.get_usage", model="WorkspacesGetUsageResponse")
     async def get_usage(
         self,
         *,
@@ -656,7 +656,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.get_user_calendar_settings")
+    @api_method("rooms.workspaces.get_user_calendar_settings", model="WorkspacesGetUserCalendarSettingsResponse")
     async def get_user_calendar_settings(
         self,
         *,
@@ -682,7 +682,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @list_method("rooms.workspaces.list")
+    @list_method("rooms.workspaces.list", item_model="WorkspacesListItem", model="WorkspacesListPage")
     def list(
         self,
         *,
@@ -723,7 +723,7 @@ class Workspaces(Namespace):
             ),
         )
 
-    @list_method("rooms.workspaces.list_additional_informations")
+    @list_method("rooms.workspaces.list_additional_informations", item_model="WorkspacesListAdditionalInformationsItem", model="WorkspacesListAdditionalInformationsPage")
     def list_additional_informations(
         self,
         *,
@@ -766,7 +766,7 @@ class Workspaces(Namespace):
             ),
         )
 
-    @list_method("rooms.workspaces.list_assets")
+    @list_method("rooms.workspaces.list_assets", item_model="WorkspacesListAssetsItem", model="WorkspacesListAssetsPage")
     def list_assets(
         self,
         *,
@@ -797,7 +797,7 @@ class Workspaces(Namespace):
             ),
         )
 
-    @list_method("rooms.workspaces.list_released_workspaces_by_timeout")
+    @list_method("rooms.workspaces.list_released_workspaces_by_timeout", item_model="WorkspacesListReleasedWorkspacesByTimeoutItem", model="WorkspacesListReleasedWorkspacesByTimeoutPage")
     def list_released_workspaces_by_timeout(
         self,
         *,
@@ -843,7 +843,7 @@ class Workspaces(Namespace):
             ),
         )
 
-    @api_method("rooms.workspaces.list_reservations")
+    @api_method("rooms.workspaces.list_reservations", model="WorkspacesListReservationsResponse")
     async def list_reservations(
         self,
         *,
@@ -876,7 +876,7 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.list_user_reservations")
+    @api_method("rooms.workspaces.list_user_reservations", model="WorkspacesListUserReservationsResponse")
     async def list_user_reservations(
         self,
         *,

@@ -41,7 +41,7 @@ class Zrbackground(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.zrbackground"
 
-    @api_method("rooms.zrbackground.create_file")
+    @api_method("rooms.zrbackground.create_file", model="ZrbackgroundCreateFileResponse")
     async def create_file(
         self,
         *,

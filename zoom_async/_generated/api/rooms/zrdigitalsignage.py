@@ -41,7 +41,7 @@ class Zrdigitalsignage(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.zrdigitalsignage"
 
-    @api_method("rooms.zrdigitalsignage.create_file")
+    @api_method("rooms.zrdigitalsignage.create_file", model="ZrdigitalsignageCreateFileResponse")
     async def create_file(
         self,
         *,

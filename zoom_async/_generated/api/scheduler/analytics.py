@@ -41,7 +41,7 @@ class Analytics(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.analytics"
 
-    @api_method("scheduler.analytics.get")
+    @api_method("scheduler.analytics.get", model="AnalyticsGetResponse")
     async def get(
         self,
         *,

@@ -41,7 +41,7 @@ class Availability(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.availability"
 
-    @api_method("scheduler.availability.create")
+    @api_method("scheduler.availability.create", model="AvailabilityCreateResponse")
     async def create(
         self,
         *,
@@ -103,7 +103,7 @@ class Availability(Namespace):
                 options=options,
         )
 
-    @api_method("scheduler.availability.get")
+    @api_method("scheduler.availability.get", model="AvailabilityListItem")
     async def get(
         self,
         *,
@@ -129,7 +129,7 @@ class Availability(Namespace):
             )
         )
 
-    @list_method("scheduler.availability.list")
+    @list_method("scheduler.availability.list", item_model="AvailabilityListItem", model="AvailabilityListPage")
     def list(
         self,
         *,

@@ -67,7 +67,7 @@ class Events(Namespace):
                 options=options,
         )
 
-    @api_method("scheduler.events.get")
+    @api_method("scheduler.events.get", model="EventsListItem")
     async def get(
         self,
         *,
@@ -99,7 +99,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("scheduler.events.get_attendee")
+    @api_method("scheduler.events.get_attendee", model="EventsGetAttendeeResponse")
     async def get_attendee(
         self,
         *,
@@ -128,7 +128,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("scheduler.events.list")
+    @list_method("scheduler.events.list", item_model="EventsListItem", model="EventsListPage")
     def list(
         self,
         *,

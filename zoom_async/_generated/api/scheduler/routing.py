@@ -41,7 +41,7 @@ class Routing(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.routing"
 
-    @api_method("scheduler.routing.form_response")
+    @api_method("scheduler.routing.form_response", model="RoutingFormResponseResponse")
     async def form_response(
         self,
         *,

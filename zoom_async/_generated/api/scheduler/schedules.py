@@ -41,7 +41,7 @@ class Schedules(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.schedules"
 
-    @api_method("scheduler.schedules.create")
+    @api_method("scheduler.schedules.create", model="SchedulesCreateResponse")
     async def create(
         self,
         *,
@@ -125,7 +125,7 @@ class Schedules(Namespace):
             )
         )
 
-    @api_method("scheduler.schedules.create_single_use_link")
+    @api_method("scheduler.schedules.create_single_use_link", model="SchedulesCreateSingleUseLinkResponse")
     async def create_single_use_link(
         self,
         *,
@@ -182,7 +182,7 @@ class Schedules(Namespace):
                 options=options,
         )
 
-    @api_method("scheduler.schedules.get")
+    @api_method("scheduler.schedules.get", model="SchedulesCreateResponse")
     async def get(
         self,
         *,
@@ -212,7 +212,7 @@ class Schedules(Namespace):
             )
         )
 
-    @list_method("scheduler.schedules.list")
+    @list_method("scheduler.schedules.list", item_model="SchedulesListItem", model="SchedulesListPage")
     def list(
         self,
         *,

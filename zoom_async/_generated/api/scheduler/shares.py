@@ -41,7 +41,7 @@ class Shares(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.shares"
 
-    @api_method("scheduler.shares.create")
+    @api_method("scheduler.shares.create", model="SharesCreateResponse")
     async def create(
         self,
         *,

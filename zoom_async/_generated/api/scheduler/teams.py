@@ -41,7 +41,7 @@ class Teams(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.teams"
 
-    @api_method("scheduler.teams.list")
+    @api_method("scheduler.teams.list", model="TeamsListResponse")
     async def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Users(Namespace):
 
     _models_module = "zoom_async._generated.models.scheduler.users"
 
-    @api_method("scheduler.users.get")
+    @api_method("scheduler.users.get", model="UsersGetResponse")
     async def get(
         self,
         *,

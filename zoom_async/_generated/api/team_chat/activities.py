@@ -41,7 +41,7 @@ class Activities(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.activities"
 
-    @list_method("team_chat.activities.channels")
+    @list_method("team_chat.activities.channels", item_model="ActivitiesChannelsItem", model="ActivitiesChannelsPage")
     def channels(
         self,
         *,

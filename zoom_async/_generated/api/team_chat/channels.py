@@ -67,7 +67,7 @@ class Channels(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.channels.create")
+    @api_method("team_chat.channels.create", model="ChannelsCreateResponse")
     async def create(
         self,
         *,
@@ -109,7 +109,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.create_admin")
+    @api_method("team_chat.channels.create_admin", model="ChannelsCreateMemberResponse")
     async def create_admin(
         self,
         *,
@@ -143,7 +143,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.create_member")
+    @api_method("team_chat.channels.create_member", model="ChannelsCreateMemberResponse")
     async def create_member(
         self,
         *,
@@ -177,7 +177,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.create_member_for_user")
+    @api_method("team_chat.channels.create_member_for_user", model="ChannelsCreateMemberResponse")
     async def create_member_for_user(
         self,
         *,
@@ -210,7 +210,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.create_members_group")
+    @api_method("team_chat.channels.create_members_group", model="ChannelsCreateMembersGroupResponse")
     async def create_members_group(
         self,
         *,
@@ -239,7 +239,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.create_mention_group")
+    @api_method("team_chat.channels.create_mention_group", model="ChannelsCreateMentionGroupResponse")
     async def create_mention_group(
         self,
         *,
@@ -581,7 +581,7 @@ class Channels(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.channels.get")
+    @api_method("team_chat.channels.get", model="ChannelsGetResponse")
     async def get(
         self,
         *,
@@ -611,7 +611,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.get_for_user")
+    @api_method("team_chat.channels.get_for_user", model="ChannelsGetResponse")
     async def get_for_user(
         self,
         *,
@@ -643,7 +643,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.get_retention")
+    @api_method("team_chat.channels.get_retention", model="ChannelsGetRetentionResponse")
     async def get_retention(
         self,
         *,
@@ -673,7 +673,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.join")
+    @api_method("team_chat.channels.join", model="ChannelsJoinResponse")
     async def join(
         self,
         *,
@@ -731,7 +731,7 @@ class Channels(Namespace):
                 options=options,
         )
 
-    @list_method("team_chat.channels.list")
+    @list_method("team_chat.channels.list", item_model="ChannelsListForUserItem", model="ChannelsListForUserPage")
     def list(
         self,
         *,
@@ -766,7 +766,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_activities")
+    @list_method("team_chat.channels.list_activities", item_model="ChannelsListActivitiesItem", model="ChannelsListActivitiesPage")
     def list_activities(
         self,
         *,
@@ -807,7 +807,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_admins")
+    @list_method("team_chat.channels.list_admins", item_model="ChannelsListMembersItem", model="ChannelsListAdminsPage")
     def list_admins(
         self,
         *,
@@ -844,7 +844,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_for_user")
+    @list_method("team_chat.channels.list_for_user", item_model="ChannelsListForUserItem", model="ChannelsListForUserPage")
     def list_for_user(
         self,
         *,
@@ -880,7 +880,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_members")
+    @list_method("team_chat.channels.list_members", item_model="ChannelsListMembersItem", model="ChannelsListMembersPage")
     def list_members(
         self,
         *,
@@ -914,7 +914,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_members_for_user")
+    @list_method("team_chat.channels.list_members_for_user", item_model="ChannelsListMembersItem", model="ChannelsListMembersPage")
     def list_members_for_user(
         self,
         *,
@@ -952,7 +952,7 @@ class Channels(Namespace):
             ),
         )
 
-    @api_method("team_chat.channels.list_members_groups")
+    @api_method("team_chat.channels.list_members_groups", model="ChannelsListMembersGroupsResponse")
     async def list_members_groups(
         self,
         *,
@@ -978,7 +978,7 @@ class Channels(Namespace):
             )
         )
 
-    @api_method("team_chat.channels.list_mention_group")
+    @api_method("team_chat.channels.list_mention_group", model="ChannelsListMentionGroupResponse")
     async def list_mention_group(
         self,
         *,
@@ -1005,7 +1005,7 @@ class Channels(Namespace):
             )
         )
 
-    @list_method("team_chat.channels.list_mention_group_members")
+    @list_method("team_chat.channels.list_mention_group_members", item_model="ChannelsListMentionGroupMembersItem", model="ChannelsListMentionGroupMembersPage")
     def list_mention_group_members(
         self,
         *,
@@ -1041,7 +1041,7 @@ class Channels(Namespace):
             ),
         )
 
-    @list_method("team_chat.channels.list_pinned")
+    @list_method("team_chat.channels.list_pinned", item_model="ChannelsListPinnedItem", model="ChannelsListPinnedPage")
     def list_pinned(
         self,
         *,
@@ -1078,7 +1078,7 @@ class Channels(Namespace):
             ),
         )
 
-    @api_method("team_chat.channels.search")
+    @api_method("team_chat.channels.search", model="ChannelsSearchResponse")
     async def search(
         self,
         *,
@@ -1150,7 +1150,7 @@ class Channels(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.channels.update_events")
+    @api_method("team_chat.channels.update_events", model="ChannelsUpdateEventsResponse")
     async def update_events(
         self,
         *,

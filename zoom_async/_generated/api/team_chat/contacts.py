@@ -41,7 +41,7 @@ class Contacts(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.contacts"
 
-    @api_method("team_chat.contacts.get")
+    @api_method("team_chat.contacts.get", model="ContactsGetResponse")
     async def get(
         self,
         *,
@@ -80,7 +80,7 @@ class Contacts(Namespace):
             )
         )
 
-    @list_method("team_chat.contacts.list")
+    @list_method("team_chat.contacts.list", item_model="ContactsListItem", model="ContactsListPage")
     def list(
         self,
         *,
@@ -131,7 +131,7 @@ class Contacts(Namespace):
             ),
         )
 
-    @list_method("team_chat.contacts.list_for_user")
+    @list_method("team_chat.contacts.list_for_user", item_model="ContactsListForUserItem", model="ContactsListForUserPage")
     def list_for_user(
         self,
         *,

@@ -41,7 +41,7 @@ class Emoji(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.emoji"
 
-    @api_method("team_chat.emoji.create_file")
+    @api_method("team_chat.emoji.create_file", model="EmojiCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -104,7 +104,7 @@ class Emoji(Namespace):
                 options=options,
         )
 
-    @list_method("team_chat.emoji.list")
+    @list_method("team_chat.emoji.list", item_model="EmojiListItem", model="EmojiListPage")
     def list(
         self,
         *,

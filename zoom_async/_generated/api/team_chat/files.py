@@ -41,7 +41,7 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.files"
 
-    @api_method("team_chat.files.create")
+    @api_method("team_chat.files.create", model="FilesCreateResponse")
     async def create(
         self,
         *,
@@ -114,7 +114,7 @@ class Files(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.files.get")
+    @api_method("team_chat.files.get", model="FilesGetResponse")
     async def get(
         self,
         *,

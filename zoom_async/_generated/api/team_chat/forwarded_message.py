@@ -41,7 +41,7 @@ class ForwardedMessage(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.forwarded_message"
 
-    @api_method("team_chat.forwarded_message.get")
+    @api_method("team_chat.forwarded_message.get", model="ForwardedMessageGetResponse")
     async def get(
         self,
         *,

@@ -41,7 +41,7 @@ class Im(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.im"
 
-    @api_method("team_chat.im.create_group")
+    @api_method("team_chat.im.create_group", model="ImCreateGroupResponse")
     async def create_group(
         self,
         *,
@@ -79,7 +79,7 @@ class Im(Namespace):
             )
         )
 
-    @api_method("team_chat.im.create_group_member")
+    @api_method("team_chat.im.create_group_member", model="ImCreateGroupMemberResponse")
     async def create_group_member(
         self,
         *,
@@ -108,7 +108,7 @@ class Im(Namespace):
             )
         )
 
-    @api_method("team_chat.im.create_users_chat_message")
+    @api_method("team_chat.im.create_users_chat_message", model="ImCreateUsersChatMessageResponse")
     async def create_users_chat_message(
         self,
         *,
@@ -186,7 +186,7 @@ class Im(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.im.get_group")
+    @api_method("team_chat.im.get_group", model="ImListGroupsResponseGroupsItem")
     async def get_group(
         self,
         *,
@@ -212,7 +212,7 @@ class Im(Namespace):
             )
         )
 
-    @list_method("team_chat.im.list_group_members")
+    @list_method("team_chat.im.list_group_members", item_model="ImListGroupMembersItem", model="ImListGroupMembersPage")
     def list_group_members(
         self,
         *,
@@ -246,7 +246,7 @@ class Im(Namespace):
             ),
         )
 
-    @api_method("team_chat.im.list_groups")
+    @api_method("team_chat.im.list_groups", model="ImListGroupsResponse")
     async def list_groups(
         self,
         **options: Unpack[RequestOptions],

@@ -41,7 +41,7 @@ class Legalhold(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.legalhold"
 
-    @api_method("team_chat.legalhold.create_matter")
+    @api_method("team_chat.legalhold.create_matter", model="LegalholdCreateMatterResponse")
     async def create_matter(
         self,
         *,
@@ -123,7 +123,7 @@ class Legalhold(Namespace):
                 options=options,
         )
 
-    @list_method("team_chat.legalhold.list_matter_files")
+    @list_method("team_chat.legalhold.list_matter_files", item_model="LegalholdListMatterFilesItem", model="LegalholdListMatterFilesPage")
     def list_matter_files(
         self,
         *,
@@ -159,7 +159,7 @@ class Legalhold(Namespace):
             ),
         )
 
-    @list_method("team_chat.legalhold.list_matters")
+    @list_method("team_chat.legalhold.list_matters", item_model="LegalholdListMattersItem", model="LegalholdListMattersPage")
     def list_matters(
         self,
         *,

@@ -41,7 +41,7 @@ class Messages(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.messages"
 
-    @api_method("team_chat.messages.create_file")
+    @api_method("team_chat.messages.create_file", model="MessagesCreateFileResponse")
     async def create_file(
         self,
         *,
@@ -236,7 +236,7 @@ class Messages(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.messages.get")
+    @api_method("team_chat.messages.get", model="MessagesGetResponse")
     async def get(
         self,
         *,
@@ -281,7 +281,7 @@ class Messages(Namespace):
             )
         )
 
-    @list_method("team_chat.messages.list")
+    @list_method("team_chat.messages.list", item_model="MessagesListItem", model="MessagesListPage")
     def list(
         self,
         *,
@@ -352,7 +352,7 @@ class Messages(Namespace):
             ),
         )
 
-    @list_method("team_chat.messages.list_bookmarks")
+    @list_method("team_chat.messages.list_bookmarks", model="MessagesListBookmarksPage")
     def list_bookmarks(
         self,
         *,
@@ -391,7 +391,7 @@ class Messages(Namespace):
             ),
         )
 
-    @list_method("team_chat.messages.list_schedule")
+    @list_method("team_chat.messages.list_schedule", item_model="MessagesListScheduleItem", model="MessagesListSchedulePage")
     def list_schedule(
         self,
         *,
@@ -429,7 +429,7 @@ class Messages(Namespace):
             ),
         )
 
-    @api_method("team_chat.messages.list_thread")
+    @api_method("team_chat.messages.list_thread", model="MessagesListThreadResponse")
     async def list_thread(
         self,
         *,
@@ -492,7 +492,7 @@ class Messages(Namespace):
             )
         )
 
-    @api_method("team_chat.messages.send")
+    @api_method("team_chat.messages.send", model="MessagesCreateFileResponse")
     async def send(
         self,
         *,

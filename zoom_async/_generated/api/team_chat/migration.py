@@ -95,7 +95,7 @@ class Migration(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.migration.create_message")
+    @api_method("team_chat.migration.create_message", model="MigrationCreateMessageResponse")
     async def create_message(
         self,
         *,
@@ -125,7 +125,7 @@ class Migration(Namespace):
             )
         )
 
-    @api_method("team_chat.migration.create_user_channel")
+    @api_method("team_chat.migration.create_user_channel", model="MigrationCreateUserChannelResponse")
     async def create_user_channel(
         self,
         *,
@@ -199,7 +199,7 @@ class Migration(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.migration.list_mappings_channels")
+    @api_method("team_chat.migration.list_mappings_channels", model="MigrationListMappingsChannelsResponse")
     async def list_mappings_channels(
         self,
         *,
@@ -236,7 +236,7 @@ class Migration(Namespace):
             )
         )
 
-    @api_method("team_chat.migration.list_mappings_users")
+    @api_method("team_chat.migration.list_mappings_users", model="MigrationListMappingsUsersResponse")
     async def list_mappings_users(
         self,
         *,

@@ -41,7 +41,7 @@ class Reminder(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.reminder"
 
-    @list_method("team_chat.reminder.list")
+    @list_method("team_chat.reminder.list", item_model="ReminderListItem", model="ReminderListPage")
     def list(
         self,
         *,

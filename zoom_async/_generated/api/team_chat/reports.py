@@ -41,7 +41,7 @@ class Reports(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.reports"
 
-    @list_method("team_chat.reports.chat_session")
+    @list_method("team_chat.reports.chat_session", model="ReportsChatSessionPage")
     def chat_session(
         self,
         *,
@@ -105,7 +105,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("team_chat.reports.chat_sessions")
+    @list_method("team_chat.reports.chat_sessions", item_model="ReportsChatSessionsItem", model="ReportsChatSessionsPage")
     def chat_sessions(
         self,
         *,

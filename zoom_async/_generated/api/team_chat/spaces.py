@@ -41,7 +41,7 @@ class Spaces(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.spaces"
 
-    @api_method("team_chat.spaces.create")
+    @api_method("team_chat.spaces.create", model="SpacesCreateResponse")
     async def create(
         self,
         *,
@@ -74,7 +74,7 @@ class Spaces(Namespace):
             )
         )
 
-    @api_method("team_chat.spaces.create_admin")
+    @api_method("team_chat.spaces.create_admin", model="SpacesCreateAdminResponse")
     async def create_admin(
         self,
         *,
@@ -106,7 +106,7 @@ class Spaces(Namespace):
             )
         )
 
-    @api_method("team_chat.spaces.create_member")
+    @api_method("team_chat.spaces.create_member", model="SpacesCreateAdminResponse")
     async def create_member(
         self,
         *,
@@ -164,7 +164,7 @@ class Spaces(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.spaces.delete_admins")
+    @api_method("team_chat.spaces.delete_admins", model="SpacesCreateAdminResponse")
     async def delete_admins(
         self,
         *,
@@ -198,7 +198,7 @@ class Spaces(Namespace):
             )
         )
 
-    @api_method("team_chat.spaces.delete_members")
+    @api_method("team_chat.spaces.delete_members", model="SpacesCreateAdminResponse")
     async def delete_members(
         self,
         *,
@@ -232,7 +232,7 @@ class Spaces(Namespace):
             )
         )
 
-    @api_method("team_chat.spaces.get")
+    @api_method("team_chat.spaces.get", model="SpacesGetResponse")
     async def get(
         self,
         *,
@@ -258,7 +258,7 @@ class Spaces(Namespace):
             )
         )
 
-    @list_method("team_chat.spaces.list")
+    @list_method("team_chat.spaces.list", item_model="SpacesListItem", model="SpacesListPage")
     def list(
         self,
         *,
@@ -292,7 +292,7 @@ class Spaces(Namespace):
             ),
         )
 
-    @list_method("team_chat.spaces.list_channels")
+    @list_method("team_chat.spaces.list_channels", item_model="SpacesListChannelsItem", model="SpacesListChannelsPage")
     def list_channels(
         self,
         *,
@@ -326,7 +326,7 @@ class Spaces(Namespace):
             ),
         )
 
-    @list_method("team_chat.spaces.list_members")
+    @list_method("team_chat.spaces.list_members", item_model="SpacesListMembersItem", model="SpacesListMembersPage")
     def list_members(
         self,
         *,
@@ -401,7 +401,7 @@ class Spaces(Namespace):
                 options=options,
         )
 
-    @api_method("team_chat.spaces.update_channels")
+    @api_method("team_chat.spaces.update_channels", model="SpacesUpdateChannelsResponse")
     async def update_channels(
         self,
         *,

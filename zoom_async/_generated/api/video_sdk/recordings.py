@@ -41,7 +41,7 @@ class Recordings(Namespace):
 
     _models_module = "zoom_async._generated.models.video_sdk.recordings"
 
-    @list_method("video_sdk.recordings.list")
+    @list_method("video_sdk.recordings.list", item_model="RecordingsListItem", model="RecordingsListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Reports(Namespace):
 
     _models_module = "zoom_async._generated.models.video_sdk.reports"
 
-    @api_method("video_sdk.reports.cloud_recording")
+    @api_method("video_sdk.reports.cloud_recording", model="ReportsCloudRecordingResponse")
     async def cloud_recording(
         self,
         *,
@@ -80,7 +80,7 @@ class Reports(Namespace):
             )
         )
 
-    @api_method("video_sdk.reports.daily")
+    @api_method("video_sdk.reports.daily", model="ReportsDailyResponse")
     async def daily(
         self,
         *,
@@ -114,7 +114,7 @@ class Reports(Namespace):
             )
         )
 
-    @list_method("video_sdk.reports.operationlogs")
+    @list_method("video_sdk.reports.operationlogs", item_model="ReportsOperationlogsItem", model="ReportsOperationlogsPage")
     def operationlogs(
         self,
         *,
@@ -166,7 +166,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("video_sdk.reports.telephone")
+    @list_method("video_sdk.reports.telephone", item_model="ReportsTelephoneItem", model="ReportsTelephonePage")
     def telephone(
         self,
         *,
@@ -220,7 +220,7 @@ class Reports(Namespace):
             ),
         )
 
-    @list_method("video_sdk.reports.webhook_logs")
+    @list_method("video_sdk.reports.webhook_logs", item_model="ReportsWebhookLogsItem", model="ReportsWebhookLogsPage")
     def webhook_logs(
         self,
         *,

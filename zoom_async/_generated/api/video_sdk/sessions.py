@@ -41,7 +41,7 @@ class Sessions(Namespace):
 
     _models_module = "zoom_async._generated.models.video_sdk.sessions"
 
-    @api_method("video_sdk.sessions.create")
+    @api_method("video_sdk.sessions.create", model="SessionsCreateResponse")
     async def create(
         self,
         *,
@@ -86,7 +86,7 @@ class Sessions(Namespace):
             )
         )
 
-    @api_method("video_sdk.sessions.create_sip_dialing")
+    @api_method("video_sdk.sessions.create_sip_dialing", model="SessionsCreateSipDialingResponse")
     async def create_sip_dialing(
         self,
         *,
@@ -212,7 +212,7 @@ class Sessions(Namespace):
                 options=options,
         )
 
-    @api_method("video_sdk.sessions.get")
+    @api_method("video_sdk.sessions.get", model="SessionsGetResponse")
     async def get(
         self,
         *,
@@ -250,7 +250,7 @@ class Sessions(Namespace):
             )
         )
 
-    @api_method("video_sdk.sessions.get_livestream")
+    @api_method("video_sdk.sessions.get_livestream", model="SessionsGetLivestreamResponse")
     async def get_livestream(
         self,
         *,
@@ -281,7 +281,7 @@ class Sessions(Namespace):
             )
         )
 
-    @api_method("video_sdk.sessions.get_recordings")
+    @api_method("video_sdk.sessions.get_recordings", model="SessionsGetRecordingsResponse")
     async def get_recordings(
         self,
         *,
@@ -317,7 +317,7 @@ class Sessions(Namespace):
             )
         )
 
-    @api_method("video_sdk.sessions.get_user_qos")
+    @api_method("video_sdk.sessions.get_user_qos", model="SessionsListUsersQosItem")
     async def get_user_qos(
         self,
         *,
@@ -355,7 +355,7 @@ class Sessions(Namespace):
             )
         )
 
-    @list_method("video_sdk.sessions.list")
+    @list_method("video_sdk.sessions.list", item_model="SessionsListItem", model="SessionsListPage")
     def list(
         self,
         *,
@@ -413,7 +413,7 @@ class Sessions(Namespace):
             ),
         )
 
-    @api_method("video_sdk.sessions.list_stream_ingestions")
+    @api_method("video_sdk.sessions.list_stream_ingestions", model="SessionsListStreamIngestionsResponseItem")
     async def list_stream_ingestions(
         self,
         *,
@@ -443,7 +443,7 @@ class Sessions(Namespace):
             )
         )
 
-    @list_method("video_sdk.sessions.list_users")
+    @list_method("video_sdk.sessions.list_users", item_model="SessionsListUsersItem", model="SessionsListUsersPage")
     def list_users(
         self,
         *,
@@ -492,7 +492,7 @@ class Sessions(Namespace):
             ),
         )
 
-    @list_method("video_sdk.sessions.list_users_qos")
+    @list_method("video_sdk.sessions.list_users_qos", item_model="SessionsListUsersQosItem", model="SessionsListUsersQosPage")
     def list_users_qos(
         self,
         *,
@@ -542,7 +542,7 @@ class Sessions(Namespace):
             ),
         )
 
-    @list_method("video_sdk.sessions.list_users_sharing")
+    @list_method("video_sdk.sessions.list_users_sharing", item_model="SessionsListUsersSharingItem", model="SessionsListUsersSharingPage")
     def list_users_sharing(
         self,
         *,

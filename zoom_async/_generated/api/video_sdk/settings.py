@@ -41,7 +41,7 @@ class Settings(Namespace):
 
     _models_module = "zoom_async._generated.models.video_sdk.settings"
 
-    @api_method("video_sdk.settings.create_storage_location")
+    @api_method("video_sdk.settings.create_storage_location", model="SettingsCreateStorageLocationResponse")
     async def create_storage_location(
         self,
         *,
@@ -102,7 +102,7 @@ class Settings(Namespace):
                 options=options,
         )
 
-    @api_method("video_sdk.settings.get_storage_location")
+    @api_method("video_sdk.settings.get_storage_location", model="SettingsGetStorageLocationResponse")
     async def get_storage_location(
         self,
         *,
@@ -133,7 +133,7 @@ class Settings(Namespace):
             )
         )
 
-    @api_method("video_sdk.settings.list_storage_location")
+    @api_method("video_sdk.settings.list_storage_location", model="SettingsListStorageLocationResponseItem")
     async def list_storage_location(
         self,
         **options: Unpack[RequestOptions],

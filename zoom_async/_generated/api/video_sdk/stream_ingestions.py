@@ -41,7 +41,7 @@ class StreamIngestions(Namespace):
 
     _models_module = "zoom_async._generated.models.video_sdk.stream_ingestions"
 
-    @api_method("video_sdk.stream_ingestions.create")
+    @api_method("video_sdk.stream_ingestions.create", model="StreamIngestionsListItem")
     async def create(
         self,
         *,
@@ -103,7 +103,7 @@ class StreamIngestions(Namespace):
                 options=options,
         )
 
-    @api_method("video_sdk.stream_ingestions.get")
+    @api_method("video_sdk.stream_ingestions.get", model="StreamIngestionsListItem")
     async def get(
         self,
         *,
@@ -132,7 +132,7 @@ class StreamIngestions(Namespace):
             )
         )
 
-    @list_method("video_sdk.stream_ingestions.list")
+    @list_method("video_sdk.stream_ingestions.list", item_model="StreamIngestionsListItem", model="StreamIngestionsListPage")
     def list(
         self,
         *,

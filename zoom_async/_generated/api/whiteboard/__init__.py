@@ -81,7 +81,7 @@ class Whiteboard(Namespace):
 
         return Sessions(self._client)
 
-    @api_method("whiteboard.create")
+    @api_method("whiteboard.create", model="WhiteboardCreateResponse")
     async def create(
         self,
         *,
@@ -108,7 +108,7 @@ class Whiteboard(Namespace):
             )
         )
 
-    @api_method("whiteboard.create_collaborator")
+    @api_method("whiteboard.create_collaborator", model="WhiteboardCreateCollaboratorResponseItem")
     async def create_collaborator(
         self,
         *,
@@ -189,7 +189,7 @@ class Whiteboard(Namespace):
                 options=options,
         )
 
-    @api_method("whiteboard.get")
+    @api_method("whiteboard.get", model="WhiteboardGetResponse")
     async def get(
         self,
         *,
@@ -240,7 +240,7 @@ class Whiteboard(Namespace):
                 options=options,
         )
 
-    @list_method("whiteboard.list")
+    @list_method("whiteboard.list", item_model="WhiteboardListItem", model="WhiteboardListPage")
     def list(
         self,
         *,
@@ -296,7 +296,7 @@ class Whiteboard(Namespace):
             ),
         )
 
-    @api_method("whiteboard.list_collaborator")
+    @api_method("whiteboard.list_collaborator", model="WhiteboardListCollaboratorResponseItem")
     async def list_collaborator(
         self,
         *,

@@ -41,7 +41,7 @@ class Export(Namespace):
 
     _models_module = "zoom_async._generated.models.whiteboard.export"
 
-    @api_method("whiteboard.export.create")
+    @api_method("whiteboard.export.create", model="ExportCreateResponse")
     async def create(
         self,
         *,
@@ -93,7 +93,7 @@ class Export(Namespace):
                 options=options,
         )
 
-    @api_method("whiteboard.export.get_task_status")
+    @api_method("whiteboard.export.get_task_status", model="ExportGetTaskStatusResponse")
     async def get_task_status(
         self,
         *,

@@ -41,7 +41,7 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.whiteboard.files"
 
-    @api_method("whiteboard.files.create")
+    @api_method("whiteboard.files.create", model="FilesCreateResponse")
     async def create(
         self,
         *,

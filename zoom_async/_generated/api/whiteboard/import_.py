@@ -41,7 +41,7 @@ class Import(Namespace):
 
     _models_module = "zoom_async._generated.models.whiteboard.import_"
 
-    @api_method("whiteboard.import_.create")
+    @api_method("whiteboard.import_.create", model="ImportCreateResponse")
     async def create(
         self,
         *,
@@ -86,7 +86,7 @@ class Import(Namespace):
             )
         )
 
-    @api_method("whiteboard.import_.get_status")
+    @api_method("whiteboard.import_.get_status", model="ImportGetStatusResponse")
     async def get_status(
         self,
         *,

@@ -41,7 +41,7 @@ class Projects(Namespace):
 
     _models_module = "zoom_async._generated.models.whiteboard.projects"
 
-    @api_method("whiteboard.projects.create")
+    @api_method("whiteboard.projects.create", model="ProjectsCreateResponse")
     async def create(
         self,
         *,
@@ -83,7 +83,7 @@ class Projects(Namespace):
             )
         )
 
-    @api_method("whiteboard.projects.create_collaborator")
+    @api_method("whiteboard.projects.create_collaborator", model="ProjectsListItemCollaboratorItem")
     async def create_collaborator(
         self,
         *,
@@ -120,7 +120,7 @@ class Projects(Namespace):
             )
         )
 
-    @api_method("whiteboard.projects.create_whiteboard")
+    @api_method("whiteboard.projects.create_whiteboard", model="ProjectsCreateWhiteboardResponse")
     async def create_whiteboard(
         self,
         *,
@@ -225,7 +225,7 @@ class Projects(Namespace):
                 options=options,
         )
 
-    @api_method("whiteboard.projects.get")
+    @api_method("whiteboard.projects.get", model="ProjectsGetResponse")
     async def get(
         self,
         *,
@@ -251,7 +251,7 @@ class Projects(Namespace):
             )
         )
 
-    @list_method("whiteboard.projects.list")
+    @list_method("whiteboard.projects.list", item_model="ProjectsListItem", model="ProjectsListPage")
     def list(
         self,
         *,
@@ -291,7 +291,7 @@ class Projects(Namespace):
             ),
         )
 
-    @api_method("whiteboard.projects.list_collaborators")
+    @api_method("whiteboard.projects.list_collaborators", model="ProjectsListCollaboratorsResponseItem")
     async def list_collaborators(
         self,
         *,
@@ -317,7 +317,7 @@ class Projects(Namespace):
             )
         )
 
-    @api_method("whiteboard.projects.list_subprojects")
+    @api_method("whiteboard.projects.list_subprojects", model="ProjectsListSubprojectsResponse")
     async def list_subprojects(
         self,
         *,

@@ -65,7 +65,7 @@ class Sessions(Namespace):
                 options=options,
         )
 
-    @list_method("whiteboard.sessions.get")
+    @list_method("whiteboard.sessions.get", item_model="SessionsGetItem", model="SessionsGetPage")
     def get(
         self,
         *,
@@ -99,7 +99,7 @@ class Sessions(Namespace):
             ),
         )
 
-    @list_method("whiteboard.sessions.list")
+    @list_method("whiteboard.sessions.list", item_model="SessionsListItem", model="SessionsListPage")
     def list(
         self,
         *,

@@ -41,7 +41,7 @@ class Events(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_events.events"
 
-    @api_method("zoom_events.events.create")
+    @api_method("zoom_events.events.create", model="EventsCreateResponse")
     async def create(
         self,
         *,
@@ -130,7 +130,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_access_link")
+    @api_method("zoom_events.events.create_access_link", model="EventsCreateAccessLinkResponse")
     async def create_access_link(
         self,
         *,
@@ -191,7 +191,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_event_action")
+    @api_method("zoom_events.events.create_event_action", model="EventsCreateEventActionResponse")
     async def create_event_action(
         self,
         *,
@@ -232,7 +232,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_exhibitor")
+    @api_method("zoom_events.events.create_exhibitor", model="EventsListExhibitorsResponseExhibitorsItem")
     async def create_exhibitor(
         self,
         *,
@@ -293,7 +293,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_session")
+    @api_method("zoom_events.events.create_session", model="EventsCreateSessionResponse")
     async def create_session(
         self,
         *,
@@ -425,7 +425,7 @@ class Events(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_events.events.create_speaker")
+    @api_method("zoom_events.events.create_speaker", model="EventsListSpeakersResponseSpeakersItem")
     async def create_speaker(
         self,
         *,
@@ -485,7 +485,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_ticket")
+    @api_method("zoom_events.events.create_ticket", model="EventsCreateTicketResponse")
     async def create_ticket(
         self,
         *,
@@ -525,7 +525,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.create_ticket_type")
+    @api_method("zoom_events.events.create_ticket_type", model="EventsCreateTicketTypeResponse")
     async def create_ticket_type(
         self,
         *,
@@ -813,7 +813,7 @@ class Events(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_events.events.get")
+    @api_method("zoom_events.events.get", model="EventsGetResponse")
     async def get(
         self,
         *,
@@ -843,7 +843,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_access_link")
+    @api_method("zoom_events.events.get_access_link", model="EventsCreateAccessLinkResponse")
     async def get_access_link(
         self,
         *,
@@ -875,7 +875,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_exhibitor")
+    @api_method("zoom_events.events.get_exhibitor", model="EventsListExhibitorsResponseExhibitorsItem")
     async def get_exhibitor(
         self,
         *,
@@ -907,7 +907,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_questions")
+    @api_method("zoom_events.events.get_questions", model="EventsGetQuestionsResponse")
     async def get_questions(
         self,
         *,
@@ -938,7 +938,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.get_reports_custom_report")
+    @list_method("zoom_events.events.get_reports_custom_report", item_model="EventsGetReportsCustomReportItem", model="EventsGetReportsCustomReportPage")
     def get_reports_custom_report(
         self,
         *,
@@ -979,7 +979,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.get_session")
+    @api_method("zoom_events.events.get_session", model="EventsListSessionsResponseSessionsItem")
     async def get_session(
         self,
         *,
@@ -1011,7 +1011,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_session_join_token")
+    @api_method("zoom_events.events.get_session_join_token", model="EventsGetSessionJoinTokenResponse")
     async def get_session_join_token(
         self,
         *,
@@ -1043,7 +1043,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_session_livestream")
+    @api_method("zoom_events.events.get_session_livestream", model="EventsGetSessionLivestreamResponse")
     async def get_session_livestream(
         self,
         *,
@@ -1077,7 +1077,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_speaker")
+    @api_method("zoom_events.events.get_speaker", model="EventsListSpeakersResponseSpeakersItem")
     async def get_speaker(
         self,
         *,
@@ -1109,7 +1109,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_ticket")
+    @api_method("zoom_events.events.get_ticket", model="EventsListTicketsItem")
     async def get_ticket(
         self,
         *,
@@ -1141,7 +1141,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.get_ticket_type_questions")
+    @api_method("zoom_events.events.get_ticket_type_questions", model="EventsGetQuestionsResponse")
     async def get_ticket_type_questions(
         self,
         *,
@@ -1174,7 +1174,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list")
+    @list_method("zoom_events.events.list", item_model="EventsListItem", model="EventsListPage")
     def list(
         self,
         *,
@@ -1218,7 +1218,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.list_access_links")
+    @api_method("zoom_events.events.list_access_links", model="EventsListAccessLinksResponse")
     async def list_access_links(
         self,
         *,
@@ -1248,7 +1248,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list_attendee_action")
+    @list_method("zoom_events.events.list_attendee_action", item_model="EventsListAttendeeActionItem", model="EventsListAttendeeActionPage")
     def list_attendee_action(
         self,
         *,
@@ -1288,7 +1288,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.list_coeditors")
+    @api_method("zoom_events.events.list_coeditors", model="EventsListCoeditorsResponse")
     async def list_coeditors(
         self,
         *,
@@ -1320,7 +1320,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list_email_type_send_status")
+    @list_method("zoom_events.events.list_email_type_send_status", item_model="EventsListEmailTypeSendStatusItem", model="EventsListEmailTypeSendStatusPage")
     def list_email_type_send_status(
         self,
         *,
@@ -1365,7 +1365,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_email_types")
+    @list_method("zoom_events.events.list_email_types", item_model="EventsListEmailTypesItem", model="EventsListEmailTypesPage")
     def list_email_types(
         self,
         *,
@@ -1403,7 +1403,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.list_exhibitors")
+    @api_method("zoom_events.events.list_exhibitors", model="EventsListExhibitorsResponse")
     async def list_exhibitors(
         self,
         *,
@@ -1433,7 +1433,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list_registrants")
+    @list_method("zoom_events.events.list_registrants", item_model="EventsListRegistrantsItem", model="EventsListRegistrantsPage")
     def list_registrants(
         self,
         *,
@@ -1471,7 +1471,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_reports_chat_transcripts")
+    @list_method("zoom_events.events.list_reports_chat_transcripts", item_model="EventsListReportsChatTranscriptsItem", model="EventsListReportsChatTranscriptsPage")
     def list_reports_chat_transcripts(
         self,
         *,
@@ -1523,7 +1523,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_reports_event_attendance")
+    @list_method("zoom_events.events.list_reports_event_attendance", item_model="EventsListReportsEventAttendanceItem", model="EventsListReportsEventAttendancePage")
     def list_reports_event_attendance(
         self,
         *,
@@ -1571,7 +1571,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_reports_session_attendance")
+    @list_method("zoom_events.events.list_reports_session_attendance", item_model="EventsListReportsSessionAttendanceItem", model="EventsListReportsSessionAttendancePage")
     def list_reports_session_attendance(
         self,
         *,
@@ -1611,7 +1611,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_reports_survey")
+    @list_method("zoom_events.events.list_reports_survey", item_model="EventsListReportsSurveyItem", model="EventsListReportsSurveyPage")
     def list_reports_survey(
         self,
         *,
@@ -1649,7 +1649,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_reports_ticket_registration")
+    @list_method("zoom_events.events.list_reports_ticket_registration", item_model="EventsListReportsTicketRegistrationItem", model="EventsListReportsTicketRegistrationPage")
     def list_reports_ticket_registration(
         self,
         *,
@@ -1692,7 +1692,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_session_attendee_action")
+    @list_method("zoom_events.events.list_session_attendee_action", item_model="EventsListAttendeeActionItem", model="EventsListAttendeeActionPage")
     def list_session_attendee_action(
         self,
         *,
@@ -1734,7 +1734,7 @@ class Events(Namespace):
             ),
         )
 
-    @list_method("zoom_events.events.list_session_attendees")
+    @list_method("zoom_events.events.list_session_attendees", item_model="EventsListSessionAttendeesItem", model="EventsListSessionAttendeesPage")
     def list_session_attendees(
         self,
         *,
@@ -1774,7 +1774,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.list_session_interpreters")
+    @api_method("zoom_events.events.list_session_interpreters", model="EventsListSessionInterpretersResponse")
     async def list_session_interpreters(
         self,
         *,
@@ -1806,7 +1806,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.list_session_polls")
+    @api_method("zoom_events.events.list_session_polls", model="EventsListSessionPollsResponse")
     async def list_session_polls(
         self,
         *,
@@ -1838,7 +1838,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list_session_reservations")
+    @list_method("zoom_events.events.list_session_reservations", item_model="EventsListSessionReservationsItem", model="EventsListSessionReservationsPage")
     def list_session_reservations(
         self,
         *,
@@ -1878,7 +1878,7 @@ class Events(Namespace):
             ),
         )
 
-    @api_method("zoom_events.events.list_sessions")
+    @api_method("zoom_events.events.list_sessions", model="EventsListSessionsResponse")
     async def list_sessions(
         self,
         *,
@@ -1911,7 +1911,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.list_speakers")
+    @api_method("zoom_events.events.list_speakers", model="EventsListSpeakersResponse")
     async def list_speakers(
         self,
         *,
@@ -1941,7 +1941,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.list_sponsor_tiers")
+    @api_method("zoom_events.events.list_sponsor_tiers", model="EventsListSponsorTiersResponse")
     async def list_sponsor_tiers(
         self,
         *,
@@ -1971,7 +1971,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.list_ticket_types")
+    @api_method("zoom_events.events.list_ticket_types", model="EventsListTicketTypesResponse")
     async def list_ticket_types(
         self,
         *,
@@ -2001,7 +2001,7 @@ class Events(Namespace):
             )
         )
 
-    @list_method("zoom_events.events.list_tickets")
+    @list_method("zoom_events.events.list_tickets", item_model="EventsListTicketsItem", model="EventsListTicketsPage")
     def list_tickets(
         self,
         *,
@@ -2184,7 +2184,7 @@ class Events(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_events.events.update_attendee_action")
+    @api_method("zoom_events.events.update_attendee_action", model="EventsUpdateAttendeeActionResponse")
     async def update_attendee_action(
         self,
         *,
@@ -2223,7 +2223,7 @@ class Events(Namespace):
             )
         )
 
-    @api_method("zoom_events.events.update_coeditors")
+    @api_method("zoom_events.events.update_coeditors", model="EventsUpdateAttendeeActionResponse")
     async def update_coeditors(
         self,
         *,
@@ -2458,7 +2458,7 @@ class Events(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_events.events.update_session_attendee_action")
+    @api_method("zoom_events.events.update_session_attendee_action", model="EventsUpdateAttendeeActionResponse")
     async def update_session_attendee_action(
         self,
         *,

@@ -41,7 +41,7 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_events.files"
 
-    @api_method("zoom_events.files.create")
+    @api_method("zoom_events.files.create", model="FilesCreateResponse")
     async def create(
         self,
         *,
@@ -92,7 +92,7 @@ class Files(Namespace):
             )
         )
 
-    @api_method("zoom_events.files.create_multipart")
+    @api_method("zoom_events.files.create_multipart", model="FilesCreateMultipartResponse")
     async def create_multipart(
         self,
         *,

@@ -41,7 +41,7 @@ class Hubs(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_events.hubs"
 
-    @api_method("zoom_events.hubs.create_host")
+    @api_method("zoom_events.hubs.create_host", model="HubsCreateHostResponse")
     async def create_host(
         self,
         *,
@@ -74,7 +74,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.create_vod_channel")
+    @api_method("zoom_events.hubs.create_vod_channel", model="HubsCreateVodChannelResponse")
     async def create_vod_channel(
         self,
         *,
@@ -116,7 +116,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.create_vod_channel_action")
+    @api_method("zoom_events.hubs.create_vod_channel_action", model="HubsCreateVodChannelActionResponse")
     async def create_vod_channel_action(
         self,
         *,
@@ -152,7 +152,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.create_vod_channel_registration")
+    @api_method("zoom_events.hubs.create_vod_channel_registration", model="HubsCreateVodChannelRegistrationResponse")
     async def create_vod_channel_registration(
         self,
         *,
@@ -190,7 +190,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.create_vod_channel_video")
+    @api_method("zoom_events.hubs.create_vod_channel_video", model="HubsCreateVodChannelVideoResponse")
     async def create_vod_channel_video(
         self,
         *,
@@ -316,7 +316,7 @@ class Hubs(Namespace):
                 options=options,
         )
 
-    @api_method("zoom_events.hubs.get_vod_channel")
+    @api_method("zoom_events.hubs.get_vod_channel", model="HubsGetVodChannelResponse")
     async def get_vod_channel(
         self,
         *,
@@ -350,7 +350,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.get_vod_channel_registration_questions")
+    @api_method("zoom_events.hubs.get_vod_channel_registration_questions", model="HubsGetVodChannelRegistrationQuestionsResponse")
     async def get_vod_channel_registration_questions(
         self,
         *,
@@ -384,7 +384,7 @@ class Hubs(Namespace):
             )
         )
 
-    @api_method("zoom_events.hubs.list")
+    @api_method("zoom_events.hubs.list", model="HubsListResponse")
     async def list(
         self,
         *,
@@ -417,7 +417,7 @@ class Hubs(Namespace):
             )
         )
 
-    @list_method("zoom_events.hubs.list_hosts")
+    @list_method("zoom_events.hubs.list_hosts", item_model="HubsListHostsItem", model="HubsListHostsPage")
     def list_hosts(
         self,
         *,
@@ -457,7 +457,7 @@ class Hubs(Namespace):
             ),
         )
 
-    @list_method("zoom_events.hubs.list_videos")
+    @list_method("zoom_events.hubs.list_videos", item_model="HubsListVideosItem", model="HubsListVideosPage")
     def list_videos(
         self,
         *,
@@ -497,7 +497,7 @@ class Hubs(Namespace):
             ),
         )
 
-    @list_method("zoom_events.hubs.list_vod_channel_registrations")
+    @list_method("zoom_events.hubs.list_vod_channel_registrations", item_model="HubsListVodChannelRegistrationsItem", model="HubsListVodChannelRegistrationsPage")
     def list_vod_channel_registrations(
         self,
         *,
@@ -541,7 +541,7 @@ class Hubs(Namespace):
             ),
         )
 
-    @list_method("zoom_events.hubs.list_vod_channel_reports_registrations")
+    @list_method("zoom_events.hubs.list_vod_channel_reports_registrations", item_model="HubsListVodChannelReportsRegistrationsItem", model="HubsListVodChannelReportsRegistrationsPage")
     def list_vod_channel_reports_registrations(
         self,
         *,
@@ -581,7 +581,7 @@ class Hubs(Namespace):
             ),
         )
 
-    @api_method("zoom_events.hubs.list_vod_channel_videos")
+    @api_method("zoom_events.hubs.list_vod_channel_videos", model="HubsListVodChannelVideosResponse")
     async def list_vod_channel_videos(
         self,
         *,
@@ -615,7 +615,7 @@ class Hubs(Namespace):
             )
         )
 
-    @list_method("zoom_events.hubs.list_vod_channels")
+    @list_method("zoom_events.hubs.list_vod_channels", item_model="HubsListVodChannelsItem", model="HubsListVodChannelsPage")
     def list_vod_channels(
         self,
         *,

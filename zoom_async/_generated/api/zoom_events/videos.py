@@ -41,7 +41,7 @@ class Videos(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_events.videos"
 
-    @api_method("zoom_events.videos.get_metadata")
+    @api_method("zoom_events.videos.get_metadata", model="VideosGetMetadataResponse")
     async def get_metadata(
         self,
         *,
