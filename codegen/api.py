@@ -56,7 +56,15 @@ REGENERATE = "# Regenerate with: python -m codegen api  (see docs/naming.md)"
 DEFAULT_DEPTH = 4
 PAGING_PARAMS = frozenset({"next_page_token", "page_number"})
 JSON_TYPES = ("application/json",)
-RESERVED_PARAMS = frozenset({"self", "options", "cached_property", "m"})
+# Names the generated code or the per-call options (RequestOptions, PageOptions) use: a spec
+# parameter of the same name gets a suffix naming where it goes (``priority_body``).
+RESERVED_PARAMS = frozenset(
+    {
+        "self", "options", "cached_property", "m", "headers", "extra_query", "extra_body",
+        "timeout", "retry", "max_retries", "priority", "mode", "prefetch", "concurrency",
+        "checkpoint", "token_max_age", "progress",
+    }
+)  # fmt: skip
 
 
 @dataclass

@@ -38,8 +38,10 @@ if TYPE_CHECKING:
     import httpx
 
     from ._client import ZoomClient
+    from .limits import Priority
     from .pagination import Checkpoint, PaginationMode, Paginator
     from .progress import ProgressCallback
+    from .retries import RetryPolicy
 
 __all__ = [
     "ApiMethod",
@@ -59,19 +61,29 @@ FileContent = bytes | IO[bytes] | tuple[str, bytes | IO[bytes]] | tuple[str, byt
 ``(filename, content, content_type)``."""
 
 
-class RequestOptions(TypedDict, total=False):
-    """Per-call options every typed method accepts after its own arguments."""
-
+class _CallOptions(TypedDict, total=False):
     headers: Mapping[str, str]
     """Extra HTTP headers for this request."""
     extra_query: Mapping[str, Any]
     """Query parameters the spec does not (yet) list; sent as given."""
+
+
+class RequestOptions(_CallOptions, total=False):
+    """Per-call options every typed method accepts after its own arguments: those of
+    :meth:`ZoomClient.request <zoom_async.ZoomClient.request>`, plus ``extra_query`` and
+    ``extra_body`` for what the spec does not list yet."""
+
     extra_body: Mapping[str, Any]
     """JSON body fields the spec does not (yet) list; merged into the body."""
+    timeout: float | httpx.Timeout
+    retry: RetryPolicy
+    max_retries: int
+    priority: Priority
 
 
-class PageOptions(RequestOptions, total=False):
-    """Options of paginated methods: those of :meth:`ZoomClient.paginate`."""
+class PageOptions(_CallOptions, total=False):
+    """Options of paginated methods: those of :meth:`ZoomClient.paginate
+    <zoom_async.ZoomClient.paginate>`."""
 
     mode: PaginationMode
     prefetch: int
@@ -82,6 +94,7 @@ class PageOptions(RequestOptions, total=False):
 
 
 _PAGE_OPTIONS = ("mode", "prefetch", "concurrency", "checkpoint", "token_max_age", "progress")
+_SEND_OPTIONS = ("timeout", "retry", "max_retries", "priority")
 
 
 def _query_value(value: Any) -> Any:
@@ -161,55 +174,26 @@ class Namespace:
     ) -> Any:
         """Send one operation; the parsed model, the raw response, or bytes for downloads."""
         op = catalog.by_python_name(python_name)
-        path_params = _path_params(op, path)
-        params = _query(query, options)
-        payload = _body(body, json_body, options)
-        headers = options.get("headers")
         client = self._client
-        if files is not None or form is not None:
-            return await self._upload(op, path_params, params, files, form, headers, model)
-        if self._raw or binary:
-            response = await client.send(
-                op.method, op.path, params=params, json=payload, headers=headers,
-                path_params=path_params,
-            )  # fmt: skip
-            return response if self._raw else response.content
-        data = await client.request(
-            op.method, op.path, params=params, json=payload, headers=headers,
-            path_params=path_params,
-        )  # fmt: skip
-        return self._parse(model, data)
-
-    async def _upload(
-        self,
-        op: catalog.Operation,
-        path_params: dict[str, str | int],
-        params: dict[str, Any] | None,
-        files: Mapping[str, Any] | None,
-        form: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
-        model: str | None,
-    ) -> Any:
-        """A multipart request: encoded here, sent through the client like any other."""
-        import httpx
-
-        file_parts = {k: v for k, v in (files or {}).items() if v is not None}
-        data = {k: _form_value(v) for k, v in (form or {}).items() if v is not None}
-        encoded = httpx.Request(
-            "POST", "http://multipart.invalid/", data=data, files=file_parts or None
+        kwargs: dict[str, Any] = {k: options[k] for k in _SEND_OPTIONS if k in options}
+        kwargs.update(
+            params=_query(query, options),
+            headers=options.get("headers"),
+            path_params=_path_params(op, path),
         )
-        content = encoded.read()
-        merged = dict(headers or {})
-        merged["Content-Type"] = encoded.headers["Content-Type"]
-        response = await self._client.send(
-            op.method, op.path, params=params, headers=merged, path_params=path_params,
-            content=content,
-        )  # fmt: skip
+        if files is not None or form is not None:
+            kwargs["files"] = {k: v for k, v in (files or {}).items() if v is not None} or None
+            kwargs["data"] = {
+                k: _form_value(v) for k, v in (form or {}).items() if v is not None
+            } or None
+        else:
+            kwargs["json"] = _body(body, json_body, options)
         if self._raw:
-            return response
-        if not response.content.strip():
-            return None
-        return self._parse(model, response.json())
+            return await client.send(op.method, op.path, **kwargs)
+        if binary:
+            response = await client.send(op.method, op.path, **kwargs)
+            return response.content
+        return self._parse(model, await client.request(op.method, op.path, **kwargs))
 
     def _paginate(
         self,

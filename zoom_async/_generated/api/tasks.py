@@ -47,7 +47,7 @@ class Tasks(Namespace):
         *,
         title: str | None = None,
         description: str | None = None,
-        priority: Literal["Low", "Medium", "High", "Highest"] | str | None = None,
+        priority_body: Literal["Low", "Medium", "High", "Highest"] | str | None = None,
         status: Literal["To do", "In progress", "Done", "Blocked", "Recommended"] | str | None = None,
         due_date: str | date | None = None,
         is_public: bool | None = None,
@@ -67,8 +67,8 @@ class Tasks(Namespace):
         Args:
             title: The tasks's title. Maximum 500 characters.
             description: The task's detailed description. Maximum 10,000 characters.
-            priority: The task's priority level. One of ``Low``, ``Medium``, ``High``,
-                ``Highest``. Zoom's default: ``Medium``.
+            priority_body: (``priority``) The task's priority level. One of ``Low``, ``Medium``,
+                ``High``, ``Highest``. Zoom's default: ``Medium``.
             status: The task's current status. One of ``To do``, ``In progress``, ``Done``,
                 ``Blocked``, ``Recommended``. Zoom's default: ``To do``.
             due_date: The task's due date in UTC, formatted as `yyyy-MM-dd`.
@@ -88,7 +88,7 @@ class Tasks(Namespace):
             await self._request(
                 "tasks.create_item",
                 path={},
-                body={"title": title, "description": description, "priority": priority, "status": status, "due_date": due_date, "is_public": is_public, "starred": starred, "collaborators": collaborators, "invite_message": invite_message, "skip_notifications": skip_notifications, "assignees": assignees},
+                body={"title": title, "description": description, "priority": priority_body, "status": status, "due_date": due_date, "is_public": is_public, "starred": starred, "collaborators": collaborators, "invite_message": invite_message, "skip_notifications": skip_notifications, "assignees": assignees},
                 model="TasksCreateItemResponse",
                 options=options,
             )
@@ -471,7 +471,7 @@ class Tasks(Namespace):
         task_id: str,
         title: str | None = None,
         description: str | None = None,
-        priority: Literal["Low", "Medium", "High", "Highest"] | str | None = None,
+        priority_body: Literal["Low", "Medium", "High", "Highest"] | str | None = None,
         status: Literal["To do", "In progress", "Done", "Blocked", "Recommended"] | str | None = None,
         due_date: str | date | None = None,
         is_public: bool | None = None,
@@ -489,8 +489,8 @@ class Tasks(Namespace):
             task_id: (``taskId``) The unique identifier of the task to update
             title: The title of the task. Maximum 500 characters.
             description: A detailed description of the task. Maximum 10,000 characters.
-            priority: The task's priority level. One of ``Low``, ``Medium``, ``High``,
-                ``Highest``. Zoom's default: ``Medium``.
+            priority_body: (``priority``) The task's priority level. One of ``Low``, ``Medium``,
+                ``High``, ``Highest``. Zoom's default: ``Medium``.
             status: The task's current status. One of ``To do``, ``In progress``, ``Done``,
                 ``Blocked``, ``Recommended``. Zoom's default: ``To do``.
             due_date: The task's due date in UTC, formatted as `yyyy-MM-dd`.
@@ -502,6 +502,6 @@ class Tasks(Namespace):
         await self._request(
                 "tasks.update_item",
                 path={"taskId": task_id},
-                body={"title": title, "description": description, "priority": priority, "status": status, "due_date": due_date, "is_public": is_public, "starred": starred},
+                body={"title": title, "description": description, "priority": priority_body, "status": status, "due_date": due_date, "is_public": is_public, "starred": starred},
                 options=options,
         )
