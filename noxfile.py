@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``bench``, ``codegen``."""
+"""Developer sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``docs``, ``bench``..."""
 
 from __future__ import annotations
 
@@ -52,3 +52,10 @@ def codegen(session: nox.Session) -> None:
     session.run("python", "-m", "codegen", "catalog", *session.posargs)
     session.run("python", "-m", "codegen", "api", *session.posargs)
     session.run("python", "-m", "codegen.webhook_events")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (mkdocs.yml) into site/; any warning fails the build."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})

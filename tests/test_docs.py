@@ -45,3 +45,17 @@ def test_the_collector_sees_every_python_block(pytestconfig: pytest.Config) -> N
         doctests = len(re.findall(r"^[ \t]*```py(?:thon)?\n[ \t]*>>>", text, flags=re.M))
         seen, total = len(run) + doctests, python_blocks(text)
         assert seen == total, f"{page.name}: {seen} of {total} Python blocks collected"
+
+
+def test_every_page_is_in_the_site_navigation() -> None:
+    """A page added to docs/ must be added to mkdocs.yml's nav (the site would hide it)."""
+    nav = (ROOT / "mkdocs.yml").read_text(encoding="utf-8").split("\nnav:", 1)[1]
+    listed = set(re.findall(r":\s*([\w./-]+\.md)\s*$", nav, flags=re.M))
+    pages = {
+        str(p.relative_to(ROOT / "docs"))
+        for p in (ROOT / "docs").rglob("*.md")
+        if "examples" not in p.parts
+    }
+    missing = sorted(pages - listed)
+    assert not missing, f"add these pages to the nav in mkdocs.yml: {missing}"
+    assert not listed - pages, f"mkdocs.yml lists pages that do not exist: {listed - pages}"
