@@ -40,7 +40,7 @@ import asyncio
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -305,47 +305,13 @@ free slot ahead of every queued ``"batch"`` request; each queue is FIFO."""
 
 _PRIORITIES: tuple[Priority, ...] = ("interactive", "batch")
 
-
-def _signal() -> Any:
-    """Something one waiter sleeps on until another wakes it.
-
-    Under asyncio a bare future (about 100 bytes; an ``anyio.Event`` wraps an ``asyncio.Event``
-    and its deque of futures, several times that): 100,000 queued calls are 100,000 of these.
-    """
-    try:
-        return asyncio.get_running_loop().create_future()
-    except RuntimeError:
-        return anyio.Event()
+_Grant = tuple[float, int]
+"""What a queued request receives: its grant time and its slot's lease id."""
 
 
-def _fire(signal: Any) -> None:
-    if isinstance(signal, asyncio.Future):
-        if not signal.done():
-            signal.set_result(None)
-    else:
-        signal.set()
-
-
-def _fired(signal: Any) -> bool:
-    return bool(signal.done() if isinstance(signal, asyncio.Future) else signal.is_set())
-
-
-async def _wait(signal: Any) -> None:
-    if isinstance(signal, asyncio.Future):
-        await signal
-    else:
-        await signal.wait()
-
-
-class _Waiter:
-    """A queued request: no more than its place, its queue and how to wake it."""
-
-    __slots__ = ("cancelled", "queue", "signal")
-
-    def __init__(self, queue: int) -> None:
-        self.queue = queue
-        self.cancelled = False
-        self.signal: Any = None
+def _wake(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @dataclass(slots=True)
@@ -381,12 +347,12 @@ class LearnedShare:
 class _Lane:
     """One (family, category) window: who waits for it, in which order, and what it learned.
 
-    Queued requests wait in two FIFO queues (interactive before batch). Only the request at the
-    head of the line asks the store for a slot; the others sleep on a signal of their own and
-    cost no CPU. When the head gets its slot it wakes the next one, so a wave of freed slots is
-    handed out as fast as the loop can run the waiters, with no pacing. A cancelled waiter only
-    marks itself (O(1)); marked entries are dropped when they reach the head, or all at once
-    when they are the majority, so cancelling 100,000 of them costs 100,000 small steps.
+    A queued request is one future in one of two FIFO queues (interactive before batch): about
+    150 bytes, and no coroutine of the lane's own. One *pump* task per lane, alive while anyone
+    waits, asks the store for slots and hands each one to the head of the line by resolving its
+    future, so a wave of freed slots is handed out in one pass, with no pacing. A cancelled
+    request's future is cancelled with it and only counted (O(1)); cancelled entries are dropped
+    when they reach the head, or all at once when they are the majority.
     """
 
     def __init__(
@@ -407,14 +373,19 @@ class _Lane:
         self.configured = limit
         self._store = store
         self._clock = clock
-        self._queues: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
+        self._queues: tuple[deque[asyncio.Future[_Grant]], deque[asyncio.Future[_Grant]]] = (
+            deque(),
+            deque(),
+        )
         self._queued = 0
         self._cancelled = 0
-        self._changed: Any = None
+        self._pump: asyncio.Task[None] | None = None
+        self._changed: asyncio.Future[None] | None = None
         self._max_poll = max_poll
         self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
         self._lease_ids = itertools.count(1)
+        self._returns: set[asyncio.Task[None]] = set()
         self.learned: LearnedShare | None = None
         # Grant times of the last two windows, and those Zoom refused: what the lane counts of
         # its own when a 429 tells it the window was full.
@@ -453,106 +424,123 @@ class _Lane:
 
     # -- queueing ----------------------------------------------------------------------------
 
-    def _head(self) -> _Waiter | None:
-        for queue in self._queues:
-            while queue:
-                first = queue[0]
-                if not first.cancelled:
-                    return first
-                queue.popleft()
-                self._cancelled -= 1
-        return None
+    async def permit(self, limiter: RateLimiter, priority: Priority, retry: bool) -> Permit:
+        """Wait for a slot (see :meth:`RateLimiter.acquire`) and return its permit.
 
-    def _wake_head(self) -> None:
-        head = self._head()
-        if head is not None and head.signal is not None:
-            _fire(head.signal)
+        The one coroutine a queued request adds to its caller's stack, so it is kept small.
+        """
+        started = self._clock.monotonic()
+        if not self._queued:
+            lease_id = next(self._lease_ids)
+            if await self._try(lease_id) == 0.0:
+                return self._granted(limiter, started, started, lease_id)
+        future: asyncio.Future[_Grant] = asyncio.get_running_loop().create_future()
+        queue = self._queues[0 if priority == "interactive" else 1]
+        if retry:
+            queue.appendleft(future)
+        else:
+            queue.append(future)
+        self._queued += 1
+        if self._pump is None:
+            self._pump = asyncio.get_running_loop().create_task(self._hand_out())
+        try:
+            granted_at, lease_id = await future
+        except asyncio.CancelledError:
+            self._abandon(future)
+            raise
+        return self._granted(limiter, started, granted_at, lease_id)
 
-    def _granted(self, started: float) -> float:
-        granted = self._clock.monotonic()
+    def _granted(
+        self, limiter: RateLimiter, started: float, granted_at: float, lease_id: int
+    ) -> Permit:
         self.requests += 1
-        self.waited += granted - started
         grants = self._grants
-        grants.append(granted)
-        horizon = granted - 2 * self.configured.window
+        grants.append(granted_at)
+        horizon = granted_at - 2 * self.configured.window
         while grants[0] < horizon:
             grants.popleft()
-        return granted
+        if granted_at > started:
+            self.waited += granted_at - started
+            limiter._emit(
+                LimitEvent("wait", self.family, self.category, seconds=granted_at - started)
+            )
+        return Permit(limiter, self, granted_at, None, lease_id)
 
-    async def acquire(
-        self, *, priority: Priority = "batch", retry: bool = False
-    ) -> tuple[float, int]:
-        """Wait for a slot; return the grant time and the slot's lease id. ``retry`` goes to
-        the front of its queue."""
-        started = self._clock.monotonic()
-        lease_id = next(self._lease_ids)
-        if not self._queued and await self._try(lease_id) == 0.0:
-            return self._granted(started), lease_id
-        waiter = _Waiter(0 if priority == "interactive" else 1)
-        queue = self._queues[waiter.queue]
-        if retry:
-            queue.appendleft(waiter)
-        else:
-            queue.append(waiter)
-        self._queued += 1
-        try:
-            while True:
-                head = self._head()
-                if head is not waiter:
-                    if head is not None and head.queue > waiter.queue and head.signal is not None:
-                        # A batch request was heading the line: this one goes first now.
-                        _fire(head.signal)
-                    waiter.signal = _signal()
-                    await _wait(waiter.signal)
-                    continue
-                delay = await self._try(lease_id)
-                if delay == 0.0:
-                    break
-                changed = self._changed
-                if changed is None or _fired(changed):
-                    changed = self._changed = _signal()
-                waiter.signal = changed
-                with anyio.move_on_after(min(delay, self._max_poll)):
-                    await _wait(changed)
-        except BaseException:
-            # Cancelled (or failed) while queued: give the place back and pass the turn on.
-            self._forget(waiter)
-            raise
-        self._queued -= 1
-        queue = self._queues[waiter.queue]
-        if queue[0] is waiter:
-            queue.popleft()
-        else:  # a retry went ahead of it while the store answered
-            queue.remove(waiter)
-        self._wake_head()
-        return self._granted(started), lease_id
-
-    def _forget(self, waiter: _Waiter) -> None:
-        was_head = self._head() is waiter
-        waiter.cancelled = True
+    def _abandon(self, future: asyncio.Future[_Grant]) -> None:
+        if not future.cancelled():
+            # The slot was handed over just as the caller was cancelled: give it back.
+            if future.exception() is None:
+                _, lease_id = future.result()
+                task = asyncio.get_running_loop().create_task(self.release(lease_id))
+                self._returns.add(task)
+                task.add_done_callback(self._returns.discard)
+            return
         self._queued -= 1
         self._cancelled += 1
         if self._queued == 0:
             for queue in self._queues:
                 queue.clear()
             self._cancelled = 0
-            return
-        if was_head:
-            self._wake_head()  # drops the cancelled entries ahead of the new head
-        if self._cancelled > self._queued:
+        elif self._cancelled > self._queued:
             # Most entries are cancelled: drop them in one pass (amortised O(1) each).
             for queue in self._queues:
-                live = [w for w in queue if not w.cancelled]
+                live = [f for f in queue if not f.done()]
                 queue.clear()
                 queue.extend(live)
             self._cancelled = 0
+
+    def _head(self) -> deque[asyncio.Future[_Grant]] | None:
+        """The queue whose first entry is the next request to serve (dropping cancelled ones)."""
+        for queue in self._queues:
+            while queue:
+                if not queue[0].done():
+                    return queue
+                queue.popleft()
+                self._cancelled -= 1
+        return None
+
+    async def _hand_out(self) -> None:
+        """The pump: while anyone waits, take slots from the store and hand them over."""
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if self._head() is None:
+                    return
+                lease_id = next(self._lease_ids)
+                try:
+                    delay = await self._try(lease_id)
+                except Exception as exc:
+                    # The store cannot answer (a shared store's LimiterUnavailable): the request
+                    # at the head fails with it, unsent; the next one tries again.
+                    queue = self._head()
+                    if queue is not None:
+                        self._queued -= 1
+                        queue.popleft().set_exception(exc)
+                    continue
+                if delay == 0.0:
+                    queue = self._head()
+                    if queue is None:
+                        # Everyone left while the store answered: the slot goes back.
+                        await self.release(lease_id)
+                        return
+                    self._queued -= 1
+                    queue.popleft().set_result((self._clock.monotonic(), lease_id))
+                    continue
+                changed = self._changed = loop.create_future()
+                timer = loop.call_later(min(delay, self._max_poll), _wake, changed)
+                try:
+                    await changed
+                finally:
+                    timer.cancel()
+                    self._changed = None
+        finally:
+            self._pump = None
 
     async def release(self, lease_id: int) -> None:
         await self._store.release(self.key, lease_id, self._clock.monotonic())
         changed = self._changed
         if changed is not None:
-            self._changed = None
-            _fire(changed)
+            _wake(changed)
 
     # -- learning what other apps use ------------------------------------------------------
 
@@ -910,15 +898,15 @@ class RateLimiter:
 
     # -- windows -------------------------------------------------------------------------
 
-    async def acquire(
+    def acquire(
         self,
         family: Family,
         category: Category,
         *,
         priority: Priority = "batch",
         retry: bool = False,
-    ) -> Permit:
-        """Wait for a slot of ``category`` and return its :class:`Permit`.
+    ) -> Coroutine[Any, Any, Permit]:
+        """Wait for a slot of ``category``: ``permit = await limiter.acquire(...)``.
 
         ``"interactive"`` requests take the next free slot ahead of every queued ``"batch"``
         one; each queue is FIFO, and ``retry`` puts the request at the front of its queue (a
@@ -928,21 +916,23 @@ class RateLimiter:
         """
         if priority not in _PRIORITIES:
             raise ConfigurationError(f"priority must be 'interactive' or 'batch', not {priority!r}")
-        daily_key = (
-            await self._reserve_daily(family, category) if category.uses_daily_quota else None
-        )
         lane = self._lane(family, category)
+        if category.uses_daily_quota:
+            return self._acquire_daily(lane, priority, retry)
+        # No coroutine of its own: a queued request's stack is the caller's and the lane's.
+        return lane.permit(self, priority, retry)
+
+    async def _acquire_daily(self, lane: _Lane, priority: Priority, retry: bool) -> Permit:
+        daily_key = await self._reserve_daily(lane.family, lane.category)
         try:
-            started = self._clock.monotonic()
-            granted_at, lease_id = await lane.acquire(priority=priority, retry=retry)
+            permit = await lane.permit(self, priority, retry)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
                     await self._store.decrement(daily_key)
             raise
-        if granted_at > started:
-            self._emit(LimitEvent("wait", family, category, seconds=granted_at - started))
-        return Permit(self, lane, granted_at, daily_key, lease_id)
+        permit._daily_key = daily_key
+        return permit
 
     def rate_limited(
         self,
