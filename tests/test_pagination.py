@@ -418,10 +418,10 @@ async def test_bad_arguments_are_refused() -> None:
     async with ZoomClient(auth=StaticToken("t")) as zoom:
         with pytest.raises(ValueError, match="checkpoint"):
             zoom.paginate("/users", checkpoint=Checkpoint(path="/groups"))
-        with pytest.raises(ValueError, match="page_size="):
-            zoom.paginate("/users", params={"page_size": 10})
+        with pytest.raises(ValueError, match="two page sizes"):
+            zoom.paginate("/users", params={"page_size": 10}, page_size=20)
         with pytest.raises(ValueError, match="page_number"):
-            zoom.paginate("/users", params={"page_number": 3})
+            zoom.paginate("/users", params={"page_number": 3, "next_page_token": "x"})
         with pytest.raises(ValueError, match="mode"):
             zoom.paginate("/users", mode="cursor")  # type: ignore[arg-type]
         with pytest.raises(ValueError, match="path_params"):

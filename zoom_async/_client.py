@@ -31,7 +31,7 @@ import httpx
 from . import catalog
 from ._decoding import excerpt, loads
 from ._generated.api import ApiNamespaces
-from ._inputs import check_headers, check_path, clean_params, path_param_text
+from ._inputs import check_headers, check_path, merge_query, path_param_text, split_query
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
 from .clock import Clock, SystemClock
 from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
@@ -57,8 +57,8 @@ from .fan_out import DEFAULT_CONCURRENCY, FanOut, Result
 from .fan_out import fan_out as _fan_out
 from .limits import EventHook, LimiterStore, Permit, Priority, RateLimiter, classify_rate_limit
 from .pagination import (
+    DEFAULT_MAX_EMPTY_PAGES,
     DEFAULT_PAGE_CONCURRENCY,
-    DEFAULT_PAGE_SIZE,
     DEFAULT_TOKEN_MAX_AGE,
     Checkpoint,
     Item,
@@ -626,7 +626,7 @@ class ZoomClient(ApiNamespaces):
                 url = httpx.URL(path)
             except httpx.InvalidURL as exc:
                 raise ConfigurationError(f"invalid URL {path!r}: {exc}") from None
-            raw = url.raw_path.decode("ascii").split("?", 1)[0]
+            raw = url.raw_path.decode("ascii")  # its query string is kept, and merged
             if self._base_path and raw.startswith(self._base_path + "/"):
                 raw = raw[len(self._base_path) :]
             path = raw
@@ -959,8 +959,9 @@ class ZoomClient(ApiNamespaces):
         if not isinstance(method, str) or not _METHOD.fullmatch(method):
             raise ConfigurationError(f"{method!r} is not an HTTP method")
         method = method.upper()
-        rel = self._relative_path(path, path_params)
-        query = clean_params(params)
+        rel, path_query = split_query(self._relative_path(path, path_params))
+        # httpx replaces a URL's query string when params are given: merge them instead.
+        query = merge_query(path_query, params)
         check_headers(headers)
         deadline = self._deadline
         if timeout is not None:
@@ -1417,7 +1418,7 @@ class ZoomClient(ApiNamespaces):
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        page_size: int | None = None,
         path_params: Mapping[str, str | int] | None = None,
         list_key: str | None = None,
         mode: PaginationMode = "auto",
@@ -1426,14 +1427,19 @@ class ZoomClient(ApiNamespaces):
         checkpoint: Checkpoint | None = None,
         token_max_age: float | None = DEFAULT_TOKEN_MAX_AGE,
         progress: ProgressCallback | None = None,
+        max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES,
     ) -> Paginator[Item]:
         """Every item of a list endpoint: ``async for`` items, ``.pages()`` for pages, ``await``
         for the first page. See :mod:`zoom_async.pagination`.
 
         Args:
-            path, params, path_params: the list request, as for :meth:`get` (paging
-                parameters are managed for you).
-            page_size: items per page, clamped to the endpoint's maximum.
+            path, params, path_params: the list request, as for :meth:`get`. Paging
+                parameters may be given in ``params`` or in the path's query string
+                (``"/users?status=inactive&page_size=50"``): ``page_size``, a
+                ``next_page_token`` to resume from, or a ``page_number`` to start at. Nothing
+                given is dropped; one parameter given twice with different values raises
+                :class:`~zoom_async.errors.ConfigurationError`.
+            page_size: items per page (default 300), clamped to the endpoint's maximum.
             list_key: the key of the items (default: from the catalog or the response).
             mode: ``"auto"``, ``"token"`` or ``"page_number"`` (see
                 :data:`~zoom_async.pagination.PaginationMode`).
@@ -1443,6 +1449,9 @@ class ZoomClient(ApiNamespaces):
             token_max_age: fetch the next page before its ``next_page_token`` is older than
                 this many seconds, even if the caller is behind (``None``: never).
             progress: a :data:`~zoom_async.progress.ProgressCallback`.
+            max_empty_pages: empty pages in a row (each with a new ``next_page_token``)
+                tolerated; one more and the listing raises
+                :class:`~zoom_async.pagination.PaginationError`.
 
         Example::
 
@@ -1462,6 +1471,7 @@ class ZoomClient(ApiNamespaces):
             checkpoint=checkpoint,
             token_max_age=token_max_age,
             progress=progress,
+            max_empty_pages=max_empty_pages,
         )
 
     @overload

@@ -14,11 +14,18 @@ from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import parse_qsl, unquote
 
 from .errors import ConfigurationError
 
-__all__ = ["check_headers", "check_path", "clean_params", "path_param_text"]
+__all__ = [
+    "check_headers",
+    "check_path",
+    "clean_params",
+    "merge_query",
+    "path_param_text",
+    "split_query",
+]
 
 # RFC 9110 token characters: what a header name may hold.
 _HEADER_NAME = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
@@ -104,6 +111,44 @@ def clean_params(params: Mapping[str, Any] | None) -> dict[str, Any] | None:
         else:
             out[key] = _query_text(key, value)
     return out
+
+
+def split_query(path: str) -> tuple[str, list[tuple[str, str]]]:
+    """``"/users?status=inactive"`` -> ``("/users", [("status", "inactive")])``."""
+    path, _, query = path.partition("?")
+    path = path.partition("#")[0]
+    query = query.partition("#")[0]
+    return path, parse_qsl(query, keep_blank_values=True) if query else []
+
+
+def merge_query(
+    path_query: list[tuple[str, str]], params: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """One set of query parameters from a query string in the path and ``params``: nothing
+    dropped, a key given twice with different values refused (:func:`clean_params` applies)."""
+    cleaned = clean_params(params)
+    if not path_query:
+        return cleaned
+    merged: dict[str, Any] = {}
+    for key, value in path_query:
+        if key in merged:
+            previous = merged[key]
+            merged[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            merged[key] = value
+    for key, value in (cleaned or {}).items():
+        if key in merged and _as_texts(merged[key]) != _as_texts(value):
+            raise ConfigurationError(
+                f"query parameter {key!r} is given twice, as {merged[key]!r} in the path's query "
+                f"string and as {value!r} in params=; give it once"
+            )
+        merged[key] = value
+    return merged
+
+
+def _as_texts(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [str(v) for v in values]
 
 
 def check_headers(headers: Mapping[str, str] | None) -> None:

@@ -13,8 +13,13 @@ What it does for you:
 * finds the list key (``users``, ``meetings``, ``participants``...) from the operation catalog or
   the response, and clamps ``page_size`` to the endpoint's maximum;
 * pages by ``next_page_token``, by legacy ``page_number``, or either for endpoints that take
-  both; stops on an empty or missing token; raises :class:`PaginationLoopError` when a token
-  repeats instead of looping forever;
+  both; stops on an empty or missing token (a token means more, even on a page the counts call
+  the last); raises :class:`PaginationLoopError` when a token repeats, and
+  :class:`PaginationError` after ``max_empty_pages`` empty pages in a row, instead of looping
+  forever;
+* takes paging and filter parameters wherever they are given: ``params=``, the path's query
+  string (``"/users?status=inactive&page_size=50"``), ``page_size=``; a ``next_page_token`` or
+  ``page_number`` among them says where to start;
 * while you handle page *n*, page *n + 1* is already being fetched (``prefetch`` pages ahead);
 * when the number of pages is known after the first page (``page_count``, or ``total_records``
   and ``page_size``) and the endpoint takes ``page_number``, the remaining pages are fetched
@@ -34,6 +39,7 @@ Errors while fetching a page are raised as :class:`PaginationError` (the origina
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import weakref
 from collections import deque
@@ -46,6 +52,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
 import anyio
 
 from . import catalog
+from ._inputs import merge_query, split_query
 from .clock import Clock
 from .errors import BadRequestError, ConfigurationError, PageTokenExpired, ZoomError
 from .fan_out import _Background, _Signal
@@ -55,6 +62,7 @@ if TYPE_CHECKING:
     from ._client import ZoomClient
 
 __all__ = [
+    "DEFAULT_MAX_EMPTY_PAGES",
     "DEFAULT_PAGE_CONCURRENCY",
     "DEFAULT_PAGE_SIZE",
     "DEFAULT_TOKEN_MAX_AGE",
@@ -66,6 +74,8 @@ __all__ = [
     "PaginationMode",
     "Paginator",
 ]
+
+logger = logging.getLogger("zoom_async.pagination")
 
 Item = dict[str, Any]
 """One element of a listing, as Zoom sends it (a JSON object)."""
@@ -83,6 +93,10 @@ DEFAULT_PAGE_SIZE = 300
 DEFAULT_PAGE_CONCURRENCY = 4
 """Pages fetched at once when the page count is known (and the most pages held ahead of the
 caller then)."""
+DEFAULT_MAX_EMPTY_PAGES = 10
+"""Empty pages in a row, each with a fresh ``next_page_token``, that a listing tolerates; one
+more raises :class:`PaginationError` (a server that does that forever would otherwise never
+end)."""
 DEFAULT_TOKEN_MAX_AGE = 600.0
 """Seconds a ``next_page_token`` may wait for a slow consumer before the next page is fetched
 anyway (Zoom's tokens expire after about 15 minutes)."""
@@ -258,6 +272,17 @@ def _int_or_none(value: Any) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
+def _positive_int(name: str, value: Any) -> int | None:
+    """A page size or number from an argument or a query string (``"50"``), or ``None``."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
 def _token_refused(exc: BadRequestError) -> bool:
     return exc.code in (300, None) and "token" in exc.message.lower()
 
@@ -288,7 +313,7 @@ class Paginator(Generic[ItemT]):
         *,
         params: Mapping[str, Any] | None = None,
         path_params: Mapping[str, str | int] | None = None,
-        page_size: int = DEFAULT_PAGE_SIZE,
+        page_size: int | None = None,
         list_key: str | None = None,
         mode: PaginationMode = "auto",
         prefetch: int = 1,
@@ -298,43 +323,74 @@ class Paginator(Generic[ItemT]):
         progress: ProgressCallback | None = None,
         headers: Mapping[str, str] | None = None,
         item_parser: Callable[[Item], ItemT] | None = None,
+        max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES,
     ) -> None:
         if mode not in ("auto", "token", "page_number"):
             raise ConfigurationError(f"mode must be 'auto', 'token' or 'page_number', not {mode!r}")
         for name, value in (("prefetch", prefetch), ("concurrency", concurrency)):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(page_size, int) or page_size < 1:
-            raise ConfigurationError(f"page_size must be a positive int, got {page_size!r}")
+        if not isinstance(max_empty_pages, int) or max_empty_pages < 1:
+            raise ConfigurationError(
+                f"max_empty_pages must be a positive int, got {max_empty_pages!r}"
+            )
+        page_size = _positive_int("page_size", page_size)
         self._client = client
         self._headers = dict(headers) if headers else None
         self._item_parser = item_parser
-        self.path = client.url_for(path, path_params)[len(client.base_url) :]
-        """The listed path, relative to the client's base URL."""
+        self.path, path_query = split_query(
+            client.url_for(path, path_params)[len(client.base_url) :]
+        )
+        """The listed path, relative to the client's base URL (its query string is in
+        :attr:`params`)."""
         found = catalog.match("GET", self.path)
         self.operation: catalog.Operation | None = found[0] if found else None
         """The catalog's operation, or ``None`` for a path the catalog does not know."""
         op = self.operation
         self._paged = op is None or op.pagination != "none"
-        query = dict(params) if params is not None else None
-        start_token: str | None = None
+        # Paging and filter parameters count wherever they are given: in the path's query
+        # string, in params=, or as arguments. Two different values of one are refused.
+        query = merge_query(path_query, params) or {}
+        in_query = _positive_int("page_size", query.pop("page_size", None))
+        if in_query is not None:
+            if page_size is not None and page_size != in_query:
+                raise ConfigurationError(
+                    f"two page sizes: page_size={page_size} and {in_query} in the query; give one"
+                )
+            page_size = in_query
+        start_token = query.pop("next_page_token", None) or None
+        if start_token is not None and not isinstance(start_token, str):
+            raise ConfigurationError("next_page_token must be a string")
+        start_number = _positive_int("page_number", query.pop("page_number", None))
+        if start_number is not None and start_number > 1:
+            if start_token is not None:
+                raise ConfigurationError(
+                    "both next_page_token and page_number are given: resume from one of them"
+                )
+            if op is not None and op.pagination == "next_page_token":
+                raise ConfigurationError(
+                    f"GET {op.path} pages by next_page_token only; it does not take page_number"
+                )
         if checkpoint is not None:
             if checkpoint.path != self.path:
                 raise ConfigurationError(
                     f"the checkpoint is for {checkpoint.path!r}, not {self.path!r}"
                 )
-            if query is None:
+            if start_token is not None or (start_number or 1) > 1:
+                raise ConfigurationError(
+                    "a checkpoint says where to resume: do not also give next_page_token or "
+                    "page_number"
+                )
+            if page_size is not None and page_size != checkpoint.page_size:
+                raise ConfigurationError(
+                    f"the checkpoint was made with page_size={checkpoint.page_size}, not "
+                    f"{page_size}"
+                )
+            if not query:
                 query = dict(checkpoint.params)
             page_size = checkpoint.page_size
-        query = query or {}
-        if "page_size" in query:
-            raise ConfigurationError("pass page_size= to paginate(), not in params")
-        if "page_number" in query:
-            raise ConfigurationError(
-                "the paginator numbers pages itself; to start at a page pass "
-                "checkpoint=Checkpoint(path, page_size=..., page_number=...)"
-            )
-        start_token = query.pop("next_page_token", None) or None
+        if page_size is None:
+            page_size = DEFAULT_PAGE_SIZE
         if op is not None and op.max_page_size is not None:
             page_size = min(page_size, op.max_page_size)
         self.page_size = page_size
@@ -347,6 +403,9 @@ class Paginator(Generic[ItemT]):
         self.prefetch = prefetch
         self.concurrency = concurrency
         self.token_max_age = token_max_age
+        self.max_empty_pages = max_empty_pages
+        """Empty pages in a row (each with a new ``next_page_token``) tolerated; one more
+        raises :class:`PaginationError` instead of following tokens forever."""
         self._progress = progress
         self._task_id = new_task_id()
         if checkpoint is None:
@@ -355,6 +414,7 @@ class Paginator(Generic[ItemT]):
                 params=dict(query),
                 page_size=page_size,
                 next_page_token=start_token,
+                page_number=start_number or 1,
             )
         elif checkpoint.page_size != page_size:
             raise ConfigurationError(
@@ -403,6 +463,33 @@ class Paginator(Generic[ItemT]):
                 save(page.checkpoint)
         """
         return _PageIterator(self, items=False)
+
+    async def collect(self, limit: int | None = None) -> list[ItemT]:
+        """Every item of the listing as a list, or only the first ``limit`` of them (the
+        fetches stop as soon as they are in).
+
+        Example::
+
+            inactive = await zoom.paginate("/users", params={"status": "inactive"}).collect()
+            newest = await zoom.paginate("/users").collect(limit=10)
+        """
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ConfigurationError(f"limit must be an int >= 0 or None, got {limit!r}")
+        items: list[ItemT] = []
+        if limit == 0:
+            return items
+        iterator = _ItemIterator(self)
+        try:
+            while limit is None or len(items) < limit:
+                try:
+                    items.append(await iterator.__anext__())
+                except StopAsyncIteration:
+                    break
+        finally:
+            await iterator.aclose()
+        return items
 
     def __await__(self) -> Generator[Any, None, Page[ItemT]]:
         return self.first_page().__await__()
@@ -473,6 +560,7 @@ class _Listing:
         self.style: Literal["token", "numbered", "single"] = "token"
         self.max_page_count: int | None = None
         self.seen_tokens: set[str] = set()
+        self.empty_in_row = 0
 
     # -- fetching ---------------------------------------------------------------------------
 
@@ -658,6 +746,8 @@ class _Listing:
                     checkpoint=start,
                 )
             done = next_token is None
+            if done:
+                self._note_end(pos, len(items))
         else:
             answered = _int_or_none(fetched.data.get("page_number"))
             if pos.number > 1 and answered is not None and answered != pos.number:
@@ -672,6 +762,32 @@ class _Listing:
                 done = not fetched.items or pos.number >= self.max_page_count
             else:
                 done = len(fetched.items) < self.page_size
+            if done and fetched.token is not None and fetched.token not in self.seen_tokens:
+                # The counts say this was the last page, but Zoom sent a next_page_token: a
+                # token means more, so follow it (tokens win over counts).
+                logger.debug(
+                    "GET %s: page %d ends the count but carries a next_page_token; following it",
+                    self.path,
+                    pos.number,
+                )
+                self.style = "token"
+                next_token = fetched.token
+                done = False
+            elif done:
+                self._note_end(pos, len(items))
+        if done or fetched.items:
+            self.empty_in_row = 0
+        else:
+            self.empty_in_row += 1
+            if self.empty_in_row > self.pager.max_empty_pages:
+                raise PaginationError(
+                    f"GET {self.path}: {self.empty_in_row} empty pages in a row, each pointing to "
+                    "another; stopping instead of following them forever (max_empty_pages="
+                    f"{self.pager.max_empty_pages})",
+                    path=self.path,
+                    page_number=pos.number,
+                    checkpoint=start,
+                )
         self.items_seen += len(items)
         parse = self.pager._item_parser
         if parse is not None:
@@ -698,6 +814,20 @@ class _Listing:
             start=start,
         )
 
+    def _note_end(self, pos: _Pos, handed: int) -> None:
+        """The listing ends here: say so when the counts promised more items."""
+        total = self.pager.total_records
+        seen = self.items_seen + handed
+        if total is not None and seen < total and not self.start.items_seen:
+            logger.warning(
+                "GET %s ended at page %d with %d items, but total_records said %d (no "
+                "next_page_token, so there is nothing more to fetch)",
+                self.path,
+                pos.number,
+                seen,
+                total,
+            )
+
     # -- the background task ----------------------------------------------------------------
 
     async def run(self, channel: _Channel) -> None:
@@ -708,10 +838,12 @@ class _Listing:
         channel.put(page)
         if page.checkpoint.done:
             return
+        received = fetched.received_mono
         if self.style == "numbered" and self.max_page_count is not None:
-            await self._run_numbered(channel, page)
-        else:
-            await self._run_sequential(channel, page, fetched.received_mono)
+            page, received = await self._run_numbered(channel, page, received)
+        if not page.checkpoint.done:
+            # Token paging, or numbered pages that ended in a next_page_token (tokens win).
+            await self._run_sequential(channel, page, received)
 
     async def _run_sequential(self, channel: _Channel, page: Page[Any], received: float) -> None:
         token_max_age = self.pager.token_max_age
@@ -727,16 +859,26 @@ class _Listing:
             received = fetched.received_mono
             channel.put(page)
 
-    async def _run_numbered(self, channel: _Channel, page: Page[Any]) -> None:
-        delivered = page.page_number
-        while self.max_page_count is not None and delivered < self.max_page_count:
-            plan = self.max_page_count
-            if await self._numbered_round(channel, delivered + 1, plan):
-                return
-            delivered = plan
+    async def _run_numbered(
+        self, channel: _Channel, page: Page[Any], received: float
+    ) -> tuple[Page[Any], float]:
+        """Numbered pages until done or a page hands over to its token; the last page."""
+        while (
+            self.style == "numbered"
+            and not page.checkpoint.done
+            and self.max_page_count is not None
+            and page.page_number < self.max_page_count
+        ):
+            page, received = await self._numbered_round(
+                channel, page.page_number + 1, self.max_page_count, page, received
+            )
+        return page, received
 
-    async def _numbered_round(self, channel: _Channel, first: int, last: int) -> bool:
-        """Fetch pages ``first..last`` concurrently; deliver them in order. True when done.
+    async def _numbered_round(
+        self, channel: _Channel, first: int, last: int, page: Page[Any], received: float
+    ) -> tuple[Page[Any], float]:
+        """Fetch pages ``first..last`` concurrently; deliver them in order; return the last
+        delivered (done, or handing over to a ``next_page_token``, or ``last``).
 
         A page is started only while fewer than ``channel.window`` pages are ahead of the one
         the caller has (in flight, or fetched and waiting). The window starts at ``prefetch``
@@ -746,7 +888,6 @@ class _Listing:
         """
         slots: deque[_PageSlot] = deque()
         failure: Exception | None = None
-        finished = False
 
         async def fetch_into(slot: _PageSlot) -> None:
             try:
@@ -776,16 +917,16 @@ class _Listing:
                         raise self.error(slot.pos, slot.error) from slot.error
                     assert slot.fetched is not None
                     page = self.assemble(slot.fetched)
+                    received = slot.fetched.received_mono
                     channel.put(page)
-                    if page.checkpoint.done:
-                        finished = True
+                    if page.checkpoint.done or self.style != "numbered":
                         break
             except Exception as exc:
                 failure = exc
             tg.cancel_scope.cancel()
         if failure is not None:
             raise failure
-        return finished
+        return page, received
 
 
 class _PageSlot:
