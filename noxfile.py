@@ -39,6 +39,11 @@ def bench(session: nox.Session) -> None:
     """Rate and overhead benchmarks against FakeZoom on a local port."""
     install(session)
     session.run("python", "benchmarks/bench_limits.py", *session.posargs)
+    # requests/s over time per category (zoom-async vs gather vs aiolimiter), then the PNGs
+    # and table in benchmarks/results/ that README.md shows
+    session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_timeline.py")
+    session.run("python", "benchmarks/plots.py")
     session.run("python", "benchmarks/bench_overhead.py")
     session.run("python", "benchmarks/bench_import.py")
     session.run("python", "benchmarks/bench_pagination.py", "--users", "2000")

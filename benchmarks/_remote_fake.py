@@ -90,6 +90,14 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                             "round_trips": list(round_trips),
                         }
                     )
+                elif command == "arrivals":  # benchmarks/bench_timeline.py: the plots' data
+                    conn.send(
+                        [
+                            (r.arrival, r.category.value if r.category else None, r.status)
+                            for r in fake.requests
+                            if r.category is not None
+                        ]
+                    )
 
     asyncio.run(main())
 
@@ -125,6 +133,11 @@ class RemoteFake:
     async def reset_stats(self) -> None:
         """Forget the counts so far (e.g. after a warm-up)."""
         await self._call("reset_stats")
+
+    async def arrivals(self) -> list[tuple[float, str, int | None]]:
+        """``(arrival, category, status)`` of every API request since the last reset."""
+        result: list[tuple[float, str, int | None]] = await self._call("arrivals")
+        return result
 
     async def stats(self, categories: Sequence[str] = ()) -> dict[str, Any]:
         """Requests, 429s, and the most arrivals in any window per category."""

@@ -115,8 +115,15 @@ def test_ops_search(capsys: Capture) -> None:
     found = {(o["method"], o["path"]): o for o in json.loads(out)}
     op = found[("GET", "/users/{userId}/meetings")]
     assert op["category"] == "Medium" and op["pagination"] in ("both", "next_page_token")
-    code, out, _ = run(capsys, "ops", "search", "zak")
-    assert code == 0 and "/users/me/zak" in out and "userZak" in out
+    assert op["python_name"] == "zoom.meetings.list"
+    code, out, _ = run(capsys, "ops", "search", "zak", "--json")
+    assert code == 0
+    [zak] = json.loads(out)
+    assert (zak["path"], zak["operation_id"], zak["python_name"]) == (
+        "/users/me/zak",
+        "userZak",
+        "zoom.users.get_zak",
+    )
     code, _, _ = run(capsys, "ops", "search", "no-such-words-anywhere")
     assert code == ExitCode.NOT_FOUND
 

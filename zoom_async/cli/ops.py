@@ -16,7 +16,7 @@ __all__ = ["search"]
 
 
 def _haystack(op: Operation) -> str:
-    parts = [op.method, op.path, op.operation_id, op.api, op.category.value]
+    parts = [op.method, op.path, op.operation_id, op.api, op.category.value, op.area]
     for extra in ("python_name", "summary"):
         value = getattr(op, extra, None)
         if isinstance(value, str):
@@ -25,8 +25,9 @@ def _haystack(op: Operation) -> str:
 
 
 def _python_name(op: Operation) -> str:
+    """The typed method, as called: ``zoom.users.get_zak``."""
     value = getattr(op, "python_name", None)
-    return value if isinstance(value, str) else ""
+    return f"zoom.{value}" if isinstance(value, str) and value else ""
 
 
 def find(words: list[str]) -> list[Operation]:
@@ -60,7 +61,7 @@ def search(
         )
     else:
         table = Table(title=f"{len(found)} operation(s) matching {' '.join(words)!r}")
-        for column in ("method", "path", "category", "pagination", "operationId", "python"):
+        for column in ("method", "path", "category", "pagination", "operationId", "typed method"):
             table.add_column(column)
         for op in found[:limit]:
             table.add_row(
