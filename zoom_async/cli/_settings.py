@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +36,12 @@ class Settings:
         except ConfigurationError as exc:
             fail(str(exc))
 
-    def client(self, **kwargs: Any) -> ZoomClient:
-        """A client for these settings; missing credentials are a clear one-line error."""
+    @asynccontextmanager
+    async def client(self, **kwargs: Any) -> AsyncIterator[ZoomClient]:
+        """An open client for these settings (and the Redis store behind it, if any).
+
+        Missing credentials are a clear one-line error, before anything is sent.
+        """
         missing = [
             flag
             for flag, value in (
@@ -51,22 +57,31 @@ class Settings:
                 "app's Account ID, Client ID and Client Secret, from the Zoom App Marketplace)",
                 ExitCode.CREDENTIALS,
             )
-        if self.redis_url:
-            kwargs.setdefault("store", _redis_store(self.redis_url))
-        return ZoomClient(
-            account_id=self.account_id,
-            client_id=self.client_id,
-            client_secret=self.client_secret,
-            plan=self.table(),
-            base_url=self.base_url or DEFAULT_BASE_URL,
-            token_url=self.token_url or DEFAULT_TOKEN_URL,
-            **kwargs,
-        )
+        store = _redis_store(self.redis_url) if self.redis_url else None
+        try:
+            async with ZoomClient(
+                account_id=self.account_id,
+                client_id=self.client_id,
+                client_secret=self.client_secret,
+                plan=self.table(),
+                base_url=self.base_url or DEFAULT_BASE_URL,
+                token_url=self.token_url or DEFAULT_TOKEN_URL,
+                store=store,
+                **kwargs,
+            ) as zoom:
+                yield zoom
+        finally:
+            if store is not None:
+                await store.aclose()
 
 
 def _redis_store(url: str) -> Any:
+    """A ``RedisStore`` for ``--redis``: the limits shared with every process using ``url``."""
     try:
         from .. import redis_store  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         fail("--redis needs the redis extra: pip install 'zoom-async[redis]'")
-    return redis_store.RedisStore.from_url(url)
+    try:
+        return redis_store.RedisStore.from_url(url)
+    except ConfigurationError as exc:
+        fail(f"--redis: {exc}")
