@@ -1,10 +1,12 @@
 """Start-up cost of zoom-async: import, first use of a namespace, memory of the whole typed API.
 
 Each figure is measured in a fresh interpreter (``python -c``, bytecode already compiled), the
-median of ``--runs`` runs:
+median of ``--runs`` runs, as wall time and as the process's CPU time (steadier on a busy
+machine):
 
-* ``import zoom_async`` (and, for reference, ``import httpx`` and ``import pydantic`` alone,
-  which it cannot avoid);
+* ``import zoom_async`` (and, for reference, ``import httpx`` and ``import pydantic`` alone),
+  also as a plain install sees it: without click and rich, which httpx imports for its command
+  line when they are installed (the ``dev`` and ``cli`` extras install them);
 * first use of one namespace: ``zoom.meetings`` (imports its method module) and the first call
   of a method that returns a model (imports the namespace's models and builds the one model);
 * memory: resident set size after ``import zoom_async``, and after touching every namespace
@@ -22,33 +24,58 @@ import statistics
 import subprocess
 import sys
 
+START = "t, c = time.perf_counter(), time.process_time()"
+STOP = "out = [time.perf_counter() - t, time.process_time() - c]"
+
 PROBES: dict[str, str] = {
     "import httpx": """
-import time; t = time.perf_counter(); import httpx; out = time.perf_counter() - t
+import time
+{START}
+import httpx
+{STOP}
 """,
     "import pydantic (BaseModel)": """
-import time; t = time.perf_counter(); from pydantic import BaseModel; out = time.perf_counter() - t
+import time
+{START}
+from pydantic import BaseModel
+{STOP}
 """,
     "import zoom_async": """
-import time; t = time.perf_counter(); import zoom_async; out = time.perf_counter() - t
+import time
+{START}
+import zoom_async
+{STOP}
+""",
+    "import zoom_async, no click/rich": """
+import sys, time
+# httpx imports its command line (click, rich, pygments) when they are installed; a plain
+# ``pip install zoom-async`` has none of them.
+sys.modules.update(click=None, rich=None, pygments=None)
+{START}
+import zoom_async
+{STOP}
 """,
     "zoom.meetings (first use)": """
 import zoom_async, time
 zoom = zoom_async.ZoomClient(account_id="a", client_id="b", client_secret="c")
-t = time.perf_counter(); zoom.meetings.get; out = time.perf_counter() - t
+{START}
+zoom.meetings.get
+{STOP}
 """,
     "zoom.phone.call_queues (first use)": """
 import zoom_async, time
 zoom = zoom_async.ZoomClient(account_id="a", client_id="b", client_secret="c")
-t = time.perf_counter(); zoom.phone.call_queues.list; out = time.perf_counter() - t
+{START}
+zoom.phone.call_queues.list
+{STOP}
 """,
     "meetings.get model (first parse)": """
 import zoom_async, time
 zoom = zoom_async.ZoomClient(account_id="a", client_id="b", client_secret="c")
 ns = zoom.meetings
-t = time.perf_counter()
+{START}
 ns._parse("MeetingsGetResponse", {"id": 1, "topic": "x", "settings": {"host_video": True}})
-out = time.perf_counter() - t
+{STOP}
 """,
 }
 
@@ -83,14 +110,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     args = parser.parse_args()
-    for code in (*PROBES.values(), MEMORY):  # warm: compile bytecode, fill the page cache
-        run(code)
+    # Warm up: compile bytecode, fill the page cache.
+    for template in (*PROBES.values(), MEMORY):
+        run(template.replace("{START}", START).replace("{STOP}", STOP))
     print(f"median of {args.runs} fresh interpreters (Python {sys.version.split()[0]})")
-    for name, code in PROBES.items():
-        times = [float(run(code)) * 1000 for _ in range(args.runs)]  # type: ignore[arg-type]
+    for name, template in PROBES.items():
+        code = template.replace("{START}", START).replace("{STOP}", STOP)
+        runs = [run(code) for _ in range(args.runs)]
+        wall = [float(r[0]) * 1000 for r in runs]  # type: ignore[index]
+        cpu = [float(r[1]) * 1000 for r in runs]  # type: ignore[index]
         print(
-            f"  {name:38} {statistics.median(times):7.1f} ms"
-            f"   (min {min(times):.1f}, max {max(times):.1f})"
+            f"  {name:38} {statistics.median(wall):7.1f} ms wall (min {min(wall):.1f})"
+            f"  {statistics.median(cpu):7.1f} ms CPU (min {min(cpu):.1f})"
         )
     before, after, count = run(MEMORY)  # type: ignore[misc]
     print(f"  RSS after import zoom_async          {before / 2**20:7.1f} MiB")

@@ -37,14 +37,13 @@ from collections.abc import AsyncIterable, Awaitable, Callable, Mapping, Mutable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
-from pydantic import ValidationError
-
 from ._decoding import loads
 from .clock import Clock, SystemClock
 from .errors import ConfigurationError, WebhookVerificationError
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
+    from pydantic import ValidationError
 
     from .events import ZoomEvent
 
@@ -272,6 +271,8 @@ def parse_event(
     """
     # The event models are imported on the first event, not with the package (they are most of
     # its import time).
+    from pydantic import ValidationError
+
     from .events import ZoomEvent, model_for
 
     data = _decode(body)
