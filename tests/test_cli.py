@@ -257,3 +257,20 @@ def test_the_documented_exit_codes_are_the_real_ones() -> None:
     table = page[page.index("## Exit codes") :]
     documented = {int(code) for code in re.findall(r"^\| (\d+) \|", table, flags=re.M)}
     assert documented == {int(code) for code in ExitCode}
+
+
+def test_quotas_are_exit_code_5(served_zoom: FakeZoom, capsys: Capture) -> None:
+    served_zoom.spend_meeting_quota(served_zoom.owner["id"], 100)
+    code, out, err = run(
+        capsys, "call", "POST", "/users/me/meetings", "--json", '{"topic": "one more"}'
+    )
+    assert (code, out) == (ExitCode.RATE_LIMITED, "")
+    assert err.count("\n") == 1 and "429" in err, err
+
+    served_zoom.spend_daily_quota("general", served_zoom.daily_quota_remaining() or 0)
+    code, _, err = run(
+        capsys, "call", "GET", "/report/users/me/meetings", "-p", "from=2026-01-01",
+        "-p", "to=2026-01-31",
+    )  # fmt: skip
+    assert code == ExitCode.RATE_LIMITED
+    assert err.count("\n") == 1 and "daily" in err.lower(), err
