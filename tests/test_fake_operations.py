@@ -354,3 +354,16 @@ async def test_every_typed_method_parses_the_fakes_answer() -> None:
                 wrong.append(f"{op.python_name}: status {seen[-1].status if seen else None}")
     assert not wrong, f"{len(wrong)} typed methods:\n" + "\n".join(wrong[:40])
     assert calls == 1719 - len(TYPED_LAYER_GAPS) - 24  # 24: SCIM2 and Clips
+
+
+def test_docs_coverage_table_matches_the_fake() -> None:
+    from pathlib import Path
+
+    from zoom_async.testing._handlers import HANDLERS
+
+    keys = {(op.method, op.path) for op in catalog.operations()}
+    stateful = len(set(HANDLERS) & keys)
+    assert set(HANDLERS) <= keys  # every handler is for a real operation
+    text = (Path(__file__).parent.parent / "docs" / "testing.md").read_text()
+    assert f"| stateful | {stateful} |" in text
+    assert f"| schema-only | {len(keys) - stateful:,} |" in text
