@@ -45,6 +45,19 @@ def test_call_pretty_and_query_parameters(served_zoom: FakeZoom, capsys: Capture
     assert len(page["users"]) == 5 and page["total_records"] == 21
 
 
+def test_call_all_pages_as_json_lines(served_zoom: FakeZoom, capsys: Capture) -> None:
+    code, out, err = run(
+        capsys, "call", "GET", "/users?status=active", "--all", "-p", "page_size=4"
+    )
+    assert code == 0, err
+    users = [json.loads(line) for line in out.splitlines()]
+    assert len(users) == 21 and len({u["id"] for u in users}) == 21  # 6 pages of at most 4
+    listing = [r.query for r in served_zoom.requests if r.path.endswith("/users")]
+    assert len(listing) == 6 and all("page_size=4" in q and "status=active" in q for q in listing)
+    code, _, err = run(capsys, "call", "POST", "/users", "--all")
+    assert code == ExitCode.USAGE and "--all" in err
+
+
 def test_call_posts_a_body_from_a_file(
     served_zoom: FakeZoom, capsys: Capture, tmp_path: Path
 ) -> None:

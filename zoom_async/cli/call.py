@@ -68,21 +68,34 @@ def call(
         bool | None,
         typer.Option("--pretty/--compact", help="indented or one-line JSON [pretty on a terminal]"),
     ] = None,
+    all_pages: Annotated[
+        bool,
+        typer.Option(
+            "--all", "-a", help="a GET list endpoint: every item of every page, one JSON per line"
+        ),
+    ] = False,
 ) -> None:
     """Send one request and print the answer as JSON.
 
     Examples: ``zoom-async call GET /users -p status=inactive -p page_size=50``;
-    ``zoom-async call POST /users/me/meetings --json '{"topic": "Sync", "type": 2}'``.
+    ``zoom-async call POST /users/me/meetings --json '{"topic": "Sync", "type": 2}'``;
+    ``zoom-async call GET /users --all | jq -r .email``.
     """
     settings: Settings = ctx.obj
     verb = method.upper()
     if verb not in METHODS:
         fail(f"unknown method {method!r}: use one of {', '.join(METHODS)}")
+    if all_pages and (verb != "GET" or json_body is not None):
+        fail("--all lists every page of a GET endpoint; it takes no --json body")
 
     async def send() -> int:
         params = parse_params(param or [])
         body = parse_body(json_body)
         async with settings.client(priority="interactive") as zoom:
+            if all_pages:
+                async for item in zoom.paginate(path, params=params or None):
+                    print_json(item, pretty=False)  # JSON Lines: one item per line
+                return int(ExitCode.OK)
             answer = await zoom.request(verb, path, params=params or None, json=body)
         if answer is not None:
             print_json(answer, pretty=pretty)
