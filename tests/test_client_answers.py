@@ -267,3 +267,41 @@ def test_a_static_token_with_a_line_break_is_refused() -> None:
 
     with pytest.raises(ConfigurationError, match="token"):
         StaticToken("abc\r\nX-Evil: 1")
+
+
+async def test_a_dripping_token_endpoint_ends_within_its_timeout(zoom_api, credentials) -> None:
+    async def drip() -> AsyncIterator[bytes]:
+        for _ in range(100):
+            await anyio.sleep(0.5)
+            yield b" "
+
+    zoom_api.routes["token"].mock(side_effect=lambda r: httpx.Response(200, content=drip()))
+    async with client(credentials, timeout=1.0) as zoom:
+        start = anyio.current_time()
+        with pytest.raises(ZoomTimeoutError, match="token endpoint"):
+            await zoom.get("/users/me")
+        assert anyio.current_time() - start < 3 * 1.0 + 1.0  # three tries, short pauses
+
+
+async def test_a_huge_token_answer_is_not_read_whole(zoom_api, credentials) -> None:
+    zoom_api.routes["token"].mock(
+        return_value=httpx.Response(200, content=b'{"access_token": "' + b"a" * 500_000)
+    )
+    async with client(credentials) as zoom:
+        with pytest.raises(AuthError, match="more than 64 KiB"):
+            await zoom.get("/users/me")
+
+
+async def test_a_download_error_quotes_a_short_single_line_excerpt(tmp_path) -> None:
+    from zoom_async.downloads import DownloadError
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(403, content=HTML_502 * 50)
+
+    async with ZoomClient(
+        auth=StaticToken("t"), base_url=API, transport=httpx.MockTransport(answer)
+    ) as zoom:
+        with pytest.raises(DownloadError) as info:
+            await zoom.download(f"{API}/rec/download/x", tmp_path / "x.mp4")
+    text = str(info.value)
+    assert "\n" not in text and "\r" not in text and len(text) < 500

@@ -185,6 +185,39 @@ def _describe_token_error(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+_TOKEN_ANSWER_LIMIT = 64 * 1024
+# A token answer is a few hundred bytes (a JWT and its lifetime); more is not read.
+
+
+class _TokenAnswerTooLarge(Exception):
+    pass
+
+
+class _TokenDeadline(httpx.ReadTimeout):
+    """The token request as a whole (connect, send, the full answer) outlived its timeout."""
+
+
+def _whole_timeout(timeout: httpx.Timeout) -> float:
+    phases = [timeout.pool, timeout.connect, timeout.write, timeout.read]
+    known = [p for p in phases if p is not None]
+    return max(known) if len(known) == len(phases) else math.inf
+
+
+async def _token_answer(http: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST to the token endpoint and read the answer, bounded in size and in time as a whole
+    (httpx's timeouts bound each read, so a body dripping slowly would never end)."""
+    with anyio.move_on_after(_whole_timeout(http.timeout)):
+        async with http.stream("POST", url, **kwargs) as response:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > _TOKEN_ANSWER_LIMIT:
+                    raise _TokenAnswerTooLarge
+            response._content = bytes(body)  # what Response.aread() does, bounded
+            return response
+    raise _TokenDeadline("no complete answer within the timeout")
+
+
 async def _post_token(
     http: httpx.AsyncClient,
     token_url: str,
@@ -203,12 +236,21 @@ async def _post_token(
     attempts = 3
     for attempt in range(attempts):
         try:
-            response = await http.post(
+            response = await _token_answer(
+                http,
                 token_url,
                 data=dict(form),
                 auth=httpx.BasicAuth(client_id, client_secret),
                 headers={"Accept": "application/json"},
             )
+        except _TokenAnswerTooLarge:
+            raise AuthError(
+                f"Zoom's token endpoint answered the {step} request with more than "
+                f"{_TOKEN_ANSWER_LIMIT // 1024} KiB; that is no token answer",
+                step=step,
+                method="POST",
+                url=token_url,
+            ) from None
         except httpx.TimeoutException as exc:
             if attempt + 1 < attempts:
                 await anyio.sleep(0.2 * 2**attempt)
