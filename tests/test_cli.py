@@ -137,6 +137,10 @@ def test_ops_search(capsys: Capture) -> None:
         "userZak",
         "zoom.users.get_zak",
     )
+    code, out, _ = run(capsys, "ops", "search", "list", "meetings", "--limit", "3", "--json")
+    assert ("GET", "/users/{userId}/meetings") in [
+        (o["method"], o["path"]) for o in json.loads(out)
+    ]
     code, _, _ = run(capsys, "ops", "search", "no-such-words-anywhere")
     assert code == ExitCode.NOT_FOUND
 

@@ -30,10 +30,22 @@ def _python_name(op: Operation) -> str:
     return f"zoom.{value}" if isinstance(value, str) and value else ""
 
 
+def _score(op: Operation, needles: list[str]) -> int:
+    """How well ``op`` matches: words in its typed name or path count more than in its summary."""
+    name = _python_name(op).lower()
+    path, op_id = op.path.lower(), op.operation_id.lower()
+    return sum(
+        3 * (n in name) + 3 * (n in path) + 2 * (n in op_id) + (n == op.method.lower())
+        for n in needles
+    )
+
+
 def find(words: list[str]) -> list[Operation]:
-    """Operations whose method, path, operationId, api or name contain every word."""
+    """Operations whose method, path, operationId, api, typed name or summary contain every
+    word, best matches first (words in the typed name or the path, then shorter paths)."""
     needles = [w.lower() for w in words]
-    return [op for op in operations() if all(n in _haystack(op) for n in needles)]
+    found = [op for op in operations() if all(n in _haystack(op) for n in needles)]
+    return sorted(found, key=lambda op: (-_score(op, needles), len(op.path), op.method))
 
 
 def search(
@@ -62,7 +74,7 @@ def search(
     else:
         table = Table(title=f"{len(found)} operation(s) matching {' '.join(words)!r}")
         for column in ("method", "path", "category", "pagination", "operationId", "typed method"):
-            table.add_column(column)
+            table.add_column(column, overflow="fold")
         for op in found[:limit]:
             table.add_row(
                 op.method,
