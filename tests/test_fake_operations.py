@@ -269,6 +269,8 @@ def typed_kwargs(
     elif body is not None:
         if "json_body" in names:
             kwargs["json_body"] = body
+        elif "body" in names:  # a JSON array body
+            kwargs["body"] = body
         else:
             unmatched.append("<body>")
     for p in params:  # uploads: file parameters get a small file, form fields a value
@@ -283,27 +285,11 @@ def typed_kwargs(
 
 TYPED_LAYER_GAPS = {
     # Gaps of the typed layer (issue 12), not of the fake: reported on the team board.
-    # A multipart method whose form has no field set builds no Content-Type (KeyError).
-    "accounts.create_settings_virtual_background": "upload without Content-Type",
-    "groups.create_settings_virtual_background": "upload without Content-Type",
-    "users.create_settings_virtual_background": "upload without Content-Type",
-    "contact_center.asset_library.update_asset": "upload without Content-Type",
-    "conference_room_connector.update_managed_rooms_account_setting": "upload w/o Content-Type",
     # The spec's list key is ambiguous, and the paginated method does not choose one.
     "revenue_accelerator.iq.list_conversation_content_analysis": "several lists",
     "revenue_accelerator.conversations.list_content_analysis": "several lists",
     "phone.call_history.list_for_user": "several lists",
     "team_chat.reports.chat_session": "several lists",
-    # A JSON array body (or a body without properties) has no keyword and no json_body=.
-    "revenue_accelerator.team.create_access_granted_from": "array body",
-    "revenue_accelerator.team.create_access_granted_to": "array body",
-    "revenue_accelerator.team.create_team_manager": "array body",
-    "revenue_accelerator.team.create_team_member": "array body",
-    "phone.carrier_reseller.update_numbers": "array body",
-    "phone.carrier_reseller.create_number": "array body",
-    "phone.monitoring_groups.create_monitor_member": "array body",
-    "rooms.controller.create_apps_config": "array body",
-    "rooms.workspaces.update_settings": "array body",
 }
 
 
