@@ -121,9 +121,7 @@ async def test_form_data_and_raw_content(zoom_api, credentials) -> None:
     async with client(credentials) as zoom:
         await zoom.post("/im/groups", data={"name": "team", "size": 3})
         form = route.calls.last.request
-        await zoom.post(
-            "/im/groups", content=b"<x/>", headers={"Content-Type": "application/xml"}
-        )
+        await zoom.post("/im/groups", content=b"<x/>", headers={"Content-Type": "application/xml"})
         raw = route.calls.last.request
     assert form.headers["content-type"] == "application/x-www-form-urlencoded"
     assert form.content == b"name=team&size=3"

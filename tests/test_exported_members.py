@@ -48,6 +48,7 @@ EXPECTED = {
     "RateLimitError",
     "RateLimitTable",
     "RateLimiter",
+    "RedisStore",
     "ResponseDecodeError",
     "ResponseTooLarge",
     "RetryPolicy",

@@ -4,7 +4,9 @@ and 429 classification."""
 from __future__ import annotations
 
 import random
+import uuid
 from bisect import bisect_left
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from functools import partial
 
@@ -25,10 +27,38 @@ from zoom_async import (
     RateLimitError,
     SystemClock,
 )
-from zoom_async.limits import InMemoryStore, LimitEvent, Permit, Priority, classify_rate_limit
+from zoom_async.limits import (
+    InMemoryStore,
+    LimiterStore,
+    LimitEvent,
+    Permit,
+    Priority,
+    classify_rate_limit,
+)
 from zoom_async.plans import CategoryLimit, resolve_plan
+from zoom_async.redis_store import RedisStore
 
 pytestmark = pytest.mark.looptime
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimiterStore]:
+    """Each behaviour test runs against the in-memory store and a real Redis.
+
+    The loop's time is virtual here, so RedisStore takes the limiter's clock instead of the
+    server's (``time_source="client"``) and does not time out calls.
+    """
+    if request.param == "memory":
+        yield InMemoryStore()
+        return
+    server = request.getfixturevalue("redis_server")
+    redis_store = RedisStore.from_url(
+        server.url, namespace=f"test-{uuid.uuid4().hex}", timeout=None, time_source="client"
+    )
+    try:
+        yield redis_store
+    finally:
+        await redis_store.aclose()
 
 
 def max_in_window(times: list[float], window: float) -> int:
@@ -82,8 +112,8 @@ async def drive(
         (PRO, Category.HEAVY),
     ],
 )
-async def test_no_window_ever_holds_more_than_the_limit(plan, category) -> None:
-    limiter = RateLimiter(plan)
+async def test_no_window_ever_holds_more_than_the_limit(plan, category, store) -> None:
+    limiter = RateLimiter(plan, store=store)
     limit = plan.limit_for("general", category)
     n = limit.limit * 12
     start = anyio.current_time()
@@ -96,15 +126,15 @@ async def test_no_window_ever_holds_more_than_the_limit(plan, category) -> None:
     assert achieved >= limit.rate / (1 + 0.05) * 0.97
 
 
-async def test_resource_intensive_uses_a_minute_window() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS)
+async def test_resource_intensive_uses_a_minute_window(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, store=store)
     arrivals = await drive(limiter, Category.RESOURCE_INTENSIVE, 60, concurrency=60)
     assert max_in_window(arrivals, 60.0) <= 20
     assert max(arrivals) - min(arrivals) >= 120  # three minutes' worth, not one burst
 
 
-async def test_phone_lanes_are_separate_from_general() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS)
+async def test_phone_lanes_are_separate_from_general(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, store=store)
     arrivals = await drive(limiter, Category.LIGHT, 160, family="phone")
     assert max_in_window(arrivals, 1.0) <= 40
     snap = await limiter.snapshot()
@@ -112,8 +142,8 @@ async def test_phone_lanes_are_separate_from_general() -> None:
     assert snap.lane("Light").requests == 0
 
 
-async def test_waiters_are_served_in_fifo_order() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 2}))
+async def test_waiters_are_served_in_fifo_order(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 2}), store=store)
     order: list[int] = []
 
     async def one(i: int) -> None:
@@ -128,8 +158,8 @@ async def test_waiters_are_served_in_fifo_order() -> None:
     assert order == list(range(20))
 
 
-async def test_cancelled_waiter_gives_back_its_place() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 1}))
+async def test_cancelled_waiter_gives_back_its_place(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
     granted: list[str] = []
     first = await limiter.acquire("general", Category.LIGHT)
 
@@ -157,8 +187,8 @@ async def test_cancelled_waiter_gives_back_its_place() -> None:
         await p.release()
 
 
-async def test_cancelling_the_head_waiter_passes_the_turn_on() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 1}))
+async def test_cancelling_the_head_waiter_passes_the_turn_on(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
     held = await limiter.acquire("general", Category.LIGHT)
     got: list[str] = []
 
@@ -184,8 +214,8 @@ async def test_cancelling_the_head_waiter_passes_the_turn_on() -> None:
     assert got == ["second"]
 
 
-async def test_priority_requests_jump_the_queue() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 1}))
+async def test_priority_requests_jump_the_queue(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
     held = await limiter.acquire("general", Category.LIGHT)
     order: list[str] = []
 
@@ -239,11 +269,11 @@ async def test_queued_waiters_cost_memory_proportional_to_their_number() -> None
     assert large < 8192
 
 
-async def test_daily_quota_raises_without_sending_and_resets_at_midnight() -> None:
+async def test_daily_quota_raises_without_sending_and_resets_at_midnight(store) -> None:
     table = BUSINESS_PLUS.with_overrides(daily_quota={"general": 5})
     clock = SystemClock(start=datetime(2026, 3, 1, 23, 59, 0, tzinfo=UTC))
     events: list[LimitEvent] = []
-    limiter = RateLimiter(table, clock=clock, on_event=events.append)
+    limiter = RateLimiter(table, clock=clock, on_event=events.append, store=store)
     for _ in range(5):
         permit = await limiter.acquire("general", Category.HEAVY)
         await permit.release()
@@ -263,10 +293,10 @@ async def test_daily_quota_raises_without_sending_and_resets_at_midnight() -> No
     assert await limiter.daily_quota_left() == 4
 
 
-async def test_daily_quota_can_wait_for_the_reset() -> None:
+async def test_daily_quota_can_wait_for_the_reset(store) -> None:
     table = PRO.with_overrides(daily_quota={"general": 1})
     clock = SystemClock(start=datetime(2026, 3, 1, 23, 0, 0, tzinfo=UTC))
-    limiter = RateLimiter(table, clock=clock, on_daily_limit="wait")
+    limiter = RateLimiter(table, clock=clock, on_daily_limit="wait", store=store)
     permit = await limiter.acquire("general", Category.HEAVY)
     await permit.release()
     before = clock.utcnow()
@@ -275,8 +305,8 @@ async def test_daily_quota_can_wait_for_the_reset() -> None:
     assert clock.utcnow() >= datetime(2026, 3, 2, tzinfo=UTC) > before
 
 
-async def test_daily_quota_follows_zoom_remaining_header() -> None:
-    limiter = RateLimiter(PRO)
+async def test_daily_quota_follows_zoom_remaining_header(store) -> None:
+    limiter = RateLimiter(PRO, store=store)
     permit = await limiter.acquire("general", Category.HEAVY)
     response = httpx.Response(
         200,
@@ -291,16 +321,16 @@ async def test_daily_quota_follows_zoom_remaining_header() -> None:
     assert await limiter.daily_quota_left() == 12
 
 
-async def test_unsent_request_gives_its_daily_unit_back() -> None:
-    limiter = RateLimiter(PRO)
+async def test_unsent_request_gives_its_daily_unit_back(store) -> None:
+    limiter = RateLimiter(PRO, store=store)
     permit = await limiter.acquire("general", Category.HEAVY)
     await permit.release(sent=False)
     assert await limiter.daily_quota_left() == 30_000
 
 
-async def test_meeting_quota_is_per_user_and_per_utc_day() -> None:
+async def test_meeting_quota_is_per_user_and_per_utc_day(store) -> None:
     clock = SystemClock(start=datetime(2026, 5, 5, 23, 59, 59, tzinfo=UTC))
-    limiter = RateLimiter(PRO, clock=clock)
+    limiter = RateLimiter(PRO, clock=clock, store=store)
     for _ in range(100):
         await limiter.reserve_meeting("host-a")
     with pytest.raises(MeetingQuotaExceeded) as info:
@@ -313,8 +343,8 @@ async def test_meeting_quota_is_per_user_and_per_utc_day() -> None:
     assert await limiter.meeting_quota_used("host-a") == 1
 
 
-async def test_meeting_exhausted_by_zoom_refuses_locally_until_reset() -> None:
-    limiter = RateLimiter(PRO)
+async def test_meeting_exhausted_by_zoom_refuses_locally_until_reset(store) -> None:
+    limiter = RateLimiter(PRO, store=store)
     await limiter.meeting_exhausted("u1")
     with pytest.raises(MeetingQuotaExceeded):
         await limiter.reserve_meeting("u1")
@@ -332,9 +362,9 @@ async def _full_window_refused(limiter: RateLimiter, sent: int, refused: int) ->
     return permits
 
 
-async def test_first_429_learns_the_neighbours_share() -> None:
+async def test_first_429_learns_the_neighbours_share(store) -> None:
     events: list[LimitEvent] = []
-    limiter = RateLimiter(BUSINESS_PLUS, on_event=events.append)
+    limiter = RateLimiter(BUSINESS_PLUS, on_event=events.append, store=store)
     await _full_window_refused(limiter, 80, 30)
     lane = (await limiter.snapshot()).lane(Category.LIGHT)
     # 50 of ours were accepted in the window that refused the others: the neighbour used 30.
@@ -352,8 +382,8 @@ async def test_first_429_learns_the_neighbours_share() -> None:
         await p.release()
 
 
-async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0)
+async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0, store=store)
     await _full_window_refused(limiter, 80, 30)
 
     async def rate() -> float:
@@ -377,16 +407,16 @@ async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing(
     assert await rate() == 51.0
 
 
-async def test_rate_returns_to_the_plan_once_probes_meet_no_429() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0)
+async def test_rate_returns_to_the_plan_once_probes_meet_no_429(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0, store=store)
     await _full_window_refused(limiter, 80, 30)
     await anyio.sleep(60)
     assert (await limiter.snapshot()).lane("Light").current_rate == 80.0
     assert limiter._lane("general", Category.LIGHT).learned is None
 
 
-async def test_429_without_a_grant_time_steps_down_once_per_window() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS)
+async def test_429_without_a_grant_time_steps_down_once_per_window(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, store=store)
     limiter.rate_limited("general", Category.LIGHT)
     limiter.rate_limited("general", Category.LIGHT)  # same window: one step only
     lane = (await limiter.snapshot()).lane(Category.LIGHT)
@@ -394,15 +424,15 @@ async def test_429_without_a_grant_time_steps_down_once_per_window() -> None:
     assert lane.rate_limited == 2
 
 
-async def test_not_adaptive_counts_429s_and_keeps_the_plan() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS, adaptive=False)
+async def test_not_adaptive_counts_429s_and_keeps_the_plan(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, adaptive=False, store=store)
     await _full_window_refused(limiter, 80, 30)
     lane = (await limiter.snapshot()).lane(Category.LIGHT)
     assert lane.current_rate == 80.0 and lane.rate_limited == 30
 
 
-async def test_x_ratelimit_headers_teach_the_share_before_any_429() -> None:
-    limiter = RateLimiter(BUSINESS_PLUS)
+async def test_x_ratelimit_headers_teach_the_share_before_any_429(store) -> None:
+    limiter = RateLimiter(BUSINESS_PLUS, store=store)
     permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(10)]
     for p in permits[:-1]:
         await p.release()
@@ -421,8 +451,8 @@ async def test_x_ratelimit_headers_teach_the_share_before_any_429() -> None:
     assert (await limiter.snapshot()).lane("Light").current_rate == 30.0
 
 
-async def test_interactive_requests_take_the_next_slot_ahead_of_batch_work() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 1}))
+async def test_interactive_requests_take_the_next_slot_ahead_of_batch_work(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
     held = await limiter.acquire("general", Category.LIGHT)
     order: list[str] = []
 
@@ -443,8 +473,8 @@ async def test_interactive_requests_take_the_next_slot_ahead_of_batch_work() -> 
     assert order == ["user0", "user1", "batch0", "batch1", "batch2"]
 
 
-async def test_interactive_requests_keep_the_window_guarantee() -> None:
-    limiter = RateLimiter(resolve_plan({"Light": 20}))
+async def test_interactive_requests_keep_the_window_guarantee(store) -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 20}), store=store)
     grants: list[float] = []
     waits: list[float] = []
 
@@ -464,12 +494,16 @@ async def test_interactive_requests_keep_the_window_guarantee() -> None:
             await anyio.sleep(0.7)
             tg.start_soon(one, "interactive")
     assert max_in_window(grants, 1.0) <= 20
+    if isinstance(store, RedisStore):
+        # Virtual time runs on while the loop waits for Redis's answers, so waits measured on
+        # it are not a store's; tests/test_redis_store.py measures them in real time.
+        return
     # Each user-facing call waited at most one window and a round trip, not for the batch.
     assert max(waits) <= 1.0 + 0.03 + 1e-6
 
 
-async def test_bad_priority_is_a_configuration_error() -> None:
-    limiter = RateLimiter(PRO)
+async def test_bad_priority_is_a_configuration_error(store) -> None:
+    limiter = RateLimiter(PRO, store=store)
     with pytest.raises(ConfigurationError, match="interactive"):
         await limiter.acquire("general", Category.LIGHT, priority="urgent")  # type: ignore[arg-type]
 
@@ -499,9 +533,9 @@ async def test_cancelling_a_large_queue_leaves_nothing_behind() -> None:
     await permit.release()
 
 
-async def test_wait_events_and_stats() -> None:
+async def test_wait_events_and_stats(store) -> None:
     events: list[LimitEvent] = []
-    limiter = RateLimiter(resolve_plan({"Light": 2}), on_event=events.append)
+    limiter = RateLimiter(resolve_plan({"Light": 2}), on_event=events.append, store=store)
     for _ in range(4):
         permit = await limiter.acquire("general", Category.LIGHT)
         await permit.release()

@@ -48,6 +48,7 @@ from .fan_out import FanOutError, Result
 from .limits import InMemoryStore, LimiterStore, LimitEvent, LimitsSnapshot, RateLimiter
 from .pagination import Checkpoint, Page, PaginationError, PaginationLoopError, Paginator
 from .plans import BUSINESS_PLUS, PRO, Category, CategoryLimit, RateLimitTable
+from .redis_store import RedisStore
 from .retries import ExponentialBackoff, RetryPolicy
 from .webhooks import WebhookPayloadError, Webhooks
 
@@ -87,6 +88,7 @@ __all__ = [
     "RateLimitError",
     "RateLimitTable",
     "RateLimiter",
+    "RedisStore",
     "ResponseDecodeError",
     "ResponseTooLarge",
     "Result",

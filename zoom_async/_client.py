@@ -541,6 +541,13 @@ class ZoomClient(ApiNamespaces):
         self.auth: TokenSource = auth
         self.base_url = base_url.rstrip("/")
         self._base_path = httpx.URL(self.base_url).path.rstrip("/")
+        bind_account = getattr(store, "bind_account", None)
+        if bind_account is not None:
+            # A shared store scopes its keys by account and app (see RedisStore.bind_account).
+            if isinstance(auth, ServerToServerAuth):
+                bind_account(auth.account_id, auth.client_id)
+            else:
+                bind_account(account_id or "", client_id or "")
         self.plan = resolve_plan(plan, budget_share=budget_share)
         self.retry = retry or RetryPolicy()
         self.limits = RateLimiter(

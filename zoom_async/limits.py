@@ -314,6 +314,10 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+_LEASE_IDS = itertools.count(1)
+"""Lease ids, unique in the process (several limiters may share one store)."""
+
+
 @dataclass(slots=True)
 class LearnedShare:
     """What one lane learned about the other apps that share its limit.
@@ -384,7 +388,6 @@ class _Lane:
         self._max_poll = max_poll
         self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
-        self._lease_ids = itertools.count(1)
         self._returns: set[asyncio.Task[None]] = set()
         self.learned: LearnedShare | None = None
         # Grant times of the last two windows, and those Zoom refused: what the lane counts of
@@ -431,7 +434,7 @@ class _Lane:
         """
         started = self._clock.monotonic()
         if not self._queued:
-            lease_id = next(self._lease_ids)
+            lease_id = next(_LEASE_IDS)
             if await self._try(lease_id) == 0.0:
                 return self._granted(limiter, started, started, lease_id)
         future: asyncio.Future[_Grant] = asyncio.get_running_loop().create_future()
@@ -506,7 +509,7 @@ class _Lane:
             while True:
                 if self._head() is None:
                     return
-                lease_id = next(self._lease_ids)
+                lease_id = next(_LEASE_IDS)
                 try:
                     delay = await self._try(lease_id)
                 except Exception as exc:

@@ -1,0 +1,280 @@
+"""Many processes, one account: RedisStore against one in-memory limiter per process.
+
+Serves ``FakeZoom`` (Business+, limits enforced on arrival in any sliding window, 10-50 ms of
+jittered latency) from a process of its own, starts a ``redis-server`` on a free local port
+(or uses ``--redis-url``), and runs 1, 2, 4 and 8 worker processes, each with its own
+``ZoomClient`` and store, sending Light GETs together. Prints one line per case:
+
+* ``bound/elapsed``: the strict-safe bound for the batch -- ``(ceil(N/L) - 1) * (W + RTT) +
+  RTT``, with RTT the median round trip the workers measured -- divided by the measured time
+  from the first worker's start to the last one's end: 1.0 is every request the plan allows;
+* ``429s``: refusals the fake sent (each is retried by the client after a wait);
+* ``max/window``: the most arrivals the fake counted in any 1 s window (limit 80);
+* ``added p50/p99``: the limiter's own time per request -- the store calls made for it (grant and
+  release; Redis round trips for RedisStore) -- measured after the batch, at half the plan's
+  rate so that no request waits for a slot (in a saturated batch the figure would mostly be the
+  event loop busy with 200 other requests).
+
+Run: ``python benchmarks/bench_redis.py`` (``--quick``: fewer requests; ``--processes 1 4``).
+Needs ``redis-server`` on the PATH (Debian: ``apt-get install redis-server``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextvars
+import math
+import multiprocessing as mp
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from _remote_fake import FakeSetup, RemoteFake
+
+from zoom_async import Category, InMemoryStore, LimiterStore, RedisStore, ZoomClient
+
+LATENCY = ((0.005, 0.025), (0.005, 0.025))
+LIMIT, WINDOW = 80, 1.0  # Business+ Light
+
+_SPENT: contextvars.ContextVar[list[float]] = contextvars.ContextVar("spent")
+
+
+class TimedStore:
+    """Delegates to a store and adds each call's duration to the current request's account."""
+
+    def __init__(self, inner: LimiterStore) -> None:
+        self.inner = inner
+
+    def _add(self, started: float) -> None:
+        spent = _SPENT.get(None)
+        if spent is not None:
+            spent.append(time.perf_counter() - started)
+
+    async def acquire(self, *args: Any) -> float:
+        started = time.perf_counter()
+        try:
+            return await self.inner.acquire(*args)
+        finally:
+            self._add(started)
+
+    async def release(self, *args: Any) -> None:
+        started = time.perf_counter()
+        try:
+            await self.inner.release(*args)
+        finally:
+            self._add(started)
+
+    async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
+        return await self.inner.increment(key, limit, expires_at)
+
+    async def decrement(self, key: str) -> None:
+        await self.inner.decrement(key)
+
+    async def raise_to(self, key: str, value: int, expires_at: datetime) -> None:
+        await self.inner.raise_to(key, value, expires_at)
+
+    async def count(self, key: str) -> int:
+        return await self.inner.count(key)
+
+
+@dataclass
+class Job:
+    store: str  # "redis" or "memory"
+    redis_url: str
+    namespace: str
+    base_url: str
+    token_url: str
+    path: str
+    requests: int
+    processes: int
+
+
+def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
+    async def main() -> None:
+        inner: LimiterStore = (
+            RedisStore.from_url(job.redis_url, namespace=job.namespace)
+            if job.store == "redis"
+            else InMemoryStore()
+        )
+        store = TimedStore(inner)
+        zoom = ZoomClient(
+            account_id="test-account",
+            client_id="test-client-id",
+            client_secret="test-client-secret",
+            base_url=job.base_url,
+            token_url=job.token_url,
+            plan="business_plus",
+            store=store,
+        )
+        round_trips: list[float] = []
+        added: list[float] = []
+
+        async def sent(request: Any) -> None:
+            request.extensions["bench_sent"] = time.perf_counter()
+
+        async def answered(response: Any) -> None:
+            round_trips.append(time.perf_counter() - response.request.extensions["bench_sent"])
+
+        async with zoom:
+            await zoom.get(job.path)  # token and connection
+            zoom.http.event_hooks["request"].append(sent)
+            zoom.http.event_hooks["response"].append(answered)
+            ready.set()
+            await asyncio.get_running_loop().run_in_executor(None, go.wait)
+            started = time.monotonic()
+            todo = iter(range(job.requests))
+
+            async def one() -> None:
+                for _ in todo:
+                    spent: list[float] = []
+                    token = _SPENT.set(spent)
+                    try:
+                        await zoom.get(job.path)
+                    finally:
+                        _SPENT.reset(token)
+                    added.append(sum(spent))
+
+            await asyncio.gather(*(one() for _ in range(min(200, job.requests))))
+            finished = time.monotonic()
+            # The limiter's own cost: at half the plan's rate (all processes together), one
+            # request at a time, so nothing waits for a slot.
+            await asyncio.sleep(1.1)
+            added.clear()
+            interval = job.processes / (LIMIT / WINDOW / 2)
+            for _ in range(max(20, 80 // job.processes)):
+                spent = []
+                token = _SPENT.set(spent)
+                try:
+                    await zoom.get(job.path)
+                finally:
+                    _SPENT.reset(token)
+                added.append(sum(spent))
+                await asyncio.sleep(interval)
+        if isinstance(inner, RedisStore):
+            await inner.aclose()
+        round_trips.sort()
+        results.put(
+            {
+                "started": started,
+                "finished": finished,
+                "rtt": round_trips[len(round_trips) // 2],
+                "added": added,
+            }
+        )
+
+    asyncio.run(main())
+
+
+def percentile(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, math.ceil(p * len(values)) - 1)]
+
+
+@contextmanager
+def redis_server() -> Iterator[str]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server not found: apt-get install redis-server (or --redis-url)")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with tempfile.TemporaryDirectory() as directory:
+        process = subprocess.Popen(
+            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", directory],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            for _ in range(500):
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
+                    break
+                except OSError:
+                    time.sleep(0.01)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+async def case(fake: RemoteFake, redis_url: str, store: str, processes: int, n: int) -> str:
+    ctx = mp.get_context("forkserver")
+    go, results = ctx.Event(), ctx.Queue()
+    namespace = f"bench-{uuid.uuid4().hex}"
+    path = f"/users/{fake.user_ids[0]}"
+    workers, readies = [], []
+    for _ in range(processes):
+        job = Job(
+            store,
+            redis_url,
+            namespace,
+            fake.base_url,
+            fake.token_url,
+            path,
+            n // processes,
+            processes,
+        )
+        ready = ctx.Event()
+        process = ctx.Process(target=worker, args=(job, ready, go, results), daemon=True)
+        process.start()
+        workers.append(process)
+        readies.append(ready)
+    loop = asyncio.get_running_loop()
+    for ready in readies:
+        await loop.run_in_executor(None, ready.wait, 60)
+    await asyncio.sleep(1.1)  # warm-up requests leave the window
+    await fake.reset_stats()
+    go.set()
+    reports = [await loop.run_in_executor(None, results.get, True, 600) for _ in workers]
+    for process in workers:
+        process.join(10)
+    stats = await fake.stats([Category.LIGHT.value])  # includes the light latency phase
+    total = (n // processes) * processes
+    elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    rtt = max(r["rtt"] for r in reports)
+    bound = (math.ceil(total / LIMIT) - 1) * (WINDOW + rtt) + rtt
+    added = [a for r in reports for a in r["added"]]
+    return (
+        f"| {processes} | {store} | {total} | {elapsed:.2f} | {rtt * 1000:.1f} "
+        f"| {bound / elapsed:.3f} | {stats['rate_limited']} "
+        f"| {stats['max_in_window'][Category.LIGHT.value]}/{LIMIT} "
+        f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} |"
+    )
+
+
+async def main(args: argparse.Namespace) -> None:
+    n = 320 if args.quick else 800
+    mp.set_forkserver_preload(["zoom_async", "redis.asyncio"])
+    setup = FakeSetup(fake_kwargs={"plan": "business_plus", "latency": LATENCY}, users=1)
+    print(f"Business+ Light ({LIMIT}/s), {n} requests per case, FakeZoom latency 10-50 ms")
+    print(
+        "| processes | store | requests | elapsed s | RTT p50 ms | bound/elapsed | 429s "
+        "| max/window | added p50 ms | added p99 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    with redis_server() if args.redis_url is None else _given(args.redis_url) as redis_url:
+        async with RemoteFake(setup) as fake:
+            for processes in args.processes:
+                for store in ("redis", "memory"):
+                    print(await case(fake, redis_url, store, processes, n), flush=True)
+
+
+@contextmanager
+def _given(url: str) -> Iterator[str]:
+    yield url
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--processes", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--redis-url")
+    asyncio.run(main(parser.parse_args()))

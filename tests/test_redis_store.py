@@ -1,0 +1,341 @@
+"""RedisStore against a real redis-server: several processes, crashes, skewed clocks, outages.
+
+The limiter's behaviour suite (tests/test_limits.py) also runs against RedisStore; these tests
+cover what only a shared store has. Real time here (processes cannot share a virtual loop), so
+they use small plans and short leases and stay a few seconds each.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+import os
+import signal
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.to_thread
+import httpx
+import pytest
+
+from tests.conftest import RedisServer
+from tests.redis_workers import Job, start
+from zoom_async import (
+    Category,
+    LimiterUnavailable,
+    RateLimiter,
+    RedisStore,
+    ZoomClient,
+    ZoomError,
+)
+from zoom_async.limits import Priority
+from zoom_async.plans import resolve_plan
+from zoom_async.testing import FakeZoom
+
+
+def strict_bound(n: int, limit: int, window: float, rtt: float) -> float:
+    """The least time n requests can take when arrivals are only known between grant and
+    response: request i + L goes no earlier than W after request i's response."""
+    return (math.ceil(n / limit) - 1) * (window + rtt) + rtt
+
+
+def max_in_window(times: list[float], window: float) -> int:
+    times = sorted(times)
+    return max(bisect.bisect_left(times, t + window) - i for i, t in enumerate(times))
+
+
+def namespace() -> str:
+    return f"test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def served() -> AsyncIterator[tuple[FakeZoom, str, str]]:
+    """A FakeZoom (Light 40/s) on a local port: the fake, its base URL and token URL."""
+    fake = FakeZoom(plan=resolve_plan({"Light": 40}), processing_time=0.002)
+    async with fake.serve() as server:
+        yield fake, server.base_url, server.token_url
+
+
+async def _collect(results: object, n: int) -> list[dict[str, float]]:
+    return [await anyio.to_thread.run_sync(results.get, True, 60) for _ in range(n)]  # type: ignore[attr-defined]
+
+
+async def test_four_processes_share_one_limit(redis_server: RedisServer, served) -> None:
+    fake, base_url, token_url = served
+    user = fake.add_users(1)[0]["id"]
+    ns = namespace()
+    per_worker = 80
+    jobs = [
+        Job(redis_server.url, ns, base_url, token_url, f"/users/{user}", per_worker, plan=fake.plan)
+        for _ in range(4)
+    ]
+    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
+    try:
+        await anyio.sleep(1.1)  # the warm-up requests leave the window
+        fake.reset_stats()
+        go.set()
+        reports = await _collect(results, len(jobs))
+    finally:
+        for p in processes:
+            p.join(10)
+    n = per_worker * len(jobs)
+    assert sum(r["done"] for r in reports) == n
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= 40
+    elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)
+    rtt = max(r["rtt"] for r in reports)
+    assert strict_bound(n, 40, 1.0, rtt) / elapsed >= 0.90
+
+
+async def test_in_memory_stores_in_four_processes_overshoot(served) -> None:
+    """The control: the same four workers each with its own in-memory limiter get 429s."""
+    fake, base_url, token_url = served
+    fake.enforce_limits = False  # count what would have been refused
+    user = fake.add_users(1)[0]["id"]
+    jobs = [
+        Job("memory", "", base_url, token_url, f"/users/{user}", 40, plan=fake.plan)
+        for _ in range(4)
+    ]
+    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
+    try:
+        await anyio.sleep(1.1)
+        fake.reset_stats()
+        go.set()
+        await _collect(results, len(jobs))
+    finally:
+        for p in processes:
+            p.join(10)
+    assert fake.max_in_any_window(Category.LIGHT) > 40
+
+
+async def test_a_killed_worker_frees_its_slots_when_its_leases_expire(
+    redis_server: RedisServer, served
+) -> None:
+    fake, base_url, token_url = served
+    victim_user, user = (u["id"] for u in fake.add_users(2))
+    ns = namespace()
+    lease = 1.0
+    common = {"plan": fake.plan, "lease_timeout": lease}
+    victim = Job(redis_server.url, ns, base_url, token_url, f"/users/{victim_user}", 40, **common)
+    survivor = Job(redis_server.url, ns, base_url, token_url, f"/users/{user}", 120, **common)
+    victims, victim_go, _ = await anyio.to_thread.run_sync(start, [victim])
+    survivors, survivor_go, results = await anyio.to_thread.run_sync(start, [survivor])
+    try:
+        await anyio.sleep(1.1)  # the warm-up requests leave the window
+        # The victim's requests arrive, then their answers hang: all 40 slots are held when it
+        # is killed.
+        fake.inject(
+            "GET", f"/users/{victim_user}", status=None, delay=3, count=None, after_apply=True
+        )
+        fake.reset_stats()
+        store = RedisStore.from_url(redis_server.url, namespace=ns)
+        async with store:
+            in_flight = store.key("lane", "general:Light", "in-flight")
+            victim_go.set()
+            victim_started = time.monotonic()
+            with anyio.fail_after(10):
+                while await store.redis.zcard(in_flight) < 40:  # noqa: ASYNC110 (polls Redis)
+                    await anyio.sleep(0.005)
+            os.kill(victims[0].pid, signal.SIGKILL)  # type: ignore[arg-type]
+            survivor_go.set()
+            (report,) = await _collect(results, 1)
+    finally:
+        for p in victims + survivors:
+            p.join(10)
+    assert report["done"] == 120
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= 40
+    arrivals = sorted(r.arrival for r in fake.requests if r.path.endswith(user))
+    # The dead process's slots were held until its leases expired and left the window...
+    assert arrivals[0] - victim_started >= 2 * lease - 0.05
+    # ...and not a moment longer than needed: then the full rate, a whole window's worth.
+    assert arrivals[0] - victim_started <= 2 * lease + 0.5
+    assert max_in_window(arrivals, 1.0) == 40
+
+
+async def test_skewed_clocks_do_not_matter(redis_server: RedisServer, served) -> None:
+    """Hosts whose clocks are 5 s apart: the windows use the Redis server's clock."""
+    fake, base_url, token_url = served
+    user = fake.add_users(1)[0]["id"]
+    ns = namespace()
+    jobs = [
+        Job(
+            redis_server.url,
+            ns,
+            base_url,
+            token_url,
+            f"/users/{user}",
+            60,
+            plan=fake.plan,
+            clock_offset=offset,
+        )
+        for offset in (-5.0, 5.0)
+    ]
+    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
+    try:
+        await anyio.sleep(1.1)
+        fake.reset_stats()
+        go.set()
+        await _collect(results, len(jobs))
+    finally:
+        for p in processes:
+            p.join(10)
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= 40
+
+
+def _client(fake: FakeZoom, store: RedisStore) -> ZoomClient:
+    return ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.base_url,
+        token_url=fake.token_url,
+        transport=fake.transport(),
+        plan=fake.plan,
+        store=store,
+    )
+
+
+async def _batch(zoom: ZoomClient, path: str, seconds: float) -> tuple[int, int]:
+    """Send requests for ``seconds``, 20 at a time; count successes and LimiterUnavailable."""
+    ok = unavailable = 0
+    end = time.monotonic() + seconds
+
+    async def one() -> None:
+        nonlocal ok, unavailable
+        while time.monotonic() < end:
+            try:
+                await zoom.get(path)
+                ok += 1
+            except LimiterUnavailable:
+                unavailable += 1
+                await anyio.sleep(0.05)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(20):
+            tg.start_soon(one)
+    return ok, unavailable
+
+
+async def test_redis_down_fails_closed_then_recovers(own_redis_server: RedisServer) -> None:
+    fake = FakeZoom(plan=resolve_plan({"Light": 40}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(
+        own_redis_server.url, namespace=namespace(), timeout=0.2, retry_interval=0.2
+    )
+    async with store, _client(fake, store) as zoom:
+        ok, unavailable = await _batch(zoom, path, 1.0)
+        assert ok > 0 and unavailable == 0
+        own_redis_server.stop()
+        sent_before = fake.stats.requests
+        ok, unavailable = await _batch(zoom, path, 1.0)
+        # At most the requests already granted when Redis went away went out; nothing more.
+        assert fake.stats.requests - sent_before <= 20
+        assert unavailable > 0
+        with pytest.raises(LimiterUnavailable) as info:
+            await zoom.get(path)
+        assert isinstance(info.value, ZoomError)
+        own_redis_server.start()  # same port, empty: the app is not restarted
+        await anyio.sleep(0.3)
+        ok, unavailable = await _batch(zoom, path, 1.0)
+        assert ok > 0
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= 40
+
+
+async def test_redis_down_with_fallback_keeps_a_fraction_of_the_rate(
+    own_redis_server: RedisServer,
+) -> None:
+    fake = FakeZoom(plan=resolve_plan({"Light": 40}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(
+        own_redis_server.url,
+        namespace=namespace(),
+        timeout=0.2,
+        retry_interval=0.2,
+        fallback=0.25,
+    )
+    async with store, _client(fake, store) as zoom:
+        await _batch(zoom, path, 0.5)
+        own_redis_server.stop()
+        await anyio.sleep(1.0)  # the last window before the outage leaves
+        fake.reset_stats()
+        ok, unavailable = await _batch(zoom, path, 2.0)
+        assert unavailable == 0 and ok > 0
+        assert store.fallback_grants >= ok
+        # A quarter of the plan, from this process alone.
+        assert fake.max_in_any_window(Category.LIGHT) <= 10
+        own_redis_server.start()
+        await anyio.sleep(0.3)
+        grants = store.fallback_grants
+        await anyio.sleep(1.0)  # fallback leases leave the window
+        await _batch(zoom, path, 1.0)
+        assert store.fallback_grants == grants  # back on Redis
+    assert fake.stats.total_rate_limited == 0
+
+
+async def test_slow_redis_times_out_with_the_typed_error(redis_server: RedisServer) -> None:
+    store = RedisStore.from_url(redis_server.url, namespace=namespace(), timeout=0.1)
+    limiter = RateLimiter(resolve_plan({"Light": 5}), store=store)
+    async with store:
+        # DEBUG SLEEP blocks the server for 0.5 s: longer than the store's timeout.
+        async with anyio.create_task_group() as tg:
+            other = RedisStore.from_url(redis_server.url, timeout=None)
+            tg.start_soon(other.redis.execute_command, "DEBUG", "SLEEP", "0.5")
+            await anyio.sleep(0.05)
+            started = time.monotonic()
+            with pytest.raises(LimiterUnavailable):
+                await limiter.acquire("general", Category.LIGHT)
+            assert time.monotonic() - started < 0.4
+        await other.aclose()
+
+
+async def test_keys_carry_the_namespace_in_a_hash_tag(redis_server: RedisServer) -> None:
+    ns = namespace()
+    store = RedisStore.from_url(redis_server.url, namespace=ns)
+    limiter = RateLimiter(resolve_plan({"Light": 5}), store=store)
+    async with store:
+        permit = await limiter.acquire("general", Category.HEAVY)
+        await permit.release(httpx.Response(200))
+        keys = sorted(k.decode() for k in await store.redis.keys(f"*{ns}*"))
+    assert keys and all(k.startswith(f"zoom-async:{{{ns}}}:") for k in keys)
+    assert any(":counter:daily:general:" in k for k in keys)
+
+
+async def test_client_binds_the_store_to_its_account_and_app(redis_server: RedisServer) -> None:
+    store = RedisStore.from_url(redis_server.url.replace("//", "//:hunter2-password@"))
+    async with (
+        store,
+        ZoomClient(account_id="acct-9", client_id="app-3", client_secret="x", store=store),
+    ):
+        assert store.key("x") == "zoom-async:{acct-9:app-3}:x"
+    assert "hunter2" not in repr(store)
+
+
+async def test_interactive_requests_overtake_a_batch_across_the_store(
+    redis_server: RedisServer,
+) -> None:
+    """Real time: a user-facing call waits at most a window and a round trip for its slot."""
+    store = RedisStore.from_url(redis_server.url, namespace=namespace())
+    limiter = RateLimiter(resolve_plan({"Light": 20}), store=store)
+    waits: list[float] = []
+
+    async def one(priority: Priority) -> None:
+        start = anyio.current_time()
+        permit = await limiter.acquire("general", Category.LIGHT, priority=priority)
+        if priority == "interactive":
+            waits.append(permit.granted_at - start)
+        await anyio.sleep(0.03)
+        await permit.release()
+
+    async with store, anyio.create_task_group() as tg:
+        for _ in range(100):
+            tg.start_soon(one, "batch")
+        for _ in range(5):
+            await anyio.sleep(0.7)
+            tg.start_soon(one, "interactive")
+    assert len(waits) == 5
+    assert max(waits) <= 1.0 + 0.03 + 0.1

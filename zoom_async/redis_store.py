@@ -1,0 +1,694 @@
+"""A :class:`~zoom_async.limits.LimiterStore` in Redis: one account's limits shared by many
+processes on many hosts.
+
+Zoom counts an account's requests wherever they come from, so four uvicorn workers with an
+in-memory limiter each send four times what the plan allows. With one :class:`RedisStore` per
+process pointing at the same Redis, every process draws from the same windows, daily quota and
+meeting quotas, and (see :mod:`zoom_async.auth`) the same access token::
+
+    store = RedisStore.from_url("redis://localhost:6379/0")
+    async with ZoomClient(plan="business_plus", store=store) as zoom:
+        ...
+
+How it keeps the guarantee
+--------------------------
+Each category's window is two sorted sets: the leases in flight (scored by when the lease
+expires) and the requests completed (scored by completion time). A Lua script grants a slot
+when fewer than ``limit`` are in flight or completed within the window -- the rule of
+:mod:`zoom_async.limits`, now atomic for every process -- and it reads the time with ``TIME``
+on the Redis server, never a host's clock, so hosts whose clocks differ by seconds still agree.
+
+A slot is a lease: a process killed mid-request cannot release it, so a lease still in flight
+``lease_timeout`` seconds after its grant counts as completed at that instant and leaves the
+window one window later. The others regain the full rate without a restart.
+
+A process whose request waits does not poll Redis in a loop: the script answers *when* the next
+slot frees (the oldest completion leaving the window is known exactly; when every slot is in
+flight none can free sooner than one window away), so each process's head waiter sleeps until
+then, and a release in its own process wakes it at once.
+
+When Redis fails
+----------------
+Every call is bounded by ``timeout`` (default 0.5 s). If Redis does not answer, the store raises
+:class:`~zoom_async.LimiterUnavailable` and the request is not sent (fail closed), or, with
+``fallback=0.25``, it limits locally to that fraction of the plan, so that several processes
+falling back together stay within it. It tries Redis again every ``retry_interval`` seconds and
+returns to the shared state as soon as Redis answers, without a restart.
+
+Keys are ``zoom-async:{<namespace>}:...``; the hash tag keeps all of one namespace's keys in one
+Redis Cluster slot, which the scripts need. The namespace is the account id and app (client id)
+by default, so several accounts, and several apps each with its ``budget_share``, can share one
+Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import os
+import time
+import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, Self
+
+import anyio
+
+from .errors import ConfigurationError, LimiterUnavailable
+from .limits import InMemoryStore
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisStore"]
+
+logger = logging.getLogger("zoom_async.redis_store")
+
+_COUNTER_GRACE_SECONDS = 2 * 86400
+"""Day counters live this long past their reset (as in InMemoryStore: a clock stepping back
+into a spent day must still find its count)."""
+
+# Times are seconds (floats). Redis converts Lua numbers to strings with 14 significant digits,
+# which loses sub-millisecond precision on epoch times, so scores are formatted explicitly.
+_NOW = """
+local now
+if ARGV[1] == '' then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+else
+  now = tonumber(ARGV[1])
+end
+"""
+
+_ACQUIRE = (
+    """
+-- KEYS: in-flight leases (score: expiry), completions (score: completion time)
+-- ARGV: now ('' = server TIME), limit, window, lease timeout, then the lease members asking
+-- Grants slots to the members in order while the window allows; returns how many it granted
+-- and the seconds until the next slot may free (0 when all were granted).
+"""
+    + _NOW
+    + """
+local limit = tonumber(ARGV[2])
+local window = tonumber(ARGV[3])
+local lease_timeout = tonumber(ARGV[4])
+-- A lease still in flight at its expiry belonged to a process that died or hangs: it counts as
+-- completed at its expiry.
+local now_s = string.format('%.6f', now)
+local expired = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now_s, 'WITHSCORES')
+if #expired > 0 then
+  for i = 1, #expired, 2 do
+    redis.call('ZADD', KEYS[2], expired[i + 1], expired[i])
+  end
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now_s)
+  redis.call('PEXPIRE', KEYS[2], math.ceil((window + 1) * 1000))
+end
+-- A completion at or before now - window cannot share a window with an arrival after now.
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.6f', now - window))
+local in_flight = redis.call('ZCARD', KEYS[1])
+local completed = redis.call('ZCARD', KEYS[2])
+local asking = #ARGV - 4
+local granted = limit - in_flight - completed
+if granted > asking then granted = asking end
+if granted > 0 then
+  local expiry = string.format('%.6f', now + lease_timeout)
+  for i = 1, granted do
+    redis.call('ZADD', KEYS[1], expiry, ARGV[4 + i])
+  end
+  redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + window + 1) * 1000))
+  in_flight = in_flight + granted
+else
+  granted = 0
+end
+if granted == asking then
+  return {granted, '0'}
+end
+local used = in_flight + completed
+if in_flight >= limit then
+  -- Only a completion can free a slot, and one completed now frees it a window from now.
+  return {granted, string.format('%.6f', window)}
+end
+-- The (used - limit)-th oldest completion must leave the window first.
+local oldest = redis.call('ZRANGE', KEYS[2], used - limit, used - limit, 'WITHSCORES')
+local wait = tonumber(oldest[2]) + window - now
+if wait < 0.000001 then wait = 0.000001 end
+return {granted, string.format('%.6f', wait)}
+"""
+)
+
+_RELEASE = """
+-- KEYS: in-flight leases, completions. ARGV: window, then pairs of (now or '', lease member)
+local server_now = nil
+for i = 2, #ARGV, 2 do
+  local now
+  if ARGV[i] == '' then
+    if server_now == nil then
+      local t = redis.call('TIME')
+      server_now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+    end
+    now = server_now
+  else
+    now = tonumber(ARGV[i])
+  end
+  redis.call('ZREM', KEYS[1], ARGV[i + 1])
+  -- Also when the lease had expired (it was counted completed at its expiry): it really
+  -- completed now, which is later, so the later time is the one that must count.
+  redis.call('ZADD', KEYS[2], string.format('%.6f', now), ARGV[i + 1])
+end
+redis.call('PEXPIRE', KEYS[2], math.ceil((tonumber(ARGV[1]) + 1) * 1000))
+return 1
+"""
+
+_INCREMENT = """
+-- KEYS: counter. ARGV: limit, seconds to live
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value >= tonumber(ARGV[1]) then return 0 end
+redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+_DECREMENT = """
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value > 0 then redis.call('DECR', KEYS[1]) end
+return 1
+"""
+
+_RAISE_TO = """
+-- KEYS: counter. ARGV: value, seconds to live
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 1
+"""
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from redis.exceptions import RedisError
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ConfigurationError(
+            "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
+        ) from None
+    return (RedisError, OSError, TimeoutError)
+
+
+_LEAD = -1.0
+"""Set as an ask's result to tell its caller to lead the next call."""
+
+
+class _Ask:
+    """One caller's request for a slot, waiting for the batch it rides in."""
+
+    __slots__ = (
+        "abandoned",
+        "lease_id",
+        "lease_timeout",
+        "limit",
+        "member",
+        "now",
+        "result",
+        "window",
+    )
+
+    def __init__(
+        self, member: str, limit: int, window: float, now: float, lease_timeout: float
+    ) -> None:
+        self.member = member
+        self.lease_id = int(member.rsplit(":", 1)[1])
+        self.limit = limit
+        self.window = window
+        self.now = now
+        self.lease_timeout = lease_timeout
+        self.result: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self.abandoned = False
+
+
+class RedisStore:
+    """Rate-limit state (and access tokens) in Redis, shared by every process that uses it.
+
+    Create one per process (it holds a connection pool) and pass it to each
+    :class:`~zoom_async.ZoomClient` as ``store=``. Needs the ``redis`` extra
+    (``pip install 'zoom-async[redis]'``).
+
+    Args:
+        redis: a ``redis.asyncio.Redis`` (or ``RedisCluster``) client. :meth:`from_url` makes
+            one with timeouts matching ``timeout``.
+        namespace: what the keys are scoped by. Default: the account id and client id of the
+            first :class:`~zoom_async.ZoomClient` given this store (``"default"`` if it has
+            none, e.g. user OAuth). Processes with the same namespace share one budget.
+        timeout: seconds each Redis call may take before the store gives up on it. ``None``
+            leaves it to the client's own socket timeouts.
+        fallback: ``None`` (default): when Redis fails, raise
+            :class:`~zoom_async.LimiterUnavailable` and send nothing. A fraction such as
+            ``0.25``: limit locally to that part of the plan until Redis is back. Choose it so
+            that all processes falling back at once stay within the plan (``1 / processes``).
+        retry_interval: after a failure, seconds before Redis is tried again (meanwhile calls
+            fail at once, or use the fallback).
+        time_source: ``"server"`` (default): windows use the Redis server's clock. ``"client"``:
+            the limiter's clock, for tests on a virtual-time loop, where all processes must
+            share one clock.
+        prefix: the first part of every key.
+        lease_timeout: seconds after which a slot still in flight counts as completed, for
+            every request of this store. Default: what the client asks for (its timeout plus
+            a margin; see :class:`~zoom_async.limits.RateLimiter`). Shorter frees a dead
+            process's slots sooner, but must stay above the longest request.
+
+    Example::
+
+        store = RedisStore.from_url("redis://localhost:6379/0", fallback=0.25)
+        async with ZoomClient(plan="business_plus", store=store) as zoom:
+            ...
+        await store.aclose()
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        namespace: str | None = None,
+        timeout: float | None = 0.5,
+        fallback: float | None = None,
+        retry_interval: float = 1.0,
+        time_source: Literal["server", "client"] = "server",
+        prefix: str = "zoom-async",
+        lease_timeout: float | None = None,
+    ) -> None:
+        if fallback is not None and not 0 < fallback <= 1:
+            raise ConfigurationError("fallback must be a fraction of the plan in (0, 1], or None")
+        if timeout is not None and timeout <= 0:
+            raise ConfigurationError("timeout must be positive (or None)")
+        if lease_timeout is not None and not lease_timeout > 0:
+            raise ConfigurationError("lease_timeout must be positive (or None)")
+        if time_source not in ("server", "client"):
+            raise ConfigurationError("time_source must be 'server' or 'client'")
+        if "{" in prefix or "}" in prefix:
+            raise ConfigurationError("prefix must not contain braces (they form the hash tag)")
+        self.redis = redis
+        self.namespace = namespace
+        self.timeout = timeout
+        self.fallback = fallback
+        self.retry_interval = retry_interval
+        self.time_source = time_source
+        self.prefix = prefix
+        self.lease_timeout = lease_timeout
+        # Lease members are unique across processes and hosts.
+        self._instance = f"{uuid.uuid4().hex[:12]}-{os.getpid()}"
+        self._acquire: AsyncScript = redis.register_script(_ACQUIRE)
+        self._release: AsyncScript = redis.register_script(_RELEASE)
+        self._increment: AsyncScript = redis.register_script(_INCREMENT)
+        self._decrement: AsyncScript = redis.register_script(_DECREMENT)
+        self._raise_to: AsyncScript = redis.register_script(_RAISE_TO)
+        self._errors = _redis_errors()
+        self._down_until = -math.inf
+        self._local = InMemoryStore()
+        self._local_leases: set[tuple[str, int]] = set()
+        self._windows: dict[str, float] = {}
+        self._asks: dict[str, list[_Ask]] = {}
+        self._asking: set[str] = set()
+        self._orphans: list[tuple[str, int, float]] = []
+        # Per lane: (limit, instant on the limiter's clock before which no slot can free).
+        # Completions only leave the window, and one completing later frees its slot later,
+        # so a computed wait stays valid and waiters need not ask Redis again before it.
+        self._not_before: dict[str, tuple[int, float]] = {}
+        self._pending: dict[str, list[str]] = {}
+        self._flushing = False
+        self.failures = 0
+        """How many Redis calls failed or timed out."""
+        self.fallback_grants = 0
+        """Slots granted by the local fallback while Redis was unavailable."""
+
+    @classmethod
+    def from_url(
+        cls,
+        url: str,
+        *,
+        namespace: str | None = None,
+        timeout: float | None = 0.5,
+        fallback: float | None = None,
+        retry_interval: float = 1.0,
+        time_source: Literal["server", "client"] = "server",
+        prefix: str = "zoom-async",
+        lease_timeout: float | None = None,
+        max_connections: int = 16,
+        **redis_kwargs: Any,
+    ) -> RedisStore:
+        """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``) with a pool of at most
+        ``max_connections``; other keyword arguments go to
+        ``redis.asyncio.BlockingConnectionPool.from_url``."""
+        try:
+            from redis.asyncio import BlockingConnectionPool, Redis
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ConfigurationError(
+                "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
+            ) from None
+        redis_kwargs.setdefault("socket_timeout", timeout)
+        redis_kwargs.setdefault("socket_connect_timeout", timeout)
+        # A bounded pool that waits for a free connection (within the timeout) rather than
+        # failing: hundreds of requests completing together share a few connections.
+        redis_kwargs.setdefault("max_connections", max_connections)
+        redis_kwargs.setdefault("timeout", timeout)
+        pool = BlockingConnectionPool.from_url(url, **redis_kwargs)
+        client = Redis(connection_pool=pool)
+        return cls(
+            client,
+            namespace=namespace,
+            timeout=timeout,
+            fallback=fallback,
+            retry_interval=retry_interval,
+            time_source=time_source,
+            prefix=prefix,
+            lease_timeout=lease_timeout,
+        )
+
+    def __repr__(self) -> str:
+        # The client's repr may hold a password in its URL; show only the namespace.
+        return f"RedisStore(namespace={self.namespace!r}, fallback={self.fallback!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the Redis connections."""
+        await self.redis.aclose()
+
+    def bind_account(self, account_id: str, client_id: str) -> None:
+        """Called by :class:`~zoom_async.ZoomClient`: scope the keys to its account and app
+        unless a namespace was given."""
+        if self.namespace is None:
+            self.namespace = f"{account_id}:{client_id}" if account_id else "default"
+
+    # -- keys ------------------------------------------------------------------------------
+
+    def key(self, *parts: str) -> str:
+        """A key of this store: ``<prefix>:{<namespace>}:<parts...>``."""
+        namespace = (self.namespace or "default").replace("{", "(").replace("}", ")")
+        return ":".join((self.prefix, "{" + namespace + "}", *parts))
+
+    def _now_arg(self, now: float) -> str:
+        return "" if self.time_source == "server" else repr(now)
+
+    # -- calling Redis -------------------------------------------------------------------
+
+    def _available(self) -> bool:
+        return time.monotonic() >= self._down_until
+
+    def _failed(self, exc: BaseException) -> LimiterUnavailable:
+        self.failures += 1
+        was_up = self._available()
+        self._down_until = time.monotonic() + self.retry_interval
+        if was_up:
+            logger.warning(
+                "Redis limiter store unavailable (%s); %s",
+                type(exc).__name__,
+                f"limiting locally to {self.fallback:.0%} of the plan"
+                if self.fallback
+                else "requests fail with LimiterUnavailable",
+            )
+        return LimiterUnavailable(
+            f"the Redis limiter store did not answer ({type(exc).__name__}); the request was "
+            f"not sent. It is retried every {self.retry_interval:g} s; pass "
+            "RedisStore(fallback=0.25) to limit locally meanwhile."
+        )
+
+    def _unavailable(self) -> LimiterUnavailable:
+        return LimiterUnavailable(
+            "the Redis limiter store is unavailable (it failed less than "
+            f"{self.retry_interval:g} s ago); the request was not sent."
+        )
+
+    async def _call(self, script: AsyncScript, keys: list[str], args: list[Any]) -> Any:
+        return await self._bounded(script(keys=keys, args=args))
+
+    async def _bounded(self, call: Awaitable[Any]) -> Any:
+        try:
+            if self.timeout is None:
+                result = await call
+            else:
+                with anyio.fail_after(self.timeout):
+                    result = await call
+        except self._errors as exc:
+            logger.debug("Redis call failed", exc_info=True)
+            error = self._failed(exc)
+            # Idle connections to a Redis that went away are dead: drop them, so that the
+            # first calls after it comes back do not fail on them one by one.
+            pool = getattr(self.redis, "connection_pool", None)
+            if pool is not None:
+                with anyio.move_on_after(self.timeout or 1.0), contextlib.suppress(Exception):
+                    await pool.disconnect(inuse_connections=False)
+            raise error from None
+        if self._down_until != -math.inf:
+            self._down_until = -math.inf
+            logger.warning("Redis limiter store available again")
+        return result
+
+    # -- windows ---------------------------------------------------------------------------
+
+    def _lane_keys(self, lane: str) -> list[str]:
+        return [self.key("lane", lane, "in-flight"), self.key("lane", lane, "completed")]
+
+    async def acquire(
+        self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
+    ) -> float:
+        """See :meth:`~zoom_async.limits.LimiterStore.acquire`."""
+        self._windows[lane] = window
+        if self.lease_timeout is not None:
+            lease_timeout = self.lease_timeout
+        known = self._not_before.get(lane)
+        if known is not None and known[0] == limit and now < known[1]:
+            return known[1] - now
+        if self._available():
+            try:
+                delay = await self._acquire_combined(
+                    lane, _Ask(self._member(lease_id), limit, window, now, lease_timeout)
+                )
+            except LimiterUnavailable:
+                if self.fallback is None:
+                    raise
+            else:
+                if delay > 0:
+                    self._not_before[lane] = (limit, now + delay)
+                return delay
+        if self.fallback is None:
+            raise self._unavailable()
+        local_limit = max(1, math.floor(limit * self.fallback))
+        delay = await self._local.acquire(lane, local_limit, window, now, lease_id, lease_timeout)
+        if delay == 0.0:
+            self._local_leases.add((lane, lease_id))
+            self.fallback_grants += 1
+        elif math.isinf(delay):
+            # Redis may be back before a local completion: look again soon.
+            delay = min(window, self.retry_interval)
+        return delay
+
+    async def _acquire_combined(self, lane: str, ask: _Ask) -> float:
+        # Requests of one lane arrive in clusters. One caller at a time (the leader) sends the
+        # asks queued so far in one script call, which grants them in arrival order; then the
+        # first caller that queued meanwhile leads the next call. A burst of 200 costs a round
+        # trip or two, not 200 one after another, and nobody waits behind later callers.
+        queue = self._asks.get(lane)
+        if queue is None:
+            queue = self._asks[lane] = []
+        queue.append(ask)
+        if lane in self._asking:
+            try:
+                # Shielded: a cancelled caller must not cancel the future the leader resolves.
+                value = await asyncio.shield(ask.result)
+            except asyncio.CancelledError:
+                self._abandon(lane, ask)
+                raise
+            if value is not _LEAD:
+                return value
+            ask.result = asyncio.get_running_loop().create_future()
+        else:
+            self._asking.add(lane)
+        try:
+            # Shielded: the grants of the others in the batch ride on this call.
+            with anyio.CancelScope(shield=True):
+                await self._send_asks(lane, self._asks.pop(lane))
+        finally:
+            following = self._asks.get(lane)
+            if following:
+                following[0].result.set_result(_LEAD)
+            else:
+                self._asking.discard(lane)
+        return ask.result.result()
+
+    def _abandon(self, lane: str, ask: _Ask) -> None:
+        """The caller of ``ask`` was cancelled while its ask was queued or being sent."""
+        ask.abandoned = True
+        result = ask.result
+        if not result.done():
+            queue = self._asks.get(lane)
+            if queue is not None and ask in queue:
+                queue.remove(ask)  # not sent yet: nothing to give back
+            return
+        if result.exception() is not None:
+            return
+        if result.result() is _LEAD:
+            # It was about to lead: pass that on, with its ask out of the queue.
+            queue = self._asks.get(lane) or []
+            if ask in queue:
+                queue.remove(ask)
+            if queue:
+                queue[0].result.set_result(_LEAD)
+            else:
+                self._asks.pop(lane, None)
+                self._asking.discard(lane)
+        elif result.result() == 0.0:
+            # Granted as the caller went away: free the slot rather than hold it until the
+            # lease expires.
+            self._orphans.append((lane, ask.lease_id, ask.now))
+
+    async def _send_asks(self, lane: str, batch: list[_Ask]) -> None:
+        args: list[Any] = [
+            self._now_arg(max(a.now for a in batch)),
+            min(a.limit for a in batch),
+            repr(batch[0].window),
+            max(a.lease_timeout for a in batch),
+        ]
+        args += [a.member for a in batch]
+        try:
+            granted, wait = await self._call(self._acquire, self._lane_keys(lane), args)
+        except LimiterUnavailable as exc:
+            for ask in batch:
+                if not ask.result.done():
+                    ask.result.set_exception(exc)
+                    ask.result.exception()  # retrieved: an abandoned ask logs nothing
+            return
+        granted = int(granted)
+        delay = float(wait)
+        for i, ask in enumerate(batch):
+            value = 0.0 if i < granted else delay
+            if ask.abandoned:
+                if value == 0.0:
+                    self._orphans.append((lane, ask.lease_id, ask.now))
+            elif not ask.result.done():
+                ask.result.set_result(value)
+        while self._orphans:
+            await self.release(*self._orphans.pop())
+
+    def _member(self, lease_id: int) -> str:
+        return f"{self._instance}:{lease_id}"
+
+    async def release(self, lane: str, lease_id: int, completed_at: float) -> None:
+        """See :meth:`~zoom_async.limits.LimiterStore.release`.
+
+        Never raises: if Redis cannot be told, the lease expires there and counts as
+        completed at its expiry, which errs on the safe side.
+        """
+        if (lane, lease_id) in self._local_leases:
+            self._local_leases.discard((lane, lease_id))
+            await self._local.release(lane, lease_id, completed_at)
+            return
+        pending = self._pending.get(lane)
+        if pending is None:
+            pending = self._pending[lane] = []
+        pending += (self._now_arg(completed_at), self._member(lease_id))
+        if self._flushing:
+            return  # the release in progress sends this one with the next batch
+        # Releases come in clusters (a window's worth of responses); one call per batch and
+        # lane keeps them to one connection and one round trip. Sending later errs on the
+        # safe side: with the server's clock the completion is recorded a little late.
+        self._flushing = True
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, {}
+                if not self._available():
+                    continue  # the leases expire in Redis and count as completed then
+                try:
+                    await self._send_releases(batch)
+                except LimiterUnavailable:
+                    logger.debug("could not release %d leases; they will expire", len(batch))
+        finally:
+            self._flushing = False
+
+    async def _send_releases(self, batch: dict[str, list[str]]) -> None:
+        if len(batch) == 1:
+            ((lane, args),) = batch.items()
+            window = repr(self._windows.get(lane, 60.0))
+            await self._call(self._release, self._lane_keys(lane), [window, *args])
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        for lane, args in batch.items():
+            window = repr(self._windows.get(lane, 60.0))
+            await self._release(keys=self._lane_keys(lane), args=[window, *args], client=pipe)
+        await self._bounded(pipe.execute())
+
+    # -- counters --------------------------------------------------------------------------
+
+    def _counter(self, key: str) -> list[str]:
+        return [self.key("counter", key)]
+
+    @staticmethod
+    def _expire_arg(expires_at: datetime) -> int:
+        # A time to live, not an instant: the Redis server's clock need not agree with ours.
+        left = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+        return math.ceil(left) + _COUNTER_GRACE_SECONDS
+
+    async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
+        """See :meth:`~zoom_async.limits.LimiterStore.increment`."""
+        if self._available():
+            try:
+                return bool(
+                    await self._call(
+                        self._increment, self._counter(key), [limit, self._expire_arg(expires_at)]
+                    )
+                )
+            except LimiterUnavailable:
+                if self.fallback is None:
+                    raise
+        if self.fallback is None:
+            raise self._unavailable()
+        return await self._local.increment(
+            key, max(1, math.floor(limit * self.fallback)), expires_at
+        )
+
+    async def decrement(self, key: str) -> None:
+        """See :meth:`~zoom_async.limits.LimiterStore.decrement` (best effort: never raises)."""
+        if not self._available():
+            await self._local.decrement(key)
+            return
+        try:
+            await self._call(self._decrement, self._counter(key), [])
+        except LimiterUnavailable:
+            await self._local.decrement(key)
+
+    async def raise_to(self, key: str, value: int, expires_at: datetime) -> None:
+        """See :meth:`~zoom_async.limits.LimiterStore.raise_to`."""
+        await self._local.raise_to(key, value, expires_at)
+        try:
+            await self._call(
+                self._raise_to, self._counter(key), [value, self._expire_arg(expires_at)]
+            )
+        except LimiterUnavailable:
+            if self.fallback is None:
+                raise
+
+    async def count(self, key: str) -> int:
+        """See :meth:`~zoom_async.limits.LimiterStore.count`."""
+        try:
+            if self.timeout is None:
+                value = await self.redis.get(self._counter(key)[0])
+            else:
+                with anyio.fail_after(self.timeout):
+                    value = await self.redis.get(self._counter(key)[0])
+        except self._errors as exc:
+            if self.fallback is None:
+                raise self._failed(exc) from None
+            return await self._local.count(key)
+        return int(value or 0)
