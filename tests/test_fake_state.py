@@ -255,3 +255,22 @@ async def test_page_number_is_refused_where_an_operation_pages_by_token_only() -
         assert r.status_code == 200
         page = await http.get("/users", params={"page_number": 2, "page_size": 1})
         assert page.json()["page_number"] == 2  # GET /users pages both ways
+
+
+async def test_seeding_resources_without_requests() -> None:
+    fake = FakeZoom()
+    webinar = fake.add_resource("webinar", {"topic": "Seeded"}, parent="me")
+    fake.add_resource("webinar_registrant", {"email": "a@example.com"}, parent=webinar["id"])
+    group = fake.add_resource("group", {"name": "Ops"})
+    assert fake.get_resource("group", group["id"])["name"] == "Ops"
+    assert [w["topic"] for w in fake.resources("webinar")] == ["Seeded"]
+    with pytest.raises(KeyError, match="known: call_queue"):
+        fake.resources("nope")
+    with pytest.raises(ValueError, match="parent"):
+        fake.add_resource("webinar", {})
+    with pytest.raises(KeyError, match="Webinar does not exist"):
+        fake.add_resource("webinar_registrant", {}, parent=1)
+    async with client(fake) as http:
+        got = await http.get(f"/webinars/{webinar['id']}/registrants")
+        assert [r["email"] for r in got.json()["registrants"]] == ["a@example.com"]
+    assert fake.stats.requests == 1

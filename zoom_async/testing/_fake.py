@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import json
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeAlias
@@ -16,6 +18,7 @@ from ._faults import Fault, FaultInjector
 from ._oauth import OAuthServer
 from ._paging import PageTokens
 from ._ratelimits import Neighbour, RateLimiter
+from ._responses import ZoomHTTPError
 from ._server import FakeZoomServer, serve
 from ._stats import FakeZoomStats, RequestRecord
 from ._store import Store, UserRecord
@@ -421,6 +424,67 @@ class FakeZoom:
         self._store.emit("recording.completed", recording)
         self._flush_events()
         return recording
+
+    def add_resource(
+        self,
+        kind: str,
+        fields: Mapping[str, Any] | None = None,
+        *,
+        parent: str | int | None = None,
+    ) -> dict[str, Any]:
+        """Seed one record of a stateful resource without a request (no rate limits, no
+        validation; webhook subscribers are told, as for a create through the API).
+
+        ``kind``: ``"webinar"``, ``"meeting_registrant"``, ``"webinar_registrant"``,
+        ``"group"``, ``"chat_channel"``, ``"chat_message"`` or ``"call_queue"``. ``parent``: the
+        owner (a user id or email, a meeting id, a webinar id) for the kinds that have one.
+        ``fields``: what a create request would send. Returns the record as a ``GET`` answers
+        it (its ``id`` included).
+        """
+        from ._handlers import Call
+        from ._resources import engine
+
+        eng = engine(kind)
+        params: dict[str, str] = {}
+        if eng.res.parent is not None:
+            if parent is None:
+                raise ValueError(f"a {kind} needs parent= ({eng.res.parent})")
+            params[eng.res.parent] = str(parent)
+        call = Call(
+            method="POST",
+            path=str(eng.res.create),
+            params=params,
+            query={},
+            body=json.dumps(dict(fields or {})).encode(),
+            me="",
+            now=self.clock.monotonic(),
+            utc=self.clock.utcnow(),
+            store=self._store,
+            tokens=self._pages,
+            max_page_size=300,
+        )
+        try:
+            eng.create(call)
+        except ZoomHTTPError as exc:
+            raise KeyError(exc.message) from None
+        self._flush_events()
+        kept = self._store.resources.records[kind]
+        return copy.deepcopy(next(reversed(kept.values())).data)
+
+    def get_resource(self, kind: str, resource_id: str | int) -> dict[str, Any] | None:
+        """A record of a stateful resource (a copy), or ``None``."""
+        from ._resources import engine
+
+        engine(kind)
+        rec = self._store.resources.find(kind, str(resource_id))
+        return None if rec is None else copy.deepcopy(rec.data)
+
+    def resources(self, kind: str) -> list[dict[str, Any]]:
+        """All records of a stateful resource (copies), in creation order."""
+        from ._resources import engine
+
+        engine(kind)
+        return [copy.deepcopy(r.data) for r in self._store.resources.records[kind].values()]
 
     # -- rate limits ---------------------------------------------------------------------------
 

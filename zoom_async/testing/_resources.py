@@ -22,7 +22,7 @@ from ._spec import operation_spec
 if TYPE_CHECKING:
     from ._handlers import Call, Handler
 
-__all__ = ["RESOURCES", "Resource", "ResourceRecord", "resource_handlers"]
+__all__ = ["RESOURCES", "Resource", "ResourceRecord", "engine", "resource_handlers"]
 
 _ID_ALPHABET = string.ascii_letters + string.digits + "-_"
 
@@ -358,6 +358,15 @@ class _Engine:
 
 
 _ENGINES: dict[str, _Engine] = {r.name: _Engine(r) for r in RESOURCES}
+
+
+def engine(kind: str) -> _Engine:
+    """The handlers of resource ``kind``; ``KeyError`` naming the known kinds otherwise."""
+    try:
+        return _ENGINES[kind]
+    except KeyError:
+        known = ", ".join(sorted(_ENGINES))
+        raise KeyError(f"no stateful resource {kind!r}; known: {known}") from None
 
 
 def resource_handlers() -> dict[tuple[str, str], Handler]:
