@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,6 +118,22 @@ def test_usage_errors_exit_2(capsys: Capture) -> None:
     assert main(["demo", "--users", "-5"]) == ExitCode.USAGE
     assert main(["export", "users"]) == ExitCode.USAGE  # no --output
     assert main(["--budget-share", "2", "limits"]) == ExitCode.USAGE
+
+
+def test_redis_shares_the_limits(served_zoom: FakeZoom, capsys: Capture, redis_server: Any) -> None:
+    import redis
+
+    url = f"redis://127.0.0.1:{redis_server.port}/0"
+    code, out, err = run(capsys, "--redis", url, "call", "GET", "/users/me")
+    assert code == 0, err
+    assert json.loads(out)["email"] == "owner@example.com"
+    keys = redis.Redis(port=redis_server.port).keys("zoom-async*")
+    assert keys, "the limiter's state went to Redis"
+
+    code, _, err = run(capsys, "--redis", "nonsense://x", "call", "GET", "/users/me")
+    assert code == ExitCode.USAGE and "--redis" in err
+    code, _, err = run(capsys, "--redis", "redis://127.0.0.1:9/0", "call", "GET", "/users/me")
+    assert code == ExitCode.NETWORK and err.count("\n") == 1, err
 
 
 # -- ops, limits -------------------------------------------------------------------------------

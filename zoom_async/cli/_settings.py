@@ -83,5 +83,5 @@ def _redis_store(url: str) -> Any:
         fail("--redis needs the redis extra: pip install 'zoom-async[redis]'")
     try:
         return redis_store.RedisStore.from_url(url)
-    except ConfigurationError as exc:
-        fail(f"--redis: {exc}")
+    except (ConfigurationError, ValueError) as exc:  # redis-py: ValueError for a bad URL
+        fail(f"--redis {url!r}: {exc}")
