@@ -274,3 +274,31 @@ async def test_seeding_resources_without_requests() -> None:
         got = await http.get(f"/webinars/{webinar['id']}/registrants")
         assert [r["email"] for r in got.json()["registrants"]] == ["a@example.com"]
     assert fake.stats.requests == 1
+
+
+async def test_validation_of_types_enums_and_methods() -> None:
+    fake = FakeZoom()
+    async with client(fake) as http:
+        r = await http.post("/users/me/webinars", json={"topic": 5, "type": 99})
+        assert r.status_code == 400 and r.json()["message"] == "Validation Failed."
+        fields = {e["field"]: e["message"] for e in r.json()["errors"]}
+        assert fields["topic"] == "Expected string." and fields["type"].startswith("Must be one of")
+        r = await http.get("/users", params={"status": "sleeping"})
+        assert (r.status_code, r.json()["errors"]) == (
+            400,
+            [{"field": "status", "message": "Invalid field."}],
+        )
+        r = await http.get("/users/me/meetings", params={"page_size": "many"})
+        assert r.status_code == 400 and r.json()["errors"][0]["field"] == "page_size"
+        r = await http.post(
+            "/groups", content=b"{oops", headers={"content-type": "application/json"}
+        )
+        assert (r.status_code, r.json()["code"]) == (400, 300)
+        r = await http.put("/groups")
+        assert r.status_code == 405 and r.headers["allow"] == "GET, POST"
+        assert (await http.get("/no/such/path")).status_code == 404
+    assert fake.stats.status_codes[400] == 4
+    fake.validate_requests = False
+    async with client(fake) as http:
+        r = await http.post("/users/me/webinars", json={"topic": 5})
+        assert r.status_code == 201  # validation off: the stateful engine takes it as sent
