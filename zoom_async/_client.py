@@ -652,7 +652,8 @@ class ZoomClient(ApiNamespaces):
         path = "/" + path.lstrip("/")
         if self._base_path and path.startswith(self._base_path + "/"):
             path = path[len(self._base_path) :]
-        check_path(path)
+        # No second check_path: encoded path parameters cannot add a dot segment or a control
+        # character (path_param_text refuses "." and "..", encoding quotes the rest).
         return path
 
     def url_for(self, path: str, path_params: Mapping[str, str | int] | None = None) -> str:
