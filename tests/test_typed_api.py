@@ -349,3 +349,39 @@ def test_from_an_operation_to_its_method_and_models() -> None:
     assert response_model("meetings.delete") is None
     with pytest.raises(KeyError):
         method_for("meetings.nope")
+
+
+async def test_recordings_phone_and_team_chat_against_fakezoom() -> None:
+    fake = FakeZoom()
+    async with client_for(fake) as zoom:
+        meeting = await zoom.meetings.create(user_id="me", topic="Recorded", type=2)
+        assert meeting.id is not None
+        fake.add_recording(meeting.id, files=2)
+        recording = await zoom.cloud_recordings.get(meeting_id=meeting.id)
+        assert recording.topic == "Recorded"
+        assert recording.recording_files is not None and len(recording.recording_files) == 2
+        assert all(f.download_url for f in recording.recording_files)
+        today = fake.clock.utcnow().date()
+        listed = [r async for r in zoom.cloud_recordings.list(user_id="me", from_=today)]
+        assert [r.topic for r in listed] == ["Recorded"]
+
+        queue = await zoom.phone.call_queues.create(name="Support", site_id="s1")
+        assert queue.id and queue.name == "Support"
+        assert (await zoom.phone.call_queues.get(call_queue_id=queue.id)).name == "Support"
+        await zoom.phone.call_queues.update(call_queue_id=queue.id, name="Support (EU)")
+        names = [q.name async for q in zoom.phone.call_queues.list()]
+        assert "Support (EU)" in names
+        assert zoom.phone.call_queues.list.operation.family == "phone"
+
+        channel = await zoom.team_chat.channels.create(user_id="me", name="general", type=1)
+        assert channel.id and channel.name == "general"
+        got = await zoom.team_chat.channels.get(channel_id=channel.id)
+        assert got.name == "general"
+        sent = await zoom.team_chat.messages.send(
+            user_id="me", message="hello", to_channel=channel.id
+        )
+        assert sent.id
+        message = await zoom.team_chat.messages.get(
+            user_id="me", message_id=sent.id, to_channel=channel.id
+        )
+        assert message.message == "hello"
