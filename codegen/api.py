@@ -36,7 +36,7 @@ import json
 import re
 import sys
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,8 @@ class NamespaceDef:
     models: Generator | None = None
     apis: set[str] = field(default_factory=set)
     examples: dict[str, list[Any]] = field(default_factory=dict)
+    typed_dicts: list[tuple[str, list[tuple[str, str]]]] = field(default_factory=list)
+    typed_dict_shapes: dict[tuple[tuple[str, str], ...], str] = field(default_factory=dict)
 
     @property
     def leaf(self) -> str:
@@ -168,8 +170,22 @@ def _literal(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else repr(value)
 
 
-def input_annotation(spec: catalog_gen._Spec, schema: Any, depth: int = 0) -> str:
-    """The annotation of an argument: what a caller may pass (lenient: enums stay open)."""
+ObjectNamer = Callable[[dict[str, Any], str, int], str]
+
+
+def input_annotation(
+    spec: catalog_gen._Spec,
+    schema: Any,
+    depth: int = 0,
+    objects: ObjectNamer | None = None,
+    name: str = "",
+    prefix: str = "",
+) -> str:
+    """The annotation of an argument: what a caller may pass (lenient: enums stay open).
+
+    With ``objects``, an object with properties becomes a TypedDict (named by ``objects``,
+    written as ``prefix + name``) or any mapping.
+    """
     schema = spec.deref(schema)
     if not isinstance(schema, dict) or depth > 3:
         return "Any"
@@ -199,9 +215,15 @@ def input_annotation(spec: catalog_gen._Spec, schema: Any, depth: int = 0) -> st
         return "bool"
     if kind == "array":
         items = schema.get("items")
-        inner = input_annotation(spec, items, depth + 1) if isinstance(items, dict) else "Any"
+        inner = (
+            input_annotation(spec, items, depth + 1, objects, name + "Item", prefix)
+            if isinstance(items, dict)
+            else "Any"
+        )
         return f"Sequence[{inner}]"
     if kind == "object" or "properties" in schema:
+        if objects is not None and schema.get("properties") and depth <= 2:
+            return f"{prefix}{objects(schema, name, depth)} | Mapping[str, Any]"
         return "Mapping[str, Any]"
     return "Any"
 
@@ -409,10 +431,19 @@ class Builder:
             if props and not schema.get("oneOf") and not schema.get("anyOf"):
                 body_mode = "fields"
                 required_fields = set(schema.get("required") or []) if body_required else set()
+                base = camel(ns.leaf) + camel(name)
                 for prop, sub in props.items():
                     sub = spec.deref(sub)
+                    ann = input_annotation(
+                        spec,
+                        flatten(spec, sub),
+                        0,
+                        self.objects(spec, ns),
+                        base + camel(prop),
+                        "m.",
+                    )
                     add(
-                        prop, "body", input_annotation(spec, sub), prop in required_fields,
+                        prop, "body", ann, prop in required_fields,
                         param_doc(spec, sub.get("description"), sub),
                     )  # fmt: skip
             else:
@@ -434,6 +465,26 @@ class Builder:
         )
         self.response(spec, ns, method, op)
         return method
+
+    def objects(self, spec: catalog_gen._Spec, ns: NamespaceDef) -> ObjectNamer:
+        """A namer of TypedDicts for the request objects of namespace ``ns``."""
+
+        def name_object(schema: dict[str, Any], name: str, depth: int) -> str:
+            fields = []
+            for key, sub in (schema.get("properties") or {}).items():
+                ann = input_annotation(spec, sub, depth + 1, name_object, name + camel(key))
+                fields.append((key, ann))
+            shape = tuple(fields)
+            known = ns.typed_dict_shapes.get(shape)
+            if known is not None:
+                return known
+            assert ns.models is not None
+            cls = ns.models.unique(name + "Param")
+            ns.typed_dict_shapes[shape] = cls
+            ns.typed_dicts.append((cls, fields))
+            return cls
+
+        return name_object
 
     def response(
         self, spec: catalog_gen._Spec, ns: NamespaceDef, method: Method, op: Mapping[str, Any]
@@ -716,7 +767,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -732,7 +785,7 @@ def render_models(ns: NamespaceDef) -> str:
             header=HEADER, regenerate=REGENERATE, path=ns.path, count=len(gen.models)
         ).rstrip("\n")
     ]
-    names = [m.name for m in gen.models]
+    names = [m.name for m in gen.models] + [name for name, _ in ns.typed_dicts]
     out.append("")
     out.append("__all__ = [")
     out.extend(f'    "{n}",' for n in sorted(names))
@@ -751,6 +804,14 @@ def render_models(ns: NamespaceDef) -> str:
                 out.append(
                     f"    {attr}: {ann} | None = Field(default=None, alias={json.dumps(alias)})"
                 )
+    for name, fields in ns.typed_dicts:
+        out.append("")
+        out.append("")
+        out.append(f"#: A request object of ``zoom.{ns.path}`` (keys optional; any mapping works).")
+        out.append(f'{name} = TypedDict("{name}", {{')
+        for key, ann in fields:
+            out.append(f"    {json.dumps(key)}: {ann},")
+        out.append("}, total=False)")
     return "\n".join(out) + "\n"
 
 

@@ -25,7 +25,13 @@ from zoom_async.testing import FakeZoom
 
 async def typed_calls(zoom: ZoomClient) -> list[str]:
     seen: list[str] = []
-    meeting = await zoom.meetings.create(user_id="me", topic="Sync", type=2, duration=30)
+    meeting = await zoom.meetings.create(
+        user_id="me",
+        topic="Sync",
+        type=2,
+        duration=30,
+        settings={"host_video": True, "approval_type": 2, "meeting_invitees": [{"email": "a@b.c"}]},
+    )
     assert_type(meeting, MeetingsCreateResponse)
     assert meeting.id is not None
     got = await zoom.meetings.get(meeting_id=meeting.id)

@@ -383,10 +383,10 @@ class Accounts(Namespace):
         *,
         account_id: str,
         type: Literal["webinar"] | str | None = None,
-        options_body: Mapping[str, Any] | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        options_body: m.AccountsUpdateSettingsRegistrationOptionsParam | Mapping[str, Any] | None = None,
+        questions: Sequence[m.AccountsUpdateSettingsRegistrationQuestionsItemParam | Mapping[str, Any]] | None = None,
         approve_type: Literal[0, 1] | int | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.AccountsUpdateSettingsRegistrationCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update an account's webinar registration settings.

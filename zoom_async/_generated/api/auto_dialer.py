@@ -46,7 +46,7 @@ class AutoDialer(Namespace):
         self,
         *,
         call_list_id: str,
-        prospects: Sequence[Mapping[str, Any]] | None = None,
+        prospects: Sequence[m.AutoDialerBatchCallListProspectsProspectsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerBatchCallListProspectsResponse:
         """Create Prospects batch.
@@ -133,8 +133,8 @@ class AutoDialer(Namespace):
         mailing_street: str | None = None,
         mailing_zip_code: str | None = None,
         custom_fields: Sequence[str] | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
-        email_addresses: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.AutoDialerCreateCallListProspectPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
+        email_addresses: Sequence[m.AutoDialerCreateCallListProspectEmailAddressesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerCreateCallListProspectResponse:
         """Create Prospect.
@@ -484,8 +484,8 @@ class AutoDialer(Namespace):
         mailing_zip_code: str | None = None,
         assign_to_call_list_id: str | None = None,
         custom_fields: Sequence[str] | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
-        email_addresses: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.AutoDialerCreateCallListProspectPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
+        email_addresses: Sequence[m.AutoDialerCreateCallListProspectEmailAddressesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update Prospect.
@@ -539,7 +539,7 @@ class AutoDialer(Namespace):
         self,
         *,
         call_list_id: str,
-        prospects: Sequence[Mapping[str, Any]] | None = None,
+        prospects: Sequence[m.AutoDialerUpdateCallListProspectsProspectsItemParam | Mapping[str, Any]] | None = None,
         assign_to_call_list_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerUpdateCallListProspectsResponse:

@@ -50,7 +50,7 @@ class CloudRecordings(Namespace):
         city: str | None = None,
         comments: str | None = None,
         country: str | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.CloudRecordingsCreateRegistrantCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         email: str | None = None,
         first_name: str | None = None,
         industry: str | None = None,
@@ -541,8 +541,8 @@ class CloudRecordings(Namespace):
         self,
         *,
         meeting_id: str,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.CloudRecordingsUpdateRegistrantsQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
+        questions: Sequence[m.CloudRecordingsUpdateRegistrantsQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registration questions.
@@ -575,7 +575,7 @@ class CloudRecordings(Namespace):
         *,
         meeting_id: str | int,
         action: Literal["approve", "deny"] | str | None = None,
-        registrants: Sequence[Mapping[str, Any]] | None = None,
+        registrants: Sequence[m.CloudRecordingsUpdateRegistrantsStatusRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a registrant's status.

@@ -48,7 +48,7 @@ class Contacts(Namespace):
         group_name: str | None = None,
         group_privacy: Literal[1, 2, 3] | int | None = None,
         description: str | None = None,
-        group_members: Sequence[Mapping[str, Any]] | None = None,
+        group_members: Sequence[m.ContactsCreateGroupGroupMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ContactsCreateGroupResponse:
         """Create a contact group.
@@ -83,7 +83,7 @@ class Contacts(Namespace):
         self,
         *,
         group_id: str,
-        group_members: Sequence[Mapping[str, Any]] | None = None,
+        group_members: Sequence[m.ContactsCreateGroupGroupMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ContactsCreateGroupMemberResponse:
         """Add contact group members.

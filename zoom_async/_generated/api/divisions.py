@@ -77,7 +77,7 @@ class Divisions(Namespace):
         self,
         *,
         division_id: str,
-        users: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.DivisionsCreateUserUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DivisionsCreateUserResponse:
         """Assign a division.

@@ -80,7 +80,7 @@ class Groups(Namespace):
         self,
         *,
         group_id: str,
-        admins: Sequence[Mapping[str, Any]] | None = None,
+        admins: Sequence[m.GroupsCreateAdminAdminsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsCreateAdminResponse:
         """Add group admins.
@@ -112,7 +112,7 @@ class Groups(Namespace):
         self,
         *,
         group_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.GroupsCreateAdminAdminsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsCreateAdminResponse:
         """Add group members.
@@ -685,10 +685,10 @@ class Groups(Namespace):
         *,
         group_id: str,
         type: Literal["webinar"] | str | None = None,
-        options_body: Mapping[str, Any] | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        options_body: m.GroupsUpdateSettingsRegistrationOptionsParam | Mapping[str, Any] | None = None,
+        questions: Sequence[m.GroupsUpdateSettingsRegistrationQuestionsItemParam | Mapping[str, Any]] | None = None,
         approve_type: Literal[0, 1] | int | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.GroupsUpdateSettingsRegistrationCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a group's webinar registration settings.

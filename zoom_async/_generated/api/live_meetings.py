@@ -112,7 +112,7 @@ class LiveMeetings(Namespace):
         *,
         meeting_id: str,
         method: Literal["recording.start", "recording.stop", "recording.pause", "recording.resume", "participant.invite", "participant.invite.callout", "participant.invite.room_system_callout", "waiting_room.update", "ai_companion.start", "ai_companion.stop", "ai_companion.disable"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.LiveMeetingsUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """In-meeting controls.
@@ -151,7 +151,7 @@ class LiveMeetings(Namespace):
         *,
         meeting_id: str | int,
         action: Literal["start", "stop", "pause", "resume"] | str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.LiveMeetingsUpdateRtmsAppStatusSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update participant Real-Time Media Streams (RTMS) app status.

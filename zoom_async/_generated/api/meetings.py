@@ -51,14 +51,14 @@ class Meetings(Namespace):
         duration: int | None = None,
         password: str | None = None,
         pre_schedule: bool | None = None,
-        recurrence: Mapping[str, Any] | None = None,
+        recurrence: m.MeetingsUpdateRecurrenceParam | Mapping[str, Any] | None = None,
         schedule_for: str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.MeetingsCreateSettingsParam | Mapping[str, Any] | None = None,
         start_time: str | datetime | None = None,
         template_id: str | None = None,
         timezone: str | None = None,
         topic: str | None = None,
-        tracking_fields: Sequence[Mapping[str, Any]] | None = None,
+        tracking_fields: Sequence[m.MeetingsUpdateTrackingFieldsItemParam | Mapping[str, Any]] | None = None,
         type: Literal[1, 2, 3, 8, 10] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreateResponse:
@@ -129,7 +129,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str,
-        polls: Sequence[Mapping[str, Any]] | None = None,
+        polls: Sequence[m.MeetingsCreateBatchPollPollsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreateBatchPollResponse:
         """Perform batch poll creation.
@@ -167,7 +167,7 @@ class Meetings(Namespace):
         meeting_id: str,
         auto_approve: bool | None = None,
         registrants_confirmation_email: bool | None = None,
-        registrants: Sequence[Mapping[str, Any]] | None = None,
+        registrants: Sequence[m.MeetingsCreateBatchRegistrantRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreateBatchRegistrantResponse:
         """Perform batch registration.
@@ -207,7 +207,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.MeetingsCreateInviteLinkAttendeesItemParam | Mapping[str, Any]] | None = None,
         ttl: int | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreateInviteLinkResponse:
@@ -282,7 +282,7 @@ class Meetings(Namespace):
         meeting_id: str | int,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.MeetingsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,
         title: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreatePollResponse:
@@ -339,7 +339,7 @@ class Meetings(Namespace):
         country: str | None = None,
         phone: str | None = None,
         comments: str | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.MeetingsCreateRegistrantCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         industry: str | None = None,
         job_title: str | None = None,
         no_of_employees: Literal["", "1-20", "21-50", "51-100", "101-500", "500-1,000", "1,001-5,000", "5,001-10,000", "More than 10,000"] | str | None = None,
@@ -1330,13 +1330,13 @@ class Meetings(Namespace):
         password: str | None = None,
         pre_schedule: bool | None = None,
         schedule_for: str | None = None,
-        recurrence: Mapping[str, Any] | None = None,
-        settings: Mapping[str, Any] | None = None,
+        recurrence: m.MeetingsUpdateRecurrenceParam | Mapping[str, Any] | None = None,
+        settings: m.MeetingsUpdateSettingsParam | Mapping[str, Any] | None = None,
         start_time: str | datetime | None = None,
         template_id: str | None = None,
         timezone: str | None = None,
         topic: str | None = None,
-        tracking_fields: Sequence[Mapping[str, Any]] | None = None,
+        tracking_fields: Sequence[m.MeetingsUpdateTrackingFieldsItemParam | Mapping[str, Any]] | None = None,
         type: Literal[1, 2, 3, 8, 10] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1439,7 +1439,7 @@ class Meetings(Namespace):
         *,
         meeting_id: str | int,
         action: Literal["start", "stop", "mode"] | str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.MeetingsUpdateLivestreamStatusSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update livestream status.
@@ -1476,7 +1476,7 @@ class Meetings(Namespace):
         poll_id: str,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.MeetingsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,
         title: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1518,8 +1518,8 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.MeetingsUpdateRegistrantsQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
+        questions: Sequence[m.MeetingsUpdateRegistrantsQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registration questions.
@@ -1554,7 +1554,7 @@ class Meetings(Namespace):
         meeting_id: str | int,
         occurrence_id: str | None = None,
         action: Literal["approve", "cancel", "deny"] | str | None = None,
-        registrants: Sequence[Mapping[str, Any]] | None = None,
+        registrants: Sequence[m.MeetingsUpdateRegistrantsStatusRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registrant's status.
@@ -1625,7 +1625,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        custom_survey: Mapping[str, Any] | None = None,
+        custom_survey: m.MeetingsUpdateSurveyCustomSurveyParam | Mapping[str, Any] | None = None,
         show_in_the_browser: bool | None = None,
         third_party_survey: str | None = None,
         **options: Unpack[RequestOptions],

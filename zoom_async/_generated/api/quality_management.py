@@ -46,7 +46,7 @@ class QualityManagement(Namespace):
         self,
         *,
         download_url: str | None = None,
-        interaction_info: Mapping[str, Any] | None = None,
+        interaction_info: m.QualityManagementCreateInteractionInteractionInfoParam | Mapping[str, Any] | None = None,
         start_time: str | None = None,
         direction: Literal["inbound", "outbound"] | str | None = None,
         queue_id: str | None = None,

@@ -88,7 +88,7 @@ class Roles(Namespace):
         self,
         *,
         role_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.RolesCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RolesCreateMemberResponse:
         """Assign a role.
@@ -302,7 +302,7 @@ class Roles(Namespace):
         description: str | None = None,
         name: str | None = None,
         privileges: Sequence[str] | None = None,
-        sub_account_privileges: Mapping[str, Any] | None = None,
+        sub_account_privileges: m.RolesUpdateSubAccountPrivilegesParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _Dict[str, Any]:
         """Update role information.

@@ -47,7 +47,7 @@ class Scim2(Namespace):
         *,
         schemas: Sequence[str] | None = None,
         display_name: str | None = None,
-        urn_ietf_params_scim_schemas_extension_zoom_2_0_group: Mapping[str, Any] | None = None,
+        urn_ietf_params_scim_schemas_extension_zoom_2_0_group: m.Scim2CreateGroupUrnIetfParamsScimSchemasExtensionZoom20GroupParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2GetGroupsResponseResourcesItem:
         """Create a group.
@@ -81,15 +81,15 @@ class Scim2(Namespace):
         schemas: Sequence[str] | None = None,
         user_name: str | None = None,
         user_type: Literal["Collaboration", "Basic", "Licensed", "On-Prem"] | str | None = None,
-        name: Mapping[str, Any] | None = None,
+        name: m.Scim2CreateUserNameParam | Mapping[str, Any] | None = None,
         display_name: str | None = None,
         title: str | None = None,
         locale: str | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
-        roles: Sequence[Mapping[str, Any]] | None = None,
-        groups: Sequence[Mapping[str, Any]] | None = None,
-        urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: Mapping[str, Any] | None = None,
-        urn_ietf_params_scim_schemas_extension_zoom_1_0_user: Mapping[str, Any] | None = None,
+        phone_numbers: Sequence[m.Scim2CreateUserPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
+        roles: Sequence[m.Scim2CreateUserRolesItemParam | Mapping[str, Any]] | None = None,
+        groups: Sequence[m.Scim2CreateUserGroupsItemParam | Mapping[str, Any]] | None = None,
+        urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: m.Scim2CreateUserUrnIetfParamsScimSchemasExtensionEnterprise20UserParam | Mapping[str, Any] | None = None,
+        urn_ietf_params_scim_schemas_extension_zoom_1_0_user: m.Scim2CreateUserUrnIetfParamsScimSchemasExtensionZoom10UserParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2CreateUserResponse:
         """Create a user.
@@ -326,7 +326,7 @@ class Scim2(Namespace):
         *,
         user_id: str,
         schemas: Sequence[str] | None = None,
-        operations: Sequence[Mapping[str, Any]] | None = None,
+        operations: Sequence[m.Scim2UserAdscim2DeactivateOperationsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2UserAdscim2DeactivateResponse:
         """Deactivate a user.
@@ -360,16 +360,16 @@ class Scim2(Namespace):
         schemas: Sequence[str] | None = None,
         active: bool | None = None,
         user_type: Literal["Collaboration", "Basic", "Licensed", "On-Prem"] | str | None = None,
-        name: Mapping[str, Any] | None = None,
+        name: m.Scim2CreateUserNameParam | Mapping[str, Any] | None = None,
         display_name: str | None = None,
         title: str | None = None,
         locale: str | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
-        roles: Sequence[Mapping[str, Any]] | None = None,
-        groups: Sequence[Mapping[str, Any]] | None = None,
-        urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: Mapping[str, Any] | None = None,
-        urn_ietf_params_scim_schemas_extension_zoom_1_0_user: Mapping[str, Any] | None = None,
-        emails: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.Scim2UserScim2UpdatePhoneNumbersItemParam | Mapping[str, Any]] | None = None,
+        roles: Sequence[m.Scim2CreateUserRolesItemParam | Mapping[str, Any]] | None = None,
+        groups: Sequence[m.Scim2CreateUserGroupsItemParam | Mapping[str, Any]] | None = None,
+        urn_ietf_params_scim_schemas_extension_enterprise_2_0_user: m.Scim2CreateUserUrnIetfParamsScimSchemasExtensionEnterprise20UserParam | Mapping[str, Any] | None = None,
+        urn_ietf_params_scim_schemas_extension_zoom_1_0_user: m.Scim2UserScim2UpdateUrnIetfParamsScimSchemasExtensionZoom10UserParam | Mapping[str, Any] | None = None,
+        emails: Sequence[m.Scim2UserScim2UpdateEmailsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2UserScim2UpdateResponse:
         """Update a user.

@@ -53,9 +53,9 @@ class SipPhones(Namespace):
         user_name: str | None = None,
         voice_mail: str | None = None,
         display_number: str | None = None,
-        server: Mapping[str, Any] | None = None,
-        server_2: Mapping[str, Any] | None = None,
-        server_3: Mapping[str, Any] | None = None,
+        server: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
+        server_2: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
+        server_3: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SipPhonesListPhonesItem:
         """Enable SIP phone.
@@ -194,9 +194,9 @@ class SipPhones(Namespace):
         user_name: str | None = None,
         voice_mail: str | None = None,
         display_number: str | None = None,
-        server: Mapping[str, Any] | None = None,
-        server_2: Mapping[str, Any] | None = None,
-        server_3: Mapping[str, Any] | None = None,
+        server: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
+        server_2: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
+        server_3: m.SipPhonesCreatePhoneServerParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update SIP phone.

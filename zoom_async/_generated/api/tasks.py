@@ -52,10 +52,10 @@ class Tasks(Namespace):
         due_date: str | date | None = None,
         is_public: bool | None = None,
         starred: bool | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
         invite_message: str | None = None,
         skip_notifications: bool | None = None,
-        assignees: Sequence[Mapping[str, Any]] | None = None,
+        assignees: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TasksCreateItemResponse:
         """Create a new task.
@@ -101,7 +101,7 @@ class Tasks(Namespace):
         task_id: str,
         invite_message: str | None = None,
         skip_notifications: bool | None = None,
-        assignees: Sequence[Mapping[str, Any]] | None = None,
+        assignees: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TasksListItemAssigneesResponse:
         """Add assignees to a task.
@@ -137,7 +137,7 @@ class Tasks(Namespace):
         task_id: str,
         invite_message: str | None = None,
         skip_notifications: bool | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TasksListItemCollaboratorsResponse:
         """Add collaborators to a task.
@@ -170,7 +170,7 @@ class Tasks(Namespace):
         self,
         *,
         task_id: str,
-        content: Sequence[Mapping[str, Any]] | None = None,
+        content: Sequence[m.TasksCreateItemCommentContentItemParam | Mapping[str, Any]] | None = None,
         content_text: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TasksListItemCommentsItem:

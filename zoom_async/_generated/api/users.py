@@ -46,7 +46,7 @@ class Users(Namespace):
         self,
         *,
         action: Literal["create", "autoCreate", "custCreate", "ssoCreate"] | str | None = None,
-        user_info: Mapping[str, Any] | None = None,
+        user_info: m.UsersCreateUserInfoParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateResponse:
         """Create users.
@@ -84,7 +84,7 @@ class Users(Namespace):
         self,
         *,
         user_id: str,
-        assistants: Sequence[Mapping[str, Any]] | None = None,
+        assistants: Sequence[m.UsersCreateAssistantAssistantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateAssistantResponse:
         """Add assistants.
@@ -129,8 +129,8 @@ class Users(Namespace):
         feature_type: Literal["user_type", "concurrent_meeting", "large_meeting", "webinar", "zoom_events", "zoom_whiteboard", "plan_united_type", "zoom_one_type", "zoom_iq_for_sales", "zoom_revenue_accelerator", "zoom_clips_plus"] | str | None = None,
         feature_value: str | None = None,
         subscription_id: str | None = None,
-        users: Sequence[Mapping[str, Any]] | None = None,
-        license_info_list: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.UsersCreateFeatureUsersItemParam | Mapping[str, Any]] | None = None,
+        license_info_list: Sequence[m.UsersCreateUserInfoLicenseInfoListItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateFeatureResponse:
         """Bulk update features for users.
@@ -1295,7 +1295,7 @@ class Users(Namespace):
         remove_tsp_credentials: bool | None = None,
         cms_user_id: str | None = None,
         company: str | None = None,
-        custom_attributes: Sequence[Mapping[str, Any]] | None = None,
+        custom_attributes: Sequence[m.UsersUpdateCustomAttributesItemParam | Mapping[str, Any]] | None = None,
         dept: str | None = None,
         first_name: str | None = None,
         group_id: str | None = None,
@@ -1309,7 +1309,7 @@ class Users(Namespace):
         manager: str | None = None,
         phone_country: str | None = None,
         phone_number: str | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.UsersUpdatePhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         pmi: int | None = None,
         pronouns: str | None = None,
         pronouns_option: Literal[1, 2, 3] | int | None = None,
@@ -1320,10 +1320,10 @@ class Users(Namespace):
         display_name: str | None = None,
         zoom_one_type: Literal[0, 16, 32, 64, 128, 33554432, 134217728, 268435456, 536870912, 1073741824, 4398046511104, 4294967296, 8589934592, 17179869184, 34359738368, 68719476736, 137438953472, 274877906944, 549755813888, 1099511627776, 2199023255552, 18014398509481984, 72057594037927940, 144115188075855870, 576460752303423500] | int | None = None,
         plan_united_type: Literal["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768", "65536", "131072", "none"] | str | None = None,
-        feature: Mapping[str, Any] | None = None,
+        feature: m.UsersUpdateFeatureParam | Mapping[str, Any] | None = None,
         about_me: str | None = None,
         linkedin_url: str | None = None,
-        license_info_list: Sequence[Mapping[str, Any]] | None = None,
+        license_info_list: Sequence[m.UsersCreateUserInfoLicenseInfoListItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a user.

@@ -50,19 +50,19 @@ class Webinars(Namespace):
         duration: int | None = None,
         password: str | None = None,
         default_passcode: bool | None = None,
-        recurrence: Mapping[str, Any] | None = None,
+        recurrence: m.WebinarsCreateRecurrenceParam | Mapping[str, Any] | None = None,
         schedule_for: str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.WebinarsCreateSettingsParam | Mapping[str, Any] | None = None,
         start_time: str | datetime | None = None,
         template_id: str | None = None,
         timezone: str | None = None,
         topic: str | None = None,
-        tracking_fields: Sequence[Mapping[str, Any]] | None = None,
+        tracking_fields: Sequence[m.WebinarsCreateTrackingFieldsItemParam | Mapping[str, Any]] | None = None,
         type: Literal[5, 6, 9] | int | None = None,
         is_simulive: bool | None = None,
         record_file_id: str | None = None,
         transition_to_live: bool | None = None,
-        simulive_delay_start: Mapping[str, Any] | None = None,
+        simulive_delay_start: m.WebinarsCreateSimuliveDelayStartParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreateResponse:
         """Create a webinar.
@@ -130,7 +130,7 @@ class Webinars(Namespace):
         *,
         webinar_id: str,
         auto_approve: bool | None = None,
-        registrants: Sequence[Mapping[str, Any]] | None = None,
+        registrants: Sequence[m.WebinarsCreateBatchRegistrantRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreateBatchRegistrantResponse:
         """Perform batch registration.
@@ -296,7 +296,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.WebinarsCreateInviteLinkAttendeesItemParam | Mapping[str, Any]] | None = None,
         ttl: int | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreateInviteLinkResponse:
@@ -332,7 +332,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        panelists: Sequence[Any] | None = None,
+        panelists: Sequence[m.WebinarsCreatePanelistPanelistsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreatePanelistResponse:
         """Add panelists.
@@ -368,7 +368,7 @@ class Webinars(Namespace):
         webinar_id: str | int,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.WebinarsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,
         title: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreatePollResponse:
@@ -418,7 +418,7 @@ class Webinars(Namespace):
         country: str | None = None,
         phone: str | None = None,
         comments: str | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.WebinarsCreateRegistrantCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         industry: str | None = None,
         job_title: str | None = None,
         no_of_employees: Literal["", "1-20", "21-50", "51-100", "101-500", "500-1,000", "1,001-5,000", "5,001-10,000", "More than 10,000"] | str | None = None,
@@ -1365,17 +1365,17 @@ class Webinars(Namespace):
         duration: int | None = None,
         password: str | None = None,
         schedule_for: str | None = None,
-        recurrence: Mapping[str, Any] | None = None,
-        settings: Mapping[str, Any] | None = None,
+        recurrence: m.WebinarsUpdateRecurrenceParam | Mapping[str, Any] | None = None,
+        settings: m.WebinarsUpdateSettingsParam | Mapping[str, Any] | None = None,
         start_time: str | datetime | None = None,
         timezone: str | None = None,
         topic: str | None = None,
-        tracking_fields: Sequence[Mapping[str, Any]] | None = None,
+        tracking_fields: Sequence[m.WebinarsCreateTrackingFieldsItemParam | Mapping[str, Any]] | None = None,
         type: Literal[5, 6, 9] | int | None = None,
         is_simulive: bool | None = None,
         record_file_id: str | None = None,
         transition_to_live: bool | None = None,
-        simulive_delay_start: Mapping[str, Any] | None = None,
+        simulive_delay_start: m.WebinarsCreateSimuliveDelayStartParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a webinar.
@@ -1543,7 +1543,7 @@ class Webinars(Namespace):
         *,
         webinar_id: str | int,
         action: Literal["start", "stop"] | str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.WebinarsUpdateLivestreamStatusSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update live stream status.
@@ -1581,7 +1581,7 @@ class Webinars(Namespace):
         poll_id: str,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.WebinarsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,
         title: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1618,8 +1618,8 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
-        questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.WebinarsUpdateRegistrantsQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
+        questions: Sequence[m.WebinarsUpdateRegistrantsQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registration questions.
@@ -1656,7 +1656,7 @@ class Webinars(Namespace):
         webinar_id: str | int,
         occurrence_id: str | None = None,
         action: Literal["approve", "deny", "cancel"] | str | None = None,
-        registrants: Sequence[Mapping[str, Any]] | None = None,
+        registrants: Sequence[m.WebinarsUpdateRegistrantsStatusRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registrant's status.
@@ -1722,7 +1722,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        custom_survey: Mapping[str, Any] | None = None,
+        custom_survey: m.WebinarsUpdateSurveyCustomSurveyParam | Mapping[str, Any] | None = None,
         show_in_the_browser: bool | None = None,
         show_in_the_follow_up_email: bool | None = None,
         third_party_survey: str | None = None,

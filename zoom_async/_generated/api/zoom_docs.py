@@ -84,7 +84,7 @@ class ZoomDocs(Namespace):
         self,
         *,
         file_id: str,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.ZoomDocsCreateFileCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsCreateFileCollaboratorResponse:
         """Add collaborators for a file.
@@ -539,7 +539,7 @@ class ZoomDocs(Namespace):
         self,
         *,
         file_id: str,
-        general_access_setting: Mapping[str, Any] | None = None,
+        general_access_setting: m.ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Modify the general access setting of a file.

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -135,6 +137,9 @@ __all__ = [
     "AccountsListManagedDomainsResponse",
     "AccountsListManagedDomainsResponseDomainsItem",
     "AccountsListTrustedDomainsResponse",
+    "AccountsUpdateSettingsRegistrationCustomQuestionsItemParam",
+    "AccountsUpdateSettingsRegistrationOptionsParam",
+    "AccountsUpdateSettingsRegistrationQuestionsItemParam",
 ]
 
 
@@ -1492,3 +1497,30 @@ class AccountsListTrustedDomainsResponse(ZoomModel):
     """``response`` of ``accounts.list_trusted_domains`` (and of events sharing its shape)."""
 
     trusted_domains: list[str] | None = None
+
+
+#: A request object of ``zoom.accounts`` (keys optional; any mapping works).
+AccountsUpdateSettingsRegistrationOptionsParam = TypedDict("AccountsUpdateSettingsRegistrationOptionsParam", {
+    "host_email_notification": bool,
+    "close_registration": bool,
+    "allow_participants_to_join_from_multiple_devices": bool,
+    "show_social_share_buttons": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.accounts`` (keys optional; any mapping works).
+AccountsUpdateSettingsRegistrationQuestionsItemParam = TypedDict("AccountsUpdateSettingsRegistrationQuestionsItemParam", {
+    "field_name": Literal["last_name", "address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title", "purchasing_time_frame", "role_in_purchase_process", "no_of_employees", "comments"] | str,
+    "required": bool,
+    "selected": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.accounts`` (keys optional; any mapping works).
+AccountsUpdateSettingsRegistrationCustomQuestionsItemParam = TypedDict("AccountsUpdateSettingsRegistrationCustomQuestionsItemParam", {
+    "title": str,
+    "type": Literal["short", "single_dropdown", "single_radio", "multiple"] | str,
+    "required": bool,
+    "selected": bool,
+    "answers": Sequence[str],
+}, total=False)

@@ -11,16 +11,21 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AutoDialerBatchCallListProspectsProspectsItemParam",
     "AutoDialerBatchCallListProspectsResponse",
     "AutoDialerBatchCallListProspectsResponseFailedListItem",
     "AutoDialerBatchCallListProspectsResponseSuccessListItem",
+    "AutoDialerCreateCallListProspectEmailAddressesItemParam",
+    "AutoDialerCreateCallListProspectPhoneNumbersItemParam",
     "AutoDialerCreateCallListProspectResponse",
     "AutoDialerCreateCallListResponse",
     "AutoDialerGetCallDetailsbyCallIdResponse",
@@ -32,6 +37,7 @@ __all__ = [
     "AutoDialerListCallListProspectsResponseProspectsItemPhoneNumbersItem",
     "AutoDialerListCallListsResponse",
     "AutoDialerListCallListsResponseCallListsItem",
+    "AutoDialerUpdateCallListProspectsProspectsItemParam",
     "AutoDialerUpdateCallListProspectsResponse",
     "AutoDialerUpdateCallListProspectsResponseFailedListItem",
     "AutoDialerUpdateCallListProspectsResponseSuccessListItem",
@@ -241,3 +247,81 @@ class AutoDialerBatchCallListProspectsResponse(ZoomModel):
     total_failed: float | None = None
     total_processed: float | None = None
     total_prospects: float | None = None
+
+
+#: A request object of ``zoom.auto_dialer`` (keys optional; any mapping works).
+AutoDialerCreateCallListProspectPhoneNumbersItemParam = TypedDict("AutoDialerCreateCallListProspectPhoneNumbersItemParam", {
+    "number": str,
+    "type": Literal["PRIMARY_PHONE", "MOBILE_PHONE", "HOME_PHONE", "OTHER_PHONE"] | str,
+    "ext": str,
+}, total=False)
+
+
+#: A request object of ``zoom.auto_dialer`` (keys optional; any mapping works).
+AutoDialerCreateCallListProspectEmailAddressesItemParam = TypedDict("AutoDialerCreateCallListProspectEmailAddressesItemParam", {
+    "email": str,
+    "type": Literal["PRIMARY_EMAIL", "SECONDARY_EMAIL"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.auto_dialer`` (keys optional; any mapping works).
+AutoDialerUpdateCallListProspectsProspectsItemParam = TypedDict("AutoDialerUpdateCallListProspectsProspectsItemParam", {
+    "prospect_id": str,
+    "primary_name": str,
+    "secondary_name": str,
+    "title": str,
+    "company": str,
+    "department": str,
+    "description": str,
+    "industry": str,
+    "lead_source": str,
+    "lead_status": str,
+    "topic": str,
+    "lead_rating": str,
+    "number_of_employees": float,
+    "annual_revenue": float,
+    "lead_linkedIn_url": str,
+    "linkedIn_url": str,
+    "company_linkedIn_url": str,
+    "company_url": str,
+    "company_description": str,
+    "mailing_country": str,
+    "mailing_state": str,
+    "mailing_city": str,
+    "mailing_street": str,
+    "mailing_zip_code": str,
+    "custom_fields": Sequence[str],
+    "phone_numbers": Sequence[Mapping[str, Any]],
+    "email_addresses": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.auto_dialer`` (keys optional; any mapping works).
+AutoDialerBatchCallListProspectsProspectsItemParam = TypedDict("AutoDialerBatchCallListProspectsProspectsItemParam", {
+    "primary_name": str,
+    "secondary_name": str,
+    "title": str,
+    "company": str,
+    "department": str,
+    "description": str,
+    "industry": str,
+    "lead_source": str,
+    "lead_status": str,
+    "topic": str,
+    "lead_rating": str,
+    "number_of_employees": float,
+    "annual_revenue": float,
+    "lead_linkedIn_url": str,
+    "linkedIn_url": str,
+    "company_linkedIn_url": str,
+    "company_url": str,
+    "company_description": str,
+    "mailing_country": str,
+    "mailing_state": str,
+    "mailing_city": str,
+    "mailing_street": str,
+    "mailing_zip_code": str,
+    "custom_fields": Sequence[str],
+    "phone_numbers": Sequence[Mapping[str, Any]],
+    "email_addresses": Sequence[Mapping[str, Any]],
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CloudRecordingsCreateRegistrantCustomQuestionsItemParam",
     "CloudRecordingsCreateRegistrantResponse",
     "CloudRecordingsGetRegistrantsQuestionsResponse",
     "CloudRecordingsGetRegistrantsQuestionsResponseCustomQuestionsItem",
@@ -35,6 +38,9 @@ __all__ = [
     "CloudRecordingsListRegistrantsItem",
     "CloudRecordingsListRegistrantsItemCustomQuestionsItem",
     "CloudRecordingsListRegistrantsPage",
+    "CloudRecordingsUpdateRegistrantsQuestionsCustomQuestionsItemParam",
+    "CloudRecordingsUpdateRegistrantsQuestionsQuestionsItemParam",
+    "CloudRecordingsUpdateRegistrantsStatusRegistrantsItemParam",
 ]
 
 
@@ -251,3 +257,32 @@ class CloudRecordingsListPage(ZoomModel):
     page_size: int | None = None
     to: str | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.cloud_recordings`` (keys optional; any mapping works).
+CloudRecordingsCreateRegistrantCustomQuestionsItemParam = TypedDict("CloudRecordingsCreateRegistrantCustomQuestionsItemParam", {
+    "title": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.cloud_recordings`` (keys optional; any mapping works).
+CloudRecordingsUpdateRegistrantsQuestionsCustomQuestionsItemParam = TypedDict("CloudRecordingsUpdateRegistrantsQuestionsCustomQuestionsItemParam", {
+    "answers": Sequence[str],
+    "required": bool,
+    "title": str,
+    "type": Literal["short", "single", "multiple"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.cloud_recordings`` (keys optional; any mapping works).
+CloudRecordingsUpdateRegistrantsQuestionsQuestionsItemParam = TypedDict("CloudRecordingsUpdateRegistrantsQuestionsQuestionsItemParam", {
+    "field_name": Literal["last_name", "address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title", "purchasing_time_frame", "role_in_purchase_process", "no_of_employees", "comments"] | str,
+    "required": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.cloud_recordings`` (keys optional; any mapping works).
+CloudRecordingsUpdateRegistrantsStatusRegistrantsItemParam = TypedDict("CloudRecordingsUpdateRegistrantsStatusRegistrantsItemParam", {
+    "id": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ContactsCreateGroupGroupMembersItemParam",
     "ContactsCreateGroupMemberResponse",
     "ContactsCreateGroupResponse",
     "ContactsListGroupMembersItem",
@@ -74,3 +77,10 @@ class ContactsCreateGroupMemberResponse(ZoomModel):
     """``response`` of ``contacts.create_group_member`` (and of events sharing its shape)."""
 
     member_ids: list[str] | None = None
+
+
+#: A request object of ``zoom.contacts`` (keys optional; any mapping works).
+ContactsCreateGroupGroupMembersItemParam = TypedDict("ContactsCreateGroupGroupMembersItemParam", {
+    "type": Literal[1, 2] | int,
+    "id": str,
+}, total=False)

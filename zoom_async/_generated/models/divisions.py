@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,6 +22,7 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "DivisionsCreateResponse",
     "DivisionsCreateUserResponse",
+    "DivisionsCreateUserUsersItemParam",
     "DivisionsGetResponse",
     "DivisionsListItem",
     "DivisionsListPage",
@@ -86,3 +89,10 @@ class DivisionsCreateUserResponse(ZoomModel):
 
     added_at: str | None = None
     ids: str | None = None
+
+
+#: A request object of ``zoom.divisions`` (keys optional; any mapping works).
+DivisionsCreateUserUsersItemParam = TypedDict("DivisionsCreateUserUsersItemParam", {
+    "user_email": str,
+    "user_id": str,
+}, total=False)

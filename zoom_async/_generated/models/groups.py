@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "GroupsCreateAdminAdminsItemParam",
     "GroupsCreateAdminResponse",
     "GroupsGetLockSettingsResponse",
     "GroupsGetLockSettingsResponse2",
@@ -96,6 +99,9 @@ __all__ = [
     "GroupsListMembersItem",
     "GroupsListMembersPage",
     "GroupsListPage",
+    "GroupsUpdateSettingsRegistrationCustomQuestionsItemParam",
+    "GroupsUpdateSettingsRegistrationOptionsParam",
+    "GroupsUpdateSettingsRegistrationQuestionsItemParam",
 ]
 
 
@@ -989,3 +995,37 @@ class GroupsGetSettingsRegistrationResponse(ZoomModel):
     custom_questions: list[GroupsGetSettingsRegistrationResponseCustomQuestionsItem] | None = None
     options: GroupsGetSettingsRegistrationResponseOptions | None = None
     questions: list[GroupsGetSettingsRegistrationResponseQuestionsItem] | None = None
+
+
+#: A request object of ``zoom.groups`` (keys optional; any mapping works).
+GroupsCreateAdminAdminsItemParam = TypedDict("GroupsCreateAdminAdminsItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.groups`` (keys optional; any mapping works).
+GroupsUpdateSettingsRegistrationOptionsParam = TypedDict("GroupsUpdateSettingsRegistrationOptionsParam", {
+    "host_email_notification": bool,
+    "close_registration": bool,
+    "allow_participants_to_join_from_multiple_devices": bool,
+    "show_social_share_buttons": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.groups`` (keys optional; any mapping works).
+GroupsUpdateSettingsRegistrationQuestionsItemParam = TypedDict("GroupsUpdateSettingsRegistrationQuestionsItemParam", {
+    "field_name": Literal["last_name", "address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title", "purchasing_time_frame", "role_in_purchase_process", "no_of_employees", "comments"] | str,
+    "required": bool,
+    "selected": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.groups`` (keys optional; any mapping works).
+GroupsUpdateSettingsRegistrationCustomQuestionsItemParam = TypedDict("GroupsUpdateSettingsRegistrationCustomQuestionsItemParam", {
+    "title": str,
+    "type": Literal["short", "single_dropdown", "single_radio", "multiple"] | str,
+    "required": bool,
+    "selected": bool,
+    "answers": Sequence[str],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,7 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "InformationBarriersCreatePolicyResponse",
+    "InformationBarriersCreatePolicySettingsParam",
     "InformationBarriersListPoliciesItem",
     "InformationBarriersListPoliciesItemSettings",
     "InformationBarriersListPoliciesPage",
@@ -69,3 +72,16 @@ class InformationBarriersCreatePolicyResponse(ZoomModel):
     status: int | None = None
     to_group_id: str | None = None
     type: int | None = None
+
+
+#: A request object of ``zoom.information_barriers`` (keys optional; any mapping works).
+InformationBarriersCreatePolicySettingsParam = TypedDict("InformationBarriersCreatePolicySettingsParam", {
+    "complete_phone_calls": bool,
+    "file_transfer": bool,
+    "im": bool,
+    "in_meeting_chat": bool,
+    "meeting": bool,
+    "message_via_sms": bool,
+    "recording": bool,
+    "screen_share": bool,
+}, total=False)

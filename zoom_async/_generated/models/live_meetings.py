@@ -11,11 +11,74 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "LiveMeetingsUpdateEventsParamsContactsItemParam",
+    "LiveMeetingsUpdateEventsParamsH323HeadersParam",
+    "LiveMeetingsUpdateEventsParamsInviteOptionsParam",
+    "LiveMeetingsUpdateEventsParamsParam",
+    "LiveMeetingsUpdateEventsParamsSipHeadersParam",
+    "LiveMeetingsUpdateRtmsAppStatusSettingsParam",
 ]
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateEventsParamsContactsItemParam = TypedDict("LiveMeetingsUpdateEventsParamsContactsItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateEventsParamsInviteOptionsParam = TypedDict("LiveMeetingsUpdateEventsParamsInviteOptionsParam", {
+    "require_greeting": bool,
+    "require_pressing_one": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateEventsParamsH323HeadersParam = TypedDict("LiveMeetingsUpdateEventsParamsH323HeadersParam", {
+    "from_display_name": str,
+    "to_display_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateEventsParamsSipHeadersParam = TypedDict("LiveMeetingsUpdateEventsParamsSipHeadersParam", {
+    "from_display_name": str,
+    "to_display_name": str,
+    "from_uri": str,
+    "additional_headers": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateEventsParamsParam = TypedDict("LiveMeetingsUpdateEventsParamsParam", {
+    "contacts": Sequence[LiveMeetingsUpdateEventsParamsContactsItemParam | Mapping[str, Any]],
+    "invitee_name": str,
+    "phone_number": str,
+    "invite_options": LiveMeetingsUpdateEventsParamsInviteOptionsParam | Mapping[str, Any],
+    "call_type": str,
+    "device_ip": str,
+    "h323_headers": LiveMeetingsUpdateEventsParamsH323HeadersParam | Mapping[str, Any],
+    "sip_headers": LiveMeetingsUpdateEventsParamsSipHeadersParam | Mapping[str, Any],
+    "waiting_room_title": str,
+    "waiting_room_description": str,
+    "ai_companion_mode": Literal["questions", "summary", "all"] | str,
+    "retain_meeting_transcript": bool,
+    "delete_meeting_assets": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.live_meetings`` (keys optional; any mapping works).
+LiveMeetingsUpdateRtmsAppStatusSettingsParam = TypedDict("LiveMeetingsUpdateRtmsAppStatusSettingsParam", {
+    "participant_user_id": str,
+    "client_id": str,
+}, total=False)

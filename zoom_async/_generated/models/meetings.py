@@ -11,29 +11,38 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "MeetingsCreateBatchPollPollsItemParam",
     "MeetingsCreateBatchPollResponse",
     "MeetingsCreateBatchPollResponsePollsItem",
     "MeetingsCreateBatchPollResponsePollsItemQuestionsItem",
+    "MeetingsCreateBatchRegistrantRegistrantsItemParam",
     "MeetingsCreateBatchRegistrantResponse",
     "MeetingsCreateBatchRegistrantResponseRegistrantsItem",
+    "MeetingsCreateInviteLinkAttendeesItemParam",
     "MeetingsCreateInviteLinkResponse",
     "MeetingsCreateInviteLinkResponseAttendeesItem",
     "MeetingsCreateOpenAppResponse",
+    "MeetingsCreatePollQuestionsItemParam",
     "MeetingsCreatePollResponse",
     "MeetingsCreatePollResponseQuestionsItem",
     "MeetingsCreatePollResponseQuestionsItemPromptsItem",
+    "MeetingsCreateRegistrantCustomQuestionsItemParam",
     "MeetingsCreateRegistrantResponse",
     "MeetingsCreateRegistrantResponseOccurrencesItem",
     "MeetingsCreateResponse",
     "MeetingsCreateResponseSettings",
     "MeetingsCreateResponseSettingsMeetingInviteesItem",
+    "MeetingsCreateSettingsAuthenticationExceptionItemParam",
+    "MeetingsCreateSettingsParam",
     "MeetingsCreateSipDialingResponse",
     "MeetingsGetJointokenLocalArchivingResponse",
     "MeetingsGetLivestreamResponse",
@@ -78,6 +87,27 @@ __all__ = [
     "MeetingsListRegistrantsItem",
     "MeetingsListRegistrantsItemCustomQuestionsItem",
     "MeetingsListRegistrantsPage",
+    "MeetingsUpdateLivestreamStatusSettingsParam",
+    "MeetingsUpdateRecurrenceParam",
+    "MeetingsUpdateRegistrantsQuestionsCustomQuestionsItemParam",
+    "MeetingsUpdateRegistrantsQuestionsQuestionsItemParam",
+    "MeetingsUpdateRegistrantsStatusRegistrantsItemParam",
+    "MeetingsUpdateSettingsApprovedOrDeniedCountriesOrRegionsParam",
+    "MeetingsUpdateSettingsAuthenticationExceptionItemParam",
+    "MeetingsUpdateSettingsAutoAddRecordingToVideoManagementParam",
+    "MeetingsUpdateSettingsBreakoutRoomParam",
+    "MeetingsUpdateSettingsContinuousMeetingChatParam",
+    "MeetingsUpdateSettingsCustomKeysItemParam",
+    "MeetingsUpdateSettingsGlobalDialInNumbersItemParam",
+    "MeetingsUpdateSettingsLanguageInterpretationParam",
+    "MeetingsUpdateSettingsMeetingInviteesItemParam",
+    "MeetingsUpdateSettingsParam",
+    "MeetingsUpdateSettingsQuestionAndAnswerParam",
+    "MeetingsUpdateSettingsResourcesItemParam",
+    "MeetingsUpdateSettingsWaitingRoomOptionsParam",
+    "MeetingsUpdateSurveyCustomSurveyParam",
+    "MeetingsUpdateSurveyCustomSurveyQuestionsItemParam",
+    "MeetingsUpdateTrackingFieldsItemParam",
 ]
 
 
@@ -843,3 +873,375 @@ class MeetingsGetSurveyResponse(ZoomModel):
     custom_survey: MeetingsGetSurveyResponseCustomSurvey | None = None
     show_in_the_browser: bool | None = None
     third_party_survey: str | None = None
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateBatchRegistrantRegistrantsItemParam = TypedDict("MeetingsCreateBatchRegistrantRegistrantsItemParam", {
+    "email": str,
+    "first_name": str,
+    "last_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateInviteLinkAttendeesItemParam = TypedDict("MeetingsCreateInviteLinkAttendeesItemParam", {
+    "name": str,
+    "disable_video": bool,
+    "disable_audio": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateRegistrantCustomQuestionsItemParam = TypedDict("MeetingsCreateRegistrantCustomQuestionsItemParam", {
+    "title": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateRegistrantsQuestionsCustomQuestionsItemParam = TypedDict("MeetingsUpdateRegistrantsQuestionsCustomQuestionsItemParam", {
+    "answers": Sequence[str],
+    "required": bool,
+    "title": str,
+    "type": Literal["short", "single"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateRegistrantsQuestionsQuestionsItemParam = TypedDict("MeetingsUpdateRegistrantsQuestionsQuestionsItemParam", {
+    "field_name": Literal["last_name", "address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title", "purchasing_time_frame", "role_in_purchase_process", "no_of_employees", "comments"] | str,
+    "required": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateRegistrantsStatusRegistrantsItemParam = TypedDict("MeetingsUpdateRegistrantsStatusRegistrantsItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateLivestreamStatusSettingsParam = TypedDict("MeetingsUpdateLivestreamStatusSettingsParam", {
+    "active_speaker_name": bool,
+    "display_name": str,
+    "layout": Literal["follow_host", "gallery_view", "speaker_view"] | str,
+    "close_caption": Literal["burnt-in", "embedded", "off"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateRecurrenceParam = TypedDict("MeetingsUpdateRecurrenceParam", {
+    "end_date_time": str | datetime,
+    "end_times": int,
+    "monthly_day": int,
+    "monthly_week": Literal[-1, 1, 2, 3, 4] | int,
+    "monthly_week_day": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "repeat_interval": int,
+    "type": Literal[1, 2, 3] | int,
+    "weekly_days": Literal["1", "2", "3", "4", "5", "6", "7"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsApprovedOrDeniedCountriesOrRegionsParam = TypedDict("MeetingsUpdateSettingsApprovedOrDeniedCountriesOrRegionsParam", {
+    "approved_list": Sequence[str],
+    "denied_list": Sequence[str],
+    "enable": bool,
+    "method": Literal["approve", "deny"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsAuthenticationExceptionItemParam = TypedDict("MeetingsUpdateSettingsAuthenticationExceptionItemParam", {
+    "email": str,
+    "name": str,
+    "join_url": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsAutoAddRecordingToVideoManagementParam = TypedDict("MeetingsUpdateSettingsAutoAddRecordingToVideoManagementParam", {
+    "enable": bool,
+    "channels": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsBreakoutRoomParam = TypedDict("MeetingsUpdateSettingsBreakoutRoomParam", {
+    "enable": bool,
+    "rooms": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsCustomKeysItemParam = TypedDict("MeetingsUpdateSettingsCustomKeysItemParam", {
+    "key": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsGlobalDialInNumbersItemParam = TypedDict("MeetingsUpdateSettingsGlobalDialInNumbersItemParam", {
+    "city": str,
+    "country": str,
+    "country_name": str,
+    "number": str,
+    "type": Literal["toll", "tollfree"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsQuestionAndAnswerParam = TypedDict("MeetingsUpdateSettingsQuestionAndAnswerParam", {
+    "enable": bool,
+    "allow_submit_questions": bool,
+    "allow_anonymous_questions": bool,
+    "question_visibility": Literal["answered", "all"] | str,
+    "attendees_can_comment": bool,
+    "attendees_can_upvote": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsLanguageInterpretationParam = TypedDict("MeetingsUpdateSettingsLanguageInterpretationParam", {
+    "enable": bool,
+    "interpreters": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsMeetingInviteesItemParam = TypedDict("MeetingsUpdateSettingsMeetingInviteesItemParam", {
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsWaitingRoomOptionsParam = TypedDict("MeetingsUpdateSettingsWaitingRoomOptionsParam", {
+    "mode": Literal["follow_setting", "custom"] | str,
+    "who_goes_to_waiting_room": Literal["everyone", "users_not_in_account", "users_not_in_account_or_whitelisted_domains", "users_not_on_invite"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsContinuousMeetingChatParam = TypedDict("MeetingsUpdateSettingsContinuousMeetingChatParam", {
+    "enable": bool,
+    "auto_add_invited_external_users": bool,
+    "auto_add_meeting_participants": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsResourcesItemParam = TypedDict("MeetingsUpdateSettingsResourcesItemParam", {
+    "resource_type": Literal["whiteboard"] | str,
+    "resource_id": str,
+    "permission_level": Literal["editor", "commenter", "viewer"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSettingsParam = TypedDict("MeetingsUpdateSettingsParam", {
+    "allow_multiple_devices": bool,
+    "alternative_hosts": str,
+    "alternative_hosts_email_notification": bool,
+    "alternative_host_update_polls": bool,
+    "alternative_host_manage_meeting_summary": bool,
+    "alternative_host_manage_cloud_recording": bool,
+    "approval_type": Literal[0, 1, 2] | int,
+    "approved_or_denied_countries_or_regions": MeetingsUpdateSettingsApprovedOrDeniedCountriesOrRegionsParam | Mapping[str, Any],
+    "audio": Literal["both", "telephony", "voip", "thirdParty"] | str,
+    "audio_conference_info": str,
+    "authentication_domains": str,
+    "authentication_exception": Sequence[MeetingsUpdateSettingsAuthenticationExceptionItemParam | Mapping[str, Any]],
+    "authentication_name": str,
+    "authentication_option": str,
+    "auto_recording": Literal["local", "cloud", "none"] | str,
+    "auto_add_recording_to_video_management": MeetingsUpdateSettingsAutoAddRecordingToVideoManagementParam | Mapping[str, Any],
+    "breakout_room": MeetingsUpdateSettingsBreakoutRoomParam | Mapping[str, Any],
+    "calendar_type": Literal[1, 2] | int,
+    "close_registration": bool,
+    "cn_meeting": bool,
+    "contact_email": str,
+    "contact_name": str,
+    "custom_keys": Sequence[MeetingsUpdateSettingsCustomKeysItemParam | Mapping[str, Any]],
+    "email_notification": bool,
+    "encryption_type": Literal["enhanced_encryption", "e2ee"] | str,
+    "enforce_login": bool,
+    "enforce_login_domains": str,
+    "focus_mode": bool,
+    "global_dial_in_countries": Sequence[str],
+    "global_dial_in_numbers": Sequence[MeetingsUpdateSettingsGlobalDialInNumbersItemParam | Mapping[str, Any]],
+    "host_video": bool,
+    "in_meeting": bool,
+    "jbh_time": Literal[0, 5, 10, 15] | int,
+    "join_before_host": bool,
+    "question_and_answer": MeetingsUpdateSettingsQuestionAndAnswerParam | Mapping[str, Any],
+    "language_interpretation": MeetingsUpdateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "sign_language_interpretation": MeetingsUpdateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "meeting_authentication": bool,
+    "meeting_invitees": Sequence[MeetingsUpdateSettingsMeetingInviteesItemParam | Mapping[str, Any]],
+    "mute_upon_entry": bool,
+    "participant_video": bool,
+    "private_meeting": bool,
+    "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool,
+    "registration_type": Literal[1, 2, 3] | int,
+    "show_share_button": bool,
+    "use_pmi": bool,
+    "waiting_room": bool,
+    "waiting_room_options": MeetingsUpdateSettingsWaitingRoomOptionsParam | Mapping[str, Any],
+    "watermark": bool,
+    "host_save_video_order": bool,
+    "internal_meeting": bool,
+    "continuous_meeting_chat": MeetingsUpdateSettingsContinuousMeetingChatParam | Mapping[str, Any],
+    "participant_focused_meeting": bool,
+    "push_change_to_calendar": bool,
+    "resources": Sequence[MeetingsUpdateSettingsResourcesItemParam | Mapping[str, Any]],
+    "auto_start_meeting_summary": bool,
+    "who_will_receive_summary": Literal[1, 2, 3, 4] | int,
+    "auto_start_ai_companion_questions": bool,
+    "who_can_ask_questions": Literal[1, 2, 3, 4, 5] | int,
+    "summary_template_id": str,
+    "device_testing": bool,
+    "request_permission_to_unmute_participants": bool,
+    "allow_host_control_participant_mute_state": bool,
+    "disable_participant_video": bool,
+    "email_in_attendee_report": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateTrackingFieldsItemParam = TypedDict("MeetingsUpdateTrackingFieldsItemParam", {
+    "field": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateSettingsAuthenticationExceptionItemParam = TypedDict("MeetingsCreateSettingsAuthenticationExceptionItemParam", {
+    "email": str,
+    "name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateSettingsParam = TypedDict("MeetingsCreateSettingsParam", {
+    "additional_data_center_regions": Sequence[str],
+    "allow_multiple_devices": bool,
+    "alternative_hosts": str,
+    "alternative_hosts_email_notification": bool,
+    "approval_type": Literal[0, 1, 2] | int,
+    "approved_or_denied_countries_or_regions": MeetingsUpdateSettingsApprovedOrDeniedCountriesOrRegionsParam | Mapping[str, Any],
+    "audio": Literal["both", "telephony", "voip", "thirdParty"] | str,
+    "audio_conference_info": str,
+    "authentication_domains": str,
+    "authentication_exception": Sequence[MeetingsCreateSettingsAuthenticationExceptionItemParam | Mapping[str, Any]],
+    "authentication_option": str,
+    "auto_recording": Literal["local", "cloud", "none"] | str,
+    "auto_add_recording_to_video_management": MeetingsUpdateSettingsAutoAddRecordingToVideoManagementParam | Mapping[str, Any],
+    "breakout_room": MeetingsUpdateSettingsBreakoutRoomParam | Mapping[str, Any],
+    "calendar_type": Literal[1, 2] | int,
+    "close_registration": bool,
+    "cn_meeting": bool,
+    "contact_email": str,
+    "contact_name": str,
+    "email_notification": bool,
+    "encryption_type": Literal["enhanced_encryption", "e2ee"] | str,
+    "focus_mode": bool,
+    "global_dial_in_countries": Sequence[str],
+    "host_video": bool,
+    "in_meeting": bool,
+    "jbh_time": Literal[0, 5, 10, 15] | int,
+    "join_before_host": bool,
+    "question_and_answer": MeetingsUpdateSettingsQuestionAndAnswerParam | Mapping[str, Any],
+    "language_interpretation": MeetingsUpdateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "sign_language_interpretation": MeetingsUpdateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "meeting_authentication": bool,
+    "meeting_invitees": Sequence[MeetingsUpdateSettingsMeetingInviteesItemParam | Mapping[str, Any]],
+    "mute_upon_entry": bool,
+    "participant_video": bool,
+    "private_meeting": bool,
+    "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool,
+    "registration_type": Literal[1, 2, 3] | int,
+    "show_share_button": bool,
+    "show_join_info": bool,
+    "use_pmi": bool,
+    "waiting_room": bool,
+    "waiting_room_options": MeetingsUpdateSettingsWaitingRoomOptionsParam | Mapping[str, Any],
+    "watermark": bool,
+    "host_save_video_order": bool,
+    "alternative_host_update_polls": bool,
+    "alternative_host_manage_meeting_summary": bool,
+    "alternative_host_manage_cloud_recording": bool,
+    "internal_meeting": bool,
+    "continuous_meeting_chat": MeetingsUpdateSettingsContinuousMeetingChatParam | Mapping[str, Any],
+    "participant_focused_meeting": bool,
+    "push_change_to_calendar": bool,
+    "resources": Sequence[MeetingsUpdateSettingsResourcesItemParam | Mapping[str, Any]],
+    "auto_start_meeting_summary": bool,
+    "who_will_receive_summary": Literal[1, 2, 3, 4] | int,
+    "auto_start_ai_companion_questions": bool,
+    "who_can_ask_questions": Literal[1, 2, 3, 4, 5] | int,
+    "summary_template_id": str,
+    "device_testing": bool,
+    "request_permission_to_unmute_participants": bool,
+    "allow_host_control_participant_mute_state": bool,
+    "disable_participant_video": bool,
+    "email_in_attendee_report": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreateBatchPollPollsItemParam = TypedDict("MeetingsCreateBatchPollPollsItemParam", {
+    "anonymous": bool,
+    "poll_type": Literal[1, 2, 3] | int,
+    "questions": Sequence[Mapping[str, Any]],
+    "title": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsCreatePollQuestionsItemParam = TypedDict("MeetingsCreatePollQuestionsItemParam", {
+    "answer_max_character": int,
+    "answer_min_character": int,
+    "answer_required": bool,
+    "answers": Sequence[str],
+    "case_sensitive": bool,
+    "name": str,
+    "prompts": Sequence[Mapping[str, Any]],
+    "rating_max_label": str,
+    "rating_max_value": int,
+    "rating_min_label": str,
+    "rating_min_value": int,
+    "right_answers": Sequence[str],
+    "show_as_dropdown": bool,
+    "type": Literal["single", "multiple", "matching", "rank_order", "short_answer", "long_answer", "fill_in_the_blank", "rating_scale"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSurveyCustomSurveyQuestionsItemParam = TypedDict("MeetingsUpdateSurveyCustomSurveyQuestionsItemParam", {
+    "name": str,
+    "type": Literal["single", "multiple", "matching", "rank_order", "short_answer", "long_answer", "fill_in_the_blank", "rating_scale"] | str,
+    "answer_required": bool,
+    "show_as_dropdown": bool,
+    "answers": Sequence[Any],
+    "prompts": Sequence[Any],
+    "answer_min_character": int,
+    "answer_max_character": int,
+    "rating_min_value": int,
+    "rating_max_value": int,
+    "rating_min_label": str,
+    "rating_max_label": str,
+}, total=False)
+
+
+#: A request object of ``zoom.meetings`` (keys optional; any mapping works).
+MeetingsUpdateSurveyCustomSurveyParam = TypedDict("MeetingsUpdateSurveyCustomSurveyParam", {
+    "title": str,
+    "anonymous": bool,
+    "numbered_questions": bool,
+    "show_question_type": bool,
+    "feedback": str,
+    "questions": Sequence[MeetingsUpdateSurveyCustomSurveyQuestionsItemParam | Mapping[str, Any]],
+}, total=False)

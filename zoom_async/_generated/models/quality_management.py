@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "QualityManagementCreateInteractionInteractionInfoParam",
     "QualityManagementCreateInteractionResponse",
     "QualityManagementGetEvaluationResponse",
     "QualityManagementGetEvaluationResponseScorecard",
@@ -409,3 +412,14 @@ class QualityManagementGetInteractionResponse(ZoomModel):
     start_time: str | None = None
     summary: QualityManagementListInteractionsItemSummary | None = None
     transcript_body: QualityManagementGetInteractionResponseTranscriptBody | None = None
+
+
+#: A request object of ``zoom.quality_management`` (keys optional; any mapping works).
+QualityManagementCreateInteractionInteractionInfoParam = TypedDict("QualityManagementCreateInteractionInteractionInfoParam", {
+    "from": str,
+    "to": str,
+    "consumer_name": str,
+    "channel_type": Literal["video", "voice"] | str,
+    "agent_id": str,
+    "agent_email": str,
+}, total=False)

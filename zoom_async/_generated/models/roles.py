@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "RolesCreateMemberMembersItemParam",
     "RolesCreateMemberResponse",
     "RolesGetResponse",
     "RolesGetResponsePrivilegeScopesItem",
@@ -26,6 +29,7 @@ __all__ = [
     "RolesListMembersPage",
     "RolesListResponse",
     "RolesListResponseRolesItem",
+    "RolesUpdateSubAccountPrivilegesParam",
 ]
 
 
@@ -99,3 +103,16 @@ class RolesCreateMemberResponse(ZoomModel):
 
     add_at: str | None = None
     ids: str | None = None
+
+
+#: A request object of ``zoom.roles`` (keys optional; any mapping works).
+RolesUpdateSubAccountPrivilegesParam = TypedDict("RolesUpdateSubAccountPrivilegesParam", {
+    "second_level": int,
+}, total=False)
+
+
+#: A request object of ``zoom.roles`` (keys optional; any mapping works).
+RolesCreateMemberMembersItemParam = TypedDict("RolesCreateMemberMembersItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)

@@ -11,19 +11,28 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "Scim2CreateGroupUrnIetfParamsScimSchemasExtensionZoom20GroupParam",
+    "Scim2CreateUserGroupsItemParam",
+    "Scim2CreateUserNameParam",
+    "Scim2CreateUserPhoneNumbersItemParam",
     "Scim2CreateUserResponse",
     "Scim2CreateUserResponseGroupsItem",
     "Scim2CreateUserResponsePhoneNumbersItem",
     "Scim2CreateUserResponseRolesItem",
     "Scim2CreateUserResponseUrnIetfParamsScimSchemasExtensionEnterprise20User",
     "Scim2CreateUserResponseUrnIetfParamsScimSchemasExtensionZoom10User",
+    "Scim2CreateUserRolesItemParam",
+    "Scim2CreateUserUrnIetfParamsScimSchemasExtensionEnterprise20UserParam",
+    "Scim2CreateUserUrnIetfParamsScimSchemasExtensionZoom10UserParam",
     "Scim2GetGroupsResponse",
     "Scim2GetGroupsResponseResourcesItem",
     "Scim2GetGroupsResponseResourcesItemMeta",
@@ -38,11 +47,16 @@ __all__ = [
     "Scim2GetUsersResponseResourcesItemUrnIetfParamsScimSchemasExtensionEnterprise20User",
     "Scim2GetUsersResponseResourcesItemUrnUsZoomScimSchemasExtension10ZoomUser",
     "Scim2GetUsersResponseResourcesItemUrnUsZoomScimSchemasExtension10ZoomUserLoginType",
+    "Scim2UserAdscim2DeactivateOperationsItemParam",
+    "Scim2UserAdscim2DeactivateOperationsItemValueParam",
     "Scim2UserAdscim2DeactivateResponse",
     "Scim2UserAdscim2DeactivateResponseUrnIetfParamsScimSchemasExtensionZoom10User",
+    "Scim2UserScim2UpdateEmailsItemParam",
+    "Scim2UserScim2UpdatePhoneNumbersItemParam",
     "Scim2UserScim2UpdateResponse",
     "Scim2UserScim2UpdateResponseUrnIetfParamsScimSchemasExtensionEnterprise20User",
     "Scim2UserScim2UpdateResponseUrnIetfParamsScimSchemasExtensionZoom10User",
+    "Scim2UserScim2UpdateUrnIetfParamsScimSchemasExtensionZoom10UserParam",
 ]
 
 
@@ -478,3 +492,204 @@ class Scim2UserAdscim2DeactivateResponse(ZoomModel):
     urn_ietf_params_scim_schemas_extension_zoom_1_0_User: Scim2UserAdscim2DeactivateResponseUrnIetfParamsScimSchemasExtensionZoom10User | None = Field(default=None, alias="urn:ietf:params:scim:schemas:extension:zoom:1.0:User")
     userName: str | None = None
     userType: str | None = None
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateGroupUrnIetfParamsScimSchemasExtensionZoom20GroupParam = TypedDict("Scim2CreateGroupUrnIetfParamsScimSchemasExtensionZoom20GroupParam", {
+    "emailAlias": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserNameParam = TypedDict("Scim2CreateUserNameParam", {
+    "givenName": str,
+    "familyName": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserPhoneNumbersItemParam = TypedDict("Scim2CreateUserPhoneNumbersItemParam", {
+    "type": Literal["mobile", "office", "home", "fax", "work"] | str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserRolesItemParam = TypedDict("Scim2CreateUserRolesItemParam", {
+    "display": str,
+    "value": str,
+    "primary": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserGroupsItemParam = TypedDict("Scim2CreateUserGroupsItemParam", {
+    "display": str,
+    "type": str,
+    "value": str,
+    "primary": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserUrnIetfParamsScimSchemasExtensionEnterprise20UserParam = TypedDict("Scim2CreateUserUrnIetfParamsScimSchemasExtensionEnterprise20UserParam", {
+    "department": str,
+    "organization": str,
+    "costCenter": str,
+    "employeeNumber": str,
+    "manager": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2CreateUserUrnIetfParamsScimSchemasExtensionZoom10UserParam = TypedDict("Scim2CreateUserUrnIetfParamsScimSchemasExtensionZoom10UserParam", {
+    "zoomPhoneExtNumber": str,
+    "zoomPhoneNumber": str,
+    "zoomPhoneSite": str,
+    "zoomPhoneCallingPlan": str,
+    "{customAttribute}": str,
+    "personalLinkName": str,
+    "transferee": str,
+    "pronouns": str,
+    "zoomUnited": Literal["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768", "65536", "131072"] | str,
+    "zoomOneBizPlus": Literal["16", "32", "64", "128", "33554432"] | str,
+    "zoomOneEdu": str,
+    "zoomOneSchoolCampusPlus": Literal["137438953472", "274877906944", "549755813888", "1099511627776", "2199023255552"] | str,
+    "zoomOneEntPremier": Literal["134217728", "268435456", "536870912", "1073741824", "2147483648"] | str,
+    "zoomOneEduEntPremier": Literal["4294967296", "8589934592", "17179869184", "34359738368", "68719476736"] | str,
+    "zoomIQ": bool,
+    "zoomRevenueAccelerator": bool,
+    "zoomCustomerManagedKey": bool,
+    "zoomWhiteboard": bool,
+    "zoomWhiteboardPlus": bool,
+    "zoomTranslatedCaptions": bool,
+    "zoomHuddles": bool,
+    "zoomWorkforceManagement": bool,
+    "zoomQualityManagement": bool,
+    "zoomScheduler": bool,
+    "zoomClipsPlus": bool,
+    "zoomMailAndCalendar": bool,
+    "visitorManagement": bool,
+    "zoomComplianceManagement": bool,
+    "zoomDocs": bool,
+    "zoomContactCenterPackage": Literal["Essentials", "Premium", "Elite"] | str,
+    "zoomContactCenterAddonsPlan": Literal["ai_expert_assist", "service_cloud_voice"] | str,
+    "zoomContactCenterRole": str,
+    "zoomContactCenterRegion": str,
+    "zoomContactCenterUserTemplate": str,
+    "clinicalNotes": bool,
+    "zoomClinicians": bool,
+    "zoomCustomAICompanion": bool,
+    "zoomAICompanion": bool,
+    "zoomRevenueAcceleratorRole": str,
+    "zoomAutoDialer": Literal["1073741824"] | str,
+    "zoomFrontline": Literal["2048"] | str,
+    "cxInsights": Literal["1099511627776"] | str,
+    "zoomEnhancedMedia": Literal["4503599627370496"] | str,
+    "zoomWorkplaceSubscription": str,
+    "zoomPhoneCallingPlanSubscription": str,
+    "zoomRevenueAcceleratorSubscription": str,
+    "zoomCustomerManagedKeySubscription": str,
+    "zoomWhiteboardSubscription": str,
+    "zoomTranslatedCaptionsSubscription": str,
+    "zoomWorkforceManagementSubscription": str,
+    "zoomQualityManagementSubscription": str,
+    "zoomSchedulerSubscription": str,
+    "zoomClipsPlusSubscription": str,
+    "visitorManagementSubscription": str,
+    "zoomComplianceManagementSubscription": str,
+    "zoomDocsSubscription": str,
+    "zoomAutoDialerSubscription": str,
+    "zoomAICompanionSubscription": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2UserScim2UpdatePhoneNumbersItemParam = TypedDict("Scim2UserScim2UpdatePhoneNumbersItemParam", {
+    "type": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2UserScim2UpdateUrnIetfParamsScimSchemasExtensionZoom10UserParam = TypedDict("Scim2UserScim2UpdateUrnIetfParamsScimSchemasExtensionZoom10UserParam", {
+    "zoomPhoneExtNumber": str,
+    "zoomPhoneNumber": str,
+    "zoomPhoneSite": str,
+    "zoomPhoneCallingPlan": str,
+    "{customAttribute}": str,
+    "personalLinkName": str,
+    "transferee": str,
+    "pronouns": str,
+    "zoomUnited": Literal["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768", "65536", "131072"] | str,
+    "zoomOneBizPlus": Literal["16", "32", "64", "128", "33554432"] | str,
+    "zoomOneEdu": str,
+    "zoomOneSchoolCampusPlus": Literal["137438953472", "274877906944", "549755813888", "1099511627776", "2199023255552"] | str,
+    "zoomOneEntPremier": Literal["134217728", "268435456", "536870912", "1073741824", "2147483648"] | str,
+    "zoomOneEduEntPremier": Literal["4294967296", "8589934592", "17179869184", "34359738368", "68719476736"] | str,
+    "zoomIQ": bool,
+    "zoomRevenueAccelerator": bool,
+    "zoomCustomerManagedKey": bool,
+    "zoomWhiteboard": bool,
+    "zoomWhiteboardPlus": bool,
+    "zoomTranslatedCaptions": bool,
+    "zoomHuddles": bool,
+    "zoomWorkforceManagement": bool,
+    "zoomQualityManagement": bool,
+    "zoomScheduler": bool,
+    "zoomClipsPlus": bool,
+    "zoomMailAndCalendar": bool,
+    "visitorManagement": bool,
+    "zoomComplianceManagement": bool,
+    "zoomDocs": bool,
+    "clinicalNotes": bool,
+    "zoomClinicians": bool,
+    "zoomCustomAICompanion": bool,
+    "zoomAICompanion": bool,
+    "zoomContactCenterPackage": Literal["Essentials", "Premium", "Elite"] | str,
+    "zoomContactCenterAddonsPlan": Literal["ai_expert_assist", "service_cloud_voice"] | str,
+    "zoomContactCenterRole": str,
+    "zoomContactCenterRegion": str,
+    "zoomContactCenterUserTemplate": str,
+    "zoomRevenueAcceleratorRole": str,
+    "zoomAutoDialer": Literal["1073741824"] | str,
+    "zoomFrontline": Literal["2048"] | str,
+    "cxInsights": Literal["1099511627776"] | str,
+    "zoomEnhancedMedia": Literal["4503599627370496"] | str,
+    "zoomWorkplaceSubscription": str,
+    "zoomPhoneCallingPlanSubscription": str,
+    "zoomRevenueAcceleratorSubscription": str,
+    "zoomCustomerManagedKeySubscription": str,
+    "zoomWhiteboardSubscription": str,
+    "zoomTranslatedCaptionsSubscription": str,
+    "zoomWorkforceManagementSubscription": str,
+    "zoomQualityManagementSubscription": str,
+    "zoomSchedulerSubscription": str,
+    "zoomClipsPlusSubscription": str,
+    "visitorManagementSubscription": str,
+    "zoomComplianceManagementSubscription": str,
+    "zoomDocsSubscription": str,
+    "zoomAutoDialerSubscription": str,
+    "zoomAICompanionSubscription": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2UserScim2UpdateEmailsItemParam = TypedDict("Scim2UserScim2UpdateEmailsItemParam", {
+    "type": str,
+    "value": str,
+    "primary": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2UserAdscim2DeactivateOperationsItemValueParam = TypedDict("Scim2UserAdscim2DeactivateOperationsItemValueParam", {
+    "active": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scim2`` (keys optional; any mapping works).
+Scim2UserAdscim2DeactivateOperationsItemParam = TypedDict("Scim2UserAdscim2DeactivateOperationsItemParam", {
+    "op": Literal["replace"] | str,
+    "value": Scim2UserAdscim2DeactivateOperationsItemValueParam | Mapping[str, Any],
+}, total=False)

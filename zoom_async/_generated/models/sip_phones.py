@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SipPhonesCreatePhoneServerParam",
     "SipPhonesListPhonesItem",
     "SipPhonesListPhonesItemServer",
     "SipPhonesListPhonesPage",
@@ -55,3 +58,11 @@ class SipPhonesListPhonesPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     phones: list[SipPhonesListPhonesItem] | None = None
+
+
+#: A request object of ``zoom.sip_phones`` (keys optional; any mapping works).
+SipPhonesCreatePhoneServerParam = TypedDict("SipPhonesCreatePhoneServerParam", {
+    "proxy_server": str,
+    "register_server": str,
+    "transport_protocol": Literal["UDP", "TCP", "TLS", "AUTO"] | str,
+}, total=False)

@@ -11,13 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "TasksCreateItemAssigneeAssigneesItemParam",
+    "TasksCreateItemCommentContentItemAttributesParam",
+    "TasksCreateItemCommentContentItemMentionParam",
+    "TasksCreateItemCommentContentItemParam",
     "TasksCreateItemResponse",
     "TasksCreateItemResponseAssigneesItem",
     "TasksGetItemResponse",
@@ -208,3 +214,31 @@ class TasksGetItemResponse(ZoomModel):
     task_id: str | None = None
     tasks_attachments: list[TasksGetItemResponseTasksAttachmentsItem] | None = None
     title: str | None = None
+
+
+#: A request object of ``zoom.tasks`` (keys optional; any mapping works).
+TasksCreateItemAssigneeAssigneesItemParam = TypedDict("TasksCreateItemAssigneeAssigneesItemParam", {
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.tasks`` (keys optional; any mapping works).
+TasksCreateItemCommentContentItemAttributesParam = TypedDict("TasksCreateItemCommentContentItemAttributesParam", {
+    "link": str,
+}, total=False)
+
+
+#: A request object of ``zoom.tasks`` (keys optional; any mapping works).
+TasksCreateItemCommentContentItemMentionParam = TypedDict("TasksCreateItemCommentContentItemMentionParam", {
+    "email": str,
+    "user_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.tasks`` (keys optional; any mapping works).
+TasksCreateItemCommentContentItemParam = TypedDict("TasksCreateItemCommentContentItemParam", {
+    "text": str,
+    "order": float,
+    "attributes": TasksCreateItemCommentContentItemAttributesParam | Mapping[str, Any],
+    "mention": TasksCreateItemCommentContentItemMentionParam | Mapping[str, Any],
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "TspCreateDialInNumbersItemParam",
     "TspGetResponse",
     "TspGetResponseDialInNumbersItem",
     "TspListResponse",
@@ -70,3 +73,12 @@ class TspListResponse(ZoomModel):
     """``response`` of ``tsp.list`` (and of events sharing its shape)."""
 
     tsp_accounts: list[TspListResponseTspAccountsItem] | None = None
+
+
+#: A request object of ``zoom.tsp`` (keys optional; any mapping works).
+TspCreateDialInNumbersItemParam = TypedDict("TspCreateDialInNumbersItemParam", {
+    "code": str,
+    "country_label": str,
+    "number": str,
+    "type": Literal["toll", "tollfree", "media_link"] | str,
+}, total=False)

@@ -11,18 +11,25 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "UsersCreateAssistantAssistantsItemParam",
     "UsersCreateAssistantResponse",
     "UsersCreateFeatureResponse",
     "UsersCreateFeatureResponseFailDetailsItem",
+    "UsersCreateFeatureUsersItemParam",
     "UsersCreateMeetingTemplateResponse",
     "UsersCreateResponse",
+    "UsersCreateUserInfoFeatureParam",
+    "UsersCreateUserInfoLicenseInfoListItemParam",
+    "UsersCreateUserInfoParam",
     "UsersGetEmailResponse",
     "UsersGetMeetingTemplateResponse",
     "UsersGetMeetingTemplateResponseSettings",
@@ -106,6 +113,9 @@ __all__ = [
     "UsersListSchedulersResponseSchedulersItem",
     "UsersListUpcomingMeetingsResponse",
     "UsersListUpcomingMeetingsResponseMeetingsItem",
+    "UsersUpdateCustomAttributesItemParam",
+    "UsersUpdateFeatureParam",
+    "UsersUpdatePhoneNumbersItemParam",
 ]
 
 
@@ -1070,3 +1080,71 @@ class UsersCreateMeetingTemplateResponse(ZoomModel):
 
     id: str | None = None
     name: str | None = None
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersCreateUserInfoFeatureParam = TypedDict("UsersCreateUserInfoFeatureParam", {
+    "zoom_phone": bool,
+    "zoom_one_type": Literal[16, 32, 64, 128, 33554432, 134217728, 268435456, 536870912, 1073741824, 4398046511104, 4294967296, 8589934592, 17179869184, 34359738368, 68719476736, 137438953472, 274877906944, 549755813888, 1099511627776, 2199023255552, 18014398509481984, 72057594037927940, 144115188075855870, 576460752303423500] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersCreateUserInfoLicenseInfoListItemParam = TypedDict("UsersCreateUserInfoLicenseInfoListItemParam", {
+    "license_type": Literal["MEETING", "ZOOM_WORKPLACE_BUNDLE"] | str,
+    "license_option": Literal[2, 4, 8, 16, 32, 64, 128, 33554432, 134217728, 1073741824, 536870912, 268435456, 4398046511104, 18014398509481984, 72057594037927940, 576460752303423500, 144115188075855870, 137438953472, 1099511627776, 549755813888, 274877906944, 2199023255552, 4294967296, 34359738368, 17179869184, 8589934592, 68719476736] | int,
+    "subscription_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersCreateUserInfoParam = TypedDict("UsersCreateUserInfoParam", {
+    "email": str,
+    "first_name": str,
+    "last_name": str,
+    "display_name": str,
+    "password": str,
+    "type": Literal[1, 2, 4, 99] | int,
+    "division_ids": Sequence[str],
+    "feature": UsersCreateUserInfoFeatureParam | Mapping[str, Any],
+    "plan_united_type": Literal["1", "2", "4", "8", "16", "32", "64", "128", "256", "512", "1024", "2048", "4096", "8192", "16384", "32768", "65536", "131072"] | str,
+    "license_info_list": Sequence[UsersCreateUserInfoLicenseInfoListItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersCreateFeatureUsersItemParam = TypedDict("UsersCreateFeatureUsersItemParam", {
+    "id": str,
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersUpdateCustomAttributesItemParam = TypedDict("UsersUpdateCustomAttributesItemParam", {
+    "key": str,
+    "name": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersUpdatePhoneNumbersItemParam = TypedDict("UsersUpdatePhoneNumbersItemParam", {
+    "code": str,
+    "country": str,
+    "label": Literal["Mobile", "Office", "Home", "Fax"] | str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersUpdateFeatureParam = TypedDict("UsersUpdateFeatureParam", {
+    "zoom_phone": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.users`` (keys optional; any mapping works).
+UsersCreateAssistantAssistantsItemParam = TypedDict("UsersCreateAssistantAssistantsItemParam", {
+    "email": str,
+    "id": str,
+    "can_manage_host_private_event": bool,
+}, total=False)

@@ -11,23 +11,31 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "WebinarsCreateBatchRegistrantRegistrantsItemParam",
     "WebinarsCreateBatchRegistrantResponse",
     "WebinarsCreateBatchRegistrantResponseRegistrantsItem",
     "WebinarsCreateBrandingVirtualBackgroundResponse",
     "WebinarsCreateBrandingWallpaperResponse",
+    "WebinarsCreateInviteLinkAttendeesItemParam",
     "WebinarsCreateInviteLinkResponse",
     "WebinarsCreateInviteLinkResponseAttendeesItem",
+    "WebinarsCreatePanelistPanelistsItemParam",
     "WebinarsCreatePanelistResponse",
+    "WebinarsCreatePollQuestionsItemParam",
     "WebinarsCreatePollResponse",
     "WebinarsCreatePollResponseQuestionsItem",
     "WebinarsCreatePollResponseQuestionsItemPromptsItem",
+    "WebinarsCreateRecurrenceParam",
+    "WebinarsCreateRegistrantCustomQuestionsItemParam",
     "WebinarsCreateRegistrantResponse",
     "WebinarsCreateResponse",
     "WebinarsCreateResponseOccurrencesItem",
@@ -42,7 +50,13 @@ __all__ = [
     "WebinarsCreateResponseSettingsSignLanguageInterpretationInterpretersItem",
     "WebinarsCreateResponseSimuliveDelayStart",
     "WebinarsCreateResponseTrackingFieldsItem",
+    "WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam",
+    "WebinarsCreateSettingsLanguageInterpretationParam",
+    "WebinarsCreateSettingsParam",
+    "WebinarsCreateSettingsQuestionAndAnswerParam",
+    "WebinarsCreateSimuliveDelayStartParam",
     "WebinarsCreateSipDialingResponse",
+    "WebinarsCreateTrackingFieldsItemParam",
     "WebinarsGetBrandingResponse",
     "WebinarsGetBrandingResponseNameTagsItem",
     "WebinarsGetBrandingResponseVirtualBackgroundsItem",
@@ -69,6 +83,14 @@ __all__ = [
     "WebinarsListRegistrantsPage",
     "WebinarsListTrackingSourcesResponse",
     "WebinarsListTrackingSourcesResponseTrackingSourcesItem",
+    "WebinarsUpdateLivestreamStatusSettingsParam",
+    "WebinarsUpdateRecurrenceParam",
+    "WebinarsUpdateRegistrantsQuestionsCustomQuestionsItemParam",
+    "WebinarsUpdateRegistrantsQuestionsQuestionsItemParam",
+    "WebinarsUpdateRegistrantsStatusRegistrantsItemParam",
+    "WebinarsUpdateSettingsParam",
+    "WebinarsUpdateSurveyCustomSurveyParam",
+    "WebinarsUpdateSurveyCustomSurveyQuestionsItemParam",
 ]
 
 
@@ -652,3 +674,288 @@ class WebinarsListTrackingSourcesResponse(ZoomModel):
 
     total_records: int | None = None
     tracking_sources: list[WebinarsListTrackingSourcesResponseTrackingSourcesItem] | None = None
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateRecurrenceParam = TypedDict("WebinarsCreateRecurrenceParam", {
+    "end_date_time": str | datetime,
+    "end_times": int,
+    "monthly_day": int,
+    "monthly_week": Literal[-1, 1, 2, 3, 4] | int,
+    "monthly_week_day": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "repeat_interval": int,
+    "type": Literal[1, 2, 3] | int,
+    "weekly_days": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam = TypedDict("WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam", {
+    "enable": bool,
+    "type": Literal[0, 1, 2, 3, 4, 5, 6, 7] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateSettingsLanguageInterpretationParam = TypedDict("WebinarsCreateSettingsLanguageInterpretationParam", {
+    "enable": bool,
+    "interpreters": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateSettingsQuestionAndAnswerParam = TypedDict("WebinarsCreateSettingsQuestionAndAnswerParam", {
+    "allow_submit_questions": bool,
+    "allow_anonymous_questions": bool,
+    "answer_questions": Literal["only", "all"] | str,
+    "attendees_can_comment": bool,
+    "attendees_can_upvote": bool,
+    "allow_auto_reply": bool,
+    "auto_reply_text": str,
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateSettingsParam = TypedDict("WebinarsCreateSettingsParam", {
+    "additional_data_center_regions": Sequence[str],
+    "allow_multiple_devices": bool,
+    "alternative_hosts": str,
+    "alternative_host_update_polls": bool,
+    "approval_type": Literal[0, 1, 2] | int,
+    "attendees_and_panelists_reminder_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "audio": Literal["both", "telephony", "voip", "thirdParty"] | str,
+    "audio_conference_info": str,
+    "authentication_domains": str,
+    "authentication_option": str,
+    "auto_recording": Literal["local", "cloud", "none"] | str,
+    "close_registration": bool,
+    "contact_email": str,
+    "contact_name": str,
+    "email_language": str,
+    "enforce_login": bool,
+    "enforce_login_domains": str,
+    "follow_up_absentees_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "follow_up_attendees_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "global_dial_in_countries": Sequence[str],
+    "hd_video": bool,
+    "hd_video_for_attendees": bool,
+    "host_video": bool,
+    "language_interpretation": WebinarsCreateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "sign_language_interpretation": WebinarsCreateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "panelist_authentication": bool,
+    "meeting_authentication": bool,
+    "add_watermark": bool,
+    "add_audio_watermark": bool,
+    "on_demand": bool,
+    "panelists_invitation_email_notification": bool,
+    "panelists_video": bool,
+    "post_webinar_survey": bool,
+    "practice_session": bool,
+    "question_and_answer": WebinarsCreateSettingsQuestionAndAnswerParam | Mapping[str, Any],
+    "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool,
+    "registrants_restrict_number": int,
+    "registration_type": Literal[1, 2, 3] | int,
+    "send_1080p_video_to_attendees": bool,
+    "show_share_button": bool,
+    "show_join_info": bool,
+    "survey_url": str,
+    "enable_session_branding": bool,
+    "request_permission_to_unmute_participants": bool,
+    "allow_host_control_participant_mute_state": bool,
+    "email_in_attendee_report": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateTrackingFieldsItemParam = TypedDict("WebinarsCreateTrackingFieldsItemParam", {
+    "field": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateSimuliveDelayStartParam = TypedDict("WebinarsCreateSimuliveDelayStartParam", {
+    "enable": bool,
+    "time": int,
+    "timeunit": Literal["second", "minute"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateRecurrenceParam = TypedDict("WebinarsUpdateRecurrenceParam", {
+    "end_date_time": str | datetime,
+    "end_times": int,
+    "monthly_day": int,
+    "monthly_week": Literal[-1, 1, 2, 3, 4] | int,
+    "monthly_week_day": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "repeat_interval": int,
+    "type": Literal[1, 2, 3] | int,
+    "weekly_days": Literal["1", "2", "3", "4", "5", "6", "7"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateSettingsParam = TypedDict("WebinarsUpdateSettingsParam", {
+    "additional_data_center_regions": Sequence[str],
+    "allow_multiple_devices": bool,
+    "alternative_hosts": str,
+    "alternative_host_update_polls": bool,
+    "approval_type": Literal[0, 1, 2] | int,
+    "attendees_and_panelists_reminder_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "audio": Literal["both", "telephony", "voip", "thirdParty"] | str,
+    "audio_conference_info": str,
+    "authentication_domains": str,
+    "authentication_option": str,
+    "auto_recording": Literal["local", "cloud", "none"] | str,
+    "close_registration": bool,
+    "contact_email": str,
+    "contact_name": str,
+    "email_language": str,
+    "enforce_login": bool,
+    "enforce_login_domains": str,
+    "follow_up_absentees_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "follow_up_attendees_email_notification": WebinarsCreateSettingsAttendeesAndPanelistsReminderEmailNotificationParam | Mapping[str, Any],
+    "global_dial_in_countries": Sequence[str],
+    "hd_video": bool,
+    "hd_video_for_attendees": bool,
+    "host_video": bool,
+    "language_interpretation": WebinarsCreateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "sign_language_interpretation": WebinarsCreateSettingsLanguageInterpretationParam | Mapping[str, Any],
+    "panelist_authentication": bool,
+    "meeting_authentication": bool,
+    "add_watermark": bool,
+    "add_audio_watermark": bool,
+    "notify_registrants": bool,
+    "on_demand": bool,
+    "panelists_invitation_email_notification": bool,
+    "panelists_video": bool,
+    "post_webinar_survey": bool,
+    "practice_session": bool,
+    "question_and_answer": WebinarsCreateSettingsQuestionAndAnswerParam | Mapping[str, Any],
+    "registrants_confirmation_email": bool,
+    "registrants_email_notification": bool,
+    "registrants_restrict_number": int,
+    "registration_type": Literal[1, 2, 3] | int,
+    "send_1080p_video_to_attendees": bool,
+    "show_share_button": bool,
+    "show_join_info": bool,
+    "survey_url": str,
+    "enable_session_branding": bool,
+    "request_permission_to_unmute_participants": bool,
+    "allow_host_control_participant_mute_state": bool,
+    "email_in_attendee_report": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateBatchRegistrantRegistrantsItemParam = TypedDict("WebinarsCreateBatchRegistrantRegistrantsItemParam", {
+    "email": str,
+    "first_name": str,
+    "last_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateInviteLinkAttendeesItemParam = TypedDict("WebinarsCreateInviteLinkAttendeesItemParam", {
+    "name": str,
+    "disable_video": bool,
+    "disable_audio": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateLivestreamStatusSettingsParam = TypedDict("WebinarsUpdateLivestreamStatusSettingsParam", {
+    "active_speaker_name": bool,
+    "display_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreatePanelistPanelistsItemParam = TypedDict("WebinarsCreatePanelistPanelistsItemParam", {
+    "email": str,
+    "name": str,
+    "virtual_background_id": str,
+    "name_tag_id": str,
+    "name_tag_name": str,
+    "name_tag_pronouns": str,
+    "name_tag_description": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreatePollQuestionsItemParam = TypedDict("WebinarsCreatePollQuestionsItemParam", {
+    "answer_max_character": int,
+    "answer_min_character": int,
+    "answer_required": bool,
+    "answers": Sequence[str],
+    "case_sensitive": bool,
+    "name": str,
+    "prompts": Sequence[Mapping[str, Any]],
+    "rating_max_label": str,
+    "rating_max_value": int,
+    "rating_min_label": str,
+    "rating_min_value": int,
+    "right_answers": Sequence[str],
+    "show_as_dropdown": bool,
+    "type": Literal["single", "multiple", "matching", "rank_order", "short_answer", "long_answer", "fill_in_the_blank", "rating_scale"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsCreateRegistrantCustomQuestionsItemParam = TypedDict("WebinarsCreateRegistrantCustomQuestionsItemParam", {
+    "title": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateRegistrantsQuestionsCustomQuestionsItemParam = TypedDict("WebinarsUpdateRegistrantsQuestionsCustomQuestionsItemParam", {
+    "answers": Sequence[str],
+    "required": bool,
+    "title": str,
+    "type": Literal["short", "single_radio", "single_dropdown", "multiple"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateRegistrantsQuestionsQuestionsItemParam = TypedDict("WebinarsUpdateRegistrantsQuestionsQuestionsItemParam", {
+    "field_name": Literal["last_name", "address", "city", "country", "zip", "state", "phone", "industry", "org", "job_title", "purchasing_time_frame", "role_in_purchase_process", "no_of_employees", "comments"] | str,
+    "required": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateRegistrantsStatusRegistrantsItemParam = TypedDict("WebinarsUpdateRegistrantsStatusRegistrantsItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateSurveyCustomSurveyQuestionsItemParam = TypedDict("WebinarsUpdateSurveyCustomSurveyQuestionsItemParam", {
+    "name": str,
+    "type": Literal["single", "multiple", "matching", "rank_order", "short_answer", "long_answer", "fill_in_the_blank", "rating_scale"] | str,
+    "answer_required": bool,
+    "show_as_dropdown": bool,
+    "answers": Sequence[Any],
+    "prompts": Sequence[Any],
+    "answer_min_character": int,
+    "answer_max_character": int,
+    "rating_min_value": int,
+    "rating_max_value": int,
+    "rating_min_label": str,
+    "rating_max_label": str,
+}, total=False)
+
+
+#: A request object of ``zoom.webinars`` (keys optional; any mapping works).
+WebinarsUpdateSurveyCustomSurveyParam = TypedDict("WebinarsUpdateSurveyCustomSurveyParam", {
+    "title": str,
+    "anonymous": bool,
+    "numbered_questions": bool,
+    "show_question_type": bool,
+    "feedback": str,
+    "questions": Sequence[WebinarsUpdateSurveyCustomSurveyQuestionsItemParam | Mapping[str, Any]],
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ZoomDocsCreateFileCollaboratorCollaboratorsItemParam",
     "ZoomDocsCreateFileCollaboratorResponse",
     "ZoomDocsCreateFileCollaboratorResponseCollaboratorsItem",
     "ZoomDocsCreateFileResponse",
@@ -32,6 +35,7 @@ __all__ = [
     "ZoomDocsListFileChildrenPage",
     "ZoomDocsListFileCollaboratorsResponse",
     "ZoomDocsListFileCollaboratorsResponseCollaboratorsItem",
+    "ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam",
 ]
 
 
@@ -140,3 +144,19 @@ class ZoomDocsGetImportStatusResponse(ZoomModel):
     file_id: str | None = None
     file_type: str | None = None
     status: str | None = None
+
+
+#: A request object of ``zoom.zoom_docs`` (keys optional; any mapping works).
+ZoomDocsCreateFileCollaboratorCollaboratorsItemParam = TypedDict("ZoomDocsCreateFileCollaboratorCollaboratorsItemParam", {
+    "user_id": str,
+    "channel_id": str,
+    "email": str,
+    "role": Literal["viewer", "commenter", "editor", "co-owner"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_docs`` (keys optional; any mapping works).
+ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam = TypedDict("ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam", {
+    "share_scope": Literal["collaborators_only", "anyone_in_org", "anyone_with_link"] | str,
+    "role": Literal["viewer", "commenter", "editor"] | str,
+}, total=False)

@@ -131,9 +131,9 @@ class Calendar(Namespace):
         *,
         cal_id: str,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
-        start: Mapping[str, Any] | None = None,
-        end: Mapping[str, Any] | None = None,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        start: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
+        end: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
+        attendees: Sequence[m.CalendarCreateEventAttendeesItemParam | Mapping[str, Any]] | None = None,
         color_id: str | None = None,
         description: str | None = None,
         guests_can_invite_others: bool | None = None,
@@ -141,7 +141,7 @@ class Calendar(Namespace):
         guests_can_see_other_guests: bool | None = None,
         location: str | None = None,
         recurrence: Sequence[str] | None = None,
-        reminders: Mapping[str, Any] | None = None,
+        reminders: m.CalendarCreateEventRemindersParam | Mapping[str, Any] | None = None,
         status: Literal["confirmed", "tentative", "cancelled"] | str | None = None,
         summary: str | None = None,
         transparency: Literal["opaque", "transparent"] | str | None = None,
@@ -502,9 +502,9 @@ class Calendar(Namespace):
         self,
         *,
         cal_id: str,
-        start: Mapping[str, Any] | None = None,
-        end: Mapping[str, Any] | None = None,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        start: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
+        end: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
+        attendees: Sequence[m.CalendarCreateEventAttendeesItemParam | Mapping[str, Any]] | None = None,
         color_id: str | None = None,
         description: str | None = None,
         guests_can_invite_others: bool | None = None,
@@ -512,7 +512,7 @@ class Calendar(Namespace):
         guests_can_see_other_guests: bool | None = None,
         location: str | None = None,
         recurrence: Sequence[str] | None = None,
-        reminders: Mapping[str, Any] | None = None,
+        reminders: m.CalendarCreateEventRemindersParam | Mapping[str, Any] | None = None,
         status: Literal["confirmed", "tentative", "cancelled"] | str | None = None,
         summary: str | None = None,
         transparency: Literal["opaque", "transparent"] | str | None = None,
@@ -599,7 +599,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.move_event", model="CalendarImportEventsResponse")
+    @api_method("calendar.move_event", model="CalendarMoveEventResponse")
     async def move_event(
         self,
         *,
@@ -608,7 +608,7 @@ class Calendar(Namespace):
         destination: str,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.CalendarImportEventsResponse:
+    ) -> m.CalendarMoveEventResponse:
         """Move the specified event from a calendar to another specified calendar.
 
         Moves an event to another calendar, such as changing an event's organizer.
@@ -626,12 +626,12 @@ class Calendar(Namespace):
                 ``externalOnly``, ``none``.
         """
         return cast(
-            "m.CalendarImportEventsResponse",
+            "m.CalendarMoveEventResponse",
             await self._request(
                 "calendar.move_event",
                 path={"calId": cal_id, "eventId": event_id},
                 query={"destination": destination, "sendUpdates": send_updates},
-                model="CalendarImportEventsResponse",
+                model="CalendarMoveEventResponse",
                 options=options,
             )
         )
@@ -707,7 +707,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.update_event", model="CalendarImportEventsResponse")
+    @api_method("calendar.update_event", model="CalendarUpdateEventResponse")
     async def update_event(
         self,
         *,
@@ -716,7 +716,7 @@ class Calendar(Namespace):
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         start: Any | None = None,
         end: Any | None = None,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.CalendarCreateEventAttendeesItemParam | Mapping[str, Any]] | None = None,
         color_id: str | None = None,
         description: str | None = None,
         guests_can_invite_others: bool | None = None,
@@ -724,13 +724,13 @@ class Calendar(Namespace):
         guests_can_see_other_guests: bool | None = None,
         location: str | None = None,
         recurrence: Sequence[str] | None = None,
-        reminders: Mapping[str, Any] | None = None,
+        reminders: m.CalendarCreateEventRemindersParam | Mapping[str, Any] | None = None,
         status: Literal["confirmed", "tentative", "cancelled"] | str | None = None,
         summary: str | None = None,
         transparency: Literal["opaque", "transparent"] | str | None = None,
         visibility: Literal["default", "public", "private"] | str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.CalendarImportEventsResponse:
+    ) -> m.CalendarUpdateEventResponse:
         """Update the specified event on the specified calendar.
 
         Updates an event.
@@ -769,13 +769,13 @@ class Calendar(Namespace):
                 ``private``.
         """
         return cast(
-            "m.CalendarImportEventsResponse",
+            "m.CalendarUpdateEventResponse",
             await self._request(
                 "calendar.update_event",
                 path={"calId": cal_id, "eventId": event_id},
                 query={"sendUpdates": send_updates},
                 body={"start": start, "end": end, "attendees": attendees, "colorId": color_id, "description": description, "guestsCanInviteOthers": guests_can_invite_others, "guestsCanModify": guests_can_modify, "guestsCanSeeOtherGuests": guests_can_see_other_guests, "location": location, "recurrence": recurrence, "reminders": reminders, "status": status, "summary": summary, "transparency": transparency, "visibility": visibility},
-                model="CalendarImportEventsResponse",
+                model="CalendarUpdateEventResponse",
                 options=options,
             )
         )

@@ -50,7 +50,7 @@ class FreeBusy(Namespace):
         time_max: str | datetime | None = None,
         calendar_expansion_max: int | None = None,
         group_expansion_max: int | None = None,
-        items: Sequence[Mapping[str, Any]] | None = None,
+        items: Sequence[m.FreeBusyCreateItemsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.FreeBusyCreateResponse:
         """Query freebusy information for a set of calendars.

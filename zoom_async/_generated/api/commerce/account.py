@@ -49,9 +49,9 @@ class Account(Namespace):
         employee_count: Literal["Just Me", "2-10", "11-50", "51-250", "251-500", "501-1000", "1001-5000", "5001-10000", "10001+"] | str | None = None,
         website: str | None = None,
         sub_reseller_crm_account_number: str | None = None,
-        contacts: Sequence[Mapping[str, Any]] | None = None,
+        contacts: Sequence[m.AccountCreateContactsItemParam | Mapping[str, Any]] | None = None,
         currency: str | None = None,
-        billing_address: Mapping[str, Any] | None = None,
+        billing_address: m.AccountCreateBillingAddressParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AccountCreateResponse:
         """Create an end customer account.
@@ -92,7 +92,7 @@ class Account(Namespace):
         self,
         *,
         account_key: str,
-        contacts: Sequence[Mapping[str, Any]] | None = None,
+        contacts: Sequence[m.AccountCreateContactsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AccountCreateResponse:
         """Add contacts to an existing end customer or your own account.

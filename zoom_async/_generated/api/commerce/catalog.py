@@ -45,8 +45,8 @@ class Catalog(Namespace):
     async def create(
         self,
         *,
-        filter_options: Sequence[Mapping[str, Any]] | None = None,
-        eligibility_criteria: Mapping[str, Any] | None = None,
+        filter_options: Sequence[m.CatalogCreateFilterOptionsItemParam | Mapping[str, Any]] | None = None,
+        eligibility_criteria: m.CatalogCreateEligibilityCriteriaParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CatalogCreateResponse:
         """Gets Zoom Product Catalog for a Zoom Partner.

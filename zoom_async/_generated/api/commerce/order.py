@@ -45,9 +45,9 @@ class Order(Namespace):
     async def create(
         self,
         *,
-        header: Mapping[str, Any] | None = None,
-        create_subscriptions: Sequence[Mapping[str, Any]] | None = None,
-        amend_subscriptions: Sequence[Mapping[str, Any]] | None = None,
+        header: m.OrderCreateHeaderParam | Mapping[str, Any] | None = None,
+        create_subscriptions: Sequence[m.OrderCreateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
+        amend_subscriptions: Sequence[m.OrderCreateAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OrderCreateResponse:
         """Create a subscription order for a Zoom partner.
@@ -82,9 +82,9 @@ class Order(Namespace):
     async def preview(
         self,
         *,
-        header: Mapping[str, Any] | None = None,
-        create_subscriptions: Sequence[Mapping[str, Any]] | None = None,
-        amend_subscriptions: Sequence[Mapping[str, Any]] | None = None,
+        header: m.OrderPreviewHeaderParam | Mapping[str, Any] | None = None,
+        create_subscriptions: Sequence[m.OrderCreateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
+        amend_subscriptions: Sequence[m.OrderPreviewAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OrderPreviewResponse:
         """Preview delta order metrics and subscriptions in an order.

@@ -45,9 +45,9 @@ class Quote(Namespace):
     async def create(
         self,
         *,
-        header: Mapping[str, Any] | None = None,
-        create_subscriptions: Sequence[Mapping[str, Any]] | None = None,
-        amend_subscriptions: Sequence[Mapping[str, Any]] | None = None,
+        header: m.QuoteCreateHeaderParam | Mapping[str, Any] | None = None,
+        create_subscriptions: Sequence[m.QuoteCreateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
+        amend_subscriptions: Sequence[m.QuoteCreateAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QuoteCreateResponse:
         """Create a subscription quote for a Zoom Partner.
@@ -80,9 +80,9 @@ class Quote(Namespace):
     async def preview(
         self,
         *,
-        header: Mapping[str, Any] | None = None,
-        create_subscriptions: Sequence[Mapping[str, Any]] | None = None,
-        amend_subscriptions: Sequence[Mapping[str, Any]] | None = None,
+        header: m.QuotePreviewHeaderParam | Mapping[str, Any] | None = None,
+        create_subscriptions: Sequence[m.QuoteCreateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
+        amend_subscriptions: Sequence[m.QuoteCreateAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QuotePreviewResponse:
         """Preview delta quote metrics and subscriptions in a quote.

@@ -165,9 +165,9 @@ class Quotes(Namespace):
         self,
         *,
         quote_reference_id: str,
-        header: Mapping[str, Any] | None = None,
-        create_subscriptions: Sequence[Mapping[str, Any]] | None = None,
-        amend_subscriptions: Sequence[Mapping[str, Any]] | None = None,
+        header: m.QuotesUpdateHeaderParam | Mapping[str, Any] | None = None,
+        create_subscriptions: Sequence[m.QuotesUpdateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
+        amend_subscriptions: Sequence[m.QuotesUpdateAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QuotesUpdateResponse:
         """Update a subscription quote for a Zoom partner.
@@ -204,7 +204,7 @@ class Quotes(Namespace):
         quote_reference_id: str,
         po_number: str | None = None,
         comments: str | None = None,
-        documents: Sequence[Mapping[str, Any]] | None = None,
+        documents: Sequence[m.QuotesUpdateFulfillmentDocumentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Submits a subscription quote for provisioning.

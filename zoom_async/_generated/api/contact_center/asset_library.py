@@ -192,7 +192,7 @@ class AssetLibrary(Namespace):
         self,
         *,
         asset_id: str,
-        assets: Sequence[Mapping[str, Any]] | None = None,
+        assets: Sequence[m.AssetLibraryDuplicateAssetAssetsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AssetLibraryDuplicateAssetResponse:
         """Duplicate an asset.

@@ -49,7 +49,7 @@ class BusinessHours(Namespace):
         business_hour_description: str | None = None,
         timezone: str | None = None,
         account_default: bool | None = None,
-        hours: Mapping[str, Any] | None = None,
+        hours: m.BusinessHoursCreateHoursParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.BusinessHoursCreateResponse:
         """Create business hours.
@@ -233,7 +233,7 @@ class BusinessHours(Namespace):
         business_hour_description: str | None = None,
         timezone: str | None = None,
         account_default: bool | None = None,
-        hours: Mapping[str, Any] | None = None,
+        hours: m.BusinessHoursUpdateHoursParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update business hours.

@@ -49,7 +49,7 @@ class Closures(Namespace):
         closure_set_description: str | None = None,
         timezone: str | None = None,
         account_default: bool | None = None,
-        closures: Sequence[Mapping[str, Any]] | None = None,
+        closures: Sequence[m.ClosuresCreateClosuresItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ClosuresCreateResponse:
         """Create a closure set.
@@ -232,7 +232,7 @@ class Closures(Namespace):
         closure_set_description: str | None = None,
         timezone: str | None = None,
         account_default: bool | None = None,
-        closures: Sequence[Mapping[str, Any]] | None = None,
+        closures: Sequence[m.ClosuresUpdateClosuresItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a closure set.

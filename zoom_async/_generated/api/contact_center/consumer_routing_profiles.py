@@ -47,8 +47,8 @@ class ConsumerRoutingProfiles(Namespace):
         *,
         consumer_routing_profile_name: str | None = None,
         consumer_routing_profile_description: str | None = None,
-        top_priorities: Sequence[Mapping[str, Any]] | None = None,
-        accumulated_priorities: Sequence[Mapping[str, Any]] | None = None,
+        top_priorities: Sequence[m.ConsumerRoutingProfilesCreateTopPrioritiesItemParam | Mapping[str, Any]] | None = None,
+        accumulated_priorities: Sequence[m.ConsumerRoutingProfilesCreateAccumulatedPrioritiesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ConsumerRoutingProfilesListItem:
         """Create a consumer routing profile.
@@ -170,8 +170,8 @@ class ConsumerRoutingProfiles(Namespace):
         consumer_routing_profile_id: str,
         consumer_routing_profile_name: str | None = None,
         consumer_routing_profile_description: str | None = None,
-        top_priorities: Sequence[Mapping[str, Any]] | None = None,
-        accumulated_priorities: Sequence[Mapping[str, Any]] | None = None,
+        top_priorities: Sequence[m.ConsumerRoutingProfilesCreateTopPrioritiesItemParam | Mapping[str, Any]] | None = None,
+        accumulated_priorities: Sequence[m.ConsumerRoutingProfilesCreateAccumulatedPrioritiesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a consumer routing profile's details.

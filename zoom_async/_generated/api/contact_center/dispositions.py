@@ -49,7 +49,7 @@ class Dispositions(Namespace):
         disposition_name: str | None = None,
         disposition_description: str | None = None,
         disposition_type: Literal["single", "multi_level"] | str | None = None,
-        sub_dispositions: Sequence[Mapping[str, Any]] | None = None,
+        sub_dispositions: Sequence[m.DispositionsCreateSubDispositionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DispositionsCreateResponse:
         """Create a disposition.
@@ -281,7 +281,7 @@ class Dispositions(Namespace):
         status: Literal["inactive", "active"] | str | None = None,
         disposition_description: str | None = None,
         disposition_type: Literal["single", "multi_level"] | str | None = None,
-        sub_dispositions: Sequence[Mapping[str, Any]] | None = None,
+        sub_dispositions: Sequence[m.DispositionsUpdateSubDispositionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a disposition.

@@ -45,12 +45,12 @@ class Engagement(Namespace):
     async def create(
         self,
         *,
-        work_item_variables: Mapping[str, Any] | None = None,
-        flow: Mapping[str, Any] | None = None,
+        work_item_variables: m.EngagementCreateWorkItemVariablesParam | Mapping[str, Any] | None = None,
+        flow: m.EngagementCreateFlowParam | Mapping[str, Any] | None = None,
         language_code: str | None = None,
-        channels: Sequence[Mapping[str, Any]] | None = None,
-        consumers: Sequence[Mapping[str, Any]] | None = None,
-        variables: Sequence[Mapping[str, Any]] | None = None,
+        channels: Sequence[m.EngagementCreateChannelsItemParam | Mapping[str, Any]] | None = None,
+        consumers: Sequence[m.EngagementCreateConsumersItemParam | Mapping[str, Any]] | None = None,
+        variables: Sequence[m.EngagementCreateVariablesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementCreateResponse:
         """Start an engagement.

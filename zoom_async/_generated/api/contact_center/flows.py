@@ -86,7 +86,7 @@ class Flows(Namespace):
         self,
         *,
         flow_id: str,
-        entry_points: Sequence[Mapping[str, Any]] | None = None,
+        entry_points: Sequence[m.FlowsCreateEntryPointEntryPointsItemParam | Mapping[str, Any]] | None = None,
         enable_detect_language: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.FlowsCreateEntryPointResponse:

@@ -49,7 +49,7 @@ class Inboxes(Namespace):
         inbox_description: str | None = None,
         inbox_type: Literal["voicemail"] | str | None = None,
         inbox_content_storage_location: Literal["US", "AU", "BR", "CA", "DE", "JP", "SG"] | str | None = None,
-        voicemail: Mapping[str, Any] | None = None,
+        voicemail: m.InboxesCreateVoicemailParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.InboxesCreateResponse:
         """Create an inbox.
@@ -546,7 +546,7 @@ class Inboxes(Namespace):
         inbox_name: str | None = None,
         inbox_description: str | None = None,
         inbox_content_storage_location: Literal["US", "AU", "BR", "CA", "DE", "JP", "SG"] | str | None = None,
-        voicemail: Mapping[str, Any] | None = None,
+        voicemail: m.InboxesUpdateVoicemailParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update an inbox.

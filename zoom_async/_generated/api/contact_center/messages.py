@@ -47,7 +47,7 @@ class Messages(Namespace):
         *,
         from_: str | None = None,
         to: str | None = None,
-        whatsapp_message: Mapping[str, Any] | None = None,
+        whatsapp_message: m.MessagesCreateWhatsappMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MessagesCreateResponse:
         """Send a message.

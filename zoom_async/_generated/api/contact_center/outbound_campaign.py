@@ -189,7 +189,7 @@ class OutboundCampaign(Namespace):
         contact_display_name: str | None = None,
         contact_first_name: str | None = None,
         contact_last_name: str | None = None,
-        contact_phones: Sequence[Mapping[str, Any]] | None = None,
+        contact_phones: Sequence[m.OutboundCampaignCreateContactListContactContactPhonesItemParam | Mapping[str, Any]] | None = None,
         contact_emails: Sequence[str] | None = None,
         contact_location: str | None = None,
         contact_account_number: str | None = None,
@@ -744,7 +744,7 @@ class OutboundCampaign(Namespace):
         contact_display_name: str | None = None,
         contact_first_name: str | None = None,
         contact_last_name: str | None = None,
-        contact_phones: Sequence[Mapping[str, Any]] | None = None,
+        contact_phones: Sequence[m.OutboundCampaignCreateContactListContactContactPhonesItemParam | Mapping[str, Any]] | None = None,
         contact_emails: Sequence[str] | None = None,
         contact_location: str | None = None,
         contact_account_number: str | None = None,
@@ -786,7 +786,7 @@ class OutboundCampaign(Namespace):
         self,
         *,
         contact_list_id: str,
-        contacts: Sequence[Mapping[str, Any]] | None = None,
+        contacts: Sequence[m.OutboundCampaignUpdateContactListContactsContactsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCampaignUpdateContactListContactsResponse:
         """Update a batch of contacts on a campaign contact list.

@@ -46,7 +46,7 @@ class Queues(Namespace):
         self,
         *,
         template_id: str | None = None,
-        queues: Sequence[Mapping[str, Any]] | None = None,
+        queues: Sequence[m.QueuesBatchQueuesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _List[m.QueuesBatchResponseItem]:
         """Batch create queues with a template.
@@ -218,8 +218,8 @@ class Queues(Namespace):
         play_interval: int | None = None,
         loop_play: bool | None = None,
         loop_interval: int | None = None,
-        menu_options: Sequence[Mapping[str, Any]] | None = None,
-        invalid_option_message_custom_audio: Mapping[str, Any] | None = None,
+        menu_options: Sequence[m.QueuesCreateInterruptMenuMenuOptionsItemParam | Mapping[str, Any]] | None = None,
+        invalid_option_message_custom_audio: m.QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesCreateInterruptMenuResponse:
         """Assign a queue menu based interrupt.
@@ -262,7 +262,7 @@ class Queues(Namespace):
         *,
         queue_id: str,
         start_time: str | datetime | None = None,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.QueuesCreateScheduledCallbacksEventAttendeesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesCreateScheduledCallbacksEventResponse:
         """Schedule a callback on a queue.
@@ -1036,7 +1036,7 @@ class Queues(Namespace):
         max_wait_time: int | None = None,
         wrap_up_time: int | None = None,
         max_engagement_in_queue: int | None = None,
-        short_abandon: Mapping[str, Any] | None = None,
+        short_abandon: m.QueuesUpdateShortAbandonParam | Mapping[str, Any] | None = None,
         channel_types: Sequence[Literal["voice", "chat", "sms", "video", "in_app_chat", "messaging", "work_item"] | str] | None = None,
         channel: Literal["voice", "video", "messaging", "email", "work_item"] | str | None = None,
         distribution_type: Literal[0, 1, 2, 3, 4, 5, 6, 7] | int | None = None,
@@ -1068,16 +1068,16 @@ class Queues(Namespace):
         service_level_exclude_overflow_engagements: bool | None = None,
         service_level_target_in_percentage: int | None = None,
         agent_routing_profile_id: str | None = None,
-        agent_routing_settings: Mapping[str, Any] | None = None,
+        agent_routing_settings: m.QueuesUpdateAgentRoutingSettingsParam | Mapping[str, Any] | None = None,
         consumer_routing_profile_id: str | None = None,
-        engagement_acceptance: Mapping[str, Any] | None = None,
-        inbound_launch_url_info: Mapping[str, Any] | None = None,
+        engagement_acceptance: m.QueuesUpdateEngagementAcceptanceParam | Mapping[str, Any] | None = None,
+        inbound_launch_url_info: m.QueuesUpdateInboundLaunchUrlInfoParam | Mapping[str, Any] | None = None,
         notes_asset_id: str | None = None,
         disposition_required: bool | None = None,
         default_disposition_id: str | None = None,
-        outbound_settings: Mapping[str, Any] | None = None,
-        scheduled_callback_settings: Mapping[str, Any] | None = None,
-        video_callback_settings: Mapping[str, Any] | None = None,
+        outbound_settings: m.QueuesUpdateOutboundSettingsParam | Mapping[str, Any] | None = None,
+        scheduled_callback_settings: m.QueuesUpdateScheduledCallbackSettingsParam | Mapping[str, Any] | None = None,
+        video_callback_settings: m.QueuesUpdateVideoCallbackSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a queue.
@@ -1213,8 +1213,8 @@ class Queues(Namespace):
         self,
         *,
         queue_id: str,
-        audio_interrupts: Sequence[Mapping[str, Any]] | None = None,
-        notify_interrupts: Mapping[str, Any] | None = None,
+        audio_interrupts: Sequence[m.QueuesUpdateInterruptAudioInterruptsItemParam | Mapping[str, Any]] | None = None,
+        notify_interrupts: m.QueuesUpdateInterruptNotifyInterruptsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a queue's interrupt settings.

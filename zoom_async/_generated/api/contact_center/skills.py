@@ -113,7 +113,7 @@ class Skills(Namespace):
         self,
         *,
         user_id: str,
-        skills: Sequence[Mapping[str, Any]] | None = None,
+        skills: Sequence[m.SkillsCreateForUserSkillsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign user's skills.

@@ -48,7 +48,7 @@ class SystemStatuses(Namespace):
         status_name: str | None = None,
         status_category: Literal["agent_status", "queue_opt_out_and_not_ready_status"] | str | None = None,
         enable: bool | None = None,
-        status_assigned_queues: Sequence[Mapping[str, Any]] | None = None,
+        status_assigned_queues: Sequence[m.SystemStatusesCreateStatusAssignedQueuesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SystemStatusesCreateResponse:
         """Create a system status.
@@ -170,7 +170,7 @@ class SystemStatuses(Namespace):
         status_id: str,
         status_name: str | None = None,
         enable: bool | None = None,
-        status_assigned_queues: Sequence[Mapping[str, Any]] | None = None,
+        status_assigned_queues: Sequence[m.SystemStatusesCreateStatusAssignedQueuesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a system status.

@@ -45,7 +45,7 @@ class Users(Namespace):
     async def batch(
         self,
         *,
-        users: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.UsersBatchUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersBatchResponse:
         """Batch create user profiles.
@@ -102,7 +102,7 @@ class Users(Namespace):
     async def batch_update_users(
         self,
         *,
-        users: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.UsersBatchUpdateUsersUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Batch update user profiles.
@@ -125,7 +125,7 @@ class Users(Namespace):
     async def batchupdateuserstatus(
         self,
         *,
-        users: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.UsersBatchupdateuserstatusUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Batch update user status.
@@ -156,7 +156,7 @@ class Users(Namespace):
         client_integration_name: str | None = None,
         user_access: Literal["active", "inactive"] | str | None = None,
         region_id: str | None = None,
-        channel_settings: Mapping[str, Any] | None = None,
+        channel_settings: m.UsersCreateChannelSettingsParam | Mapping[str, Any] | None = None,
         template_id: str | None = None,
         package_name: Literal["essentials", "premium", "elite"] | str | None = None,
         add_ons_plan: Sequence[Literal["ai_expert_assist"] | str] | None = None,
@@ -209,7 +209,7 @@ class Users(Namespace):
         user_id: str,
         command: Literal["make_call", "answer_call", "hold_call", "unhold_call", "end_call"] | str | None = None,
         channel: Literal["voice"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.UsersCreateCommandParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateCommandResponse:
         """Command control of a user.
@@ -246,18 +246,18 @@ class Users(Namespace):
         template_type: Literal["add", "update"] | str | None = None,
         selected_blocks: Sequence[Literal["role", "package", "team", "client_integration", "external_url", "user_access", "country_or_region", "region", "mobile_client", "emergency_calling", "assigned_queues", "skills", "engagement_capacity"] | str] | None = None,
         role: str | None = None,
-        package: Mapping[str, Any] | None = None,
-        team: Mapping[str, Any] | None = None,
-        client_integration: Mapping[str, Any] | None = None,
-        external_url: Mapping[str, Any] | None = None,
+        package: m.UsersCreateTemplatePackageParam | Mapping[str, Any] | None = None,
+        team: m.UsersCreateTemplateTeamParam | Mapping[str, Any] | None = None,
+        client_integration: m.UsersCreateTemplateClientIntegrationParam | Mapping[str, Any] | None = None,
+        external_url: m.UsersCreateTemplateExternalUrlParam | Mapping[str, Any] | None = None,
         user_access: bool | None = None,
         country_or_region: str | None = None,
         region: str | None = None,
         mobile_client: bool | None = None,
         emergency_calling: bool | None = None,
-        assigned_queues: Mapping[str, Any] | None = None,
-        skills: Sequence[Mapping[str, Any]] | None = None,
-        engagement_capacity: Mapping[str, Any] | None = None,
+        assigned_queues: m.UsersCreateTemplateAssignedQueuesParam | Mapping[str, Any] | None = None,
+        skills: Sequence[m.UsersCreateTemplateSkillsItemParam | Mapping[str, Any]] | None = None,
+        engagement_capacity: m.UsersCreateTemplateEngagementCapacityParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateTemplateResponse:
         """Create a user template.
@@ -532,18 +532,18 @@ class Users(Namespace):
         template_description: str | None = None,
         selected_blocks: Sequence[Literal["role", "package", "team", "client_integration", "external_url", "user_access", "country_or_region", "region", "mobile_client", "emergency_calling", "assigned_queues", "skills", "engagement_capacity"] | str] | None = None,
         role: str | None = None,
-        package: Mapping[str, Any] | None = None,
-        team: Mapping[str, Any] | None = None,
-        client_integration: Mapping[str, Any] | None = None,
-        external_url: Mapping[str, Any] | None = None,
+        package: m.UsersCreateTemplatePackageParam | Mapping[str, Any] | None = None,
+        team: m.UsersCreateTemplateTeamParam | Mapping[str, Any] | None = None,
+        client_integration: m.UsersCreateTemplateClientIntegrationParam | Mapping[str, Any] | None = None,
+        external_url: m.UsersCreateTemplateExternalUrlParam | Mapping[str, Any] | None = None,
         user_access: bool | None = None,
         country_or_region: str | None = None,
         region: str | None = None,
         mobile_client: bool | None = None,
         emergency_calling: bool | None = None,
-        assigned_queues: Mapping[str, Any] | None = None,
-        skills: Sequence[Mapping[str, Any]] | None = None,
-        engagement_capacity: Mapping[str, Any] | None = None,
+        assigned_queues: m.UsersCreateTemplateAssignedQueuesParam | Mapping[str, Any] | None = None,
+        skills: Sequence[m.UsersCreateTemplateSkillsItemParam | Mapping[str, Any]] | None = None,
+        engagement_capacity: m.UsersCreateTemplateEngagementCapacityParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a user template.
@@ -645,7 +645,7 @@ class Users(Namespace):
         user_access: Literal["active", "inactive"] | str | None = None,
         country_iso_code: str | None = None,
         region_id: str | None = None,
-        channel_settings: Mapping[str, Any] | None = None,
+        channel_settings: m.UsersCreateChannelSettingsParam | Mapping[str, Any] | None = None,
         template_id: str | None = None,
         package_name: Literal["essentials", "premium", "elite"] | str | None = None,
         add_ons_plan: Sequence[Literal["ai_expert_assist"] | str] | None = None,

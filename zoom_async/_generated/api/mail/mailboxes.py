@@ -46,7 +46,7 @@ class Mailboxes(Namespace):
         self,
         *,
         email: str,
-        message: Mapping[str, Any] | None = None,
+        message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponse:
         """Create a new draft email.
@@ -88,7 +88,7 @@ class Mailboxes(Namespace):
         parent_id: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
         label_list_visibility: Literal["labelShow", "labelHide", "labelShowIfUnread"] | str | None = None,
-        color: Mapping[str, Any] | None = None,
+        color: m.MailboxesCreateLabelColorParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateLabelResponse:
         """Create a new label in mailbox.
@@ -405,8 +405,8 @@ class Mailboxes(Namespace):
         self,
         *,
         email: str,
-        criteria: Mapping[str, Any] | None = None,
-        action: Mapping[str, Any] | None = None,
+        criteria: m.MailboxesCreateSettingsFilterCriteriaParam | Mapping[str, Any] | None = None,
+        action: m.MailboxesCreateSettingsFilterActionParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListSettingsFiltersResponseFilterItem:
         """Create an email filter.
@@ -1413,7 +1413,7 @@ class Mailboxes(Namespace):
         parent_id: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
         label_list_visibility: Literal["labelShow", "labelHide", "labelShowIfUnread"] | str | None = None,
-        color: Mapping[str, Any] | None = None,
+        color: m.MailboxesCreateLabelColorParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesUpdateLabelInMailboxResponse:
         """Patch the specified label in mailbox.
@@ -1461,7 +1461,7 @@ class Mailboxes(Namespace):
         *,
         email: str,
         id: str | None = None,
-        message: Mapping[str, Any] | None = None,
+        message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponseMessage:
         """Send out a draft email.
@@ -1545,7 +1545,7 @@ class Mailboxes(Namespace):
         *,
         email: str,
         draft_id: str,
-        message: Mapping[str, Any] | None = None,
+        message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponse:
         """Update the specified draft email.
@@ -1588,7 +1588,7 @@ class Mailboxes(Namespace):
         parentld: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
         label_list_visibility: Literal["labelShow", "labelHide", "labelShowIfUnread"] | str | None = None,
-        color: Mapping[str, Any] | None = None,
+        color: m.MailboxesCreateLabelColorParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesUpdateLabelInMailboxResponse:
         """Update the specified label in mailbox.

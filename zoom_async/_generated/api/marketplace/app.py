@@ -51,7 +51,7 @@ class App(Namespace):
         user_ids: Sequence[str] | None = None,
         subscription_scope: Literal["user", "account", "master_account", "team"] | str | None = None,
         account_id: str | None = None,
-        custom_header: Mapping[str, Any] | None = None,
+        custom_header: m.AppCreateEventSubscriptionCustomHeaderParam | Mapping[str, Any] | None = None,
         team_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AppCreateEventSubscriptionResponse:
@@ -91,7 +91,7 @@ class App(Namespace):
         self,
         *,
         notification_id: str | None = None,
-        message: Mapping[str, Any] | None = None,
+        message: m.AppCreateNotificationMessageParam | Mapping[str, Any] | None = None,
         user_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

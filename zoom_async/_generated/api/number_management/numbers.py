@@ -154,7 +154,7 @@ class Numbers(Namespace):
         caller_id_name: str | None = None,
         confirm_address_update: bool | None = None,
         sip_group_id: str | None = None,
-        capability: Mapping[str, Any] | None = None,
+        capability: m.NumbersUpdateCapabilityParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a phone number.

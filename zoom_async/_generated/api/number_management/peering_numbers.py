@@ -47,7 +47,7 @@ class PeeringNumbers(Namespace):
         *,
         carrier_code: int | None = None,
         allocated_product: Literal["UNALLOCATED", "ZOOM_PHONE", "ZOOM_CONTACT_CENTER"] | str | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.PeeringNumbersCreatePhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Add peering phone numbers.
@@ -163,7 +163,7 @@ class PeeringNumbers(Namespace):
         *,
         carrier_code: int | None = None,
         allocated_product: Literal["UNALLOCATED", "ZOOM_PHONE", "ZOOM_CONTACT_CENTER"] | str | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.PeeringNumbersUpdatePhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update peering phone numbers.

@@ -47,7 +47,7 @@ class SmsConsent(Namespace):
         *,
         consent_name: str | None = None,
         description: str | None = None,
-        in_out_bound: Mapping[str, Any] | None = None,
+        in_out_bound: m.SmsConsentCreateInOutBoundParam | Mapping[str, Any] | None = None,
         status: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SmsConsentCreateResponse:
@@ -247,7 +247,7 @@ class SmsConsent(Namespace):
         consent_id: str,
         consent_name: str | None = None,
         description: str | None = None,
-        in_out_bound: Mapping[str, Any] | None = None,
+        in_out_bound: m.SmsConsentCreateInOutBoundParam | Mapping[str, Any] | None = None,
         status: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

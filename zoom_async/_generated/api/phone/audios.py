@@ -46,7 +46,7 @@ class Audios(Namespace):
         self,
         *,
         user_id: str,
-        attachments: Sequence[Mapping[str, Any]] | None = None,
+        attachments: Sequence[m.AudiosBatchAttachmentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AudiosListResponse:
         """Add audio items.

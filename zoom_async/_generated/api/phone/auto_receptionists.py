@@ -82,7 +82,7 @@ class AutoReceptionists(Namespace):
         self,
         *,
         auto_receptionist_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.AutoReceptionistsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign phone numbers.
@@ -116,7 +116,7 @@ class AutoReceptionists(Namespace):
         *,
         auto_receptionist_id: str,
         policy_type: str,
-        voicemail_access_member: Mapping[str, Any] | None = None,
+        voicemail_access_member: m.AutoReceptionistsCreatePolicyVoicemailAccessMemberParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoReceptionistsCreatePolicyResponse:
         """Add a policy subsetting.
@@ -460,10 +460,10 @@ class AutoReceptionists(Namespace):
         *,
         auto_receptionist_id: str,
         audio_prompt_id: str | None = None,
-        caller_enters_no_action: Mapping[str, Any] | None = None,
+        caller_enters_no_action: m.AutoReceptionistsUpdateIvrCallerEntersNoActionParam | Mapping[str, Any] | None = None,
         holiday_id: str | None = None,
         hours_type: str | None = None,
-        key_action: Mapping[str, Any] | None = None,
+        key_action: m.AutoReceptionistsUpdateIvrKeyActionParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update auto receptionist IVR.
@@ -499,9 +499,9 @@ class AutoReceptionists(Namespace):
         self,
         *,
         auto_receptionist_id: str,
-        voicemail_transcription: Mapping[str, Any] | None = None,
-        voicemail_notification_by_email: Mapping[str, Any] | None = None,
-        sms: Mapping[str, Any] | None = None,
+        voicemail_transcription: m.AutoReceptionistsUpdatePoliciesVoicemailTranscriptionParam | Mapping[str, Any] | None = None,
+        voicemail_notification_by_email: m.AutoReceptionistsUpdatePoliciesVoicemailNotificationByEmailParam | Mapping[str, Any] | None = None,
+        sms: m.AutoReceptionistsUpdatePoliciesSmsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update an auto receptionist policy.
@@ -536,7 +536,7 @@ class AutoReceptionists(Namespace):
         *,
         auto_receptionist_id: str,
         policy_type: str,
-        voicemail_access_member: Mapping[str, Any] | None = None,
+        voicemail_access_member: m.AutoReceptionistsUpdatePolicyVoicemailAccessMemberParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a policy subsetting.

@@ -45,7 +45,7 @@ class BatchLocations(Namespace):
     async def create(
         self,
         *,
-        locations: Sequence[Mapping[str, Any]] | None = None,
+        locations: Sequence[m.BatchLocationsCreateLocationsItemParam | Mapping[str, Any]] | None = None,
         site_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.BatchLocationsCreateResponse:

@@ -49,7 +49,7 @@ class CallQueues(Namespace):
         department: str | None = None,
         description: str | None = None,
         extension_number: int | None = None,
-        members: Mapping[str, Any] | None = None,
+        members: m.CallQueuesCreateMembersParam | Mapping[str, Any] | None = None,
         name: str | None = None,
         site_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -99,7 +99,7 @@ class CallQueues(Namespace):
         self,
         *,
         call_queue_id: str,
-        members: Mapping[str, Any] | None = None,
+        members: m.CallQueuesCreateMembersParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Add members to a call queue.
@@ -128,7 +128,7 @@ class CallQueues(Namespace):
         self,
         *,
         call_queue_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.CallQueuesCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign numbers to a call queue.
@@ -161,7 +161,7 @@ class CallQueues(Namespace):
         *,
         call_queue_id: str,
         policy_type: str,
-        voicemail_access_members: Sequence[Mapping[str, Any]] | None = None,
+        voicemail_access_members: Sequence[m.CallQueuesCreatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CallQueuesGetResponsePolicy:
         """Add a policy subsetting to a call queue.
@@ -609,7 +609,7 @@ class CallQueues(Namespace):
         *,
         call_queue_id: str,
         policy_type: str,
-        voicemail_access_members: Sequence[Any] | None = None,
+        voicemail_access_members: Sequence[m.CallQueuesUpdatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a call queue's policy subsetting.

@@ -46,7 +46,7 @@ class CallingPlans(Namespace):
         self,
         *,
         user_id: str,
-        calling_plans: Sequence[Mapping[str, Any]] | None = None,
+        calling_plans: Sequence[m.CallingPlansCreateCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign calling plan to a user.

@@ -45,7 +45,7 @@ class CommonAreas(Namespace):
     async def create(
         self,
         *,
-        calling_plans: Sequence[Mapping[str, Any]] | None = None,
+        calling_plans: Sequence[m.CommonAreasCreateCallingPlansItemParam | Mapping[str, Any]] | None = None,
         country_iso_code: str | None = None,
         display_name: str | None = None,
         extension_number: int | None = None,
@@ -130,7 +130,7 @@ class CommonAreas(Namespace):
         self,
         *,
         common_area_id: str,
-        calling_plans: Sequence[Mapping[str, Any]] | None = None,
+        calling_plans: Sequence[m.CommonAreasCreateCallingPlanCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreateCallingPlanResponse:
         """Assign calling plans to a common area.
@@ -163,7 +163,7 @@ class CommonAreas(Namespace):
         self,
         *,
         common_area_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreateOutboundCallingExceptionRuleResponse:
         """Add common area level outbound calling exception rule.
@@ -197,7 +197,7 @@ class CommonAreas(Namespace):
         self,
         *,
         common_area_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.CommonAreasCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreatePhoneNumberResponse:
         """Assign phone numbers to a common area.
@@ -685,7 +685,7 @@ class CommonAreas(Namespace):
         emergency_address_id: str | None = None,
         extension_number: int | None = None,
         outbound_caller_id: str | None = None,
-        policy: Mapping[str, Any] | None = None,
+        policy: m.CommonAreasUpdatePolicyParam | Mapping[str, Any] | None = None,
         site_id: str | None = None,
         timezone: str | None = None,
         **options: Unpack[RequestOptions],
@@ -729,7 +729,7 @@ class CommonAreas(Namespace):
         self,
         *,
         common_area_id: str,
-        country_regions: Sequence[Mapping[str, Any]] | None = None,
+        country_regions: Sequence[m.CommonAreasUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update common area level outbound calling countries or regions.
@@ -758,7 +758,7 @@ class CommonAreas(Namespace):
         *,
         common_area_id: str,
         exception_rule_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update common area level outbound calling exception rule.

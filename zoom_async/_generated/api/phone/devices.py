@@ -399,7 +399,7 @@ class Devices(Namespace):
         self,
         *,
         device_id: str,
-        positions: Sequence[Mapping[str, Any]] | None = None,
+        positions: Sequence[m.DevicesUpdateLineKeysPositionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Batch update device line key position.

@@ -434,7 +434,7 @@ class Extension(Namespace):
         self,
         *,
         extension_id: str,
-        line_keys: Sequence[Mapping[str, Any]] | None = None,
+        line_keys: Sequence[m.ExtensionUpdateLineKeysLineKeysItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Batch update line key position and settings information.

@@ -53,7 +53,7 @@ class ExternalContacts(Namespace):
         phone_numbers: Sequence[str] | None = None,
         routing_path: str | None = None,
         auto_call_recorded: bool | None = None,
-        profile_picture: Mapping[str, Any] | None = None,
+        profile_picture: m.ExternalContactsCreateProfilePictureParam | Mapping[str, Any] | None = None,
         enable_internal_extension: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ExternalContactsCreateResponse:
@@ -206,7 +206,7 @@ class ExternalContacts(Namespace):
         phone_numbers: Sequence[str] | None = None,
         routing_path: str | None = None,
         auto_call_recorded: bool | None = None,
-        profile_picture: Mapping[str, Any] | None = None,
+        profile_picture: m.ExternalContactsCreateProfilePictureParam | Mapping[str, Any] | None = None,
         enable_internal_extension: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -48,7 +48,7 @@ class Fax(Namespace):
         sender_number: str | None = None,
         sender_name: str | None = None,
         file_id: str | None = None,
-        receivers: Sequence[Mapping[str, Any]] | None = None,
+        receivers: Sequence[m.FaxCreateDocumentReceiversItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.FaxCreateDocumentResponse:
         """Send fax.

@@ -50,7 +50,7 @@ class GroupCallPickup(Namespace):
         description: str | None = None,
         extension_number: int | None = None,
         delay: Literal[0, 5, 10, 15] | int | None = None,
-        play_incoming_calls_sound: Mapping[str, Any] | None = None,
+        play_incoming_calls_sound: m.GroupCallPickupCreatePlayIncomingCallsSoundParam | Mapping[str, Any] | None = None,
         directed_call_pickup: bool | None = None,
         member_extension_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -294,7 +294,7 @@ class GroupCallPickup(Namespace):
         delay: Literal[0, 5, 10, 15] | int | None = None,
         cost_center: str | None = None,
         department: str | None = None,
-        play_incoming_calls_sound: Mapping[str, Any] | None = None,
+        play_incoming_calls_sound: m.GroupCallPickupCreatePlayIncomingCallsSoundParam | Mapping[str, Any] | None = None,
         directed_call_pickup: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -205,7 +205,7 @@ class Locations(Namespace):
         elin_phone_number_id: str | None = None,
         emergency_address_id: str | None = None,
         name: str | None = None,
-        network_switches: Sequence[Mapping[str, Any]] | None = None,
+        network_switches: Sequence[m.LocationsUpdateNetworkSwitchesItemParam | Mapping[str, Any]] | None = None,
         private_ip: str | None = None,
         public_ip: str | None = None,
         sip_group_id: str | None = None,

@@ -45,7 +45,7 @@ class OutboundCalling(Namespace):
     async def create_exception_rule(
         self,
         *,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCallingCreateExceptionRuleResponse:
         """Add account level outbound calling exception rule.
@@ -77,7 +77,7 @@ class OutboundCalling(Namespace):
         self,
         *,
         user_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCallingCreateExceptionRuleResponse:
         """Add user level outbound calling exception rule.
@@ -321,7 +321,7 @@ class OutboundCalling(Namespace):
     async def update_countries_regions(
         self,
         *,
-        country_regions: Sequence[Mapping[str, Any]] | None = None,
+        country_regions: Sequence[m.OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update account level outbound calling countries or regions.
@@ -348,7 +348,7 @@ class OutboundCalling(Namespace):
         self,
         *,
         user_id: str,
-        country_regions: Sequence[Mapping[str, Any]] | None = None,
+        country_regions: Sequence[m.OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update user level outbound calling countries or regions.
@@ -376,7 +376,7 @@ class OutboundCalling(Namespace):
         self,
         *,
         exception_rule_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update account level outbound calling exception rule.
@@ -406,7 +406,7 @@ class OutboundCalling(Namespace):
         *,
         user_id: str,
         exception_rule_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update user level outbound calling exception rule.

@@ -46,7 +46,7 @@ class Peering(Namespace):
         self,
         *,
         carrier_code: int | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.PeeringCreateNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.PeeringCreateNumberResponse:
         """Add peering phone numbers.
@@ -168,7 +168,7 @@ class Peering(Namespace):
         self,
         *,
         carrier_code: int | None = None,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.PeeringCreateNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.PeeringCreateNumberResponse:
         """Update peering phone numbers.

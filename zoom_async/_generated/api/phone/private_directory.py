@@ -46,7 +46,7 @@ class PrivateDirectory(Namespace):
         self,
         *,
         site_id: str | None = None,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.PrivateDirectoryCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Add members to a private directory.

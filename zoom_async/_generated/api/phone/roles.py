@@ -121,7 +121,7 @@ class Roles(Namespace):
         role_id: str,
         is_default: bool | None = None,
         user_id: str | None = None,
-        targets: Sequence[Mapping[str, Any]] | None = None,
+        targets: Sequence[m.RolesCreateTargetTargetsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RolesCreateTargetResponse:
         """Add phone role targets.
@@ -215,7 +215,7 @@ class Roles(Namespace):
         role_id: str,
         is_default: bool | None = None,
         user_id: str | None = None,
-        targets: Sequence[Mapping[str, Any]] | None = None,
+        targets: Sequence[m.RolesCreateTargetTargetsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete phone role targets.

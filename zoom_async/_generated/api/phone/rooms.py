@@ -47,7 +47,7 @@ class Rooms(Namespace):
         *,
         id: str | None = None,
         site_id: str | None = None,
-        calling_plans: Sequence[Mapping[str, Any]] | None = None,
+        calling_plans: Sequence[m.RoomsCreateCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Add a Zoom Room to a Zoom Phone.
@@ -77,7 +77,7 @@ class Rooms(Namespace):
         self,
         *,
         room_id: str,
-        calling_plans: Sequence[Mapping[str, Any]] | None = None,
+        calling_plans: Sequence[m.RoomsCreateCallingPlanCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign calling plans to a Zoom Room.
@@ -106,7 +106,7 @@ class Rooms(Namespace):
         self,
         *,
         room_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.RoomsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _Dict[str, Any]:
         """Assign phone numbers to a Zoom Room.
@@ -324,7 +324,7 @@ class Rooms(Namespace):
         *,
         room_id: str,
         extension_number: int | None = None,
-        policy: Mapping[str, Any] | None = None,
+        policy: m.RoomsUpdatePolicyParam | Mapping[str, Any] | None = None,
         site_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

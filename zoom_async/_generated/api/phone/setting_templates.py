@@ -159,9 +159,9 @@ class SettingTemplates(Namespace):
         template_id: str,
         description: str | None = None,
         name: str | None = None,
-        policy: Mapping[str, Any] | None = None,
-        profile: Mapping[str, Any] | None = None,
-        user_settings: Mapping[str, Any] | None = None,
+        policy: m.SettingTemplatesUpdatePolicyParam | Mapping[str, Any] | None = None,
+        profile: m.SettingTemplatesUpdateProfileParam | Mapping[str, Any] | None = None,
+        user_settings: m.SettingTemplatesUpdateUserSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a setting template.

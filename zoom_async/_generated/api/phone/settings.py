@@ -49,10 +49,10 @@ class Settings(Namespace):
         setting_type: str,
         delegation_assistant_extension_id: str | None = None,
         device_id: str | None = None,
-        voice_mail: Mapping[str, Any] | None = None,
-        voicemail_access_members: Sequence[Mapping[str, Any]] | None = None,
-        auto_call_recording_access_members: Sequence[Mapping[str, Any]] | None = None,
-        ad_hoc_call_recording_access_members: Sequence[Mapping[str, Any]] | None = None,
+        voice_mail: m.SettingsCreateVoiceMailParam | Mapping[str, Any] | None = None,
+        voicemail_access_members: Sequence[m.SettingsCreateVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
+        auto_call_recording_access_members: Sequence[m.SettingsCreateAutoCallRecordingAccessMembersItemParam | Mapping[str, Any]] | None = None,
+        ad_hoc_call_recording_access_members: Sequence[m.SettingsCreateAutoCallRecordingAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SettingsCreateResponse:
         """Add a user's shared access setting.
@@ -215,10 +215,10 @@ class Settings(Namespace):
     async def update(
         self,
         *,
-        byoc: Mapping[str, Any] | None = None,
-        multiple_sites: Mapping[str, Any] | None = None,
-        show_device_ip_for_call_log: Mapping[str, Any] | None = None,
-        billing_account: Mapping[str, Any] | None = None,
+        byoc: m.SettingsUpdateByocParam | Mapping[str, Any] | None = None,
+        multiple_sites: m.SettingsUpdateMultipleSitesParam | Mapping[str, Any] | None = None,
+        show_device_ip_for_call_log: m.SettingsUpdateByocParam | Mapping[str, Any] | None = None,
+        billing_account: m.SettingsUpdateBillingAccountParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update phone account settings.
@@ -251,13 +251,13 @@ class Settings(Namespace):
         *,
         setting_type: str,
         user_id: str,
-        delegation: Mapping[str, Any] | None = None,
-        desk_phone: Mapping[str, Any] | None = None,
-        voice_mail: Mapping[str, Any] | None = None,
-        intercom: Mapping[str, Any] | None = None,
-        voicemail_access_members: Sequence[Any] | None = None,
-        auto_call_recording_access_members: Sequence[Any] | None = None,
-        ad_hoc_call_recording_access_members: Sequence[Any] | None = None,
+        delegation: m.SettingsUpdateUserSettingDelegationParam | Mapping[str, Any] | None = None,
+        desk_phone: m.SettingsUpdateUserSettingDeskPhoneParam | Mapping[str, Any] | None = None,
+        voice_mail: m.SettingsUpdateUserSettingVoiceMailParam | Mapping[str, Any] | None = None,
+        intercom: m.SettingsUpdateUserSettingIntercomParam | Mapping[str, Any] | None = None,
+        voicemail_access_members: Sequence[m.SettingsUpdateUserSettingVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
+        auto_call_recording_access_members: Sequence[m.SettingsUpdateUserSettingAutoCallRecordingAccessMembersItemParam | Mapping[str, Any]] | None = None,
+        ad_hoc_call_recording_access_members: Sequence[m.SettingsUpdateUserSettingAutoCallRecordingAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a user's shared access setting.
@@ -313,7 +313,7 @@ class Settings(Namespace):
         country_iso_code: str | None = None,
         music_on_hold_id: str | None = None,
         outbound_caller_id: str | None = None,
-        shared_lines_call_setting: Mapping[str, Any] | None = None,
+        shared_lines_call_setting: m.SettingsUpdateUserSettingsSharedLinesCallSettingParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a user's profile settings.

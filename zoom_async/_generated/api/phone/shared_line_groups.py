@@ -85,7 +85,7 @@ class SharedLineGroups(Namespace):
         self,
         *,
         slg_id: str,
-        members: Mapping[str, Any] | None = None,
+        members: m.SharedLineGroupsCreateMemberMembersParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Add members to a shared line group.
@@ -120,7 +120,7 @@ class SharedLineGroups(Namespace):
         self,
         *,
         slg_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.SharedLineGroupsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Assign phone numbers.
@@ -152,7 +152,7 @@ class SharedLineGroups(Namespace):
         *,
         slg_id: str,
         policy_type: str,
-        voicemail_access_members: Sequence[Mapping[str, Any]] | None = None,
+        voicemail_access_members: Sequence[m.SharedLineGroupsCreatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SharedLineGroupsGetResponsePolicy:
         """Add a policy setting to a shared line group.
@@ -530,7 +530,7 @@ class SharedLineGroups(Namespace):
         self,
         *,
         shared_line_group_id: str,
-        check_voicemails_over_phone: Mapping[str, Any] | None = None,
+        check_voicemails_over_phone: m.SharedLineGroupsUpdatePoliciesCheckVoicemailsOverPhoneParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a shared line group policy.
@@ -561,7 +561,7 @@ class SharedLineGroups(Namespace):
         *,
         slg_id: str,
         policy_type: str,
-        voicemail_access_members: Sequence[Any] | None = None,
+        voicemail_access_members: Sequence[m.SharedLineGroupsUpdatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update an SLG policy setting.

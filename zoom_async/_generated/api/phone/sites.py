@@ -47,12 +47,12 @@ class Sites(Namespace):
         *,
         auto_receptionist_name: str | None = None,
         source_auto_receptionist_id: str | None = None,
-        default_emergency_address: Mapping[str, Any] | None = None,
+        default_emergency_address: m.SitesCreateDefaultEmergencyAddressParam | Mapping[str, Any] | None = None,
         name: str | None = None,
-        short_extension: Mapping[str, Any] | None = None,
+        short_extension: m.SitesCreateShortExtensionParam | Mapping[str, Any] | None = None,
         site_code: int | None = None,
-        sip_zone: Mapping[str, Any] | None = None,
-        force_off_net: Mapping[str, Any] | None = None,
+        sip_zone: m.SitesCreateSipZoneParam | Mapping[str, Any] | None = None,
+        force_off_net: m.SitesCreateForceOffNetParam | Mapping[str, Any] | None = None,
         india_state_code: str | None = None,
         india_city: str | None = None,
         india_sdca_npa: str | None = None,
@@ -174,7 +174,7 @@ class Sites(Namespace):
         self,
         *,
         site_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.SitesCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SitesCreateOutboundCallingExceptionRuleResponse:
         """Add site level outbound calling exception rule.
@@ -209,7 +209,7 @@ class Sites(Namespace):
         site_id: str,
         setting_type: str,
         device_type: str | None = None,
-        holidays: Sequence[Mapping[str, Any]] | None = None,
+        holidays: Sequence[m.SitesCreateSettingHolidaysItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SitesCreateSettingResponse:
         """Add a site setting.
@@ -696,11 +696,11 @@ class Sites(Namespace):
         site_id: str,
         name: str | None = None,
         site_code: int | None = None,
-        short_extension: Mapping[str, Any] | None = None,
-        default_emergency_address: Mapping[str, Any] | None = None,
-        sip_zone: Mapping[str, Any] | None = None,
+        short_extension: m.SitesUpdateShortExtensionParam | Mapping[str, Any] | None = None,
+        default_emergency_address: m.SitesCreateDefaultEmergencyAddressParam | Mapping[str, Any] | None = None,
+        sip_zone: m.SitesCreateSipZoneParam | Mapping[str, Any] | None = None,
         caller_id_name: str | None = None,
-        policy: Mapping[str, Any] | None = None,
+        policy: m.SitesUpdatePolicyParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update phone site details.
@@ -742,7 +742,7 @@ class Sites(Namespace):
         self,
         *,
         site_id: str,
-        country_regions: Sequence[Mapping[str, Any]] | None = None,
+        country_regions: Sequence[m.SitesUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update site level outbound calling countries or regions.
@@ -771,7 +771,7 @@ class Sites(Namespace):
         *,
         site_id: str,
         exception_rule_id: str,
-        exception_rule: Mapping[str, Any] | None = None,
+        exception_rule: m.SitesCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update site level outbound calling exception rule.
@@ -802,16 +802,16 @@ class Sites(Namespace):
         *,
         site_id: str,
         setting_type: str,
-        location_based_routing: Mapping[str, Any] | None = None,
-        business_hours: Mapping[str, Any] | None = None,
-        closed_hours: Mapping[str, Any] | None = None,
-        holiday_hours: Mapping[str, Any] | None = None,
-        outbound_caller_id: Mapping[str, Any] | None = None,
-        audio_prompt: Mapping[str, Any] | None = None,
-        desk_phone: Mapping[str, Any] | None = None,
-        general_setting: Mapping[str, Any] | None = None,
-        dial_by_name: Mapping[str, Any] | None = None,
-        billing_account: Mapping[str, Any] | None = None,
+        location_based_routing: m.SitesUpdateSettingLocationBasedRoutingParam | Mapping[str, Any] | None = None,
+        business_hours: m.SitesUpdateSettingBusinessHoursParam | Mapping[str, Any] | None = None,
+        closed_hours: m.SitesUpdateSettingClosedHoursParam | Mapping[str, Any] | None = None,
+        holiday_hours: m.SitesUpdateSettingHolidayHoursParam | Mapping[str, Any] | None = None,
+        outbound_caller_id: m.SitesUpdateSettingOutboundCallerIdParam | Mapping[str, Any] | None = None,
+        audio_prompt: m.SitesUpdateSettingAudioPromptParam | Mapping[str, Any] | None = None,
+        desk_phone: m.SitesUpdateSettingDeskPhoneParam | Mapping[str, Any] | None = None,
+        general_setting: m.SitesUpdateSettingGeneralSettingParam | Mapping[str, Any] | None = None,
+        dial_by_name: m.SitesUpdateSettingDialByNameParam | Mapping[str, Any] | None = None,
+        billing_account: m.SitesCreateSipZoneParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update the site setting.

@@ -45,11 +45,11 @@ class Sms(Namespace):
     async def create_message(
         self,
         *,
-        attachments: Sequence[Mapping[str, Any]] | None = None,
+        attachments: Sequence[m.SmsCreateMessageAttachmentsItemParam | Mapping[str, Any]] | None = None,
         message: str | None = None,
-        sender: Mapping[str, Any] | None = None,
+        sender: m.SmsCreateMessageSenderParam | Mapping[str, Any] | None = None,
         session_id: str | None = None,
-        to_members: Sequence[Mapping[str, Any]] | None = None,
+        to_members: Sequence[m.SmsCreateMessageToMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SmsCreateMessageResponse:
         """Post SMS message.

@@ -46,7 +46,7 @@ class SmsCampaigns(Namespace):
         self,
         *,
         sms_campaign_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.SmsCampaignsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         loa_authorizing_person: str | None = None,
         contact_number: str | None = None,
         title: str | None = None,

@@ -45,7 +45,7 @@ class Users(Namespace):
     async def batch(
         self,
         *,
-        users: Sequence[Mapping[str, Any]] | None = None,
+        users: Sequence[m.UsersBatchUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _List[m.UsersBatchResponseItem]:
         """Batch add users.
@@ -78,7 +78,7 @@ class Users(Namespace):
         self,
         *,
         user_id: str,
-        phone_numbers: Sequence[Mapping[str, Any]] | None = None,
+        phone_numbers: Sequence[m.UsersCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreatePhoneNumberResponse:
         """Assign a phone number to a user.
@@ -226,7 +226,7 @@ class Users(Namespace):
         user_id: str,
         emergency_address_id: str | None = None,
         extension_number: str | None = None,
-        policy: Mapping[str, Any] | None = None,
+        policy: m.UsersUpdatePolicyParam | Mapping[str, Any] | None = None,
         site_id: str | None = None,
         template_id: str | None = None,
         **options: Unpack[RequestOptions],

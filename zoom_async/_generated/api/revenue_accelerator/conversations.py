@@ -55,8 +55,8 @@ class Conversations(Namespace):
         meeting_start_time: str | None = None,
         meeting_end_time: str | None = None,
         timezone: str | None = None,
-        participants: Sequence[Mapping[str, Any]] | None = None,
-        timeline: Sequence[Mapping[str, Any]] | None = None,
+        participants: Sequence[m.ConversationsCreateParticipantsItemParam | Mapping[str, Any]] | None = None,
+        timeline: Sequence[m.ConversationsCreateTimelineItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ConversationsCreateResponse:
         """Add conversation by file id or download url.

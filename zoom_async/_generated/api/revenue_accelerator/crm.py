@@ -45,7 +45,7 @@ class Crm(Namespace):
     async def create_account(
         self,
         *,
-        data: Sequence[Mapping[str, Any]] | None = None,
+        data: Sequence[m.CrmCreateAccountDataItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CrmCreateAccountResponse:
         """Bulk import CRM accounts.
@@ -76,7 +76,7 @@ class Crm(Namespace):
     async def create_contact(
         self,
         *,
-        data: Sequence[Mapping[str, Any]] | None = None,
+        data: Sequence[m.CrmCreateContactDataItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CrmCreateAccountResponse:
         """Bulk import CRM contacts.
@@ -106,7 +106,7 @@ class Crm(Namespace):
     async def create_deal(
         self,
         *,
-        data: Sequence[Mapping[str, Any]] | None = None,
+        data: Sequence[m.CrmCreateDealDataItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CrmCreateAccountResponse:
         """Bulk import CRM deals.
@@ -136,7 +136,7 @@ class Crm(Namespace):
     async def create_lead(
         self,
         *,
-        data: Sequence[Mapping[str, Any]] | None = None,
+        data: Sequence[m.CrmCreateLeadDataItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CrmCreateAccountResponse:
         """Bulk import CRM leads.
@@ -166,7 +166,7 @@ class Crm(Namespace):
         crm_type: str | None = None,
         crm_name: str | None = None,
         currency_type: str | None = None,
-        deal_stages: Sequence[Mapping[str, Any]] | None = None,
+        deal_stages: Sequence[m.CrmCreateSettingDealStagesItemParam | Mapping[str, Any]] | None = None,
         url_pattern_deal: str | None = None,
         url_pattern_account: str | None = None,
         url_pattern_contact: str | None = None,

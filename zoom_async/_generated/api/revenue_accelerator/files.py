@@ -155,7 +155,7 @@ class Files(Namespace):
         self,
         *,
         method: Literal["CreateMultipartUpload", "CompleteMultipartUpload"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.FilesCreateMultipartUploadEventParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.FilesCreateMultipartUploadEventResponse:
         """Initiate and complete a multipart upload.

@@ -55,8 +55,8 @@ class Iq(Namespace):
         meeting_start_time: str | None = None,
         meeting_end_time: str | None = None,
         timezone: str | None = None,
-        participants: Sequence[Mapping[str, Any]] | None = None,
-        timeline: Sequence[Mapping[str, Any]] | None = None,
+        participants: Sequence[m.IqCreateConversationParticipantsItemParam | Mapping[str, Any]] | None = None,
+        timeline: Sequence[m.IqCreateConversationTimelineItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.IqCreateConversationResponse:
         """Add conversation by file id or download url. [Deprecated].
@@ -247,7 +247,7 @@ class Iq(Namespace):
         self,
         *,
         method: Literal["CreateMultipartUpload", "CompleteMultipartUpload"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.IqCreateFilesMultipartUploadEventParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.IqCreateFilesMultipartUploadEventResponse:
         """Initiate and complete a multipart upload. [Deprecated].

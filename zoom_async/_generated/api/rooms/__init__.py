@@ -675,9 +675,9 @@ class Rooms(Namespace):
         self,
         *,
         room_id: str,
-        basic: Mapping[str, Any] | None = None,
-        device: Mapping[str, Any] | None = None,
-        setup: Mapping[str, Any] | None = None,
+        basic: m.RoomsUpdateBasicParam | Mapping[str, Any] | None = None,
+        device: m.RoomsUpdateDeviceParam | Mapping[str, Any] | None = None,
+        setup: m.RoomsUpdateSetupParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a Zoom Room profile.

@@ -72,8 +72,8 @@ class AccountProfile(Namespace):
     async def update(
         self,
         *,
-        basic: Mapping[str, Any] | None = None,
-        setup: Mapping[str, Any] | None = None,
+        basic: m.AccountProfileUpdateBasicParam | Mapping[str, Any] | None = None,
+        setup: m.AccountProfileUpdateSetupParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update Zoom Room account profile.

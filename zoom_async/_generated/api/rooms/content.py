@@ -746,7 +746,7 @@ class Content(Namespace):
         self,
         *,
         playlist_id: str,
-        contents: Sequence[Mapping[str, Any]] | None = None,
+        contents: Sequence[m.ContentUpdateDigitalSignagePlaylistContentsContentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update Digital Signage library playlist content items.
@@ -773,7 +773,7 @@ class Content(Namespace):
         self,
         *,
         playlist_id: str,
-        rooms: Sequence[Mapping[str, Any]] | None = None,
+        rooms: Sequence[m.ContentUpdateDigitalSignagePlaylistRoomsRoomsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update Digital Signage library playlist published rooms.

@@ -248,8 +248,8 @@ class Locations(Namespace):
         self,
         *,
         location_id: str,
-        basic: Mapping[str, Any] | None = None,
-        setup: Mapping[str, Any] | None = None,
+        basic: m.LocationsUpdateBasicParam | Mapping[str, Any] | None = None,
+        setup: m.LocationsUpdateSetupParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update Zoom Room location profile.

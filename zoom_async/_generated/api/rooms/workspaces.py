@@ -106,7 +106,7 @@ class Workspaces(Namespace):
         self,
         *,
         method: Literal["check_in", "check_out"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.WorkspacesCreateEventParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Check in/out of a reservation.
@@ -181,7 +181,7 @@ class Workspaces(Namespace):
         workspace_id: str,
         check_in: bool | None = None,
         end_time: str | datetime | None = None,
-        meeting: Mapping[str, Any] | None = None,
+        meeting: m.WorkspacesCreateReservationMeetingParam | Mapping[str, Any] | None = None,
         start_time: str | datetime | None = None,
         topic: str | None = None,
         reserve_for: str | None = None,
@@ -969,7 +969,7 @@ class Workspaces(Namespace):
         *,
         workspace_id: str,
         assign_type: Literal["permanent"] | str | None = None,
-        permanent_assignment: Mapping[str, Any] | None = None,
+        permanent_assignment: m.WorkspacesUpdateAssignmentPermanentAssignmentParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Set a desk assignment.

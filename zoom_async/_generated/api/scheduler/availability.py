@@ -50,8 +50,8 @@ class Availability(Namespace):
         owner: str | None = None,
         name: str | None = None,
         time_zone: str | None = None,
-        segments: Sequence[Mapping[str, Any]] | None = None,
-        segments_recurrence: Mapping[str, Any] | None = None,
+        segments: Sequence[m.AvailabilityCreateSegmentsItemParam | Mapping[str, Any]] | None = None,
+        segments_recurrence: m.AvailabilityCreateSegmentsRecurrenceParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AvailabilityCreateResponse:
         """Insert availability.
@@ -170,8 +170,8 @@ class Availability(Namespace):
         default: bool | None = None,
         name: str | None = None,
         time_zone: str | None = None,
-        segments: Sequence[Mapping[str, Any]] | None = None,
-        segments_recurrence: Mapping[str, Any] | None = None,
+        segments: Sequence[m.AvailabilityCreateSegmentsItemParam | Mapping[str, Any]] | None = None,
+        segments_recurrence: m.AvailabilityCreateSegmentsRecurrenceParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Patch availability.

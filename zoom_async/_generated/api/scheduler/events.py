@@ -202,7 +202,7 @@ class Events(Namespace):
         *,
         event_id: str,
         user_id: str | None = None,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.EventsUpdateAttendeesItemParam | Mapping[str, Any]] | None = None,
         status: Literal["confirmed", "cancelled"] | str | None = None,
         meeting_notes: str | None = None,
         **options: Unpack[RequestOptions],

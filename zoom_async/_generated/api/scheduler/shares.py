@@ -51,8 +51,8 @@ class Shares(Namespace):
         interval_type: Literal["unlimited", "fixed"] | str | None = None,
         time_zone: str | None = None,
         duration: float | None = None,
-        segments_recurrence: Mapping[str, Any] | None = None,
-        segments: Sequence[Mapping[str, Any]] | None = None,
+        segments_recurrence: m.SharesCreateSegmentsRecurrenceParam | Mapping[str, Any] | None = None,
+        segments: Sequence[m.SharesCreateSegmentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SharesCreateResponse:
         """Create shares.

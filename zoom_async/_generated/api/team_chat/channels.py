@@ -72,11 +72,11 @@ class Channels(Namespace):
         self,
         *,
         user_id: str,
-        channel_settings: Mapping[str, Any] | None = None,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        channel_settings: m.ChannelsCreateChannelSettingsParam | Mapping[str, Any] | None = None,
+        members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         name: str | None = None,
         type: Literal[1, 2, 3, 4] | int | None = None,
-        shared_space: Mapping[str, Any] | None = None,
+        shared_space: m.ChannelsCreateSharedSpaceParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateResponse:
         """Create a channel.
@@ -148,7 +148,7 @@ class Channels(Namespace):
         self,
         *,
         channel_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMemberResponse:
         """Invite channel members.
@@ -183,7 +183,7 @@ class Channels(Namespace):
         *,
         channel_id: str,
         user_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMemberResponse:
         """Invite channel members.
@@ -215,7 +215,7 @@ class Channels(Namespace):
         self,
         *,
         channel_id: str,
-        groups: Sequence[Mapping[str, Any]] | None = None,
+        groups: Sequence[m.ChannelsCreateMembersGroupGroupsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMembersGroupResponse:
         """Invite channel members (Groups).
@@ -1127,7 +1127,7 @@ class Channels(Namespace):
         *,
         channel_id: str,
         name: str | None = None,
-        channel_settings: Mapping[str, Any] | None = None,
+        channel_settings: m.ChannelsUpdateChannelSettingsParam | Mapping[str, Any] | None = None,
         type: Literal[1, 2, 3, 5] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1189,7 +1189,7 @@ class Channels(Namespace):
         channel_id: str,
         user_id: str,
         name: str | None = None,
-        channel_settings: Mapping[str, Any] | None = None,
+        channel_settings: m.ChannelsUpdateChannelSettingsParam | Mapping[str, Any] | None = None,
         type: Literal[1, 2, 3, 5] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1255,7 +1255,7 @@ class Channels(Namespace):
         self,
         *,
         channel_id: str,
-        cloud_retention: Mapping[str, Any] | None = None,
+        cloud_retention: m.ChannelsUpdateRetentionCloudRetentionParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update retention policy of a channel.

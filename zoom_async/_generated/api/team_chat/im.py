@@ -84,7 +84,7 @@ class Im(Namespace):
         self,
         *,
         group_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.ImCreateGroupMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ImCreateGroupMemberResponse:
         """Add IM directory group members.

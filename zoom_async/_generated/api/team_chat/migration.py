@@ -46,7 +46,7 @@ class Migration(Namespace):
         self,
         *,
         channel_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.MigrationCreateChannelMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Migrate channel members.
@@ -73,7 +73,7 @@ class Migration(Namespace):
     async def create_emoji_reaction(
         self,
         *,
-        reactions: Sequence[Mapping[str, Any]] | None = None,
+        reactions: Sequence[m.MigrationCreateEmojiReactionReactionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Migrate chat message reactions.
@@ -99,7 +99,7 @@ class Migration(Namespace):
     async def create_message(
         self,
         *,
-        messages: Sequence[Mapping[str, Any]] | None = None,
+        messages: Sequence[m.MigrationCreateMessageMessagesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MigrationCreateMessageResponse:
         """Migrate chat messages.
@@ -130,7 +130,7 @@ class Migration(Namespace):
         self,
         *,
         identifier: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.MigrationCreateUserChannelMembersItemParam | Mapping[str, Any]] | None = None,
         type: Literal[2, 3, 4] | int | None = None,
         name: str | None = None,
         created_time: str | datetime | None = None,
@@ -171,7 +171,7 @@ class Migration(Namespace):
         *,
         identifier: str,
         method: Literal["star"] | str | None = None,
-        params: Sequence[Mapping[str, Any]] | None = None,
+        params: Sequence[m.MigrationCreateUserEventParamsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Migrate 1:1 conversation or channel operations.

@@ -47,8 +47,8 @@ class Spaces(Namespace):
         *,
         space_name: str | None = None,
         space_desc: str | None = None,
-        space_members: Sequence[Mapping[str, Any]] | None = None,
-        space_settings: Mapping[str, Any] | None = None,
+        space_members: Sequence[m.SpacesCreateSpaceMembersItemParam | Mapping[str, Any]] | None = None,
+        space_settings: m.SpacesCreateSpaceSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateResponse:
         """Create a shared space.
@@ -79,7 +79,7 @@ class Spaces(Namespace):
         self,
         *,
         space_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.SpacesCreateAdminMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
         """Promote shared space members to administrators.
@@ -111,7 +111,7 @@ class Spaces(Namespace):
         self,
         *,
         space_id: str,
-        members: Sequence[Mapping[str, Any]] | None = None,
+        members: Sequence[m.SpacesCreateAdminMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
         """Add members to a shared space.
@@ -377,7 +377,7 @@ class Spaces(Namespace):
         space_id: str,
         space_name: str | None = None,
         space_desc: str | None = None,
-        space_settings: Mapping[str, Any] | None = None,
+        space_settings: m.SpacesCreateSpaceSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update shared space settings.

@@ -130,7 +130,7 @@ class Users(Namespace):
         *,
         user_id: str,
         method: Literal["star", "unstar"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.UsersUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Star or unstar a channel or contact user.

@@ -47,7 +47,7 @@ class Sessions(Namespace):
         *,
         session_name: str | None = None,
         session_password: str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.SessionsCreateSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SessionsCreateResponse:
         """Create a session.
@@ -591,7 +591,7 @@ class Sessions(Namespace):
         *,
         session_id: str,
         method: Literal["recording.start", "recording.stop", "recording.pause", "recording.resume", "user.invite.callout", "user.invite.room_system_callout", "stream_ingestion.bind", "stream_ingestion.unbind", "stream_ingestion.send", "stream_ingestion.stop", "audio.block", "audio.unblock", "video.block", "video.unblock", "share.block", "share.unblock", "user.remove"] | str | None = None,
-        params: Mapping[str, Any] | None = None,
+        params: m.SessionsUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Use in-session events controls.
@@ -666,7 +666,7 @@ class Sessions(Namespace):
         *,
         session_id: str,
         action: Literal["start", "stop", "mode"] | str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.SessionsUpdateLivestreamStatusSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update session livestream status.

@@ -47,7 +47,7 @@ class Settings(Namespace):
         *,
         name: str | None = None,
         provider: Literal["aws_s3"] | str | None = None,
-        s3: Mapping[str, Any] | None = None,
+        s3: m.SettingsCreateStorageLocationS3Param | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SettingsCreateStorageLocationResponse:
         """Add storage location.
@@ -200,7 +200,7 @@ class Settings(Namespace):
         storage_location_id: str,
         name: str | None = None,
         provider: Literal["aws_s3"] | str | None = None,
-        s3: Mapping[str, Any] | None = None,
+        s3: m.SettingsCreateStorageLocationS3Param | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Change storage location detail.

@@ -115,7 +115,7 @@ class Whiteboard(Namespace):
         whiteboard_id: str,
         skip_notifications: bool | None = None,
         invite_message: str | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.WhiteboardCreateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _List[m.WhiteboardCreateCollaboratorResponseItem]:
         """Share a whiteboard to new users or team chat channels.
@@ -355,7 +355,7 @@ class Whiteboard(Namespace):
         self,
         *,
         whiteboard_id: str,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.WhiteboardUpdateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update whiteboard collaborators.
@@ -380,7 +380,7 @@ class Whiteboard(Namespace):
         self,
         *,
         whiteboard_id: str,
-        share_link_setting: Mapping[str, Any] | None = None,
+        share_link_setting: m.WhiteboardUpdateShareSettingShareLinkSettingParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update whiteboard share setting.

@@ -50,7 +50,7 @@ class Import(Namespace):
         whiteboard_name: str | None = None,
         skip_notifications: bool | None = None,
         owner_email: str | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.ImportCreateCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         project_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ImportCreateResponse:

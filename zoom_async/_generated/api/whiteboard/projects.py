@@ -48,7 +48,7 @@ class Projects(Namespace):
         project_name: str | None = None,
         skip_notifications: bool | None = None,
         invite_message: str | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.ProjectsCreateCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         whiteboard_ids: Sequence[str] | None = None,
         owner_email: str | None = None,
         **options: Unpack[RequestOptions],
@@ -90,7 +90,7 @@ class Projects(Namespace):
         project_id: str,
         skip_notifications: bool | None = None,
         invite_message: str | None = None,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.ProjectsCreateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _List[m.ProjectsListItemCollaboratorItem]:
         """Share a project to new users.
@@ -387,7 +387,7 @@ class Projects(Namespace):
         self,
         *,
         project_id: str,
-        collaborators: Sequence[Mapping[str, Any]] | None = None,
+        collaborators: Sequence[m.ProjectsUpdateCollaboratorsCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update project collaborators.

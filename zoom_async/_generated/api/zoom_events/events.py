@@ -49,12 +49,12 @@ class Events(Namespace):
         description: str | None = None,
         timezone: str | None = None,
         event_type: Literal["SIMPLE_EVENT", "CONFERENCE", "RECURRING"] | str | None = None,
-        recurrence: Mapping[str, Any] | None = None,
+        recurrence: m.EventsCreateRecurrenceParam | Mapping[str, Any] | None = None,
         access_level: str | None = None,
         meeting_type: str | None = None,
         categories: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
-        calendar: Sequence[Mapping[str, Any]] | None = None,
+        calendar: Sequence[m.EventsCreateCalendarItemParam | Mapping[str, Any]] | None = None,
         hub_id: str | None = None,
         start_time: str | datetime | None = None,
         end_time: str | datetime | None = None,
@@ -142,7 +142,7 @@ class Events(Namespace):
         idp_name: str | None = None,
         allow_domain_list: Sequence[str] | None = None,
         email_restrict_list: Sequence[str] | None = None,
-        security_at_join: Mapping[str, Any] | None = None,
+        security_at_join: m.EventsCreateAccessLinkSecurityAtJoinParam | Mapping[str, Any] | None = None,
         ticket_type_id: str | None = None,
         recurring_registration_option: Literal["all_sessions", "single_session", "multiple_sessions"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -198,7 +198,7 @@ class Events(Namespace):
         event_id: str,
         operation: Literal["publish", "duplicate", "cancel"] | str | None = None,
         cancel_message: str | None = None,
-        duplicate_event: Mapping[str, Any] | None = None,
+        duplicate_event: m.EventsCreateEventActionDuplicateEventParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsCreateEventActionResponse:
         """Event actions.
@@ -304,7 +304,7 @@ class Events(Namespace):
         end_time: str | datetime | None = None,
         timezone: str | None = None,
         type: Literal[0, 2, 4] | int | None = None,
-        session_speakers: Sequence[Mapping[str, Any]] | None = None,
+        session_speakers: Sequence[m.EventsCreateSessionSessionSpeakersItemParam | Mapping[str, Any]] | None = None,
         featured: bool | None = None,
         visible_in_landing_page: bool | None = None,
         featured_in_lobby: bool | None = None,
@@ -321,7 +321,7 @@ class Events(Namespace):
         panelist: Sequence[str] | None = None,
         attendance_type: Literal["virtual", "in-person", "hybrid"] | str | None = None,
         physical_location: str | None = None,
-        session_reservation: Mapping[str, Any] | None = None,
+        session_reservation: m.EventsCreateSessionSessionReservationParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsCreateSessionResponse:
         """Create a session.
@@ -492,7 +492,7 @@ class Events(Namespace):
         event_id: str,
         validation_level: Literal["standard", "strict", "none"] | str | None = None,
         registration_source: str | None = None,
-        tickets: Sequence[Mapping[str, Any]] | None = None,
+        tickets: Sequence[m.EventsCreateTicketTicketsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsCreateTicketResponse:
         """Create tickets.
@@ -541,7 +541,7 @@ class Events(Namespace):
         sold_quantity: float | None = None,
         sessions: Sequence[str] | None = None,
         bookmarked_sessions: Sequence[str] | None = None,
-        private_visibility_rules: Mapping[str, Any] | None = None,
+        private_visibility_rules: m.EventsCreateTicketTypePrivateVisibilityRulesParam | Mapping[str, Any] | None = None,
         attendance_type: Literal["virtual", "in-person", "hybrid"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsCreateTicketTypeResponse:
@@ -2054,12 +2054,12 @@ class Events(Namespace):
         description: str | None = None,
         timezone: str | None = None,
         event_type: Literal["SIMPLE_EVENT", "CONFERENCE", "RECURRING"] | str | None = None,
-        recurrence: Mapping[str, Any] | None = None,
+        recurrence: m.EventsUpdateRecurrenceParam | Mapping[str, Any] | None = None,
         access_level: str | None = None,
         meeting_type: str | None = None,
         categories: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
-        calendar: Sequence[Mapping[str, Any]] | None = None,
+        calendar: Sequence[m.EventsCreateCalendarItemParam | Mapping[str, Any]] | None = None,
         hub_id: str | None = None,
         start_time: str | datetime | None = None,
         end_time: str | datetime | None = None,
@@ -2139,7 +2139,7 @@ class Events(Namespace):
         idp_name: str | None = None,
         allow_domain_list: Sequence[str] | None = None,
         email_restrict_list: Sequence[str] | None = None,
-        security_at_join: Mapping[str, Any] | None = None,
+        security_at_join: m.EventsCreateAccessLinkSecurityAtJoinParam | Mapping[str, Any] | None = None,
         ticket_type_id: str | None = None,
         recurring_registration_option: Literal["all_sessions", "single_session", "multiple_sessions"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -2189,7 +2189,7 @@ class Events(Namespace):
         self,
         *,
         event_id: str,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.EventsUpdateAttendeeActionAttendeesItemParam | Mapping[str, Any]] | None = None,
         source: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsUpdateAttendeeActionResponse:
@@ -2229,7 +2229,7 @@ class Events(Namespace):
         *,
         event_id: str,
         operation: Literal["add", "update", "delete"] | str | None = None,
-        coeditors: Sequence[Mapping[str, Any]] | None = None,
+        coeditors: Sequence[m.EventsUpdateCoeditorsCoeditorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsUpdateAttendeeActionResponse:
         """Add or remove event co-editors.
@@ -2325,8 +2325,8 @@ class Events(Namespace):
         self,
         *,
         event_id: str,
-        questions: Sequence[Mapping[str, Any]] | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.EventsUpdateQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.EventsUpdateQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registration questions for an event.
@@ -2364,7 +2364,7 @@ class Events(Namespace):
         start_time: str | datetime | None = None,
         end_time: str | datetime | None = None,
         type: Literal[0, 2, 4] | int | None = None,
-        session_speakers: Sequence[Mapping[str, Any]] | None = None,
+        session_speakers: Sequence[m.EventsCreateSessionSessionSpeakersItemParam | Mapping[str, Any]] | None = None,
         featured: bool | None = None,
         visible_in_landing_page: bool | None = None,
         featured_in_lobby: bool | None = None,
@@ -2381,7 +2381,7 @@ class Events(Namespace):
         panelist: Sequence[str] | None = None,
         attendance_type: Literal["virtual", "in-person", "hybrid"] | str | None = None,
         physical_location: str | None = None,
-        session_reservation: Mapping[str, Any] | None = None,
+        session_reservation: m.EventsCreateSessionSessionReservationParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update a session.
@@ -2464,7 +2464,7 @@ class Events(Namespace):
         *,
         event_id: str,
         session_id: str,
-        attendees: Sequence[Mapping[str, Any]] | None = None,
+        attendees: Sequence[m.EventsUpdateAttendeeActionAttendeesItemParam | Mapping[str, Any]] | None = None,
         source: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.EventsUpdateAttendeeActionResponse:
@@ -2505,7 +2505,7 @@ class Events(Namespace):
         *,
         event_id: str,
         session_id: str,
-        interpreters: Sequence[Mapping[str, Any]] | None = None,
+        interpreters: Sequence[m.EventsUpdateSessionInterpretersInterpretersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Create or update session interpreters.
@@ -2537,7 +2537,7 @@ class Events(Namespace):
         event_id: str,
         session_id: str,
         incoming_enabled: bool | None = None,
-        incoming_config: Mapping[str, Any] | None = None,
+        incoming_config: m.EventsUpdateSessionLivestreamIncomingConfigParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update session livestream configuration.
@@ -2572,7 +2572,7 @@ class Events(Namespace):
         *,
         event_id: str,
         session_id: str,
-        polls: Sequence[Mapping[str, Any]] | None = None,
+        polls: Sequence[m.EventsUpdateSessionPollsPollsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Create or update session polls.
@@ -2674,7 +2674,7 @@ class Events(Namespace):
         organization: str | None = None,
         organization_size: str | None = None,
         comments: str | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.EventsUpdateTicketCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         external_ticket_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -2732,7 +2732,7 @@ class Events(Namespace):
         sold_quantity: float | None = None,
         sessions: Sequence[str] | None = None,
         bookmarked_sessions: Sequence[str] | None = None,
-        private_visibility_rules: Mapping[str, Any] | None = None,
+        private_visibility_rules: m.EventsUpdateTicketTypePrivateVisibilityRulesParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update ticket type for an event.
@@ -2776,8 +2776,8 @@ class Events(Namespace):
         *,
         event_id: str,
         ticket_type_id: str,
-        questions: Sequence[Mapping[str, Any]] | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.EventsUpdateQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.EventsUpdateQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update registration questions for ticket type.

@@ -158,7 +158,7 @@ class Hubs(Namespace):
         *,
         hub_id: str,
         channel_id: str,
-        registrations: Sequence[Mapping[str, Any]] | None = None,
+        registrations: Sequence[m.HubsCreateVodChannelRegistrationRegistrationsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.HubsCreateVodChannelRegistrationResponse:
         """VOD channel registration.
@@ -663,7 +663,7 @@ class Hubs(Namespace):
         channel_id: str,
         name: str | None = None,
         description: str | None = None,
-        settings: Mapping[str, Any] | None = None,
+        settings: m.HubsUpdateVodChannelSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Update VOD channel.
@@ -699,8 +699,8 @@ class Hubs(Namespace):
         *,
         hub_id: str,
         channel_id: str,
-        questions: Sequence[Mapping[str, Any]] | None = None,
-        custom_questions: Sequence[Mapping[str, Any]] | None = None,
+        questions: Sequence[m.HubsUpdateVodChannelRegistrationQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
+        custom_questions: Sequence[m.HubsUpdateVodChannelRegistrationQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
         """update VOD channel registration questions.

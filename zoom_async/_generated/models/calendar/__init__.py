@@ -3,7 +3,7 @@
 # One line per field and no reformatting: the file is laid out by its generator.
 # ruff: noqa: E501
 # fmt: off
-"""Response models of ``zoom.calendar`` (18 models).
+"""Response models of ``zoom.calendar`` (21 models).
 
 Every field is optional and every model keeps fields it does not know (``model_extra``), so a
 response Zoom extends tomorrow still parses. Fields whose JSON name is not a Python identifier
@@ -11,16 +11,22 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CalendarCreateEventAttendeesItemParam",
+    "CalendarCreateEventRemindersOverridesItemParam",
+    "CalendarCreateEventRemindersParam",
     "CalendarCreateEventResponse",
     "CalendarCreateEventResponseAttendeesItem",
     "CalendarCreateEventResponseReminders",
+    "CalendarCreateEventStartParam",
     "CalendarCreateResponse",
     "CalendarGetEventInstancesResponse",
     "CalendarGetEventResponse",
@@ -36,6 +42,9 @@ __all__ = [
     "CalendarListAclResponseItemsItem",
     "CalendarListAclResponseItemsItemScope",
     "CalendarListAclResponseItemsItemScope2",
+    "CalendarMoveEventResponse",
+    "CalendarMoveEventResponseReminders",
+    "CalendarUpdateEventResponse",
 ]
 
 
@@ -266,6 +275,32 @@ class CalendarGetEventResponse(ZoomModel):
     visibility: str | None = None
 
 
+class CalendarUpdateEventResponse(ZoomModel):
+    """``response`` of ``calendar.update_event`` (and of events sharing its shape)."""
+
+    attendees: list[CalendarGetEventsResponseItemsItemAttendeesItem] | None = None
+    colorId: str | None = None
+    created: str | None = None
+    creator: CalendarGetEventsResponseItemsItemCreator | None = None
+    description: str | None = None
+    end: CalendarGetEventsResponseItemsItemEnd | None = None
+    guestsCanInviteOthers: bool | None = None
+    guestsCanModify: bool | None = None
+    guestsCanSeeOtherGuests: bool | None = None
+    id: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    organizer: CalendarGetEventsResponseItemsItemCreator | None = None
+    recurrence: list[str] | None = None
+    reminders: CalendarCreateEventResponseReminders | None = None
+    start: CalendarGetEventsResponseItemsItemEnd | str | None = None
+    status: str | None = None
+    summary: str | None = None
+    transparency: str | None = None
+    updated: str | None = None
+    visibility: str | None = None
+
+
 class CalendarGetEventInstancesResponse(ZoomModel):
     """``response`` of ``calendar.get_event_instances`` (and of events sharing its shape)."""
 
@@ -279,3 +314,69 @@ class CalendarGetEventInstancesResponse(ZoomModel):
     summary: str | None = None
     timeZone: str | None = None
     updated: str | None = None
+
+
+class CalendarMoveEventResponseReminders(ZoomModel):
+    """``response.reminders`` of ``calendar.move_event`` (and of events sharing its shape)."""
+
+    overrides: list[CalendarGetEventsResponseDefaultRemindersItem] | None = None
+    useDefault: bool | str | None = None
+
+
+class CalendarMoveEventResponse(ZoomModel):
+    """``response`` of ``calendar.move_event`` (and of events sharing its shape)."""
+
+    attendees: list[CalendarGetEventsResponseItemsItemAttendeesItem] | None = None
+    colorId: str | None = None
+    created: str | None = None
+    creator: CalendarGetEventsResponseItemsItemCreator | None = None
+    description: str | None = None
+    end: CalendarGetEventsResponseItemsItemEnd | None = None
+    guestsCanInviteOthers: bool | None = None
+    guestsCanModify: bool | None = None
+    guestsCanSeeOtherGuests: bool | None = None
+    id: str | None = None
+    kind: str | None = None
+    location: str | None = None
+    organizer: CalendarGetEventsResponseItemsItemCreator | None = None
+    recurrence: list[str] | None = None
+    reminders: CalendarMoveEventResponseReminders | None = None
+    start: CalendarGetEventsResponseItemsItemEnd | None = None
+    status: str | None = None
+    summary: str | None = None
+    transparency: str | None = None
+    updated: str | None = None
+    visibility: str | None = None
+
+
+#: A request object of ``zoom.calendar`` (keys optional; any mapping works).
+CalendarCreateEventStartParam = TypedDict("CalendarCreateEventStartParam", {
+    "date": str | date,
+    "dateTime": str | datetime,
+    "timeZone": str,
+}, total=False)
+
+
+#: A request object of ``zoom.calendar`` (keys optional; any mapping works).
+CalendarCreateEventAttendeesItemParam = TypedDict("CalendarCreateEventAttendeesItemParam", {
+    "additionalGuests": int,
+    "displayName": str,
+    "email": str,
+    "optional": bool,
+    "resource": bool,
+    "responseStatus": Literal["needsAction", "declined", "tentative", "accepted"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.calendar`` (keys optional; any mapping works).
+CalendarCreateEventRemindersOverridesItemParam = TypedDict("CalendarCreateEventRemindersOverridesItemParam", {
+    "method": Literal["email", "popup"] | str,
+    "minutes": int,
+}, total=False)
+
+
+#: A request object of ``zoom.calendar`` (keys optional; any mapping works).
+CalendarCreateEventRemindersParam = TypedDict("CalendarCreateEventRemindersParam", {
+    "useDefault": bool,
+    "overrides": Sequence[CalendarCreateEventRemindersOverridesItemParam | Mapping[str, Any]],
+}, total=False)

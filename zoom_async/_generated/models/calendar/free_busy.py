@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "FreeBusyCreateItemsItemParam",
     "FreeBusyCreateResponse",
     "FreeBusyCreateResponseCalendarsItem",
     "FreeBusyCreateResponseCalendarsItemBusyItem",
@@ -64,3 +67,9 @@ class FreeBusyCreateResponse(ZoomModel):
     kind: str | None = None
     timeMax: str | None = None
     timeMin: str | None = None
+
+
+#: A request object of ``zoom.calendar.free_busy`` (keys optional; any mapping works).
+FreeBusyCreateItemsItemParam = TypedDict("FreeBusyCreateItemsItemParam", {
+    "id": str,
+}, total=False)

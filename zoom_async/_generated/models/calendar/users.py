@@ -11,13 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "UsersCreateCalendarListDefaultRemindersItemParam",
+    "UsersCreateCalendarListNotificationSettingsNotificationsItemParam",
+    "UsersCreateCalendarListNotificationSettingsParam",
     "UsersCreateCalendarListResponse",
     "UsersCreateCalendarListResponseNotificationSettings",
     "UsersCreateCalendarListResponseNotificationSettingsNotificationsItem",
@@ -127,3 +132,23 @@ class UsersListSettingsResponse(ZoomModel):
     items: list[UsersListSettingsResponseItemsItem] | None = None
     kind: str | None = None
     nextPageToken: str | None = None
+
+
+#: A request object of ``zoom.calendar.users`` (keys optional; any mapping works).
+UsersCreateCalendarListDefaultRemindersItemParam = TypedDict("UsersCreateCalendarListDefaultRemindersItemParam", {
+    "method": Literal["email", "popup"] | str,
+    "minutes": int,
+}, total=False)
+
+
+#: A request object of ``zoom.calendar.users`` (keys optional; any mapping works).
+UsersCreateCalendarListNotificationSettingsNotificationsItemParam = TypedDict("UsersCreateCalendarListNotificationSettingsNotificationsItemParam", {
+    "type": Literal["eventCreation", "eventChange", "eventCancellation", "eventResponse", "agenda"] | str,
+    "method": Literal["email"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.calendar.users`` (keys optional; any mapping works).
+UsersCreateCalendarListNotificationSettingsParam = TypedDict("UsersCreateCalendarListNotificationSettingsParam", {
+    "notifications": Sequence[UsersCreateCalendarListNotificationSettingsNotificationsItemParam | Mapping[str, Any]],
+}, total=False)

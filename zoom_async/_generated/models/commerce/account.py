@@ -11,13 +11,17 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AccountCreateBillingAddressParam",
+    "AccountCreateContactsItemParam",
     "AccountCreateResponse",
 ]
 
@@ -29,3 +33,24 @@ class AccountCreateResponse(ZoomModel):
     crm_account_number: str | None = None
     status: str | None = None
     status_detail: str | None = None
+
+
+#: A request object of ``zoom.commerce.account`` (keys optional; any mapping works).
+AccountCreateContactsItemParam = TypedDict("AccountCreateContactsItemParam", {
+    "first_name": str,
+    "last_name": str,
+    "job_title": str,
+    "company_email": str,
+    "business_phone": str,
+    "primary_role": Literal["Admin", "Decision Maker", "Economic Buyer", "Executive Sponsor", "Zoom Champion", "Zoom Coach", "Influencer", "Technical Evaluator", "End User", "Legal", "Procurement", "Vendor Manager", "Sourcing Manager", "Billing"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.account`` (keys optional; any mapping works).
+AccountCreateBillingAddressParam = TypedDict("AccountCreateBillingAddressParam", {
+    "line_1": str,
+    "city": str,
+    "postal_code": str,
+    "state": str,
+    "country": str,
+}, total=False)

@@ -11,13 +11,17 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CatalogCreateEligibilityCriteriaParam",
+    "CatalogCreateFilterOptionsItemParam",
     "CatalogCreateResponse",
     "CatalogCreateResponseOffersItem",
     "CatalogCreateResponseOffersItemOfferAttributesItem",
@@ -190,3 +194,19 @@ class CatalogGetResponse(ZoomModel):
     start_date: str | None = None
     status: str | None = None
     z_product_category: str | None = None
+
+
+#: A request object of ``zoom.commerce.catalog`` (keys optional; any mapping works).
+CatalogCreateFilterOptionsItemParam = TypedDict("CatalogCreateFilterOptionsItemParam", {
+    "filter_by": Literal["offerType", "billingPeriod", "currency", "country", "offerIds", "partnerSkuCodes", "priceListIds"] | str,
+    "filter_value": str,
+    "operand": Literal["in", "notIn"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.catalog`` (keys optional; any mapping works).
+CatalogCreateEligibilityCriteriaParam = TypedDict("CatalogCreateEligibilityCriteriaParam", {
+    "only_trial_eligible": bool,
+    "only_base_plans": bool,
+    "upgrade_offer_id": str,
+}, total=False)

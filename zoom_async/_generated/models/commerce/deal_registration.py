@@ -11,15 +11,22 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "DealRegistrationCreateDocumentsItemParam",
+    "DealRegistrationCreatePartnerContactsItemParam",
+    "DealRegistrationCreateProductGroupsItemParam",
     "DealRegistrationCreateResponse",
     "DealRegistrationCreateResponseErrorsItem",
+    "DealRegistrationCreateRfpDetailsParam",
+    "DealRegistrationCreateSalesActivitiesItemParam",
 ]
 
 
@@ -37,3 +44,39 @@ class DealRegistrationCreateResponse(ZoomModel):
     deal_reg_number: str | None = None
     errors: list[DealRegistrationCreateResponseErrorsItem] | None = None
     status: str | None = None
+
+
+#: A request object of ``zoom.commerce.deal_registration`` (keys optional; any mapping works).
+DealRegistrationCreatePartnerContactsItemParam = TypedDict("DealRegistrationCreatePartnerContactsItemParam", {
+    "contact_crm_number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registration`` (keys optional; any mapping works).
+DealRegistrationCreateProductGroupsItemParam = TypedDict("DealRegistrationCreateProductGroupsItemParam", {
+    "name": Literal["Zoom Workplace (Pro or Biz)", "Zoom Workplace (Biz+)", "Zoom Workplace (Ent Essentials)", "Zoom Workplace (Ent+/Premier)", "Zoom Workplace Add-Ons", "Zoom Phone (standalone)", "Zoom Revenue Accelerator", "Zoom Contact Center", "Zoom Spaces", "Zoom Build Platform", "Workvivo", "Professional Services", "Support Services"] | str,
+    "quantity": int,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registration`` (keys optional; any mapping works).
+DealRegistrationCreateSalesActivitiesItemParam = TypedDict("DealRegistrationCreateSalesActivitiesItemParam", {
+    "type": Literal["Zoom Meeting with Customer", "Onsite Meeting with Customer", "Zoom Demonstration", "Partner SE is Engaged"] | str,
+    "date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registration`` (keys optional; any mapping works).
+DealRegistrationCreateRfpDetailsParam = TypedDict("DealRegistrationCreateRfpDetailsParam", {
+    "is_rfp": bool,
+    "rfp_link": str,
+    "issue_date": str,
+    "due_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registration`` (keys optional; any mapping works).
+DealRegistrationCreateDocumentsItemParam = TypedDict("DealRegistrationCreateDocumentsItemParam", {
+    "document_reference_id": str,
+    "document_type": Literal["Deal Registration", "Other"] | str,
+}, total=False)

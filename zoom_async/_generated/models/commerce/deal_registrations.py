@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -36,6 +38,12 @@ __all__ = [
     "DealRegistrationsListItemEndCustomerAddress",
     "DealRegistrationsListItemOpportunity",
     "DealRegistrationsListPage",
+    "DealRegistrationsUpdateAddPartnerContactsItemParam",
+    "DealRegistrationsUpdateAddProductGroupsItemParam",
+    "DealRegistrationsUpdateDocumentsItemParam",
+    "DealRegistrationsUpdateRemoveProductGroupsItemParam",
+    "DealRegistrationsUpdateRfpDetailsParam",
+    "DealRegistrationsUpdateSalesActivitiesItemParam",
 ]
 
 
@@ -263,3 +271,46 @@ class DealRegistrationsGetResponse(ZoomModel):
     submitted_date: str | None = None
     submitter: DealRegistrationsGetResponsePartnerContactsItem | None = None
     zoom_cams: DealRegistrationsGetResponseZoomCams | None = None
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateAddPartnerContactsItemParam = TypedDict("DealRegistrationsUpdateAddPartnerContactsItemParam", {
+    "contact_crm_number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateAddProductGroupsItemParam = TypedDict("DealRegistrationsUpdateAddProductGroupsItemParam", {
+    "name": Literal["Zoom Workplace (Pro or Biz)", "Zoom Workplace (Biz+)", "Zoom Workplace (Ent Essentials)", "Zoom Workplace (Ent+/Premier)", "Zoom Workplace Add-Ons", "Zoom Phone (standalone)", "Zoom Revenue Accelerator", "Zoom Contact Center", "Zoom Spaces", "Zoom Build Platform", "Workvivo", "Professional Services", "Support Services"] | str,
+    "quantity": int,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateRemoveProductGroupsItemParam = TypedDict("DealRegistrationsUpdateRemoveProductGroupsItemParam", {
+    "name": Literal["Zoom Workplace (Pro or Biz)", "Zoom Workplace (Biz+)", "Zoom Workplace (Ent Essentials)", "Zoom Workplace (Ent+/Premier)", "Zoom Workplace Add-Ons", "Zoom Phone (standalone)", "Zoom Revenue Accelerator", "Zoom Contact Center", "Zoom Spaces", "Zoom Build Platform", "Workvivo", "Professional Services", "Support Services", "Zoom Meetings (standalone)", "Zoom One (without Phone)", "Zoom Events & Webinar", "Other", "Zoom One (with Phone)"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateSalesActivitiesItemParam = TypedDict("DealRegistrationsUpdateSalesActivitiesItemParam", {
+    "sales_activity_number": str,
+    "type": Literal["Zoom Meeting with Customer", "Onsite Meeting with Customer", "Zoom Demonstration", "Partner SE is Engaged"] | str,
+    "date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateRfpDetailsParam = TypedDict("DealRegistrationsUpdateRfpDetailsParam", {
+    "is_rfp": bool,
+    "rfp_link": str,
+    "issue_date": str,
+    "due_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.deal_registrations`` (keys optional; any mapping works).
+DealRegistrationsUpdateDocumentsItemParam = TypedDict("DealRegistrationsUpdateDocumentsItemParam", {
+    "document_reference_id": str,
+    "document_type": Literal["Deal Registration", "Other"] | str,
+}, total=False)

@@ -11,16 +11,32 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "OrderCreateAmendSubscriptionsItemCancelSubscriptionParam",
+    "OrderCreateAmendSubscriptionsItemParam",
+    "OrderCreateAmendSubscriptionsItemRenewSubscriptionParam",
+    "OrderCreateAmendSubscriptionsItemUpdateSubscriptionParam",
+    "OrderCreateAmendSubscriptionsItemUpdateTrialSubscriptionParam",
+    "OrderCreateCreateSubscriptionsItemInitialTermParam",
+    "OrderCreateCreateSubscriptionsItemParam",
+    "OrderCreateCreateSubscriptionsItemProfessionalServicesParam",
+    "OrderCreateCreateSubscriptionsItemSubResellerParam",
+    "OrderCreateHeaderAdditionalAttributesItemParam",
+    "OrderCreateHeaderParam",
     "OrderCreateResponse",
     "OrderCreateResponseErrorsItem",
     "OrderCreateResponseSubscriptionsItem",
+    "OrderPreviewAmendSubscriptionsItemParam",
+    "OrderPreviewHeaderAdditionalAttributesItemParam",
+    "OrderPreviewHeaderParam",
     "OrderPreviewResponse",
     "OrderPreviewResponseOrderMetrics",
     "OrderPreviewResponseSubscriptionItemMetricsItem",
@@ -122,3 +138,147 @@ class OrderPreviewResponse(ZoomModel):
     subscription_item_metrics: list[OrderPreviewResponseSubscriptionItemMetricsItem] | None = None
     subscription_preview: list[OrderPreviewResponseSubscriptionPreviewItem] | None = None
     warnings: list[OrderCreateResponseErrorsItem] | None = None
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateHeaderAdditionalAttributesItemParam = TypedDict("OrderCreateHeaderAdditionalAttributesItemParam", {
+    "name": str,
+    "value_type": Literal["Integer", "Enum", "String", "Boolean", "Object"] | str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateHeaderParam = TypedDict("OrderCreateHeaderParam", {
+    "order_type": Literal["trial", "sale"] | str,
+    "order_description": str,
+    "deal_reg_number": str,
+    "order_date": str,
+    "po_number": str,
+    "additional_attributes": Sequence[OrderCreateHeaderAdditionalAttributesItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateCreateSubscriptionsItemInitialTermParam = TypedDict("OrderCreateCreateSubscriptionsItemInitialTermParam", {
+    "term_type": Literal["TERMED"] | str,
+    "term_period": Literal[12, 24, 36, 48, 60] | int,
+    "start_date": str,
+    "end_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateCreateSubscriptionsItemSubResellerParam = TypedDict("OrderCreateCreateSubscriptionsItemSubResellerParam", {
+    "crm_account_number": str,
+    "account_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateCreateSubscriptionsItemProfessionalServicesParam = TypedDict("OrderCreateCreateSubscriptionsItemProfessionalServicesParam", {
+    "requires_professional_services": Literal["Yes, my organization will do the deployment", "Yes, Zoom will do the deployment", "Yes, a different organization will do the deployment", "No, the platform is already deployed", "No, the customer doesn't want deployment", "No, other reason"] | str,
+    "is_zoom_pso_org_engaged": Literal["Yes and I have a PSO Engagement Request ID", "Yes, but I need an Engagement Request to be created", "No, I need to start now"] | str,
+    "pso_engagement_request_id": str,
+    "deployment_partner": Mapping[str, Any],
+    "professional_services_description": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateCreateSubscriptionsItemParam = TypedDict("OrderCreateCreateSubscriptionsItemParam", {
+    "end_customer_account_number": str,
+    "end_customer_crm_account_number": str,
+    "sold_to_crm_contact_number": str,
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "initial_term": OrderCreateCreateSubscriptionsItemInitialTermParam | Mapping[str, Any],
+    "renewal_term": OrderCreateCreateSubscriptionsItemInitialTermParam | Mapping[str, Any],
+    "sub_reseller": OrderCreateCreateSubscriptionsItemSubResellerParam | Mapping[str, Any],
+    "service_start_date": str,
+    "paid_period_start_date": str,
+    "free_months_reason_code": Literal["Customer's Desired Billing/Start Date", "Billing at Later Date for Other Reason", "Align to Customer's Renewal Date"] | str,
+    "currency": str,
+    "auto_renew": bool,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "professional_services": OrderCreateCreateSubscriptionsItemProfessionalServicesParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateAmendSubscriptionsItemCancelSubscriptionParam = TypedDict("OrderCreateAmendSubscriptionsItemCancelSubscriptionParam", {
+    "cancel_by": Literal["EndOfCurrentTerm", "EndOfLastInvoicePeriod", "SpecificDate"] | str,
+    "cancel_on": str,
+    "cancel_reason": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateAmendSubscriptionsItemRenewSubscriptionParam = TypedDict("OrderCreateAmendSubscriptionsItemRenewSubscriptionParam", {
+    "renewal_term": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateAmendSubscriptionsItemUpdateSubscriptionParam = TypedDict("OrderCreateAmendSubscriptionsItemUpdateSubscriptionParam", {
+    "auto_renew": bool,
+    "renewal_term": Mapping[str, Any],
+    "sold_to_crm_contact_number": str,
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "professional_services": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateAmendSubscriptionsItemUpdateTrialSubscriptionParam = TypedDict("OrderCreateAmendSubscriptionsItemUpdateTrialSubscriptionParam", {
+    "extend_trial_offers": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderCreateAmendSubscriptionsItemParam = TypedDict("OrderCreateAmendSubscriptionsItemParam", {
+    "subscription_number": str,
+    "zoom_account_number": str,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "upgrade_offers": Sequence[Mapping[str, Any]],
+    "remove_offers": Sequence[Mapping[str, Any]],
+    "update_offers": Sequence[Mapping[str, Any]],
+    "cancel_subscription": OrderCreateAmendSubscriptionsItemCancelSubscriptionParam | Mapping[str, Any],
+    "renew_subscription": OrderCreateAmendSubscriptionsItemRenewSubscriptionParam | Mapping[str, Any],
+    "update_subscription": OrderCreateAmendSubscriptionsItemUpdateSubscriptionParam | Mapping[str, Any],
+    "update_trial_subscription": OrderCreateAmendSubscriptionsItemUpdateTrialSubscriptionParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderPreviewHeaderAdditionalAttributesItemParam = TypedDict("OrderPreviewHeaderAdditionalAttributesItemParam", {
+    "name": str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderPreviewHeaderParam = TypedDict("OrderPreviewHeaderParam", {
+    "order_type": Literal["trial", "sale"] | str,
+    "order_description": str,
+    "deal_reg_number": str,
+    "order_date": str,
+    "po_number": str,
+    "additional_attributes": Sequence[OrderPreviewHeaderAdditionalAttributesItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.order`` (keys optional; any mapping works).
+OrderPreviewAmendSubscriptionsItemParam = TypedDict("OrderPreviewAmendSubscriptionsItemParam", {
+    "subscription_number": str,
+    "zoom_account_number": str,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "upgrade_offers": Sequence[Mapping[str, Any]],
+    "remove_offers": Sequence[Mapping[str, Any]],
+    "update_offers": Sequence[Mapping[str, Any]],
+    "cancel_subscription": OrderCreateAmendSubscriptionsItemCancelSubscriptionParam | Mapping[str, Any],
+    "renew_subscription": OrderCreateAmendSubscriptionsItemRenewSubscriptionParam | Mapping[str, Any],
+    "update_subscription": OrderCreateAmendSubscriptionsItemUpdateSubscriptionParam | Mapping[str, Any],
+}, total=False)

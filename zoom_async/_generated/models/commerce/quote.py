@@ -11,15 +11,28 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "QuoteCreateAmendSubscriptionsItemCancelSubscriptionParam",
+    "QuoteCreateAmendSubscriptionsItemParam",
+    "QuoteCreateAmendSubscriptionsItemRenewSubscriptionParam",
+    "QuoteCreateAmendSubscriptionsItemUpdateSubscriptionParam",
+    "QuoteCreateCreateSubscriptionsItemInitialTermParam",
+    "QuoteCreateCreateSubscriptionsItemParam",
+    "QuoteCreateCreateSubscriptionsItemProfessionalServicesParam",
+    "QuoteCreateCreateSubscriptionsItemSubResellerParam",
+    "QuoteCreateHeaderAdditionalAttributesItemParam",
+    "QuoteCreateHeaderParam",
     "QuoteCreateResponse",
     "QuoteCreateResponseErrorsItem",
+    "QuotePreviewHeaderParam",
     "QuotePreviewResponse",
     "QuotePreviewResponseQuoteMetrics",
     "QuotePreviewResponseSubscriptionItemMetricsItem",
@@ -106,3 +119,124 @@ class QuotePreviewResponse(ZoomModel):
     subscription_item_metrics: list[QuotePreviewResponseSubscriptionItemMetricsItem] | None = None
     subscription_preview: list[QuotePreviewResponseSubscriptionPreviewItem] | None = None
     warnings: list[QuoteCreateResponseErrorsItem] | None = None
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateHeaderAdditionalAttributesItemParam = TypedDict("QuoteCreateHeaderAdditionalAttributesItemParam", {
+    "name": str,
+    "value_type": Literal["Integer", "Enum", "String", "Boolean", "Object"] | str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateHeaderParam = TypedDict("QuoteCreateHeaderParam", {
+    "quote_type": Literal["trial", "sale"] | str,
+    "quote_description": str,
+    "deal_reg_number": str,
+    "quote_date": str,
+    "quote_expiry_date": str,
+    "negotiation_note": str,
+    "additional_attributes": Sequence[QuoteCreateHeaderAdditionalAttributesItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateCreateSubscriptionsItemInitialTermParam = TypedDict("QuoteCreateCreateSubscriptionsItemInitialTermParam", {
+    "term_type": Literal["TERMED"] | str,
+    "term_period": Literal[12, 24, 36, 48, 60] | int,
+    "start_date": str,
+    "end_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateCreateSubscriptionsItemSubResellerParam = TypedDict("QuoteCreateCreateSubscriptionsItemSubResellerParam", {
+    "crm_account_number": str,
+    "account_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateCreateSubscriptionsItemProfessionalServicesParam = TypedDict("QuoteCreateCreateSubscriptionsItemProfessionalServicesParam", {
+    "requires_professional_services": Literal["Yes, my organization will do the deployment", "Yes, Zoom will do the deployment", "Yes, a different organization will do the deployment", "No, the platform is already deployed", "No, the customer doesn't want deployment", "No, other reason"] | str,
+    "is_zoom_pso_org_engaged": Literal["Yes and I have a PSO Engagement Request ID", "Yes, but I need an Engagement Request to be created", "No, I need to start now"] | str,
+    "pso_engagement_request_id": str,
+    "deployment_partner": Mapping[str, Any],
+    "professional_services_description": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateCreateSubscriptionsItemParam = TypedDict("QuoteCreateCreateSubscriptionsItemParam", {
+    "end_customer_account_number": str,
+    "end_customer_crm_account_number": str,
+    "sold_to_crm_contact_number": str,
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "initial_term": QuoteCreateCreateSubscriptionsItemInitialTermParam | Mapping[str, Any],
+    "renewal_term": QuoteCreateCreateSubscriptionsItemInitialTermParam | Mapping[str, Any],
+    "sub_reseller": QuoteCreateCreateSubscriptionsItemSubResellerParam | Mapping[str, Any],
+    "service_start_date": str,
+    "paid_period_start_date": str,
+    "free_months_reason_code": Literal["Customer's Desired Billing/Start Date", "Billing at Later Date for Other Reason", "Align to Customer's Renewal Date"] | str,
+    "currency": str,
+    "auto_renew": bool,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "additional_attributes": Sequence[Mapping[str, Any]],
+    "professional_services": QuoteCreateCreateSubscriptionsItemProfessionalServicesParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateAmendSubscriptionsItemCancelSubscriptionParam = TypedDict("QuoteCreateAmendSubscriptionsItemCancelSubscriptionParam", {
+    "cancel_by": Literal["EndOfCurrentTerm", "EndOfLastInvoicePeriod", "SpecificDate"] | str,
+    "cancel_on": str,
+    "cancel_reason": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateAmendSubscriptionsItemRenewSubscriptionParam = TypedDict("QuoteCreateAmendSubscriptionsItemRenewSubscriptionParam", {
+    "renewal_term": Mapping[str, Any],
+    "discounts": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateAmendSubscriptionsItemUpdateSubscriptionParam = TypedDict("QuoteCreateAmendSubscriptionsItemUpdateSubscriptionParam", {
+    "auto_renew": bool,
+    "renewal_term": Mapping[str, Any],
+    "sold_to_crm_contact_number": str,
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "professional_services": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuoteCreateAmendSubscriptionsItemParam = TypedDict("QuoteCreateAmendSubscriptionsItemParam", {
+    "subscription_number": str,
+    "end_customer_account_number": str,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "upgrade_offers": Sequence[Mapping[str, Any]],
+    "remove_offers": Sequence[Mapping[str, Any]],
+    "update_offers": Sequence[Mapping[str, Any]],
+    "cancel_subscription": QuoteCreateAmendSubscriptionsItemCancelSubscriptionParam | Mapping[str, Any],
+    "renew_subscription": QuoteCreateAmendSubscriptionsItemRenewSubscriptionParam | Mapping[str, Any],
+    "update_subscription": QuoteCreateAmendSubscriptionsItemUpdateSubscriptionParam | Mapping[str, Any],
+    "additional_attributes": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quote`` (keys optional; any mapping works).
+QuotePreviewHeaderParam = TypedDict("QuotePreviewHeaderParam", {
+    "quote_type": Literal["trial", "sale"] | str,
+    "quote_description": str,
+    "deal_reg_number": str,
+    "quote_date": str,
+    "quote_expiry_date": str,
+    "po_number": str,
+    "negotiation_note": str,
+    "additional_attributes": Sequence[QuoteCreateHeaderAdditionalAttributesItemParam | Mapping[str, Any]],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -46,6 +48,17 @@ __all__ = [
     "QuotesListResponse",
     "QuotesListResponseQuoteListItem",
     "QuotesListResponseQuoteListItemNetAmount",
+    "QuotesUpdateAmendSubscriptionsItemCancelSubscriptionParam",
+    "QuotesUpdateAmendSubscriptionsItemParam",
+    "QuotesUpdateAmendSubscriptionsItemRenewSubscriptionParam",
+    "QuotesUpdateAmendSubscriptionsItemUpdateSubscriptionParam",
+    "QuotesUpdateCreateSubscriptionsItemInitialTermParam",
+    "QuotesUpdateCreateSubscriptionsItemParam",
+    "QuotesUpdateCreateSubscriptionsItemProfessionalServicesParam",
+    "QuotesUpdateCreateSubscriptionsItemRenewalTermParam",
+    "QuotesUpdateFulfillmentDocumentsItemParam",
+    "QuotesUpdateHeaderAdditionalAttributesItemParam",
+    "QuotesUpdateHeaderParam",
     "QuotesUpdateResponse",
 ]
 
@@ -394,3 +407,112 @@ class QuotesUpdateResponse(ZoomModel):
     quote_reference_id: str | None = None
     status: str | None = None
     warnings: list[QuotesGetResponseErrorsItem] | None = None
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateHeaderAdditionalAttributesItemParam = TypedDict("QuotesUpdateHeaderAdditionalAttributesItemParam", {
+    "name": str,
+    "value_type": Literal["Integer", "Enum", "String", "Boolean", "Object"] | str,
+    "value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateHeaderParam = TypedDict("QuotesUpdateHeaderParam", {
+    "quote_description": str,
+    "quote_date": str,
+    "quote_expiry_date": str,
+    "negotiation_note": str,
+    "additional_attributes": Sequence[QuotesUpdateHeaderAdditionalAttributesItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateCreateSubscriptionsItemInitialTermParam = TypedDict("QuotesUpdateCreateSubscriptionsItemInitialTermParam", {
+    "term_type": Literal["TERMED"] | str,
+    "term_period": Literal[12, 24, 36, 48, 60] | int,
+    "start_date": str,
+    "end_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateCreateSubscriptionsItemRenewalTermParam = TypedDict("QuotesUpdateCreateSubscriptionsItemRenewalTermParam", {
+    "term_type": Literal["TERMED"] | str,
+    "term_period": Literal[12, 24, 26, 48, 60] | int,
+    "start_date": str,
+    "end_date": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateCreateSubscriptionsItemProfessionalServicesParam = TypedDict("QuotesUpdateCreateSubscriptionsItemProfessionalServicesParam", {
+    "requires_professional_services": Literal["Yes, my organization will do the deployment", "Yes, Zoom will do the deployment", "Yes, a different organization will do the deployment", "No, the platform is already deployed", "No, the customer doesn't want deployment", "No, other reason"] | str,
+    "is_zoom_pso_org_engaged": Literal["Yes and I have a PSO Engagement Request ID", "Yes, but I need an Engagement Request to be created", "No, I need to start now"] | str,
+    "pso_engagement_request_id": str,
+    "deployment_partner": Mapping[str, Any],
+    "professional_services_description": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateCreateSubscriptionsItemParam = TypedDict("QuotesUpdateCreateSubscriptionsItemParam", {
+    "initial_term": QuotesUpdateCreateSubscriptionsItemInitialTermParam | Mapping[str, Any],
+    "renewal_term": QuotesUpdateCreateSubscriptionsItemRenewalTermParam | Mapping[str, Any],
+    "service_start_date": str,
+    "paid_period_start_date": str,
+    "free_months_reason_code": Literal["Customer's Desired Billing/Start Date", "Billing at Later Date for Other Reason", "Align to Customer's Renewal Date"] | str,
+    "currency": str,
+    "auto_renew": bool,
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "additional_attributes": Sequence[Mapping[str, Any]],
+    "professional_services": QuotesUpdateCreateSubscriptionsItemProfessionalServicesParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateAmendSubscriptionsItemCancelSubscriptionParam = TypedDict("QuotesUpdateAmendSubscriptionsItemCancelSubscriptionParam", {
+    "cancel_by": Literal["EndOfCurrentTerm", "EndOfLastInvoicePeriod", "SpecificDate"] | str,
+    "cancel_on": str,
+    "cancel_reason": str,
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateAmendSubscriptionsItemRenewSubscriptionParam = TypedDict("QuotesUpdateAmendSubscriptionsItemRenewSubscriptionParam", {
+    "renewal_term": Mapping[str, Any],
+    "discounts": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateAmendSubscriptionsItemUpdateSubscriptionParam = TypedDict("QuotesUpdateAmendSubscriptionsItemUpdateSubscriptionParam", {
+    "sold_to_crm_contact_number": str,
+    "auto_renew": bool,
+    "renewal_term": Mapping[str, Any],
+    "end_customer_language": Literal["es-ES;", "de-DE;", "fr-FR;", "ja-JP;", "en-US;"] | str,
+    "professional_services": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateAmendSubscriptionsItemParam = TypedDict("QuotesUpdateAmendSubscriptionsItemParam", {
+    "add_offers": Sequence[Mapping[str, Any]],
+    "add_add_ons": Sequence[Mapping[str, Any]],
+    "upgrade_offers": Sequence[Mapping[str, Any]],
+    "remove_offers": Sequence[Mapping[str, Any]],
+    "update_offers": Sequence[Mapping[str, Any]],
+    "cancel_subscription": QuotesUpdateAmendSubscriptionsItemCancelSubscriptionParam | Mapping[str, Any],
+    "renew_subscription": QuotesUpdateAmendSubscriptionsItemRenewSubscriptionParam | Mapping[str, Any],
+    "update_subscription": QuotesUpdateAmendSubscriptionsItemUpdateSubscriptionParam | Mapping[str, Any],
+    "additional_attributes": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.commerce.quotes`` (keys optional; any mapping works).
+QuotesUpdateFulfillmentDocumentsItemParam = TypedDict("QuotesUpdateFulfillmentDocumentsItemParam", {
+    "document_reference_id": str,
+    "document_type": Literal["Purchase Order", "Customer Acceptance", "Other"] | str,
+}, total=False)

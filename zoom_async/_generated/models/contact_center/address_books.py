@@ -11,13 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AddressBooksCreateContactCustomFieldsItemParam",
+    "AddressBooksCreateContactPhonesItemParam",
+    "AddressBooksCreateContactVariablesItemParam",
     "AddressBooksCreateResponse",
     "AddressBooksListContactCustomFieldsItem",
     "AddressBooksListContactCustomFieldsPage",
@@ -179,3 +184,24 @@ class AddressBooksListContactsPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.address_books`` (keys optional; any mapping works).
+AddressBooksCreateContactPhonesItemParam = TypedDict("AddressBooksCreateContactPhonesItemParam", {
+    "phone_number": str,
+    "phone_type": Literal["main", "work", "home", "mobile", "other"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.address_books`` (keys optional; any mapping works).
+AddressBooksCreateContactVariablesItemParam = TypedDict("AddressBooksCreateContactVariablesItemParam", {
+    "variable_id": str,
+    "variable_value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.address_books`` (keys optional; any mapping works).
+AddressBooksCreateContactCustomFieldsItemParam = TypedDict("AddressBooksCreateContactCustomFieldsItemParam", {
+    "custom_field_id": str,
+    "custom_field_value": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AgentRoutingProfilesCreatePrioritiesItemParam",
     "AgentRoutingProfilesCreateResponse",
     "AgentRoutingProfilesCreateResponsePrioritiesItem",
     "AgentRoutingProfilesCreateResponsePrioritiesItemBackupSkillsItem",
@@ -106,3 +109,17 @@ class AgentRoutingProfilesCreateResponse(ZoomModel):
     priorities: list[AgentRoutingProfilesCreateResponsePrioritiesItem] | None = None
     time_steps: list[int] | None = None
     wait_time_agent_in_seconds: int | None = None
+
+
+#: A request object of ``zoom.contact_center.agent_routing_profiles`` (keys optional; any mapping works).
+AgentRoutingProfilesCreatePrioritiesItemParam = TypedDict("AgentRoutingProfilesCreatePrioritiesItemParam", {
+    "category_type": Literal["skill", "intent"] | str,
+    "skill_category_id": str,
+    "intent_group_id": str,
+    "minimum_proficiency_level": int,
+    "skill_category_required": bool,
+    "intent_group_required": bool,
+    "default_skill_id": str,
+    "time_step": int,
+    "backup_skills": Sequence[Mapping[str, Any]],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,6 +22,7 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "AssetLibraryCreateAssetResponse",
     "AssetLibraryCreateAssetResponseAssetItemsItem",
+    "AssetLibraryDuplicateAssetAssetsItemParam",
     "AssetLibraryDuplicateAssetResponse",
     "AssetLibraryDuplicateAssetResponseResultsItem",
     "AssetLibraryListAssetsItem",
@@ -112,3 +115,10 @@ class AssetLibraryListCategoriesPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.asset_library`` (keys optional; any mapping works).
+AssetLibraryDuplicateAssetAssetsItemParam = TypedDict("AssetLibraryDuplicateAssetAssetsItemParam", {
+    "asset_name": str,
+    "asset_description": str,
+}, total=False)

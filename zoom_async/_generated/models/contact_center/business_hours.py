@@ -11,13 +11,17 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "BusinessHoursCreateHoursCustomHoursItemParam",
+    "BusinessHoursCreateHoursParam",
     "BusinessHoursCreateResponse",
     "BusinessHoursListFlowsItem",
     "BusinessHoursListFlowsPage",
@@ -29,6 +33,8 @@ __all__ = [
     "BusinessHoursListPageBusinessHoursItemHours",
     "BusinessHoursListQueuesItem",
     "BusinessHoursListQueuesPage",
+    "BusinessHoursUpdateHoursCustomHoursItemParam",
+    "BusinessHoursUpdateHoursParam",
 ]
 
 
@@ -129,3 +135,33 @@ class BusinessHoursListQueuesPage(ZoomModel):
     page_size: int | None = None
     queues: list[BusinessHoursListQueuesItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.business_hours`` (keys optional; any mapping works).
+BusinessHoursCreateHoursCustomHoursItemParam = TypedDict("BusinessHoursCreateHoursCustomHoursItemParam", {
+    "day_of_week": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "custom_hour_type": Literal[1, 2] | int,
+    "custom_hour_ranges": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.business_hours`` (keys optional; any mapping works).
+BusinessHoursCreateHoursParam = TypedDict("BusinessHoursCreateHoursParam", {
+    "hour_type": Literal[1, 2] | int,
+    "custom_hours": Sequence[BusinessHoursCreateHoursCustomHoursItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.business_hours`` (keys optional; any mapping works).
+BusinessHoursUpdateHoursCustomHoursItemParam = TypedDict("BusinessHoursUpdateHoursCustomHoursItemParam", {
+    "day_of_week": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "custom_hour_type": Literal[0, 1, 2] | int,
+    "custom_hour_ranges": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.business_hours`` (keys optional; any mapping works).
+BusinessHoursUpdateHoursParam = TypedDict("BusinessHoursUpdateHoursParam", {
+    "hour_type": Literal[1, 2] | int,
+    "custom_hours": Sequence[BusinessHoursUpdateHoursCustomHoursItemParam | Mapping[str, Any]],
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ClosuresCreateClosuresItemParam",
     "ClosuresCreateResponse",
     "ClosuresListFlowsItem",
     "ClosuresListFlowsPage",
@@ -26,6 +29,7 @@ __all__ = [
     "ClosuresListPage",
     "ClosuresListQueuesItem",
     "ClosuresListQueuesPage",
+    "ClosuresUpdateClosuresItemParam",
 ]
 
 
@@ -107,3 +111,33 @@ class ClosuresListQueuesPage(ZoomModel):
     page_size: int | None = None
     queues: list[ClosuresListQueuesItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.closures`` (keys optional; any mapping works).
+ClosuresCreateClosuresItemParam = TypedDict("ClosuresCreateClosuresItemParam", {
+    "closure_name": str,
+    "closure_hour_type": Literal[1, 2] | int,
+    "start_time": str,
+    "end_time": str,
+    "recurring_frequency": Literal[0, 1, 2, 3] | int,
+    "recurring_frequency_type": Literal[1, 2] | int,
+    "recurring_month": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] | int,
+    "recurring_week_interval": int,
+    "recurring_days_of_week": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.closures`` (keys optional; any mapping works).
+ClosuresUpdateClosuresItemParam = TypedDict("ClosuresUpdateClosuresItemParam", {
+    "closure_id": str,
+    "closure_name": str,
+    "closure_hour_type": Literal[1, 2] | int,
+    "start_time": str,
+    "end_time": str,
+    "recurring_frequency": Literal[0, 1, 2, 3] | int,
+    "recurring_frequency_type": Literal[1, 2] | int,
+    "recurring_month": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] | int,
+    "recurring_week_interval": int,
+    "recurring_days_of_week": Sequence[str],
+    "to_delete": bool,
+}, total=False)

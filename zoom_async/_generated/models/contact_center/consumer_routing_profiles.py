@@ -11,13 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ConsumerRoutingProfilesCreateAccumulatedPrioritiesItemParam",
+    "ConsumerRoutingProfilesCreateTopPrioritiesItemParam",
+    "ConsumerRoutingProfilesCreateTopPrioritiesItemParameterParam",
     "ConsumerRoutingProfilesListItem",
     "ConsumerRoutingProfilesListItemAccumulatedPrioritiesItem",
     "ConsumerRoutingProfilesListItemAccumulatedPrioritiesItemParameter",
@@ -100,3 +105,32 @@ class ConsumerRoutingProfilesListPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.consumer_routing_profiles`` (keys optional; any mapping works).
+ConsumerRoutingProfilesCreateTopPrioritiesItemParameterParam = TypedDict("ConsumerRoutingProfilesCreateTopPrioritiesItemParameterParam", {
+    "ids": Sequence[Any],
+    "enter_queue_start_time": str,
+    "enter_queue_end_time": str,
+    "enter_queue_timezone": str,
+    "max_returning_minutes": int,
+    "variable_id": str,
+    "variable_values": Sequence[Any],
+    "operator": Literal["equal_to", "greater_than", "less_than", "contains"] | str,
+    "compared_value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.consumer_routing_profiles`` (keys optional; any mapping works).
+ConsumerRoutingProfilesCreateTopPrioritiesItemParam = TypedDict("ConsumerRoutingProfilesCreateTopPrioritiesItemParam", {
+    "attribute_type": Literal["address_book_contacts", "entrance_to_queue", "new_customer", "returning_customer", "release_to_queue", "skills", "address_book_variable", "global_variable"] | str,
+    "parameter": ConsumerRoutingProfilesCreateTopPrioritiesItemParameterParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.consumer_routing_profiles`` (keys optional; any mapping works).
+ConsumerRoutingProfilesCreateAccumulatedPrioritiesItemParam = TypedDict("ConsumerRoutingProfilesCreateAccumulatedPrioritiesItemParam", {
+    "attribute_type": Literal["address_book_contacts", "entrance_to_queue", "new_customer", "returning_customer", "release_to_queue", "skills", "address_book_variable", "global_variable"] | str,
+    "incremental_rate": int,
+    "parameter": ConsumerRoutingProfilesCreateTopPrioritiesItemParameterParam | Mapping[str, Any],
+}, total=False)

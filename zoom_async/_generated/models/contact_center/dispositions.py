@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -21,6 +23,7 @@ __all__ = [
     "DispositionsCreateResponse",
     "DispositionsCreateSetResponse",
     "DispositionsCreateSetResponseDispositionsItem",
+    "DispositionsCreateSubDispositionsItemParam",
     "DispositionsGetResponse",
     "DispositionsGetResponseSubDispositionsItem",
     "DispositionsGetSetResponse",
@@ -29,6 +32,7 @@ __all__ = [
     "DispositionsListPage",
     "DispositionsListSetsItem",
     "DispositionsListSetsPage",
+    "DispositionsUpdateSubDispositionsItemParam",
 ]
 
 
@@ -149,3 +153,20 @@ class DispositionsGetResponse(ZoomModel):
     queue_count: int | None = None
     status: str | None = None
     sub_dispositions: list[DispositionsGetResponseSubDispositionsItem] | None = None
+
+
+#: A request object of ``zoom.contact_center.dispositions`` (keys optional; any mapping works).
+DispositionsCreateSubDispositionsItemParam = TypedDict("DispositionsCreateSubDispositionsItemParam", {
+    "sub_disposition_name": str,
+    "current_index": float,
+    "parent_index": float,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.dispositions`` (keys optional; any mapping works).
+DispositionsUpdateSubDispositionsItemParam = TypedDict("DispositionsUpdateSubDispositionsItemParam", {
+    "sub_disposition_id": str,
+    "sub_disposition_name": str,
+    "current_index": float,
+    "parent_index": float,
+}, total=False)

@@ -11,19 +11,26 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "EngagementCreateChannelsItemParam",
+    "EngagementCreateConsumersItemParam",
+    "EngagementCreateFlowParam",
     "EngagementCreateResponse",
     "EngagementCreateResponseChannelsItem",
     "EngagementCreateResponseConsumersItem",
     "EngagementCreateResponseFlowsItem",
     "EngagementCreateResponseVariablesItem",
     "EngagementCreateResponseWorkItemVariables",
+    "EngagementCreateVariablesItemParam",
+    "EngagementCreateWorkItemVariablesParam",
 ]
 
 
@@ -88,3 +95,47 @@ class EngagementCreateResponse(ZoomModel):
     start_time: str | None = None
     variables: list[EngagementCreateResponseVariablesItem] | None = None
     work_item_variables: EngagementCreateResponseWorkItemVariables | None = None
+
+
+#: A request object of ``zoom.contact_center.engagement`` (keys optional; any mapping works).
+EngagementCreateWorkItemVariablesParam = TypedDict("EngagementCreateWorkItemVariablesParam", {
+    "work_item_id": str,
+    "work_item_name": str,
+    "work_item_desc": str,
+    "work_item_type_id": str,
+    "work_item_type": str,
+    "work_item_due_date": str,
+    "work_item_origin": str,
+    "work_item_priority": int,
+    "work_item_transcript_url": str,
+    "work_item_hyperlink": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.engagement`` (keys optional; any mapping works).
+EngagementCreateFlowParam = TypedDict("EngagementCreateFlowParam", {
+    "flow_entry_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.engagement`` (keys optional; any mapping works).
+EngagementCreateChannelsItemParam = TypedDict("EngagementCreateChannelsItemParam", {
+    "channel": Literal["work_item"] | str,
+    "channel_source": Literal["API"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.engagement`` (keys optional; any mapping works).
+EngagementCreateConsumersItemParam = TypedDict("EngagementCreateConsumersItemParam", {
+    "consumer_external_id": str,
+    "consumer_display_name": str,
+    "consumer_email": str,
+    "consumer_number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.engagement`` (keys optional; any mapping works).
+EngagementCreateVariablesItemParam = TypedDict("EngagementCreateVariablesItemParam", {
+    "name": str,
+    "value": str,
+}, total=False)

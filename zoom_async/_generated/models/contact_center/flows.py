@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "FlowsCreateEntryPointEntryPointsItemParam",
     "FlowsCreateEntryPointResponse",
     "FlowsCreateEntryPointResponseEntryPointsItem",
     "FlowsCreateResponse",
@@ -127,3 +130,10 @@ class FlowsCreateEntryPointResponse(ZoomModel):
     channel_source: str | None = None
     enable_detect_language: bool | None = None
     entry_points: list[FlowsCreateEntryPointResponseEntryPointsItem] | None = None
+
+
+#: A request object of ``zoom.contact_center.flows`` (keys optional; any mapping works).
+FlowsCreateEntryPointEntryPointsItemParam = TypedDict("FlowsCreateEntryPointEntryPointsItemParam", {
+    "entry_id": str,
+    "entry_language": str,
+}, total=False)

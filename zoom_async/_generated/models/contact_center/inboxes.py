@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -23,6 +25,8 @@ __all__ = [
     "InboxesCreateResponseVoicemailVoicemailAutoAssignment",
     "InboxesCreateResponseVoicemailVoicemailNotificationByEmail",
     "InboxesCreateResponseVoicemailVoicemailSendRemindersForUnresolved",
+    "InboxesCreateVoicemailParam",
+    "InboxesCreateVoicemailVoicemailNotificationByEmailParam",
     "InboxesGetResponse",
     "InboxesGetResponseVoicemail",
     "InboxesListEmailNotificationsItem",
@@ -37,6 +41,9 @@ __all__ = [
     "InboxesListQueuesResponseQueuesItem",
     "InboxesListUsersResponse",
     "InboxesListUsersResponseUsersItem",
+    "InboxesUpdateVoicemailParam",
+    "InboxesUpdateVoicemailVoicemailAutoAssignmentParam",
+    "InboxesUpdateVoicemailVoicemailSendRemindersForUnresolvedParam",
 ]
 
 
@@ -260,3 +267,55 @@ class InboxesListUsersResponse(ZoomModel):
     page_size: int | None = None
     total_records: int | None = None
     users: list[InboxesListUsersResponseUsersItem] | None = None
+
+
+#: A request object of ``zoom.contact_center.inboxes`` (keys optional; any mapping works).
+InboxesCreateVoicemailVoicemailNotificationByEmailParam = TypedDict("InboxesCreateVoicemailVoicemailNotificationByEmailParam", {
+    "enable": bool,
+    "include_voicemail_file": bool,
+    "include_voicemail_transcription": bool,
+    "forward_voicemail_to_emails": bool,
+    "emails": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.inboxes`` (keys optional; any mapping works).
+InboxesCreateVoicemailParam = TypedDict("InboxesCreateVoicemailParam", {
+    "soft_delete": bool,
+    "soft_delete_days_limit": int,
+    "voicemail_time_limit": int,
+    "delete_voicemail_days_limit": int,
+    "voicemail_transcription": bool,
+    "voicemail_notification_by_email": InboxesCreateVoicemailVoicemailNotificationByEmailParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.inboxes`` (keys optional; any mapping works).
+InboxesUpdateVoicemailVoicemailAutoAssignmentParam = TypedDict("InboxesUpdateVoicemailVoicemailAutoAssignmentParam", {
+    "enable": bool,
+    "voicemail_auto_assignment_type": Literal[1, 2, 3, 4, 5] | int,
+    "voicemail_auto_assignment_during_active_work_session": Literal[0, 1] | int,
+    "voicemail_auto_assignment_content_id": str,
+    "voicemail_auto_assignment_routine_profile_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.inboxes`` (keys optional; any mapping works).
+InboxesUpdateVoicemailVoicemailSendRemindersForUnresolvedParam = TypedDict("InboxesUpdateVoicemailVoicemailSendRemindersForUnresolvedParam", {
+    "enable": bool,
+    "send_alert_for_unresolved_voicemail_timeout": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.inboxes`` (keys optional; any mapping works).
+InboxesUpdateVoicemailParam = TypedDict("InboxesUpdateVoicemailParam", {
+    "soft_delete": bool,
+    "soft_delete_days_limit": int,
+    "voicemail_time_limit": int,
+    "delete_voicemail_days_limit": int,
+    "voicemail_transcription": bool,
+    "voicemail_notification_by_email": InboxesCreateVoicemailVoicemailNotificationByEmailParam | Mapping[str, Any],
+    "greeting_audio_asset_id": str,
+    "voicemail_auto_assignment": InboxesUpdateVoicemailVoicemailAutoAssignmentParam | Mapping[str, Any],
+    "voicemail_send_reminders_for_unresolved": InboxesUpdateVoicemailVoicemailSendRemindersForUnresolvedParam | Mapping[str, Any],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,7 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "MessagesCreateResponse",
+    "MessagesCreateWhatsappMessageParam",
 ]
 
 
@@ -28,3 +31,10 @@ class MessagesCreateResponse(ZoomModel):
     from_: str | None = Field(default=None, alias="from")
     message_id: str | None = None
     to: str | None = None
+
+
+#: A request object of ``zoom.contact_center.messages`` (keys optional; any mapping works).
+MessagesCreateWhatsappMessageParam = TypedDict("MessagesCreateWhatsappMessageParam", {
+    "type": Literal["whatsAppTemplate"] | str,
+    "value": str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -24,6 +26,7 @@ __all__ = [
     "OutboundCampaignCreateCampaignResponseDialingMethodSettings2",
     "OutboundCampaignCreateCampaignResponseDialingMethodSettings3",
     "OutboundCampaignCreateCampaignResponseDialingMethodSettingsAmdSettings",
+    "OutboundCampaignCreateContactListContactContactPhonesItemParam",
     "OutboundCampaignCreateContactListContactResponse",
     "OutboundCampaignCreateContactListResponse",
     "OutboundCampaignGetCampaignResponse",
@@ -37,6 +40,7 @@ __all__ = [
     "OutboundCampaignListContactListsPage",
     "OutboundCampaignListDncListPhonesItem",
     "OutboundCampaignListDncListPhonesPage",
+    "OutboundCampaignUpdateContactListContactsContactsItemParam",
     "OutboundCampaignUpdateContactListContactsResponse",
     "OutboundCampaignUpdateContactListContactsResponseFailedContactsItem",
     "OutboundCampaignUpdateContactListsResponse",
@@ -295,3 +299,26 @@ class OutboundCampaignListDncListPhonesPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.outbound_campaign`` (keys optional; any mapping works).
+OutboundCampaignCreateContactListContactContactPhonesItemParam = TypedDict("OutboundCampaignCreateContactListContactContactPhonesItemParam", {
+    "contact_phone_number": str,
+    "contact_phone_type": Literal["Main", "Work", "Home", "Mobile", "Other"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.outbound_campaign`` (keys optional; any mapping works).
+OutboundCampaignUpdateContactListContactsContactsItemParam = TypedDict("OutboundCampaignUpdateContactListContactsContactsItemParam", {
+    "contact_id": str,
+    "contact_display_name": str,
+    "contact_first_name": str,
+    "contact_last_name": str,
+    "contact_phones": Sequence[Mapping[str, Any]],
+    "contact_emails": Sequence[str],
+    "contact_location": str,
+    "contact_account_number": str,
+    "contact_company": str,
+    "contact_role": str,
+    "contact_timezone": str,
+}, total=False)

@@ -11,18 +11,26 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "QueuesBatchQueuesItemParam",
     "QueuesBatchResponseItem",
     "QueuesCreateAgentResponse",
     "QueuesCreateAgentResponseAgentsItem",
     "QueuesCreateDispositionResponse",
     "QueuesCreateDispositionsSetResponse",
+    "QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioCustomAudioItemParam",
+    "QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioParam",
+    "QueuesCreateInterruptMenuMenuOptionsItemCallbackSettingsParam",
+    "QueuesCreateInterruptMenuMenuOptionsItemParam",
+    "QueuesCreateInterruptMenuMenuOptionsItemPlayMessageCustomAudioParam",
     "QueuesCreateInterruptMenuResponse",
     "QueuesCreateInterruptMenuResponseInvalidOptionMessageCustomAudio",
     "QueuesCreateInterruptMenuResponseInvalidOptionMessageCustomAudioCustomAudioItem",
@@ -30,6 +38,7 @@ __all__ = [
     "QueuesCreateInterruptMenuResponseMenuOptionsItemCallbackSettings",
     "QueuesCreateInterruptMenuResponseMenuOptionsItemCallbackSettingsCallbackCancelMessageCustomAudio",
     "QueuesCreateResponse",
+    "QueuesCreateScheduledCallbacksEventAttendeesItemParam",
     "QueuesCreateScheduledCallbacksEventResponse",
     "QueuesCreateScheduledCallbacksEventResponseAttendeesItem",
     "QueuesCreateSupervisorResponse",
@@ -71,6 +80,23 @@ __all__ = [
     "QueuesListScheduledCallbacksSupportiveSlotsResponseBookingDaysItemSlotsItem",
     "QueuesListSupervisorsItem",
     "QueuesListSupervisorsPage",
+    "QueuesUpdateAgentRoutingSettingsParam",
+    "QueuesUpdateEngagementAcceptanceParam",
+    "QueuesUpdateInboundLaunchUrlInfoConfigItemParam",
+    "QueuesUpdateInboundLaunchUrlInfoParam",
+    "QueuesUpdateInterruptAudioInterruptsItemParam",
+    "QueuesUpdateInterruptNotifyInterruptsNotifyEstimatedWaitTimeParam",
+    "QueuesUpdateInterruptNotifyInterruptsNotifyPositionInQueueParam",
+    "QueuesUpdateInterruptNotifyInterruptsParam",
+    "QueuesUpdateOutboundSettingsOutboundLabelsParam",
+    "QueuesUpdateOutboundSettingsOutboundLaunchUrlInfoParam",
+    "QueuesUpdateOutboundSettingsParam",
+    "QueuesUpdateScheduledCallbackSettingsGreetingMessageParam",
+    "QueuesUpdateScheduledCallbackSettingsParam",
+    "QueuesUpdateShortAbandonParam",
+    "QueuesUpdateVideoCallbackSettingsCallbackOfferTimeItemParam",
+    "QueuesUpdateVideoCallbackSettingsCallbackReturnDayItemParam",
+    "QueuesUpdateVideoCallbackSettingsParam",
 ]
 
 
@@ -704,3 +730,251 @@ class QueuesListForUserPage(ZoomModel):
     page_size: int | None = None
     queues: list[QueuesListForUserItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesBatchQueuesItemParam = TypedDict("QueuesBatchQueuesItemParam", {
+    "queue_name": str,
+    "queue_description": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateShortAbandonParam = TypedDict("QueuesUpdateShortAbandonParam", {
+    "enable": bool,
+    "threshold": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateAgentRoutingSettingsParam = TypedDict("QueuesUpdateAgentRoutingSettingsParam", {
+    "allow_agent_select_skill_for_transfer": bool,
+    "maximum_look_back_period": int,
+    "last_engaged_agent_data_from_queue_ids": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateEngagementAcceptanceParam = TypedDict("QueuesUpdateEngagementAcceptanceParam", {
+    "acceptance_type": Literal["manual", "auto"] | str,
+    "enable_agent_alert_tone": bool,
+    "enable_agent_whisper_announcement": bool,
+    "agent_whisper_announcement_asset_id": str,
+    "enable_agent_greeting": bool,
+    "agent_greeting_asset_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInboundLaunchUrlInfoConfigItemParam = TypedDict("QueuesUpdateInboundLaunchUrlInfoConfigItemParam", {
+    "launch_trigger": Literal["ringing", "answered", "ended"] | str,
+    "launch_url": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInboundLaunchUrlInfoParam = TypedDict("QueuesUpdateInboundLaunchUrlInfoParam", {
+    "config": Sequence[QueuesUpdateInboundLaunchUrlInfoConfigItemParam | Mapping[str, Any]],
+    "enable_launch_url": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateOutboundSettingsOutboundLaunchUrlInfoParam = TypedDict("QueuesUpdateOutboundSettingsOutboundLaunchUrlInfoParam", {
+    "config": Sequence[Mapping[str, Any]],
+    "enable_launch_url": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateOutboundSettingsOutboundLabelsParam = TypedDict("QueuesUpdateOutboundSettingsOutboundLabelsParam", {
+    "outbound_call_duration_lower_threshold": int,
+    "outbound_call_duration_upper_threshold": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateOutboundSettingsParam = TypedDict("QueuesUpdateOutboundSettingsParam", {
+    "enable_outbound_calls": bool,
+    "queue_caller_ids": Sequence[str],
+    "outbound_launch_url_info": QueuesUpdateOutboundSettingsOutboundLaunchUrlInfoParam | Mapping[str, Any],
+    "outbound_labels": QueuesUpdateOutboundSettingsOutboundLabelsParam | Mapping[str, Any],
+    "outbound_transferring_media_id": str,
+    "outbound_holding_media_id": str,
+    "outbound_notes_asset_id": str,
+    "outbound_disposition_required": bool,
+    "outbound_default_disposition_id": str,
+    "outbound_wrap_up_time": int,
+    "outbound_wrap_up_expiration": bool,
+    "outbound_wrap_up_after_transfer": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateScheduledCallbackSettingsGreetingMessageParam = TypedDict("QueuesUpdateScheduledCallbackSettingsGreetingMessageParam", {
+    "custom_media_asset_id": str,
+    "language_code": Literal["zh-CN", "zh-TW", "yue-CN", "cmn-CN", "da-DK", "nl-NL", "en-AU", "en-NZ", "en-GB", "en-US", "fr-CA", "fr-FR", "de-DE", "it-IT", "ja-JP", "ko-KR", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "es-ES", "es-MX", "es-US", "sv-SE", "tr-TR"] | str,
+    "voice_id": Literal["Danielle", "Gregory", "Ivy", "Joanna", "Joey", "Justin", "Kendra", "Kevin", "Kimberly", "Matthew", "Ruth", "Salli", "Stephen"] | str,
+    "message_text": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateScheduledCallbackSettingsParam = TypedDict("QueuesUpdateScheduledCallbackSettingsParam", {
+    "enable_scheduled_callback": bool,
+    "consumer_inquiry_option": str,
+    "greeting_message": QueuesUpdateScheduledCallbackSettingsGreetingMessageParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateVideoCallbackSettingsCallbackOfferTimeItemParam = TypedDict("QueuesUpdateVideoCallbackSettingsCallbackOfferTimeItemParam", {
+    "callback_offer_day": Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] | str,
+    "callback_offer_start_time": str,
+    "callback_offer_end_time": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateVideoCallbackSettingsCallbackReturnDayItemParam = TypedDict("QueuesUpdateVideoCallbackSettingsCallbackReturnDayItemParam", {
+    "callback_return_day": Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"] | str,
+    "callback_return_start_time": str,
+    "callback_return_end_time": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateVideoCallbackSettingsParam = TypedDict("QueuesUpdateVideoCallbackSettingsParam", {
+    "enable_video_callback": bool,
+    "time_to_offer_callback": int,
+    "callback_url_expiration": int,
+    "enable_resend_callback_url": bool,
+    "resend_callback_url_time": Literal["60", "90", "120"] | str,
+    "enable_mobile_notification": bool,
+    "callback_timeout": int,
+    "enable_callback_cancel_message": bool,
+    "callback_cancel_email_subject": str,
+    "callback_cancel_email_body": str,
+    "enable_callback_cancel_sms_message": bool,
+    "callback_cancel_sms_text": str,
+    "enable_callback_offter_time": bool,
+    "callback_offer_time": Sequence[QueuesUpdateVideoCallbackSettingsCallbackOfferTimeItemParam | Mapping[str, Any]],
+    "enable_callback_return_time": bool,
+    "callback_return_timezone_id": str,
+    "callback_return_day": Sequence[QueuesUpdateVideoCallbackSettingsCallbackReturnDayItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInterruptAudioInterruptsItemParam = TypedDict("QueuesUpdateInterruptAudioInterruptsItemParam", {
+    "audio_asset_id": str,
+    "play_after_seconds": int,
+    "is_loop": bool,
+    "loop_interval": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInterruptNotifyInterruptsNotifyPositionInQueueParam = TypedDict("QueuesUpdateInterruptNotifyInterruptsNotifyPositionInQueueParam", {
+    "custom_audio_type": Literal["standard", "advanced"] | str,
+    "custom_audio": Sequence[Mapping[str, Any]],
+    "over_limit_custom_audio": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInterruptNotifyInterruptsNotifyEstimatedWaitTimeParam = TypedDict("QueuesUpdateInterruptNotifyInterruptsNotifyEstimatedWaitTimeParam", {
+    "custom_audio_type": Literal["standard", "advanced"] | str,
+    "custom_audio": Sequence[Mapping[str, Any]],
+    "over_limit_custom_audio": Sequence[Mapping[str, Any]],
+    "backup_custom_audio": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesUpdateInterruptNotifyInterruptsParam = TypedDict("QueuesUpdateInterruptNotifyInterruptsParam", {
+    "play_after_seconds": int,
+    "is_loop": bool,
+    "loop_interval": int,
+    "notify_position_in_queue": QueuesUpdateInterruptNotifyInterruptsNotifyPositionInQueueParam | Mapping[str, Any],
+    "notify_estimated_wait_time": QueuesUpdateInterruptNotifyInterruptsNotifyEstimatedWaitTimeParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateInterruptMenuMenuOptionsItemPlayMessageCustomAudioParam = TypedDict("QueuesCreateInterruptMenuMenuOptionsItemPlayMessageCustomAudioParam", {
+    "custom_audio_type": Literal["advanced", "standard"] | str,
+    "custom_audio": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateInterruptMenuMenuOptionsItemCallbackSettingsParam = TypedDict("QueuesCreateInterruptMenuMenuOptionsItemCallbackSettingsParam", {
+    "callback_number_type": Literal["flow_entry_id", "account_default_caller_id", "queue_default_caller_id"] | str,
+    "callback_confirm_keypress": Literal["#", "*"] | str,
+    "accept_callback_timeout": int,
+    "enable_offer_phone_number": bool,
+    "offer_number_message": str,
+    "offer_number_message_custom_audio": Mapping[str, Any],
+    "callback_confirm_messsage": str,
+    "callback_confirm_message": str,
+    "callback_confirm_message_custom_audio": Mapping[str, Any],
+    "enable_offer_extension_number": bool,
+    "offer_extension_number_message": str,
+    "offer_extension_number_message_custom_audio": Mapping[str, Any],
+    "confirm_extension_number_message": str,
+    "confirm_extension_number_message_custom_audio": Mapping[str, Any],
+    "outbound_dial_option": Literal["auto_greeting", "directly_connect"] | str,
+    "outbound_dial_greeting_message": str,
+    "outbound_dial_greeting_message_custom_audio": Mapping[str, Any],
+    "callback_timeout": int,
+    "enable_callback_cancel_message": bool,
+    "callback_cancel_message": str,
+    "callback_cancel_message_custom_audio": Mapping[str, Any],
+    "callback_returning_message": str,
+    "callback_returning_message_custom_audio": Mapping[str, Any],
+    "enable_callback_offer_time": bool,
+    "callback_offer_timezone_id": str,
+    "callback_offer_time": Sequence[Any],
+    "enable_callback_return_time": bool,
+    "callback_return_timezone_id": str,
+    "callback_return_day": Sequence[Any],
+    "enable_advanced_callback_confirmation": bool,
+    "advanced_callback_confirmation": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateInterruptMenuMenuOptionsItemParam = TypedDict("QueuesCreateInterruptMenuMenuOptionsItemParam", {
+    "keypress": Literal["1", "2", "3", "4", "5", "6", "7", "8", "9", "0", "*", "#"] | str,
+    "menu_action": Literal["request_callback", "leave_voicemail", "route_flow", "repeat_menu"] | str,
+    "play_message": str,
+    "play_message_custom_audio": QueuesCreateInterruptMenuMenuOptionsItemPlayMessageCustomAudioParam | Mapping[str, Any],
+    "route_to_flow_id": str,
+    "voice_mail_inbox_id": str,
+    "callback_settings": QueuesCreateInterruptMenuMenuOptionsItemCallbackSettingsParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioCustomAudioItemParam = TypedDict("QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioCustomAudioItemParam", {
+    "order": int,
+    "audio_asset_id": str,
+    "audio_variable": Literal["keypress"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioParam = TypedDict("QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioParam", {
+    "custom_audio_type": Literal["advanced", "standard"] | str,
+    "custom_audio": Sequence[QueuesCreateInterruptMenuInvalidOptionMessageCustomAudioCustomAudioItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.queues`` (keys optional; any mapping works).
+QueuesCreateScheduledCallbacksEventAttendeesItemParam = TypedDict("QueuesCreateScheduledCallbacksEventAttendeesItemParam", {
+    "first_name": str,
+    "last_name": str,
+    "email": str,
+    "phone_number": str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,7 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "SkillsCreateCategoryResponse",
+    "SkillsCreateForUserSkillsItemParam",
     "SkillsListCategoriesItem",
     "SkillsListCategoriesPage",
     "SkillsListForUserItem",
@@ -121,3 +124,10 @@ class SkillsListForUserPage(ZoomModel):
     page_size: int | None = None
     skills: list[SkillsListForUserItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.contact_center.skills`` (keys optional; any mapping works).
+SkillsCreateForUserSkillsItemParam = TypedDict("SkillsCreateForUserSkillsItemParam", {
+    "skill_id": str,
+    "max_proficiency_level": int,
+}, total=False)

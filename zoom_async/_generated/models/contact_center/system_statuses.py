@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,7 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "SystemStatusesCreateResponse",
+    "SystemStatusesCreateStatusAssignedQueuesItemParam",
     "SystemStatusesListItem",
     "SystemStatusesListItemStatusAssignedQueuesItem",
     "SystemStatusesListPage",
@@ -60,3 +63,9 @@ class SystemStatusesCreateResponse(ZoomModel):
     status_id: str | None = None
     status_name: str | None = None
     status_type: str | None = None
+
+
+#: A request object of ``zoom.contact_center.system_statuses`` (keys optional; any mapping works).
+SystemStatusesCreateStatusAssignedQueuesItemParam = TypedDict("SystemStatusesCreateStatusAssignedQueuesItemParam", {
+    "id": str,
+}, total=False)

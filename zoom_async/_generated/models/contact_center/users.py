@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,8 +22,20 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "UsersBatchResponse",
     "UsersBatchResponseUsersItem",
+    "UsersBatchUpdateUsersUsersItemParam",
+    "UsersBatchUsersItemChannelSettingsParam",
+    "UsersBatchUsersItemParam",
+    "UsersBatchupdateuserstatusUsersItemParam",
+    "UsersCreateChannelSettingsMultiChannelEngagementsParam",
+    "UsersCreateChannelSettingsParam",
+    "UsersCreateCommandParamsParam",
     "UsersCreateCommandResponse",
     "UsersCreateResponse",
+    "UsersCreateTemplateAssignedQueuesParam",
+    "UsersCreateTemplateClientIntegrationParam",
+    "UsersCreateTemplateEngagementCapacityParam",
+    "UsersCreateTemplateExternalUrlParam",
+    "UsersCreateTemplatePackageParam",
     "UsersCreateTemplateResponse",
     "UsersCreateTemplateResponseAssignedQueues",
     "UsersCreateTemplateResponseClientIntegration",
@@ -30,6 +44,8 @@ __all__ = [
     "UsersCreateTemplateResponsePackage",
     "UsersCreateTemplateResponseSkillsItem",
     "UsersCreateTemplateResponseTeam",
+    "UsersCreateTemplateSkillsItemParam",
+    "UsersCreateTemplateTeamParam",
     "UsersGetResponse",
     "UsersGetTemplateResponse",
     "UsersGetTemplateResponseSkillsItem",
@@ -335,3 +351,134 @@ class UsersGetResponse(ZoomModel):
     user_access: str | None = None
     user_email: str | None = None
     user_id: str | None = None
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateCommandParamsParam = TypedDict("UsersCreateCommandParamsParam", {
+    "device_id": str,
+    "cc_queue_id": str,
+    "queue_caller_id_number": str,
+    "consumer_number": str,
+    "consumer_display_name": str,
+    "reservation_id": str,
+    "engagement_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateChannelSettingsMultiChannelEngagementsParam = TypedDict("UsersCreateChannelSettingsMultiChannelEngagementsParam", {
+    "enable": bool,
+    "max_agent_load": int,
+    "email_max_agent_load": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateChannelSettingsParam = TypedDict("UsersCreateChannelSettingsParam", {
+    "multi_channel_engagements": UsersCreateChannelSettingsMultiChannelEngagementsParam | Mapping[str, Any],
+    "concurrent_message_capacity": int,
+    "concurrent_email_capacity": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersBatchUpdateUsersUsersItemParam = TypedDict("UsersBatchUpdateUsersUsersItemParam", {
+    "user_id": str,
+    "user_email": str,
+    "client_integration": Literal["Default", "Salesforce", "Zendesk", "ServiceNow", "Microsoft_Dynamics_365"] | str,
+    "client_integration_name": str,
+    "role_id": str,
+    "status_id": str,
+    "sub_status_id": str,
+    "user_access": Literal["active", "inactive"] | str,
+    "country_iso_code": str,
+    "template_id": str,
+    "package_name": Literal["Essentials", "Premium", "Elite"] | str,
+    "add_ons_plan": Sequence[Literal["ai_expert_assist"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersBatchUsersItemChannelSettingsParam = TypedDict("UsersBatchUsersItemChannelSettingsParam", {
+    "multi_channel_engagements": Mapping[str, Any],
+    "concurrent_message_capacity": int,
+    "concurrent_email_capacity": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersBatchUsersItemParam = TypedDict("UsersBatchUsersItemParam", {
+    "user_id": str,
+    "user_email": str,
+    "role_id": str,
+    "country_iso_code": str,
+    "client_integration": Literal["Default", "Salesforce", "Zendesk", "ServiceNow", "Microsoft_Dynamics_365"] | str,
+    "client_integration_name": str,
+    "user_access": Literal["active", "inactive"] | str,
+    "channel_settings": UsersBatchUsersItemChannelSettingsParam | Mapping[str, Any],
+    "template_id": str,
+    "package_name": Literal["essentials", "premium", "elite"] | str,
+    "add_ons_plan": Sequence[Literal["ai_expert_assist"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersBatchupdateuserstatusUsersItemParam = TypedDict("UsersBatchupdateuserstatusUsersItemParam", {
+    "user_id": str,
+    "user_email": str,
+    "status_id": str,
+    "sub_status_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplatePackageParam = TypedDict("UsersCreateTemplatePackageParam", {
+    "package_name": Literal["essentials", "premium", "elite"] | str,
+    "add_ons_plan": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateTeamParam = TypedDict("UsersCreateTemplateTeamParam", {
+    "team_id": str,
+    "team_supervisor": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateClientIntegrationParam = TypedDict("UsersCreateTemplateClientIntegrationParam", {
+    "client_integration_application": str,
+    "client_integration_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateExternalUrlParam = TypedDict("UsersCreateTemplateExternalUrlParam", {
+    "enable_external_url": bool,
+    "external_launch_url": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateAssignedQueuesParam = TypedDict("UsersCreateTemplateAssignedQueuesParam", {
+    "agent_queue_ids": Sequence[str],
+    "supervisor_queue_ids": Sequence[str],
+    "default_outbound_voice_queue_id": str,
+    "default_outbound_message_queue_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateSkillsItemParam = TypedDict("UsersCreateTemplateSkillsItemParam", {
+    "skill_id": str,
+    "proficiency_level": int,
+}, total=False)
+
+
+#: A request object of ``zoom.contact_center.users`` (keys optional; any mapping works).
+UsersCreateTemplateEngagementCapacityParam = TypedDict("UsersCreateTemplateEngagementCapacityParam", {
+    "concurrent_email_capacity": int,
+    "concurrent_message_capacity": int,
+    "email_max_agent_load": int,
+    "message_max_agent_load": int,
+}, total=False)

@@ -11,16 +11,22 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "MailboxesCreateDraftMessageParam",
     "MailboxesCreateDraftResponse",
     "MailboxesCreateDraftResponseMessage",
+    "MailboxesCreateLabelColorParam",
     "MailboxesCreateLabelResponse",
+    "MailboxesCreateSettingsFilterActionParam",
+    "MailboxesCreateSettingsFilterCriteriaParam",
     "MailboxesCreateThreadModifyResponse",
     "MailboxesGetDraftResponse",
     "MailboxesGetDraftResponseMessage",
@@ -450,3 +456,37 @@ class MailboxesCreateThreadModifyResponse(ZoomModel):
 
     id: str | None = None
     messages: list[MailboxesCreateDraftResponseMessage] | None = None
+
+
+#: A request object of ``zoom.mail.mailboxes`` (keys optional; any mapping works).
+MailboxesCreateDraftMessageParam = TypedDict("MailboxesCreateDraftMessageParam", {
+    "raw": str,
+}, total=False)
+
+
+#: A request object of ``zoom.mail.mailboxes`` (keys optional; any mapping works).
+MailboxesCreateLabelColorParam = TypedDict("MailboxesCreateLabelColorParam", {
+    "textColor": str,
+    "backgroundColor": str,
+}, total=False)
+
+
+#: A request object of ``zoom.mail.mailboxes`` (keys optional; any mapping works).
+MailboxesCreateSettingsFilterCriteriaParam = TypedDict("MailboxesCreateSettingsFilterCriteriaParam", {
+    "from": str,
+    "to": str,
+    "subject": str,
+    "query": str,
+    "negatedQuery": str,
+    "hasAttachment": bool,
+    "size": int,
+    "sizeComparison": Literal["unspecifield", "smaller", "larger"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.mail.mailboxes`` (keys optional; any mapping works).
+MailboxesCreateSettingsFilterActionParam = TypedDict("MailboxesCreateSettingsFilterActionParam", {
+    "addLabelIds": Sequence[str],
+    "removeLabelIds": Sequence[str],
+    "forward": str,
+}, total=False)

@@ -11,14 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AppCreateEventSubscriptionCustomHeaderParam",
     "AppCreateEventSubscriptionResponse",
+    "AppCreateNotificationMessageParam",
     "AppListCustomFieldsResponseItem",
     "AppListEventSubscriptionItem",
     "AppListEventSubscriptionItemCustomHeader",
@@ -75,3 +79,25 @@ class AppCreateEventSubscriptionResponse(ZoomModel):
     """``response`` of ``marketplace.app.create_event_subscription`` (and of events sharing its shape)."""
 
     event_subscription_id: str | None = None
+
+
+#: A request object of ``zoom.marketplace.app`` (keys optional; any mapping works).
+AppCreateNotificationMessageParam = TypedDict("AppCreateNotificationMessageParam", {
+    "text": str,
+}, total=False)
+
+
+#: A request object of ``zoom.marketplace.app`` (keys optional; any mapping works).
+AppCreateEventSubscriptionCustomHeaderParam = TypedDict("AppCreateEventSubscriptionCustomHeaderParam", {
+    "custom_header_type": Literal[0, 1, 2, 3] | int,
+    "username": str,
+    "password": str,
+    "client_id": str,
+    "client_secret": str,
+    "token_url": str,
+    "scope": str,
+    "state": str,
+    "client_authentication": Literal["header", "body"] | str,
+    "custom_header_key": str,
+    "custom_header_value": str,
+}, total=False)

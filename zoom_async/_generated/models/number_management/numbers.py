@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -28,6 +30,7 @@ __all__ = [
     "NumbersListItemSipGroup",
     "NumbersListItemSite",
     "NumbersListPage",
+    "NumbersUpdateCapabilityParam",
 ]
 
 
@@ -147,3 +150,10 @@ class NumbersGetResponse(ZoomModel):
     site: NumbersListItemSite | None = None
     source: str | None = None
     status: str | None = None
+
+
+#: A request object of ``zoom.number_management.numbers`` (keys optional; any mapping works).
+NumbersUpdateCapabilityParam = TypedDict("NumbersUpdateCapabilityParam", {
+    "incoming": bool,
+    "outgoing": bool,
+}, total=False)

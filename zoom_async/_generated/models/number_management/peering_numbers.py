@@ -11,15 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "PeeringNumbersCreatePhoneNumbersItemParam",
     "PeeringNumbersListItem",
     "PeeringNumbersListPage",
+    "PeeringNumbersUpdatePhoneNumbersItemParam",
 ]
 
 
@@ -41,3 +45,24 @@ class PeeringNumbersListPage(ZoomModel):
     next_page_token: str | None = None
     numbers: list[PeeringNumbersListItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.number_management.peering_numbers`` (keys optional; any mapping works).
+PeeringNumbersCreatePhoneNumbersItemParam = TypedDict("PeeringNumbersCreatePhoneNumbersItemParam", {
+    "billing_ref_id": str,
+    "phone_number": str,
+    "number_type": Literal["Mobile", "Toll", "TollFree", "VirtualService"] | str,
+    "service_info": str,
+    "sip_trunk_name": str,
+    "status": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.number_management.peering_numbers`` (keys optional; any mapping works).
+PeeringNumbersUpdatePhoneNumbersItemParam = TypedDict("PeeringNumbersUpdatePhoneNumbersItemParam", {
+    "billing_ref_id": str,
+    "phone_number": str,
+    "service_info": str,
+    "sip_trunk_name": str,
+    "status": bool,
+}, total=False)

@@ -11,13 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SmsConsentCreateInOutBoundDisclaimerParam",
+    "SmsConsentCreateInOutBoundOptInMessageParam",
+    "SmsConsentCreateInOutBoundOptOutMessageParam",
+    "SmsConsentCreateInOutBoundParam",
     "SmsConsentCreateResponse",
     "SmsConsentListItem",
     "SmsConsentListItemInOutBound",
@@ -115,3 +121,34 @@ class SmsConsentListPhoneNumbersPage(ZoomModel):
     page_size: int | None = None
     sms_consent_number: list[SmsConsentListPhoneNumbersItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.number_management.sms_consent`` (keys optional; any mapping works).
+SmsConsentCreateInOutBoundOptInMessageParam = TypedDict("SmsConsentCreateInOutBoundOptInMessageParam", {
+    "prompt": str,
+    "keywords": Sequence[str],
+    "confirmation_message": str,
+}, total=False)
+
+
+#: A request object of ``zoom.number_management.sms_consent`` (keys optional; any mapping works).
+SmsConsentCreateInOutBoundOptOutMessageParam = TypedDict("SmsConsentCreateInOutBoundOptOutMessageParam", {
+    "message": str,
+    "keywords": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.number_management.sms_consent`` (keys optional; any mapping works).
+SmsConsentCreateInOutBoundDisclaimerParam = TypedDict("SmsConsentCreateInOutBoundDisclaimerParam", {
+    "message": str,
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.number_management.sms_consent`` (keys optional; any mapping works).
+SmsConsentCreateInOutBoundParam = TypedDict("SmsConsentCreateInOutBoundParam", {
+    "opt_in_message": SmsConsentCreateInOutBoundOptInMessageParam | Mapping[str, Any],
+    "opt_out_message": SmsConsentCreateInOutBoundOptOutMessageParam | Mapping[str, Any],
+    "help_message": SmsConsentCreateInOutBoundOptOutMessageParam | Mapping[str, Any],
+    "disclaimer": SmsConsentCreateInOutBoundDisclaimerParam | Mapping[str, Any],
+}, total=False)

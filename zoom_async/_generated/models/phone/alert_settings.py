@@ -11,14 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AlertSettingsCreateChatChannelsItemParam",
     "AlertSettingsCreateResponse",
+    "AlertSettingsCreateRuleConditionsItemParam",
     "AlertSettingsGetResponse",
     "AlertSettingsGetResponseTargetsItem",
     "AlertSettingsGetResponseTargetsItemAssigneesItem",
@@ -128,3 +132,18 @@ class AlertSettingsGetResponse(ZoomModel):
     time_frame_from: str | None = None
     time_frame_to: str | None = None
     time_frame_type: str | None = None
+
+
+#: A request object of ``zoom.phone.alert_settings`` (keys optional; any mapping works).
+AlertSettingsCreateRuleConditionsItemParam = TypedDict("AlertSettingsCreateRuleConditionsItemParam", {
+    "rule_condition_type": Literal[1, 2, 3, 4, 5] | int,
+    "rule_condition_value": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.alert_settings`` (keys optional; any mapping works).
+AlertSettingsCreateChatChannelsItemParam = TypedDict("AlertSettingsCreateChatChannelsItemParam", {
+    "chat_channel_name": str,
+    "token": str,
+    "end_point": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AudiosBatchAttachmentsItemParam",
     "AudiosGetResponse",
     "AudiosListResponse",
     "AudiosListResponseAudiosItem",
@@ -46,3 +49,11 @@ class AudiosListResponse(ZoomModel):
     """``response`` of ``phone.audios.list`` (and of events sharing its shape)."""
 
     audios: list[AudiosListResponseAudiosItem] | None = None
+
+
+#: A request object of ``zoom.phone.audios`` (keys optional; any mapping works).
+AudiosBatchAttachmentsItemParam = TypedDict("AudiosBatchAttachmentsItemParam", {
+    "audio_type": str,
+    "base64_encoding": str,
+    "name": str,
+}, total=False)

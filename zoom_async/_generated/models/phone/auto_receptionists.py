@@ -11,14 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "AutoReceptionistsCreatePhoneNumberPhoneNumbersItemParam",
     "AutoReceptionistsCreatePolicyResponse",
+    "AutoReceptionistsCreatePolicyVoicemailAccessMemberParam",
     "AutoReceptionistsCreateResponse",
     "AutoReceptionistsGetResponse",
     "AutoReceptionistsListItem",
@@ -36,6 +40,13 @@ __all__ = [
     "AutoReceptionistsListPoliciesResponseVoicemailAccessMembersItem",
     "AutoReceptionistsListPoliciesResponseVoicemailNotificationByEmail",
     "AutoReceptionistsListPoliciesResponseVoicemailTranscription",
+    "AutoReceptionistsUpdateIvrCallerEntersNoActionParam",
+    "AutoReceptionistsUpdateIvrKeyActionParam",
+    "AutoReceptionistsUpdateIvrKeyActionTargetParam",
+    "AutoReceptionistsUpdatePoliciesSmsParam",
+    "AutoReceptionistsUpdatePoliciesVoicemailNotificationByEmailParam",
+    "AutoReceptionistsUpdatePoliciesVoicemailTranscriptionParam",
+    "AutoReceptionistsUpdatePolicyVoicemailAccessMemberParam",
 ]
 
 
@@ -211,3 +222,79 @@ class AutoReceptionistsListIvrResponse(ZoomModel):
     audio_prompt: AutoReceptionistsListItemSite | None = None
     caller_enters_no_action: AutoReceptionistsListIvrResponseCallerEntersNoAction | None = None
     key_actions: list[AutoReceptionistsListIvrResponseKeyActionsItem] | None = None
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsCreatePhoneNumberPhoneNumbersItemParam = TypedDict("AutoReceptionistsCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdatePoliciesVoicemailTranscriptionParam = TypedDict("AutoReceptionistsUpdatePoliciesVoicemailTranscriptionParam", {
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdatePoliciesVoicemailNotificationByEmailParam = TypedDict("AutoReceptionistsUpdatePoliciesVoicemailNotificationByEmailParam", {
+    "include_voicemail_file": bool,
+    "include_voicemail_transcription": bool,
+    "forward_voicemail_to_email": bool,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdatePoliciesSmsParam = TypedDict("AutoReceptionistsUpdatePoliciesSmsParam", {
+    "enable": bool,
+    "reset": bool,
+    "international_sms": bool,
+    "international_sms_countries": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsCreatePolicyVoicemailAccessMemberParam = TypedDict("AutoReceptionistsCreatePolicyVoicemailAccessMemberParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "delete": bool,
+    "download": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdatePolicyVoicemailAccessMemberParam = TypedDict("AutoReceptionistsUpdatePolicyVoicemailAccessMemberParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "delete": bool,
+    "download": bool,
+    "shared_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdateIvrCallerEntersNoActionParam = TypedDict("AutoReceptionistsUpdateIvrCallerEntersNoActionParam", {
+    "action": int,
+    "audio_prompt_repeat": Literal[1, 2, 3] | int,
+    "forward_to_extension_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdateIvrKeyActionTargetParam = TypedDict("AutoReceptionistsUpdateIvrKeyActionTargetParam", {
+    "extension_id": str,
+    "phone_number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.auto_receptionists`` (keys optional; any mapping works).
+AutoReceptionistsUpdateIvrKeyActionParam = TypedDict("AutoReceptionistsUpdateIvrKeyActionParam", {
+    "action": int,
+    "key": str,
+    "target": AutoReceptionistsUpdateIvrKeyActionTargetParam | Mapping[str, Any],
+    "voicemail_greeting_id": str,
+}, total=False)

@@ -11,13 +11,17 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "BatchLocationsCreateLocationsItemCompanyAddressParam",
+    "BatchLocationsCreateLocationsItemParam",
     "BatchLocationsCreateResponse",
     "BatchLocationsCreateResponseLocationsItem",
 ]
@@ -34,3 +38,31 @@ class BatchLocationsCreateResponse(ZoomModel):
     """``response`` of ``phone.batch_locations.create`` (and of events sharing its shape)."""
 
     locations: list[BatchLocationsCreateResponseLocationsItem] | None = None
+
+
+#: A request object of ``zoom.phone.batch_locations`` (keys optional; any mapping works).
+BatchLocationsCreateLocationsItemCompanyAddressParam = TypedDict("BatchLocationsCreateLocationsItemCompanyAddressParam", {
+    "address_line1": str,
+    "address_line2": str,
+    "city": str,
+    "country": str,
+    "state_code": str,
+    "vat_number": str,
+    "zip": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.batch_locations`` (keys optional; any mapping works).
+BatchLocationsCreateLocationsItemParam = TypedDict("BatchLocationsCreateLocationsItemParam", {
+    "bssid": str,
+    "company_address": BatchLocationsCreateLocationsItemCompanyAddressParam | Mapping[str, Any],
+    "display_name": str,
+    "elin": str,
+    "identifier": str,
+    "network_switches": Sequence[Mapping[str, Any]],
+    "parent_identifier": str,
+    "private_ip": str,
+    "public_ip": str,
+    "sip_group_name": str,
+    "minimum_match_criteria": bool,
+}, total=False)

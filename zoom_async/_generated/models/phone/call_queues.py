@@ -11,13 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CallQueuesCreateMembersParam",
+    "CallQueuesCreateMembersUsersItemParam",
+    "CallQueuesCreatePhoneNumberPhoneNumbersItemParam",
+    "CallQueuesCreatePolicyVoicemailAccessMembersItemParam",
     "CallQueuesCreateResponse",
     "CallQueuesGetResponse",
     "CallQueuesGetResponseMembers",
@@ -32,6 +38,7 @@ __all__ = [
     "CallQueuesListPage",
     "CallQueuesListRecordingsItem",
     "CallQueuesListRecordingsPage",
+    "CallQueuesUpdatePolicyVoicemailAccessMembersItemParam",
 ]
 
 
@@ -176,3 +183,45 @@ class CallQueuesListRecordingsPage(ZoomModel):
     recordings: list[CallQueuesListRecordingsItem] | None = None
     to: str | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.phone.call_queues`` (keys optional; any mapping works).
+CallQueuesCreateMembersUsersItemParam = TypedDict("CallQueuesCreateMembersUsersItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.call_queues`` (keys optional; any mapping works).
+CallQueuesCreateMembersParam = TypedDict("CallQueuesCreateMembersParam", {
+    "common_area_ids": Sequence[str],
+    "users": Sequence[CallQueuesCreateMembersUsersItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.call_queues`` (keys optional; any mapping works).
+CallQueuesCreatePhoneNumberPhoneNumbersItemParam = TypedDict("CallQueuesCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.call_queues`` (keys optional; any mapping works).
+CallQueuesCreatePolicyVoicemailAccessMembersItemParam = TypedDict("CallQueuesCreatePolicyVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_download": bool,
+    "allow_delete": bool,
+    "allow_sharing": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.call_queues`` (keys optional; any mapping works).
+CallQueuesUpdatePolicyVoicemailAccessMembersItemParam = TypedDict("CallQueuesUpdatePolicyVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_download": bool,
+    "allow_delete": bool,
+    "allow_sharing": bool,
+    "shared_id": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CallingPlansCreateCallingPlansItemParam",
     "CallingPlansListResponse",
     "CallingPlansListResponseCallingPlansItem",
 ]
@@ -41,3 +44,11 @@ class CallingPlansListResponse(ZoomModel):
     """``response`` of ``phone.calling_plans.list`` (and of events sharing its shape)."""
 
     calling_plans: list[CallingPlansListResponseCallingPlansItem] | None = None
+
+
+#: A request object of ``zoom.phone.calling_plans`` (keys optional; any mapping works).
+CallingPlansCreateCallingPlansItemParam = TypedDict("CallingPlansCreateCallingPlansItemParam", {
+    "type": int,
+    "billing_account_id": str,
+    "billing_subscription_id": str,
+}, total=False)

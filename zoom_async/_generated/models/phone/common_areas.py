@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,9 +22,13 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "CommonAreasCreateActivationCodeResponse",
     "CommonAreasCreateActivationCodeResponseCommonAreasActivationCodesItem",
+    "CommonAreasCreateCallingPlanCallingPlansItemParam",
     "CommonAreasCreateCallingPlanResponse",
     "CommonAreasCreateCallingPlanResponseCallingPlansItem",
+    "CommonAreasCreateCallingPlansItemParam",
+    "CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam",
     "CommonAreasCreateOutboundCallingExceptionRuleResponse",
+    "CommonAreasCreatePhoneNumberPhoneNumbersItemParam",
     "CommonAreasCreatePhoneNumberResponse",
     "CommonAreasCreatePhoneNumberResponsePhoneNumbersItem",
     "CommonAreasCreateResponse",
@@ -64,6 +70,16 @@ __all__ = [
     "CommonAreasListOutboundCallingExceptionRulesItem",
     "CommonAreasListOutboundCallingExceptionRulesPage",
     "CommonAreasListPage",
+    "CommonAreasUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam",
+    "CommonAreasUpdatePolicyAdHocCallRecordingParam",
+    "CommonAreasUpdatePolicyAutoCallRecordingInboundAudioNotificationParam",
+    "CommonAreasUpdatePolicyAutoCallRecordingParam",
+    "CommonAreasUpdatePolicyCallParkParam",
+    "CommonAreasUpdatePolicyHandOffToRoomParam",
+    "CommonAreasUpdatePolicyInternationalCallingParam",
+    "CommonAreasUpdatePolicyParam",
+    "CommonAreasUpdatePolicySelectOutboundCallerIdParam",
+    "CommonAreasUpdatePolicyVoicemailNotificationByEmailParam",
 ]
 
 
@@ -478,3 +494,128 @@ class CommonAreasCreateOutboundCallingExceptionRuleResponse(ZoomModel):
     """``response`` of ``phone.common_areas.create_outbound_calling_exception_rule`` (and of events sharing its shape)."""
 
     exception_rule_id: str | None = None
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasCreateCallingPlansItemParam = TypedDict("CommonAreasCreateCallingPlansItemParam", {
+    "type": int,
+    "billing_subscription_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyInternationalCallingParam = TypedDict("CommonAreasUpdatePolicyInternationalCallingParam", {
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyAdHocCallRecordingParam = TypedDict("CommonAreasUpdatePolicyAdHocCallRecordingParam", {
+    "enable": bool,
+    "recording_start_prompt": bool,
+    "recording_explicit_consent": bool,
+    "recording_transcription": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyAutoCallRecordingInboundAudioNotificationParam = TypedDict("CommonAreasUpdatePolicyAutoCallRecordingInboundAudioNotificationParam", {
+    "recording_start_prompt": bool,
+    "recording_explicit_consent": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyAutoCallRecordingParam = TypedDict("CommonAreasUpdatePolicyAutoCallRecordingParam", {
+    "allow_stop_resume_recording": bool,
+    "enable": bool,
+    "recording_calls": Literal["inbound", "outbound", "both"] | str,
+    "recording_transcription": bool,
+    "reset": bool,
+    "inbound_audio_notification": CommonAreasUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+    "outbound_audio_notification": CommonAreasUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyCallParkParam = TypedDict("CommonAreasUpdatePolicyCallParkParam", {
+    "call_not_picked_up_action": Literal[0, 9, 50, 100] | int,
+    "enable": bool,
+    "expiration_period": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60] | int,
+    "forward_to_extension_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyHandOffToRoomParam = TypedDict("CommonAreasUpdatePolicyHandOffToRoomParam", {
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicySelectOutboundCallerIdParam = TypedDict("CommonAreasUpdatePolicySelectOutboundCallerIdParam", {
+    "enable": bool,
+    "allow_hide_outbound_caller_id": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyVoicemailNotificationByEmailParam = TypedDict("CommonAreasUpdatePolicyVoicemailNotificationByEmailParam", {
+    "include_voicemail_file": bool,
+    "include_voicemail_transcription": bool,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdatePolicyParam = TypedDict("CommonAreasUpdatePolicyParam", {
+    "international_calling": CommonAreasUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+    "ad_hoc_call_recording": CommonAreasUpdatePolicyAdHocCallRecordingParam | Mapping[str, Any],
+    "auto_call_recording": CommonAreasUpdatePolicyAutoCallRecordingParam | Mapping[str, Any],
+    "call_park": CommonAreasUpdatePolicyCallParkParam | Mapping[str, Any],
+    "hand_off_to_room": CommonAreasUpdatePolicyHandOffToRoomParam | Mapping[str, Any],
+    "select_outbound_caller_id": CommonAreasUpdatePolicySelectOutboundCallerIdParam | Mapping[str, Any],
+    "mobile_switch_to_carrier": CommonAreasUpdatePolicyHandOffToRoomParam | Mapping[str, Any],
+    "voicemail_transcription": CommonAreasUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+    "voicemail_notification_by_email": CommonAreasUpdatePolicyVoicemailNotificationByEmailParam | Mapping[str, Any],
+    "check_voicemails_over_phone": CommonAreasUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+    "delegation": bool,
+    "ios_call_kit": CommonAreasUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+    "hide_phone_call_history_in_ios": CommonAreasUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasCreateCallingPlanCallingPlansItemParam = TypedDict("CommonAreasCreateCallingPlanCallingPlansItemParam", {
+    "type": int,
+    "billing_account_id": str,
+    "billing_subscription_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasCreatePhoneNumberPhoneNumbersItemParam = TypedDict("CommonAreasCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam = TypedDict("CommonAreasUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam", {
+    "iso_code": str,
+    "rule": Literal[1, 2, 3, 4] | int,
+    "delete_existing_exception_rules": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.common_areas`` (keys optional; any mapping works).
+CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam = TypedDict("CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam", {
+    "match_type": Literal["phoneNumber", "prefix"] | str,
+    "prefix_number": str,
+    "comment": str,
+    "status": Literal["active", "inactive"] | str,
+    "country": str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -33,6 +35,7 @@ __all__ = [
     "DevicesListLineKeysResponsePositionsItem",
     "DevicesListLineKeysResponsePositionsItemOutboundCallerIdsItem",
     "DevicesListPage",
+    "DevicesUpdateLineKeysPositionsItemParam",
 ]
 
 
@@ -179,3 +182,10 @@ class DevicesGetResponse(ZoomModel):
     public_ip: str | None = None
     site: DevicesListItemSite | None = None
     status: str | None = None
+
+
+#: A request object of ``zoom.phone.devices`` (keys optional; any mapping works).
+DevicesUpdateLineKeysPositionsItemParam = TypedDict("DevicesUpdateLineKeysPositionsItemParam", {
+    "extension_id": str,
+    "index": int,
+}, total=False)

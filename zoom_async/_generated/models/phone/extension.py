@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -38,6 +40,8 @@ __all__ = [
     "ExtensionListLineKeysResponse",
     "ExtensionListLineKeysResponseLineKeysItem",
     "ExtensionListLineKeysResponseLineKeysItemKeyAssignment",
+    "ExtensionUpdateLineKeysLineKeysItemKeyAssignmentParam",
+    "ExtensionUpdateLineKeysLineKeysItemParam",
 ]
 
 
@@ -252,3 +256,22 @@ class ExtensionListLineKeysResponse(ZoomModel):
     """``response`` of ``phone.extension.list_line_keys`` (and of events sharing its shape)."""
 
     line_keys: list[ExtensionListLineKeysResponseLineKeysItem] | None = None
+
+
+#: A request object of ``zoom.phone.extension`` (keys optional; any mapping works).
+ExtensionUpdateLineKeysLineKeysItemKeyAssignmentParam = TypedDict("ExtensionUpdateLineKeysLineKeysItemKeyAssignmentParam", {
+    "extension_id": str,
+    "speed_dial_number": str,
+    "retrieval_code": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.extension`` (keys optional; any mapping works).
+ExtensionUpdateLineKeysLineKeysItemParam = TypedDict("ExtensionUpdateLineKeysLineKeysItemParam", {
+    "line_key_id": str,
+    "index": int,
+    "type": Literal["line", "blf", "speed_dial", "zoom_meeting", "call_park", "group_call_pickup"] | str,
+    "key_assignment": ExtensionUpdateLineKeysLineKeysItemKeyAssignmentParam | Mapping[str, Any],
+    "alias": str,
+    "outbound_caller_id": str,
+}, total=False)

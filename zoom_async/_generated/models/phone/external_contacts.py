@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ExternalContactsCreateProfilePictureParam",
     "ExternalContactsCreateResponse",
     "ExternalContactsListItem",
     "ExternalContactsListPage",
@@ -52,3 +55,10 @@ class ExternalContactsCreateResponse(ZoomModel):
 
     external_contact_id: str | None = None
     name: str | None = None
+
+
+#: A request object of ``zoom.phone.external_contacts`` (keys optional; any mapping works).
+ExternalContactsCreateProfilePictureParam = TypedDict("ExternalContactsCreateProfilePictureParam", {
+    "type": Literal["JPG", "JPEG", "PNG", "GIF"] | str,
+    "base64_encoding": str,
+}, total=False)

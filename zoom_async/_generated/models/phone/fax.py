@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "FaxCreateDocumentReceiversItemParam",
     "FaxCreateDocumentResponse",
     "FaxCreateDocumentResponseReceiversItem",
     "FaxCreateFileResponse",
@@ -123,3 +126,10 @@ class FaxGetLogResponseItem(ZoomModel):
     site_name: str | None = None
     status: str | None = None
     status_reason: str | None = None
+
+
+#: A request object of ``zoom.phone.fax`` (keys optional; any mapping works).
+FaxCreateDocumentReceiversItemParam = TypedDict("FaxCreateDocumentReceiversItemParam", {
+    "receiver_number": str,
+    "receiver_name": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "GroupCallPickupCreatePlayIncomingCallsSoundParam",
     "GroupCallPickupCreateResponse",
     "GroupCallPickupGetResponse",
     "GroupCallPickupGetResponsePlayIncomingCallsSound",
@@ -110,3 +113,11 @@ class GroupCallPickupListMembersPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.phone.group_call_pickup`` (keys optional; any mapping works).
+GroupCallPickupCreatePlayIncomingCallsSoundParam = TypedDict("GroupCallPickupCreatePlayIncomingCallsSoundParam", {
+    "enable": bool,
+    "ring_tone": Literal["ringtone_1", "ringtone_2", "ringtone_3"] | str,
+    "duration": Literal[0, 1, 3, 5] | int,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -27,6 +29,7 @@ __all__ = [
     "LocationsListItemSipGroup",
     "LocationsListItemSite",
     "LocationsListPage",
+    "LocationsUpdateNetworkSwitchesItemParam",
 ]
 
 
@@ -128,3 +131,13 @@ class LocationsGetResponse(ZoomModel):
     public_ip: str | None = None
     sip_group: LocationsListItemSipGroup | None = None
     site: LocationsListItemSite | None = None
+
+
+#: A request object of ``zoom.phone.locations`` (keys optional; any mapping works).
+LocationsUpdateNetworkSwitchesItemParam = TypedDict("LocationsUpdateNetworkSwitchesItemParam", {
+    "mac_address": str,
+    "port": str,
+    "port_prefix": str,
+    "port_range_from": str,
+    "port_range_to": str,
+}, total=False)

@@ -11,18 +11,22 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "OutboundCallingCreateExceptionRuleExceptionRuleParam",
     "OutboundCallingCreateExceptionRuleResponse",
     "OutboundCallingListCountriesRegionsItem",
     "OutboundCallingListCountriesRegionsPage",
     "OutboundCallingListExceptionRulesItem",
     "OutboundCallingListExceptionRulesPage",
+    "OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam",
 ]
 
 
@@ -67,3 +71,21 @@ class OutboundCallingCreateExceptionRuleResponse(ZoomModel):
     """``response`` of ``phone.outbound_calling.create_exception_rule`` (and of events sharing its shape)."""
 
     exception_rule_id: str | None = None
+
+
+#: A request object of ``zoom.phone.outbound_calling`` (keys optional; any mapping works).
+OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam = TypedDict("OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam", {
+    "iso_code": str,
+    "rule": Literal[1, 2, 3, 4] | int,
+    "delete_existing_exception_rules": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.outbound_calling`` (keys optional; any mapping works).
+OutboundCallingCreateExceptionRuleExceptionRuleParam = TypedDict("OutboundCallingCreateExceptionRuleExceptionRuleParam", {
+    "match_type": Literal["phoneNumber", "prefix"] | str,
+    "prefix_number": str,
+    "comment": str,
+    "status": Literal["active", "inactive"] | str,
+    "country": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "PeeringCreateNumberPhoneNumbersItemParam",
     "PeeringCreateNumberResponse",
     "PeeringCreateNumberResponseUnprocessedNumbersItem",
     "PeeringListNumbersItem",
@@ -55,3 +58,13 @@ class PeeringCreateNumberResponse(ZoomModel):
     """``response`` of ``phone.peering.create_number`` (and of events sharing its shape)."""
 
     unprocessed_numbers: list[PeeringCreateNumberResponseUnprocessedNumbersItem] | None = None
+
+
+#: A request object of ``zoom.phone.peering`` (keys optional; any mapping works).
+PeeringCreateNumberPhoneNumbersItemParam = TypedDict("PeeringCreateNumberPhoneNumbersItemParam", {
+    "billing_reference_id": str,
+    "phone_number": str,
+    "service_info": str,
+    "sip_trunk_name": str,
+    "status": int,
+}, total=False)

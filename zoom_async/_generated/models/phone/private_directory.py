@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "PrivateDirectoryCreateMemberMembersItemParam",
     "PrivateDirectoryListMembersItem",
     "PrivateDirectoryListMembersPage",
 ]
@@ -43,3 +46,10 @@ class PrivateDirectoryListMembersPage(ZoomModel):
     page_size: int | None = None
     private_directory_members: list[PrivateDirectoryListMembersItem] | None = None
     total_records: int | None = None
+
+
+#: A request object of ``zoom.phone.private_directory`` (keys optional; any mapping works).
+PrivateDirectoryCreateMemberMembersItemParam = TypedDict("PrivateDirectoryCreateMemberMembersItemParam", {
+    "extension_id": str,
+    "searchable_on_web_portal": Literal["everybody", "admins_only", "nobody"] | str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -21,6 +23,7 @@ __all__ = [
     "RolesCreateResponse",
     "RolesCreateTargetResponse",
     "RolesCreateTargetResponseTargetsItem",
+    "RolesCreateTargetTargetsItemParam",
     "RolesListMembersResponse",
     "RolesListMembersResponseMembersItem",
     "RolesListResponse",
@@ -102,3 +105,10 @@ class RolesCreateTargetResponse(ZoomModel):
     is_default: bool | None = None
     targets: list[RolesCreateTargetResponseTargetsItem] | None = None
     user_id: str | None = None
+
+
+#: A request object of ``zoom.phone.roles`` (keys optional; any mapping works).
+RolesCreateTargetTargetsItemParam = TypedDict("RolesCreateTargetTargetsItemParam", {
+    "target_type": Literal["site", "callQueue", "autoReceptionist", "user", "group", "sharedLineGroup", "commonArea"] | str,
+    "target_ids": Sequence[str],
+}, total=False)

@@ -11,13 +11,18 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "RoomsCreateCallingPlanCallingPlansItemParam",
+    "RoomsCreateCallingPlansItemParam",
+    "RoomsCreatePhoneNumberPhoneNumbersItemParam",
     "RoomsGetResponse",
     "RoomsGetResponseEmergencyAddress",
     "RoomsGetResponsePolicy",
@@ -29,6 +34,8 @@ __all__ = [
     "RoomsListPage",
     "RoomsListUnassignedResponse",
     "RoomsListUnassignedResponseRoomsItem",
+    "RoomsUpdatePolicyInternationalCallingParam",
+    "RoomsUpdatePolicyParam",
 ]
 
 
@@ -133,3 +140,39 @@ class RoomsGetResponse(ZoomModel):
     phone_numbers: list[RoomsListItemPhoneNumbersItem] | None = None
     policy: RoomsGetResponsePolicy | None = None
     site: RoomsListItemSite | None = None
+
+
+#: A request object of ``zoom.phone.rooms`` (keys optional; any mapping works).
+RoomsCreateCallingPlansItemParam = TypedDict("RoomsCreateCallingPlansItemParam", {
+    "type": int,
+    "billing_subscription_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.rooms`` (keys optional; any mapping works).
+RoomsUpdatePolicyInternationalCallingParam = TypedDict("RoomsUpdatePolicyInternationalCallingParam", {
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.rooms`` (keys optional; any mapping works).
+RoomsUpdatePolicyParam = TypedDict("RoomsUpdatePolicyParam", {
+    "international_calling": RoomsUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+    "select_outbound_caller_id": RoomsUpdatePolicyInternationalCallingParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.rooms`` (keys optional; any mapping works).
+RoomsCreateCallingPlanCallingPlansItemParam = TypedDict("RoomsCreateCallingPlanCallingPlansItemParam", {
+    "type": int,
+    "billing_account_id": str,
+    "billing_subscription_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.rooms`` (keys optional; any mapping works).
+RoomsCreatePhoneNumberPhoneNumbersItemParam = TypedDict("RoomsCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)

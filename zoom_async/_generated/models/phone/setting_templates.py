@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -36,6 +38,20 @@ __all__ = [
     "SettingTemplatesGetResponseUserSettingsDeskPhone",
     "SettingTemplatesListItem",
     "SettingTemplatesListPage",
+    "SettingTemplatesUpdatePolicyAdHocCallRecordingParam",
+    "SettingTemplatesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam",
+    "SettingTemplatesUpdatePolicyAutoCallRecordingParam",
+    "SettingTemplatesUpdatePolicyCallForwardingParam",
+    "SettingTemplatesUpdatePolicyCallOverflowParam",
+    "SettingTemplatesUpdatePolicyParam",
+    "SettingTemplatesUpdatePolicySmsParam",
+    "SettingTemplatesUpdatePolicyVoicemailParam",
+    "SettingTemplatesUpdateProfileParam",
+    "SettingTemplatesUpdateUserSettingsCallHandlingBusinessHoursParam",
+    "SettingTemplatesUpdateUserSettingsCallHandlingCloseHoursParam",
+    "SettingTemplatesUpdateUserSettingsCallHandlingParam",
+    "SettingTemplatesUpdateUserSettingsDeskPhoneParam",
+    "SettingTemplatesUpdateUserSettingsParam",
 ]
 
 
@@ -196,3 +212,120 @@ class SettingTemplatesGetResponse(ZoomModel):
     profile: SettingTemplatesGetResponseProfile | None = None
     type: str | None = None
     user_settings: SettingTemplatesGetResponseUserSettings | None = None
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyAdHocCallRecordingParam = TypedDict("SettingTemplatesUpdatePolicyAdHocCallRecordingParam", {
+    "enable": bool,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam = TypedDict("SettingTemplatesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam", {
+    "recording_start_prompt": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyAutoCallRecordingParam = TypedDict("SettingTemplatesUpdatePolicyAutoCallRecordingParam", {
+    "enable": bool,
+    "recording_calls": Literal["inbound", "outbound", "both"] | str,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+    "inbound_audio_notification": SettingTemplatesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+    "outbound_audio_notification": SettingTemplatesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicySmsParam = TypedDict("SettingTemplatesUpdatePolicySmsParam", {
+    "enable": bool,
+    "international_sms": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyVoicemailParam = TypedDict("SettingTemplatesUpdatePolicyVoicemailParam", {
+    "allow_transcription": bool,
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyCallForwardingParam = TypedDict("SettingTemplatesUpdatePolicyCallForwardingParam", {
+    "enable": bool,
+    "call_forwarding_type": Literal[1, 2, 3, 4] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyCallOverflowParam = TypedDict("SettingTemplatesUpdatePolicyCallOverflowParam", {
+    "enable": bool,
+    "call_overflow_type": Literal[1, 2, 3, 4] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdatePolicyParam = TypedDict("SettingTemplatesUpdatePolicyParam", {
+    "ad_hoc_call_recording": SettingTemplatesUpdatePolicyAdHocCallRecordingParam | Mapping[str, Any],
+    "auto_call_recording": SettingTemplatesUpdatePolicyAutoCallRecordingParam | Mapping[str, Any],
+    "sms": SettingTemplatesUpdatePolicySmsParam | Mapping[str, Any],
+    "voicemail": SettingTemplatesUpdatePolicyVoicemailParam | Mapping[str, Any],
+    "call_forwarding": SettingTemplatesUpdatePolicyCallForwardingParam | Mapping[str, Any],
+    "call_overflow": SettingTemplatesUpdatePolicyCallOverflowParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateProfileParam = TypedDict("SettingTemplatesUpdateProfileParam", {
+    "area_code": str,
+    "country": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateUserSettingsCallHandlingBusinessHoursParam = TypedDict("SettingTemplatesUpdateUserSettingsCallHandlingBusinessHoursParam", {
+    "business_hour_action": Literal[0, 1, 9, 11, 26, 50] | int,
+    "connect_to_operator": Mapping[str, Any],
+    "busy_action": Literal[0, 1, 11, 12, 13, 26, 50] | int,
+    "busy_connect_operator": Mapping[str, Any],
+    "custom_hours": Sequence[Any],
+    "ring_type": str,
+    "ringing_duration": Literal["10", "15", "20", "25", "30", "35", "40", "45", "50", "55", "60"] | str,
+    "type": Literal[1, 2] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateUserSettingsCallHandlingCloseHoursParam = TypedDict("SettingTemplatesUpdateUserSettingsCallHandlingCloseHoursParam", {
+    "close_hour_action": Literal[0, 1, 9, 11, 26, 50] | int,
+    "connect_to_operator": Mapping[str, Any],
+    "busy_action": Literal[0, 1, 11, 12, 13, 26, 50] | int,
+    "busy_connect_operator": Mapping[str, Any],
+    "max_wait_time": Literal["10", "15", "20", "25", "30", "35", "40", "45", "50", "55", "60"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateUserSettingsCallHandlingParam = TypedDict("SettingTemplatesUpdateUserSettingsCallHandlingParam", {
+    "business_hours": SettingTemplatesUpdateUserSettingsCallHandlingBusinessHoursParam | Mapping[str, Any],
+    "close_hours": SettingTemplatesUpdateUserSettingsCallHandlingCloseHoursParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateUserSettingsDeskPhoneParam = TypedDict("SettingTemplatesUpdateUserSettingsDeskPhoneParam", {
+    "pin_code": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.setting_templates`` (keys optional; any mapping works).
+SettingTemplatesUpdateUserSettingsParam = TypedDict("SettingTemplatesUpdateUserSettingsParam", {
+    "audio_prompt_language": str,
+    "block_calls_without_caller_id": bool,
+    "call_handling": SettingTemplatesUpdateUserSettingsCallHandlingParam | Mapping[str, Any],
+    "desk_phone": SettingTemplatesUpdateUserSettingsDeskPhoneParam | Mapping[str, Any],
+    "hold_music": Literal["default", "disable"] | str,
+}, total=False)

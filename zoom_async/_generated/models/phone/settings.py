@@ -11,16 +11,21 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SettingsCreateAutoCallRecordingAccessMembersItemParam",
     "SettingsCreateResponse",
     "SettingsCreateResponseDelegation",
     "SettingsCreateResponseVoicemailAccessMembersItem",
+    "SettingsCreateVoiceMailParam",
+    "SettingsCreateVoicemailAccessMembersItemParam",
     "SettingsGetForUserResponse",
     "SettingsGetForUserResponseAdHocCallRecordingAccessMembersItem",
     "SettingsGetForUserResponseCountry",
@@ -45,6 +50,20 @@ __all__ = [
     "SettingsGetResponseByoc",
     "SettingsGetResponseCountry",
     "SettingsGetResponseMultipleSites",
+    "SettingsUpdateBillingAccountParam",
+    "SettingsUpdateByocParam",
+    "SettingsUpdateMultipleSitesParam",
+    "SettingsUpdateMultipleSitesSiteCodeParam",
+    "SettingsUpdateUserSettingAutoCallRecordingAccessMembersItemParam",
+    "SettingsUpdateUserSettingDelegationParam",
+    "SettingsUpdateUserSettingDeskPhoneDevicesItemParam",
+    "SettingsUpdateUserSettingDeskPhoneParam",
+    "SettingsUpdateUserSettingIntercomParam",
+    "SettingsUpdateUserSettingVoiceMailParam",
+    "SettingsUpdateUserSettingVoicemailAccessMembersItemParam",
+    "SettingsUpdateUserSettingsSharedLinesCallSettingParam",
+    "SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineAppearancesParam",
+    "SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineGroupsParam",
 ]
 
 
@@ -285,3 +304,136 @@ class SettingsCreateResponse(ZoomModel):
     delegation: SettingsCreateResponseDelegation | None = None
     voice_mail: SettingsGetForUserResponseVoiceMailItem | None = None
     voicemail_access_members: list[SettingsCreateResponseVoicemailAccessMembersItem] | None = None
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateByocParam = TypedDict("SettingsUpdateByocParam", {
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateMultipleSitesSiteCodeParam = TypedDict("SettingsUpdateMultipleSitesSiteCodeParam", {
+    "enable": bool,
+    "short_extension_length": int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateMultipleSitesParam = TypedDict("SettingsUpdateMultipleSitesParam", {
+    "enabled": bool,
+    "site_code": SettingsUpdateMultipleSitesSiteCodeParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateBillingAccountParam = TypedDict("SettingsUpdateBillingAccountParam", {
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineAppearancesParam = TypedDict("SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineAppearancesParam", {
+    "executives": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineGroupsParam = TypedDict("SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineGroupsParam", {
+    "receive_calls": bool,
+    "shared_line_group": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingsSharedLinesCallSettingParam = TypedDict("SettingsUpdateUserSettingsSharedLinesCallSettingParam", {
+    "shared_line_appearances": SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineAppearancesParam | Mapping[str, Any],
+    "shared_line_groups": SettingsUpdateUserSettingsSharedLinesCallSettingSharedLineGroupsParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsCreateVoiceMailParam = TypedDict("SettingsCreateVoiceMailParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "delete": bool,
+    "download": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsCreateVoicemailAccessMembersItemParam = TypedDict("SettingsCreateVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_delete": bool,
+    "allow_download": bool,
+    "allow_sharing": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsCreateAutoCallRecordingAccessMembersItemParam = TypedDict("SettingsCreateAutoCallRecordingAccessMembersItemParam", {
+    "access_user_id": str,
+    "allow_delete": bool,
+    "allow_download": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingDelegationParam = TypedDict("SettingsUpdateUserSettingDelegationParam", {
+    "privacy": bool,
+    "privileges": Sequence[int],
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingDeskPhoneDevicesItemParam = TypedDict("SettingsUpdateUserSettingDeskPhoneDevicesItemParam", {
+    "id": str,
+    "policy": Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingDeskPhoneParam = TypedDict("SettingsUpdateUserSettingDeskPhoneParam", {
+    "devices": Sequence[SettingsUpdateUserSettingDeskPhoneDevicesItemParam | Mapping[str, Any]],
+    "phone_screen_lock": bool,
+    "pin_code": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingVoiceMailParam = TypedDict("SettingsUpdateUserSettingVoiceMailParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "delete": bool,
+    "download": bool,
+    "shared_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingIntercomParam = TypedDict("SettingsUpdateUserSettingIntercomParam", {
+    "extension_id": str,
+    "device_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingVoicemailAccessMembersItemParam = TypedDict("SettingsUpdateUserSettingVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_delete": bool,
+    "allow_download": bool,
+    "allow_sharing": bool,
+    "shared_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.settings`` (keys optional; any mapping works).
+SettingsUpdateUserSettingAutoCallRecordingAccessMembersItemParam = TypedDict("SettingsUpdateUserSettingAutoCallRecordingAccessMembersItemParam", {
+    "access_user_id": str,
+    "allow_delete": bool,
+    "allow_download": bool,
+    "shared_id": str,
+}, total=False)

@@ -11,13 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SharedLineGroupsCreateMemberMembersParam",
+    "SharedLineGroupsCreateMemberMembersUsersItemParam",
+    "SharedLineGroupsCreatePhoneNumberPhoneNumbersItemParam",
+    "SharedLineGroupsCreatePolicyVoicemailAccessMembersItemParam",
     "SharedLineGroupsCreateResponse",
     "SharedLineGroupsGetPoliciesResponse",
     "SharedLineGroupsGetPoliciesResponseCheckVoicemailsOverPhone",
@@ -31,6 +37,8 @@ __all__ = [
     "SharedLineGroupsListItemPhoneNumbersItem",
     "SharedLineGroupsListItemSite",
     "SharedLineGroupsListPage",
+    "SharedLineGroupsUpdatePoliciesCheckVoicemailsOverPhoneParam",
+    "SharedLineGroupsUpdatePolicyVoicemailAccessMembersItemParam",
 ]
 
 
@@ -151,3 +159,52 @@ class SharedLineGroupsGetPoliciesResponse(ZoomModel):
     """``response`` of ``phone.shared_line_groups.get_policies`` (and of events sharing its shape)."""
 
     check_voicemails_over_phone: SharedLineGroupsGetPoliciesResponseCheckVoicemailsOverPhone | None = None
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsUpdatePoliciesCheckVoicemailsOverPhoneParam = TypedDict("SharedLineGroupsUpdatePoliciesCheckVoicemailsOverPhoneParam", {
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsCreateMemberMembersUsersItemParam = TypedDict("SharedLineGroupsCreateMemberMembersUsersItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsCreateMemberMembersParam = TypedDict("SharedLineGroupsCreateMemberMembersParam", {
+    "common_area_ids": Sequence[str],
+    "users": Sequence[SharedLineGroupsCreateMemberMembersUsersItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsCreatePhoneNumberPhoneNumbersItemParam = TypedDict("SharedLineGroupsCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsCreatePolicyVoicemailAccessMembersItemParam = TypedDict("SharedLineGroupsCreatePolicyVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_download": bool,
+    "allow_delete": bool,
+    "allow_sharing": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.shared_line_groups`` (keys optional; any mapping works).
+SharedLineGroupsUpdatePolicyVoicemailAccessMembersItemParam = TypedDict("SharedLineGroupsUpdatePolicyVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "access_user_type": Literal["commonArea", "user"] | str,
+    "allow_download": bool,
+    "allow_delete": bool,
+    "allow_sharing": bool,
+    "shared_id": str,
+}, total=False)

@@ -11,15 +11,23 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SitesCreateDefaultEmergencyAddressParam",
+    "SitesCreateForceOffNetParam",
+    "SitesCreateOutboundCallingExceptionRuleExceptionRuleParam",
     "SitesCreateOutboundCallingExceptionRuleResponse",
+    "SitesCreateSettingHolidaysItemParam",
     "SitesCreateSettingResponse",
+    "SitesCreateShortExtensionParam",
+    "SitesCreateSipZoneParam",
     "SitesGetResponse",
     "SitesGetResponseDefaultEmergencyAddress",
     "SitesGetResponsePolicy",
@@ -100,6 +108,61 @@ __all__ = [
     "SitesListOutboundCallingExceptionRulesItem",
     "SitesListOutboundCallingExceptionRulesPage",
     "SitesListPage",
+    "SitesUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam",
+    "SitesUpdatePolicyAdHocCallRecordingParam",
+    "SitesUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam",
+    "SitesUpdatePolicyAdvancedEncryptionParam",
+    "SitesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam",
+    "SitesUpdatePolicyAutoCallRecordingParam",
+    "SitesUpdatePolicyAutoDeleteDataAfterRetentionDurationParam",
+    "SitesUpdatePolicyAutoOptOutInCallQueueParam",
+    "SitesUpdatePolicyBlockExternalCallsE2eEncryptionParam",
+    "SitesUpdatePolicyBlockExternalCallsParam",
+    "SitesUpdatePolicyCallHandlingForwardingToOtherUsersParam",
+    "SitesUpdatePolicyCallLiveTranscriptionParam",
+    "SitesUpdatePolicyCallLiveTranscriptionTranscriptionStartPromptParam",
+    "SitesUpdatePolicyCallOverflowParam",
+    "SitesUpdatePolicyCallParkParam",
+    "SitesUpdatePolicyCallQueueOptOutReasonParam",
+    "SitesUpdatePolicyCallScreeningParam",
+    "SitesUpdatePolicyCallSummaryParam",
+    "SitesUpdatePolicyCallTransferringParam",
+    "SitesUpdatePolicyCustomizeLineNameParam",
+    "SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackDurationParam",
+    "SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackMosParam",
+    "SitesUpdatePolicyDisplayCallFeedbackSurveyParam",
+    "SitesUpdatePolicyIncomingCallNotificationParam",
+    "SitesUpdatePolicyParam",
+    "SitesUpdatePolicyPersonalAudioLibraryParam",
+    "SitesUpdatePolicyScheduleFirmwareUpdateEndSettingParam",
+    "SitesUpdatePolicyScheduleFirmwareUpdateParam",
+    "SitesUpdatePolicySelectOutboundCallerIdParam",
+    "SitesUpdatePolicySmsParam",
+    "SitesUpdatePolicySmsTemplateParam",
+    "SitesUpdatePolicyVoicemailNotificationByEmailParam",
+    "SitesUpdatePolicyVoicemailParam",
+    "SitesUpdatePolicyVoicemailTranscriptionParam",
+    "SitesUpdatePolicyZoomPhoneOnDesktopParam",
+    "SitesUpdatePolicyZoomPhoneOnMobileParam",
+    "SitesUpdatePolicyZoomPhoneOnPwaParam",
+    "SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam",
+    "SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam",
+    "SitesUpdateSettingAudioPromptParam",
+    "SitesUpdateSettingBusinessHoursCustomHoursItemParam",
+    "SitesUpdateSettingBusinessHoursOverflowOperatorParam",
+    "SitesUpdateSettingBusinessHoursOverflowParam",
+    "SitesUpdateSettingBusinessHoursParam",
+    "SitesUpdateSettingClosedHoursParam",
+    "SitesUpdateSettingDeskPhoneHotDeskingSessionTimeoutParam",
+    "SitesUpdateSettingDeskPhoneParam",
+    "SitesUpdateSettingDialByNameParam",
+    "SitesUpdateSettingGeneralSettingParam",
+    "SitesUpdateSettingHolidayHoursHolidaysItemParam",
+    "SitesUpdateSettingHolidayHoursParam",
+    "SitesUpdateSettingLocationBasedRoutingParam",
+    "SitesUpdateSettingOutboundCallerIdParam",
+    "SitesUpdateShortExtensionParam",
+    "SitesUpdateShortExtensionRangesItemParam",
 ]
 
 
@@ -929,3 +992,600 @@ class SitesCreateSettingResponse(ZoomModel):
     """``response`` of ``phone.sites.create_setting`` (and of events sharing its shape)."""
 
     holidays: list[SitesGetSettingResponseHolidayHoursHolidaysItem] | None = None
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam = TypedDict("SitesUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam", {
+    "iso_code": str,
+    "rule": Literal[1, 2, 3, 4] | int,
+    "delete_existing_exception_rules": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateOutboundCallingExceptionRuleExceptionRuleParam = TypedDict("SitesCreateOutboundCallingExceptionRuleExceptionRuleParam", {
+    "match_type": Literal["phoneNumber", "prefix"] | str,
+    "prefix_number": str,
+    "comment": str,
+    "status": Literal["active", "inactive"] | str,
+    "country": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateDefaultEmergencyAddressParam = TypedDict("SitesCreateDefaultEmergencyAddressParam", {
+    "address_line1": str,
+    "address_line2": str,
+    "city": str,
+    "country": str,
+    "state_code": str,
+    "zip": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateShortExtensionParam = TypedDict("SitesCreateShortExtensionParam", {
+    "length": int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateSipZoneParam = TypedDict("SitesCreateSipZoneParam", {
+    "id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateForceOffNetParam = TypedDict("SitesCreateForceOffNetParam", {
+    "enable": bool,
+    "allow_extension_only_users_call_users_outside_site": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateShortExtensionRangesItemParam = TypedDict("SitesUpdateShortExtensionRangesItemParam", {
+    "range_from": str,
+    "range_to": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateShortExtensionParam = TypedDict("SitesUpdateShortExtensionParam", {
+    "length": int,
+    "ranges": Sequence[SitesUpdateShortExtensionRangesItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicySelectOutboundCallerIdParam = TypedDict("SitesUpdatePolicySelectOutboundCallerIdParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "allow_hide_outbound_caller_id": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyPersonalAudioLibraryParam = TypedDict("SitesUpdatePolicyPersonalAudioLibraryParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "allow_music_on_hold_customization": bool,
+    "allow_voicemail_and_message_greeting_customization": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyVoicemailParam = TypedDict("SitesUpdatePolicyVoicemailParam", {
+    "allow_delete": bool,
+    "allow_download": bool,
+    "allow_videomail": bool,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyVoicemailTranscriptionParam = TypedDict("SitesUpdatePolicyVoicemailTranscriptionParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyVoicemailNotificationByEmailParam = TypedDict("SitesUpdatePolicyVoicemailNotificationByEmailParam", {
+    "include_voicemail_file": bool,
+    "include_voicemail_transcription": bool,
+    "forward_voicemail_to_email": bool,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyZoomPhoneOnMobileParam = TypedDict("SitesUpdatePolicyZoomPhoneOnMobileParam", {
+    "allow_calling_sms_mms": bool,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "allow_calling_clients": Sequence[Literal["ios", "android", "intune", "blackberry"] | str],
+    "allow_sms_mms_clients": Sequence[Literal["ios", "android", "intune", "blackberry"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicySmsParam = TypedDict("SitesUpdatePolicySmsParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "international_sms": bool,
+    "international_sms_countries": Sequence[str],
+    "allow_copy": bool,
+    "allow_paste": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam = TypedDict("SitesUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam", {
+    "enable": bool,
+    "play_beep_volume": Literal[0, 20, 40, 60, 80, 100] | int,
+    "play_beep_time_interval": Literal[5, 10, 15, 20, 25, 30, 60, 120] | int,
+    "play_beep_member": Literal["allMember", "recordingSide"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAdHocCallRecordingParam = TypedDict("SitesUpdatePolicyAdHocCallRecordingParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+    "play_recording_beep_tone": SitesUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam = TypedDict("SitesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam", {
+    "recording_start_prompt": bool,
+    "recording_explicit_consent": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAutoCallRecordingParam = TypedDict("SitesUpdatePolicyAutoCallRecordingParam", {
+    "allow_stop_resume_recording": bool,
+    "disconnect_on_recording_failure": bool,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "recording_calls": Literal["inbound", "outbound", "both"] | str,
+    "recording_explicit_consent": bool,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+    "play_recording_beep_tone": SitesUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam | Mapping[str, Any],
+    "inbound_audio_notification": SitesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+    "outbound_audio_notification": SitesUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallHandlingForwardingToOtherUsersParam = TypedDict("SitesUpdatePolicyCallHandlingForwardingToOtherUsersParam", {
+    "enable": bool,
+    "call_forwarding_type": Literal[1, 2, 3, 4] | int,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallQueueOptOutReasonParam = TypedDict("SitesUpdatePolicyCallQueueOptOutReasonParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "call_queue_opt_out_reasons_list": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAutoDeleteDataAfterRetentionDurationParam = TypedDict("SitesUpdatePolicyAutoDeleteDataAfterRetentionDurationParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "items": Sequence[Mapping[str, Any]],
+    "delete_type": Literal[1, 2] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallParkParam = TypedDict("SitesUpdatePolicyCallParkParam", {
+    "call_not_picked_up_action": int,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "expiration_period": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60] | int,
+    "forward_to_extension_id": str,
+    "sequence": Literal[0, 1] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallOverflowParam = TypedDict("SitesUpdatePolicyCallOverflowParam", {
+    "call_overflow_type": Literal[1, 2, 3, 4] | int,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallTransferringParam = TypedDict("SitesUpdatePolicyCallTransferringParam", {
+    "call_transferring_type": Literal[1, 2, 3, 4] | int,
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyBlockExternalCallsE2eEncryptionParam = TypedDict("SitesUpdatePolicyBlockExternalCallsE2eEncryptionParam", {
+    "enable": bool,
+    "locked": bool,
+    "locked_by": Literal["invalid", "account", "site"] | str,
+    "modified": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyBlockExternalCallsParam = TypedDict("SitesUpdatePolicyBlockExternalCallsParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "block_business_hours": bool,
+    "block_closed_hours": bool,
+    "block_holiday_hours": bool,
+    "block_call_action": Literal[0, 9] | int,
+    "block_call_change_type": Literal[0, 1] | int,
+    "e2e_encryption": SitesUpdatePolicyBlockExternalCallsE2eEncryptionParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyZoomPhoneOnPwaParam = TypedDict("SitesUpdatePolicyZoomPhoneOnPwaParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "allow_calling": bool,
+    "allow_sms_mms": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackMosParam = TypedDict("SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackMosParam", {
+    "enable": bool,
+    "min": float,
+    "max": float,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackDurationParam = TypedDict("SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackDurationParam", {
+    "enable": bool,
+    "min": int,
+    "max": int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyDisplayCallFeedbackSurveyParam = TypedDict("SitesUpdatePolicyDisplayCallFeedbackSurveyParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "feedback_type": Literal[1, 2] | int,
+    "feedback_mos": SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackMosParam | Mapping[str, Any],
+    "feedback_duration": SitesUpdatePolicyDisplayCallFeedbackSurveyFeedbackDurationParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallLiveTranscriptionTranscriptionStartPromptParam = TypedDict("SitesUpdatePolicyCallLiveTranscriptionTranscriptionStartPromptParam", {
+    "enable": bool,
+    "audio_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallLiveTranscriptionParam = TypedDict("SitesUpdatePolicyCallLiveTranscriptionParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "transcription_start_prompt": SitesUpdatePolicyCallLiveTranscriptionTranscriptionStartPromptParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallScreeningParam = TypedDict("SitesUpdatePolicyCallScreeningParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "exclude_user_company_contacts": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicySmsTemplateParam = TypedDict("SitesUpdatePolicySmsTemplateParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "sms_template_list": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAdvancedEncryptionParam = TypedDict("SitesUpdatePolicyAdvancedEncryptionParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "disable_incoming_unencrypted_voicemail": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCustomizeLineNameParam = TypedDict("SitesUpdatePolicyCustomizeLineNameParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "user_line_name": Literal["phoneNumber", "extensionNumber", "displayName", "displayName;extensionNumber", "firstName;extensionNumber", "firstName;lastName;extensionNumber"] | str,
+    "common_area_line_name": Literal["phoneNumber", "extensionNumber", "displayName", "displayName;extensionNumber"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyAutoOptOutInCallQueueParam = TypedDict("SitesUpdatePolicyAutoOptOutInCallQueueParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "prompt_before_opt_out_call_queue": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyIncomingCallNotificationParam = TypedDict("SitesUpdatePolicyIncomingCallNotificationParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "block_type": Literal["block_activity", "continue_with_alert"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyCallSummaryParam = TypedDict("SitesUpdatePolicyCallSummaryParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "auto_call_summary": bool,
+    "call_summary_start_prompt": SitesUpdatePolicyCallLiveTranscriptionTranscriptionStartPromptParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyScheduleFirmwareUpdateEndSettingParam = TypedDict("SitesUpdatePolicyScheduleFirmwareUpdateEndSettingParam", {
+    "never_end": bool,
+    "end_date": str | date,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyScheduleFirmwareUpdateParam = TypedDict("SitesUpdatePolicyScheduleFirmwareUpdateParam", {
+    "enable": bool,
+    "reset": bool,
+    "repeat_type": Literal["weekly", "monthly"] | str,
+    "repeat_setting": Any,
+    "time_period_start": int,
+    "time_period_end": int,
+    "time_zone": str,
+    "end_setting": SitesUpdatePolicyScheduleFirmwareUpdateEndSettingParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyZoomPhoneOnDesktopParam = TypedDict("SitesUpdatePolicyZoomPhoneOnDesktopParam", {
+    "enable": bool,
+    "reset": bool,
+    "locked": bool,
+    "allow_calling_clients": Sequence[Literal["mac_os", "windows", "vdi_client", "linux"] | str],
+    "allow_sms_mms_clients": Sequence[Literal["mac_os", "windows", "vdi_client", "linux"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdatePolicyParam = TypedDict("SitesUpdatePolicyParam", {
+    "select_outbound_caller_id": SitesUpdatePolicySelectOutboundCallerIdParam | Mapping[str, Any],
+    "personal_audio_library": SitesUpdatePolicyPersonalAudioLibraryParam | Mapping[str, Any],
+    "voicemail": SitesUpdatePolicyVoicemailParam | Mapping[str, Any],
+    "voicemail_transcription": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "voicemail_notification_by_email": SitesUpdatePolicyVoicemailNotificationByEmailParam | Mapping[str, Any],
+    "shared_voicemail_notification_by_email": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "international_calling": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "zoom_phone_on_mobile": SitesUpdatePolicyZoomPhoneOnMobileParam | Mapping[str, Any],
+    "sms": SitesUpdatePolicySmsParam | Mapping[str, Any],
+    "elevate_to_meeting": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "hand_off_to_room": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "mobile_switch_to_carrier": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "delegation": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "ad_hoc_call_recording": SitesUpdatePolicyAdHocCallRecordingParam | Mapping[str, Any],
+    "auto_call_recording": SitesUpdatePolicyAutoCallRecordingParam | Mapping[str, Any],
+    "call_handling_forwarding_to_other_users": SitesUpdatePolicyCallHandlingForwardingToOtherUsersParam | Mapping[str, Any],
+    "check_voicemails_over_phone": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "call_queue_pickup_code": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "call_queue_opt_out_reason": SitesUpdatePolicyCallQueueOptOutReasonParam | Mapping[str, Any],
+    "show_user_last_transferred_call": bool,
+    "auto_delete_data_after_retention_duration": SitesUpdatePolicyAutoDeleteDataAfterRetentionDurationParam | Mapping[str, Any],
+    "call_park": SitesUpdatePolicyCallParkParam | Mapping[str, Any],
+    "call_overflow": SitesUpdatePolicyCallOverflowParam | Mapping[str, Any],
+    "call_transferring": SitesUpdatePolicyCallTransferringParam | Mapping[str, Any],
+    "audio_intercom": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "block_calls_without_caller_id": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "block_external_calls": SitesUpdatePolicyBlockExternalCallsParam | Mapping[str, Any],
+    "force_off_net": SitesCreateForceOffNetParam | Mapping[str, Any],
+    "external_calling_on_zoom_room_common_area": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "zoom_phone_on_pwa": SitesUpdatePolicyZoomPhoneOnPwaParam | Mapping[str, Any],
+    "sms_auto_reply": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "allow_end_user_edit_call_handling": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "allow_caller_reach_operator": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "forward_call_outside_of_site": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "allow_mobile_home_phone_callout": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "obfuscate_sensitive_data_during_call": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "prevent_users_upload_audio_files": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "voicemail_tasks": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "voicemail_intent_based_prioritization": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "team_sms_thread_summary": SitesUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "display_call_feedback_survey": SitesUpdatePolicyDisplayCallFeedbackSurveyParam | Mapping[str, Any],
+    "call_live_transcription": SitesUpdatePolicyCallLiveTranscriptionParam | Mapping[str, Any],
+    "call_screening": SitesUpdatePolicyCallScreeningParam | Mapping[str, Any],
+    "sms_template": SitesUpdatePolicySmsTemplateParam | Mapping[str, Any],
+    "advanced_encryption": SitesUpdatePolicyAdvancedEncryptionParam | Mapping[str, Any],
+    "customize_line_name": SitesUpdatePolicyCustomizeLineNameParam | Mapping[str, Any],
+    "auto_opt_out_in_call_queue": SitesUpdatePolicyAutoOptOutInCallQueueParam | Mapping[str, Any],
+    "incoming_call_notification": SitesUpdatePolicyIncomingCallNotificationParam | Mapping[str, Any],
+    "call_summary": SitesUpdatePolicyCallSummaryParam | Mapping[str, Any],
+    "schedule_firmware_update": SitesUpdatePolicyScheduleFirmwareUpdateParam | Mapping[str, Any],
+    "zoom_phone_on_desktop": SitesUpdatePolicyZoomPhoneOnDesktopParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesCreateSettingHolidaysItemParam = TypedDict("SitesCreateSettingHolidaysItemParam", {
+    "name": str,
+    "from": str | datetime,
+    "to": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingLocationBasedRoutingParam = TypedDict("SitesUpdateSettingLocationBasedRoutingParam", {
+    "enable": bool,
+    "place_receive_pstn_calls": bool,
+    "enable_media_off_load_pstn_calls": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingBusinessHoursCustomHoursItemParam = TypedDict("SitesUpdateSettingBusinessHoursCustomHoursItemParam", {
+    "from": str,
+    "to": str,
+    "type": Literal[0, 1, 2] | int,
+    "weekday": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingBusinessHoursOverflowOperatorParam = TypedDict("SitesUpdateSettingBusinessHoursOverflowOperatorParam", {
+    "extension_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingBusinessHoursOverflowParam = TypedDict("SitesUpdateSettingBusinessHoursOverflowParam", {
+    "allow_caller_to_reach_operator": bool,
+    "operator": SitesUpdateSettingBusinessHoursOverflowOperatorParam | Mapping[str, Any],
+    "allow_caller_to_check_voicemail": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingBusinessHoursParam = TypedDict("SitesUpdateSettingBusinessHoursParam", {
+    "custom_hour_type": Literal[1, 2] | int,
+    "custom_hours": Sequence[SitesUpdateSettingBusinessHoursCustomHoursItemParam | Mapping[str, Any]],
+    "overflow": SitesUpdateSettingBusinessHoursOverflowParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingClosedHoursParam = TypedDict("SitesUpdateSettingClosedHoursParam", {
+    "overflow": SitesUpdateSettingBusinessHoursOverflowParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingHolidayHoursHolidaysItemParam = TypedDict("SitesUpdateSettingHolidayHoursHolidaysItemParam", {
+    "holiday_id": str,
+    "name": str,
+    "from": str | datetime,
+    "to": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingHolidayHoursParam = TypedDict("SitesUpdateSettingHolidayHoursParam", {
+    "holidays": Sequence[SitesUpdateSettingHolidayHoursHolidaysItemParam | Mapping[str, Any]],
+    "overflow": SitesUpdateSettingBusinessHoursOverflowParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingOutboundCallerIdParam = TypedDict("SitesUpdateSettingOutboundCallerIdParam", {
+    "auto_receptionists_numbers": bool,
+    "call_queue_numbers": bool,
+    "share_line_group_numbers": bool,
+    "show_outbound_caller_id_for_internal_call": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam = TypedDict("SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam", {
+    "audio_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam = TypedDict("SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam", {
+    "business_hours": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam | Mapping[str, Any],
+    "closed_hours": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam | Mapping[str, Any],
+    "holiday_hours": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingAudioPromptParam = TypedDict("SitesUpdateSettingAudioPromptParam", {
+    "language": str,
+    "greeting_leave_voicemail_instruction": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "greeting_menu_leave_or_check_voicemail": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "greeting_menu_connect_to_operator_or_leave_voicemail": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "greeting_menu_connect_to_operator_leave_or_check_voicemail": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "leave_voicemail_introduction": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "message_greeting": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionParam | Mapping[str, Any],
+    "audio_while_connecting": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam | Mapping[str, Any],
+    "hold_music": SitesUpdateSettingAudioPromptGreetingLeaveVoicemailInstructionBusinessHoursParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingDeskPhoneHotDeskingSessionTimeoutParam = TypedDict("SitesUpdateSettingDeskPhoneHotDeskingSessionTimeoutParam", {
+    "number": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 30] | int,
+    "unit": Literal["minutes", "hours"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingDeskPhoneParam = TypedDict("SitesUpdateSettingDeskPhoneParam", {
+    "hot_desking_session_timeout": SitesUpdateSettingDeskPhoneHotDeskingSessionTimeoutParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingGeneralSettingParam = TypedDict("SitesUpdateSettingGeneralSettingParam", {
+    "setting_type": Literal["account_setting", "custom_setting"] | str,
+    "web_interface": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sites`` (keys optional; any mapping works).
+SitesUpdateSettingDialByNameParam = TypedDict("SitesUpdateSettingDialByNameParam", {
+    "status": bool,
+    "inherit": bool,
+    "rule": Literal["first_name", "last_name"] | str,
+}, total=False)

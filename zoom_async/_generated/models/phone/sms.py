@@ -11,14 +11,19 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SmsCreateMessageAttachmentsItemParam",
     "SmsCreateMessageResponse",
+    "SmsCreateMessageSenderParam",
+    "SmsCreateMessageToMembersItemParam",
     "SmsGetSessionItem",
     "SmsGetSessionItemAttachmentsItem",
     "SmsGetSessionItemSender",
@@ -246,3 +251,24 @@ class SmsListSessionsSyncResponse(ZoomModel):
 
     sms_sessions: list[SmsListSessionsSyncResponseSmsSessionsItem] | None = None
     sync_token: str | None = None
+
+
+#: A request object of ``zoom.phone.sms`` (keys optional; any mapping works).
+SmsCreateMessageAttachmentsItemParam = TypedDict("SmsCreateMessageAttachmentsItemParam", {
+    "base64_encoding": str,
+    "type": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sms`` (keys optional; any mapping works).
+SmsCreateMessageSenderParam = TypedDict("SmsCreateMessageSenderParam", {
+    "id": str,
+    "user_id": str,
+    "phone_number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.sms`` (keys optional; any mapping works).
+SmsCreateMessageToMembersItemParam = TypedDict("SmsCreateMessageToMembersItemParam", {
+    "phone_number": str,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SmsCampaignsCreatePhoneNumberPhoneNumbersItemParam",
     "SmsCampaignsCreatePhoneNumberResponse",
     "SmsCampaignsGetResponse",
     "SmsCampaignsGetResponsePhoneNumbersItem",
@@ -100,3 +103,10 @@ class SmsCampaignsListPhoneNumbersOptStatusResponse(ZoomModel):
     """``response`` of ``phone.sms_campaigns.list_phone_numbers_opt_status`` (and of events sharing its shape)."""
 
     phone_number_campaign_opt_statuses: list[SmsCampaignsListPhoneNumbersOptStatusResponsePhoneNumberCampaignOptStatusesItem] | None = None
+
+
+#: A request object of ``zoom.phone.sms_campaigns`` (keys optional; any mapping works).
+SmsCampaignsCreatePhoneNumberPhoneNumbersItemParam = TypedDict("SmsCampaignsCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)

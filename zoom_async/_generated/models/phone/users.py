@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,8 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "UsersBatchResponseItem",
+    "UsersBatchUsersItemParam",
+    "UsersCreatePhoneNumberPhoneNumbersItemParam",
     "UsersCreatePhoneNumberResponse",
     "UsersCreatePhoneNumberResponsePhoneNumbersItem",
     "UsersGetResponse",
@@ -51,6 +55,26 @@ __all__ = [
     "UsersListItemCallingPlansItem",
     "UsersListItemSite",
     "UsersListPage",
+    "UsersUpdatePolicyAdHocCallRecordingParam",
+    "UsersUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam",
+    "UsersUpdatePolicyAutoCallRecordingInboundAudioNotificationParam",
+    "UsersUpdatePolicyAutoCallRecordingParam",
+    "UsersUpdatePolicyCallHandlingForwardingToOtherUsersParam",
+    "UsersUpdatePolicyCallOverflowParam",
+    "UsersUpdatePolicyCallParkParam",
+    "UsersUpdatePolicyCallTransferringParam",
+    "UsersUpdatePolicyEmergencyAddressManagementParam",
+    "UsersUpdatePolicyHandOffToRoomParam",
+    "UsersUpdatePolicyParam",
+    "UsersUpdatePolicyPersonalAudioLibraryParam",
+    "UsersUpdatePolicySelectOutboundCallerIdParam",
+    "UsersUpdatePolicySmsParam",
+    "UsersUpdatePolicyVoicemailAccessMembersItemParam",
+    "UsersUpdatePolicyVoicemailNotificationByEmailParam",
+    "UsersUpdatePolicyVoicemailParam",
+    "UsersUpdatePolicyVoicemailTranscriptionParam",
+    "UsersUpdatePolicyZoomPhoneOnDesktopParam",
+    "UsersUpdatePolicyZoomPhoneOnMobileParam",
 ]
 
 
@@ -418,3 +442,228 @@ class UsersGetResponse(ZoomModel):
     site_admin: bool | None = None
     site_id: str | None = None
     status: str | None = None
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersCreatePhoneNumberPhoneNumbersItemParam = TypedDict("UsersCreatePhoneNumberPhoneNumbersItemParam", {
+    "id": str,
+    "number": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersBatchUsersItemParam = TypedDict("UsersBatchUsersItemParam", {
+    "email": str,
+    "first_name": str,
+    "last_name": str,
+    "calling_plans": Sequence[str],
+    "site_code": str,
+    "site_name": str,
+    "template_name": str,
+    "extension_number": str,
+    "activation_status": Literal["activate", "deactivate"] | str,
+    "phone_numbers": Sequence[str],
+    "outbound_caller_id": str,
+    "select_outbound_caller_id": bool,
+    "sms": bool,
+    "desk_phones": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam = TypedDict("UsersUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam", {
+    "enable": bool,
+    "play_beep_volume": Literal[0, 20, 40, 60, 80, 100] | int,
+    "play_beep_time_interval": Literal[5, 10, 15, 20, 25, 30, 60, 120] | int,
+    "play_beep_member": Literal["allMember", "recordingSide"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyAdHocCallRecordingParam = TypedDict("UsersUpdatePolicyAdHocCallRecordingParam", {
+    "enable": bool,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+    "reset": bool,
+    "play_recording_beep_tone": UsersUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyAutoCallRecordingInboundAudioNotificationParam = TypedDict("UsersUpdatePolicyAutoCallRecordingInboundAudioNotificationParam", {
+    "recording_start_prompt": bool,
+    "recording_explicit_consent": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyAutoCallRecordingParam = TypedDict("UsersUpdatePolicyAutoCallRecordingParam", {
+    "allow_stop_resume_recording": bool,
+    "disconnect_on_recording_failure": bool,
+    "enable": bool,
+    "recording_calls": Literal["inbound", "outbound", "both"] | str,
+    "recording_explicit_consent": bool,
+    "recording_start_prompt": bool,
+    "recording_transcription": bool,
+    "play_recording_beep_tone": UsersUpdatePolicyAdHocCallRecordingPlayRecordingBeepToneParam | Mapping[str, Any],
+    "reset": bool,
+    "inbound_audio_notification": UsersUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+    "outbound_audio_notification": UsersUpdatePolicyAutoCallRecordingInboundAudioNotificationParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyCallOverflowParam = TypedDict("UsersUpdatePolicyCallOverflowParam", {
+    "call_overflow_type": Literal[1, 2, 3, 4] | int,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyCallParkParam = TypedDict("UsersUpdatePolicyCallParkParam", {
+    "call_not_picked_up_action": int,
+    "enable": bool,
+    "expiration_period": Literal[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60] | int,
+    "forward_to_extension_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyCallTransferringParam = TypedDict("UsersUpdatePolicyCallTransferringParam", {
+    "call_transferring_type": Literal[1, 2, 3, 4] | int,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyEmergencyAddressManagementParam = TypedDict("UsersUpdatePolicyEmergencyAddressManagementParam", {
+    "enable": bool,
+    "prompt_default_address": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyCallHandlingForwardingToOtherUsersParam = TypedDict("UsersUpdatePolicyCallHandlingForwardingToOtherUsersParam", {
+    "enable": bool,
+    "call_forwarding_type": Literal[1, 2, 3, 4] | int,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyHandOffToRoomParam = TypedDict("UsersUpdatePolicyHandOffToRoomParam", {
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicySelectOutboundCallerIdParam = TypedDict("UsersUpdatePolicySelectOutboundCallerIdParam", {
+    "enable": bool,
+    "allow_hide_outbound_caller_id": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicySmsParam = TypedDict("UsersUpdatePolicySmsParam", {
+    "enable": bool,
+    "international_sms": bool,
+    "international_sms_countries": Sequence[str],
+    "allow_copy": bool,
+    "allow_paste": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyVoicemailParam = TypedDict("UsersUpdatePolicyVoicemailParam", {
+    "allow_delete": bool,
+    "allow_download": bool,
+    "allow_transcription": bool,
+    "allow_videomail": bool,
+    "enable": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyVoicemailAccessMembersItemParam = TypedDict("UsersUpdatePolicyVoicemailAccessMembersItemParam", {
+    "access_user_id": str,
+    "allow_delete": bool,
+    "allow_download": bool,
+    "allow_sharing": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyZoomPhoneOnMobileParam = TypedDict("UsersUpdatePolicyZoomPhoneOnMobileParam", {
+    "allow_calling_sms_mms": bool,
+    "enable": bool,
+    "allow_calling_clients": Sequence[Literal["ios", "android", "intune", "blackberry"] | str],
+    "allow_sms_mms_clients": Sequence[Literal["ios", "android", "intune", "blackberry"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyPersonalAudioLibraryParam = TypedDict("UsersUpdatePolicyPersonalAudioLibraryParam", {
+    "allow_music_on_hold_customization": bool,
+    "allow_voicemail_and_message_greeting_customization": bool,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyVoicemailTranscriptionParam = TypedDict("UsersUpdatePolicyVoicemailTranscriptionParam", {
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyVoicemailNotificationByEmailParam = TypedDict("UsersUpdatePolicyVoicemailNotificationByEmailParam", {
+    "include_voicemail_file": bool,
+    "include_voicemail_transcription": bool,
+    "enable": bool,
+    "reset": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyZoomPhoneOnDesktopParam = TypedDict("UsersUpdatePolicyZoomPhoneOnDesktopParam", {
+    "enable": bool,
+    "reset": bool,
+    "allow_calling_clients": Sequence[Literal["mac_os", "windows", "vdi_client", "linux"] | str],
+    "allow_sms_mms_clients": Sequence[Literal["mac_os", "windows", "vdi_client", "linux"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.phone.users`` (keys optional; any mapping works).
+UsersUpdatePolicyParam = TypedDict("UsersUpdatePolicyParam", {
+    "ad_hoc_call_recording": UsersUpdatePolicyAdHocCallRecordingParam | Mapping[str, Any],
+    "auto_call_recording": UsersUpdatePolicyAutoCallRecordingParam | Mapping[str, Any],
+    "call_overflow": UsersUpdatePolicyCallOverflowParam | Mapping[str, Any],
+    "call_park": UsersUpdatePolicyCallParkParam | Mapping[str, Any],
+    "call_transferring": UsersUpdatePolicyCallTransferringParam | Mapping[str, Any],
+    "delegation": bool,
+    "elevate_to_meeting": bool,
+    "emergency_address_management": UsersUpdatePolicyEmergencyAddressManagementParam | Mapping[str, Any],
+    "emergency_calls_to_psap": bool,
+    "forwarding_to_external_numbers": bool,
+    "call_handling_forwarding_to_other_users": UsersUpdatePolicyCallHandlingForwardingToOtherUsersParam | Mapping[str, Any],
+    "hand_off_to_room": UsersUpdatePolicyHandOffToRoomParam | Mapping[str, Any],
+    "international_calling": bool,
+    "mobile_switch_to_carrier": UsersUpdatePolicyHandOffToRoomParam | Mapping[str, Any],
+    "select_outbound_caller_id": UsersUpdatePolicySelectOutboundCallerIdParam | Mapping[str, Any],
+    "sms": UsersUpdatePolicySmsParam | Mapping[str, Any],
+    "voicemail": UsersUpdatePolicyVoicemailParam | Mapping[str, Any],
+    "voicemail_access_members": Sequence[UsersUpdatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]],
+    "zoom_phone_on_mobile": UsersUpdatePolicyZoomPhoneOnMobileParam | Mapping[str, Any],
+    "personal_audio_library": UsersUpdatePolicyPersonalAudioLibraryParam | Mapping[str, Any],
+    "voicemail_transcription": UsersUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "voicemail_notification_by_email": UsersUpdatePolicyVoicemailNotificationByEmailParam | Mapping[str, Any],
+    "shared_voicemail_notification_by_email": UsersUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "check_voicemails_over_phone": UsersUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "audio_intercom": UsersUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "e2e_encryption": UsersUpdatePolicyVoicemailTranscriptionParam | Mapping[str, Any],
+    "zoom_phone_on_desktop": UsersUpdatePolicyZoomPhoneOnDesktopParam | Mapping[str, Any],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,7 +21,9 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "ConversationsCreateForUserResponse",
+    "ConversationsCreateParticipantsItemParam",
     "ConversationsCreateResponse",
+    "ConversationsCreateTimelineItemParam",
     "ConversationsGetResponse",
     "ConversationsGetResponseConversationView",
     "ConversationsGetResponseConversationViewViewUserInfosItem",
@@ -421,3 +425,17 @@ class ConversationsListPlaylistsPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     playlists: list[ConversationsListPlaylistsItem] | None = None
+
+
+#: A request object of ``zoom.revenue_accelerator.conversations`` (keys optional; any mapping works).
+ConversationsCreateParticipantsItemParam = TypedDict("ConversationsCreateParticipantsItemParam", {
+    "display_name": str,
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.conversations`` (keys optional; any mapping works).
+ConversationsCreateTimelineItemParam = TypedDict("ConversationsCreateTimelineItemParam", {
+    "start_time_in_recording": str,
+    "participants": Sequence[Mapping[str, Any]],
+}, total=False)

@@ -11,14 +11,21 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "CrmCreateAccountDataItemParam",
     "CrmCreateAccountResponse",
+    "CrmCreateContactDataItemParam",
+    "CrmCreateDealDataItemParam",
+    "CrmCreateLeadDataItemParam",
+    "CrmCreateSettingDealStagesItemParam",
     "CrmGetSettingsResponse",
     "CrmGetSettingsResponseDealStagesItem",
     "CrmGetTaskResponse",
@@ -198,3 +205,87 @@ class CrmGetTaskResponse(ZoomModel):
     task_status: str | None = None
     task_type: str | None = None
     total_count: int | None = None
+
+
+#: A request object of ``zoom.revenue_accelerator.crm`` (keys optional; any mapping works).
+CrmCreateAccountDataItemParam = TypedDict("CrmCreateAccountDataItemParam", {
+    "crm_account_id": str,
+    "deletion": bool,
+    "owner_email": str,
+    "account_name": str,
+    "domain": str,
+    "type": str,
+    "industry": str,
+    "annual_revenue": float,
+    "phone": str,
+    "employees": int,
+    "modify_time": str | datetime,
+    "create_time": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.crm`` (keys optional; any mapping works).
+CrmCreateContactDataItemParam = TypedDict("CrmCreateContactDataItemParam", {
+    "crm_contact_id": str,
+    "deletion": bool,
+    "owner_email": str,
+    "crm_account_id": str,
+    "contact_name": str,
+    "contact_email": str,
+    "department": str,
+    "job_title": str,
+    "phone": str,
+    "home_phone": str,
+    "mobile_phone": str,
+    "other_phone": str,
+    "modify_time": str | datetime,
+    "create_time": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.crm`` (keys optional; any mapping works).
+CrmCreateDealDataItemParam = TypedDict("CrmCreateDealDataItemParam", {
+    "crm_deal_id": str,
+    "deletion": bool,
+    "owner_email": str,
+    "crm_account_id": str,
+    "team_member_emails": Sequence[str],
+    "contacts": Sequence[Mapping[str, Any]],
+    "deal_name": str,
+    "stage": str,
+    "amount": float,
+    "next_step": str,
+    "close_date": str | date,
+    "probability": float,
+    "forecast_category": str,
+    "is_private": bool,
+    "description": str,
+    "stage_modify_time": str | datetime,
+    "modify_time": str | datetime,
+    "create_time": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.crm`` (keys optional; any mapping works).
+CrmCreateLeadDataItemParam = TypedDict("CrmCreateLeadDataItemParam", {
+    "crm_lead_id": str,
+    "deletion": bool,
+    "owner_email": str,
+    "lead_name": str,
+    "lead_email": str,
+    "company": str,
+    "job_title": str,
+    "phone": str,
+    "home_phone": str,
+    "mobile_phone": str,
+    "other_phone": str,
+    "modify_time": str | datetime,
+    "create_time": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.crm`` (keys optional; any mapping works).
+CrmCreateSettingDealStagesItemParam = TypedDict("CrmCreateSettingDealStagesItemParam", {
+    "stage_name": str,
+    "stage_type": Literal["OPEN", "CLOSED_WON", "CLOSED_LOST"] | str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,6 +22,8 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "FilesCreateMultipartResponse",
     "FilesCreateMultipartResponsePartNumberEtag",
+    "FilesCreateMultipartUploadEventParamsParam",
+    "FilesCreateMultipartUploadEventParamsPartNumberEtagsItemParam",
     "FilesCreateMultipartUploadEventResponse",
     "FilesCreateResponse",
 ]
@@ -49,3 +53,19 @@ class FilesCreateMultipartUploadEventResponse(ZoomModel):
 
     file_id: str | None = None
     upload_context: str | None = None
+
+
+#: A request object of ``zoom.revenue_accelerator.files`` (keys optional; any mapping works).
+FilesCreateMultipartUploadEventParamsPartNumberEtagsItemParam = TypedDict("FilesCreateMultipartUploadEventParamsPartNumberEtagsItemParam", {
+    "part_number": int,
+    "etag": str,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.files`` (keys optional; any mapping works).
+FilesCreateMultipartUploadEventParamsParam = TypedDict("FilesCreateMultipartUploadEventParamsParam", {
+    "file_name": str,
+    "main_file_id": str,
+    "upload_context": str,
+    "part_number_etags": Sequence[FilesCreateMultipartUploadEventParamsPartNumberEtagsItemParam | Mapping[str, Any]],
+}, total=False)

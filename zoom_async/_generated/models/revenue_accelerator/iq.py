@@ -11,17 +11,23 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "IqCreateConversationParticipantsItemParam",
     "IqCreateConversationResponse",
+    "IqCreateConversationTimelineItemParam",
     "IqCreateFileResponse",
     "IqCreateFilesMultipartResponse",
     "IqCreateFilesMultipartResponsePartNumberEtag",
+    "IqCreateFilesMultipartUploadEventParamsParam",
+    "IqCreateFilesMultipartUploadEventParamsPartNumberEtagsItemParam",
     "IqCreateFilesMultipartUploadEventResponse",
     "IqCreateUserConversationResponse",
     "IqGetConversationResponse",
@@ -504,3 +510,33 @@ class IqListTeamsPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     teams: list[IqListTeamsItem] | None = None
+
+
+#: A request object of ``zoom.revenue_accelerator.iq`` (keys optional; any mapping works).
+IqCreateConversationParticipantsItemParam = TypedDict("IqCreateConversationParticipantsItemParam", {
+    "display_name": str,
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.iq`` (keys optional; any mapping works).
+IqCreateConversationTimelineItemParam = TypedDict("IqCreateConversationTimelineItemParam", {
+    "start_time_in_recording": str,
+    "participants": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.iq`` (keys optional; any mapping works).
+IqCreateFilesMultipartUploadEventParamsPartNumberEtagsItemParam = TypedDict("IqCreateFilesMultipartUploadEventParamsPartNumberEtagsItemParam", {
+    "part_number": int,
+    "etag": str,
+}, total=False)
+
+
+#: A request object of ``zoom.revenue_accelerator.iq`` (keys optional; any mapping works).
+IqCreateFilesMultipartUploadEventParamsParam = TypedDict("IqCreateFilesMultipartUploadEventParamsParam", {
+    "file_name": str,
+    "main_file_id": str,
+    "upload_context": str,
+    "part_number_etags": Sequence[IqCreateFilesMultipartUploadEventParamsPartNumberEtagsItemParam | Mapping[str, Any]],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -50,6 +52,12 @@ __all__ = [
     "RoomsListPage",
     "RoomsListSensorDataItem",
     "RoomsListSensorDataPage",
+    "RoomsUpdateBasicParam",
+    "RoomsUpdateDeviceParam",
+    "RoomsUpdateSetupBackgroundImageInfoItemParam",
+    "RoomsUpdateSetupCheckinAndCheckoutCheckinAndCheckoutOptionsParam",
+    "RoomsUpdateSetupCheckinAndCheckoutParam",
+    "RoomsUpdateSetupParam",
 ]
 
 
@@ -409,3 +417,65 @@ class RoomsGetVirtualControllerResponse(ZoomModel):
 
     expire_in: int | None = None
     url: str | None = None
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateBasicParam = TypedDict("RoomsUpdateBasicParam", {
+    "hide_room_in_contacts": bool,
+    "zoom_room_type": Literal["Kiosk", "ZoomRoom", "StandaloneWhiteboard", "SchedulingDisplayOnly", "DigitalSignageOnly", "PersonalZoomRoom"] | str,
+    "name": str,
+    "display_name": str,
+    "required_code_to_ext": bool,
+    "room_passcode": str,
+    "support_email": str,
+    "support_phone": str,
+    "calendar_resource_id": str,
+    "tag_ids": Sequence[str],
+    "use_display_name_on_scheduling_display": bool,
+    "use_display_name_on_zoom_rooms_display_and_controller": bool,
+    "use_display_name_in_meetings": bool,
+    "capacity": int,
+    "show_room_capacity_on_the_zoom_rooms": bool,
+    "show_room_capacity_on_the_scheduling_display": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateDeviceParam = TypedDict("RoomsUpdateDeviceParam", {
+    "device_profile_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateSetupCheckinAndCheckoutCheckinAndCheckoutOptionsParam = TypedDict("RoomsUpdateSetupCheckinAndCheckoutCheckinAndCheckoutOptionsParam", {
+    "checkin_minutes_prior_to_meeting_start_time": int,
+    "allowed_minutes_before_release_room_after_no_checkout": int,
+    "enable_new_user_checkin_notification": bool,
+    "enable_remove_recurring": bool,
+    "allowed_consecutive_missed_checkin_before_removing_room": int,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateSetupCheckinAndCheckoutParam = TypedDict("RoomsUpdateSetupCheckinAndCheckoutParam", {
+    "enable": bool,
+    "checkin_and_checkout_options": RoomsUpdateSetupCheckinAndCheckoutCheckinAndCheckoutOptionsParam | Mapping[str, Any],
+}, total=False)
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateSetupBackgroundImageInfoItemParam = TypedDict("RoomsUpdateSetupBackgroundImageInfoItemParam", {
+    "display_id": Literal["zoom_rooms_display1", "zoom_rooms_display2", "zoom_rooms_display3", "zoom_rooms_display4", "companion_whiteboard", "companion_zoom_rooms"] | str,
+    "content_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms`` (keys optional; any mapping works).
+RoomsUpdateSetupParam = TypedDict("RoomsUpdateSetupParam", {
+    "checkin_and_checkout": RoomsUpdateSetupCheckinAndCheckoutParam | Mapping[str, Any],
+    "under_construction": bool,
+    "apply_background_image_to_all_displays": bool,
+    "background_image_info": Sequence[RoomsUpdateSetupBackgroundImageInfoItemParam | Mapping[str, Any]],
+    "pro_device": bool,
+    "screen_lock_pin": str,
+}, total=False)

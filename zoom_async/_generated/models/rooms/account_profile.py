@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -22,6 +24,9 @@ __all__ = [
     "AccountProfileGetResponseBasic",
     "AccountProfileGetResponseSetup",
     "AccountProfileGetResponseSetupBackgroundImageInfoItem",
+    "AccountProfileUpdateBasicParam",
+    "AccountProfileUpdateSetupBackgroundImageInfoItemParam",
+    "AccountProfileUpdateSetupParam",
 ]
 
 
@@ -55,3 +60,26 @@ class AccountProfileGetResponse(ZoomModel):
 
     basic: AccountProfileGetResponseBasic | None = None
     setup: AccountProfileGetResponseSetup | None = None
+
+
+#: A request object of ``zoom.rooms.account_profile`` (keys optional; any mapping works).
+AccountProfileUpdateBasicParam = TypedDict("AccountProfileUpdateBasicParam", {
+    "required_code_to_ext": bool,
+    "room_passcode": str,
+    "support_email": str,
+    "support_phone": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.account_profile`` (keys optional; any mapping works).
+AccountProfileUpdateSetupBackgroundImageInfoItemParam = TypedDict("AccountProfileUpdateSetupBackgroundImageInfoItemParam", {
+    "display_id": Literal["zoom_rooms_display1", "zoom_rooms_display2", "zoom_rooms_display3", "zoom_rooms_display4", "companion_whiteboard", "companion_zoom_rooms"] | str,
+    "content_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.account_profile`` (keys optional; any mapping works).
+AccountProfileUpdateSetupParam = TypedDict("AccountProfileUpdateSetupParam", {
+    "apply_background_image_to_all_displays": bool,
+    "background_image_info": Sequence[AccountProfileUpdateSetupBackgroundImageInfoItemParam | Mapping[str, Any]],
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -37,6 +39,8 @@ __all__ = [
     "ContentListDigitalSignagePlaylistRoomsResponseRoomsItem",
     "ContentListDigitalSignagePlaylistsItem",
     "ContentListDigitalSignagePlaylistsPage",
+    "ContentUpdateDigitalSignagePlaylistContentsContentsItemParam",
+    "ContentUpdateDigitalSignagePlaylistRoomsRoomsItemParam",
 ]
 
 
@@ -187,3 +191,16 @@ class ContentListDigitalSignagePlaylistRoomsResponse(ZoomModel):
     """``response`` of ``rooms.content.list_digital_signage_playlist_rooms`` (and of events sharing its shape)."""
 
     rooms: list[ContentListDigitalSignagePlaylistRoomsResponseRoomsItem] | None = None
+
+
+#: A request object of ``zoom.rooms.content`` (keys optional; any mapping works).
+ContentUpdateDigitalSignagePlaylistContentsContentsItemParam = TypedDict("ContentUpdateDigitalSignagePlaylistContentsContentsItemParam", {
+    "content_id": str,
+    "content_duration": int,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.content`` (keys optional; any mapping works).
+ContentUpdateDigitalSignagePlaylistRoomsRoomsItemParam = TypedDict("ContentUpdateDigitalSignagePlaylistRoomsRoomsItemParam", {
+    "room_id": str,
+}, total=False)

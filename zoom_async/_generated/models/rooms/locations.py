@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -38,6 +40,9 @@ __all__ = [
     "LocationsListItem",
     "LocationsListPage",
     "LocationsListStructureResponse",
+    "LocationsUpdateBasicParam",
+    "LocationsUpdateSetupBackgroundImageInfoItemParam",
+    "LocationsUpdateSetupParam",
 ]
 
 
@@ -252,3 +257,30 @@ class LocationsGetSettingsResponse2(ZoomModel):
     digital_signage: LocationsGetSettingsResponseDigitalSignage | None = None
     notification: LocationsGetSettingsResponseNotification | None = None
     scheduling_display: LocationsGetSettingsResponseSchedulingDisplay | None = None
+
+
+#: A request object of ``zoom.rooms.locations`` (keys optional; any mapping works).
+LocationsUpdateBasicParam = TypedDict("LocationsUpdateBasicParam", {
+    "address": str,
+    "description": str,
+    "name": str,
+    "required_code_to_ext": bool,
+    "room_passcode": str,
+    "support_email": str,
+    "support_phone": str,
+    "timezone": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.locations`` (keys optional; any mapping works).
+LocationsUpdateSetupBackgroundImageInfoItemParam = TypedDict("LocationsUpdateSetupBackgroundImageInfoItemParam", {
+    "display_id": Literal["zoom_rooms_display1", "zoom_rooms_display2", "zoom_rooms_display3", "zoom_rooms_display4", "companion_whiteboard", "companion_zoom_rooms"] | str,
+    "content_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.locations`` (keys optional; any mapping works).
+LocationsUpdateSetupParam = TypedDict("LocationsUpdateSetupParam", {
+    "apply_background_image_to_all_displays": bool,
+    "background_image_info": Sequence[LocationsUpdateSetupBackgroundImageInfoItemParam | Mapping[str, Any]],
+}, total=False)

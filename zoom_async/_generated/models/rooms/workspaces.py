@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,7 +21,9 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "WorkspacesCreateAssetResponse",
+    "WorkspacesCreateEventParamsParam",
     "WorkspacesCreateFloormapFileResponse",
+    "WorkspacesCreateReservationMeetingParam",
     "WorkspacesCreateReservationResponse",
     "WorkspacesCreateResponse",
     "WorkspacesGetAssignmentResponse",
@@ -48,6 +52,7 @@ __all__ = [
     "WorkspacesListReservationsResponseReservationsItem",
     "WorkspacesListUserReservationsResponse",
     "WorkspacesListUserReservationsResponseReservationsItem",
+    "WorkspacesUpdateAssignmentPermanentAssignmentParam",
 ]
 
 
@@ -338,3 +343,27 @@ class WorkspacesGetReservationQuestionnairesResponse(ZoomModel):
     user_display_name: str | None = None
     workspace_id: str | None = None
     workspace_name: str | None = None
+
+
+#: A request object of ``zoom.rooms.workspaces`` (keys optional; any mapping works).
+WorkspacesCreateEventParamsParam = TypedDict("WorkspacesCreateEventParamsParam", {
+    "workspace_id": str,
+    "user_id": str,
+    "reservation_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.workspaces`` (keys optional; any mapping works).
+WorkspacesUpdateAssignmentPermanentAssignmentParam = TypedDict("WorkspacesUpdateAssignmentPermanentAssignmentParam", {
+    "account_id": str,
+    "user_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.rooms.workspaces`` (keys optional; any mapping works).
+WorkspacesCreateReservationMeetingParam = TypedDict("WorkspacesCreateReservationMeetingParam", {
+    "end_to_end_encrypted": bool,
+    "password": str,
+    "waiting_room": bool,
+    "meeting_uuid": str,
+}, total=False)

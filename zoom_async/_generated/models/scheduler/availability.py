@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,8 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "AvailabilityCreateResponse",
+    "AvailabilityCreateSegmentsItemParam",
+    "AvailabilityCreateSegmentsRecurrenceParam",
     "AvailabilityListItem",
     "AvailabilityListItemSegmentsRecurrence",
     "AvailabilityListItemSegmentsRecurrenceFriItem",
@@ -98,3 +102,22 @@ class AvailabilityCreateResponse(ZoomModel):
     segments: list[dict[str, Any]] | None = None
     segments_recurrence: AvailabilityListItemSegmentsRecurrence | None = None
     time_zone: str | None = None
+
+
+#: A request object of ``zoom.scheduler.availability`` (keys optional; any mapping works).
+AvailabilityCreateSegmentsItemParam = TypedDict("AvailabilityCreateSegmentsItemParam", {
+    "end": str,
+    "start": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.availability`` (keys optional; any mapping works).
+AvailabilityCreateSegmentsRecurrenceParam = TypedDict("AvailabilityCreateSegmentsRecurrenceParam", {
+    "sun": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "mon": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "tue": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "wed": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "thu": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "fri": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+    "sat": Sequence[AvailabilityCreateSegmentsItemParam | Mapping[str, Any]],
+}, total=False)

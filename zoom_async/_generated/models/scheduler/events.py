@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -25,6 +27,7 @@ __all__ = [
     "EventsListItemExternalLocation",
     "EventsListItemTrackingParamsItem",
     "EventsListPage",
+    "EventsUpdateAttendeesItemParam",
 ]
 
 
@@ -110,3 +113,11 @@ class EventsGetAttendeeResponse(ZoomModel):
     no_show: bool | None = None
     schedule_id: str | None = None
     time_zone: str | None = None
+
+
+#: A request object of ``zoom.scheduler.events`` (keys optional; any mapping works).
+EventsUpdateAttendeesItemParam = TypedDict("EventsUpdateAttendeesItemParam", {
+    "attendee_id": str,
+    "no_show": bool,
+    "email": str,
+}, total=False)

@@ -11,15 +11,24 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SchedulesCreateAvailabilityRulesItemParam",
+    "SchedulesCreateAvailabilityRulesItemSegmentsRecurrenceParam",
+    "SchedulesCreateBufferParam",
+    "SchedulesCreateCustomFieldsItemParam",
     "SchedulesCreateResponse",
     "SchedulesCreateResponseAvailabilityRulesItem",
+    "SchedulesCreateSegmentsItemParam",
+    "SchedulesCreateSegmentsRecurrenceParam",
+    "SchedulesCreateSegmentsRecurrenceSunItemParam",
     "SchedulesCreateSingleUseLinkResponse",
     "SchedulesListItem",
     "SchedulesListItemAvailabilityRulesItem",
@@ -32,6 +41,8 @@ __all__ = [
     "SchedulesListPage",
     "SchedulesListPageItemsItem",
     "SchedulesListPageItemsItemAvailabilityRulesItem",
+    "SchedulesUpdateAvailabilityRulesItemParam",
+    "SchedulesUpdateCustomFieldsItemParam",
 ]
 
 
@@ -243,3 +254,96 @@ class SchedulesCreateSingleUseLinkResponse(ZoomModel):
     """``response`` of ``scheduler.schedules.create_single_use_link`` (and of events sharing its shape)."""
 
     scheduling_url: str | None = None
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateAvailabilityRulesItemSegmentsRecurrenceParam = TypedDict("SchedulesCreateAvailabilityRulesItemSegmentsRecurrenceParam", {
+    "sun": Sequence[Any],
+    "mon": Sequence[Any],
+    "tue": Sequence[Any],
+    "wed": Sequence[Any],
+    "thu": Sequence[Any],
+    "fri": Sequence[Any],
+    "sat": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateAvailabilityRulesItemParam = TypedDict("SchedulesCreateAvailabilityRulesItemParam", {
+    "availability_id": str,
+    "email": str,
+    "segments": Sequence[Mapping[str, Any]],
+    "segments_recurrence": SchedulesCreateAvailabilityRulesItemSegmentsRecurrenceParam | Mapping[str, Any],
+    "time_zone": str,
+    "use_custom": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateBufferParam = TypedDict("SchedulesCreateBufferParam", {
+    "after": float,
+    "before": float,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateCustomFieldsItemParam = TypedDict("SchedulesCreateCustomFieldsItemParam", {
+    "custom_field_id": str,
+    "enabled": bool,
+    "format": Literal["text", "string", "phone_number", "choices_one", "choices_many", "select"] | str,
+    "include_other": bool,
+    "name": str,
+    "position": float,
+    "required": bool,
+    "answer_choices": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateSegmentsItemParam = TypedDict("SchedulesCreateSegmentsItemParam", {
+    "start": str,
+    "end": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateSegmentsRecurrenceSunItemParam = TypedDict("SchedulesCreateSegmentsRecurrenceSunItemParam", {
+    "end": str,
+    "start": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesCreateSegmentsRecurrenceParam = TypedDict("SchedulesCreateSegmentsRecurrenceParam", {
+    "sun": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "mon": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "tue": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "wed": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "thu": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "fri": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "sat": Sequence[SchedulesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesUpdateAvailabilityRulesItemParam = TypedDict("SchedulesUpdateAvailabilityRulesItemParam", {
+    "email": str,
+    "availability_id": str,
+    "segments": Sequence[Mapping[str, Any]],
+    "segments_recurrence": SchedulesCreateAvailabilityRulesItemSegmentsRecurrenceParam | Mapping[str, Any],
+    "time_zone": str,
+    "use_custom": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.schedules`` (keys optional; any mapping works).
+SchedulesUpdateCustomFieldsItemParam = TypedDict("SchedulesUpdateCustomFieldsItemParam", {
+    "enabled": bool,
+    "format": Literal["text", "string", "phone_number", "choices_one", "choices_many", "select"] | str,
+    "custom_field_id": str,
+    "include_other": bool,
+    "name": str,
+    "position": float,
+    "required": bool,
+    "answer_choices": Sequence[str],
+}, total=False)

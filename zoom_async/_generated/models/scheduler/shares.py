@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,9 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "SharesCreateResponse",
+    "SharesCreateSegmentsItemParam",
+    "SharesCreateSegmentsRecurrenceParam",
+    "SharesCreateSegmentsRecurrenceSunItemParam",
 ]
 
 
@@ -26,3 +31,29 @@ class SharesCreateResponse(ZoomModel):
     """``response`` of ``scheduler.shares.create`` (and of events sharing its shape)."""
 
     scheduling_url: str | None = None
+
+
+#: A request object of ``zoom.scheduler.shares`` (keys optional; any mapping works).
+SharesCreateSegmentsRecurrenceSunItemParam = TypedDict("SharesCreateSegmentsRecurrenceSunItemParam", {
+    "end": str,
+    "start": str,
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.shares`` (keys optional; any mapping works).
+SharesCreateSegmentsRecurrenceParam = TypedDict("SharesCreateSegmentsRecurrenceParam", {
+    "sun": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "mon": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "tue": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "wed": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "thu": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "fri": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+    "sat": Sequence[SharesCreateSegmentsRecurrenceSunItemParam | Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.scheduler.shares`` (keys optional; any mapping works).
+SharesCreateSegmentsItemParam = TypedDict("SharesCreateSegmentsItemParam", {
+    "start": str,
+    "end": str,
+}, total=False)

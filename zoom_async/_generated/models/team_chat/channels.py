@@ -11,17 +11,23 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ChannelsCreateChannelSettingsParam",
+    "ChannelsCreateMemberMembersItemParam",
     "ChannelsCreateMemberResponse",
+    "ChannelsCreateMembersGroupGroupsItemParam",
     "ChannelsCreateMembersGroupResponse",
     "ChannelsCreateMentionGroupResponse",
     "ChannelsCreateResponse",
+    "ChannelsCreateSharedSpaceParam",
     "ChannelsGetResponse",
     "ChannelsGetResponseChannelSettings",
     "ChannelsGetResponseChannelSettingsDesignatedPostingMembersItem",
@@ -50,8 +56,10 @@ __all__ = [
     "ChannelsListPinnedPage",
     "ChannelsSearchResponse",
     "ChannelsSearchResponseChannelsItem",
+    "ChannelsUpdateChannelSettingsParam",
     "ChannelsUpdateEventsResponse",
     "ChannelsUpdateEventsResponseFailedChannelsItem",
+    "ChannelsUpdateRetentionCloudRetentionParam",
 ]
 
 
@@ -347,3 +355,48 @@ class ChannelsListPinnedPage(ZoomModel):
     messages: list[ChannelsListPinnedItem] | None = None
     next_page_token: str | None = None
     page_size: int | None = None
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsUpdateChannelSettingsParam = TypedDict("ChannelsUpdateChannelSettingsParam", {
+    "add_member_permissions": Literal[1, 2] | int,
+    "new_members_can_see_previous_messages_files": bool,
+    "posting_permissions": Literal[1, 2, 3] | int,
+    "mention_all_permissions": Literal[1, 2, 3] | int,
+    "designated_posting_members": Sequence[Any],
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsCreateMemberMembersItemParam = TypedDict("ChannelsCreateMemberMembersItemParam", {
+    "email": str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsCreateMembersGroupGroupsItemParam = TypedDict("ChannelsCreateMembersGroupGroupsItemParam", {
+    "group_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsCreateChannelSettingsParam = TypedDict("ChannelsCreateChannelSettingsParam", {
+    "add_member_permissions": Literal[1, 2] | int,
+    "new_members_can_see_previous_messages_files": bool,
+    "posting_permissions": Literal[1, 2, 3] | int,
+    "mention_all_permissions": Literal[1, 2, 3] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsCreateSharedSpaceParam = TypedDict("ChannelsCreateSharedSpaceParam", {
+    "space_id": str,
+    "space_channel_type": Literal["private", "public_for_members"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.channels`` (keys optional; any mapping works).
+ChannelsUpdateRetentionCloudRetentionParam = TypedDict("ChannelsUpdateRetentionCloudRetentionParam", {
+    "enable_custom_retention": bool,
+    "retention_period": str,
+}, total=False)

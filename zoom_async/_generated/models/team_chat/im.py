@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ImCreateGroupMemberMembersItemParam",
     "ImCreateGroupMemberResponse",
     "ImCreateGroupResponse",
     "ImCreateUsersChatMessageResponse",
@@ -90,3 +93,10 @@ class ImCreateGroupMemberResponse(ZoomModel):
 
     added_at: str | None = None
     ids: str | None = None
+
+
+#: A request object of ``zoom.team_chat.im`` (keys optional; any mapping works).
+ImCreateGroupMemberMembersItemParam = TypedDict("ImCreateGroupMemberMembersItemParam", {
+    "email": str,
+    "id": str,
+}, total=False)

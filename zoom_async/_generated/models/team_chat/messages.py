@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -36,6 +38,9 @@ __all__ = [
     "MessagesListThreadResponse",
     "MessagesListThreadResponseMessagesItem",
     "MessagesListThreadResponseMessagesItemReactionsItem",
+    "MessagesSendAtItemsItemParam",
+    "MessagesSendInteractiveCardsItemParam",
+    "MessagesSendRichTextItemParam",
 ]
 
 
@@ -261,3 +266,27 @@ class MessagesListThreadResponse(ZoomModel):
 
     messages: list[MessagesListThreadResponseMessagesItem] | None = None
     total: int | None = None
+
+
+#: A request object of ``zoom.team_chat.messages`` (keys optional; any mapping works).
+MessagesSendAtItemsItemParam = TypedDict("MessagesSendAtItemsItemParam", {
+    "at_contact": Any,
+    "at_type": Literal[1, 2] | int,
+    "end_position": int,
+    "start_position": int,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.messages`` (keys optional; any mapping works).
+MessagesSendRichTextItemParam = TypedDict("MessagesSendRichTextItemParam", {
+    "start_position": int,
+    "end_position": int,
+    "format_type": Literal["Bold", "Italic", "Strikethrough", "BulletedList", "NumberedList", "Underline", "FontSize", "FontColor", "BackgroundColor", "LeftIndent", "Paragraph", "Quote", "AddLink"] | str,
+    "format_attr": str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.messages`` (keys optional; any mapping works).
+MessagesSendInteractiveCardsItemParam = TypedDict("MessagesSendInteractiveCardsItemParam", {
+    "card_json": str,
+}, total=False)

@@ -11,15 +11,22 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "MigrationCreateChannelMemberMembersItemParam",
+    "MigrationCreateEmojiReactionReactionsItemParam",
+    "MigrationCreateMessageMessagesItemParam",
     "MigrationCreateMessageResponse",
+    "MigrationCreateUserChannelMembersItemParam",
     "MigrationCreateUserChannelResponse",
+    "MigrationCreateUserEventParamsItemParam",
     "MigrationListMappingsChannelsResponse",
     "MigrationListMappingsChannelsResponseMappingsItem",
     "MigrationListMappingsUsersResponse",
@@ -67,3 +74,47 @@ class MigrationCreateUserChannelResponse(ZoomModel):
     """``response`` of ``team_chat.migration.create_user_channel`` (and of events sharing its shape)."""
 
     id: str | None = None
+
+
+#: A request object of ``zoom.team_chat.migration`` (keys optional; any mapping works).
+MigrationCreateChannelMemberMembersItemParam = TypedDict("MigrationCreateChannelMemberMembersItemParam", {
+    "identifier": str,
+    "role": Literal["member", "admin"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.migration`` (keys optional; any mapping works).
+MigrationCreateEmojiReactionReactionsItemParam = TypedDict("MigrationCreateEmojiReactionReactionsItemParam", {
+    "message_id": str,
+    "message_timestamp": int,
+    "to_channel": str,
+    "to_contact": Any,
+    "emojis": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.migration`` (keys optional; any mapping works).
+MigrationCreateMessageMessagesItemParam = TypedDict("MigrationCreateMessageMessagesItemParam", {
+    "message_timestamp": int,
+    "sender": str,
+    "to_channel": str,
+    "to_contact": Any,
+    "message": str,
+    "file_ids": Sequence[str],
+    "reply_main_message_id": str,
+    "reply_main_message_timestamp": int,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.migration`` (keys optional; any mapping works).
+MigrationCreateUserChannelMembersItemParam = TypedDict("MigrationCreateUserChannelMembersItemParam", {
+    "identifier": str,
+    "role": Literal["admin", "member"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.migration`` (keys optional; any mapping works).
+MigrationCreateUserEventParamsItemParam = TypedDict("MigrationCreateUserEventParamsItemParam", {
+    "target_id": str,
+    "target_type": Literal["channel", "contact"] | str,
+}, total=False)

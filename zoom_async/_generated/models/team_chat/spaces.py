@@ -11,18 +11,23 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "SpacesCreateAdminMembersItemParam",
     "SpacesCreateAdminResponse",
     "SpacesCreateAdminResponseUsersItem",
     "SpacesCreateResponse",
     "SpacesCreateResponseSpaceMembersItem",
     "SpacesCreateResponseSpaceSettings",
+    "SpacesCreateSpaceMembersItemParam",
+    "SpacesCreateSpaceSettingsParam",
     "SpacesGetResponse",
     "SpacesGetResponseOwner",
     "SpacesListChannelsItem",
@@ -180,3 +185,24 @@ class SpacesListMembersPage(ZoomModel):
     members: list[SpacesListMembersItem] | None = None
     next_page_token: str | None = None
     page_size: int | None = None
+
+
+#: A request object of ``zoom.team_chat.spaces`` (keys optional; any mapping works).
+SpacesCreateSpaceMembersItemParam = TypedDict("SpacesCreateSpaceMembersItemParam", {
+    "identifier": str,
+    "role": Literal["admin", "member", "owner"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.spaces`` (keys optional; any mapping works).
+SpacesCreateSpaceSettingsParam = TypedDict("SpacesCreateSpaceSettingsParam", {
+    "allow_to_add_external_users": Literal[0, 1, 2, 3] | int,
+    "add_member_permissions": Literal[1, 2] | int,
+    "create_channels_permission": Literal[1, 2] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.team_chat.spaces`` (keys optional; any mapping works).
+SpacesCreateAdminMembersItemParam = TypedDict("SpacesCreateAdminMembersItemParam", {
+    "identifier": str,
+}, total=False)

@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -22,6 +24,7 @@ __all__ = [
     "UsersListSessionsPage2",
     "UsersListSessionsPageSessionsItem",
     "UsersListSessionsPageSessionsItem2",
+    "UsersUpdateEventsParamsParam",
 ]
 
 
@@ -64,3 +67,10 @@ class UsersListSessionsPage2(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     sessions: list[UsersListSessionsPageSessionsItem2] | None = None
+
+
+#: A request object of ``zoom.team_chat.users`` (keys optional; any mapping works).
+UsersUpdateEventsParamsParam = TypedDict("UsersUpdateEventsParamsParam", {
+    "target_id": str,
+    "target_type": Literal["channel", "contact"] | str,
+}, total=False)

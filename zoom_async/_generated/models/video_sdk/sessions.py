@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -21,6 +23,7 @@ __all__ = [
     "SessionsCreateResponse",
     "SessionsCreateResponseSettings",
     "SessionsCreateResponseSettingsGlobalDialInNumbersItem",
+    "SessionsCreateSettingsParam",
     "SessionsCreateSipDialingResponse",
     "SessionsGetLivestreamResponse",
     "SessionsGetRecordingsResponse",
@@ -47,6 +50,11 @@ __all__ = [
     "SessionsListUsersSharingItem",
     "SessionsListUsersSharingItemDetailsItem",
     "SessionsListUsersSharingPage",
+    "SessionsUpdateEventsParamsH323HeadersParam",
+    "SessionsUpdateEventsParamsInviteOptionsParam",
+    "SessionsUpdateEventsParamsParam",
+    "SessionsUpdateEventsParamsSipHeadersParam",
+    "SessionsUpdateLivestreamStatusSettingsParam",
 ]
 
 
@@ -444,3 +452,55 @@ class SessionsListUsersSharingPage(ZoomModel):
     next_page_token: str | None = None
     page_size: int | None = None
     users: list[SessionsListUsersSharingItem] | None = None
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsCreateSettingsParam = TypedDict("SessionsCreateSettingsParam", {
+    "auto_recording": Literal["cloud", "none"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsUpdateEventsParamsInviteOptionsParam = TypedDict("SessionsUpdateEventsParamsInviteOptionsParam", {
+    "require_greeting": bool,
+    "require_pressing_one": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsUpdateEventsParamsH323HeadersParam = TypedDict("SessionsUpdateEventsParamsH323HeadersParam", {
+    "from_display_name": str,
+    "to_display_name": str,
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsUpdateEventsParamsSipHeadersParam = TypedDict("SessionsUpdateEventsParamsSipHeadersParam", {
+    "from_display_name": str,
+    "to_display_name": str,
+    "from_uri": str,
+    "additional_headers": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsUpdateEventsParamsParam = TypedDict("SessionsUpdateEventsParamsParam", {
+    "invitee_name": str,
+    "phone_number": str,
+    "invite_options": SessionsUpdateEventsParamsInviteOptionsParam | Mapping[str, Any],
+    "call_type": str,
+    "device_ip": str,
+    "h323_headers": SessionsUpdateEventsParamsH323HeadersParam | Mapping[str, Any],
+    "sip_headers": SessionsUpdateEventsParamsSipHeadersParam | Mapping[str, Any],
+    "participant_uuid": str,
+    "stream_ingestion_stream_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.sessions`` (keys optional; any mapping works).
+SessionsUpdateLivestreamStatusSettingsParam = TypedDict("SessionsUpdateLivestreamStatusSettingsParam", {
+    "active_speaker_name": bool,
+    "display_name": str,
+    "layout": Literal["gallery_view", "speaker_view"] | str,
+    "close_caption": Literal["burnt-in", "embedded", "off"] | str,
+}, total=False)

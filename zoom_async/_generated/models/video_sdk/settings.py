@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,6 +21,8 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "SettingsCreateStorageLocationResponse",
+    "SettingsCreateStorageLocationS3AccessKeyParam",
+    "SettingsCreateStorageLocationS3Param",
     "SettingsGetStorageLocationResponse",
     "SettingsListStorageLocationResponseItem",
     "SettingsListStorageLocationResponseItemS3",
@@ -60,3 +64,19 @@ class SettingsGetStorageLocationResponse(ZoomModel):
     provider: str | None = None
     s3: SettingsListStorageLocationResponseItemS3 | None = None
     verify_status: str | None = None
+
+
+#: A request object of ``zoom.video_sdk.settings`` (keys optional; any mapping works).
+SettingsCreateStorageLocationS3AccessKeyParam = TypedDict("SettingsCreateStorageLocationS3AccessKeyParam", {
+    "id": str,
+    "key": str,
+}, total=False)
+
+
+#: A request object of ``zoom.video_sdk.settings`` (keys optional; any mapping works).
+SettingsCreateStorageLocationS3Param = TypedDict("SettingsCreateStorageLocationS3Param", {
+    "region": str,
+    "bucket": str,
+    "authentication_mechanism": Literal["aws_access_key"] | str,
+    "access_key": SettingsCreateStorageLocationS3AccessKeyParam | Mapping[str, Any],
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "WhiteboardCreateCollaboratorCollaboratorsItemParam",
     "WhiteboardCreateCollaboratorResponseItem",
     "WhiteboardCreateResponse",
     "WhiteboardGetResponse",
@@ -26,6 +29,8 @@ __all__ = [
     "WhiteboardListItemAdvancedShareSetting",
     "WhiteboardListItemShareLinkSetting",
     "WhiteboardListPage",
+    "WhiteboardUpdateCollaboratorCollaboratorsItemParam",
+    "WhiteboardUpdateShareSettingShareLinkSettingParam",
 ]
 
 
@@ -129,3 +134,25 @@ class WhiteboardGetResponse(ZoomModel):
     trashed: bool | None = None
     whiteboard_id: str | None = None
     whiteboard_name: str | None = None
+
+
+#: A request object of ``zoom.whiteboard`` (keys optional; any mapping works).
+WhiteboardCreateCollaboratorCollaboratorsItemParam = TypedDict("WhiteboardCreateCollaboratorCollaboratorsItemParam", {
+    "email": str,
+    "channel_id": str,
+    "role": Literal[0, 1, 2, 3, 4] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.whiteboard`` (keys optional; any mapping works).
+WhiteboardUpdateCollaboratorCollaboratorsItemParam = TypedDict("WhiteboardUpdateCollaboratorCollaboratorsItemParam", {
+    "collaborator_id": str,
+    "role": Literal[0, 1, 2, 3, 4] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.whiteboard`` (keys optional; any mapping works).
+WhiteboardUpdateShareSettingShareLinkSettingParam = TypedDict("WhiteboardUpdateShareSettingShareLinkSettingParam", {
+    "share_scope": Literal[0, 1, 2, 3] | int,
+    "share_role": Literal[2, 3, 4] | int,
+}, total=False)

@@ -11,13 +11,16 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ImportCreateCollaboratorsItemParam",
     "ImportCreateResponse",
     "ImportGetStatusResponse",
 ]
@@ -36,3 +39,11 @@ class ImportGetStatusResponse(ZoomModel):
     file_name: str | None = None
     status: str | None = None
     whiteboard_id: str | None = None
+
+
+#: A request object of ``zoom.whiteboard.import_`` (keys optional; any mapping works).
+ImportCreateCollaboratorsItemParam = TypedDict("ImportCreateCollaboratorsItemParam", {
+    "email": str,
+    "role": Literal["0", "1", "2", "3", "4"] | str,
+    "channel_id": str,
+}, total=False)

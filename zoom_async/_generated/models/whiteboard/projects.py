@@ -11,13 +11,17 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
 from zoom_async._models import ZoomModel
 
 __all__ = [
+    "ProjectsCreateCollaboratorCollaboratorsItemParam",
+    "ProjectsCreateCollaboratorsItemParam",
     "ProjectsCreateResponse",
     "ProjectsCreateWhiteboardResponse",
     "ProjectsGetResponse",
@@ -27,6 +31,7 @@ __all__ = [
     "ProjectsListPage",
     "ProjectsListSubprojectsResponse",
     "ProjectsListSubprojectsResponseProjectsItem",
+    "ProjectsUpdateCollaboratorsCollaboratorsItemParam",
 ]
 
 
@@ -123,3 +128,24 @@ class ProjectsCreateWhiteboardResponse(ZoomModel):
     """``response`` of ``whiteboard.projects.create_whiteboard`` (and of events sharing its shape)."""
 
     whiteboard_ids: list[str] | None = None
+
+
+#: A request object of ``zoom.whiteboard.projects`` (keys optional; any mapping works).
+ProjectsCreateCollaboratorsItemParam = TypedDict("ProjectsCreateCollaboratorsItemParam", {
+    "email": str,
+    "role": Literal[0, 1, 2, 3, 4] | int,
+}, total=False)
+
+
+#: A request object of ``zoom.whiteboard.projects`` (keys optional; any mapping works).
+ProjectsCreateCollaboratorCollaboratorsItemParam = TypedDict("ProjectsCreateCollaboratorCollaboratorsItemParam", {
+    "email": str,
+    "role": int,
+}, total=False)
+
+
+#: A request object of ``zoom.whiteboard.projects`` (keys optional; any mapping works).
+ProjectsUpdateCollaboratorsCollaboratorsItemParam = TypedDict("ProjectsUpdateCollaboratorsCollaboratorsItemParam", {
+    "collaborator_id": str,
+    "role": Literal[0, 1, 2, 3, 4] | int,
+}, total=False)

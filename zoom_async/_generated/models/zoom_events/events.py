@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -19,13 +21,21 @@ from zoom_async._models import ZoomModel
 
 __all__ = [
     "EventsCreateAccessLinkResponse",
+    "EventsCreateAccessLinkSecurityAtJoinParam",
+    "EventsCreateCalendarItemParam",
+    "EventsCreateEventActionDuplicateEventParam",
     "EventsCreateEventActionResponse",
+    "EventsCreateRecurrenceParam",
     "EventsCreateResponse",
     "EventsCreateResponseRecurrence",
     "EventsCreateSessionResponse",
+    "EventsCreateSessionSessionReservationParam",
+    "EventsCreateSessionSessionSpeakersItemParam",
     "EventsCreateTicketResponse",
     "EventsCreateTicketResponseErrorsItem",
     "EventsCreateTicketResponseTicketsItem",
+    "EventsCreateTicketTicketsItemParam",
+    "EventsCreateTicketTypePrivateVisibilityRulesParam",
     "EventsCreateTicketTypeResponse",
     "EventsGetQuestionsResponse",
     "EventsGetQuestionsResponseCustomQuestionsItem",
@@ -97,8 +107,18 @@ __all__ = [
     "EventsListTicketsItem",
     "EventsListTicketsItemCustomQuestionsItem",
     "EventsListTicketsPage",
+    "EventsUpdateAttendeeActionAttendeesItemParam",
     "EventsUpdateAttendeeActionResponse",
     "EventsUpdateAttendeeActionResponseErrorsItem",
+    "EventsUpdateCoeditorsCoeditorsItemParam",
+    "EventsUpdateQuestionsCustomQuestionsItemParam",
+    "EventsUpdateQuestionsQuestionsItemParam",
+    "EventsUpdateRecurrenceParam",
+    "EventsUpdateSessionInterpretersInterpretersItemParam",
+    "EventsUpdateSessionLivestreamIncomingConfigParam",
+    "EventsUpdateSessionPollsPollsItemParam",
+    "EventsUpdateTicketCustomQuestionsItemParam",
+    "EventsUpdateTicketTypePrivateVisibilityRulesParam",
 ]
 
 
@@ -1048,3 +1068,180 @@ class EventsCreateTicketResponse(ZoomModel):
 
     errors: list[EventsCreateTicketResponseErrorsItem] | None = None
     tickets: list[EventsCreateTicketResponseTicketsItem] | None = None
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateAttendeeActionAttendeesItemParam = TypedDict("EventsUpdateAttendeeActionAttendeesItemParam", {
+    "email": str,
+    "action": Literal["check-in"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateCoeditorsCoeditorsItemParam = TypedDict("EventsUpdateCoeditorsCoeditorsItemParam", {
+    "email": str,
+    "permission_groups": Sequence[Literal["Publish", "EventConfiguration", "EventBranding", "Registration & Join", "Venue", "EventExperience", "EventPlanning", "SpecialRole", "PostEvent", "Analytics", "Email", "Integrations"] | str],
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateAccessLinkSecurityAtJoinParam = TypedDict("EventsCreateAccessLinkSecurityAtJoinParam", {
+    "email_authentication": bool,
+    "security_code_verification": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateRecurrenceParam = TypedDict("EventsCreateRecurrenceParam", {
+    "type": Literal[1, 2, 3] | int,
+    "repeat_interval": int,
+    "weekly_days": Sequence[Literal[1, 2, 3, 4, 5, 6, 7] | int],
+    "monthly_days": Sequence[int],
+    "monthly_week_day": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "end_times": int,
+    "end_date_time": str | datetime,
+    "monthly_week": Literal[-1, 1, 2, 3, 4] | int,
+    "duration": int,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateCalendarItemParam = TypedDict("EventsCreateCalendarItemParam", {
+    "start_time": str | datetime,
+    "end_time": str | datetime,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateRecurrenceParam = TypedDict("EventsUpdateRecurrenceParam", {
+    "type": Literal[1, 2, 3] | int,
+    "repeat_interval": int,
+    "weekly_days": str,
+    "monthly_days": int,
+    "monthly_week_day": Literal[1, 2, 3, 4, 5, 6, 7] | int,
+    "end_times": int,
+    "end_date_time": str | datetime,
+    "monthly_week": Literal[-1, 1, 2, 3, 4] | int,
+    "duration": int,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateEventActionDuplicateEventParam = TypedDict("EventsCreateEventActionDuplicateEventParam", {
+    "name": str,
+    "start_time": str | datetime,
+    "timezone": str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateSessionSessionSpeakersItemParam = TypedDict("EventsCreateSessionSessionSpeakersItemParam", {
+    "speaker_id": str,
+    "access_to_edit_session": bool,
+    "show_in_session_detail": bool,
+    "has_alternative_host_permission": bool,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateSessionSessionReservationParam = TypedDict("EventsCreateSessionSessionReservationParam", {
+    "allow_reservations": bool,
+    "max_capacity": int,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateSessionInterpretersInterpretersItemParam = TypedDict("EventsUpdateSessionInterpretersInterpretersItemParam", {
+    "email": str,
+    "type": Literal[1, 2] | int,
+    "source_language_id": Literal["US", "CN", "JP", "DE", "FR", "RU", "PT", "ES", "KR"] | str,
+    "target_language_id": Any,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateSessionLivestreamIncomingConfigParam = TypedDict("EventsUpdateSessionLivestreamIncomingConfigParam", {
+    "stream_key_type": Literal["GENERATED"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateSessionPollsPollsItemParam = TypedDict("EventsUpdateSessionPollsPollsItemParam", {
+    "id": str,
+    "status": Literal["active", "inactive"] | str,
+    "anonymous": bool,
+    "poll_type": Literal[1, 2, 3] | int,
+    "questions": Sequence[Mapping[str, Any]],
+    "title": str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateQuestionsQuestionsItemParam = TypedDict("EventsUpdateQuestionsQuestionsItemParam", {
+    "field_name": Literal["first_name", "last_name", "address", "city", "state", "zip", "country", "phone", "industry", "job_title", "organization", "organization_size"] | str,
+    "required": bool,
+    "title": str,
+    "question_id": str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateQuestionsCustomQuestionsItemParam = TypedDict("EventsUpdateQuestionsCustomQuestionsItemParam", {
+    "options": Sequence[str],
+    "required": bool,
+    "title": str,
+    "question_id": str,
+    "type": Literal["short_answer", "long_answer", "single_radio", "single_dropdown", "multiple_choice"] | str,
+    "min_length": int,
+    "max_length": int,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateTicketTypePrivateVisibilityRulesParam = TypedDict("EventsCreateTicketTypePrivateVisibilityRulesParam", {
+    "account_restrict": bool,
+    "allow_domain_list": Sequence[str],
+    "email_restrict_list": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateTicketTypePrivateVisibilityRulesParam = TypedDict("EventsUpdateTicketTypePrivateVisibilityRulesParam", {
+    "account_restrict": bool,
+    "allow_domain_list": Sequence[str],
+    "email_restrict_list": Sequence[str],
+    "attendance_type": Literal["virtual", "in-person", "hybrid"] | str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsCreateTicketTicketsItemParam = TypedDict("EventsCreateTicketTicketsItemParam", {
+    "email": str,
+    "ticket_type_id": str,
+    "external_ticket_id": str,
+    "send_notification": bool,
+    "fast_join": bool,
+    "registration_needed": bool,
+    "session_ids": Sequence[str],
+    "first_name": str,
+    "last_name": str,
+    "address": str,
+    "city": str,
+    "state": str,
+    "zip": str,
+    "country": str,
+    "phone": str,
+    "industry": str,
+    "job_title": str,
+    "organization": str,
+    "organization_size": str,
+    "comments": str,
+    "custom_questions": Sequence[Mapping[str, Any]],
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.events`` (keys optional; any mapping works).
+EventsUpdateTicketCustomQuestionsItemParam = TypedDict("EventsUpdateTicketCustomQuestionsItemParam", {
+    "title": str,
+    "answer": str,
+}, total=False)

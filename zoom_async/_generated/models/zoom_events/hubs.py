@@ -11,7 +11,9 @@ carry an alias; ``model_dump(by_alias=True)`` gives the JSON back.
 """
 
 # No ``from __future__ import annotations``: models are emitted dependencies first.
-from typing import Any
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
+from typing import Any, Literal, TypedDict
 
 from pydantic import Field
 
@@ -20,6 +22,7 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "HubsCreateHostResponse",
     "HubsCreateVodChannelActionResponse",
+    "HubsCreateVodChannelRegistrationRegistrationsItemParam",
     "HubsCreateVodChannelRegistrationResponse",
     "HubsCreateVodChannelRegistrationResponseRegistrationsItem",
     "HubsCreateVodChannelResponse",
@@ -46,6 +49,9 @@ __all__ = [
     "HubsListVodChannelVideosResponseVideosItem",
     "HubsListVodChannelsItem",
     "HubsListVodChannelsPage",
+    "HubsUpdateVodChannelRegistrationQuestionsCustomQuestionsItemParam",
+    "HubsUpdateVodChannelRegistrationQuestionsQuestionsItemParam",
+    "HubsUpdateVodChannelSettingsParam",
 ]
 
 
@@ -304,3 +310,49 @@ class HubsCreateVodChannelRegistrationResponse(ZoomModel):
     """``response`` of ``zoom_events.hubs.create_vod_channel_registration`` (and of events sharing its shape)."""
 
     registrations: list[HubsCreateVodChannelRegistrationResponseRegistrationsItem] | None = None
+
+
+#: A request object of ``zoom.zoom_events.hubs`` (keys optional; any mapping works).
+HubsUpdateVodChannelSettingsParam = TypedDict("HubsUpdateVodChannelSettingsParam", {
+    "authentication_method": Literal["zoom_account", "email_otp", "bypass_auth"] | str,
+    "allow_domain_list": Sequence[str],
+    "allow_email_list": Sequence[str],
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.hubs`` (keys optional; any mapping works).
+HubsUpdateVodChannelRegistrationQuestionsQuestionsItemParam = TypedDict("HubsUpdateVodChannelRegistrationQuestionsQuestionsItemParam", {
+    "field_name": Literal["first_name", "last_name", "address", "city", "state", "zip", "country", "phone", "industry", "job_title", "organization", "organization_size"] | str,
+    "required": bool,
+    "title": str,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.hubs`` (keys optional; any mapping works).
+HubsUpdateVodChannelRegistrationQuestionsCustomQuestionsItemParam = TypedDict("HubsUpdateVodChannelRegistrationQuestionsCustomQuestionsItemParam", {
+    "answers": Sequence[str],
+    "required": bool,
+    "title": str,
+    "type": Literal["short_answer", "long_answer", "single_radio", "single_dropdown", "multiple_choice"] | str,
+    "min_length": int,
+    "max_length": int,
+}, total=False)
+
+
+#: A request object of ``zoom.zoom_events.hubs`` (keys optional; any mapping works).
+HubsCreateVodChannelRegistrationRegistrationsItemParam = TypedDict("HubsCreateVodChannelRegistrationRegistrationsItemParam", {
+    "email": str,
+    "first_name": str,
+    "last_name": str,
+    "address": str,
+    "city": str,
+    "state": str,
+    "zip": str,
+    "country": str,
+    "phone": str,
+    "industry": str,
+    "job_title": str,
+    "organization": str,
+    "organization_size": str,
+    "custom_questions": Sequence[Mapping[str, Any]],
+}, total=False)
