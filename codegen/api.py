@@ -342,6 +342,7 @@ class Builder:
         self.catalog = catalog_gen.build(config)
         self.rows = {(r.api, r.method, r.path): r for r in self.catalog.rows}
         self.namespaces: dict[str, NamespaceDef] = {}
+        self._alive: list[Any] = []
 
     def namespace(self, path: str) -> NamespaceDef:
         ns = self.namespaces.get(path)
@@ -492,6 +493,9 @@ class Builder:
         gen = ns.models
         assert gen is not None
         ctype, schema = _success(op, spec)
+        # The walker keys type widening by id() of schema nodes: keep every flattened schema
+        # alive so no later one reuses an id (that made the output depend on memory layout).
+        self._alive.append(schema)
         base = camel(method.name) if ns.path else ""
         prefix = camel(ns.leaf) + base
         if ctype is None:

@@ -599,7 +599,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.move_event", model="CalendarMoveEventResponse")
+    @api_method("calendar.move_event", model="CalendarImportEventsResponse")
     async def move_event(
         self,
         *,
@@ -608,7 +608,7 @@ class Calendar(Namespace):
         destination: str,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.CalendarMoveEventResponse:
+    ) -> m.CalendarImportEventsResponse:
         """Move the specified event from a calendar to another specified calendar.
 
         Moves an event to another calendar, such as changing an event's organizer.
@@ -626,12 +626,12 @@ class Calendar(Namespace):
                 ``externalOnly``, ``none``.
         """
         return cast(
-            "m.CalendarMoveEventResponse",
+            "m.CalendarImportEventsResponse",
             await self._request(
                 "calendar.move_event",
                 path={"calId": cal_id, "eventId": event_id},
                 query={"destination": destination, "sendUpdates": send_updates},
-                model="CalendarMoveEventResponse",
+                model="CalendarImportEventsResponse",
                 options=options,
             )
         )
@@ -707,7 +707,7 @@ class Calendar(Namespace):
             )
         )
 
-    @api_method("calendar.update_event", model="CalendarUpdateEventResponse")
+    @api_method("calendar.update_event", model="CalendarImportEventsResponse")
     async def update_event(
         self,
         *,
@@ -730,7 +730,7 @@ class Calendar(Namespace):
         transparency: Literal["opaque", "transparent"] | str | None = None,
         visibility: Literal["default", "public", "private"] | str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.CalendarUpdateEventResponse:
+    ) -> m.CalendarImportEventsResponse:
         """Update the specified event on the specified calendar.
 
         Updates an event.
@@ -769,13 +769,13 @@ class Calendar(Namespace):
                 ``private``.
         """
         return cast(
-            "m.CalendarUpdateEventResponse",
+            "m.CalendarImportEventsResponse",
             await self._request(
                 "calendar.update_event",
                 path={"calId": cal_id, "eventId": event_id},
                 query={"sendUpdates": send_updates},
                 body={"start": start, "end": end, "attendees": attendees, "colorId": color_id, "description": description, "guestsCanInviteOthers": guests_can_invite_others, "guestsCanModify": guests_can_modify, "guestsCanSeeOtherGuests": guests_can_see_other_guests, "location": location, "recurrence": recurrence, "reminders": reminders, "status": status, "summary": summary, "transparency": transparency, "visibility": visibility},
-                model="CalendarUpdateEventResponse",
+                model="CalendarImportEventsResponse",
                 options=options,
             )
         )

@@ -350,13 +350,13 @@ class Users(Namespace):
             )
         )
 
-    @api_method("contact_center.users.get_template", model="UsersGetTemplateResponse")
+    @api_method("contact_center.users.get_template", model="UsersCreateTemplateResponse")
     async def get_template(
         self,
         *,
         template_id: str,
         **options: Unpack[RequestOptions],
-    ) -> m.UsersGetTemplateResponse:
+    ) -> m.UsersCreateTemplateResponse:
         """Get a user template.
 
         Get a user template.
@@ -367,11 +367,11 @@ class Users(Namespace):
             template_id: (``templateId``) The template's ID.
         """
         return cast(
-            "m.UsersGetTemplateResponse",
+            "m.UsersCreateTemplateResponse",
             await self._request(
                 "contact_center.users.get_template",
                 path={"templateId": template_id},
-                model="UsersGetTemplateResponse",
+                model="UsersCreateTemplateResponse",
                 options=options,
             )
         )

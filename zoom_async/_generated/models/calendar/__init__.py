@@ -3,7 +3,7 @@
 # One line per field and no reformatting: the file is laid out by its generator.
 # ruff: noqa: E501
 # fmt: off
-"""Response models of ``zoom.calendar`` (21 models).
+"""Response models of ``zoom.calendar`` (18 models).
 
 Every field is optional and every model keeps fields it does not know (``model_extra``), so a
 response Zoom extends tomorrow still parses. Fields whose JSON name is not a Python identifier
@@ -42,9 +42,6 @@ __all__ = [
     "CalendarListAclResponseItemsItem",
     "CalendarListAclResponseItemsItemScope",
     "CalendarListAclResponseItemsItemScope2",
-    "CalendarMoveEventResponse",
-    "CalendarMoveEventResponseReminders",
-    "CalendarUpdateEventResponse",
 ]
 
 
@@ -275,32 +272,6 @@ class CalendarGetEventResponse(ZoomModel):
     visibility: str | None = None
 
 
-class CalendarUpdateEventResponse(ZoomModel):
-    """``response`` of ``calendar.update_event`` (and of events sharing its shape)."""
-
-    attendees: list[CalendarGetEventsResponseItemsItemAttendeesItem] | None = None
-    colorId: str | None = None
-    created: str | None = None
-    creator: CalendarGetEventsResponseItemsItemCreator | None = None
-    description: str | None = None
-    end: CalendarGetEventsResponseItemsItemEnd | None = None
-    guestsCanInviteOthers: bool | None = None
-    guestsCanModify: bool | None = None
-    guestsCanSeeOtherGuests: bool | None = None
-    id: str | None = None
-    kind: str | None = None
-    location: str | None = None
-    organizer: CalendarGetEventsResponseItemsItemCreator | None = None
-    recurrence: list[str] | None = None
-    reminders: CalendarCreateEventResponseReminders | None = None
-    start: CalendarGetEventsResponseItemsItemEnd | str | None = None
-    status: str | None = None
-    summary: str | None = None
-    transparency: str | None = None
-    updated: str | None = None
-    visibility: str | None = None
-
-
 class CalendarGetEventInstancesResponse(ZoomModel):
     """``response`` of ``calendar.get_event_instances`` (and of events sharing its shape)."""
 
@@ -314,39 +285,6 @@ class CalendarGetEventInstancesResponse(ZoomModel):
     summary: str | None = None
     timeZone: str | None = None
     updated: str | None = None
-
-
-class CalendarMoveEventResponseReminders(ZoomModel):
-    """``response.reminders`` of ``calendar.move_event`` (and of events sharing its shape)."""
-
-    overrides: list[CalendarGetEventsResponseDefaultRemindersItem] | None = None
-    useDefault: bool | str | None = None
-
-
-class CalendarMoveEventResponse(ZoomModel):
-    """``response`` of ``calendar.move_event`` (and of events sharing its shape)."""
-
-    attendees: list[CalendarGetEventsResponseItemsItemAttendeesItem] | None = None
-    colorId: str | None = None
-    created: str | None = None
-    creator: CalendarGetEventsResponseItemsItemCreator | None = None
-    description: str | None = None
-    end: CalendarGetEventsResponseItemsItemEnd | None = None
-    guestsCanInviteOthers: bool | None = None
-    guestsCanModify: bool | None = None
-    guestsCanSeeOtherGuests: bool | None = None
-    id: str | None = None
-    kind: str | None = None
-    location: str | None = None
-    organizer: CalendarGetEventsResponseItemsItemCreator | None = None
-    recurrence: list[str] | None = None
-    reminders: CalendarMoveEventResponseReminders | None = None
-    start: CalendarGetEventsResponseItemsItemEnd | None = None
-    status: str | None = None
-    summary: str | None = None
-    transparency: str | None = None
-    updated: str | None = None
-    visibility: str | None = None
 
 
 #: A request object of ``zoom.calendar`` (keys optional; any mapping works).

@@ -954,7 +954,7 @@ class AnalyticsHistoricalQueuesAgentsMetricsItemVoice(ZoomModel):
     longest_outbound_ring_duration: float | None = None
     longest_outbound_wrap_up_duration: float | None = None
     offers_acd: int | None = None
-    offers_answered: int | str | None = None
+    offers_answered: int | None = None
     offers_answered_acd_inbound: int | None = None
     offers_declined: int | None = None
     offers_missed: int | None = None
@@ -1182,7 +1182,7 @@ class AnalyticsHistoricalQueuesMetricsItemVoice(ZoomModel):
     total_hold_duration: float | None = None
     total_missed: int | None = None
     total_outbound: int | None = None
-    total_outbound_answer_duration: float | str | None = None
+    total_outbound_answer_duration: float | None = None
     total_outbound_hold_duration: float | None = None
     total_outbound_wrap_up_duration: float | None = None
     total_overflowed: int | None = None

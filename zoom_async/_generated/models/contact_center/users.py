@@ -3,7 +3,7 @@
 # One line per field and no reformatting: the file is laid out by its generator.
 # ruff: noqa: E501
 # fmt: off
-"""Response models of ``zoom.contact_center.users`` (25 models).
+"""Response models of ``zoom.contact_center.users`` (23 models).
 
 Every field is optional and every model keeps fields it does not know (``model_extra``), so a
 response Zoom extends tomorrow still parses. Fields whose JSON name is not a Python identifier
@@ -47,8 +47,6 @@ __all__ = [
     "UsersCreateTemplateSkillsItemParam",
     "UsersCreateTemplateTeamParam",
     "UsersGetResponse",
-    "UsersGetTemplateResponse",
-    "UsersGetTemplateResponseSkillsItem",
     "UsersListDevicesItem",
     "UsersListDevicesItemSipRegistrationInformation",
     "UsersListDevicesPage",
@@ -285,41 +283,6 @@ class UsersCreateTemplateResponse(ZoomModel):
     role: str | None = None
     selected_blocks: list[str] | None = None
     skills: list[UsersCreateTemplateResponseSkillsItem] | None = None
-    team: UsersCreateTemplateResponseTeam | None = None
-    template_description: str | None = None
-    template_id: str | None = None
-    template_name: str | None = None
-    template_status: str | None = None
-    template_type: str | None = None
-    user_access: bool | None = None
-
-
-class UsersGetTemplateResponseSkillsItem(ZoomModel):
-    """``response.skills[]`` of ``contact_center.users.get_template`` (and of events sharing its shape)."""
-
-    proficiency_level: int | str | None = None
-    skill_id: str | None = None
-
-
-class UsersGetTemplateResponse(ZoomModel):
-    """``response`` of ``contact_center.users.get_template`` (and of events sharing its shape)."""
-
-    assigned_queues: UsersCreateTemplateResponseAssignedQueues | None = None
-    client_integration: UsersCreateTemplateResponseClientIntegration | None = None
-    country_or_region: str | None = None
-    created_by: str | None = None
-    created_time: str | None = None
-    emergency_calling: bool | None = None
-    engagement_capacity: UsersCreateTemplateResponseEngagementCapacity | None = None
-    external_url: UsersCreateTemplateResponseExternalUrl | None = None
-    last_modified_time: str | None = None
-    mobile_client: bool | None = None
-    modified_by: str | None = None
-    package: UsersCreateTemplateResponsePackage | str | None = None
-    region: str | None = None
-    role: str | None = None
-    selected_blocks: list[str] | None = None
-    skills: list[UsersGetTemplateResponseSkillsItem] | None = None
     team: UsersCreateTemplateResponseTeam | None = None
     template_description: str | None = None
     template_id: str | None = None
