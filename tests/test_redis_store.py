@@ -7,6 +7,7 @@ they use small plans and short leases and stay a few seconds each.
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import math
 import os
@@ -27,6 +28,7 @@ from zoom_async import (
     LimiterUnavailable,
     RateLimiter,
     RedisStore,
+    UserOAuth,
     ZoomClient,
     ZoomError,
 )
@@ -73,6 +75,8 @@ async def test_four_processes_share_one_limit(redis_server: RedisServer, served)
     ]
     processes, go, results = await anyio.to_thread.run_sync(start, jobs)
     try:
+        # Four cold workers, one token request: the others found the token in Redis.
+        assert fake.stats.token_requests == 1
         await anyio.sleep(1.1)  # the warm-up requests leave the window
         fake.reset_stats()
         go.set()
@@ -339,3 +343,80 @@ async def test_interactive_requests_overtake_a_batch_across_the_store(
             tg.start_soon(one, "interactive")
     assert len(waits) == 5
     assert max(waits) <= 1.0 + 0.03 + 0.1
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+async def test_a_cold_start_of_eight_workers_makes_one_token_request(
+    redis_server: RedisServer,
+) -> None:
+    fake = FakeZoom(plan=resolve_plan({"Light": 40}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    ns = namespace()
+    stores = [RedisStore.from_url(redis_server.url, namespace=ns) for _ in range(8)]
+    clients = [_client(fake, store) for store in stores]
+    async with anyio.create_task_group() as tg:
+        for zoom in clients:
+            tg.start_soon(zoom.get, path)
+    assert fake.stats.token_requests == 1
+    assert sum(zoom.auth.token_requests for zoom in clients) == 1  # type: ignore[attr-defined]
+    # Zoom expires the token: the first worker to meet the 401 renews it once, for all.
+    fake.expire_tokens()
+    async with anyio.create_task_group() as tg:
+        for zoom in clients:
+            tg.start_soon(zoom.get, path)
+    assert fake.stats.token_requests == 2
+    assert fake.stats.status_codes[401] >= 1
+    for zoom, store in zip(clients, stores, strict=True):
+        await zoom.aclose()
+        await store.aclose()
+
+
+async def test_token_cache_down_still_gets_a_token(own_redis_server: RedisServer) -> None:
+    fake = FakeZoom(plan=resolve_plan({"Light": 40}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(
+        own_redis_server.url, namespace=namespace(), timeout=0.2, fallback=0.5
+    )
+    own_redis_server.stop()
+    async with store, _client(fake, store) as zoom:
+        await zoom.get(path)  # limited locally (fallback), with a token of its own
+    assert fake.stats.token_requests == 1
+
+
+async def test_user_tokens_are_refreshed_once_for_all_processes(
+    redis_server: RedisServer,
+) -> None:
+    """Zoom rotates refresh tokens: two workers refreshing at once must not both spend one."""
+    fake = FakeZoom()
+    user = fake.add_users(1)[0]["id"]
+    ns = namespace()
+    stores = [RedisStore.from_url(redis_server.url, namespace=ns) for _ in range(2)]
+    apps = [
+        UserOAuth(
+            fake.client_id,
+            fake.client_secret,
+            "https://app.example/callback",
+            store=store.token_store(),
+            token_url=fake.token_url,
+        )
+        for store in stores
+    ]
+    async with httpx.AsyncClient(transport=fake.transport()) as http:
+        code = fake.issue_authorization_code(user)
+        first = await apps[0].exchange_code(code, user_key="alice", http=http)
+        # Both workers see the tokens due (as after an hour), and refresh at once.
+        for app in apps:
+            await app.expire("alice", first.access_token)
+        before = fake.stats.token_requests
+        tokens = await asyncio.gather(*(app.token_for("alice", http) for app in apps))
+        assert fake.stats.token_requests == before + 1
+        assert tokens[0] == tokens[1] != first.access_token
+        saved = await apps[1].store.get("alice")
+        assert saved is not None and saved.refresh_token != first.refresh_token
+        # The saved refresh token is the live one: refreshing again works.
+        again = await apps[1].refresh("alice", http=http)
+        assert again.access_token != tokens[0]
+    for store in stores:
+        await store.aclose()

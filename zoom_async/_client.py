@@ -32,7 +32,7 @@ from . import catalog
 from ._decoding import excerpt, loads
 from ._generated.api import ApiNamespaces
 from ._inputs import check_headers, check_path, merge_query, path_param_text, split_query
-from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, TokenSource
+from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, SharedTokens, TokenSource
 from .clock import Clock, SystemClock
 from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
 from .downloads import download as _download
@@ -548,6 +548,13 @@ class ZoomClient(ApiNamespaces):
                 bind_account(auth.account_id, auth.client_id)
             else:
                 bind_account(account_id or "", client_id or "")
+        if (
+            isinstance(auth, ServerToServerAuth)
+            and auth.shared is None
+            and isinstance(store, SharedTokens)
+        ):
+            # The processes sharing the limits share the token too: one token request for all.
+            auth.shared = store
         self.plan = resolve_plan(plan, budget_share=budget_share)
         self.retry = retry or RetryPolicy()
         self.limits = RateLimiter(

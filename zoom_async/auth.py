@@ -27,13 +27,14 @@ Example (user OAuth in a web app)::
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import logging
 import math
 import re
 import secrets
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
@@ -44,15 +45,23 @@ import httpx
 
 from ._decoding import excerpt, loads
 from .clock import Clock, SystemClock
-from .errors import AuthError, ConfigurationError, ZoomConnectionError, ZoomTimeoutError
+from .errors import (
+    AuthError,
+    ConfigurationError,
+    LimiterUnavailable,
+    ZoomConnectionError,
+    ZoomTimeoutError,
+)
 
 __all__ = [
     "DEFAULT_AUTHORIZE_URL",
     "DEFAULT_TOKEN_URL",
     "AuthorizationRequest",
     "InMemoryTokenStore",
+    "LockingTokenStore",
     "OAuthToken",
     "ServerToServerAuth",
+    "SharedTokens",
     "StaticToken",
     "TokenSource",
     "TokenStore",
@@ -147,6 +156,32 @@ class TokenSource(Protocol):
 
     async def invalidate(self, token: str) -> None:
         """Zoom answered 401 to ``token``: forget it so the next call gets a new one."""
+        ...
+
+
+@runtime_checkable
+class SharedTokens(Protocol):
+    """Where processes of one app share access tokens (:class:`~zoom_async.RedisStore`).
+
+    With it, :class:`ServerToServerAuth` asks the shared cache before Zoom, and only one
+    process at a time (holding :meth:`token_lock`) asks Zoom for a new token, so a cold start of
+    8 workers makes one token request.
+    """
+
+    async def load_token(self, key: str) -> tuple[OAuthToken, float] | None:
+        """The token saved under ``key`` and the seconds it stays fresh, if it still is."""
+        ...
+
+    async def save_token(self, key: str, token: OAuthToken, fresh_for: float) -> None:
+        """Save ``token`` under ``key`` for ``fresh_for`` seconds (then it is renewed)."""
+        ...
+
+    async def drop_token(self, key: str, access_token: str) -> None:
+        """Forget the token under ``key`` if it is still ``access_token`` (Zoom rejected it)."""
+        ...
+
+    def token_lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Held by the one process that asks Zoom for a new token for ``key``."""
         ...
 
 
@@ -325,6 +360,7 @@ class ServerToServerAuth:
         token_url: str = DEFAULT_TOKEN_URL,
         clock: Clock | None = None,
         refresh_margin: float = 120.0,
+        shared: SharedTokens | None = None,
     ) -> None:
         missing = [
             name
@@ -352,6 +388,13 @@ class ServerToServerAuth:
         self._fetch_lock = anyio.Lock()
         self.token_requests = 0
         """How many token requests this object has made."""
+        self.shared = shared
+        """Where processes of this app share the token (``ZoomClient(store=RedisStore...)``
+        sets it); ``None``: this object keeps its own."""
+
+    @property
+    def _shared_key(self) -> str:
+        return f"s2s:{self.account_id}:{self.client_id}"
 
     def __repr__(self) -> str:
         return (
@@ -372,31 +415,67 @@ class ServerToServerAuth:
             token = self._token
             if token is not None and self._fresh():
                 return token.access_token
-            self.token_requests += 1
-            data = await _post_token(
-                http,
-                self.token_url,
-                client_id=self.client_id,
-                client_secret=self._client_secret,
-                form={"grant_type": "account_credentials", "account_id": self.account_id},
-                step="token",
-                hint="Check the account ID, client ID and client secret of your "
-                "server-to-server OAuth app, and that the app is activated.",
-            )
-            now = self._clock.utcnow()
-            token = OAuthToken.from_response(data, now)
-            lifetime = (token.expires_at - now).total_seconds()
-            self._renew_at = (
-                self._clock.monotonic() + lifetime - min(self._refresh_margin, lifetime / 2)
-            )
-            self._token = token
-            logger.debug("fetched a server-to-server token, expires at %s", token.expires_at)
-            return token.access_token
+            if self.shared is not None:
+                return await self._shared_token(http, self.shared)
+            return (await self._fetch(http))[0].access_token
+
+    def _adopt(self, token: OAuthToken, fresh_for: float) -> None:
+        # Expiry is tracked on the monotonic clock: a wall-clock jump must not keep a dead token.
+        self._renew_at = self._clock.monotonic() + fresh_for
+        self._token = token
+
+    async def _shared_token(self, http: httpx.AsyncClient, shared: SharedTokens) -> str:
+        key = self._shared_key
+        try:
+            found = await shared.load_token(key)
+            if found is None:
+                async with shared.token_lock(key):
+                    # Another process may have fetched one while this one waited for the lock.
+                    found = await shared.load_token(key)
+                    if found is None:
+                        token, fresh_for = await self._fetch(http)
+                        with contextlib.suppress(LimiterUnavailable):
+                            await shared.save_token(key, token, fresh_for)
+                        return token.access_token
+        except LimiterUnavailable:
+            # The shared cache is down: a token of our own still lets requests go out (Zoom
+            # keeps earlier server-to-server tokens valid until they expire).
+            logger.warning("shared token cache unavailable; fetching a token for this process")
+            if self._token is not None and self._fresh():
+                return self._token.access_token
+            return (await self._fetch(http))[0].access_token
+        token, fresh_for = found
+        self._adopt(token, fresh_for)
+        return token.access_token
+
+    async def _fetch(self, http: httpx.AsyncClient) -> tuple[OAuthToken, float]:
+        """Ask Zoom for a token, keep it, and return it with the seconds it stays fresh."""
+        self.token_requests += 1
+        data = await _post_token(
+            http,
+            self.token_url,
+            client_id=self.client_id,
+            client_secret=self._client_secret,
+            form={"grant_type": "account_credentials", "account_id": self.account_id},
+            step="token",
+            hint="Check the account ID, client ID and client secret of your "
+            "server-to-server OAuth app, and that the app is activated.",
+        )
+        now = self._clock.utcnow()
+        token = OAuthToken.from_response(data, now)
+        lifetime = (token.expires_at - now).total_seconds()
+        fresh_for = lifetime - min(self._refresh_margin, lifetime / 2)
+        self._adopt(token, fresh_for)
+        logger.debug("fetched a server-to-server token, expires at %s", token.expires_at)
+        return token, fresh_for
 
     async def invalidate(self, token: str) -> None:
         """Drop ``token`` if it is still the cached one (another caller may have renewed it)."""
         if self._token is not None and secrets.compare_digest(self._token.access_token, token):
             self._token = None
+        if self.shared is not None:
+            with contextlib.suppress(LimiterUnavailable):
+                await self.shared.drop_token(self._shared_key, token)
 
 
 @runtime_checkable
@@ -417,6 +496,21 @@ class TokenStore(Protocol):
 
     async def delete(self, key: str) -> None:
         """Forget ``key``'s tokens (the user revoked the app)."""
+        ...
+
+
+@runtime_checkable
+class LockingTokenStore(TokenStore, Protocol):
+    """A :class:`TokenStore` shared by several processes (``RedisStore.token_store()``):
+    :class:`UserOAuth` refreshes under its lock and saves with compare-and-set."""
+
+    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """Held while ``key``'s tokens are refreshed, by one process at a time."""
+        ...
+
+    async def replace(self, key: str, refresh_token: str, token: OAuthToken) -> bool:
+        """Save ``token`` for ``key`` only if the saved refresh token is still
+        ``refresh_token``; tell whether it did."""
         ...
 
 
@@ -556,11 +650,20 @@ class UserOAuth:
         await self.store.set(user_key, token)
         return token
 
-    def _lock(self, user_key: str) -> anyio.Lock:
+    @asynccontextmanager
+    async def _lock(self, user_key: str) -> AsyncIterator[None]:
+        # One refresh at a time per user in this process, and, with a store shared by several
+        # processes (LockingTokenStore), in all of them: Zoom rotates refresh tokens, so two
+        # refreshes with the same one would leave the user signed out.
         lock = self._locks.get(user_key)
         if lock is None:
             lock = self._locks[user_key] = anyio.Lock()
-        return lock
+        async with lock:
+            if isinstance(self.store, LockingTokenStore):
+                async with self.store.lock(user_key):
+                    yield
+            else:
+                yield
 
     async def refresh(self, user_key: str, *, http: httpx.AsyncClient | None = None) -> OAuthToken:
         """Refresh ``user_key``'s tokens now and persist the rotated refresh token."""
@@ -585,6 +688,14 @@ class UserOAuth:
         )
         if token.refresh_token is None:
             token = replace(token, refresh_token=current.refresh_token)
+        if isinstance(self.store, LockingTokenStore):
+            # Compare-and-set: save only over the tokens this refresh spent. If another process
+            # saved newer ones meanwhile (its lock lapsed), keep those.
+            if not await self.store.replace(user_key, current.refresh_token, token):
+                logger.warning("tokens of %r changed during a refresh; keeping the newer", user_key)
+                newer = await self.store.get(user_key)
+                return newer if newer is not None else token
+            return token
         await self.store.set(user_key, token)
         return token
 

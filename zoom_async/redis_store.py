@@ -45,18 +45,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import math
 import os
 import time
 import uuid
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
 import anyio
 
+from .auth import OAuthToken
 from .errors import ConfigurationError, LimiterUnavailable
 from .limits import InMemoryStore
 
@@ -64,7 +67,7 @@ if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisStore"]
+__all__ = ["RedisStore", "RedisTokenStore"]
 
 logger = logging.getLogger("zoom_async.redis_store")
 
@@ -305,6 +308,7 @@ class RedisStore:
         self._increment: AsyncScript = redis.register_script(_INCREMENT)
         self._decrement: AsyncScript = redis.register_script(_DECREMENT)
         self._raise_to: AsyncScript = redis.register_script(_RAISE_TO)
+        self._drop_token: AsyncScript = redis.register_script(_DROP_TOKEN)
         self._errors = _redis_errors()
         self._down_until = -math.inf
         self._local = InMemoryStore()
@@ -693,3 +697,140 @@ class RedisStore:
                 raise self._failed(exc) from None
             return await self._local.count(key)
         return int(value or 0)
+
+    # -- tokens ----------------------------------------------------------------------------
+
+    async def load_token(self, key: str) -> tuple[OAuthToken, float] | None:
+        """See :class:`~zoom_async.auth.SharedTokens`."""
+        name = self.key("token", key)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(name)
+        pipe.pttl(name)
+        value, ttl = await self._bounded(pipe.execute())
+        if value is None or ttl is None or ttl <= 0:
+            return None
+        return _token_from_json(value), ttl / 1000
+
+    async def save_token(self, key: str, token: OAuthToken, fresh_for: float) -> None:
+        """See :class:`~zoom_async.auth.SharedTokens`. The key lives ``fresh_for`` seconds on
+        the Redis server's clock, so every process renews at the same moment."""
+        if fresh_for <= 0:
+            return
+        name = self.key("token", key)
+        await self._bounded(self.redis.set(name, _token_to_json(token), px=int(fresh_for * 1000)))
+
+    async def drop_token(self, key: str, access_token: str) -> None:
+        """See :class:`~zoom_async.auth.SharedTokens`."""
+        await self._call(self._drop_token, [self.key("token", key)], [access_token])
+
+    @asynccontextmanager
+    async def token_lock(self, key: str) -> AsyncIterator[None]:
+        """See :class:`~zoom_async.auth.SharedTokens`: a Redis lock (redis-py's), which
+        expires after 30 s if its holder dies; waiting for it is bounded the same way."""
+        from redis.exceptions import LockError
+
+        timeout = 30.0
+        lock = self.redis.lock(
+            self.key("lock", key), timeout=timeout, blocking_timeout=timeout, sleep=0.05
+        )
+        try:
+            acquired = await lock.acquire()
+        except self._errors as exc:
+            raise self._failed(exc) from None
+        if not acquired:
+            raise LimiterUnavailable(
+                f"waited {timeout:g} s for another process to renew a token; try again"
+            )
+        try:
+            yield
+        finally:
+            with contextlib.suppress(LockError, *self._errors):
+                await lock.release()
+
+    def token_store(self) -> RedisTokenStore:
+        """A :class:`~zoom_async.auth.TokenStore` for :class:`~zoom_async.UserOAuth` in this
+        Redis: users' tokens shared by all processes, refreshed under a lock, saved with
+        compare-and-set."""
+        return RedisTokenStore(self)
+
+
+_DROP_TOKEN = """
+local value = redis.call('GET', KEYS[1])
+if value and cjson.decode(value)['access_token'] == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1
+"""
+
+_REPLACE_TOKEN = """
+-- KEYS: the user's tokens. ARGV: the refresh token spent, the new tokens (JSON)
+local value = redis.call('GET', KEYS[1])
+if value and cjson.decode(value)['refresh_token'] ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def _token_to_json(token: OAuthToken) -> str:
+    return json.dumps(
+        {
+            "access_token": token.access_token,
+            "expires_at": token.expires_at.isoformat(),
+            "refresh_token": token.refresh_token,
+            "scope": token.scope,
+            "token_type": token.token_type,
+        }
+    )
+
+
+def _token_from_json(value: bytes | str) -> OAuthToken:
+    data = json.loads(value)
+    return OAuthToken(
+        access_token=data["access_token"],
+        expires_at=datetime.fromisoformat(data["expires_at"]),
+        refresh_token=data.get("refresh_token"),
+        scope=data.get("scope"),
+        token_type=data.get("token_type", "bearer"),
+    )
+
+
+class RedisTokenStore:
+    """Users' OAuth tokens in Redis (see :meth:`RedisStore.token_store`).
+
+    Redis then holds access and refresh tokens: protect it as you protect the client secret.
+    """
+
+    def __init__(self, store: RedisStore) -> None:
+        self._store = store
+        self._replace = store.redis.register_script(_REPLACE_TOKEN)
+
+    def __repr__(self) -> str:
+        return f"RedisTokenStore(namespace={self._store.namespace!r})"
+
+    def _name(self, key: str) -> str:
+        return self._store.key("user-token", key)
+
+    async def get(self, key: str) -> OAuthToken | None:
+        """The tokens saved for ``key``."""
+        value = await self._store._bounded(self._store.redis.get(self._name(key)))
+        return None if value is None else _token_from_json(value)
+
+    async def set(self, key: str, token: OAuthToken) -> None:
+        """Save the tokens for ``key``."""
+        await self._store._bounded(self._store.redis.set(self._name(key), _token_to_json(token)))
+
+    async def delete(self, key: str) -> None:
+        """Forget ``key``'s tokens."""
+        await self._store._bounded(self._store.redis.delete(self._name(key)))
+
+    def lock(self, key: str) -> AbstractAsyncContextManager[None]:
+        """See :class:`~zoom_async.auth.LockingTokenStore`."""
+        return self._store.token_lock(f"user:{key}")
+
+    async def replace(self, key: str, refresh_token: str, token: OAuthToken) -> bool:
+        """See :class:`~zoom_async.auth.LockingTokenStore`."""
+        return bool(
+            await self._store._call(
+                self._replace, [self._name(key)], [refresh_token, _token_to_json(token)]
+            )
+        )
