@@ -240,3 +240,37 @@ def test_the_event_stream_never_fails_on_a_frame(frame) -> None:
     stream._handle_frame(frame)
     message = json.dumps({"module": "message", "content": frame if isinstance(frame, str) else ""})
     stream._handle_frame(message)
+
+
+async def _listing(pages: list[bytes]) -> None:
+    served = iter(pages)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=next(served, b'{"users": []}'))
+
+    async with ZoomClient(
+        auth=StaticToken("t"),
+        transport=httpx.MockTransport(handler),
+        base_url=API,
+        retry=NO_WAIT,
+    ) as zoom:
+        with contextlib.suppress(ZoomError):
+            await zoom.paginate("/users", page_size=2).collect(limit=50)
+
+
+@SETTINGS
+@given(
+    pages=st.lists(
+        st.one_of(
+            bodies,
+            st.fixed_dictionaries(
+                {"users": st.lists(zoomish_objects, max_size=3), "next_page_token": json_values},
+                optional={"page_count": json_values, "page_number": json_values,
+                          "total_records": json_values, "page_size": json_values},
+            ).map(_dumps),
+        ),
+        max_size=6,
+    )
+)  # fmt: skip
+def test_a_listing_ends_in_items_or_a_zoom_error(pages) -> None:
+    asyncio.run(_listing(pages))
