@@ -36,6 +36,17 @@ def test_call_prints_compact_json_when_piped(served_zoom: FakeZoom, capsys: Capt
     assert json.loads(out)["email"] == "owner@example.com"
 
 
+def test_call_is_pretty_on_a_terminal(
+    served_zoom: FakeZoom, capsys: Capture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    code, out, err = run(capsys, "call", "GET", "/users/me")
+    assert code == 0, err
+    assert out.count("\n") > 5 and '"email"' in out  # indented, one field a line
+
+
 def test_call_pretty_and_query_parameters(served_zoom: FakeZoom, capsys: Capture) -> None:
     code, out, err = run(
         capsys, "call", "GET", "/users", "-p", "page_size=5", "-p", "status=active", "--pretty"
