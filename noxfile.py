@@ -39,6 +39,9 @@ def bench(session: nox.Session) -> None:
     """Rate and overhead benchmarks against FakeZoom on a local port."""
     install(session)
     session.run("python", "benchmarks/bench_limits.py", *session.posargs)
+    session.run("python", "benchmarks/bench_limits.py", "--transport", "aiohttp", *session.posargs)
+    session.run("python", "benchmarks/bench_memory.py")
+    session.run("python", "benchmarks/bench_priorities.py", "--transport", "aiohttp")
     # requests/s over time per category (zoom-async vs gather vs aiolimiter), then the PNGs
     # and table in benchmarks/results/ that README.md shows
     session.install("-e", ".[bench]")

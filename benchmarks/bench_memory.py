@@ -6,7 +6,8 @@ of 1,000 tasks, yielding to the loop between chunks. Prints, measured in one run
 
 * memory per queued call: RSS growth ÷ calls (the caller's task and coroutines included);
 * the longest the event loop was blocked while they queued (a 5 ms heartbeat's worst lateness),
-  and the longest single loop iteration;
+  and the same without CPython's garbage-collector pauses (a full collection walks every live
+  object, the caller's 100,000 tasks included: ``gc.freeze()`` after starting them avoids it);
 * how long cancelling all of them takes, and what is left behind (queued waiters, slots).
 
 **Pagination.** ``async for user in zoom.paginate("/users", page_size=300)`` over 200,000 users
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import gc
 import os
+import sys
 import time
 from typing import Any
 
@@ -44,23 +46,46 @@ class StaticToken:
 
 
 class LoopWatch:
-    """The worst lateness of a 5 ms heartbeat, and the longest loop iteration (slow callback)."""
+    """The worst lateness of a 5 ms heartbeat; and the same with CPython's garbage collector's
+    pauses (timed with ``gc.callbacks``) taken out, which is the blocking the code itself
+    causes: a full collection walks every live object, the caller's 100,000 tasks included."""
 
     def __init__(self) -> None:
         self.worst = 0.0
+        self.worst_without_gc = 0.0
+        self.gc_pauses: list[tuple[float, float]] = []
+        self._gc_start = 0.0
         self._task: asyncio.Task[None] | None = None
+
+    def _on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        else:
+            self.gc_pauses.append((self._gc_start, time.perf_counter()))
+
+    def _gc_within(self, start: float, end: float) -> float:
+        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.gc_pauses[-50:])
 
     async def _beat(self) -> None:
         while True:
             start = time.perf_counter()
             await asyncio.sleep(0.005)
-            self.worst = max(self.worst, time.perf_counter() - start - 0.005)
+            end = time.perf_counter()
+            late = end - start - 0.005
+            self.worst = max(self.worst, late)
+            self.worst_without_gc = max(self.worst_without_gc, late - self._gc_within(start, end))
+
+    @property
+    def longest_gc(self) -> float:
+        return max((b - a for a, b in self.gc_pauses), default=0.0)
 
     def __enter__(self) -> LoopWatch:
+        gc.callbacks.append(self._on_gc)
         self._task = asyncio.ensure_future(self._beat())
         return self
 
     def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._on_gc)
         assert self._task is not None
         self._task.cancel()
 
@@ -115,7 +140,9 @@ async def queue_case(calls: int, chunk: int) -> None:
     print(
         f"queue: {calls} calls queued in {queued_in:.2f} s (chunks of {chunk}); "
         f"**{per_call:.0f} B per queued call** (RSS); "
-        f"loop blocked at most **{watch.worst * 1000:.1f} ms**; "
+        f"loop blocked at most {watch.worst * 1000:.0f} ms, of which CPython's GC up to "
+        f"{watch.longest_gc * 1000:.0f} ms; **{watch.worst_without_gc * 1000:.1f} ms** "
+        "without GC pauses; "
         f"all cancelled in **{cancelled_in:.2f} s**; left behind: {left[0]} queued, "
         f"{left[1]} queue entries, {window.in_flight} slots in flight"
     )
@@ -167,50 +194,51 @@ def user_pages(users: int) -> httpx.MockTransport:
     return httpx.MockTransport(handler)
 
 
-async def paginate_case(users: int, page_size: int) -> None:
+async def paginate_case(users: int, page_size: int, name: str) -> None:
     base = "https://api.zoom.us/v2"
-    # Warm up: the first listing imports and caches what any listing needs; not measured.
+    # Warm up: a first small listing imports and caches what any listing needs; not measured.
     async with ZoomClient(
         auth=StaticToken(), plan=BUSINESS_PLUS, transport=user_pages(1000), base_url=base
     ) as zoom:
         async for _user in zoom.paginate("/users", page_size=page_size):
             pass
-    for name in ("raw httpx", "zoom-async"):
-        gc.collect()
-        start_rss = peak = rss()
-        done = asyncio.Event()
+    async with httpx.AsyncClient(transport=user_pages(1000)) as http:
+        await http.get(f"{base}/users", params={"page_size": page_size})
+    gc.collect()
+    start_rss = peak = rss()
+    done = asyncio.Event()
 
-        async def sample(done: asyncio.Event = done) -> None:
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, rss())
-                await asyncio.sleep(0.02)
+    async def sample(done: asyncio.Event = done) -> None:
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, rss())
+            await asyncio.sleep(0.02)
 
-        sampler = asyncio.ensure_future(sample())
-        count = 0
-        started = time.perf_counter()
-        if name == "raw httpx":
-            async with httpx.AsyncClient(transport=user_pages(users)) as http:
-                params: dict[str, Any] = {"page_size": page_size}
-                while True:
-                    page = (await http.get(f"{base}/users", params=params)).json()
-                    count += len(page["users"])
-                    if not page.get("next_page_token"):
-                        break
-                    params["next_page_token"] = page["next_page_token"]
-        else:
-            async with ZoomClient(
-                auth=StaticToken(), plan=BUSINESS_PLUS, transport=user_pages(users), base_url=base
-            ) as zoom:
-                async for _user in zoom.paginate("/users", page_size=page_size):
-                    count += 1
-        done.set()
-        await sampler
-        elapsed = time.perf_counter() - started
-        print(
-            f"paginate {count} users, {name}: RSS growth **{(peak - start_rss) / 1e6:.1f} MB** "
-            f"(peak), {elapsed:.1f} s"
-        )
+    sampler = asyncio.ensure_future(sample())
+    count = 0
+    started = time.perf_counter()
+    if name == "raw httpx":
+        async with httpx.AsyncClient(transport=user_pages(users)) as http:
+            params: dict[str, Any] = {"page_size": page_size}
+            while True:
+                page = (await http.get(f"{base}/users", params=params)).json()
+                count += len(page["users"])
+                if not page.get("next_page_token"):
+                    break
+                params["next_page_token"] = page["next_page_token"]
+    else:
+        async with ZoomClient(
+            auth=StaticToken(), plan=BUSINESS_PLUS, transport=user_pages(users), base_url=base
+        ) as zoom:
+            async for _user in zoom.paginate("/users", page_size=page_size):
+                count += 1
+    done.set()
+    await sampler
+    elapsed = time.perf_counter() - started
+    print(
+        f"paginate {count} users, {name}: RSS growth **{(peak - start_rss) / 1e6:.1f} MB** "
+        f"(peak), {elapsed:.1f} s"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -218,8 +246,24 @@ async def main(args: argparse.Namespace) -> None:
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
     if "queue" in args.cases:
         await queue_case(args.calls, args.chunk)
-    if "paginate" in args.cases:
-        await paginate_case(args.users, args.page_size)
+    if args.variant:
+        await paginate_case(args.users, args.page_size, args.variant)
+    elif "paginate" in args.cases:
+        # Each in a fresh process: memory a run freed stays in the allocator's arenas.
+        for variant in ("raw httpx", "zoom-async"):
+            child = await asyncio.create_subprocess_exec(
+                sys.executable,
+                __file__,
+                "--variant",
+                variant,
+                "--users",
+                str(args.users),
+                "--page-size",
+                str(args.page_size),
+                stdout=asyncio.subprocess.PIPE,
+            )
+            out, _ = await child.communicate()
+            print(out.decode().strip().splitlines()[-1])
 
 
 if __name__ == "__main__":
@@ -229,4 +273,5 @@ if __name__ == "__main__":
     parser.add_argument("--users", type=int, default=200_000)
     parser.add_argument("--page-size", type=int, default=300)
     parser.add_argument("--cases", default="queue,paginate")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)
     asyncio.run(main(parser.parse_args()))
