@@ -868,7 +868,8 @@ class ZoomClient(ApiNamespaces):
             priority: ``"interactive"`` or ``"batch"`` (default: the client's).
             timeout: this call's :class:`ZoomClient` ``timeout`` (each attempt as a whole).
             retry: this call's :class:`~zoom_async.retries.RetryPolicy`.
-            max_retries: at most this many retries of any kind (``0``: one attempt only).
+            max_retries: at most this many retries of any kind (``0``: one attempt only; the
+                one re-send with a renewed token after a 401 is not counted).
 
         Only one of ``json``, ``data``/``files`` and ``content`` may be given. A body that
         cannot be read twice (a file object that cannot seek) is sent at most once. A POST or
@@ -1285,7 +1286,9 @@ class ZoomClient(ApiNamespaces):
         attempt: int,
         policy: RetryPolicy,
     ) -> ZoomConnectionError:
-        what = f"{type(exc).__name__} after {attempt} attempt{'s' if attempt != 1 else ''}"
+        # Our own deadline says what happened; httpx's messages may quote the request.
+        kind = str(exc) if isinstance(exc, _AttemptTimeout) else type(exc).__name__
+        what = f"{kind} after {attempt} attempt{'s' if attempt != 1 else ''}"
         if sent and method not in policy.retry_methods:
             what += (
                 f"; the {method} was not re-sent because it may have reached Zoom: check whether "
