@@ -400,7 +400,9 @@ class Builder:
                 continue
             schema = spec.deref(p.get("schema") or {})
             if where == "path":
-                ann = "str | int" if schema.get("type") == "integer" else "str"
+                # IDs are numbers in some answers and strings in others (meeting ids, UUIDs):
+                # a path takes either, the client encodes both.
+                ann = "str | int"
             elif paged and wire == "page_size":
                 ann = "int"  # some specs say string or number; the paginator counts in ints
             else:

@@ -370,8 +370,10 @@ def build(config: Config) -> Catalog:
                 max_page_size=_max_page_size(spec, query.get("page_size")),
                 summary=summary_of(op),
             )
+            body = spec.deref(op.get("requestBody") or {})
+            upload = "multipart/form-data" in (body.get("content") or {})
             infos.append(
-                OpInfo(api, method, path, operation_id, returns_list(spec, op, pagination))
+                OpInfo(api, method, path, operation_id, returns_list(spec, op, pagination), upload)
             )
             catalog.rows.append(row)
             if defaulted:

@@ -14,7 +14,8 @@ One scheme, documented for users in ``docs/naming.md``:
    ``[tool.codegen.api.renames]`` renames a segment (``report`` -> ``reports``).
 2. **Method.** From the HTTP method and what follows the namespace's segment in the path:
    ``GET`` of a collection (paginated, or returning a list) is ``list``, other ``GET`` is
-   ``get``, ``POST`` is ``create``, ``PUT``/``PATCH`` is ``update``, ``DELETE`` is ``delete``.
+   ``get``, ``POST`` is ``create``, ``PUT``/``PATCH`` is ``update``, ``DELETE`` is ``delete``;
+   an operation with a multipart body is ``upload``.
    Literal segments after the resource are appended in snake_case (a segment followed by a
    parameter in singular): ``GET /meetings/{id}/registrants`` -> ``list_registrants``,
    ``DELETE /meetings/{id}/registrants/{rid}`` -> ``delete_registrant``. In a namespace whose
@@ -73,6 +74,7 @@ class OpInfo:
     path: str
     operation_id: str
     returns_list: bool  # paginated, or a response whose main content is an array
+    upload: bool = False  # a multipart/form-data body
 
 
 def snake(text: str) -> str:
@@ -199,6 +201,8 @@ class Namer:
         ends_with_param = bool(remainder) and _is_param(remainder[-1])
         if op.method == "GET":
             return "list" if op.returns_list and not ends_with_param else "get"
+        if op.upload:
+            return "upload"
         if op.method == "POST":
             return "create"
         if op.method in ("PUT", "PATCH"):
@@ -227,7 +231,7 @@ class Namer:
 
     def _base_name(self, op: OpInfo, remainder: Sequence[str], read_only: bool) -> str:
         verb = self.verb(op, remainder)
-        words = self.words(remainder, singular_last=verb == "create")
+        words = self.words(remainder, singular_last=verb in ("create", "upload"))
         if not words:
             return verb
         if op.method == "POST" and words[-1] in ACTIONS:

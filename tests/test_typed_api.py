@@ -282,7 +282,7 @@ async def test_team_chat_message_and_file_upload(
             user_id="me", message="hello", to_channel="ch1"
         )
         assert message.id == "msg-1"
-        file = await zoom.team_chat.files.create(user_id="me", file=("notes.txt", b"hi there"))
+        file = await zoom.team_chat.files.upload(user_id="me", file=("notes.txt", b"hi there"))
         assert file.id == "file-1"
     assert json.loads(sent.calls.last.request.content) == {"message": "hello", "to_channel": "ch1"}
     request = upload.calls.last.request

@@ -41,44 +41,11 @@ class Accounts(Namespace):
 
     _models_module = "zoom_async._generated.models.accounts"
 
-    @api_method("accounts.create_settings_virtual_background", model="AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
-    async def create_settings_virtual_background(
-        self,
-        *,
-        account_id: str,
-        file: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
-        """Upload virtual background files.
-
-        Uploads virtual background files for all users on the account to use.
-
-        Prerequisites:
-        * The Virtual Background feature must be enabled on the account.
-
-        ``POST /accounts/{accountId}/settings/virtual_backgrounds`` (operationId ``uploadVB``, accounts API); rate limit: Medium.
-
-        Args:
-            account_id: (``accountId``) ``accountId``.
-            file: The virtual background file's path.
-        """
-        return cast(
-            "m.AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-            await self._request(
-                "accounts.create_settings_virtual_background",
-                path={"accountId": account_id},
-                files={},
-                form={"file": file},
-                model="AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-                options=options,
-            )
-        )
-
     @api_method("accounts.delete_settings_virtual_backgrounds")
     async def delete_settings_virtual_backgrounds(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         file_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -106,7 +73,7 @@ class Accounts(Namespace):
     async def get_lock_settings(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         option: str | None = None,
         custom_query_fields: str | None = None,
         **options: Unpack[RequestOptions],
@@ -147,7 +114,7 @@ class Accounts(Namespace):
     async def get_settings(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         option: Literal["meeting_authentication", "recording_authentication", "security", "meeting_security"] | str | None = None,
         custom_query_fields: str | None = None,
         **options: Unpack[RequestOptions],
@@ -184,7 +151,7 @@ class Accounts(Namespace):
     async def get_settings_registration(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         type: Literal["webinar"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AccountsGetSettingsRegistrationResponse:
@@ -218,7 +185,7 @@ class Accounts(Namespace):
     async def list_managed_domains(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AccountsListManagedDomainsResponse:
         """Get account's managed domains.
@@ -249,7 +216,7 @@ class Accounts(Namespace):
     async def list_trusted_domains(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AccountsListTrustedDomainsResponse:
         """Get account's trusted domains.
@@ -280,7 +247,7 @@ class Accounts(Namespace):
     async def update_lock_settings(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -314,7 +281,7 @@ class Accounts(Namespace):
     async def update_owner(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -347,7 +314,7 @@ class Accounts(Namespace):
     async def update_settings(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         option: Literal["meeting_authentication", "recording_authentication", "security", "meeting_security"] | str | None = None,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -381,7 +348,7 @@ class Accounts(Namespace):
     async def update_settings_registration(
         self,
         *,
-        account_id: str,
+        account_id: str | int,
         type: Literal["webinar"] | str | None = None,
         options_body: m.AccountsUpdateSettingsRegistrationOptionsParam | Mapping[str, Any] | None = None,
         questions: Sequence[m.AccountsUpdateSettingsRegistrationQuestionsItemParam | Mapping[str, Any]] | None = None,
@@ -414,4 +381,37 @@ class Accounts(Namespace):
                 query={"type": type},
                 body={"options": options_body, "questions": questions, "approve_type": approve_type, "custom_questions": custom_questions},
                 options=options,
+        )
+
+    @api_method("accounts.upload_settings_virtual_background", model="AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
+    async def upload_settings_virtual_background(
+        self,
+        *,
+        account_id: str | int,
+        file: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
+        """Upload virtual background files.
+
+        Uploads virtual background files for all users on the account to use.
+
+        Prerequisites:
+        * The Virtual Background feature must be enabled on the account.
+
+        ``POST /accounts/{accountId}/settings/virtual_backgrounds`` (operationId ``uploadVB``, accounts API); rate limit: Medium.
+
+        Args:
+            account_id: (``accountId``) ``accountId``.
+            file: The virtual background file's path.
+        """
+        return cast(
+            "m.AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+            await self._request(
+                "accounts.upload_settings_virtual_background",
+                path={"accountId": account_id},
+                files={},
+                form={"file": file},
+                model="AccountsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+                options=options,
+            )
         )

@@ -45,7 +45,7 @@ class AiCompanion(Namespace):
     async def user_conversation_archive(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AiCompanionUserConversationArchiveResponse:
         """Get AI Companion conversation archives.

@@ -138,7 +138,7 @@ class ArchiveFiles(Namespace):
     async def update(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         auto_delete: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class AutoDialer(Namespace):
     async def batch_call_list_prospects(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         prospects: Sequence[m.AutoDialerBatchCallListProspectsProspectsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerBatchCallListProspectsResponse:
@@ -108,7 +108,7 @@ class AutoDialer(Namespace):
     async def create_call_list_prospect(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         primary_name: str | None = None,
         secondary_name: str | None = None,
         title: str | None = None,
@@ -187,7 +187,7 @@ class AutoDialer(Namespace):
     async def delete_call_list(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Call List.
@@ -213,8 +213,8 @@ class AutoDialer(Namespace):
     async def delete_call_list_prospect(
         self,
         *,
-        call_list_id: str,
-        prospect_id: str,
+        call_list_id: str | int,
+        prospect_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Prospect.
@@ -240,7 +240,7 @@ class AutoDialer(Namespace):
     async def get_call_detailsby_call_id(
         self,
         *,
-        call_history_id: str,
+        call_history_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerGetCallDetailsbyCallIdResponse:
         """Get Call History by ID.
@@ -311,7 +311,7 @@ class AutoDialer(Namespace):
     async def get_call_list(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerGetCallListResponse:
         """Get Call List by ID.
@@ -341,7 +341,7 @@ class AutoDialer(Namespace):
     async def get_prospect(
         self,
         *,
-        prospect_id: str,
+        prospect_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerListCallListProspectsResponseProspectsItem:
         """Get Prospect by ID.
@@ -367,7 +367,7 @@ class AutoDialer(Namespace):
     async def list_call_list_prospects(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoDialerListCallListProspectsResponse:
         """List All Prospects in Call List.
@@ -423,7 +423,7 @@ class AutoDialer(Namespace):
     async def update_call_list(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         name: str | None = None,
         description: str | None = None,
         prospect_type: Literal["CONTACT", "LEAD"] | str | None = None,
@@ -457,8 +457,8 @@ class AutoDialer(Namespace):
     async def update_call_list_prospect(
         self,
         *,
-        call_list_id: str,
-        prospect_id: str,
+        call_list_id: str | int,
+        prospect_id: str | int,
         primary_name: str | None = None,
         secondary_name: str | None = None,
         title: str | None = None,
@@ -538,7 +538,7 @@ class AutoDialer(Namespace):
     async def update_call_list_prospects(
         self,
         *,
-        call_list_id: str,
+        call_list_id: str | int,
         prospects: Sequence[m.AutoDialerUpdateCallListProspectsProspectsItemParam | Mapping[str, Any]] | None = None,
         assign_to_call_list_id: str | None = None,
         **options: Unpack[RequestOptions],

@@ -108,8 +108,8 @@ class Chatbot(Namespace):
     async def create_chat_user_unfurl(
         self,
         *,
-        user_id: str,
-        trigger_id: str,
+        user_id: str | int,
+        trigger_id: str | int,
         content: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -154,7 +154,7 @@ class Chatbot(Namespace):
     async def delete_chat_message(
         self,
         *,
-        message_id: str,
+        message_id: str | int,
         account_id: str,
         robot_jid: str,
         user_jid: str | None = None,
@@ -213,7 +213,7 @@ class Chatbot(Namespace):
     async def update_chat_message(
         self,
         *,
-        message_id: str,
+        message_id: str | int,
         robot_jid: str | None = None,
         account_id: str | None = None,
         content: Mapping[str, Any] | None = None,

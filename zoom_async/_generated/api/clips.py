@@ -41,96 +41,6 @@ class Clips(Namespace):
 
     _models_module = "zoom_async._generated.models.clips"
 
-    @api_method("clips.create_file", model="ClipsCreateFileResponse")
-    async def create_file(
-        self,
-        *,
-        file: FileContent,
-        **options: Unpack[RequestOptions],
-    ) -> m.ClipsCreateFileResponse:
-        """Upload clip file.
-
-        Uploads a file to Zoom Revenue Acclerator.
-
-        Note:
-        * Base URL: `https://fileapi.zoom.us/v2/`.
-        * The rate limit is 20 requests per second or 2000 requests per second per IP address or
-          50 requests per user within a 24-hour period
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the Authorization header when redirected to a different
-          hostname.
-        * Supported video formats: `.mp4`, `.webm`.
-        * When your object size reaches 2 GB, you should use multipart uploads instead of
-          uploading the object in a single operation.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role with Edit permission for Zoom Clips.
-
-        ``POST /clips/files`` (operationId ``UploadClipFile``, clips API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. You can only send a maximum of two
-                gigabytes.
-        """
-        return cast(
-            "m.ClipsCreateFileResponse",
-            await self._request(
-                "clips.create_file",
-                path={},
-                files={"file": file},
-                form={},
-                model="ClipsCreateFileResponse",
-                options=options,
-            )
-        )
-
-    @api_method("clips.create_files_multipart", model="ClipsCreateFilesMultipartResponse")
-    async def create_files_multipart(
-        self,
-        *,
-        file: FileContent,
-        part_number: int,
-        upload_context: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.ClipsCreateFilesMultipartResponse:
-        """Upload clip multipart files.
-
-        Uploads a multipart file.
-
-        Note:
-        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
-        * The rate limit of this API is 20 requests per second or 2000 requests per second per
-          IP address or 50 requests per user within a 24-hour period.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-        * Video can be in `.mp4`, `.webm` format.
-        * In general, when your object size reaches 2 GB, you should use multipart uploads
-          instead of uploading the object in a single operation.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role that has the Edit permission for Zoom Clips.
-
-        ``POST /clips/files/multipart`` (operationId ``UploadIqMultipartClipFile``, clips API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. Each part must be at most 100 MB in size,
-                and at least 5 MB in size, except the last part.
-            part_number: When uploading multipart files, this field indicates the part number of
-                the part being uploaded . This field is a positive integer between 1 and 100.
-            upload_context: When uploading multipart files, use the upload context to identify
-                the multipart upload whose part is being uploaded.
-        """
-        return cast(
-            "m.ClipsCreateFilesMultipartResponse",
-            await self._request(
-                "clips.create_files_multipart",
-                path={},
-                files={"file": file},
-                form={"part_number": part_number, "upload_context": upload_context},
-                model="ClipsCreateFilesMultipartResponse",
-                options=options,
-            )
-        )
-
     @api_method("clips.create_files_multipart_upload_event")
     async def create_files_multipart_upload_event(
         self,
@@ -172,7 +82,7 @@ class Clips(Namespace):
     async def delete(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a clip(soft delete).
@@ -194,7 +104,7 @@ class Clips(Namespace):
     async def delete_collaborators(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         user_key: str | None = None,
         channel_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -221,8 +131,8 @@ class Clips(Namespace):
     async def delete_comment(
         self,
         *,
-        clip_id: str,
-        comment_id: str,
+        clip_id: str | int,
+        comment_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a comment.
@@ -245,7 +155,7 @@ class Clips(Namespace):
     async def get(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ClipsListItem:
         """Get a clip.
@@ -273,7 +183,7 @@ class Clips(Namespace):
     async def get_download(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> bytes:
         """Download a clip.
@@ -301,7 +211,7 @@ class Clips(Namespace):
     async def get_transfer(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ClipsGetTransferResponse:
         """Transfer task status check.
@@ -386,7 +296,7 @@ class Clips(Namespace):
     def list_collaborators(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ClipsListCollaboratorsItem]:
@@ -423,7 +333,7 @@ class Clips(Namespace):
     def list_comments(
         self,
         *,
-        clip_id: str,
+        clip_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ClipsListCommentsItem]:
@@ -484,6 +394,96 @@ class Clips(Namespace):
                 path={},
                 body={"source_owner_user_id": source_owner_user_id, "clip_id_list": clip_id_list, "target_owner_user_id": target_owner_user_id, "transfer_type": transfer_type},
                 model="ClipsTransferResponse",
+                options=options,
+            )
+        )
+
+    @api_method("clips.upload_file", model="ClipsUploadFileResponse")
+    async def upload_file(
+        self,
+        *,
+        file: FileContent,
+        **options: Unpack[RequestOptions],
+    ) -> m.ClipsUploadFileResponse:
+        """Upload clip file.
+
+        Uploads a file to Zoom Revenue Acclerator.
+
+        Note:
+        * Base URL: `https://fileapi.zoom.us/v2/`.
+        * The rate limit is 20 requests per second or 2000 requests per second per IP address or
+          50 requests per user within a 24-hour period
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the Authorization header when redirected to a different
+          hostname.
+        * Supported video formats: `.mp4`, `.webm`.
+        * When your object size reaches 2 GB, you should use multipart uploads instead of
+          uploading the object in a single operation.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role with Edit permission for Zoom Clips.
+
+        ``POST /clips/files`` (operationId ``UploadClipFile``, clips API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. You can only send a maximum of two
+                gigabytes.
+        """
+        return cast(
+            "m.ClipsUploadFileResponse",
+            await self._request(
+                "clips.upload_file",
+                path={},
+                files={"file": file},
+                form={},
+                model="ClipsUploadFileResponse",
+                options=options,
+            )
+        )
+
+    @api_method("clips.upload_files_multipart", model="ClipsUploadFilesMultipartResponse")
+    async def upload_files_multipart(
+        self,
+        *,
+        file: FileContent,
+        part_number: int,
+        upload_context: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.ClipsUploadFilesMultipartResponse:
+        """Upload clip multipart files.
+
+        Uploads a multipart file.
+
+        Note:
+        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
+        * The rate limit of this API is 20 requests per second or 2000 requests per second per
+          IP address or 50 requests per user within a 24-hour period.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+        * Video can be in `.mp4`, `.webm` format.
+        * In general, when your object size reaches 2 GB, you should use multipart uploads
+          instead of uploading the object in a single operation.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role that has the Edit permission for Zoom Clips.
+
+        ``POST /clips/files/multipart`` (operationId ``UploadIqMultipartClipFile``, clips API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. Each part must be at most 100 MB in size,
+                and at least 5 MB in size, except the last part.
+            part_number: When uploading multipart files, this field indicates the part number of
+                the part being uploaded . This field is a positive integer between 1 and 100.
+            upload_context: When uploading multipart files, use the upload context to identify
+                the multipart upload whose part is being uploaded.
+        """
+        return cast(
+            "m.ClipsUploadFilesMultipartResponse",
+            await self._request(
+                "clips.upload_files_multipart",
+                path={},
+                files={"file": file},
+                form={"part_number": part_number, "upload_context": upload_context},
+                model="ClipsUploadFilesMultipartResponse",
                 options=options,
             )
         )

@@ -125,7 +125,7 @@ class CloudRecordings(Namespace):
     async def delete(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         action: Literal["trash", "delete"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -157,8 +157,8 @@ class CloudRecordings(Namespace):
     async def delete_file(
         self,
         *,
-        meeting_id: str,
-        recording_id: str,
+        meeting_id: str | int,
+        recording_id: str | int,
         action: Literal["trash", "delete"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -189,7 +189,7 @@ class CloudRecordings(Namespace):
     async def get(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         include_fields: str | None = None,
         ttl: int | None = None,
         **options: Unpack[RequestOptions],
@@ -230,7 +230,7 @@ class CloudRecordings(Namespace):
     async def get_registrants_questions(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CloudRecordingsGetRegistrantsQuestionsResponse:
         """Get registration questions.
@@ -263,7 +263,7 @@ class CloudRecordings(Namespace):
     async def get_settings(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CloudRecordingsGetSettingsResponse:
         """Get meeting recording settings.
@@ -295,7 +295,7 @@ class CloudRecordings(Namespace):
     def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         mc: str | None = None,
         trash: bool | None = None,
@@ -360,7 +360,7 @@ class CloudRecordings(Namespace):
     def list_analytics_details(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -404,7 +404,7 @@ class CloudRecordings(Namespace):
     async def list_analytics_summary(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         from_: str | date | None = None,
         to: str | date | None = None,
         **options: Unpack[RequestOptions],
@@ -480,7 +480,7 @@ class CloudRecordings(Namespace):
     async def recording_status_update(
         self,
         *,
-        meeting_uuid: str,
+        meeting_uuid: str | int,
         action: Literal["recover"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -510,8 +510,8 @@ class CloudRecordings(Namespace):
     async def recording_status_update_one(
         self,
         *,
-        meeting_id: str,
-        recording_id: str,
+        meeting_id: str | int,
+        recording_id: str | int,
         action: Literal["recover"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -540,7 +540,7 @@ class CloudRecordings(Namespace):
     async def update_registrants_questions(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         custom_questions: Sequence[m.CloudRecordingsUpdateRegistrantsQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         questions: Sequence[m.CloudRecordingsUpdateRegistrantsQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -605,7 +605,7 @@ class CloudRecordings(Namespace):
     async def update_settings(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         approval_type: Literal[0, 1, 2] | int | None = None,
         authentication_domains: str | None = None,
         authentication_option: str | None = None,

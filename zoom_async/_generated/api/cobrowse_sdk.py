@@ -134,7 +134,7 @@ class CobrowseSdk(Namespace):
     async def session(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         session_type: Literal["live", "past"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -165,7 +165,7 @@ class CobrowseSdk(Namespace):
     def session_users(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.CobrowseSdkSessionUsersItem]:

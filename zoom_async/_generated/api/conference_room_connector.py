@@ -301,7 +301,7 @@ class ConferenceRoomConnector(Namespace):
     async def delete_api_connector(
         self,
         *,
-        connector_id: str,
+        connector_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an API Connector.
@@ -326,7 +326,7 @@ class ConferenceRoomConnector(Namespace):
     async def delete_managed_room(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a managed room.
@@ -351,7 +351,7 @@ class ConferenceRoomConnector(Namespace):
     async def delete_room_template(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a room template.
@@ -376,7 +376,7 @@ class ConferenceRoomConnector(Namespace):
     async def get_api_connector(
         self,
         *,
-        connector_id: str,
+        connector_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConferenceRoomConnectorGetApiConnectorResponse:
         """Get an API Connector.
@@ -405,7 +405,7 @@ class ConferenceRoomConnector(Namespace):
     async def get_api_connector_private_key(
         self,
         *,
-        connector_id: str,
+        connector_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConferenceRoomConnectorGetApiConnectorPrivateKeyResponse:
         """Get an API Connector's private key.
@@ -434,7 +434,7 @@ class ConferenceRoomConnector(Namespace):
     async def get_managed_room(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConferenceRoomConnectorGetManagedRoomResponse:
         """Get a Managed Room.
@@ -519,7 +519,7 @@ class ConferenceRoomConnector(Namespace):
     async def get_room_template(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConferenceRoomConnectorGetRoomTemplateResponse:
         """Get a Room Template.
@@ -650,7 +650,7 @@ class ConferenceRoomConnector(Namespace):
     async def update_api_connector(
         self,
         *,
-        connector_id: str,
+        connector_id: str | int,
         description: str | None = None,
         networks: str | None = None,
         log_level: str | None = None,
@@ -690,7 +690,7 @@ class ConferenceRoomConnector(Namespace):
     async def update_api_connector_private_key(
         self,
         *,
-        connector_id: str,
+        connector_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConferenceRoomConnectorGetApiConnectorPrivateKeyResponse:
         """Update an API Connector's private key.
@@ -719,7 +719,7 @@ class ConferenceRoomConnector(Namespace):
     async def update_managed_room(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         connector_id: str | None = None,
         name: str | None = None,
         device_management: bool | None = None,
@@ -952,8 +952,174 @@ class ConferenceRoomConnector(Namespace):
                 options=options,
         )
 
-    @api_method("conference_room_connector.update_managed_rooms_account_setting")
-    async def update_managed_rooms_account_setting(
+    @api_method("conference_room_connector.update_room_template")
+    async def update_room_template(
+        self,
+        *,
+        template_id: str | int,
+        name: str | None = None,
+        device_management: bool | None = None,
+        manage_type: Literal["Full Management", "SIP Proxy"] | str | None = None,
+        device_type: Literal["Cisco Series", "Polycom Group Series", "Polycom Trio", "Polycom HDX", "Polycom Debut", "Lifesize Icon", "Dolby"] | str | None = None,
+        time_zone: str | None = None,
+        time_format: Literal["12H", "24H", "Not provisioned by Zoom"] | str | None = None,
+        time_server: str | None = None,
+        join_meeting_with_dtmf: bool | None = None,
+        always_show_join_button: bool | None = None,
+        adhoc_join_meet_now_location: Literal["Off", "Favorites", "Dynamic Calendar (Zoom Only)", "Local Directory/Contacts", "Speed Dial", "Manual Configuration, Not Provisioned by Zoom"] | str | None = None,
+        label_for_ad_hoc_button: str | None = None,
+        enable_1080p: bool | None = None,
+        unmute_on_entry: bool | None = None,
+        default_video_layout: Literal["Gallery", "Full Screen", "Active - Bottom", "Active - Top"] | str | None = None,
+        high_quality_content_sharing: bool | None = None,
+        enable_upcoming_meeting_reminder: bool | None = None,
+        reminder_before_time: int | None = None,
+        enable_automatic_join: bool | None = None,
+        join_before_time: int | None = None,
+        enable_automatic_leave: bool | None = None,
+        leave_after_time: int | None = None,
+        force_720p: bool | None = None,
+        bandwidth_allocation_preference: Literal["Prioritize video over content", "Split video and content equally", "Prioritize content over video"] | str | None = None,
+        out_of_band_dtmf: bool | None = None,
+        remove_audio_prompt_on_join: bool | None = None,
+        music_mode: bool | None = None,
+        optimize_content_sharing_for_video: bool | None = None,
+        audio_gain_control: Literal["Off", "Use Audio Level 1", "Use Audio Level 2", "Use Audio Level 3"] | str | None = None,
+        display_layout: Literal["Default", "Single Display", "Dual Display (active speaker + gallery view)", "Dual Display (gallery + gallery view)"] | str | None = None,
+        closed_caption_position: Literal["Top", "Bottom"] | str | None = None,
+        additional_dtmf_command: str | None = None,
+        call_rate: Any | None = None,
+        join_bluejeans: bool | None = None,
+        join_webex: bool | None = None,
+        webex_meeting_id: str | None = None,
+        webex_site_name: str | None = None,
+        hide_topic: bool | None = None,
+        hide_agenda: bool | None = None,
+        default_topic: str | None = None,
+        default_zoom_topic: str | None = None,
+        enable_obtp: bool | None = None,
+        exclude_all_day_event: bool | None = None,
+        video_mute_input: str | None = None,
+        sip_mode: bool | None = None,
+        sip_call_control_registration: Literal["Enabled, not registered", "Zoom Rooms", "Register to Zoom", "Register to 3rd Party", "Dual register, 3rd Party and Zoom", "Hybrid mode, register to 3rd Party and call on demand to Zoom", "Not provisioned by Zoom", "Disable"] | str | None = None,
+        h323_mode: bool | None = None,
+        h323_gatekeeper: Literal["Enabled, not registered", "Not supported by device model", "Custom registration", "Not provisioned by Zoom", "Disable"] | str | None = None,
+        call_controller_protocol_to_zoom_meeting: str | None = None,
+        dial_using_numeric_dial_plan: str | None = None,
+        enable_sip_tls_certificate_verification: bool | None = None,
+        alternative_room_connector: str | None = None,
+        extra_provisioning: str | None = None,
+        set_zoom_cloud_sip_proxy_region: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> None:
+        """Update a Room Template.
+
+        Updates the settings of a Cisco/Polycom Room Template.
+
+        Prerequisites
+        * The Zoom account must have a CRC subscription
+
+        ``PATCH /crc/room_templates/{templateId}`` (operationId ``UpdateaRoomTemplate``, conference-room-connector API); rate limit: Light.
+
+        Args:
+            template_id: (``templateId``) The Cisco/Polycom Rooms Template's ID.
+            name: The name of the Cisco/Polycom Rooms Template.
+            device_management: The device management status of the Cisco/Polycom Rooms.
+            manage_type: The manage type of the Cisco/Polycom Rooms. One of ``Full Management``,
+                ``SIP Proxy``.
+            device_type: The device type of the Cisco/Polycom Rooms. One of ``Cisco Series``,
+                ``Polycom Group Series``, ``Polycom Trio``, ``Polycom HDX``, ``Polycom Debut``,
+                ``Lifesize Icon``, ``Dolby``.
+            time_zone: The time zone of the Cisco/Polycom Rooms. For a list of supported
+                timezones and their formats, see our timezone list.
+            time_format: The time format of the Cisco/Polycom Rooms. One of ``12H``, ``24H``,
+                ``Not provisioned by Zoom``.
+            time_server: The alternate time server of the Cisco/Polycom Rooms.
+            join_meeting_with_dtmf: The setting "Join Meeting with DTMF" of the Cisco/Polycom
+                Rooms.
+            always_show_join_button: The setting "Always Show Join Button" of the Cisco/Polycom
+                Rooms.
+            adhoc_join_meet_now_location: The setting "Adhoc_Join / Meet_Now Location" of the
+                Cisco/Polycom Rooms. One of ``Off``, ``Favorites``, ``Dynamic Calendar (Zoom
+                Only)``, ``Local Directory/Contacts``, ``Speed Dial``, ``Manual Configuration,
+                Not Provisioned by Zoom``.
+            label_for_ad_hoc_button: The setting "Label for ad hoc Button" of the Cisco/Polycom
+                Rooms.
+            enable_1080p: The setting "Enable 1080P" of the Cisco/Polycom Rooms.
+            unmute_on_entry: The setting "Unmute on Entry" of the Cisco/Polycom Rooms.
+            default_video_layout: The setting "Default video layout" of the Cisco/Polycom Rooms.
+                One of ``Gallery``, ``Full Screen``, ``Active - Bottom``, ``Active - Top``.
+            high_quality_content_sharing: The setting "High-quality Content Sharing" of the
+                Cisco/Polycom Rooms.
+            enable_upcoming_meeting_reminder: The setting "Upcoming Meeting Reminder" of the
+                Cisco/Polycom Rooms.
+            reminder_before_time: The minute of showing reminder before the next meeting.
+            enable_automatic_join: The setting "Automatic Join" of the Cisco/Polycom Rooms.
+            join_before_time: The minute of joining meeting before the start of the meeting.
+            enable_automatic_leave: The setting "Automatic Leave" of the Cisco/Polycom Rooms.
+            leave_after_time: The minute of leaving after the meeting ends.
+            force_720p: The setting "Limit CRC Maximum Transmit Video Resolution to 720p" of the
+                Cisco/Polycom Rooms.
+            bandwidth_allocation_preference: The setting "Bandwidth Allocation Preference:
+                Content vs. Video" of the Cisco/Polycom Rooms. One of ``Prioritize video over
+                content``, ``Split video and content equally``, ``Prioritize content over
+                video``.
+            out_of_band_dtmf: The setting "Out-of-Band DTMF" of the Cisco/Polycom Rooms.
+            remove_audio_prompt_on_join: The setting "Remove Audio Prompts on Join" of the
+                Cisco/Polycom Rooms.
+            music_mode: The setting "Music Mode" of the Cisco/Polycom Rooms.
+            optimize_content_sharing_for_video: The setting "Optimize Content Sharing for Video"
+                of the Cisco/Polycom Rooms.
+            audio_gain_control: The setting "Audio Gain Control" of the Cisco/Polycom Rooms. One
+                of ``Off``, ``Use Audio Level 1``, ``Use Audio Level 2``, ``Use Audio Level 3``.
+            display_layout: The setting "Optimize for Single or Dual Display" of the
+                Cisco/Polycom Rooms. One of ``Default``, ``Single Display``, ``Dual Display
+                (active speaker + gallery view)``, ``Dual Display (gallery + gallery view)``.
+            closed_caption_position: The setting "Closed Caption Position" of the Cisco/Polycom
+                Rooms. One of ``Top``, ``Bottom``.
+            additional_dtmf_command: The setting "Additional DTMF Command" of the Cisco/Polycom
+                Rooms.
+            call_rate: The setting "Call Rate" of the Cisco/Polycom Rooms. -1 means manual
+                configuration.
+            join_bluejeans: The setting "Join BlueJeans" of the Cisco/Polycom Rooms.
+            join_webex: The setting "Join Webex" of the Cisco/Polycom Rooms.
+            webex_meeting_id: The setting "Webex Meeting Id" of the Cisco/Polycom Rooms.
+            webex_site_name: The setting "Webex Site Name" of the Cisco/Polycom Rooms.
+            hide_topic: The setting "Hide Topic" of the Cisco/Polycom Rooms.
+            hide_agenda: The setting "Hide Agenda" of the Cisco/Polycom Rooms.
+            default_topic: The setting "Default Topic" of the Cisco/Polycom Rooms.
+            default_zoom_topic: The setting "Default Topic (Zoom)" of the Cisco/Polycom Rooms.
+            enable_obtp: The setting "Enable OBTP" of the Cisco Rooms.
+            exclude_all_day_event: The setting "Exclude All Day Events" of Cisco Rooms.
+            video_mute_input: The setting "Video Mute Input" of Polycom HDX Rooms.
+            sip_mode: The setting "SIP Mode" of the Cisco/Polycom Rooms.
+            sip_call_control_registration: The setting "SIP Call Control Registration" of the
+                Cisco/Polycom Rooms.
+            h323_mode: The setting "H.323 Mode" of the Cisco/Polycom Rooms.
+            h323_gatekeeper: The setting "H.323 Gatekeeper" of the Cisco/Polycom Rooms. One of
+                ``Enabled, not registered``, ``Not supported by device model``, ``Custom
+                registration``, ``Not provisioned by Zoom``, ``Disable``.
+            call_controller_protocol_to_zoom_meeting: The setting "Call Controller Protocol to
+                Zoom Meeting" of the Cisco/Polycom Rooms.
+            dial_using_numeric_dial_plan: The setting "Dial Using Numeric Dial Plan" of the
+                Cisco/Polycom Rooms.
+            enable_sip_tls_certificate_verification: The setting "Enable Sip TLS Vertificate
+                Verification" of the Cisco/Polycom Rooms.
+            alternative_room_connector: The setting "Alternative Room Connector" of the
+                Cisco/Polycom Rooms.
+            extra_provisioning: The setting "Advanced Provisioning" of the Cisco/Polycom Rooms.
+                Should be a JSON string.
+            set_zoom_cloud_sip_proxy_region: The setting - *Set Zoom cloud SIP proxy region*.
+        """
+        await self._request(
+                "conference_room_connector.update_room_template",
+                path={"templateId": template_id},
+                body={"name": name, "device_management": device_management, "manage_type": manage_type, "device_type": device_type, "time_zone": time_zone, "time_format": time_format, "time_server": time_server, "join_meeting_with_dtmf": join_meeting_with_dtmf, "always_show_join_button": always_show_join_button, "adhoc_join_meet_now_location": adhoc_join_meet_now_location, "label_for_ad_hoc_button": label_for_ad_hoc_button, "enable_1080p": enable_1080p, "unmute_on_entry": unmute_on_entry, "default_video_layout": default_video_layout, "high_quality_content_sharing": high_quality_content_sharing, "enable_upcoming_meeting_reminder": enable_upcoming_meeting_reminder, "reminder_before_time": reminder_before_time, "enable_automatic_join": enable_automatic_join, "join_before_time": join_before_time, "enable_automatic_leave": enable_automatic_leave, "leave_after_time": leave_after_time, "force_720p": force_720p, "bandwidth_allocation_preference": bandwidth_allocation_preference, "out_of_band_dtmf": out_of_band_dtmf, "remove_audio_prompt_on_join": remove_audio_prompt_on_join, "music_mode": music_mode, "optimize_content_sharing_for_video": optimize_content_sharing_for_video, "audio_gain_control": audio_gain_control, "display_layout": display_layout, "closed_caption_position": closed_caption_position, "additional_dtmf_command": additional_dtmf_command, "call_rate": call_rate, "join_bluejeans": join_bluejeans, "join_webex": join_webex, "webex_meeting_id": webex_meeting_id, "webex_site_name": webex_site_name, "hide_topic": hide_topic, "hide_agenda": hide_agenda, "default_topic": default_topic, "default_zoom_topic": default_zoom_topic, "enable_obtp": enable_obtp, "exclude_all_day_event": exclude_all_day_event, "video_mute_input": video_mute_input, "sip_mode": sip_mode, "sip_call_control_registration": sip_call_control_registration, "h323_mode": h323_mode, "h323_gatekeeper": h323_gatekeeper, "call_controller_protocol_to_zoom_meeting": call_controller_protocol_to_zoom_meeting, "dial_using_numeric_dial_plan": dial_using_numeric_dial_plan, "enable_sip_tls_certificate_verification": enable_sip_tls_certificate_verification, "alternative_room_connector": alternative_room_connector, "extra_provisioning": extra_provisioning, "set_zoom_cloud_sip_proxy_region": set_zoom_cloud_sip_proxy_region},
+                options=options,
+        )
+
+    @api_method("conference_room_connector.upload_managed_rooms_account_setting")
+    async def upload_managed_rooms_account_setting(
         self,
         *,
         additional_dtmf_command: str | None = None,
@@ -1177,175 +1343,9 @@ class ConferenceRoomConnector(Namespace):
             zero_touch_provisioning: The Zero Touch Provisioning (ZTP) of Polycom Trio Rooms
         """
         await self._request(
-                "conference_room_connector.update_managed_rooms_account_setting",
+                "conference_room_connector.upload_managed_rooms_account_setting",
                 path={},
                 files={},
                 form={"additional_dtmf_command": additional_dtmf_command, "adhoc_join_meet_now_location": adhoc_join_meet_now_location, "airplay": airplay, "alternative_room_connector": alternative_room_connector, "always_show_join_button": always_show_join_button, "apply_qos_setting": apply_qos_setting, "audio_gain_control": audio_gain_control, "bandwidth_allocation_preference": bandwidth_allocation_preference, "beta_firmware": beta_firmware, "blue_tooth": blue_tooth, "call_controller_protocol_to_zoom_meeting": call_controller_protocol_to_zoom_meeting, "call_rate": call_rate, "capset_filter": capset_filter, "cisco_extra_provisioning": cisco_extra_provisioning, "closed_caption_position": closed_caption_position, "connector_log_level": connector_log_level, "default_topic": default_topic, "default_video_layout": default_video_layout, "default_zoom_topic": default_zoom_topic, "dev_signed_device": dev_signed_device, "device_management": device_management, "dial_using_numeric_dial_plan": dial_using_numeric_dial_plan, "display_layout": display_layout, "dolby_extra_provisioning": dolby_extra_provisioning, "dolby_provisioning": dolby_provisioning, "dscp_audio": dscp_audio, "dscp_data": dscp_data, "dscp_signalling": dscp_signalling, "dscp_video": dscp_video, "dynamic_ip_address": dynamic_ip_address, "enable_1080p": enable_1080p, "enable_automatic_join": enable_automatic_join, "enable_automatic_leave": enable_automatic_leave, "enable_automatic_update": enable_automatic_update, "enable_obtp": enable_obtp, "enable_runner_automatic_update": enable_runner_automatic_update, "enable_sip_tls_certificate_verification": enable_sip_tls_certificate_verification, "enable_upcoming_meeting_reminder": enable_upcoming_meeting_reminder, "end_user_license_agreement": end_user_license_agreement, "exclude_all_day_event": exclude_all_day_event, "firmware_key": firmware_key, "force_720p": force_720p, "h323_gatekeeper": h323_gatekeeper, "h323_mode": h323_mode, "hide_agenda": hide_agenda, "hide_topic": hide_topic, "high_quality_content_sharing": high_quality_content_sharing, "join_before_time": join_before_time, "join_bluejeans": join_bluejeans, "join_meeting_with_dtmf": join_meeting_with_dtmf, "join_webex": join_webex, "label_for_ad_hoc_button": label_for_ad_hoc_button, "leave_after_time": leave_after_time, "manage_type": manage_type, "miracast": miracast, "music_mode": music_mode, "nightly_reboot": nightly_reboot, "optimize_content_sharing_for_video": optimize_content_sharing_for_video, "out_of_band_dtmf": out_of_band_dtmf, "polycom_debut_extra_provisioning": polycom_debut_extra_provisioning, "polycom_hdx_extra_provisioning": polycom_hdx_extra_provisioning, "polycom_trio_extra_provisioning": polycom_trio_extra_provisioning, "polycon_group_extra_provisioning": polycon_group_extra_provisioning, "ppcip": ppcip, "reminder_before_time": reminder_before_time, "remove_audio_prompt_on_join": remove_audio_prompt_on_join, "screen_capture": screen_capture, "set_zoom_cloud_sip_proxy_region": set_zoom_cloud_sip_proxy_region, "show_call_button": show_call_button, "show_icons_on_the_home_screen": show_icons_on_the_home_screen, "show_redial_button": show_redial_button, "show_setting_menu": show_setting_menu, "sip_call_control_registration": sip_call_control_registration, "sip_mode": sip_mode, "time_format": time_format, "time_server": time_server, "time_zone": time_zone, "unmute_on_entry": unmute_on_entry, "video_mute_input": video_mute_input, "webex_meeting_id": webex_meeting_id, "webex_site_name": webex_site_name, "zero_touch_provisioning": zero_touch_provisioning},
-                options=options,
-        )
-
-    @api_method("conference_room_connector.update_room_template")
-    async def update_room_template(
-        self,
-        *,
-        template_id: str,
-        name: str | None = None,
-        device_management: bool | None = None,
-        manage_type: Literal["Full Management", "SIP Proxy"] | str | None = None,
-        device_type: Literal["Cisco Series", "Polycom Group Series", "Polycom Trio", "Polycom HDX", "Polycom Debut", "Lifesize Icon", "Dolby"] | str | None = None,
-        time_zone: str | None = None,
-        time_format: Literal["12H", "24H", "Not provisioned by Zoom"] | str | None = None,
-        time_server: str | None = None,
-        join_meeting_with_dtmf: bool | None = None,
-        always_show_join_button: bool | None = None,
-        adhoc_join_meet_now_location: Literal["Off", "Favorites", "Dynamic Calendar (Zoom Only)", "Local Directory/Contacts", "Speed Dial", "Manual Configuration, Not Provisioned by Zoom"] | str | None = None,
-        label_for_ad_hoc_button: str | None = None,
-        enable_1080p: bool | None = None,
-        unmute_on_entry: bool | None = None,
-        default_video_layout: Literal["Gallery", "Full Screen", "Active - Bottom", "Active - Top"] | str | None = None,
-        high_quality_content_sharing: bool | None = None,
-        enable_upcoming_meeting_reminder: bool | None = None,
-        reminder_before_time: int | None = None,
-        enable_automatic_join: bool | None = None,
-        join_before_time: int | None = None,
-        enable_automatic_leave: bool | None = None,
-        leave_after_time: int | None = None,
-        force_720p: bool | None = None,
-        bandwidth_allocation_preference: Literal["Prioritize video over content", "Split video and content equally", "Prioritize content over video"] | str | None = None,
-        out_of_band_dtmf: bool | None = None,
-        remove_audio_prompt_on_join: bool | None = None,
-        music_mode: bool | None = None,
-        optimize_content_sharing_for_video: bool | None = None,
-        audio_gain_control: Literal["Off", "Use Audio Level 1", "Use Audio Level 2", "Use Audio Level 3"] | str | None = None,
-        display_layout: Literal["Default", "Single Display", "Dual Display (active speaker + gallery view)", "Dual Display (gallery + gallery view)"] | str | None = None,
-        closed_caption_position: Literal["Top", "Bottom"] | str | None = None,
-        additional_dtmf_command: str | None = None,
-        call_rate: Any | None = None,
-        join_bluejeans: bool | None = None,
-        join_webex: bool | None = None,
-        webex_meeting_id: str | None = None,
-        webex_site_name: str | None = None,
-        hide_topic: bool | None = None,
-        hide_agenda: bool | None = None,
-        default_topic: str | None = None,
-        default_zoom_topic: str | None = None,
-        enable_obtp: bool | None = None,
-        exclude_all_day_event: bool | None = None,
-        video_mute_input: str | None = None,
-        sip_mode: bool | None = None,
-        sip_call_control_registration: Literal["Enabled, not registered", "Zoom Rooms", "Register to Zoom", "Register to 3rd Party", "Dual register, 3rd Party and Zoom", "Hybrid mode, register to 3rd Party and call on demand to Zoom", "Not provisioned by Zoom", "Disable"] | str | None = None,
-        h323_mode: bool | None = None,
-        h323_gatekeeper: Literal["Enabled, not registered", "Not supported by device model", "Custom registration", "Not provisioned by Zoom", "Disable"] | str | None = None,
-        call_controller_protocol_to_zoom_meeting: str | None = None,
-        dial_using_numeric_dial_plan: str | None = None,
-        enable_sip_tls_certificate_verification: bool | None = None,
-        alternative_room_connector: str | None = None,
-        extra_provisioning: str | None = None,
-        set_zoom_cloud_sip_proxy_region: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> None:
-        """Update a Room Template.
-
-        Updates the settings of a Cisco/Polycom Room Template.
-
-        Prerequisites
-        * The Zoom account must have a CRC subscription
-
-        ``PATCH /crc/room_templates/{templateId}`` (operationId ``UpdateaRoomTemplate``, conference-room-connector API); rate limit: Light.
-
-        Args:
-            template_id: (``templateId``) The Cisco/Polycom Rooms Template's ID.
-            name: The name of the Cisco/Polycom Rooms Template.
-            device_management: The device management status of the Cisco/Polycom Rooms.
-            manage_type: The manage type of the Cisco/Polycom Rooms. One of ``Full Management``,
-                ``SIP Proxy``.
-            device_type: The device type of the Cisco/Polycom Rooms. One of ``Cisco Series``,
-                ``Polycom Group Series``, ``Polycom Trio``, ``Polycom HDX``, ``Polycom Debut``,
-                ``Lifesize Icon``, ``Dolby``.
-            time_zone: The time zone of the Cisco/Polycom Rooms. For a list of supported
-                timezones and their formats, see our timezone list.
-            time_format: The time format of the Cisco/Polycom Rooms. One of ``12H``, ``24H``,
-                ``Not provisioned by Zoom``.
-            time_server: The alternate time server of the Cisco/Polycom Rooms.
-            join_meeting_with_dtmf: The setting "Join Meeting with DTMF" of the Cisco/Polycom
-                Rooms.
-            always_show_join_button: The setting "Always Show Join Button" of the Cisco/Polycom
-                Rooms.
-            adhoc_join_meet_now_location: The setting "Adhoc_Join / Meet_Now Location" of the
-                Cisco/Polycom Rooms. One of ``Off``, ``Favorites``, ``Dynamic Calendar (Zoom
-                Only)``, ``Local Directory/Contacts``, ``Speed Dial``, ``Manual Configuration,
-                Not Provisioned by Zoom``.
-            label_for_ad_hoc_button: The setting "Label for ad hoc Button" of the Cisco/Polycom
-                Rooms.
-            enable_1080p: The setting "Enable 1080P" of the Cisco/Polycom Rooms.
-            unmute_on_entry: The setting "Unmute on Entry" of the Cisco/Polycom Rooms.
-            default_video_layout: The setting "Default video layout" of the Cisco/Polycom Rooms.
-                One of ``Gallery``, ``Full Screen``, ``Active - Bottom``, ``Active - Top``.
-            high_quality_content_sharing: The setting "High-quality Content Sharing" of the
-                Cisco/Polycom Rooms.
-            enable_upcoming_meeting_reminder: The setting "Upcoming Meeting Reminder" of the
-                Cisco/Polycom Rooms.
-            reminder_before_time: The minute of showing reminder before the next meeting.
-            enable_automatic_join: The setting "Automatic Join" of the Cisco/Polycom Rooms.
-            join_before_time: The minute of joining meeting before the start of the meeting.
-            enable_automatic_leave: The setting "Automatic Leave" of the Cisco/Polycom Rooms.
-            leave_after_time: The minute of leaving after the meeting ends.
-            force_720p: The setting "Limit CRC Maximum Transmit Video Resolution to 720p" of the
-                Cisco/Polycom Rooms.
-            bandwidth_allocation_preference: The setting "Bandwidth Allocation Preference:
-                Content vs. Video" of the Cisco/Polycom Rooms. One of ``Prioritize video over
-                content``, ``Split video and content equally``, ``Prioritize content over
-                video``.
-            out_of_band_dtmf: The setting "Out-of-Band DTMF" of the Cisco/Polycom Rooms.
-            remove_audio_prompt_on_join: The setting "Remove Audio Prompts on Join" of the
-                Cisco/Polycom Rooms.
-            music_mode: The setting "Music Mode" of the Cisco/Polycom Rooms.
-            optimize_content_sharing_for_video: The setting "Optimize Content Sharing for Video"
-                of the Cisco/Polycom Rooms.
-            audio_gain_control: The setting "Audio Gain Control" of the Cisco/Polycom Rooms. One
-                of ``Off``, ``Use Audio Level 1``, ``Use Audio Level 2``, ``Use Audio Level 3``.
-            display_layout: The setting "Optimize for Single or Dual Display" of the
-                Cisco/Polycom Rooms. One of ``Default``, ``Single Display``, ``Dual Display
-                (active speaker + gallery view)``, ``Dual Display (gallery + gallery view)``.
-            closed_caption_position: The setting "Closed Caption Position" of the Cisco/Polycom
-                Rooms. One of ``Top``, ``Bottom``.
-            additional_dtmf_command: The setting "Additional DTMF Command" of the Cisco/Polycom
-                Rooms.
-            call_rate: The setting "Call Rate" of the Cisco/Polycom Rooms. -1 means manual
-                configuration.
-            join_bluejeans: The setting "Join BlueJeans" of the Cisco/Polycom Rooms.
-            join_webex: The setting "Join Webex" of the Cisco/Polycom Rooms.
-            webex_meeting_id: The setting "Webex Meeting Id" of the Cisco/Polycom Rooms.
-            webex_site_name: The setting "Webex Site Name" of the Cisco/Polycom Rooms.
-            hide_topic: The setting "Hide Topic" of the Cisco/Polycom Rooms.
-            hide_agenda: The setting "Hide Agenda" of the Cisco/Polycom Rooms.
-            default_topic: The setting "Default Topic" of the Cisco/Polycom Rooms.
-            default_zoom_topic: The setting "Default Topic (Zoom)" of the Cisco/Polycom Rooms.
-            enable_obtp: The setting "Enable OBTP" of the Cisco Rooms.
-            exclude_all_day_event: The setting "Exclude All Day Events" of Cisco Rooms.
-            video_mute_input: The setting "Video Mute Input" of Polycom HDX Rooms.
-            sip_mode: The setting "SIP Mode" of the Cisco/Polycom Rooms.
-            sip_call_control_registration: The setting "SIP Call Control Registration" of the
-                Cisco/Polycom Rooms.
-            h323_mode: The setting "H.323 Mode" of the Cisco/Polycom Rooms.
-            h323_gatekeeper: The setting "H.323 Gatekeeper" of the Cisco/Polycom Rooms. One of
-                ``Enabled, not registered``, ``Not supported by device model``, ``Custom
-                registration``, ``Not provisioned by Zoom``, ``Disable``.
-            call_controller_protocol_to_zoom_meeting: The setting "Call Controller Protocol to
-                Zoom Meeting" of the Cisco/Polycom Rooms.
-            dial_using_numeric_dial_plan: The setting "Dial Using Numeric Dial Plan" of the
-                Cisco/Polycom Rooms.
-            enable_sip_tls_certificate_verification: The setting "Enable Sip TLS Vertificate
-                Verification" of the Cisco/Polycom Rooms.
-            alternative_room_connector: The setting "Alternative Room Connector" of the
-                Cisco/Polycom Rooms.
-            extra_provisioning: The setting "Advanced Provisioning" of the Cisco/Polycom Rooms.
-                Should be a JSON string.
-            set_zoom_cloud_sip_proxy_region: The setting - *Set Zoom cloud SIP proxy region*.
-        """
-        await self._request(
-                "conference_room_connector.update_room_template",
-                path={"templateId": template_id},
-                body={"name": name, "device_management": device_management, "manage_type": manage_type, "device_type": device_type, "time_zone": time_zone, "time_format": time_format, "time_server": time_server, "join_meeting_with_dtmf": join_meeting_with_dtmf, "always_show_join_button": always_show_join_button, "adhoc_join_meet_now_location": adhoc_join_meet_now_location, "label_for_ad_hoc_button": label_for_ad_hoc_button, "enable_1080p": enable_1080p, "unmute_on_entry": unmute_on_entry, "default_video_layout": default_video_layout, "high_quality_content_sharing": high_quality_content_sharing, "enable_upcoming_meeting_reminder": enable_upcoming_meeting_reminder, "reminder_before_time": reminder_before_time, "enable_automatic_join": enable_automatic_join, "join_before_time": join_before_time, "enable_automatic_leave": enable_automatic_leave, "leave_after_time": leave_after_time, "force_720p": force_720p, "bandwidth_allocation_preference": bandwidth_allocation_preference, "out_of_band_dtmf": out_of_band_dtmf, "remove_audio_prompt_on_join": remove_audio_prompt_on_join, "music_mode": music_mode, "optimize_content_sharing_for_video": optimize_content_sharing_for_video, "audio_gain_control": audio_gain_control, "display_layout": display_layout, "closed_caption_position": closed_caption_position, "additional_dtmf_command": additional_dtmf_command, "call_rate": call_rate, "join_bluejeans": join_bluejeans, "join_webex": join_webex, "webex_meeting_id": webex_meeting_id, "webex_site_name": webex_site_name, "hide_topic": hide_topic, "hide_agenda": hide_agenda, "default_topic": default_topic, "default_zoom_topic": default_zoom_topic, "enable_obtp": enable_obtp, "exclude_all_day_event": exclude_all_day_event, "video_mute_input": video_mute_input, "sip_mode": sip_mode, "sip_call_control_registration": sip_call_control_registration, "h323_mode": h323_mode, "h323_gatekeeper": h323_gatekeeper, "call_controller_protocol_to_zoom_meeting": call_controller_protocol_to_zoom_meeting, "dial_using_numeric_dial_plan": dial_using_numeric_dial_plan, "enable_sip_tls_certificate_verification": enable_sip_tls_certificate_verification, "alternative_room_connector": alternative_room_connector, "extra_provisioning": extra_provisioning, "set_zoom_cloud_sip_proxy_region": set_zoom_cloud_sip_proxy_region},
                 options=options,
         )

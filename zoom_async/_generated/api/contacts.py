@@ -82,7 +82,7 @@ class Contacts(Namespace):
     async def create_group_member(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         group_members: Sequence[m.ContactsCreateGroupGroupMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ContactsCreateGroupMemberResponse:
@@ -114,7 +114,7 @@ class Contacts(Namespace):
     async def delete_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a contact group.
@@ -139,7 +139,7 @@ class Contacts(Namespace):
     async def delete_group_members(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         member_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -168,7 +168,7 @@ class Contacts(Namespace):
     async def get_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContactsCreateGroupResponse:
         """Get a contact group.
@@ -197,7 +197,7 @@ class Contacts(Namespace):
     def list_group_members(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ContactsListGroupMembersItem]:
@@ -267,7 +267,7 @@ class Contacts(Namespace):
     async def update_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         name: str | None = None,
         privacy: Literal[1, 2, 3] | int | None = None,
         description: str | None = None,

@@ -232,7 +232,7 @@ class Dashboards(Namespace):
     def dashboard_client_feedback_detail(
         self,
         *,
-        feedback_id: str,
+        feedback_id: str | int,
         from_: str | date | None = None,
         to: str | date | None = None,
         page_size: int | None = None,
@@ -275,7 +275,7 @@ class Dashboards(Namespace):
     def issues_zoomroom(
         self,
         *,
-        zoomroom_id: str,
+        zoomroom_id: str | int,
         from_: str | date,
         to: str | date,
         page_size: int | None = None,
@@ -359,7 +359,7 @@ class Dashboards(Namespace):
     async def meeting(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         type: Literal["past", "pastOne", "live"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsMeetingResponse:
@@ -399,8 +399,8 @@ class Dashboards(Namespace):
     async def meeting_participant_qos(
         self,
         *,
-        meeting_id: str,
-        participant_id: str,
+        meeting_id: str | int,
+        participant_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsMeetingParticipantQosResponse:
@@ -452,7 +452,7 @@ class Dashboards(Namespace):
     def meeting_participants(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         type: Literal["past", "pastOne", "live"] | str | None = None,
         page_size: int | None = None,
         include_fields: Literal["registrant_id"] | str | None = None,
@@ -510,7 +510,7 @@ class Dashboards(Namespace):
     def meeting_participants_qos(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -561,7 +561,7 @@ class Dashboards(Namespace):
     def meeting_participants_satisfaction(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         type: Literal["past", "pastOne", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -605,7 +605,7 @@ class Dashboards(Namespace):
     def meeting_participants_sharing(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -753,7 +753,7 @@ class Dashboards(Namespace):
     async def webinar(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsWebinarsItem:
@@ -788,8 +788,8 @@ class Dashboards(Namespace):
     async def webinar_participant_qos(
         self,
         *,
-        webinar_id: str,
-        participant_id: str,
+        webinar_id: str | int,
+        participant_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsWebinarParticipantQosResponse:
@@ -842,7 +842,7 @@ class Dashboards(Namespace):
     def webinar_participants(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         include_fields: Literal["registrant_id"] | str | None = None,
@@ -894,7 +894,7 @@ class Dashboards(Namespace):
     def webinar_participants_qos(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -946,7 +946,7 @@ class Dashboards(Namespace):
     def webinar_participants_satisfaction(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         type: Literal["past", "pastOne", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -990,7 +990,7 @@ class Dashboards(Namespace):
     def webinar_participants_sharing(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -1088,7 +1088,7 @@ class Dashboards(Namespace):
     def zoomroom(
         self,
         *,
-        zoomroom_id: str,
+        zoomroom_id: str | int,
         from_: str | date,
         to: str | date,
         page_size: int | None = None,

@@ -78,7 +78,7 @@ class DataRequests(Namespace):
     async def delete_request(
         self,
         *,
-        request_id: str,
+        request_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Cancel data deletion request.
@@ -103,7 +103,7 @@ class DataRequests(Namespace):
     async def get_file_url(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DataRequestsGetFileUrlResponse:
         """Get download link for data access request file.
@@ -132,7 +132,7 @@ class DataRequests(Namespace):
     def get_request(
         self,
         *,
-        request_id: str,
+        request_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.DataRequestsGetRequestItem]:

@@ -123,7 +123,7 @@ class Devices(Namespace):
     async def delete(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete device.
@@ -148,8 +148,8 @@ class Devices(Namespace):
     async def delete_zpa_vendor_mac_address(
         self,
         *,
-        vendor: str,
-        mac_address: str,
+        vendor: str | int,
+        mac_address: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete ZPA device by vendor and mac address.
@@ -172,7 +172,7 @@ class Devices(Namespace):
     async def get(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DevicesGetResponse:
         """Get device detail.
@@ -198,7 +198,7 @@ class Devices(Namespace):
     async def get_zpa_zdm_group_versions(
         self,
         *,
-        zdm_group_id: str,
+        zdm_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DevicesGetZpaZdmGroupVersionsResponse:
         """Get ZPA version info.
@@ -335,7 +335,7 @@ class Devices(Namespace):
     async def update(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         device_name: str | None = None,
         tag: str | None = None,
         room_id: str | None = None,
@@ -370,7 +370,7 @@ class Devices(Namespace):
     async def update_assign_group(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         group_id: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -395,7 +395,7 @@ class Devices(Namespace):
     async def update_assignment(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         room_id: str | None = None,
         app_type: Literal["ZR", "ZRC", "ZRP", "ZRW"] | str | None = None,
         **options: Unpack[RequestOptions],

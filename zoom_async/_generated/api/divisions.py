@@ -76,7 +76,7 @@ class Divisions(Namespace):
     async def create_user(
         self,
         *,
-        division_id: str,
+        division_id: str | int,
         users: Sequence[m.DivisionsCreateUserUsersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.DivisionsCreateUserResponse:
@@ -108,7 +108,7 @@ class Divisions(Namespace):
     async def delete(
         self,
         *,
-        division_id: str,
+        division_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a division.
@@ -132,7 +132,7 @@ class Divisions(Namespace):
     async def get(
         self,
         *,
-        division_id: str,
+        division_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DivisionsGetResponse:
         """Get a division.
@@ -194,7 +194,7 @@ class Divisions(Namespace):
     def list_users(
         self,
         *,
-        division_id: str,
+        division_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.DivisionsListUsersItem]:
@@ -230,7 +230,7 @@ class Divisions(Namespace):
     async def update(
         self,
         *,
-        division_id: str,
+        division_id: str | int,
         division_name: str | None = None,
         division_description: str | None = None,
         **options: Unpack[RequestOptions],

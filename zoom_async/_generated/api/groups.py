@@ -79,7 +79,7 @@ class Groups(Namespace):
     async def create_admin(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         admins: Sequence[m.GroupsCreateAdminAdminsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsCreateAdminResponse:
@@ -111,7 +111,7 @@ class Groups(Namespace):
     async def create_member(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         members: Sequence[m.GroupsCreateAdminAdminsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsCreateAdminResponse:
@@ -139,44 +139,11 @@ class Groups(Namespace):
             )
         )
 
-    @api_method("groups.create_settings_virtual_background", model="GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
-    async def create_settings_virtual_background(
-        self,
-        *,
-        group_id: str,
-        file: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
-        """Upload Virtual Background files.
-
-        Use this API to upload Virtual Background files for all users in a group to use.
-
-        Prerequisites:
-        * The Virtual Background feature must be enabled on the account.
-
-        ``POST /groups/{groupId}/settings/virtual_backgrounds`` (operationId ``uploadGroupVB``, users API); rate limit: Medium.
-
-        Args:
-            group_id: (``groupId``) The group ID. To get a group's ID, use the List groups API.
-            file: The Virtual Background file's path.
-        """
-        return cast(
-            "m.GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-            await self._request(
-                "groups.create_settings_virtual_background",
-                path={"groupId": group_id},
-                files={},
-                form={"file": file},
-                model="GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-                options=options,
-            )
-        )
-
     @api_method("groups.delete")
     async def delete(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a group.
@@ -198,8 +165,8 @@ class Groups(Namespace):
     async def delete_admin(
         self,
         *,
-        group_id: str,
-        user_id: str,
+        group_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a group admin.
@@ -226,8 +193,8 @@ class Groups(Namespace):
     async def delete_member(
         self,
         *,
-        group_id: str,
-        member_id: str,
+        group_id: str | int,
+        member_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a group member.
@@ -253,7 +220,7 @@ class Groups(Namespace):
     async def delete_settings_virtual_backgrounds(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         file_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -281,7 +248,7 @@ class Groups(Namespace):
     async def get(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsListItem:
         """Get a group.
@@ -309,7 +276,7 @@ class Groups(Namespace):
     async def get_lock_settings(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         option: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -344,7 +311,7 @@ class Groups(Namespace):
     async def get_settings(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         option: Literal["meeting_authentication", "recording_authentication", "meeting_security"] | str | None = None,
         custom_query_fields: str | None = None,
         **options: Unpack[RequestOptions],
@@ -377,7 +344,7 @@ class Groups(Namespace):
     async def get_settings_registration(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         type: Literal["webinar"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsGetSettingsRegistrationResponse:
@@ -440,7 +407,7 @@ class Groups(Namespace):
     def list_admins(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.GroupsListAdminsItem]:
@@ -477,7 +444,7 @@ class Groups(Namespace):
     async def list_channels(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsListChannelsResponse:
         """List group channels.
@@ -506,7 +473,7 @@ class Groups(Namespace):
     def list_members(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.GroupsListMembersItem]:
@@ -542,7 +509,7 @@ class Groups(Namespace):
     async def update(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -569,7 +536,7 @@ class Groups(Namespace):
     async def update_lock_settings(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         option: str | None = None,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -604,8 +571,8 @@ class Groups(Namespace):
     async def update_member(
         self,
         *,
-        group_id: str,
-        member_id: str,
+        group_id: str | int,
+        member_id: str | int,
         action: Literal["move", "set_primary"] | str | None = None,
         target_group_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -646,7 +613,7 @@ class Groups(Namespace):
     async def update_settings(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         option: Literal["meeting_authentication", "recording_authentication", "meeting_security"] | str | None = None,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -683,7 +650,7 @@ class Groups(Namespace):
     async def update_settings_registration(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         type: Literal["webinar"] | str | None = None,
         options_body: m.GroupsUpdateSettingsRegistrationOptionsParam | Mapping[str, Any] | None = None,
         questions: Sequence[m.GroupsUpdateSettingsRegistrationQuestionsItemParam | Mapping[str, Any]] | None = None,
@@ -716,4 +683,37 @@ class Groups(Namespace):
                 query={"type": type},
                 body={"options": options_body, "questions": questions, "approve_type": approve_type, "custom_questions": custom_questions},
                 options=options,
+        )
+
+    @api_method("groups.upload_settings_virtual_background", model="GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
+    async def upload_settings_virtual_background(
+        self,
+        *,
+        group_id: str | int,
+        file: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
+        """Upload Virtual Background files.
+
+        Use this API to upload Virtual Background files for all users in a group to use.
+
+        Prerequisites:
+        * The Virtual Background feature must be enabled on the account.
+
+        ``POST /groups/{groupId}/settings/virtual_backgrounds`` (operationId ``uploadGroupVB``, users API); rate limit: Medium.
+
+        Args:
+            group_id: (``groupId``) The group ID. To get a group's ID, use the List groups API.
+            file: The Virtual Background file's path.
+        """
+        return cast(
+            "m.GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+            await self._request(
+                "groups.upload_settings_virtual_background",
+                path={"groupId": group_id},
+                files={},
+                form={"file": file},
+                model="GroupsGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+                options=options,
+            )
         )

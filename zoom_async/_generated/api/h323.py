@@ -81,7 +81,7 @@ class H323(Namespace):
     async def delete_device(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a H.323/SIP device.
@@ -139,7 +139,7 @@ class H323(Namespace):
     async def update_device(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         encryption: Literal["auto", "yes", "no"] | str | None = None,
         ip: str | None = None,
         name: str | None = None,

@@ -45,7 +45,7 @@ class Healthcare(Namespace):
     async def get_note(
         self,
         *,
-        note_id: str,
+        note_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.HealthcareListNotesItem:
         """Get a Clinical Note.
@@ -130,7 +130,7 @@ class Healthcare(Namespace):
     async def update_note(
         self,
         *,
-        note_id: str,
+        note_id: str | int,
         is_note_completed: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

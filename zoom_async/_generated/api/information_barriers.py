@@ -92,7 +92,7 @@ class InformationBarriers(Namespace):
     async def delete_policy(
         self,
         *,
-        policy_id: str,
+        policy_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove an Information Barrier policy.
@@ -117,7 +117,7 @@ class InformationBarriers(Namespace):
     async def get_policy(
         self,
         *,
-        policy_id: str,
+        policy_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.InformationBarriersCreatePolicyResponse:
         """Get an Information Barrier policy by ID.
@@ -180,7 +180,7 @@ class InformationBarriers(Namespace):
     async def update_policy(
         self,
         *,
-        policy_id: str,
+        policy_id: str | int,
         assigned_group_id: str | None = None,
         id: str | None = None,
         policy_name: str | None = None,

@@ -46,7 +46,7 @@ class LiveMeetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        message_id: str,
+        message_id: str | int,
         file_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -80,7 +80,7 @@ class LiveMeetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        message_id: str,
+        message_id: str | int,
         message_content: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -110,7 +110,7 @@ class LiveMeetings(Namespace):
     async def update_events(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         method: Literal["recording.start", "recording.stop", "recording.pause", "recording.resume", "participant.invite", "participant.invite.callout", "participant.invite.room_system_callout", "waiting_room.update", "ai_companion.start", "ai_companion.stop", "ai_companion.disable"] | str | None = None,
         params: m.LiveMeetingsUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],

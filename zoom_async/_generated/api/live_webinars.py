@@ -46,7 +46,7 @@ class LiveWebinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        message_id: str,
+        message_id: str | int,
         file_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class Meetings(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         agenda: str | None = None,
         default_password: bool | None = None,
         duration: int | None = None,
@@ -128,7 +128,7 @@ class Meetings(Namespace):
     async def create_batch_poll(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         polls: Sequence[m.MeetingsCreateBatchPollPollsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreateBatchPollResponse:
@@ -164,7 +164,7 @@ class Meetings(Namespace):
     async def create_batch_registrant(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         auto_approve: bool | None = None,
         registrants_confirmation_email: bool | None = None,
         registrants: Sequence[m.MeetingsCreateBatchRegistrantRegistrantsItemParam | Mapping[str, Any]] | None = None,
@@ -495,7 +495,7 @@ class Meetings(Namespace):
     async def delete_meeting_summary(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a meeting or webinar summary.
@@ -557,7 +557,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a meeting poll.
@@ -590,7 +590,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        registrant_id: str,
+        registrant_id: str | int,
         occurrence_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -654,7 +654,7 @@ class Meetings(Namespace):
     async def delete_transcript(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a meeting or webinar transcript.
@@ -821,7 +821,7 @@ class Meetings(Namespace):
     async def get_livestream(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsGetLivestreamResponse:
         """Get livestream details.
@@ -854,7 +854,7 @@ class Meetings(Namespace):
     async def get_meeting_summary(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsGetMeetingSummaryResponse:
         """Get a meeting or webinar summary.
@@ -894,7 +894,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsCreatePollResponse:
         """Get a meeting poll.
@@ -928,7 +928,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        registrant_id: str,
+        registrant_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsListRegistrantsItem:
         """Get a meeting registrant.
@@ -1064,7 +1064,7 @@ class Meetings(Namespace):
     async def get_transcript(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MeetingsGetTranscriptResponse:
         """Get a meeting transcript.
@@ -1098,7 +1098,7 @@ class Meetings(Namespace):
     def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         type: Literal["scheduled", "live", "upcoming", "upcoming_meetings", "previous_meetings"] | str | None = None,
         page_size: int | None = None,
         from_: str | date | None = None,
@@ -1473,7 +1473,7 @@ class Meetings(Namespace):
         self,
         *,
         meeting_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
         questions: Sequence[m.MeetingsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,

@@ -45,7 +45,7 @@ class PastMeetings(Namespace):
     async def delete_archive_files(
         self,
         *,
-        meeting_uuid: str,
+        meeting_uuid: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a meeting's archived files.
@@ -70,7 +70,7 @@ class PastMeetings(Namespace):
     async def get(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastMeetingsGetResponse:
         """Get past meeting details.
@@ -100,7 +100,7 @@ class PastMeetings(Namespace):
     async def get_archive_files(
         self,
         *,
-        meeting_uuid: str,
+        meeting_uuid: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastMeetingsGetArchiveFilesResponse:
         """Get a meeting's archived files.
@@ -163,7 +163,7 @@ class PastMeetings(Namespace):
     def list_participants(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.PastMeetingsListParticipantsItem]:
@@ -210,7 +210,7 @@ class PastMeetings(Namespace):
     async def list_polls(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastMeetingsListPollsResponse:
         """List past meeting's poll results.
@@ -242,7 +242,7 @@ class PastMeetings(Namespace):
     async def list_qa(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastMeetingsListQaResponse:
         """List past meetings' Q&A.

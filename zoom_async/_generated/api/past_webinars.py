@@ -45,7 +45,7 @@ class PastWebinars(Namespace):
     def absentees(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         occurrence_id: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -113,7 +113,7 @@ class PastWebinars(Namespace):
     def participants(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.PastWebinarsParticipantsItem]:
@@ -155,7 +155,7 @@ class PastWebinars(Namespace):
     async def polls(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastWebinarsPollsResponse:
         """List past webinar poll results.
@@ -187,7 +187,7 @@ class PastWebinars(Namespace):
     async def qa(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PastWebinarsQaResponse:
         """List Q&As of a past webinar.

@@ -45,7 +45,7 @@ class Qss(Namespace):
     def meeting_participants_qos_summary(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.QssMeetingParticipantsQosSummaryItem]:
@@ -92,7 +92,7 @@ class Qss(Namespace):
     def videosdk_session_users_qos_summary(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.QssVideosdkSessionUsersQosSummaryItem]:
@@ -141,7 +141,7 @@ class Qss(Namespace):
     def webinar_participants_qos_summary(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.QssMeetingParticipantsQosSummaryItem]:

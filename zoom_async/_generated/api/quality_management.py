@@ -87,7 +87,7 @@ class QualityManagement(Namespace):
     async def get_evaluation(
         self,
         *,
-        evaluation_id: str,
+        evaluation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QualityManagementGetEvaluationResponse:
         """View evaluation detail.
@@ -113,7 +113,7 @@ class QualityManagement(Namespace):
     async def get_interaction(
         self,
         *,
-        interaction_id: str,
+        interaction_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QualityManagementGetInteractionResponse:
         """View interaction detail.

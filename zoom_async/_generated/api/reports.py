@@ -283,7 +283,7 @@ class Reports(Namespace):
     async def meeting(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingResponse:
         """Get meeting detail reports.
@@ -362,7 +362,7 @@ class Reports(Namespace):
     def meeting_participants(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         page_size: int | None = None,
         include_fields: Literal["registrant_id"] | str | None = None,
         **options: Unpack[PageOptions],
@@ -412,7 +412,7 @@ class Reports(Namespace):
     async def meeting_polls(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingPollsResponse:
         """Get meeting poll reports.
@@ -441,7 +441,7 @@ class Reports(Namespace):
     async def meeting_qa(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingQaResponse:
         """Get meeting Q&A report.
@@ -471,7 +471,7 @@ class Reports(Namespace):
     async def meeting_survey(
         self,
         *,
-        meeting_id: str,
+        meeting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingSurveyResponse:
         """Get meeting survey report.
@@ -690,7 +690,7 @@ class Reports(Namespace):
     def user_meetings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         from_: str | date,
         to: str | date,
         page_size: int | None = None,
@@ -805,7 +805,7 @@ class Reports(Namespace):
     async def webinar(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingResponse:
         """Get webinar detail reports.
@@ -835,7 +835,7 @@ class Reports(Namespace):
     def webinar_participants(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         page_size: int | None = None,
         include_fields: Literal["registrant_id"] | str | None = None,
         **options: Unpack[PageOptions],
@@ -877,7 +877,7 @@ class Reports(Namespace):
     async def webinar_polls(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingPollsResponse:
         """Get webinar poll reports.
@@ -907,7 +907,7 @@ class Reports(Namespace):
     async def webinar_qa(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsMeetingQaResponse:
         """Get webinar Q&A report.
@@ -938,7 +938,7 @@ class Reports(Namespace):
     async def webinar_survey(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ReportsWebinarSurveyResponse:
         """Get webinar survey report.

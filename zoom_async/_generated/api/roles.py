@@ -87,7 +87,7 @@ class Roles(Namespace):
     async def create_member(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         members: Sequence[m.RolesCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RolesCreateMemberResponse:
@@ -122,7 +122,7 @@ class Roles(Namespace):
     async def delete(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a role.
@@ -155,8 +155,8 @@ class Roles(Namespace):
     async def delete_member(
         self,
         *,
-        role_id: str,
-        member_id: str,
+        role_id: str | int,
+        member_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a role.
@@ -184,7 +184,7 @@ class Roles(Namespace):
     async def get(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RolesGetResponse:
         """Get role information.
@@ -256,7 +256,7 @@ class Roles(Namespace):
     def list_members(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         page_count: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -298,7 +298,7 @@ class Roles(Namespace):
     async def update(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         description: str | None = None,
         name: str | None = None,
         privileges: Sequence[str] | None = None,

@@ -135,7 +135,7 @@ class Scim2(Namespace):
     async def delete_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a group.
@@ -157,7 +157,7 @@ class Scim2(Namespace):
     async def delete_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user.
@@ -179,7 +179,7 @@ class Scim2(Namespace):
     async def get_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2GetGroupsResponseResourcesItem:
         """Get a group.
@@ -238,7 +238,7 @@ class Scim2(Namespace):
     async def get_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.Scim2GetUserResponse:
         """Get a user.
@@ -298,7 +298,7 @@ class Scim2(Namespace):
     async def update_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -324,7 +324,7 @@ class Scim2(Namespace):
     async def user_adscim2_deactivate(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         schemas: Sequence[str] | None = None,
         operations: Sequence[m.Scim2UserAdscim2DeactivateOperationsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -356,7 +356,7 @@ class Scim2(Namespace):
     async def user_scim2_update(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         schemas: Sequence[str] | None = None,
         active: bool | None = None,
         user_type: Literal["Collaboration", "Basic", "Licensed", "On-Prem"] | str | None = None,

@@ -113,7 +113,7 @@ class SipPhones(Namespace):
     async def delete_phone(
         self,
         *,
-        phone_id: str,
+        phone_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete SIP phone.
@@ -186,7 +186,7 @@ class SipPhones(Namespace):
     async def update_phone(
         self,
         *,
-        phone_id: str,
+        phone_id: str | int,
         authorization_name: str | None = None,
         domain: str | None = None,
         password: str | None = None,

@@ -45,7 +45,7 @@ class Surveys(Namespace):
     def answers(
         self,
         *,
-        survey_id: str,
+        survey_id: str | int,
         page_size: int | None = None,
         instance_id: str | None = None,
         submit_time_start: str | None = None,
@@ -94,7 +94,7 @@ class Surveys(Namespace):
     async def get(
         self,
         *,
-        survey_id: str,
+        survey_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SurveysGetResponse:
         """Get survey info.
@@ -120,7 +120,7 @@ class Surveys(Namespace):
     def instances(
         self,
         *,
-        survey_id: str,
+        survey_id: str | int,
         page_size: int | None = None,
         instance_id: str | None = None,
         **options: Unpack[PageOptions],

@@ -98,7 +98,7 @@ class Tasks(Namespace):
     async def create_item_assignee(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         invite_message: str | None = None,
         skip_notifications: bool | None = None,
         assignees: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
@@ -134,7 +134,7 @@ class Tasks(Namespace):
     async def create_item_collaborator(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         invite_message: str | None = None,
         skip_notifications: bool | None = None,
         collaborators: Sequence[m.TasksCreateItemAssigneeAssigneesItemParam | Mapping[str, Any]] | None = None,
@@ -169,7 +169,7 @@ class Tasks(Namespace):
     async def create_item_comment(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         content: Sequence[m.TasksCreateItemCommentContentItemParam | Mapping[str, Any]] | None = None,
         content_text: str | None = None,
         **options: Unpack[RequestOptions],
@@ -202,7 +202,7 @@ class Tasks(Namespace):
     async def delete_item(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a task.
@@ -225,8 +225,8 @@ class Tasks(Namespace):
     async def delete_item_assignee(
         self,
         *,
-        task_id: str,
-        user_id: str,
+        task_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove Assignee from task.
@@ -249,8 +249,8 @@ class Tasks(Namespace):
     async def delete_item_collaborator(
         self,
         *,
-        task_id: str,
-        user_id: str,
+        task_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove collaborator from task.
@@ -274,8 +274,8 @@ class Tasks(Namespace):
     async def delete_item_comment(
         self,
         *,
-        task_id: str,
-        comment_id: str,
+        task_id: str | int,
+        comment_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a task's comment.
@@ -298,7 +298,7 @@ class Tasks(Namespace):
     async def get_item(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TasksGetItemResponse:
         """Get task details.
@@ -324,7 +324,7 @@ class Tasks(Namespace):
     async def list_item_assignees(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TasksListItemAssigneesResponse:
         """Get assignees of a task.
@@ -350,7 +350,7 @@ class Tasks(Namespace):
     async def list_item_collaborators(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TasksListItemCollaboratorsResponse:
         """Get collaborators of a task.
@@ -376,7 +376,7 @@ class Tasks(Namespace):
     def list_item_comments(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.TasksListItemCommentsItem]:
@@ -468,7 +468,7 @@ class Tasks(Namespace):
     async def update_item(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         title: str | None = None,
         description: str | None = None,
         priority_body: Literal["Low", "Medium", "High", "Highest"] | str | None = None,

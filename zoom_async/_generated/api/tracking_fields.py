@@ -83,7 +83,7 @@ class TrackingFields(Namespace):
     async def delete(
         self,
         *,
-        field_id: str,
+        field_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a tracking field.
@@ -108,7 +108,7 @@ class TrackingFields(Namespace):
     async def get(
         self,
         *,
-        field_id: str,
+        field_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TrackingFieldsListResponseTrackingFieldsItem:
         """Get a tracking field.
@@ -162,7 +162,7 @@ class TrackingFields(Namespace):
     async def update(
         self,
         *,
-        field_id: str,
+        field_id: str | int,
         field: str | None = None,
         recommended_values: Sequence[str] | None = None,
         required: bool | None = None,

@@ -45,7 +45,7 @@ class Tsp(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         conference_code: str | None = None,
         dial_in_numbers: Sequence[m.TspCreateDialInNumbersItemParam | Mapping[str, Any]] | None = None,
         leader_pin: str | None = None,
@@ -86,8 +86,8 @@ class Tsp(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        tsp_id: str,
+        user_id: str | int,
+        tsp_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user's TSP account.
@@ -141,8 +141,8 @@ class Tsp(Namespace):
     async def get_for_user(
         self,
         *,
-        user_id: str,
-        tsp_id: str,
+        user_id: str | int,
+        tsp_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TspListResponseTspAccountsItem:
         """Get a user's TSP account.
@@ -176,7 +176,7 @@ class Tsp(Namespace):
     async def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TspListResponse:
         """List user's TSP accounts.
@@ -251,8 +251,8 @@ class Tsp(Namespace):
     async def update_for_user(
         self,
         *,
-        user_id: str,
-        tsp_id: str,
+        user_id: str | int,
+        tsp_id: str | int,
         conference_code: str | None = None,
         dial_in_numbers: Sequence[m.TspCreateDialInNumbersItemParam | Mapping[str, Any]] | None = None,
         leader_pin: str | None = None,
@@ -289,7 +289,7 @@ class Tsp(Namespace):
     async def update_settings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         audio_url: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -83,7 +83,7 @@ class Users(Namespace):
     async def create_assistant(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         assistants: Sequence[m.UsersCreateAssistantAssistantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateAssistantResponse:
@@ -169,7 +169,7 @@ class Users(Namespace):
     async def create_meeting_template(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         meeting_id: int | None = None,
         name: str | None = None,
         save_recurrence: bool | None = None,
@@ -208,87 +208,11 @@ class Users(Namespace):
             )
         )
 
-    @api_method("users.create_picture")
-    async def create_picture(
-        self,
-        *,
-        user_id: str,
-        pic_file: str,
-        **options: Unpack[RequestOptions],
-    ) -> _Dict[str, Any]:
-        """Upload a user's profile picture.
-
-        Upload a user's profile picture. For user-level apps, pass the `me` value instead of the
-        `userId` parameter.
-
-        Provide `multipart/form-data` as the value of the `content-type` header for this
-        request. This API supports `.jpeg` and `.png` file formats.
-
-        ``POST /users/{userId}/picture`` (operationId ``userPicture``, users API); rate limit: Medium.
-
-        Args:
-            user_id: (``userId``) The user's user ID or email address. For user-level apps, pass
-                the `me` value.
-            pic_file: The file's path.
-        """
-        return cast(
-            "_Dict[str, Any]",
-            await self._request(
-                "users.create_picture",
-                path={"userId": user_id},
-                files={},
-                form={"pic_file": pic_file},
-                options=options,
-            )
-        )
-
-    @api_method("users.create_settings_virtual_background", model="UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
-    async def create_settings_virtual_background(
-        self,
-        *,
-        user_id: str,
-        file: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
-        """Upload Virtual Background files.
-
-        Use this API to upload a Virtual Background files to a user's profile. For user-level
-        apps, pass the `me` value instead of the `userId` parameter.
-
-        Note:
-        * A user profile cannot exceed more than 10 Virtual Background files.
-        * You can only upload image files that are in JPG/JPEG, GIF or PNG format.
-        * Video files must be in MP4 or MOV file format with a minimum resolution of 480 by 360
-          pixels (360p) and a maximum resolution of 1920 by 1080 pixels (1080p).
-        * The Virtual Background file size cannot exceed 15 megabytes (MB).
-
-        Prerequisites:
-        * The Virtual Background feature must be enabled on the account.
-
-        ``POST /users/{userId}/settings/virtual_backgrounds`` (operationId ``uploadVBuser``, users API); rate limit: Medium.
-
-        Args:
-            user_id: (``userId``) The user's ID. To get a user's ID, use the List users API. For
-                user-level apps, pass the `me` value instead of the user ID value.
-            file: The Virtual Background's file path.
-        """
-        return cast(
-            "m.UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-            await self._request(
-                "users.create_settings_virtual_background",
-                path={"userId": user_id},
-                files={},
-                form={"file": file},
-                model="UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
-                options=options,
-            )
-        )
-
     @api_method("users.create_webinar_template", model="UsersCreateMeetingTemplateResponse")
     async def create_webinar_template(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         webinar_id: int | None = None,
         name: str | None = None,
         save_recurrence: bool | None = None,
@@ -328,7 +252,7 @@ class Users(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         encrypted_email: bool | None = None,
         action: Literal["disassociate", "delete"] | str | None = None,
         transfer_email: str | None = None,
@@ -396,8 +320,8 @@ class Users(Namespace):
     async def delete_assistant(
         self,
         *,
-        user_id: str,
-        assistant_id: str,
+        user_id: str | int,
+        assistant_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user assistant.
@@ -431,7 +355,7 @@ class Users(Namespace):
     async def delete_assistants(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete user assistants.
@@ -464,7 +388,7 @@ class Users(Namespace):
     async def delete_picture(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user's profile picture.
@@ -488,8 +412,8 @@ class Users(Namespace):
     async def delete_scheduler(
         self,
         *,
-        user_id: str,
-        scheduler_id: str,
+        user_id: str | int,
+        scheduler_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a scheduler.
@@ -521,7 +445,7 @@ class Users(Namespace):
     async def delete_schedulers(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete user schedulers.
@@ -552,7 +476,7 @@ class Users(Namespace):
     async def delete_settings_virtual_backgrounds(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         file_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -582,7 +506,7 @@ class Users(Namespace):
     async def delete_token(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Revoke a user's SSO token.
@@ -608,7 +532,7 @@ class Users(Namespace):
     async def get(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         login_type: Literal[0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101] | int | None = None,
         encrypted_email: bool | None = None,
         search_by_unique_id: bool | None = None,
@@ -653,8 +577,8 @@ class Users(Namespace):
     async def get_collaboration_device(
         self,
         *,
-        user_id: str,
-        collaboration_device_id: str,
+        user_id: str | int,
+        collaboration_device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListCollaborationDevicesResponseCollaborationDevicesItem:
         """Get collaboration device detail.
@@ -719,8 +643,8 @@ class Users(Namespace):
     async def get_meeting_template(
         self,
         *,
-        user_id: str,
-        meeting_template_id: str,
+        user_id: str | int,
+        meeting_template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersGetMeetingTemplateResponse:
         """Get meeting template detail.
@@ -749,7 +673,7 @@ class Users(Namespace):
     async def get_presence_status(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> Any:
         """Get a user presence status.
@@ -793,7 +717,7 @@ class Users(Namespace):
     async def get_settings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         login_type: Literal[0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101] | int | None = None,
         option: Literal["meeting_authentication", "recording_authentication", "meeting_security"] | str | None = None,
         custom_query_fields: str | None = None,
@@ -850,7 +774,7 @@ class Users(Namespace):
     async def get_token(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         type: Literal["token", "zak", "onbehalf"] | str | None = None,
         ttl: int | None = None,
         meeting_id: str | None = None,
@@ -994,7 +918,7 @@ class Users(Namespace):
     async def list_assistants(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListAssistantsResponse:
         """List user assistants.
@@ -1031,7 +955,7 @@ class Users(Namespace):
     async def list_collaboration_devices(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListCollaborationDevicesResponse:
         """List a user's collaboration devices.
@@ -1059,7 +983,7 @@ class Users(Namespace):
     async def list_meeting_summary_templates(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.UsersListMeetingSummaryTemplatesResponseItem]:
         """Get meeting summary templates.
@@ -1085,7 +1009,7 @@ class Users(Namespace):
     async def list_meeting_templates(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListMeetingTemplatesResponse:
         """List meeting templates.
@@ -1117,7 +1041,7 @@ class Users(Namespace):
     async def list_pac(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListPacResponse:
         """List a user's PAC accounts.
@@ -1152,7 +1076,7 @@ class Users(Namespace):
     async def list_permissions(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListPermissionsResponse:
         """Get user permissions.
@@ -1183,7 +1107,7 @@ class Users(Namespace):
     async def list_schedulers(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListSchedulersResponse:
         """List user schedulers.
@@ -1220,7 +1144,7 @@ class Users(Namespace):
     async def list_upcoming_meetings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListUpcomingMeetingsResponse:
         """List upcoming meetings.
@@ -1258,7 +1182,7 @@ class Users(Namespace):
     async def list_webinar_templates(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListMeetingTemplatesResponse:
         """List webinar templates.
@@ -1290,7 +1214,7 @@ class Users(Namespace):
     async def update(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         login_type: Literal[0, 1, 11, 21, 23, 24, 27, 97, 98, 99, 100, 101] | int | None = None,
         remove_tsp_credentials: bool | None = None,
         cms_user_id: str | None = None,
@@ -1412,7 +1336,7 @@ class Users(Namespace):
     async def update_email(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1447,7 +1371,7 @@ class Users(Namespace):
     async def update_password(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         password: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1481,7 +1405,7 @@ class Users(Namespace):
     async def update_presence_status(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1527,7 +1451,7 @@ class Users(Namespace):
     async def update_settings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         option: Literal["meeting_authentication", "recording_authentication", "meeting_security"] | str | None = None,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -1560,7 +1484,7 @@ class Users(Namespace):
     async def update_status(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         action: Literal["activate", "deactivate", "clock_in", "clock_out"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1588,4 +1512,80 @@ class Users(Namespace):
                 path={"userId": user_id},
                 body={"action": action},
                 options=options,
+        )
+
+    @api_method("users.upload_picture")
+    async def upload_picture(
+        self,
+        *,
+        user_id: str | int,
+        pic_file: str,
+        **options: Unpack[RequestOptions],
+    ) -> _Dict[str, Any]:
+        """Upload a user's profile picture.
+
+        Upload a user's profile picture. For user-level apps, pass the `me` value instead of the
+        `userId` parameter.
+
+        Provide `multipart/form-data` as the value of the `content-type` header for this
+        request. This API supports `.jpeg` and `.png` file formats.
+
+        ``POST /users/{userId}/picture`` (operationId ``userPicture``, users API); rate limit: Medium.
+
+        Args:
+            user_id: (``userId``) The user's user ID or email address. For user-level apps, pass
+                the `me` value.
+            pic_file: The file's path.
+        """
+        return cast(
+            "_Dict[str, Any]",
+            await self._request(
+                "users.upload_picture",
+                path={"userId": user_id},
+                files={},
+                form={"pic_file": pic_file},
+                options=options,
+            )
+        )
+
+    @api_method("users.upload_settings_virtual_background", model="UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem")
+    async def upload_settings_virtual_background(
+        self,
+        *,
+        user_id: str | int,
+        file: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem:
+        """Upload Virtual Background files.
+
+        Use this API to upload a Virtual Background files to a user's profile. For user-level
+        apps, pass the `me` value instead of the `userId` parameter.
+
+        Note:
+        * A user profile cannot exceed more than 10 Virtual Background files.
+        * You can only upload image files that are in JPG/JPEG, GIF or PNG format.
+        * Video files must be in MP4 or MOV file format with a minimum resolution of 480 by 360
+          pixels (360p) and a maximum resolution of 1920 by 1080 pixels (1080p).
+        * The Virtual Background file size cannot exceed 15 megabytes (MB).
+
+        Prerequisites:
+        * The Virtual Background feature must be enabled on the account.
+
+        ``POST /users/{userId}/settings/virtual_backgrounds`` (operationId ``uploadVBuser``, users API); rate limit: Medium.
+
+        Args:
+            user_id: (``userId``) The user's ID. To get a user's ID, use the List users API. For
+                user-level apps, pass the `me` value instead of the user ID value.
+            file: The Virtual Background's file path.
+        """
+        return cast(
+            "m.UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+            await self._request(
+                "users.upload_settings_virtual_background",
+                path={"userId": user_id},
+                files={},
+                form={"file": file},
+                model="UsersGetSettingsResponseInMeetingVirtualBackgroundSettingsFilesItem",
+                options=options,
+            )
         )

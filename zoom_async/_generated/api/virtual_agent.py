@@ -45,7 +45,7 @@ class VirtualAgent(Namespace):
     async def create_kbs_article(
         self,
         *,
-        kb_id: str,
+        kb_id: str | int,
         category: str | None = None,
         title: str | None = None,
         url: str | None = None,
@@ -87,8 +87,8 @@ class VirtualAgent(Namespace):
     async def delete_kbs_article(
         self,
         *,
-        kb_id: str,
-        article_id: str,
+        kb_id: str | int,
+        article_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete article.
@@ -111,8 +111,8 @@ class VirtualAgent(Namespace):
     async def get_kbs_article(
         self,
         *,
-        kb_id: str,
-        article_id: str,
+        kb_id: str | int,
+        article_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VirtualAgentListKbsArticlesItem:
         """Get article.
@@ -139,8 +139,8 @@ class VirtualAgent(Namespace):
     async def get_kbs_sync(
         self,
         *,
-        kb_id: str,
-        sync_id: str,
+        kb_id: str | int,
+        sync_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VirtualAgentSyncKbsResponse:
         """Get sync.
@@ -167,7 +167,7 @@ class VirtualAgent(Namespace):
     def list_kbs_articles(
         self,
         *,
-        kb_id: str,
+        kb_id: str | int,
         page_size: int | None = None,
         include_contents: bool | None = None,
         excluded: bool | None = None,
@@ -423,7 +423,7 @@ class VirtualAgent(Namespace):
     async def sync_kbs(
         self,
         *,
-        kb_id: str,
+        kb_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VirtualAgentSyncKbsResponse:
         """Create sync request.
@@ -449,8 +449,8 @@ class VirtualAgent(Namespace):
     async def update_kbs_article(
         self,
         *,
-        kb_id: str,
-        article_id: str,
+        kb_id: str | int,
+        article_id: str | int,
         category: str | None = None,
         title: str | None = None,
         url: str | None = None,

@@ -45,7 +45,7 @@ class Webinars(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         agenda: str | None = None,
         duration: int | None = None,
         password: str | None = None,
@@ -128,7 +128,7 @@ class Webinars(Namespace):
     async def create_batch_registrant(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         auto_approve: bool | None = None,
         registrants: Sequence[m.WebinarsCreateBatchRegistrantRegistrantsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -204,89 +204,6 @@ class Webinars(Namespace):
                 path={"webinarId": webinar_id},
                 body={"name": name, "text_color": text_color, "accent_color": accent_color, "background_color": background_color, "is_default": is_default, "set_default_for_all_panelists": set_default_for_all_panelists},
                 model="WebinarsGetBrandingResponseNameTagsItem",
-                options=options,
-            )
-        )
-
-    @api_method("webinars.create_branding_virtual_background", model="WebinarsCreateBrandingVirtualBackgroundResponse")
-    async def create_branding_virtual_background(
-        self,
-        *,
-        webinar_id: str | int,
-        file: FileContent,
-        default: bool | None = None,
-        set_default_for_all_panelists: bool | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.WebinarsCreateBrandingVirtualBackgroundResponse:
-        """Upload a webinar's branding virtual background.
-
-        Upload a webinar's session branding virtual background. Hosts and panelists can select
-        and use these virtual backgrounds during the webinar. Branding virtual background files
-        have these restrictions:
-        * A webinar cannot exceed more than 10 virtual background files.
-        * You can only upload image files that are in JPG/JPEG, GIF or PNG format.
-        * The virtual background file size cannot exceed 15 megabytes (MB).
-
-        Prerequisites:
-        * The Webinar Session Branding setting enabled.
-
-        ``POST /webinars/{webinarId}/branding/virtual_backgrounds`` (operationId ``uploadWebinarBrandingVB``, meetings API); rate limit: Medium.
-
-        Args:
-            webinar_id: (``webinarId``) The webinar's ID.
-            file: The vvirtual background's file path, in binary format.
-            default: Whether set the file as the default virtual background file. Zoom's
-                default: ``False``.
-            set_default_for_all_panelists: Whether to set the virtual background file as the new
-                default for all panelists. This includes panelists not currently assigned a
-                default virtual background. Zoom's default: ``True``.
-        """
-        return cast(
-            "m.WebinarsCreateBrandingVirtualBackgroundResponse",
-            await self._request(
-                "webinars.create_branding_virtual_background",
-                path={"webinarId": webinar_id},
-                files={"file": file},
-                form={"default": default, "set_default_for_all_panelists": set_default_for_all_panelists},
-                model="WebinarsCreateBrandingVirtualBackgroundResponse",
-                options=options,
-            )
-        )
-
-    @api_method("webinars.create_branding_wallpaper", model="WebinarsCreateBrandingWallpaperResponse")
-    async def create_branding_wallpaper(
-        self,
-        *,
-        webinar_id: str | int,
-        file: FileContent,
-        **options: Unpack[RequestOptions],
-    ) -> m.WebinarsCreateBrandingWallpaperResponse:
-        """Upload a webinar's branding wallpaper.
-
-        Upload a webinar's session branding wallpaper file. Webinar branding wallpaper files
-        have these requirements:
-        * A webinar can only have one wallpaper file.
-        * You can only upload image files that are in JPG/JPEG, GIF, or PNG format.
-        * Image files must be 16:9 ratio. The recommended image size is 1920 x 1080 pixels.
-        * The wallpaper file size cannot exceed 15 megabytes.
-
-        Prerequisites:
-        * The Webinar Session Branding setting enabled.
-
-        ``POST /webinars/{webinarId}/branding/wallpaper`` (operationId ``uploadWebinarBrandingWallpaper``, meetings API); rate limit: Medium.
-
-        Args:
-            webinar_id: (``webinarId``) The webinar's ID.
-            file: The wallpaper's file path, in binary format.
-        """
-        return cast(
-            "m.WebinarsCreateBrandingWallpaperResponse",
-            await self._request(
-                "webinars.create_branding_wallpaper",
-                path={"webinarId": webinar_id},
-                files={"file": file},
-                form={},
-                model="WebinarsCreateBrandingWallpaperResponse",
                 options=options,
             )
         )
@@ -645,7 +562,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        panelist_id: str,
+        panelist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a panelist.
@@ -700,7 +617,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a webinar poll.
@@ -727,7 +644,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        registrant_id: str,
+        registrant_id: str | int,
         occurrence_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -782,7 +699,7 @@ class Webinars(Namespace):
     async def get(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         occurrence_id: str | None = None,
         show_previous_occurrences: bool | None = None,
         **options: Unpack[RequestOptions],
@@ -948,7 +865,7 @@ class Webinars(Namespace):
     async def get_livestream(
         self,
         *,
-        webinar_id: str,
+        webinar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsGetLivestreamResponse:
         """Get live stream details.
@@ -984,7 +901,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsCreatePollResponse:
         """Get a webinar poll.
@@ -1015,7 +932,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        registrant_id: str,
+        registrant_id: str | int,
         occurrence_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WebinarsGetRegistrantResponse:
@@ -1157,7 +1074,7 @@ class Webinars(Namespace):
     def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         type: Literal["scheduled", "upcoming"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -1431,7 +1348,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        name_tag_id: str,
+        name_tag_id: str | int,
         name: str | None = None,
         text_color: str | None = None,
         accent_color: str | None = None,
@@ -1578,7 +1495,7 @@ class Webinars(Namespace):
         self,
         *,
         webinar_id: str | int,
-        poll_id: str,
+        poll_id: str | int,
         anonymous: bool | None = None,
         poll_type: Literal[1, 2, 3] | int | None = None,
         questions: Sequence[m.WebinarsCreatePollQuestionsItemParam | Mapping[str, Any]] | None = None,
@@ -1751,4 +1668,87 @@ class Webinars(Namespace):
                 path={"webinarId": webinar_id},
                 body={"custom_survey": custom_survey, "show_in_the_browser": show_in_the_browser, "show_in_the_follow_up_email": show_in_the_follow_up_email, "third_party_survey": third_party_survey},
                 options=options,
+        )
+
+    @api_method("webinars.upload_branding_virtual_background", model="WebinarsUploadBrandingVirtualBackgroundResponse")
+    async def upload_branding_virtual_background(
+        self,
+        *,
+        webinar_id: str | int,
+        file: FileContent,
+        default: bool | None = None,
+        set_default_for_all_panelists: bool | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.WebinarsUploadBrandingVirtualBackgroundResponse:
+        """Upload a webinar's branding virtual background.
+
+        Upload a webinar's session branding virtual background. Hosts and panelists can select
+        and use these virtual backgrounds during the webinar. Branding virtual background files
+        have these restrictions:
+        * A webinar cannot exceed more than 10 virtual background files.
+        * You can only upload image files that are in JPG/JPEG, GIF or PNG format.
+        * The virtual background file size cannot exceed 15 megabytes (MB).
+
+        Prerequisites:
+        * The Webinar Session Branding setting enabled.
+
+        ``POST /webinars/{webinarId}/branding/virtual_backgrounds`` (operationId ``uploadWebinarBrandingVB``, meetings API); rate limit: Medium.
+
+        Args:
+            webinar_id: (``webinarId``) The webinar's ID.
+            file: The vvirtual background's file path, in binary format.
+            default: Whether set the file as the default virtual background file. Zoom's
+                default: ``False``.
+            set_default_for_all_panelists: Whether to set the virtual background file as the new
+                default for all panelists. This includes panelists not currently assigned a
+                default virtual background. Zoom's default: ``True``.
+        """
+        return cast(
+            "m.WebinarsUploadBrandingVirtualBackgroundResponse",
+            await self._request(
+                "webinars.upload_branding_virtual_background",
+                path={"webinarId": webinar_id},
+                files={"file": file},
+                form={"default": default, "set_default_for_all_panelists": set_default_for_all_panelists},
+                model="WebinarsUploadBrandingVirtualBackgroundResponse",
+                options=options,
+            )
+        )
+
+    @api_method("webinars.upload_branding_wallpaper", model="WebinarsUploadBrandingWallpaperResponse")
+    async def upload_branding_wallpaper(
+        self,
+        *,
+        webinar_id: str | int,
+        file: FileContent,
+        **options: Unpack[RequestOptions],
+    ) -> m.WebinarsUploadBrandingWallpaperResponse:
+        """Upload a webinar's branding wallpaper.
+
+        Upload a webinar's session branding wallpaper file. Webinar branding wallpaper files
+        have these requirements:
+        * A webinar can only have one wallpaper file.
+        * You can only upload image files that are in JPG/JPEG, GIF, or PNG format.
+        * Image files must be 16:9 ratio. The recommended image size is 1920 x 1080 pixels.
+        * The wallpaper file size cannot exceed 15 megabytes.
+
+        Prerequisites:
+        * The Webinar Session Branding setting enabled.
+
+        ``POST /webinars/{webinarId}/branding/wallpaper`` (operationId ``uploadWebinarBrandingWallpaper``, meetings API); rate limit: Medium.
+
+        Args:
+            webinar_id: (``webinarId``) The webinar's ID.
+            file: The wallpaper's file path, in binary format.
+        """
+        return cast(
+            "m.WebinarsUploadBrandingWallpaperResponse",
+            await self._request(
+                "webinars.upload_branding_wallpaper",
+                path={"webinarId": webinar_id},
+                files={"file": file},
+                form={},
+                model="WebinarsUploadBrandingWallpaperResponse",
+                options=options,
+            )
         )

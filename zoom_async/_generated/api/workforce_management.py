@@ -41,42 +41,6 @@ class WorkforceManagement(Namespace):
 
     _models_module = "zoom_async._generated.models.workforce_management"
 
-    @api_method("workforce_management.create_imports_historical_queue_metric", model="WorkforceManagementCreateImportsHistoricalQueueMetricResponse")
-    async def create_imports_historical_queue_metric(
-        self,
-        *,
-        file: FileContent | None = None,
-        allow_overwrite: bool | None = None,
-        timezone: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.WorkforceManagementCreateImportsHistoricalQueueMetricResponse:
-        """Upload historical queue metrics.
-
-        Import historical queue metrics to Workforce Management (WFM).
-
-        Not supported in Gov cluster
-
-        ``POST /workforce-management/imports/historical-queue-metrics`` (operationId ``Uploadhistoricalqueuemetrics``, workforce-management API); rate limit: Heavy.
-
-        Args:
-            file: Attachment file. Only CSV format is supported. For format details, log in to
-                WFM and visit Forecasting -> Historical data -> Import historical data.
-            allow_overwrite: When set to `false`, the import fails if existing data conflicts
-                with the uploaded data.
-            timezone: The timezone of the intervals in the CSV file. The default is `UTC`.
-        """
-        return cast(
-            "m.WorkforceManagementCreateImportsHistoricalQueueMetricResponse",
-            await self._request(
-                "workforce_management.create_imports_historical_queue_metric",
-                path={},
-                files={"file": file},
-                form={"allow_overwrite": allow_overwrite, "timezone": timezone},
-                model="WorkforceManagementCreateImportsHistoricalQueueMetricResponse",
-                options=options,
-            )
-        )
-
     @api_method("workforce_management.create_organizational_group", model="WorkforceManagementListOrganizationalGroupsItem")
     async def create_organizational_group(
         self,
@@ -115,7 +79,7 @@ class WorkforceManagement(Namespace):
     async def delete_organizational_group(
         self,
         *,
-        organizational_group_id: str,
+        organizational_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete organizational group.
@@ -139,8 +103,8 @@ class WorkforceManagement(Namespace):
     async def get_forecast_scheduling_group(
         self,
         *,
-        forecast_id: str,
-        scheduling_group_id: str,
+        forecast_id: str | int,
+        scheduling_group_id: str | int,
         division_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WorkforceManagementGetForecastSchedulingGroupResponse:
@@ -170,7 +134,7 @@ class WorkforceManagement(Namespace):
     async def get_import_historical_queue_metrics(
         self,
         *,
-        import_id: str,
+        import_id: str | int,
         division_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.WorkforceManagementGetImportHistoricalQueueMetricsResponse:
@@ -201,7 +165,7 @@ class WorkforceManagement(Namespace):
     async def get_organizational_group(
         self,
         *,
-        organizational_group_id: str,
+        organizational_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkforceManagementGetOrganizationalGroupResponse:
         """Get a single organizational group.
@@ -439,7 +403,7 @@ class WorkforceManagement(Namespace):
     async def update_organizational_group(
         self,
         *,
-        organizational_group_id: str,
+        organizational_group_id: str | int,
         name: str | None = None,
         description: str | None = None,
         scheduling_group_ids: Sequence[str] | None = None,
@@ -467,6 +431,42 @@ class WorkforceManagement(Namespace):
                 path={"organizationalGroupId": organizational_group_id},
                 body={"name": name, "description": description, "scheduling_group_ids": scheduling_group_ids},
                 model="WorkforceManagementListOrganizationalGroupsItem",
+                options=options,
+            )
+        )
+
+    @api_method("workforce_management.upload_imports_historical_queue_metric", model="WorkforceManagementUploadImportsHistoricalQueueMetricResponse")
+    async def upload_imports_historical_queue_metric(
+        self,
+        *,
+        file: FileContent | None = None,
+        allow_overwrite: bool | None = None,
+        timezone: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.WorkforceManagementUploadImportsHistoricalQueueMetricResponse:
+        """Upload historical queue metrics.
+
+        Import historical queue metrics to Workforce Management (WFM).
+
+        Not supported in Gov cluster
+
+        ``POST /workforce-management/imports/historical-queue-metrics`` (operationId ``Uploadhistoricalqueuemetrics``, workforce-management API); rate limit: Heavy.
+
+        Args:
+            file: Attachment file. Only CSV format is supported. For format details, log in to
+                WFM and visit Forecasting -> Historical data -> Import historical data.
+            allow_overwrite: When set to `false`, the import fails if existing data conflicts
+                with the uploaded data.
+            timezone: The timezone of the intervals in the CSV file. The default is `UTC`.
+        """
+        return cast(
+            "m.WorkforceManagementUploadImportsHistoricalQueueMetricResponse",
+            await self._request(
+                "workforce_management.upload_imports_historical_queue_metric",
+                path={},
+                files={"file": file},
+                form={"allow_overwrite": allow_overwrite, "timezone": timezone},
+                model="WorkforceManagementUploadImportsHistoricalQueueMetricResponse",
                 options=options,
             )
         )

@@ -83,7 +83,7 @@ class ZoomDocs(Namespace):
     async def create_file_collaborator(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         collaborators: Sequence[m.ZoomDocsCreateFileCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsCreateFileCollaboratorResponse:
@@ -113,51 +113,11 @@ class ZoomDocs(Namespace):
             )
         )
 
-    @api_method("zoom_docs.create_file_upload", model="ZoomDocsCreateFileUploadResponse")
-    async def create_file_upload(
-        self,
-        *,
-        file: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.ZoomDocsCreateFileUploadResponse:
-        """Create file upload for docs import or attachments.
-
-        Create a file upload for document import or attachments.
-
-        Notes:
-        - Base URL: https://fileapi.zoom.us/v2.
-        - Rate limit: 20 requests per second per user or 2000 requests per second per IP
-          address.
-        - The caller must retain the Authorization header when redirected to a different
-          hostname.
-        - Unsupported file formats: `.svg`.
-        - For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role with Edit permission for Docs Management.
-
-        Not supported in Gov cluster
-
-        ``POST /docs/file_uploads`` (operationId ``Uploadfilefordocsimportorattachments``, zoom-docs API); rate limit: Heavy.
-
-        Args:
-            file: The data file to be uploaded.
-        """
-        return cast(
-            "m.ZoomDocsCreateFileUploadResponse",
-            await self._request(
-                "zoom_docs.create_file_upload",
-                path={},
-                files={},
-                form={"file": file},
-                model="ZoomDocsCreateFileUploadResponse",
-                options=options,
-            )
-        )
-
     @api_method("zoom_docs.delete_file")
     async def delete_file(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a file.
@@ -181,8 +141,8 @@ class ZoomDocs(Namespace):
     async def delete_file_collaborator(
         self,
         *,
-        file_id: str,
-        collaborator_id: str,
+        file_id: str | int,
+        collaborator_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a collaborator from a file.
@@ -241,7 +201,7 @@ class ZoomDocs(Namespace):
     async def get_export_status(
         self,
         *,
-        export_id: str,
+        export_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsGetExportStatusResponse:
         """Get file export status.
@@ -272,7 +232,7 @@ class ZoomDocs(Namespace):
     async def get_file(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsGetFileResponse:
         """Get metadata of a file.
@@ -300,7 +260,7 @@ class ZoomDocs(Namespace):
     async def get_file_general_access_setting(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsGetFileGeneralAccessSettingResponse:
         """Get the general access setting of a file.
@@ -327,7 +287,7 @@ class ZoomDocs(Namespace):
     async def get_import_status(
         self,
         *,
-        import_id: str,
+        import_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsGetImportStatusResponse:
         """Get file import status.
@@ -420,7 +380,7 @@ class ZoomDocs(Namespace):
     def list_file_children(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ZoomDocsGetFileResponse]:
@@ -455,7 +415,7 @@ class ZoomDocs(Namespace):
     async def list_file_collaborators(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ZoomDocsListFileCollaboratorsResponse:
         """List collaborators of a file.
@@ -481,7 +441,7 @@ class ZoomDocs(Namespace):
     async def update_file(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         file_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -508,8 +468,8 @@ class ZoomDocs(Namespace):
     async def update_file_collaborator(
         self,
         *,
-        file_id: str,
-        collaborator_id: str,
+        file_id: str | int,
+        collaborator_id: str | int,
         role: Literal["viewer", "commenter", "editor", "co-owner"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -538,7 +498,7 @@ class ZoomDocs(Namespace):
     async def update_file_general_access_setting(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         general_access_setting: m.ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -560,4 +520,44 @@ class ZoomDocs(Namespace):
                 path={"fileId": file_id},
                 body={"general_access_setting": general_access_setting},
                 options=options,
+        )
+
+    @api_method("zoom_docs.upload_file_upload", model="ZoomDocsUploadFileUploadResponse")
+    async def upload_file_upload(
+        self,
+        *,
+        file: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.ZoomDocsUploadFileUploadResponse:
+        """Create file upload for docs import or attachments.
+
+        Create a file upload for document import or attachments.
+
+        Notes:
+        - Base URL: https://fileapi.zoom.us/v2.
+        - Rate limit: 20 requests per second per user or 2000 requests per second per IP
+          address.
+        - The caller must retain the Authorization header when redirected to a different
+          hostname.
+        - Unsupported file formats: `.svg`.
+        - For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role with Edit permission for Docs Management.
+
+        Not supported in Gov cluster
+
+        ``POST /docs/file_uploads`` (operationId ``Uploadfilefordocsimportorattachments``, zoom-docs API); rate limit: Heavy.
+
+        Args:
+            file: The data file to be uploaded.
+        """
+        return cast(
+            "m.ZoomDocsUploadFileUploadResponse",
+            await self._request(
+                "zoom_docs.upload_file_upload",
+                path={},
+                files={},
+                form={"file": file},
+                model="ZoomDocsUploadFileUploadResponse",
+                options=options,
+            )
         )

@@ -20,9 +20,6 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "ClipsCreateFileResponse",
-    "ClipsCreateFilesMultipartResponse",
-    "ClipsCreateFilesMultipartResponsePartNumberEtag",
     "ClipsCreateFilesMultipartUploadEventResponse",
     "ClipsGetTransferResponse",
     "ClipsListCollaboratorsItem",
@@ -35,6 +32,9 @@ __all__ = [
     "ClipsListItemShareLinkSettings",
     "ClipsListPage",
     "ClipsTransferResponse",
+    "ClipsUploadFileResponse",
+    "ClipsUploadFilesMultipartResponse",
+    "ClipsUploadFilesMultipartResponsePartNumberEtag",
 ]
 
 
@@ -154,23 +154,23 @@ class ClipsGetTransferResponse(ZoomModel):
     transfer_type: str | None = None
 
 
-class ClipsCreateFileResponse(ZoomModel):
-    """``response`` of ``clips.create_file`` (and of events sharing its shape)."""
+class ClipsUploadFileResponse(ZoomModel):
+    """``response`` of ``clips.upload_file`` (and of events sharing its shape)."""
 
     clip_id: str | None = None
 
 
-class ClipsCreateFilesMultipartResponsePartNumberEtag(ZoomModel):
-    """``response.part_number_etag`` of ``clips.create_files_multipart`` (and of events sharing its shape)."""
+class ClipsUploadFilesMultipartResponsePartNumberEtag(ZoomModel):
+    """``response.part_number_etag`` of ``clips.upload_files_multipart`` (and of events sharing its shape)."""
 
     etag: str | None = None
     part_number: int | None = None
 
 
-class ClipsCreateFilesMultipartResponse(ZoomModel):
-    """``response`` of ``clips.create_files_multipart`` (and of events sharing its shape)."""
+class ClipsUploadFilesMultipartResponse(ZoomModel):
+    """``response`` of ``clips.upload_files_multipart`` (and of events sharing its shape)."""
 
-    part_number_etag: ClipsCreateFilesMultipartResponsePartNumberEtag | None = None
+    part_number_etag: ClipsUploadFilesMultipartResponsePartNumberEtag | None = None
 
 
 class ClipsCreateFilesMultipartUploadEventResponse(ZoomModel):

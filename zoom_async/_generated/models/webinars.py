@@ -23,8 +23,6 @@ __all__ = [
     "WebinarsCreateBatchRegistrantRegistrantsItemParam",
     "WebinarsCreateBatchRegistrantResponse",
     "WebinarsCreateBatchRegistrantResponseRegistrantsItem",
-    "WebinarsCreateBrandingVirtualBackgroundResponse",
-    "WebinarsCreateBrandingWallpaperResponse",
     "WebinarsCreateInviteLinkAttendeesItemParam",
     "WebinarsCreateInviteLinkResponse",
     "WebinarsCreateInviteLinkResponseAttendeesItem",
@@ -91,6 +89,8 @@ __all__ = [
     "WebinarsUpdateSettingsParam",
     "WebinarsUpdateSurveyCustomSurveyParam",
     "WebinarsUpdateSurveyCustomSurveyQuestionsItemParam",
+    "WebinarsUploadBrandingVirtualBackgroundResponse",
+    "WebinarsUploadBrandingWallpaperResponse",
 ]
 
 
@@ -352,8 +352,8 @@ class WebinarsGetBrandingResponse(ZoomModel):
     wallpaper: WebinarsGetBrandingResponseWallpaper | None = None
 
 
-class WebinarsCreateBrandingVirtualBackgroundResponse(ZoomModel):
-    """``response`` of ``webinars.create_branding_virtual_background`` (and of events sharing its shape)."""
+class WebinarsUploadBrandingVirtualBackgroundResponse(ZoomModel):
+    """``response`` of ``webinars.upload_branding_virtual_background`` (and of events sharing its shape)."""
 
     id: str | None = None
     is_default: bool | None = None
@@ -362,8 +362,8 @@ class WebinarsCreateBrandingVirtualBackgroundResponse(ZoomModel):
     type: str | None = None
 
 
-class WebinarsCreateBrandingWallpaperResponse(ZoomModel):
-    """``response`` of ``webinars.create_branding_wallpaper`` (and of events sharing its shape)."""
+class WebinarsUploadBrandingWallpaperResponse(ZoomModel):
+    """``response`` of ``webinars.upload_branding_wallpaper`` (and of events sharing its shape)."""
 
     id: str | None = None
     name: str | None = None

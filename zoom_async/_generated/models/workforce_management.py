@@ -20,7 +20,6 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "WorkforceManagementCreateImportsHistoricalQueueMetricResponse",
     "WorkforceManagementGetForecastSchedulingGroupResponse",
     "WorkforceManagementGetForecastSchedulingGroupResponseForecastIntervalsItem",
     "WorkforceManagementGetForecastSchedulingGroupResponseForecastIntervalsItemForecast",
@@ -42,6 +41,7 @@ __all__ = [
     "WorkforceManagementListReportsSchedulesAgentsItem",
     "WorkforceManagementListReportsSchedulesAgentsItemActivitiesItem",
     "WorkforceManagementListReportsSchedulesAgentsPage",
+    "WorkforceManagementUploadImportsHistoricalQueueMetricResponse",
 ]
 
 
@@ -128,8 +128,8 @@ class WorkforceManagementGetForecastSchedulingGroupResponse(ZoomModel):
     scheduling_group_id: str | None = None
 
 
-class WorkforceManagementCreateImportsHistoricalQueueMetricResponse(ZoomModel):
-    """``response`` of ``workforce_management.create_imports_historical_queue_metric`` (and of events sharing its shape)."""
+class WorkforceManagementUploadImportsHistoricalQueueMetricResponse(ZoomModel):
+    """``response`` of ``workforce_management.upload_imports_historical_queue_metric`` (and of events sharing its shape)."""
 
     import_id: str | None = None
 

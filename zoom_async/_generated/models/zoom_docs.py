@@ -24,7 +24,6 @@ __all__ = [
     "ZoomDocsCreateFileCollaboratorResponse",
     "ZoomDocsCreateFileCollaboratorResponseCollaboratorsItem",
     "ZoomDocsCreateFileResponse",
-    "ZoomDocsCreateFileUploadResponse",
     "ZoomDocsExportResponse",
     "ZoomDocsGetExportStatusResponse",
     "ZoomDocsGetFileGeneralAccessSettingResponse",
@@ -36,6 +35,7 @@ __all__ = [
     "ZoomDocsListFileCollaboratorsResponse",
     "ZoomDocsListFileCollaboratorsResponseCollaboratorsItem",
     "ZoomDocsUpdateFileGeneralAccessSettingGeneralAccessSettingParam",
+    "ZoomDocsUploadFileUploadResponse",
 ]
 
 
@@ -113,8 +113,8 @@ class ZoomDocsListFileChildrenPage(ZoomModel):
     next_page_token: str | None = None
 
 
-class ZoomDocsCreateFileUploadResponse(ZoomModel):
-    """``response`` of ``zoom_docs.create_file_upload`` (and of events sharing its shape)."""
+class ZoomDocsUploadFileUploadResponse(ZoomModel):
+    """``response`` of ``zoom_docs.upload_file_upload`` (and of events sharing its shape)."""
 
     file_upload_id: str | None = None
 

@@ -96,7 +96,7 @@ class Calendar(Namespace):
     async def create_acl(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         scope: Any | None = None,
         role: Literal["none", "freeBusyReader", "reader", "writer", "owner"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -129,7 +129,7 @@ class Calendar(Namespace):
     async def create_event(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         start: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
         end: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
@@ -201,7 +201,7 @@ class Calendar(Namespace):
     async def create_events_quick_add(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         text: str,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -234,7 +234,7 @@ class Calendar(Namespace):
     async def delete(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a calendar owned by a user.
@@ -256,8 +256,8 @@ class Calendar(Namespace):
     async def delete_acl(
         self,
         *,
-        cal_id: str,
-        acl_id: str,
+        cal_id: str | int,
+        acl_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing ACL rule.
@@ -281,8 +281,8 @@ class Calendar(Namespace):
     async def delete_event(
         self,
         *,
-        cal_id: str,
-        event_id: str,
+        cal_id: str | int,
+        event_id: str | int,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -311,7 +311,7 @@ class Calendar(Namespace):
     async def get(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CalendarCreateResponse:
         """Get the specified calendar.
@@ -338,8 +338,8 @@ class Calendar(Namespace):
     async def get_acl(
         self,
         *,
-        cal_id: str,
-        acl_id: str,
+        cal_id: str | int,
+        acl_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CalendarListAclResponseItemsItem:
         """Get the specified ACL rule.
@@ -367,8 +367,8 @@ class Calendar(Namespace):
     async def get_event(
         self,
         *,
-        cal_id: str,
-        event_id: str,
+        cal_id: str | int,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CalendarGetEventResponse:
         """Get the specified event on the specified calendar.
@@ -396,8 +396,8 @@ class Calendar(Namespace):
     async def get_event_instances(
         self,
         *,
-        cal_id: str,
-        event_id: str,
+        cal_id: str | int,
+        event_id: str | int,
         max_results: int | None = None,
         show_deleted: bool | None = None,
         page_token: str | None = None,
@@ -444,7 +444,7 @@ class Calendar(Namespace):
     async def get_events(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         max_results: int | None = None,
         order_by: Literal["startTime", "updated"] | str | None = None,
         show_deleted: bool | None = None,
@@ -501,7 +501,7 @@ class Calendar(Namespace):
     async def import_events(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         start: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
         end: m.CalendarCreateEventStartParam | Mapping[str, Any] | None = None,
         attendees: Sequence[m.CalendarCreateEventAttendeesItemParam | Mapping[str, Any]] | None = None,
@@ -568,7 +568,7 @@ class Calendar(Namespace):
     async def list_acl(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         max_results: int | None = None,
         show_deleted: bool | None = None,
         page_token: str | None = None,
@@ -603,8 +603,8 @@ class Calendar(Namespace):
     async def move_event(
         self,
         *,
-        cal_id: str,
-        event_id: str,
+        cal_id: str | int,
+        event_id: str | int,
         destination: str,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -640,7 +640,7 @@ class Calendar(Namespace):
     async def update(
         self,
         *,
-        cal_id: str,
+        cal_id: str | int,
         summary: str | None = None,
         time_zone: str | None = None,
         description: str | None = None,
@@ -676,8 +676,8 @@ class Calendar(Namespace):
     async def update_acl(
         self,
         *,
-        cal_id: str,
-        acl_id: str,
+        cal_id: str | int,
+        acl_id: str | int,
         scope: Mapping[str, Any] | None = None,
         role: Literal["none", "freeBusyReader", "reader", "writer", "owner"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -711,8 +711,8 @@ class Calendar(Namespace):
     async def update_event(
         self,
         *,
-        cal_id: str,
-        event_id: str,
+        cal_id: str | int,
+        event_id: str | int,
         send_updates: Literal["all", "externalOnly", "none"] | str | None = None,
         start: Any | None = None,
         end: Any | None = None,

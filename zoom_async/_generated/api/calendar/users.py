@@ -45,7 +45,7 @@ class Users(Namespace):
     async def create_calendar_list(
         self,
         *,
-        user_identifier: str,
+        user_identifier: str | int,
         color_rgb_format: bool | None = None,
         id: str | None = None,
         summary: str | None = None,
@@ -120,8 +120,8 @@ class Users(Namespace):
     async def delete_calendar_list(
         self,
         *,
-        user_identifier: str,
-        calendar_id: str,
+        user_identifier: str | int,
+        calendar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing calendar from the user's own calendarList.
@@ -148,8 +148,8 @@ class Users(Namespace):
     async def get_calendar_list(
         self,
         *,
-        user_identifier: str,
-        calendar_id: str,
+        user_identifier: str | int,
+        calendar_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateCalendarListResponse:
         """Get a specified calendar from the user's own calendarList.
@@ -180,8 +180,8 @@ class Users(Namespace):
     async def get_setting(
         self,
         *,
-        user_identifier: str,
-        setting_id: str,
+        user_identifier: str | int,
+        setting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersListSettingsResponseItemsItem:
         """Get the specified user calendar settings of the authenticated user.
@@ -209,7 +209,7 @@ class Users(Namespace):
     async def list_calendar_list(
         self,
         *,
-        user_identifier: str,
+        user_identifier: str | int,
         max_results: int | None = None,
         min_access_role: Literal["freeBusyReader", "reader", "writer", "owner"] | str | None = None,
         page_token: str | None = None,
@@ -250,7 +250,7 @@ class Users(Namespace):
     async def list_settings(
         self,
         *,
-        user_identifier: str,
+        user_identifier: str | int,
         max_results: int | None = None,
         page_token: str | None = None,
         **options: Unpack[RequestOptions],
@@ -283,8 +283,8 @@ class Users(Namespace):
     async def update_calendar_list(
         self,
         *,
-        user_identifier: str,
-        calendar_id: str,
+        user_identifier: str | int,
+        calendar_id: str | int,
         color_rgb_format: bool | None = None,
         id: str | None = None,
         summary: str | None = None,
@@ -361,8 +361,8 @@ class Users(Namespace):
     async def update_setting(
         self,
         *,
-        user_identifier: str,
-        setting_id: str,
+        user_identifier: str | int,
+        setting_id: str | int,
         id: str | None = None,
         value: str | None = None,
         **options: Unpack[RequestOptions],

@@ -91,7 +91,7 @@ class Account(Namespace):
     async def create_contact(
         self,
         *,
-        account_key: str,
+        account_key: str | int,
         contacts: Sequence[m.AccountCreateContactsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AccountCreateResponse:

@@ -45,7 +45,7 @@ class Accounts(Namespace):
     async def get(
         self,
         *,
-        account_key: str,
+        account_key: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AccountsGetResponse:
         """Get the account details for a Zoom Partner/Subreseller/End Customer.

@@ -45,7 +45,7 @@ class BillingDocuments(Namespace):
     async def document(
         self,
         *,
-        document_number: str,
+        document_number: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Gets the PDF document for the billing document ID.

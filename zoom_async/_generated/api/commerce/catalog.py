@@ -79,7 +79,7 @@ class Catalog(Namespace):
     async def get(
         self,
         *,
-        offer_id: str,
+        offer_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CatalogGetResponse:
         """Gets the details for a Zoom product or offer.

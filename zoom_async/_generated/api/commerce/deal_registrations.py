@@ -45,7 +45,7 @@ class DealRegistrations(Namespace):
     async def get(
         self,
         *,
-        deal_reg_key: str,
+        deal_reg_key: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DealRegistrationsGetResponse:
         """Get details of a deal registration by registration number.
@@ -147,7 +147,7 @@ class DealRegistrations(Namespace):
     async def update(
         self,
         *,
-        deal_reg_key: str,
+        deal_reg_key: str | int,
         sales_rep_contact_crm_number: str | None = None,
         add_partner_contacts: Sequence[m.DealRegistrationsUpdateAddPartnerContactsItemParam | Mapping[str, Any]] | None = None,
         add_end_customer_contacts: Sequence[m.DealRegistrationsUpdateAddPartnerContactsItemParam | Mapping[str, Any]] | None = None,

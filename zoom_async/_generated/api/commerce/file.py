@@ -41,8 +41,8 @@ class File(Namespace):
 
     _models_module = "zoom_async._generated.models.commerce.file"
 
-    @api_method("commerce.file.create", model="FileCreateResponse")
-    async def create(
+    @api_method("commerce.file.upload", model="FileUploadResponse")
+    async def upload(
         self,
         *,
         associated_object_type: Literal["Quote", "Deal"] | str,
@@ -50,7 +50,7 @@ class File(Namespace):
         description: str | None = None,
         file: FileContent | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.FileCreateResponse:
+    ) -> m.FileUploadResponse:
         """Upload an attachment pdf file in context of a deal registration or quote.
 
         Not supported in Gov cluster
@@ -66,14 +66,14 @@ class File(Namespace):
             file: Attachment file. Only PDF format supported.
         """
         return cast(
-            "m.FileCreateResponse",
+            "m.FileUploadResponse",
             await self._request(
-                "commerce.file.create",
+                "commerce.file.upload",
                 path={},
                 query={"description": description, "associated_object_type": associated_object_type, "associated_reference_id": associated_reference_id},
                 files={"file": file},
                 form={},
-                model="FileCreateResponse",
+                model="FileUploadResponse",
                 options=options,
             )
         )

@@ -45,7 +45,7 @@ class Files(Namespace):
     async def details(
         self,
         *,
-        associated_reference_id: str,
+        associated_reference_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.FilesDetailsResponseItem]:
         """Gets details of all files associated with a quote or deal registration.
@@ -71,7 +71,7 @@ class Files(Namespace):
     async def get(
         self,
         *,
-        document_reference_id: str,
+        document_reference_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> bytes:
         """Download a file associated with a quote or deal registration.

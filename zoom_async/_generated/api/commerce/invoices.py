@@ -45,7 +45,7 @@ class Invoices(Namespace):
     async def get(
         self,
         *,
-        invoice_number: str,
+        invoice_number: str | int,
         zoom_account_number: str | None = None,
         crm_account_number: str | None = None,
         **options: Unpack[RequestOptions],

@@ -45,7 +45,7 @@ class Orders(Namespace):
     async def get(
         self,
         *,
-        order_reference_id: str,
+        order_reference_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.OrdersGetResponse:
         """Get order details by order reference ID.

@@ -45,7 +45,7 @@ class Quotes(Namespace):
     async def get(
         self,
         *,
-        quote_reference_id: str,
+        quote_reference_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QuotesGetResponse:
         """Get quote details by quote reference ID.
@@ -164,7 +164,7 @@ class Quotes(Namespace):
     async def update(
         self,
         *,
-        quote_reference_id: str,
+        quote_reference_id: str | int,
         header: m.QuotesUpdateHeaderParam | Mapping[str, Any] | None = None,
         create_subscriptions: Sequence[m.QuotesUpdateCreateSubscriptionsItemParam | Mapping[str, Any]] | None = None,
         amend_subscriptions: Sequence[m.QuotesUpdateAmendSubscriptionsItemParam | Mapping[str, Any]] | None = None,
@@ -201,7 +201,7 @@ class Quotes(Namespace):
     async def update_fulfillment(
         self,
         *,
-        quote_reference_id: str,
+        quote_reference_id: str | int,
         po_number: str | None = None,
         comments: str | None = None,
         documents: Sequence[m.QuotesUpdateFulfillmentDocumentsItemParam | Mapping[str, Any]] | None = None,

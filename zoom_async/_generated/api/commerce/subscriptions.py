@@ -45,7 +45,7 @@ class Subscriptions(Namespace):
     async def get(
         self,
         *,
-        subscription_number: str,
+        subscription_number: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SubscriptionsGetResponse:
         """Gets subscription details for a given subscription number.
@@ -154,7 +154,7 @@ class Subscriptions(Namespace):
     async def versions(
         self,
         *,
-        subscription_number: str,
+        subscription_number: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SubscriptionsVersionsResponse:
         """Gets subscription changes/versions for a given subscription number.

@@ -45,7 +45,7 @@ class Trials(Namespace):
     async def get(
         self,
         *,
-        trial_reference_id: str,
+        trial_reference_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TrialsGetResponse:
         """Get trial details for an end customer by their Zoom account number or the trial ID.

@@ -77,7 +77,7 @@ class AddressBooks(Namespace):
     async def create_contact(
         self,
         *,
-        address_book_id: str,
+        address_book_id: str | int,
         display_name: str | None = None,
         first_name: str | None = None,
         last_name: str | None = None,
@@ -225,7 +225,7 @@ class AddressBooks(Namespace):
     async def delete(
         self,
         *,
-        address_book_id: str,
+        address_book_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an address book.
@@ -247,8 +247,8 @@ class AddressBooks(Namespace):
     async def delete_contact(
         self,
         *,
-        address_book_id: str,
-        contact_id: str,
+        address_book_id: str | int,
+        contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an address book contact.
@@ -271,7 +271,7 @@ class AddressBooks(Namespace):
     async def delete_custom_field(
         self,
         *,
-        custom_field_id: str,
+        custom_field_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an address book custom field.
@@ -293,7 +293,7 @@ class AddressBooks(Namespace):
     async def delete_unit(
         self,
         *,
-        unit_id: str,
+        unit_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an address book unit.
@@ -315,7 +315,7 @@ class AddressBooks(Namespace):
     async def get(
         self,
         *,
-        address_book_id: str,
+        address_book_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AddressBooksListItem:
         """Get an address book.
@@ -341,8 +341,8 @@ class AddressBooks(Namespace):
     async def get_contact(
         self,
         *,
-        address_book_id: str,
-        contact_id: str,
+        address_book_id: str | int,
+        contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AddressBooksListContactsItem:
         """Get an address book contact.
@@ -369,7 +369,7 @@ class AddressBooks(Namespace):
     async def get_custom_field(
         self,
         *,
-        custom_field_id: str,
+        custom_field_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AddressBooksListCustomFieldsItem:
         """Get an address book's custom field.
@@ -395,7 +395,7 @@ class AddressBooks(Namespace):
     async def get_unit(
         self,
         *,
-        unit_id: str,
+        unit_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AddressBooksListUnitsItem:
         """Get an address book unit.
@@ -454,7 +454,7 @@ class AddressBooks(Namespace):
     def list_contact_custom_fields(
         self,
         *,
-        contact_id: str,
+        contact_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.AddressBooksListContactCustomFieldsItem]:
@@ -487,7 +487,7 @@ class AddressBooks(Namespace):
     def list_contacts(
         self,
         *,
-        address_book_id: str,
+        address_book_id: str | int,
         page_size: int | None = None,
         emails: Sequence[str] | None = None,
         phone_numbers: Sequence[str] | None = None,
@@ -589,7 +589,7 @@ class AddressBooks(Namespace):
     async def update(
         self,
         *,
-        address_book_id: str,
+        address_book_id: str | int,
         address_book_name: str | None = None,
         address_book_description: str | None = None,
         **options: Unpack[RequestOptions],
@@ -616,8 +616,8 @@ class AddressBooks(Namespace):
     async def update_contact(
         self,
         *,
-        address_book_id: str,
-        contact_id: str,
+        address_book_id: str | int,
+        contact_id: str | int,
         display_name: str | None = None,
         first_name: str | None = None,
         last_name: str | None = None,
@@ -671,7 +671,7 @@ class AddressBooks(Namespace):
     async def update_custom_field(
         self,
         *,
-        custom_field_id: str,
+        custom_field_id: str | int,
         custom_field_name: str | None = None,
         custom_field_description: str | None = None,
         data_type: Literal["string", "number", "boolean", "email", "phone", "percent", "currency", "dateTime", "pick_list"] | str | None = None,
@@ -727,7 +727,7 @@ class AddressBooks(Namespace):
     async def update_unit(
         self,
         *,
-        unit_id: str,
+        unit_id: str | int,
         unit_name: str | None = None,
         unit_description: str | None = None,
         **options: Unpack[RequestOptions],

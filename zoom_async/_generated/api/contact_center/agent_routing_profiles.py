@@ -87,7 +87,7 @@ class AgentRoutingProfiles(Namespace):
     async def delete(
         self,
         *,
-        agent_routing_profile_id: str,
+        agent_routing_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an agent routing profile.
@@ -110,7 +110,7 @@ class AgentRoutingProfiles(Namespace):
     async def get(
         self,
         *,
-        agent_routing_profile_id: str,
+        agent_routing_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AgentRoutingProfilesCreateResponse:
         """Get an agent routing profile.
@@ -171,7 +171,7 @@ class AgentRoutingProfiles(Namespace):
     async def update(
         self,
         *,
-        agent_routing_profile_id: str,
+        agent_routing_profile_id: str | int,
         agent_routing_profile_name: str | None = None,
         agent_routing_profile_description: str | None = None,
         wait_time_agent_in_seconds: int | None = None,

@@ -818,7 +818,7 @@ class Analytics(Namespace):
     def historical_queue_agents_metrics(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         channel: Literal["voice", "video", "messaging", "email"] | str,
         timezone: str | None = None,
         from_: str | None = None,

@@ -41,8 +41,8 @@ class AssetLibrary(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.asset_library"
 
-    @api_method("contact_center.asset_library.create_asset", model="AssetLibraryCreateAssetResponse")
-    async def create_asset(
+    @api_method("contact_center.asset_library.create_an_asset", model="AssetLibraryCreateAnAssetResponse")
+    async def create_an_asset(
         self,
         *,
         asset_items: Sequence[Mapping[str, Any]],
@@ -51,7 +51,7 @@ class AssetLibrary(Namespace):
         asset_description: str | None = None,
         category_id: str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.AssetLibraryCreateAssetResponse:
+    ) -> m.AssetLibraryCreateAnAssetResponse:
         """Create an asset.
 
         Create a asset.
@@ -69,13 +69,13 @@ class AssetLibrary(Namespace):
             category_id: The asset category's ID.
         """
         return cast(
-            "m.AssetLibraryCreateAssetResponse",
+            "m.AssetLibraryCreateAnAssetResponse",
             await self._request(
-                "contact_center.asset_library.create_asset",
+                "contact_center.asset_library.create_an_asset",
                 path={},
                 files={},
                 form={"asset_description": asset_description, "asset_items": asset_items, "asset_name": asset_name, "asset_type": asset_type, "category_id": category_id},
-                model="AssetLibraryCreateAssetResponse",
+                model="AssetLibraryCreateAnAssetResponse",
                 options=options,
             )
         )
@@ -113,7 +113,7 @@ class AssetLibrary(Namespace):
     async def delete_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         archive: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -143,7 +143,7 @@ class AssetLibrary(Namespace):
     async def delete_asset_items(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         asset_item_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -169,7 +169,7 @@ class AssetLibrary(Namespace):
     async def delete_category(
         self,
         *,
-        category_id: str,
+        category_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an asset category.
@@ -191,7 +191,7 @@ class AssetLibrary(Namespace):
     async def duplicate_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         assets: Sequence[m.AssetLibraryDuplicateAssetAssetsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AssetLibraryDuplicateAssetResponse:
@@ -216,15 +216,15 @@ class AssetLibrary(Namespace):
             )
         )
 
-    @api_method("contact_center.asset_library.get_asset", model="AssetLibraryCreateAssetResponse")
+    @api_method("contact_center.asset_library.get_asset", model="AssetLibraryCreateAnAssetResponse")
     async def get_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         asset_item_name: str | None = None,
         asset_language_code: Literal["zh-CN", "zh-TW", "yue-CN", "cmn-CN", "da-DK", "nl-NL", "en-AU", "en-NZ", "en-GB", "en-US", "fr-CA", "fr-FR", "de-DE", "it-IT", "ja-JP", "ko-KR", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "es-ES", "es-MX", "es-US", "sv-SE", "tr-TR"] | str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.AssetLibraryCreateAssetResponse:
+    ) -> m.AssetLibraryCreateAnAssetResponse:
         """Get an asset.
 
         Get information about an asset.
@@ -238,12 +238,12 @@ class AssetLibrary(Namespace):
                 langauges, comma-separate the langauges.
         """
         return cast(
-            "m.AssetLibraryCreateAssetResponse",
+            "m.AssetLibraryCreateAnAssetResponse",
             await self._request(
                 "contact_center.asset_library.get_asset",
                 path={"assetId": asset_id},
                 query={"asset_item_name": asset_item_name, "asset_language_code": asset_language_code},
-                model="AssetLibraryCreateAssetResponse",
+                model="AssetLibraryCreateAnAssetResponse",
                 options=options,
             )
         )
@@ -252,7 +252,7 @@ class AssetLibrary(Namespace):
     async def get_category(
         self,
         *,
-        category_id: str,
+        category_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AssetLibraryListCategoriesItem:
         """Get an asset category.
@@ -349,11 +349,11 @@ class AssetLibrary(Namespace):
             ),
         )
 
-    @api_method("contact_center.asset_library.update_asset")
-    async def update_asset(
+    @api_method("contact_center.asset_library.update_an_asset")
+    async def update_an_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         asset_description: str | None = None,
         asset_items: Sequence[Mapping[str, Any]] | None = None,
         asset_name: str | None = None,
@@ -376,7 +376,7 @@ class AssetLibrary(Namespace):
             restore: Whether this asset should be restored.
         """
         await self._request(
-                "contact_center.asset_library.update_asset",
+                "contact_center.asset_library.update_an_asset",
                 path={"assetId": asset_id},
                 files={},
                 form={"asset_description": asset_description, "asset_items": asset_items, "asset_name": asset_name, "category_id": category_id, "restore": restore},
@@ -387,7 +387,7 @@ class AssetLibrary(Namespace):
     async def update_category(
         self,
         *,
-        category_id: str,
+        category_id: str | int,
         category_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -80,7 +80,7 @@ class BusinessHours(Namespace):
     async def delete(
         self,
         *,
-        business_hour_id: str,
+        business_hour_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete business hours.
@@ -102,7 +102,7 @@ class BusinessHours(Namespace):
     async def get(
         self,
         *,
-        business_hour_id: str,
+        business_hour_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.BusinessHoursCreateResponse:
         """Get business hours.
@@ -162,7 +162,7 @@ class BusinessHours(Namespace):
     def list_flows(
         self,
         *,
-        business_hour_id: str,
+        business_hour_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.BusinessHoursListFlowsItem]:
@@ -195,7 +195,7 @@ class BusinessHours(Namespace):
     def list_queues(
         self,
         *,
-        business_hour_id: str,
+        business_hour_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.BusinessHoursListQueuesItem]:
@@ -228,7 +228,7 @@ class BusinessHours(Namespace):
     async def update(
         self,
         *,
-        business_hour_id: str,
+        business_hour_id: str | int,
         business_hour_name: str | None = None,
         business_hour_description: str | None = None,
         timezone: str | None = None,

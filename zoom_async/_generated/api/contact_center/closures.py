@@ -80,7 +80,7 @@ class Closures(Namespace):
     async def delete(
         self,
         *,
-        closure_set_id: str,
+        closure_set_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a closure set.
@@ -102,7 +102,7 @@ class Closures(Namespace):
     async def get(
         self,
         *,
-        closure_set_id: str,
+        closure_set_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ClosuresCreateResponse:
         """Get a closure set.
@@ -161,7 +161,7 @@ class Closures(Namespace):
     def list_flows(
         self,
         *,
-        closure_set_id: str,
+        closure_set_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ClosuresListFlowsItem]:
@@ -194,7 +194,7 @@ class Closures(Namespace):
     def list_queues(
         self,
         *,
-        closure_set_id: str,
+        closure_set_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ClosuresListQueuesItem]:
@@ -227,7 +227,7 @@ class Closures(Namespace):
     async def update(
         self,
         *,
-        closure_set_id: str,
+        closure_set_id: str | int,
         closure_set_name: str | None = None,
         closure_set_description: str | None = None,
         timezone: str | None = None,

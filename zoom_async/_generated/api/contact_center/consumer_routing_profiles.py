@@ -83,7 +83,7 @@ class ConsumerRoutingProfiles(Namespace):
     async def delete(
         self,
         *,
-        consumer_routing_profile_id: str,
+        consumer_routing_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a consumer routing profile.
@@ -106,7 +106,7 @@ class ConsumerRoutingProfiles(Namespace):
     async def get(
         self,
         *,
-        consumer_routing_profile_id: str,
+        consumer_routing_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConsumerRoutingProfilesListItem:
         """Get a consumer routing profile.
@@ -167,7 +167,7 @@ class ConsumerRoutingProfiles(Namespace):
     async def update(
         self,
         *,
-        consumer_routing_profile_id: str,
+        consumer_routing_profile_id: str | int,
         consumer_routing_profile_name: str | None = None,
         consumer_routing_profile_description: str | None = None,
         top_priorities: Sequence[m.ConsumerRoutingProfilesCreateTopPrioritiesItemParam | Mapping[str, Any]] | None = None,

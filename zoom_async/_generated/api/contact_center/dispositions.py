@@ -117,7 +117,7 @@ class Dispositions(Namespace):
     async def delete(
         self,
         *,
-        disposition_id: str,
+        disposition_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a disposition.
@@ -139,7 +139,7 @@ class Dispositions(Namespace):
     async def delete_set(
         self,
         *,
-        disposition_set_id: str,
+        disposition_set_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a disposition set.
@@ -161,7 +161,7 @@ class Dispositions(Namespace):
     async def get(
         self,
         *,
-        disposition_id: str,
+        disposition_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DispositionsGetResponse:
         """Get a disposition.
@@ -187,7 +187,7 @@ class Dispositions(Namespace):
     async def get_set(
         self,
         *,
-        disposition_set_id: str,
+        disposition_set_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DispositionsGetSetResponse:
         """Get a disposition set.
@@ -276,7 +276,7 @@ class Dispositions(Namespace):
     async def update(
         self,
         *,
-        disposition_id: str,
+        disposition_id: str | int,
         disposition_name: str | None = None,
         status: Literal["inactive", "active"] | str | None = None,
         disposition_description: str | None = None,
@@ -311,7 +311,7 @@ class Dispositions(Namespace):
     async def update_set(
         self,
         *,
-        disposition_set_id: str,
+        disposition_set_id: str | int,
         disposition_set_name: str | None = None,
         disposition_set_description: str | None = None,
         status: Literal["inactive", "active"] | str | None = None,

@@ -45,7 +45,7 @@ class Engagements(Namespace):
     async def delete_recordings(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         delete_all_recordings: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -75,7 +75,7 @@ class Engagements(Namespace):
     def engagement_notes(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EngagementsNotesItem]:
@@ -108,7 +108,7 @@ class Engagements(Namespace):
     async def get(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementsGetResponse:
         """Get an engagement.
@@ -140,8 +140,8 @@ class Engagements(Namespace):
     async def get_note(
         self,
         *,
-        engagement_id: str,
-        note_id: str,
+        engagement_id: str | int,
+        note_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementsNotesItem:
         """Get a note.
@@ -168,7 +168,7 @@ class Engagements(Namespace):
     async def get_survey(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementsGetSurveyResponse:
         """Get an engagement's survey.
@@ -255,7 +255,7 @@ class Engagements(Namespace):
     def list_attachments(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EngagementsListAttachmentsItem]:
@@ -289,7 +289,7 @@ class Engagements(Namespace):
     async def list_events(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementsListEventsResponse:
         """Get an engagement's events.
@@ -315,7 +315,7 @@ class Engagements(Namespace):
     def list_recordings(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         channel_type: Literal["voice", "video"] | str | None = None,
         channel: Literal["voice", "video"] | str | None = None,
         from_: str | None = None,
@@ -368,7 +368,7 @@ class Engagements(Namespace):
     async def list_recordings_status(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EngagementsListRecordingsStatusResponse:
         """Poll an engagement recording's status.
@@ -425,7 +425,7 @@ class Engagements(Namespace):
     async def update(
         self,
         *,
-        engagement_id: str,
+        engagement_id: str | int,
         engagement_status: Literal["end", "activate", "deactivate"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -453,8 +453,8 @@ class Engagements(Namespace):
     async def update_note(
         self,
         *,
-        engagement_id: str,
-        note_id: str,
+        engagement_id: str | int,
+        note_id: str | int,
         note: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -480,8 +480,8 @@ class Engagements(Namespace):
     async def update_recording(
         self,
         *,
-        engagement_id: str,
-        command: str,
+        engagement_id: str | int,
+        command: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Control an engagement's recording.

@@ -41,51 +41,11 @@ class Flows(Namespace):
 
     _models_module = "zoom_async._generated.models.contact_center.flows"
 
-    @api_method("contact_center.flows.create", model="FlowsCreateResponse")
-    async def create(
-        self,
-        *,
-        flow_file: FileContent,
-        flow_name: str,
-        import_mode: Literal["new", "version"] | str,
-        flow_description: str | None = None,
-        flow_version_description: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.FlowsCreateResponse:
-        """Import a flow.
-
-        Import and create a flow, using content from another flow's exported JSON.
-
-        ``POST /contact_center/flows`` (operationId ``ImportFlow``, contact-center API); rate limit: Medium.
-
-        Args:
-            flow_file: * View - The uploaded file is in binary format. * Allowed file extensions
-                - `xxx.json` * Maximum file size supported - 10 MB
-            flow_name: The flow name. Must be unique within a division.
-            import_mode: "new" (default) or "version" - "new" creates a brand new flow. -
-                "version" checks for existing flow by name + channel and imports as new version.
-                One of ``new``, ``version``.
-            flow_description: The flow description.
-            flow_version_description: The flow version description. The flow is imported and
-                created with Version 1 automatically.
-        """
-        return cast(
-            "m.FlowsCreateResponse",
-            await self._request(
-                "contact_center.flows.create",
-                path={},
-                files={"flow_file": flow_file},
-                form={"flow_description": flow_description, "flow_name": flow_name, "flow_version_description": flow_version_description, "import_mode": import_mode},
-                model="FlowsCreateResponse",
-                options=options,
-            )
-        )
-
     @api_method("contact_center.flows.create_entry_point", model="FlowsCreateEntryPointResponse")
     async def create_entry_point(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         entry_points: Sequence[m.FlowsCreateEntryPointEntryPointsItemParam | Mapping[str, Any]] | None = None,
         enable_detect_language: bool | None = None,
         **options: Unpack[RequestOptions],
@@ -118,7 +78,7 @@ class Flows(Namespace):
     async def delete(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a flow.
@@ -140,7 +100,7 @@ class Flows(Namespace):
     async def delete_entry_points(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         entry_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -165,7 +125,7 @@ class Flows(Namespace):
     async def get(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.FlowsListItem:
         """Get a flow.
@@ -191,7 +151,7 @@ class Flows(Namespace):
     async def get_export(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         flow_version: int,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -260,7 +220,7 @@ class Flows(Namespace):
     async def list_entry_points(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.FlowsListEntryPointsResponse:
         """List flow's entry points.
@@ -286,7 +246,7 @@ class Flows(Namespace):
     async def update(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         flow_name: str | None = None,
         flow_description: str | None = None,
         flow_version_description: str | None = None,
@@ -317,7 +277,7 @@ class Flows(Namespace):
     async def update_publish(
         self,
         *,
-        flow_id: str,
+        flow_id: str | int,
         flow_version: int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -337,4 +297,44 @@ class Flows(Namespace):
                 path={"flowId": flow_id},
                 query={"flow_version": flow_version},
                 options=options,
+        )
+
+    @api_method("contact_center.flows.upload", model="FlowsUploadResponse")
+    async def upload(
+        self,
+        *,
+        flow_file: FileContent,
+        flow_name: str,
+        import_mode: Literal["new", "version"] | str,
+        flow_description: str | None = None,
+        flow_version_description: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.FlowsUploadResponse:
+        """Import a flow.
+
+        Import and create a flow, using content from another flow's exported JSON.
+
+        ``POST /contact_center/flows`` (operationId ``ImportFlow``, contact-center API); rate limit: Medium.
+
+        Args:
+            flow_file: * View - The uploaded file is in binary format. * Allowed file extensions
+                - `xxx.json` * Maximum file size supported - 10 MB
+            flow_name: The flow name. Must be unique within a division.
+            import_mode: "new" (default) or "version" - "new" creates a brand new flow. -
+                "version" checks for existing flow by name + channel and imports as new version.
+                One of ``new``, ``version``.
+            flow_description: The flow description.
+            flow_version_description: The flow version description. The flow is imported and
+                created with Version 1 automatically.
+        """
+        return cast(
+            "m.FlowsUploadResponse",
+            await self._request(
+                "contact_center.flows.upload",
+                path={},
+                files={"flow_file": flow_file},
+                form={"flow_description": flow_description, "flow_name": flow_name, "flow_version_description": flow_version_description, "import_mode": import_mode},
+                model="FlowsUploadResponse",
+                options=options,
+            )
         )

@@ -83,7 +83,7 @@ class Inboxes(Namespace):
     async def create_queue(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         queue_ids: Sequence[str] | None = None,
         cc_queue_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -110,7 +110,7 @@ class Inboxes(Namespace):
     async def create_user(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -163,8 +163,8 @@ class Inboxes(Namespace):
     async def delete_message(
         self,
         *,
-        inbox_id: str,
-        message_id: str,
+        inbox_id: str | int,
+        message_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an inbox message.
@@ -187,7 +187,7 @@ class Inboxes(Namespace):
     async def delete_queues(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         queue_ids: Sequence[str] | None = None,
         cc_queue_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -214,7 +214,7 @@ class Inboxes(Namespace):
     async def delete_users(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         user_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -239,7 +239,7 @@ class Inboxes(Namespace):
     async def get(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.InboxesGetResponse:
         """Get an inbox.
@@ -265,7 +265,7 @@ class Inboxes(Namespace):
     async def inbox_messages_delete(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         delete_all_messages: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -353,7 +353,7 @@ class Inboxes(Namespace):
     def list_email_notifications(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.InboxesListEmailNotificationsItem]:
@@ -386,7 +386,7 @@ class Inboxes(Namespace):
     def list_inbox_messages(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         queue_ids: Sequence[str] | None = None,
         message_type: Literal["voicemail"] | str | None = None,
         flow_id: str | None = None,
@@ -490,7 +490,7 @@ class Inboxes(Namespace):
     async def list_queues(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.InboxesListQueuesResponse:
         """Get inbox access queues.
@@ -516,7 +516,7 @@ class Inboxes(Namespace):
     async def list_users(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.InboxesListUsersResponse:
         """Get an inbox's users.
@@ -542,7 +542,7 @@ class Inboxes(Namespace):
     async def update(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         inbox_name: str | None = None,
         inbox_description: str | None = None,
         inbox_content_storage_location: Literal["US", "AU", "BR", "CA", "DE", "JP", "SG"] | str | None = None,
@@ -576,7 +576,7 @@ class Inboxes(Namespace):
     async def update_email_notification(
         self,
         *,
-        inbox_id: str,
+        inbox_id: str | int,
         user_id: str | None = None,
         email_notification: bool | None = None,
         **options: Unpack[RequestOptions],

@@ -185,7 +185,7 @@ class OutboundCampaign(Namespace):
     async def create_contact_list_contact(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         contact_display_name: str | None = None,
         contact_first_name: str | None = None,
         contact_last_name: str | None = None,
@@ -233,7 +233,7 @@ class OutboundCampaign(Namespace):
     async def create_dnc_list_phone(
         self,
         *,
-        dnc_list_id: str,
+        dnc_list_id: str | int,
         phone_numbers: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -258,7 +258,7 @@ class OutboundCampaign(Namespace):
     async def delete_campaign(
         self,
         *,
-        campaign_id: str,
+        campaign_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an outbound campaign.
@@ -280,7 +280,7 @@ class OutboundCampaign(Namespace):
     async def delete_contact_list(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a campaign contact list.
@@ -302,8 +302,8 @@ class OutboundCampaign(Namespace):
     async def delete_contact_list_contact(
         self,
         *,
-        contact_list_id: str,
-        contact_id: str,
+        contact_list_id: str | int,
+        contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove campaign contact list's contact.
@@ -326,7 +326,7 @@ class OutboundCampaign(Namespace):
     async def delete_dnc_list_phones(
         self,
         *,
-        dnc_list_id: str,
+        dnc_list_id: str | int,
         phone_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -351,7 +351,7 @@ class OutboundCampaign(Namespace):
     async def get_campaign(
         self,
         *,
-        campaign_id: str,
+        campaign_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCampaignGetCampaignResponse:
         """Get an outbound campaign.
@@ -377,7 +377,7 @@ class OutboundCampaign(Namespace):
     async def get_contact_list(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCampaignListContactListsItem:
         """Get a campaign contact list.
@@ -403,8 +403,8 @@ class OutboundCampaign(Namespace):
     async def get_contact_list_contact(
         self,
         *,
-        contact_list_id: str,
-        contact_id: str,
+        contact_list_id: str | int,
+        contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCampaignCreateContactListContactResponse:
         """Get a campaign contact list's contact.
@@ -466,7 +466,7 @@ class OutboundCampaign(Namespace):
     def list_contact_list_contacts(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.OutboundCampaignListContactListContactsItem]:
@@ -531,7 +531,7 @@ class OutboundCampaign(Namespace):
     def list_dnc_list_phones(
         self,
         *,
-        dnc_list_id: str,
+        dnc_list_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.OutboundCampaignListDncListPhonesItem]:
@@ -564,7 +564,7 @@ class OutboundCampaign(Namespace):
     async def update_campaign(
         self,
         *,
-        campaign_id: str,
+        campaign_id: str | int,
         outbound_campaign_name: str | None = None,
         outbound_campaign_description: str | None = None,
         phone_number_id: str | None = None,
@@ -686,7 +686,7 @@ class OutboundCampaign(Namespace):
     async def update_campaign_status(
         self,
         *,
-        campaign_id: str,
+        campaign_id: str | int,
         status: Literal["Draft", "Ready", "Paused", "Running"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -712,7 +712,7 @@ class OutboundCampaign(Namespace):
     async def update_contact_list(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         contact_list_name: str | None = None,
         contact_list_description: str | None = None,
         **options: Unpack[RequestOptions],
@@ -739,8 +739,8 @@ class OutboundCampaign(Namespace):
     async def update_contact_list_contact(
         self,
         *,
-        contact_list_id: str,
-        contact_id: str,
+        contact_list_id: str | int,
+        contact_id: str | int,
         contact_display_name: str | None = None,
         contact_first_name: str | None = None,
         contact_last_name: str | None = None,
@@ -785,7 +785,7 @@ class OutboundCampaign(Namespace):
     async def update_contact_list_contacts(
         self,
         *,
-        contact_list_id: str,
+        contact_list_id: str | int,
         contacts: Sequence[m.OutboundCampaignUpdateContactListContactsContactsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCampaignUpdateContactListContactsResponse:

@@ -45,7 +45,7 @@ class QueueTemplates(Namespace):
     async def get(
         self,
         *,
-        queue_template_id: str,
+        queue_template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QueueTemplatesGetResponse:
         """Get a queue template.

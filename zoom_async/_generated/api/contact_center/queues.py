@@ -109,7 +109,7 @@ class Queues(Namespace):
     async def create_agent(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesCreateAgentResponse:
@@ -141,7 +141,7 @@ class Queues(Namespace):
     async def create_disposition(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         disposition_ids: Sequence[str] | None = None,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -176,7 +176,7 @@ class Queues(Namespace):
     async def create_dispositions_set(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         disposition_set_ids: Sequence[str] | None = None,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -211,7 +211,7 @@ class Queues(Namespace):
     async def create_interrupt_menu(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         menu_language_code: Literal["zh-CN", "zh-TW", "yue-CN", "cmn-CN", "da-DK", "nl-NL", "en-AU", "en-NZ", "en-GB", "en-US", "fr-CA", "fr-FR", "de-DE", "it-IT", "ja-JP", "ko-KR", "pl-PL", "pt-BR", "pt-PT", "ro-RO", "ru-RU", "es-ES", "es-MX", "es-US", "sv-SE", "tr-TR"] | str | None = None,
         voice_id: Literal["Danielle", "Gregory", "Ivy", "Joanna", "Joey", "Justin", "Kendra", "Kevin", "Kimberly", "Matthew", "Ruth", "Salli", "Stephen"] | str | None = None,
         accept_timeout: int | None = None,
@@ -260,7 +260,7 @@ class Queues(Namespace):
     async def create_scheduled_callbacks_event(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         start_time: str | datetime | None = None,
         attendees: Sequence[m.QueuesCreateScheduledCallbacksEventAttendeesItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -292,7 +292,7 @@ class Queues(Namespace):
     async def create_supervisor(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesCreateSupervisorResponse:
@@ -324,7 +324,7 @@ class Queues(Namespace):
     async def create_team(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         team_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesCreateTeamResponse:
@@ -357,7 +357,7 @@ class Queues(Namespace):
     async def delete(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a queue.
@@ -381,8 +381,8 @@ class Queues(Namespace):
     async def delete_agent(
         self,
         *,
-        queue_id: str,
-        user_id: str,
+        queue_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a queue agent.
@@ -430,8 +430,8 @@ class Queues(Namespace):
     async def delete_disposition(
         self,
         *,
-        queue_id: str,
-        disposition_id: str,
+        queue_id: str | int,
+        disposition_id: str | int,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -460,8 +460,8 @@ class Queues(Namespace):
     async def delete_dispositions_set(
         self,
         *,
-        queue_id: str,
-        disposition_set_id: str,
+        queue_id: str | int,
+        disposition_set_id: str | int,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -490,7 +490,7 @@ class Queues(Namespace):
     async def delete_interrupt_menu(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a queue's interrupt menu configuration.
@@ -516,7 +516,7 @@ class Queues(Namespace):
     async def delete_recordings(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         delete_all_recordings: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -547,8 +547,8 @@ class Queues(Namespace):
     async def delete_scheduled_callbacks_attendee(
         self,
         *,
-        queue_id: str,
-        attendee_id: str,
+        queue_id: str | int,
+        attendee_id: str | int,
         cancelation_reason: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -575,8 +575,8 @@ class Queues(Namespace):
     async def delete_supervisor(
         self,
         *,
-        queue_id: str,
-        user_id: str,
+        queue_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a queue supervisor.
@@ -602,8 +602,8 @@ class Queues(Namespace):
     async def delete_team(
         self,
         *,
-        queue_id: str,
-        team_id: str,
+        queue_id: str | int,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a queue team.
@@ -629,7 +629,7 @@ class Queues(Namespace):
     async def delete_teams(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         team_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -658,7 +658,7 @@ class Queues(Namespace):
     async def get(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesGetResponse:
         """Get a queue.
@@ -686,7 +686,7 @@ class Queues(Namespace):
     async def get_operating_hours(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.QueuesGetOperatingHoursResponse:
         """Get a queue's operating hours.
@@ -752,7 +752,7 @@ class Queues(Namespace):
     def list_agents(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.QueuesListAgentsItem]:
@@ -787,7 +787,7 @@ class Queues(Namespace):
     def list_dispositions(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -825,7 +825,7 @@ class Queues(Namespace):
     def list_dispositions_sets(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         assign_type: Literal["inbound", "outbound"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -864,7 +864,7 @@ class Queues(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         channel: Literal["voice", "video", "messaging", "email"] | str | None = None,
         user_assignment_type: Literal["agent", "supervisor", "any", "both"] | str | None = None,
         page_size: int | None = None,
@@ -903,7 +903,7 @@ class Queues(Namespace):
     def list_recordings(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         channel_type: Literal["voice", "video"] | str | None = None,
         channel: Literal["voice", "video"] | str | None = None,
         from_: str | None = None,
@@ -958,7 +958,7 @@ class Queues(Namespace):
     async def list_scheduled_callbacks_supportive_slots(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         from_: str | datetime | None = None,
         to: str | datetime | None = None,
         timezone: str | None = None,
@@ -995,7 +995,7 @@ class Queues(Namespace):
     def list_supervisors(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.QueuesListSupervisorsItem]:
@@ -1030,7 +1030,7 @@ class Queues(Namespace):
     async def update(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         queue_name: str | None = None,
         queue_description: str | None = None,
         max_wait_time: int | None = None,
@@ -1180,8 +1180,8 @@ class Queues(Namespace):
     async def update_agent(
         self,
         *,
-        queue_id: str,
-        user_id: str,
+        queue_id: str | int,
+        user_id: str | int,
         opt_in_out_status: Literal[0, 1, 2] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -1212,7 +1212,7 @@ class Queues(Namespace):
     async def update_interrupt(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         audio_interrupts: Sequence[m.QueuesUpdateInterruptAudioInterruptsItemParam | Mapping[str, Any]] | None = None,
         notify_interrupts: m.QueuesUpdateInterruptNotifyInterruptsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -1244,7 +1244,7 @@ class Queues(Namespace):
     async def update_operating_hours(
         self,
         *,
-        queue_id: str,
+        queue_id: str | int,
         account_default_business_hour: bool | None = None,
         operating_hours_business_hour_id: str | None = None,
         account_default_closure_set: bool | None = None,

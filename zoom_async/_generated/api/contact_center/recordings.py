@@ -45,7 +45,7 @@ class Recordings(Namespace):
     async def delete(
         self,
         *,
-        recording_id: str,
+        recording_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a recording.
@@ -70,7 +70,7 @@ class Recordings(Namespace):
     async def delete_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         delete_all_recordings: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -162,7 +162,7 @@ class Recordings(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         channel_type: Literal["voice", "video"] | str | None = None,
         channel: Literal["voice", "video"] | str | None = None,
         from_: str | None = None,

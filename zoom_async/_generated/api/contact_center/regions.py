@@ -74,7 +74,7 @@ class Regions(Namespace):
     async def create_user(
         self,
         *,
-        region_id: str,
+        region_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -100,7 +100,7 @@ class Regions(Namespace):
     async def delete(
         self,
         *,
-        region_id: str,
+        region_id: str | int,
         move_to_region_id: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -125,7 +125,7 @@ class Regions(Namespace):
     async def get(
         self,
         *,
-        region_id: str,
+        region_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RegionsGetResponse:
         """Get a region.
@@ -182,7 +182,7 @@ class Regions(Namespace):
     def list_users(
         self,
         *,
-        region_id: str,
+        region_id: str | int,
         role_id: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -217,7 +217,7 @@ class Regions(Namespace):
     async def update(
         self,
         *,
-        region_id: str,
+        region_id: str | int,
         region_name: str | None = None,
         sip_zone_id: str | None = None,
         **options: Unpack[RequestOptions],

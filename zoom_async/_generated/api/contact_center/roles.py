@@ -77,7 +77,7 @@ class Roles(Namespace):
     async def create_user(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RolesCreateUserResponse:
@@ -108,7 +108,7 @@ class Roles(Namespace):
     async def delete(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         transfer_role_id: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -134,7 +134,7 @@ class Roles(Namespace):
     async def delete_privileges(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         privileges: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -160,8 +160,8 @@ class Roles(Namespace):
     async def delete_user(
         self,
         *,
-        role_id: str,
-        user_id: str,
+        role_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a role.
@@ -215,7 +215,7 @@ class Roles(Namespace):
     async def get(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RolesGetResponse:
         """Get a role.
@@ -272,7 +272,7 @@ class Roles(Namespace):
     def list_users(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.RolesListUsersItem]:
@@ -305,7 +305,7 @@ class Roles(Namespace):
     async def update(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         role_name: str | None = None,
         role_description: str | None = None,
         privileges: Sequence[str] | None = None,

@@ -112,7 +112,7 @@ class Skills(Namespace):
     async def create_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         skills: Sequence[m.SkillsCreateForUserSkillsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -139,7 +139,7 @@ class Skills(Namespace):
     async def delete(
         self,
         *,
-        skill_id: str,
+        skill_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a skill.
@@ -161,7 +161,7 @@ class Skills(Namespace):
     async def delete_category(
         self,
         *,
-        skill_category_id: str,
+        skill_category_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a skill category.
@@ -183,8 +183,8 @@ class Skills(Namespace):
     async def delete_for_user(
         self,
         *,
-        user_id: str,
-        skill_id: str,
+        user_id: str | int,
+        skill_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign user's skill.
@@ -207,7 +207,7 @@ class Skills(Namespace):
     async def get(
         self,
         *,
-        skill_id: str,
+        skill_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SkillsListItem:
         """Get a skill.
@@ -233,7 +233,7 @@ class Skills(Namespace):
     async def get_category(
         self,
         *,
-        skill_category_id: str,
+        skill_category_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SkillsCreateCategoryResponse:
         """Get a skill category.
@@ -327,7 +327,7 @@ class Skills(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         skill_category_id: str | None = None,
         skill_type: Literal["text", "proficiency"] | str | None = None,
         page_size: int | None = None,
@@ -364,7 +364,7 @@ class Skills(Namespace):
     def list_users(
         self,
         *,
-        skill_id: str,
+        skill_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.SkillsListUsersItem]:
@@ -397,7 +397,7 @@ class Skills(Namespace):
     async def update(
         self,
         *,
-        skill_id: str,
+        skill_id: str | int,
         skill_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -422,7 +422,7 @@ class Skills(Namespace):
     async def update_category(
         self,
         *,
-        skill_category_id: str,
+        skill_category_id: str | int,
         max_proficiency_level: int | None = None,
         skill_category_name: str | None = None,
         skill_category_description: str | None = None,

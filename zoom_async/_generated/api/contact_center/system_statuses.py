@@ -83,7 +83,7 @@ class SystemStatuses(Namespace):
     async def delete(
         self,
         *,
-        status_id: str,
+        status_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a system status.
@@ -106,7 +106,7 @@ class SystemStatuses(Namespace):
     async def get(
         self,
         *,
-        status_id: str,
+        status_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SystemStatusesListItem:
         """Get a system status.
@@ -167,7 +167,7 @@ class SystemStatuses(Namespace):
     async def update(
         self,
         *,
-        status_id: str,
+        status_id: str | int,
         status_name: str | None = None,
         enable: bool | None = None,
         status_assigned_queues: Sequence[m.SystemStatusesCreateStatusAssignedQueuesItemParam | Mapping[str, Any]] | None = None,

@@ -76,7 +76,7 @@ class Teams(Namespace):
     async def create_agent(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamsCreateAgentResponse:
@@ -106,7 +106,7 @@ class Teams(Namespace):
     async def create_supervisor(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamsCreateSupervisorResponse:
@@ -136,7 +136,7 @@ class Teams(Namespace):
     async def delete(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a team.
@@ -158,7 +158,7 @@ class Teams(Namespace):
     async def delete_agents(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -183,7 +183,7 @@ class Teams(Namespace):
     async def delete_supervisors(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -208,7 +208,7 @@ class Teams(Namespace):
     async def get(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TeamsListItem:
         """Get a team.
@@ -269,7 +269,7 @@ class Teams(Namespace):
     def list_agents(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.TeamsListAgentsItem]:
@@ -302,7 +302,7 @@ class Teams(Namespace):
     def list_children(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         max_level: int | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -337,7 +337,7 @@ class Teams(Namespace):
     async def list_parents(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TeamsListParentsResponse:
         """List team's parent teams.
@@ -363,7 +363,7 @@ class Teams(Namespace):
     def list_supervisors(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.TeamsListAgentsItem]:
@@ -396,7 +396,7 @@ class Teams(Namespace):
     async def update(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         team_name: str | None = None,
         team_description: str | None = None,
         **options: Unpack[RequestOptions],
@@ -423,7 +423,7 @@ class Teams(Namespace):
     async def update_move(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         parent_team_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

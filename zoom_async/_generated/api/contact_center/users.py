@@ -206,7 +206,7 @@ class Users(Namespace):
     async def create_command(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         command: Literal["make_call", "answer_call", "hold_call", "unhold_call", "end_call"] | str | None = None,
         channel: Literal["voice"] | str | None = None,
         params: m.UsersCreateCommandParamsParam | Mapping[str, Any] | None = None,
@@ -306,7 +306,7 @@ class Users(Namespace):
     async def delete_template(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user template.
@@ -328,7 +328,7 @@ class Users(Namespace):
     async def get(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersGetResponse:
         """Get a user's profile.
@@ -354,7 +354,7 @@ class Users(Namespace):
     async def get_template(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreateTemplateResponse:
         """Get a user template.
@@ -419,7 +419,7 @@ class Users(Namespace):
     def list_devices(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.UsersListDevicesItem]:
@@ -493,7 +493,7 @@ class Users(Namespace):
     async def update_opt_in_out_queues(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         opt_in_out_status: Literal[0, 1] | int | None = None,
         queue_ids: Sequence[str] | None = None,
         channel_type: Literal[0, 4, 7, 8, 9] | int | None = None,
@@ -527,7 +527,7 @@ class Users(Namespace):
     async def update_template(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         template_name: str | None = None,
         template_description: str | None = None,
         selected_blocks: Sequence[Literal["role", "package", "team", "client_integration", "external_url", "user_access", "country_or_region", "region", "mobile_client", "emergency_calling", "assigned_queues", "skills", "engagement_capacity"] | str] | None = None,
@@ -587,7 +587,7 @@ class Users(Namespace):
     async def updateauser_sstatus(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         status_id: str | None = None,
         sub_status_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -614,7 +614,7 @@ class Users(Namespace):
     async def user_delete(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user's profile.
@@ -636,7 +636,7 @@ class Users(Namespace):
     async def user_update(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         client_integration: Literal["Default", "Salesforce", "Zendesk", "ServiceNow", "Microsoft_Dynamics_365"] | str | None = None,
         client_integration_name: str | None = None,
         role_id: str | None = None,

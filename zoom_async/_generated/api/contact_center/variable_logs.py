@@ -45,7 +45,7 @@ class VariableLogs(Namespace):
     async def delete(
         self,
         *,
-        variable_log_id: str,
+        variable_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a variable log.
@@ -67,7 +67,7 @@ class VariableLogs(Namespace):
     async def get(
         self,
         *,
-        variable_log_id: str,
+        variable_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VariableLogsListItem:
         """Get a variable log.

@@ -156,7 +156,7 @@ class Variables(Namespace):
     async def delete(
         self,
         *,
-        variable_id: str,
+        variable_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a variable.
@@ -178,7 +178,7 @@ class Variables(Namespace):
     async def delete_group(
         self,
         *,
-        variable_group_id: str,
+        variable_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a variable group.
@@ -200,7 +200,7 @@ class Variables(Namespace):
     async def get(
         self,
         *,
-        variable_id: str,
+        variable_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VariablesCreateResponse:
         """Get a variable.
@@ -226,7 +226,7 @@ class Variables(Namespace):
     async def get_group(
         self,
         *,
-        variable_group_id: str,
+        variable_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VariablesListGroupsItem:
         """Get a variable group.
@@ -326,7 +326,7 @@ class Variables(Namespace):
     async def update(
         self,
         *,
-        variable_id: str,
+        variable_id: str | int,
         variable_name: str | None = None,
         variable_description: str | None = None,
         address_book_ids: Sequence[str] | None = None,
@@ -398,7 +398,7 @@ class Variables(Namespace):
     async def update_group(
         self,
         *,
-        variable_group_id: str,
+        variable_group_id: str | int,
         variable_group_name: str | None = None,
         variable_group_description: str | None = None,
         **options: Unpack[RequestOptions],

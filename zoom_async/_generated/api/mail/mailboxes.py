@@ -45,7 +45,7 @@ class Mailboxes(Namespace):
     async def create_draft(
         self,
         *,
-        email: str,
+        email: str | int,
         message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponse:
@@ -83,7 +83,7 @@ class Mailboxes(Namespace):
     async def create_label(
         self,
         *,
-        email: str,
+        email: str | int,
         name: str | None = None,
         parent_id: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
@@ -134,7 +134,7 @@ class Mailboxes(Namespace):
     async def create_message(
         self,
         *,
-        email: str,
+        email: str | int,
         deleted: bool | None = None,
         label_ids: Sequence[str] | None = None,
         raw: str | None = None,
@@ -177,8 +177,8 @@ class Mailboxes(Namespace):
     async def create_message_modify(
         self,
         *,
-        email: str,
-        message_id: str,
+        email: str | int,
+        message_id: str | int,
         add_label_ids: Sequence[str] | None = None,
         remove_label_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -219,8 +219,8 @@ class Mailboxes(Namespace):
     async def create_message_trash(
         self,
         *,
-        email: str,
-        message_id: str,
+        email: str | int,
+        message_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponseMessage:
         """Move the specified email to TRASH folder.
@@ -255,8 +255,8 @@ class Mailboxes(Namespace):
     async def create_message_untrash(
         self,
         *,
-        email: str,
-        message_id: str,
+        email: str | int,
+        message_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponseMessage:
         """Move the specified email out of TRASH folder.
@@ -291,7 +291,7 @@ class Mailboxes(Namespace):
     async def create_messages_batch_delete(
         self,
         *,
-        email: str,
+        email: str | int,
         ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -324,7 +324,7 @@ class Mailboxes(Namespace):
     async def create_messages_batch_modify(
         self,
         *,
-        email: str,
+        email: str | int,
         ids: Sequence[str] | None = None,
         add_label_ids: Sequence[str] | None = None,
         remove_label_ids: Sequence[str] | None = None,
@@ -362,7 +362,7 @@ class Mailboxes(Namespace):
     async def create_settings_delegate(
         self,
         *,
-        email: str,
+        email: str | int,
         delegate_email: str | None = None,
         delegate_access: Literal["dlgreviewer", "dlgauthor", "dlgeditor"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -404,7 +404,7 @@ class Mailboxes(Namespace):
     async def create_settings_filter(
         self,
         *,
-        email: str,
+        email: str | int,
         criteria: m.MailboxesCreateSettingsFilterCriteriaParam | Mapping[str, Any] | None = None,
         action: m.MailboxesCreateSettingsFilterActionParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -443,8 +443,8 @@ class Mailboxes(Namespace):
     async def create_thread_modify(
         self,
         *,
-        email: str,
-        thread_id: str,
+        email: str | int,
+        thread_id: str | int,
         add_label_ids: Sequence[str] | None = None,
         remove_label_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -486,8 +486,8 @@ class Mailboxes(Namespace):
     async def create_thread_trash(
         self,
         *,
-        email: str,
-        thread_id: str,
+        email: str | int,
+        thread_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateThreadModifyResponse:
         """Move the specified thread to TRASH folder.
@@ -523,8 +523,8 @@ class Mailboxes(Namespace):
     async def create_thread_untrash(
         self,
         *,
-        email: str,
-        thread_id: str,
+        email: str | int,
+        thread_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateThreadModifyResponse:
         """Move the specified thread out of TRASH folder.
@@ -560,8 +560,8 @@ class Mailboxes(Namespace):
     async def delete_draft(
         self,
         *,
-        email: str,
-        draft_id: str,
+        email: str | int,
+        draft_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing draft email.
@@ -592,8 +592,8 @@ class Mailboxes(Namespace):
     async def delete_label(
         self,
         *,
-        email: str,
-        label_id: str,
+        email: str | int,
+        label_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing label from mailbox.
@@ -625,8 +625,8 @@ class Mailboxes(Namespace):
     async def delete_message(
         self,
         *,
-        email: str,
-        message_id: str,
+        email: str | int,
+        message_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing email.
@@ -657,8 +657,8 @@ class Mailboxes(Namespace):
     async def delete_settings_delegate(
         self,
         *,
-        email: str,
-        delegate_email: str,
+        email: str | int,
+        delegate_email: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Revoke an existing delegate access from the mailbox.
@@ -690,8 +690,8 @@ class Mailboxes(Namespace):
     async def delete_settings_filter(
         self,
         *,
-        email: str,
-        filter_id: str,
+        email: str | int,
+        filter_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete the specified email filter.
@@ -722,8 +722,8 @@ class Mailboxes(Namespace):
     async def delete_thread(
         self,
         *,
-        email: str,
-        thread_id: str,
+        email: str | int,
+        thread_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an existing email thread.
@@ -755,8 +755,8 @@ class Mailboxes(Namespace):
     async def get_draft(
         self,
         *,
-        email: str,
-        draft_id: str,
+        email: str | int,
+        draft_id: str | int,
         format: Literal["full", "metadata", "raw", "minimal"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesGetDraftResponse:
@@ -795,8 +795,8 @@ class Mailboxes(Namespace):
     async def get_label(
         self,
         *,
-        email: str,
-        label_id: str,
+        email: str | int,
+        label_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListLabelsResponseLabelsItem:
         """Get the specified label in mailbox.
@@ -831,8 +831,8 @@ class Mailboxes(Namespace):
     async def get_message(
         self,
         *,
-        email: str,
-        message_id: str,
+        email: str | int,
+        message_id: str | int,
         format: Literal["full", "minimal", "metadata", "raw"] | str | None = None,
         metadata_headers: str | None = None,
         **options: Unpack[RequestOptions],
@@ -874,9 +874,9 @@ class Mailboxes(Namespace):
     async def get_message_attachment(
         self,
         *,
-        email: str,
-        message_id: str,
-        attachment_id: str,
+        email: str | int,
+        message_id: str | int,
+        attachment_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesGetDraftResponseMessagePayloadBody:
         """Get the specified attachment for an email.
@@ -912,7 +912,7 @@ class Mailboxes(Namespace):
     async def get_profile(
         self,
         *,
-        email: str,
+        email: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesGetProfileResponse:
         """Get the mailbox profile.
@@ -946,8 +946,8 @@ class Mailboxes(Namespace):
     async def get_settings_delegate(
         self,
         *,
-        email: str,
-        delegate_email: str,
+        email: str | int,
+        delegate_email: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListSettingsDelegatesResponseDelegatesItem:
         """Get the specified delegate on the mailbox.
@@ -983,8 +983,8 @@ class Mailboxes(Namespace):
     async def get_settings_filter(
         self,
         *,
-        email: str,
-        filter_id: str,
+        email: str | int,
+        filter_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListSettingsFiltersResponseFilterItem:
         """Get the specified email filter.
@@ -1019,7 +1019,7 @@ class Mailboxes(Namespace):
     async def get_settings_vacation(
         self,
         *,
-        email: str,
+        email: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesGetSettingsVacationResponse:
         """Get mailbox vacation response setting.
@@ -1053,8 +1053,8 @@ class Mailboxes(Namespace):
     async def get_thread(
         self,
         *,
-        email: str,
-        thread_id: str,
+        email: str | int,
+        thread_id: str | int,
         format: Literal["full", "metadata", "minimal"] | str | None = None,
         metadata_headers: str | None = None,
         max_results: str | None = None,
@@ -1102,7 +1102,7 @@ class Mailboxes(Namespace):
     async def list_drafts(
         self,
         *,
-        email: str,
+        email: str | int,
         include_spam_trash: bool | None = None,
         max_results: int | None = None,
         page_token: str | None = None,
@@ -1148,7 +1148,7 @@ class Mailboxes(Namespace):
     async def list_history(
         self,
         *,
-        email: str,
+        email: str | int,
         start_history_id: str,
         max_results: int | None = None,
         page_token: str | None = None,
@@ -1202,7 +1202,7 @@ class Mailboxes(Namespace):
     async def list_labels(
         self,
         *,
-        email: str,
+        email: str | int,
         format: Literal["full", "basic", "minimal"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListLabelsResponse:
@@ -1240,7 +1240,7 @@ class Mailboxes(Namespace):
     async def list_messages(
         self,
         *,
-        email: str,
+        email: str | int,
         max_results: str | None = None,
         page_token: str | None = None,
         label_ids: str | None = None,
@@ -1289,7 +1289,7 @@ class Mailboxes(Namespace):
     async def list_settings_delegates(
         self,
         *,
-        email: str,
+        email: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListSettingsDelegatesResponse:
         """List delegates on the mailbox.
@@ -1324,7 +1324,7 @@ class Mailboxes(Namespace):
     async def list_settings_filters(
         self,
         *,
-        email: str,
+        email: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesListSettingsFiltersResponse:
         """List email filters.
@@ -1358,7 +1358,7 @@ class Mailboxes(Namespace):
     async def list_threads(
         self,
         *,
-        email: str,
+        email: str | int,
         include_spam_trash: Literal["true", "false"] | str | None = None,
         label_ids: str | None = None,
         max_results: str | None = None,
@@ -1407,8 +1407,8 @@ class Mailboxes(Namespace):
     async def patch_label_in_mailbox(
         self,
         *,
-        email: str,
-        label_id: str,
+        email: str | int,
+        label_id: str | int,
         name: str | None = None,
         parent_id: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
@@ -1459,7 +1459,7 @@ class Mailboxes(Namespace):
     async def send_drafts(
         self,
         *,
-        email: str,
+        email: str | int,
         id: str | None = None,
         message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -1500,7 +1500,7 @@ class Mailboxes(Namespace):
     async def send_messages(
         self,
         *,
-        email: str,
+        email: str | int,
         raw: str | None = None,
         label_ids: Sequence[str] | None = None,
         send_time: str | None = None,
@@ -1543,8 +1543,8 @@ class Mailboxes(Namespace):
     async def update_draft(
         self,
         *,
-        email: str,
-        draft_id: str,
+        email: str | int,
+        draft_id: str | int,
         message: m.MailboxesCreateDraftMessageParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.MailboxesCreateDraftResponse:
@@ -1582,8 +1582,8 @@ class Mailboxes(Namespace):
     async def update_label_in_mailbox(
         self,
         *,
-        email: str,
-        label_id: str,
+        email: str | int,
+        label_id: str | int,
         name: str | None = None,
         parentld: str | None = None,
         message_list_visibilitystring: Literal["show", "hide"] | str | None = None,
@@ -1634,7 +1634,7 @@ class Mailboxes(Namespace):
     async def update_settings_vacation(
         self,
         *,
-        email: str,
+        email: str | int,
         enable_auto_reply: bool | None = None,
         response_subject: str | None = None,
         response_body_plain_text: str | None = None,

@@ -118,7 +118,7 @@ class App(Namespace):
     async def delete_event_subscription(
         self,
         *,
-        event_subscription_id: str,
+        event_subscription_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an event subscription.
@@ -231,7 +231,7 @@ class App(Namespace):
     async def update_event_subscription(
         self,
         *,
-        event_subscription_id: str,
+        event_subscription_id: str | int,
         user_ids: Sequence[str] | None = None,
         account_id: str | None = None,
         team_ids: Sequence[str] | None = None,

@@ -100,7 +100,7 @@ class Apps(Namespace):
     async def create_deeplink(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         type: Literal[1, 2] | int | None = None,
         target: Literal["meeting", "panel", "modal"] | str | None = None,
         action: str | None = None,
@@ -137,7 +137,7 @@ class Apps(Namespace):
     async def create_pre_approve(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         action: Literal["approve_all", "approve_user", "disapprove_user", "approve_group", "disapprove_group", "disapprove_all"] | str | None = None,
         user_ids: Sequence[str] | None = None,
         group_ids: Sequence[str] | None = None,
@@ -177,7 +177,7 @@ class Apps(Namespace):
     async def create_request(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         action: Literal["add_all", "add_user", "add_group"] | str | None = None,
         user_ids: Sequence[str] | None = None,
         group_ids: Sequence[str] | None = None,
@@ -214,7 +214,7 @@ class Apps(Namespace):
     async def create_rotate_client_secret(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         action: Literal["new", "update"] | str | None = None,
         revoke_old_secret_time: str | datetime | None = None,
         **options: Unpack[RequestOptions],
@@ -250,7 +250,7 @@ class Apps(Namespace):
     async def delete(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Deletes an app.
@@ -272,7 +272,7 @@ class Apps(Namespace):
     async def get(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AppsGetResponse:
         """Get information about an app.
@@ -298,7 +298,7 @@ class Apps(Namespace):
     async def get_manifest(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AppsGetManifestResponse:
         """Export an app manifest from an existing app.
@@ -361,7 +361,7 @@ class Apps(Namespace):
     def list_api_call_logs(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         page_size: int | None = None,
         duration: Literal[7, 14, 30] | int | None = None,
         query: str | None = None,
@@ -404,7 +404,7 @@ class Apps(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         type: Literal["active_requests", "past_requests"] | str | None = None,
         **options: Unpack[PageOptions],
@@ -442,7 +442,7 @@ class Apps(Namespace):
     def list_requests(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         page_size: int | None = None,
         status: Literal["pending", "approved", "rejected"] | str | None = None,
         **options: Unpack[PageOptions],
@@ -481,7 +481,7 @@ class Apps(Namespace):
     def list_webhook_logs(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         page_size: int | None = None,
         from_: str | None = None,
         to: str | None = None,
@@ -529,7 +529,7 @@ class Apps(Namespace):
     async def update_manifest(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         manifest: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -556,7 +556,7 @@ class Apps(Namespace):
     async def update_requests(
         self,
         *,
-        app_id: str,
+        app_id: str | int,
         action: Literal["approve_all", "approve", "decline_all", "decline", "cancel"] | str | None = None,
         request_user_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -589,8 +589,8 @@ class Apps(Namespace):
     async def update_subscription(
         self,
         *,
-        app_id: str,
-        user_id: str,
+        app_id: str | int,
+        user_id: str | int,
         action: Literal["enable", "disable"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

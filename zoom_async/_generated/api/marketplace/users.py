@@ -45,7 +45,7 @@ class Users(Namespace):
     async def entitlements(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersEntitlementsResponse:
         """Get a user's entitlements.

@@ -68,7 +68,7 @@ class Numbers(Namespace):
     async def get(
         self,
         *,
-        phone_number_id: str,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.NumbersGetResponse:
         """Get a phone number.
@@ -149,7 +149,7 @@ class Numbers(Namespace):
     async def update(
         self,
         *,
-        phone_number_id: str,
+        phone_number_id: str | int,
         display_name: str | None = None,
         caller_id_name: str | None = None,
         confirm_address_update: bool | None = None,

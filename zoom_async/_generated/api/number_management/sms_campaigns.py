@@ -45,7 +45,7 @@ class SmsCampaigns(Namespace):
     async def create_phone_number(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         phone_number_ids: Sequence[str] | None = None,
         loa_authorizing_person: str | None = None,
         contact_number: str | None = None,
@@ -86,7 +86,7 @@ class SmsCampaigns(Namespace):
     async def delete_phone_numbers(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         phone_number_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -116,7 +116,7 @@ class SmsCampaigns(Namespace):
     async def get(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SmsCampaignsGetResponse:
         """Get an SMS campaign.

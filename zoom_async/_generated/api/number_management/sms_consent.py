@@ -81,7 +81,7 @@ class SmsConsent(Namespace):
     async def create_phone_number(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         phone_number_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -129,7 +129,7 @@ class SmsConsent(Namespace):
     async def delete_phone_numbers(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         phone_number_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -154,7 +154,7 @@ class SmsConsent(Namespace):
     async def get(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SmsConsentCreateResponse:
         """Get an SMS consent policy.
@@ -211,7 +211,7 @@ class SmsConsent(Namespace):
     def list_phone_numbers(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.SmsConsentListPhoneNumbersItem]:
@@ -244,7 +244,7 @@ class SmsConsent(Namespace):
     async def update(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         consent_name: str | None = None,
         description: str | None = None,
         in_out_bound: m.SmsConsentCreateInOutBoundParam | Mapping[str, Any] | None = None,

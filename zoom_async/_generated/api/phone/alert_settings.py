@@ -119,7 +119,7 @@ class AlertSettings(Namespace):
     async def delete(
         self,
         *,
-        alert_setting_id: str,
+        alert_setting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an alert setting.
@@ -145,7 +145,7 @@ class AlertSettings(Namespace):
     async def get(
         self,
         *,
-        alert_setting_id: str,
+        alert_setting_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AlertSettingsGetResponse:
         """Get alert setting details.
@@ -219,7 +219,7 @@ class AlertSettings(Namespace):
     async def update(
         self,
         *,
-        alert_setting_id: str,
+        alert_setting_id: str | int,
         alert_setting_name: str | None = None,
         rule_conditions: Sequence[m.AlertSettingsCreateRuleConditionsItemParam | Mapping[str, Any]] | None = None,
         target_ids: Sequence[str] | None = None,

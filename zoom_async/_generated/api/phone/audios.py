@@ -45,7 +45,7 @@ class Audios(Namespace):
     async def batch(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         attachments: Sequence[m.AudiosBatchAttachmentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AudiosListResponse:
@@ -84,7 +84,7 @@ class Audios(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         audio_name: str | None = None,
         text: str | None = None,
         voice_language: str | None = None,
@@ -125,7 +125,7 @@ class Audios(Namespace):
     async def delete(
         self,
         *,
-        audio_id: str,
+        audio_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an audio item.
@@ -151,7 +151,7 @@ class Audios(Namespace):
     async def get(
         self,
         *,
-        audio_id: str,
+        audio_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AudiosGetResponse:
         """Get an audio item.
@@ -181,7 +181,7 @@ class Audios(Namespace):
     async def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AudiosListResponse:
         """List audio items.
@@ -214,7 +214,7 @@ class Audios(Namespace):
     async def update(
         self,
         *,
-        audio_id: str,
+        audio_id: str | int,
         name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

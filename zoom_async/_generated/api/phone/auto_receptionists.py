@@ -81,7 +81,7 @@ class AutoReceptionists(Namespace):
     async def create_phone_number(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         phone_numbers: Sequence[m.AutoReceptionistsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -114,8 +114,8 @@ class AutoReceptionists(Namespace):
     async def create_policy(
         self,
         *,
-        auto_receptionist_id: str,
-        policy_type: str,
+        auto_receptionist_id: str | int,
+        policy_type: str | int,
         voicemail_access_member: m.AutoReceptionistsCreatePolicyVoicemailAccessMemberParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.AutoReceptionistsCreatePolicyResponse:
@@ -150,7 +150,7 @@ class AutoReceptionists(Namespace):
     async def delete(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a non-primary auto receptionist.
@@ -181,8 +181,8 @@ class AutoReceptionists(Namespace):
     async def delete_phone_number(
         self,
         *,
-        auto_receptionist_id: str,
-        phone_number_id: str,
+        auto_receptionist_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a phone number.
@@ -211,7 +211,7 @@ class AutoReceptionists(Namespace):
     async def delete_phone_numbers(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign all phone numbers.
@@ -237,8 +237,8 @@ class AutoReceptionists(Namespace):
     async def delete_policy(
         self,
         *,
-        auto_receptionist_id: str,
-        policy_type: str,
+        auto_receptionist_id: str | int,
+        policy_type: str | int,
         shared_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -272,7 +272,7 @@ class AutoReceptionists(Namespace):
     async def get(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoReceptionistsGetResponse:
         """Get an auto receptionist.
@@ -338,7 +338,7 @@ class AutoReceptionists(Namespace):
     async def list_ivr(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         hours_type: str | None = None,
         holiday_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -377,7 +377,7 @@ class AutoReceptionists(Namespace):
     async def list_policies(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AutoReceptionistsListPoliciesResponse:
         """Get an auto receptionist policy.
@@ -408,7 +408,7 @@ class AutoReceptionists(Namespace):
     async def update(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         cost_center: str | None = None,
         department: str | None = None,
         extension_number: int | None = None,
@@ -458,7 +458,7 @@ class AutoReceptionists(Namespace):
     async def update_ivr(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         audio_prompt_id: str | None = None,
         caller_enters_no_action: m.AutoReceptionistsUpdateIvrCallerEntersNoActionParam | Mapping[str, Any] | None = None,
         holiday_id: str | None = None,
@@ -498,7 +498,7 @@ class AutoReceptionists(Namespace):
     async def update_policies(
         self,
         *,
-        auto_receptionist_id: str,
+        auto_receptionist_id: str | int,
         voicemail_transcription: m.AutoReceptionistsUpdatePoliciesVoicemailTranscriptionParam | Mapping[str, Any] | None = None,
         voicemail_notification_by_email: m.AutoReceptionistsUpdatePoliciesVoicemailNotificationByEmailParam | Mapping[str, Any] | None = None,
         sms: m.AutoReceptionistsUpdatePoliciesSmsParam | Mapping[str, Any] | None = None,
@@ -534,8 +534,8 @@ class AutoReceptionists(Namespace):
     async def update_policy(
         self,
         *,
-        auto_receptionist_id: str,
-        policy_type: str,
+        auto_receptionist_id: str | int,
+        policy_type: str | int,
         voicemail_access_member: m.AutoReceptionistsUpdatePolicyVoicemailAccessMemberParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class BillingAccounts(Namespace):
     async def get(
         self,
         *,
-        billing_account_id: str,
+        billing_account_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.BillingAccountsListResponseBillingAccountsItem:
         """Get billing account details.

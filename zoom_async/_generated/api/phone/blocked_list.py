@@ -102,7 +102,7 @@ class BlockedList(Namespace):
     async def delete(
         self,
         *,
-        blocked_list_id: str,
+        blocked_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a blocked list.
@@ -132,7 +132,7 @@ class BlockedList(Namespace):
     async def get(
         self,
         *,
-        blocked_list_id: str,
+        blocked_list_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.BlockedListListItem:
         """Get blocked list details.
@@ -206,7 +206,7 @@ class BlockedList(Namespace):
     async def update(
         self,
         *,
-        blocked_list_id: str,
+        blocked_list_id: str | int,
         block_type: Literal["inbound", "outbound"] | str | None = None,
         comment: str | None = None,
         country: str | None = None,

@@ -45,7 +45,7 @@ class CallElement(Namespace):
     async def get(
         self,
         *,
-        call_element_id: str,
+        call_element_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallElementGetResponse:
         """Get call element.

@@ -45,8 +45,8 @@ class CallHistory(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        call_log_id: str,
+        user_id: str | int,
+        call_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user's call history.
@@ -77,7 +77,7 @@ class CallHistory(Namespace):
     async def get(
         self,
         *,
-        call_history_uuid: str,
+        call_history_uuid: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallHistoryGetResponse:
         """Get call history.
@@ -107,7 +107,7 @@ class CallHistory(Namespace):
     async def get_sync(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         sync_type: str | None = None,
         count: int | None = None,
         sync_token: str | None = None,
@@ -227,7 +227,7 @@ class CallHistory(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -310,7 +310,7 @@ class CallHistory(Namespace):
     async def update_client_code(
         self,
         *,
-        call_log_id: str,
+        call_log_id: str | int,
         client_code: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class CallHistoryDetail(Namespace):
     async def get(
         self,
         *,
-        call_history_id: str,
+        call_history_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallHistoryDetailGetResponse:
         """Get call history detail.

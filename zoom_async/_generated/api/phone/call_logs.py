@@ -45,8 +45,8 @@ class CallLogs(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        call_log_id: str,
+        user_id: str | int,
+        call_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a user's call log.
@@ -75,7 +75,7 @@ class CallLogs(Namespace):
     async def get(
         self,
         *,
-        call_log_id: str,
+        call_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallLogsGetResponse:
         """Get call log details.
@@ -107,7 +107,7 @@ class CallLogs(Namespace):
     async def get_recordings(
         self,
         *,
-        id: str,
+        id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallLogsGetRecordingsResponse:
         """Get recording by call ID.
@@ -141,8 +141,8 @@ class CallLogs(Namespace):
     async def get_voice_mail(
         self,
         *,
-        user_id: str,
-        id: str,
+        user_id: str | int,
+        id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallLogsGetVoiceMailResponse:
         """Get user voicemail details from a call log.
@@ -237,7 +237,7 @@ class CallLogs(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -293,7 +293,7 @@ class CallLogs(Namespace):
     async def list_sync(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         sync_type: Literal["FSync", "ISync", "BSync"] | str | None = None,
         count: int | None = None,
         sync_token: str | None = None,
@@ -333,7 +333,7 @@ class CallLogs(Namespace):
     async def update_client_code(
         self,
         *,
-        call_log_id: str,
+        call_log_id: str | int,
         client_code: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

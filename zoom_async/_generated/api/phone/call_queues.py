@@ -98,7 +98,7 @@ class CallQueues(Namespace):
     async def create_member(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         members: m.CallQueuesCreateMembersParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -127,7 +127,7 @@ class CallQueues(Namespace):
     async def create_phone_number(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         phone_numbers: Sequence[m.CallQueuesCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -159,8 +159,8 @@ class CallQueues(Namespace):
     async def create_policy(
         self,
         *,
-        call_queue_id: str,
-        policy_type: str,
+        call_queue_id: str | int,
+        policy_type: str | int,
         voicemail_access_members: Sequence[m.CallQueuesCreatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CallQueuesGetResponsePolicy:
@@ -199,7 +199,7 @@ class CallQueues(Namespace):
     async def delete(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a call queue.
@@ -230,8 +230,8 @@ class CallQueues(Namespace):
     async def delete_member(
         self,
         *,
-        call_queue_id: str,
-        member_id: str,
+        call_queue_id: str | int,
+        member_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a member.
@@ -262,7 +262,7 @@ class CallQueues(Namespace):
     async def delete_members(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign all members.
@@ -290,8 +290,8 @@ class CallQueues(Namespace):
     async def delete_phone_number(
         self,
         *,
-        call_queue_id: str,
-        phone_number_id: str,
+        call_queue_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a phone number.
@@ -321,7 +321,7 @@ class CallQueues(Namespace):
     async def delete_phone_numbers(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign all phone numbers.
@@ -352,8 +352,8 @@ class CallQueues(Namespace):
     async def delete_policy(
         self,
         *,
-        call_queue_id: str,
-        policy_type: str,
+        call_queue_id: str | int,
+        policy_type: str | int,
         shared_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -387,7 +387,7 @@ class CallQueues(Namespace):
     async def get(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallQueuesGetResponse:
         """Get call queue details.
@@ -471,7 +471,7 @@ class CallQueues(Namespace):
     async def list_members(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CallQueuesListMembersResponse:
         """List call queue members.
@@ -504,7 +504,7 @@ class CallQueues(Namespace):
     def list_recordings(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -550,7 +550,7 @@ class CallQueues(Namespace):
     async def update(
         self,
         *,
-        call_queue_id: str,
+        call_queue_id: str | int,
         cost_center: str | None = None,
         department: str | None = None,
         description: str | None = None,
@@ -607,8 +607,8 @@ class CallQueues(Namespace):
     async def update_policy(
         self,
         *,
-        call_queue_id: str,
-        policy_type: str,
+        call_queue_id: str | int,
+        policy_type: str | int,
         voicemail_access_members: Sequence[m.CallQueuesUpdatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

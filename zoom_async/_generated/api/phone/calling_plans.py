@@ -45,7 +45,7 @@ class CallingPlans(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         calling_plans: Sequence[m.CallingPlansCreateCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -75,8 +75,8 @@ class CallingPlans(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        plan_type: str,
+        user_id: str | int,
+        plan_type: str | int,
         billing_account_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -133,7 +133,7 @@ class CallingPlans(Namespace):
     async def update(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         source_type: int | None = None,
         target_type: int | None = None,
         source_billing_subscription_id: str | None = None,

@@ -74,7 +74,7 @@ class CarrierReseller(Namespace):
     async def delete_number(
         self,
         *,
-        number: str,
+        number: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a phone number.

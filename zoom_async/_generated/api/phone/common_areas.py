@@ -129,7 +129,7 @@ class CommonAreas(Namespace):
     async def create_calling_plan(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         calling_plans: Sequence[m.CommonAreasCreateCallingPlanCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreateCallingPlanResponse:
@@ -162,7 +162,7 @@ class CommonAreas(Namespace):
     async def create_outbound_calling_exception_rule(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         exception_rule: m.CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreateOutboundCallingExceptionRuleResponse:
@@ -196,7 +196,7 @@ class CommonAreas(Namespace):
     async def create_phone_number(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         phone_numbers: Sequence[m.CommonAreasCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasCreatePhoneNumberResponse:
@@ -229,8 +229,8 @@ class CommonAreas(Namespace):
     async def create_setting(
         self,
         *,
-        common_area_id: str,
-        setting_type: str,
+        common_area_id: str | int,
+        setting_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -265,7 +265,7 @@ class CommonAreas(Namespace):
     async def create_template_id(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         common_area_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -297,7 +297,7 @@ class CommonAreas(Namespace):
     async def delete(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a common area.
@@ -323,8 +323,8 @@ class CommonAreas(Namespace):
     async def delete_calling_plan(
         self,
         *,
-        common_area_id: str,
-        type: str,
+        common_area_id: str | int,
+        type: str | int,
         billing_account_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -355,8 +355,8 @@ class CommonAreas(Namespace):
     async def delete_outbound_calling_exception_rule(
         self,
         *,
-        common_area_id: str,
-        exception_rule_id: str,
+        common_area_id: str | int,
+        exception_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete common area level outbound calling exception rule.
@@ -382,8 +382,8 @@ class CommonAreas(Namespace):
     async def delete_phone_number(
         self,
         *,
-        common_area_id: str,
-        phone_number_id: str,
+        common_area_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign phone numbers from common area.
@@ -410,8 +410,8 @@ class CommonAreas(Namespace):
     async def delete_setting(
         self,
         *,
-        common_area_id: str,
-        setting_type: str,
+        common_area_id: str | int,
+        setting_type: str | int,
         device_id: str | None = None,
         holiday_hour_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -446,7 +446,7 @@ class CommonAreas(Namespace):
     async def get(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CommonAreasGetResponse:
         """Get common area details.
@@ -477,7 +477,7 @@ class CommonAreas(Namespace):
     async def get_settings(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         setting_type: Literal["desk_phone", "holiday_hours", "custom_hours"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -595,7 +595,7 @@ class CommonAreas(Namespace):
     def list_outbound_calling_countries_regions(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.CommonAreasListOutboundCallingCountriesRegionsItem]:
@@ -632,7 +632,7 @@ class CommonAreas(Namespace):
     def list_outbound_calling_exception_rules(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         country: str | None = None,
         keyword: str | None = None,
         match_type: Literal["phoneNumber", "prefix"] | str | None = None,
@@ -676,7 +676,7 @@ class CommonAreas(Namespace):
     async def update(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         area_code: str | None = None,
         cost_center: str | None = None,
         country_iso_code: str | None = None,
@@ -728,7 +728,7 @@ class CommonAreas(Namespace):
     async def update_outbound_calling_countries_regions(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         country_regions: Sequence[m.CommonAreasUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -756,8 +756,8 @@ class CommonAreas(Namespace):
     async def update_outbound_calling_exception_rule(
         self,
         *,
-        common_area_id: str,
-        exception_rule_id: str,
+        common_area_id: str | int,
+        exception_rule_id: str | int,
         exception_rule: m.CommonAreasCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -788,7 +788,7 @@ class CommonAreas(Namespace):
     async def update_pin_code(
         self,
         *,
-        common_area_id: str,
+        common_area_id: str | int,
         pin_code: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -820,8 +820,8 @@ class CommonAreas(Namespace):
     async def update_setting(
         self,
         *,
-        common_area_id: str,
-        setting_type: str,
+        common_area_id: str | int,
+        setting_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

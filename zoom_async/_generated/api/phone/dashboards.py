@@ -45,7 +45,7 @@ class Dashboards(Namespace):
     async def call_log(
         self,
         *,
-        call_id: str,
+        call_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsCallLogResponse:
         """Get call details from call log.
@@ -79,7 +79,7 @@ class Dashboards(Namespace):
     async def call_log_qos(
         self,
         *,
-        call_id: str,
+        call_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DashboardsCallLogQosResponse:
         """Get call QoS.

@@ -96,7 +96,7 @@ class Devices(Namespace):
     async def create_extension(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         assignee_extension_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -132,7 +132,7 @@ class Devices(Namespace):
     async def create_reboot(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Reboot a desk phone.
@@ -159,7 +159,7 @@ class Devices(Namespace):
     async def delete(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a device.
@@ -187,8 +187,8 @@ class Devices(Namespace):
     async def delete_extension(
         self,
         *,
-        device_id: str,
-        extension_id: str,
+        device_id: str | int,
+        extension_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign an entity from the device.
@@ -217,7 +217,7 @@ class Devices(Namespace):
     async def get(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DevicesGetResponse:
         """Get device details.
@@ -302,7 +302,7 @@ class Devices(Namespace):
     async def list_line_keys(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DevicesListLineKeysResponse:
         """Get device line keys information.
@@ -364,7 +364,7 @@ class Devices(Namespace):
     async def update(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         assigned_to: str | None = None,
         display_name: str | None = None,
         provision_template_id: str | None = None,
@@ -398,7 +398,7 @@ class Devices(Namespace):
     async def update_line_keys(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         positions: Sequence[m.DevicesUpdateLineKeysPositionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -427,7 +427,7 @@ class Devices(Namespace):
     async def update_provision_templates(
         self,
         *,
-        device_id: str,
+        device_id: str | int,
         provision_template_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

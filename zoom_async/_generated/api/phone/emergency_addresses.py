@@ -93,7 +93,7 @@ class EmergencyAddresses(Namespace):
     async def delete(
         self,
         *,
-        emergency_address_id: str,
+        emergency_address_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an emergency address.
@@ -119,7 +119,7 @@ class EmergencyAddresses(Namespace):
     async def get(
         self,
         *,
-        emergency_address_id: str,
+        emergency_address_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EmergencyAddressesListItem:
         """Get emergency address details.
@@ -201,7 +201,7 @@ class EmergencyAddresses(Namespace):
     async def update(
         self,
         *,
-        emergency_address_id: str,
+        emergency_address_id: str | int,
         address_line1: str | None = None,
         address_line2: str | None = None,
         city: str | None = None,

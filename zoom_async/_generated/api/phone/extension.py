@@ -45,8 +45,8 @@ class Extension(Namespace):
     async def create_call_handling_setting(
         self,
         *,
-        extension_id: str,
-        setting_type: str,
+        extension_id: str | int,
+        setting_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -86,7 +86,7 @@ class Extension(Namespace):
     async def create_inbound_blocked_rule(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         match_type: Literal["prefix", "phoneNumber", "SMS-shortCodes"] | str | None = None,
         blocked_number: str | None = None,
         type: Literal["block_for_other_reasons", "block_as_threat"] | str | None = None,
@@ -135,8 +135,8 @@ class Extension(Namespace):
     async def delete_call_handling_setting(
         self,
         *,
-        extension_id: str,
-        setting_type: str,
+        extension_id: str | int,
+        setting_type: str | int,
         call_forwarding_id: str | None = None,
         holiday_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -177,7 +177,7 @@ class Extension(Namespace):
     async def delete_inbound_blocked_rules(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         blocked_rule_id: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -209,8 +209,8 @@ class Extension(Namespace):
     async def delete_line_key(
         self,
         *,
-        extension_id: str,
-        line_key_id: str,
+        extension_id: str | int,
+        line_key_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a line key setting.
@@ -237,7 +237,7 @@ class Extension(Namespace):
     async def get_call_handling_settings(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ExtensionGetCallHandlingSettingsResponse:
         """Get call handling settings.
@@ -273,7 +273,7 @@ class Extension(Namespace):
     def list_fax_logs(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         page_size: int | None = None,
         sender_number: str | None = None,
         receiver_number: str | None = None,
@@ -315,7 +315,7 @@ class Extension(Namespace):
     def list_inbound_blocked_rules(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         keyword: str | None = None,
         match_type: Literal["prefix", "phoneNumber", "SMS-shortCodes"] | str | None = None,
         type: Literal["block_for_other_reasons", "block_as_threat"] | str | None = None,
@@ -364,7 +364,7 @@ class Extension(Namespace):
     async def list_line_keys(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ExtensionListLineKeysResponse:
         """Get line key position and settings information.
@@ -394,8 +394,8 @@ class Extension(Namespace):
     async def update_call_handling_setting(
         self,
         *,
-        extension_id: str,
-        setting_type: str,
+        extension_id: str | int,
+        setting_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -433,7 +433,7 @@ class Extension(Namespace):
     async def update_line_keys(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         line_keys: Sequence[m.ExtensionUpdateLineKeysLineKeysItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -105,7 +105,7 @@ class ExternalContacts(Namespace):
     async def delete(
         self,
         *,
-        external_contact_id: str,
+        external_contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an external contact.
@@ -131,7 +131,7 @@ class ExternalContacts(Namespace):
     async def get(
         self,
         *,
-        external_contact_id: str,
+        external_contact_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ExternalContactsListItem:
         """Get external contact details.
@@ -197,7 +197,7 @@ class ExternalContacts(Namespace):
     async def update(
         self,
         *,
-        external_contact_id: str,
+        external_contact_id: str | int,
         description: str | None = None,
         email: str | None = None,
         extension_number: str | None = None,

@@ -85,49 +85,11 @@ class Fax(Namespace):
             )
         )
 
-    @api_method("phone.fax.create_file", model="FaxCreateFileResponse")
-    async def create_file(
-        self,
-        *,
-        file: Mapping[str, Any],
-        expire: float | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.FaxCreateFileResponse:
-        """Upload fax file.
-
-        Uploads fax file
-
-        Note:
-        * Please use `https://fileapi.zoom.us` instead of `https://api.zoom.us`, the full path
-          is `https://fileapi.zoom.us/v2/fax/files`
-        * Supported file formats: `.zip`
-        * The maximum size of file is 50MB
-
-        ``POST /fax/files`` (operationId ``UploadFaxFiles``, phone API); rate limit: Resource-intensive.
-
-        Args:
-            file: The fax file which need upload.
-            expire: The time to live in seconds for the uploaded file. Zoom's default:
-                ``259200``.
-        """
-        return cast(
-            "m.FaxCreateFileResponse",
-            await self._request(
-                "phone.fax.create_file",
-                path={},
-                query={"expire": expire},
-                files={},
-                form={"file": file},
-                model="FaxCreateFileResponse",
-                options=options,
-            )
-        )
-
     @api_method("phone.fax.delete_log")
     async def delete_log(
         self,
         *,
-        fax_log_id: str,
+        fax_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete fax log.
@@ -153,7 +115,7 @@ class Fax(Namespace):
     async def get_log(
         self,
         *,
-        fax_log_id: str,
+        fax_log_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.FaxGetLogResponseItem]:
         """Get fax log details.
@@ -183,8 +145,8 @@ class Fax(Namespace):
     async def get_log_file(
         self,
         *,
-        fax_log_id: str,
-        file_id: str,
+        fax_log_id: str | int,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download fax file.
@@ -256,7 +218,7 @@ class Fax(Namespace):
     async def update_log(
         self,
         *,
-        fax_log_id: str,
+        fax_log_id: str | int,
         read_status: Literal["read", "unread"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -279,4 +241,42 @@ class Fax(Namespace):
                 path={"faxLogId": fax_log_id},
                 query={"read_status": read_status},
                 options=options,
+        )
+
+    @api_method("phone.fax.upload_file", model="FaxUploadFileResponse")
+    async def upload_file(
+        self,
+        *,
+        file: Mapping[str, Any],
+        expire: float | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.FaxUploadFileResponse:
+        """Upload fax file.
+
+        Uploads fax file
+
+        Note:
+        * Please use `https://fileapi.zoom.us` instead of `https://api.zoom.us`, the full path
+          is `https://fileapi.zoom.us/v2/fax/files`
+        * Supported file formats: `.zip`
+        * The maximum size of file is 50MB
+
+        ``POST /fax/files`` (operationId ``UploadFaxFiles``, phone API); rate limit: Resource-intensive.
+
+        Args:
+            file: The fax file which need upload.
+            expire: The time to live in seconds for the uploaded file. Zoom's default:
+                ``259200``.
+        """
+        return cast(
+            "m.FaxUploadFileResponse",
+            await self._request(
+                "phone.fax.upload_file",
+                path={},
+                query={"expire": expire},
+                files={},
+                form={"file": file},
+                model="FaxUploadFileResponse",
+                options=options,
+            )
         )

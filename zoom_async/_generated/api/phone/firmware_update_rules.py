@@ -86,7 +86,7 @@ class FirmwareUpdateRules(Namespace):
     async def delete(
         self,
         *,
-        rule_id: str,
+        rule_id: str | int,
         restart_type: Literal[1, 2] | int | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -116,7 +116,7 @@ class FirmwareUpdateRules(Namespace):
     async def get(
         self,
         *,
-        rule_id: str,
+        rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.FirmwareUpdateRulesGetResponse:
         """Get firmware update rule information.
@@ -184,7 +184,7 @@ class FirmwareUpdateRules(Namespace):
     async def update(
         self,
         *,
-        rule_id: str,
+        rule_id: str | int,
         version: str | None = None,
         device_type: str | None = None,
         device_model: str | None = None,

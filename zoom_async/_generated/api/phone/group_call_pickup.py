@@ -92,7 +92,7 @@ class GroupCallPickup(Namespace):
     async def create_member(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         member_extension_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -121,7 +121,7 @@ class GroupCallPickup(Namespace):
     async def delete(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete group call pickup objects.
@@ -147,8 +147,8 @@ class GroupCallPickup(Namespace):
     async def delete_member(
         self,
         *,
-        group_id: str,
-        extension_id: str,
+        group_id: str | int,
+        extension_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove members from call pickup group.
@@ -175,7 +175,7 @@ class GroupCallPickup(Namespace):
     async def get(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.GroupCallPickupGetResponse:
         """Get call pickup group by ID.
@@ -245,7 +245,7 @@ class GroupCallPickup(Namespace):
     def list_members(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         page_size: int | None = None,
         site_id: str | None = None,
         extension_type: Literal["user", "commonArea"] | str | None = None,
@@ -287,7 +287,7 @@ class GroupCallPickup(Namespace):
     async def update(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         display_name: str | None = None,
         extension_number: int | None = None,
         description: str | None = None,

@@ -45,8 +45,8 @@ class Groups(Namespace):
     async def get_policy(
         self,
         *,
-        group_id: str,
-        policy_type: str,
+        group_id: str | int,
+        policy_type: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsGetPolicyResponse:
         """Get group policy details.
@@ -79,7 +79,7 @@ class Groups(Namespace):
     async def get_settings(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         setting_types: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.GroupsGetSettingsResponse:
@@ -111,8 +111,8 @@ class Groups(Namespace):
     async def update_policy(
         self,
         *,
-        group_id: str,
-        policy_type: str,
+        group_id: str | int,
+        policy_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -275,7 +275,7 @@ class InboundBlocked(Namespace):
     async def update_rule(
         self,
         *,
-        blocked_rule_id: str,
+        blocked_rule_id: str | int,
         match_type: Literal["prefix", "phoneNumber", "SMS-shortCodes"] | str | None = None,
         blocked_number: str | None = None,
         type: Literal["block_for_other_reasons", "block_as_threat"] | str | None = None,

@@ -103,7 +103,7 @@ class Locations(Namespace):
     async def delete(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an emergency location.
@@ -129,7 +129,7 @@ class Locations(Namespace):
     async def get(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.LocationsGetResponse:
         """Get emergency service location details.
@@ -200,7 +200,7 @@ class Locations(Namespace):
     async def update(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         bssid: str | None = None,
         elin_phone_number_id: str | None = None,
         emergency_address_id: str | None = None,

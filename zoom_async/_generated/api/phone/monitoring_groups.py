@@ -86,7 +86,7 @@ class MonitoringGroups(Namespace):
     async def create_monitor_member(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         member_type: Literal["monitor", "monitored"] | str,
         body: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -121,7 +121,7 @@ class MonitoringGroups(Namespace):
     async def delete(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a monitoring group.
@@ -147,8 +147,8 @@ class MonitoringGroups(Namespace):
     async def delete_monitor_member(
         self,
         *,
-        monitoring_group_id: str,
-        member_extension_id: str,
+        monitoring_group_id: str | int,
+        member_extension_id: str | int,
         member_type: Literal["monitor", "monitored"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -178,7 +178,7 @@ class MonitoringGroups(Namespace):
     async def delete_monitor_members(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         member_type: Literal["monitor", "monitored"] | str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -207,7 +207,7 @@ class MonitoringGroups(Namespace):
     async def get(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.MonitoringGroupsListItem:
         """Get monitoring group by ID.
@@ -276,7 +276,7 @@ class MonitoringGroups(Namespace):
     def list_monitor_members(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         member_type: Literal["monitor", "monitored"] | str,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -315,7 +315,7 @@ class MonitoringGroups(Namespace):
     async def update(
         self,
         *,
-        monitoring_group_id: str,
+        monitoring_group_id: str | int,
         monitoring_privileges: Sequence[Literal["listen", "whisper", "barge", "take_over"] | str] | None = None,
         name: str | None = None,
         prompt: bool | None = None,

@@ -75,7 +75,7 @@ class Numbers(Namespace):
     async def get(
         self,
         *,
-        phone_number_id: str,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.NumbersGetResponse:
         """Get a phone number.
@@ -161,7 +161,7 @@ class Numbers(Namespace):
     async def update(
         self,
         *,
-        phone_number_id: str,
+        phone_number_id: str | int,
         capability: Sequence[str] | None = None,
         display_name: str | None = None,
         emergency_address_status: int | None = None,
@@ -197,7 +197,7 @@ class Numbers(Namespace):
     async def update_site(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         phone_numbers: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

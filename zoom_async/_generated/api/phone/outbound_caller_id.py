@@ -77,7 +77,7 @@ class OutboundCallerId(Namespace):
     async def create_customized_number_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         phone_number_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -135,7 +135,7 @@ class OutboundCallerId(Namespace):
     async def delete_customized_numbers_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         customize_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -212,7 +212,7 @@ class OutboundCallerId(Namespace):
     def list_customized_numbers_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         selected: bool | None = None,
         site_id: str | None = None,
         extension_type: Literal["autoReceptionist", "callQueue", "sharedLineGroup"] | str | None = None,

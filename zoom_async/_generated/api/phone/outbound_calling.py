@@ -76,7 +76,7 @@ class OutboundCalling(Namespace):
     async def create_exception_rule_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.OutboundCallingCreateExceptionRuleResponse:
@@ -109,7 +109,7 @@ class OutboundCalling(Namespace):
     async def delete_exception_rule(
         self,
         *,
-        exception_rule_id: str,
+        exception_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete account level outbound calling exception rule.
@@ -135,8 +135,8 @@ class OutboundCalling(Namespace):
     async def delete_exception_rule_for_user(
         self,
         *,
-        user_id: str,
-        exception_rule_id: str,
+        user_id: str | int,
+        exception_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete user level outbound calling exception rule.
@@ -198,7 +198,7 @@ class OutboundCalling(Namespace):
     def list_countries_regions_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.OutboundCallingListCountriesRegionsItem]:
@@ -277,7 +277,7 @@ class OutboundCalling(Namespace):
     def list_exception_rules_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         country: str | None = None,
         keyword: str | None = None,
         match_type: Literal["phoneNumber", "prefix"] | str | None = None,
@@ -347,7 +347,7 @@ class OutboundCalling(Namespace):
     async def update_countries_regions_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         country_regions: Sequence[m.OutboundCallingUpdateCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -375,7 +375,7 @@ class OutboundCalling(Namespace):
     async def update_exception_rule(
         self,
         *,
-        exception_rule_id: str,
+        exception_rule_id: str | int,
         exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -404,8 +404,8 @@ class OutboundCalling(Namespace):
     async def update_exception_rule_for_user(
         self,
         *,
-        user_id: str,
-        exception_rule_id: str,
+        user_id: str | int,
+        exception_rule_id: str | int,
         exception_rule: m.OutboundCallingCreateExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

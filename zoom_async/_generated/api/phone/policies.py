@@ -45,7 +45,7 @@ class Policies(Namespace):
     async def get(
         self,
         *,
-        policy_type: str,
+        policy_type: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PoliciesGetResponse:
         """Get account policy details.
@@ -77,8 +77,8 @@ class Policies(Namespace):
     async def get_for_user(
         self,
         *,
-        user_id: str,
-        policy_type: str,
+        user_id: str | int,
+        policy_type: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PoliciesGetForUserResponse:
         """Get user policy details.
@@ -111,7 +111,7 @@ class Policies(Namespace):
     async def update(
         self,
         *,
-        policy_type: str,
+        policy_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -143,8 +143,8 @@ class Policies(Namespace):
     async def update_for_user(
         self,
         *,
-        user_id: str,
-        policy_type: str,
+        user_id: str | int,
+        policy_type: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

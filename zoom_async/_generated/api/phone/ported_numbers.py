@@ -45,7 +45,7 @@ class PortedNumbers(Namespace):
     async def order(
         self,
         *,
-        order_id: str,
+        order_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.PortedNumbersOrderResponse:
         """Get ported numbers details.

@@ -71,7 +71,7 @@ class PrivateDirectory(Namespace):
     async def delete_member(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         site_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -137,7 +137,7 @@ class PrivateDirectory(Namespace):
     async def update_member(
         self,
         *,
-        extension_id: str,
+        extension_id: str | int,
         site_id: str | None = None,
         searchable_on_web_portal: Literal["everybody", "admins_only", "nobody"] | str | None = None,
         **options: Unpack[RequestOptions],

@@ -80,7 +80,7 @@ class ProvisionTemplates(Namespace):
     async def delete(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a provision template.
@@ -106,7 +106,7 @@ class ProvisionTemplates(Namespace):
     async def get(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ProvisionTemplatesGetResponse:
         """Get a provision template.
@@ -172,7 +172,7 @@ class ProvisionTemplates(Namespace):
     async def update(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         name: str | None = None,
         description: str | None = None,
         content: str | None = None,

@@ -45,7 +45,7 @@ class Recording(Namespace):
     async def download(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download a phone recording.

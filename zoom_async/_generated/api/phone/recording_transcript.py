@@ -45,7 +45,7 @@ class RecordingTranscript(Namespace):
     async def download(
         self,
         *,
-        recording_id: str,
+        recording_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download a phone recording transcript.

@@ -45,7 +45,7 @@ class Recordings(Namespace):
     async def delete(
         self,
         *,
-        recording_id: str,
+        recording_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a call recording.
@@ -132,7 +132,7 @@ class Recordings(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -179,7 +179,7 @@ class Recordings(Namespace):
     async def update(
         self,
         *,
-        recording_id: str,
+        recording_id: str | int,
         auto_delete_enable: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -209,7 +209,7 @@ class Recordings(Namespace):
     async def update_status(
         self,
         *,
-        recording_id: str,
+        recording_id: str | int,
         action: Literal["recover"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

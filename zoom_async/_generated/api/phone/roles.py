@@ -80,7 +80,7 @@ class Roles(Namespace):
     async def create_member(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         role_id_body: str | None = None,
         copy_targets: bool | None = None,
         copy_all_members: bool | None = None,
@@ -118,7 +118,7 @@ class Roles(Namespace):
     async def create_target(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         is_default: bool | None = None,
         user_id: str | None = None,
         targets: Sequence[m.RolesCreateTargetTargetsItemParam | Mapping[str, Any]] | None = None,
@@ -157,7 +157,7 @@ class Roles(Namespace):
     async def delete(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a phone role.
@@ -183,7 +183,7 @@ class Roles(Namespace):
     async def delete_members(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         user_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -212,7 +212,7 @@ class Roles(Namespace):
     async def delete_targets(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         is_default: bool | None = None,
         user_id: str | None = None,
         targets: Sequence[m.RolesCreateTargetTargetsItemParam | Mapping[str, Any]] | None = None,
@@ -247,7 +247,7 @@ class Roles(Namespace):
     async def get(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RolesListResponseRolesItem:
         """Get role information.
@@ -302,7 +302,7 @@ class Roles(Namespace):
     async def list_members(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         in_role: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RolesListMembersResponse:
@@ -336,7 +336,7 @@ class Roles(Namespace):
     def list_targets(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         is_default: bool | None = None,
         user_id: str | None = None,
         selected: bool | None = None,
@@ -392,7 +392,7 @@ class Roles(Namespace):
     async def update(
         self,
         *,
-        role_id: str,
+        role_id: str | int,
         name: str | None = None,
         description: str | None = None,
         **options: Unpack[RequestOptions],

@@ -76,7 +76,7 @@ class Rooms(Namespace):
     async def create_calling_plan(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         calling_plans: Sequence[m.RoomsCreateCallingPlanCallingPlansItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -105,7 +105,7 @@ class Rooms(Namespace):
     async def create_phone_number(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         phone_numbers: Sequence[m.RoomsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> _Dict[str, Any]:
@@ -137,7 +137,7 @@ class Rooms(Namespace):
     async def delete(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a Zoom Room from a ZP account.
@@ -163,7 +163,7 @@ class Rooms(Namespace):
     async def delete_calling_plan(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         type: str | int,
         billing_account_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -196,8 +196,8 @@ class Rooms(Namespace):
     async def delete_phone_number(
         self,
         *,
-        room_id: str,
-        phone_number_id: str,
+        room_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a phone number from a Zoom Room.
@@ -225,7 +225,7 @@ class Rooms(Namespace):
     async def get(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsGetResponse:
         """Get a Zoom Room under Zoom Phone license.
@@ -322,7 +322,7 @@ class Rooms(Namespace):
     async def update(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         extension_number: int | None = None,
         policy: m.RoomsUpdatePolicyParam | Mapping[str, Any] | None = None,
         site_id: str | None = None,

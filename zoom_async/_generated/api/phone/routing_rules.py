@@ -92,7 +92,7 @@ class RoutingRules(Namespace):
     async def delete(
         self,
         *,
-        routing_rule_id: str,
+        routing_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete directory backup routing rule.
@@ -123,7 +123,7 @@ class RoutingRules(Namespace):
     async def get(
         self,
         *,
-        routing_rule_id: str,
+        routing_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoutingRulesListResponseItem:
         """Get directory backup routing rule.
@@ -186,7 +186,7 @@ class RoutingRules(Namespace):
     async def update(
         self,
         *,
-        routing_rule_id: str,
+        routing_rule_id: str | int,
         name: str | None = None,
         number_pattern: str | None = None,
         order: int | None = None,

@@ -84,7 +84,7 @@ class SettingTemplates(Namespace):
     async def get(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         custom_query_fields: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SettingTemplatesGetResponse:
@@ -156,7 +156,7 @@ class SettingTemplates(Namespace):
     async def update(
         self,
         *,
-        template_id: str,
+        template_id: str | int,
         description: str | None = None,
         name: str | None = None,
         policy: m.SettingTemplatesUpdatePolicyParam | Mapping[str, Any] | None = None,

@@ -45,8 +45,8 @@ class Settings(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
-        setting_type: str,
+        user_id: str | int,
+        setting_type: str | int,
         delegation_assistant_extension_id: str | None = None,
         device_id: str | None = None,
         voice_mail: m.SettingsCreateVoiceMailParam | Mapping[str, Any] | None = None,
@@ -106,8 +106,8 @@ class Settings(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        setting_type: str,
+        user_id: str | int,
+        setting_type: str | int,
         shared_id: str | None = None,
         assistant_extension_id: str | None = None,
         device_id: str | None = None,
@@ -183,7 +183,7 @@ class Settings(Namespace):
     async def get_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SettingsGetForUserResponse:
         """Get a user's profile settings.
@@ -249,8 +249,8 @@ class Settings(Namespace):
     async def update_user_setting(
         self,
         *,
-        setting_type: str,
-        user_id: str,
+        setting_type: str | int,
+        user_id: str | int,
         delegation: m.SettingsUpdateUserSettingDelegationParam | Mapping[str, Any] | None = None,
         desk_phone: m.SettingsUpdateUserSettingDeskPhoneParam | Mapping[str, Any] | None = None,
         voice_mail: m.SettingsUpdateUserSettingVoiceMailParam | Mapping[str, Any] | None = None,
@@ -307,7 +307,7 @@ class Settings(Namespace):
     async def update_user_settings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         area_code: str | None = None,
         audio_prompt_language: str | None = None,
         country_iso_code: str | None = None,

@@ -84,7 +84,7 @@ class SharedLineGroups(Namespace):
     async def create_member(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         members: m.SharedLineGroupsCreateMemberMembersParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -119,7 +119,7 @@ class SharedLineGroups(Namespace):
     async def create_phone_number(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         phone_numbers: Sequence[m.SharedLineGroupsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -150,8 +150,8 @@ class SharedLineGroups(Namespace):
     async def create_policy(
         self,
         *,
-        slg_id: str,
-        policy_type: str,
+        slg_id: str | int,
+        policy_type: str | int,
         voicemail_access_members: Sequence[m.SharedLineGroupsCreatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SharedLineGroupsGetResponsePolicy:
@@ -185,7 +185,7 @@ class SharedLineGroups(Namespace):
     async def delete(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a shared line group.
@@ -212,8 +212,8 @@ class SharedLineGroups(Namespace):
     async def delete_member(
         self,
         *,
-        slg_id: str,
-        member_id: str,
+        slg_id: str | int,
+        member_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a member from a shared line group.
@@ -244,7 +244,7 @@ class SharedLineGroups(Namespace):
     async def delete_members(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign members from a shared line group.
@@ -273,8 +273,8 @@ class SharedLineGroups(Namespace):
     async def delete_phone_number(
         self,
         *,
-        slg_id: str,
-        phone_number_id: str,
+        slg_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a phone number.
@@ -304,7 +304,7 @@ class SharedLineGroups(Namespace):
     async def delete_phone_numbers(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign all phone numbers.
@@ -332,8 +332,8 @@ class SharedLineGroups(Namespace):
     async def delete_policy(
         self,
         *,
-        slg_id: str,
-        policy_type: str,
+        slg_id: str | int,
+        policy_type: str | int,
         shared_ids: Sequence[str],
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -365,7 +365,7 @@ class SharedLineGroups(Namespace):
     async def get(
         self,
         *,
-        shared_line_group_id: str,
+        shared_line_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SharedLineGroupsGetResponse:
         """Get a shared line group.
@@ -401,7 +401,7 @@ class SharedLineGroups(Namespace):
     async def get_policies(
         self,
         *,
-        shared_line_group_id: str,
+        shared_line_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SharedLineGroupsGetPoliciesResponse:
         """Get a shared line group policy.
@@ -472,7 +472,7 @@ class SharedLineGroups(Namespace):
     async def update(
         self,
         *,
-        slg_id: str,
+        slg_id: str | int,
         display_name: str | None = None,
         extension_number: int | None = None,
         primary_number: str | None = None,
@@ -529,7 +529,7 @@ class SharedLineGroups(Namespace):
     async def update_policies(
         self,
         *,
-        shared_line_group_id: str,
+        shared_line_group_id: str | int,
         check_voicemails_over_phone: m.SharedLineGroupsUpdatePoliciesCheckVoicemailsOverPhoneParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -559,8 +559,8 @@ class SharedLineGroups(Namespace):
     async def update_policy(
         self,
         *,
-        slg_id: str,
-        policy_type: str,
+        slg_id: str | int,
+        policy_type: str | int,
         voicemail_access_members: Sequence[m.SharedLineGroupsUpdatePolicyVoicemailAccessMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -107,7 +107,7 @@ class Sites(Namespace):
     async def create_dial_by_name_directory_extension(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         site_id_body: str | None = None,
         extension_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -140,7 +140,7 @@ class Sites(Namespace):
     async def create_outbound_caller_id_customized_number(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         phone_number_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -173,7 +173,7 @@ class Sites(Namespace):
     async def create_outbound_calling_exception_rule(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         exception_rule: m.SitesCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SitesCreateOutboundCallingExceptionRuleResponse:
@@ -206,8 +206,8 @@ class Sites(Namespace):
     async def create_setting(
         self,
         *,
-        site_id: str,
-        setting_type: str,
+        site_id: str | int,
+        setting_type: str | int,
         device_type: str | None = None,
         holidays: Sequence[m.SitesCreateSettingHolidaysItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -246,7 +246,7 @@ class Sites(Namespace):
     async def delete(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         transfer_site_id: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -280,7 +280,7 @@ class Sites(Namespace):
     async def delete_dial_by_name_directory_extensions(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         site_id_query: str | None = None,
         extension_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
@@ -314,7 +314,7 @@ class Sites(Namespace):
     async def delete_outbound_caller_id_customized_numbers(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         customize_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -344,8 +344,8 @@ class Sites(Namespace):
     async def delete_outbound_calling_exception_rule(
         self,
         *,
-        site_id: str,
-        exception_rule_id: str,
+        site_id: str | int,
+        exception_rule_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete site level outbound calling exception rule.
@@ -372,8 +372,8 @@ class Sites(Namespace):
     async def delete_setting(
         self,
         *,
-        site_id: str,
-        setting_type: str,
+        site_id: str | int,
+        setting_type: str | int,
         device_type: str | None = None,
         holiday_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -408,7 +408,7 @@ class Sites(Namespace):
     async def get(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SitesGetResponse:
         """Get phone site details.
@@ -440,8 +440,8 @@ class Sites(Namespace):
     async def get_setting(
         self,
         *,
-        site_id: str,
-        setting_type: str,
+        site_id: str | int,
+        setting_type: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SitesGetSettingResponse:
         """Get a phone site setting.
@@ -519,7 +519,7 @@ class Sites(Namespace):
     def list_dial_by_name_directory_extensions(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         page_size: int | None = None,
         in_directory: bool | None = None,
         site_id_query: str | None = None,
@@ -562,7 +562,7 @@ class Sites(Namespace):
     def list_outbound_caller_id_customized_numbers(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         selected: bool | None = None,
         site_id_query: str | None = None,
         extension_type: Literal["autoReceptionist", "callQueue", "sharedLineGroup"] | str | None = None,
@@ -612,7 +612,7 @@ class Sites(Namespace):
     def list_outbound_calling_countries_regions(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.SitesListOutboundCallingCountriesRegionsItem]:
@@ -649,7 +649,7 @@ class Sites(Namespace):
     def list_outbound_calling_exception_rules(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         country: str | None = None,
         keyword: str | None = None,
         match_type: Literal["phoneNumber", "prefix"] | str | None = None,
@@ -693,7 +693,7 @@ class Sites(Namespace):
     async def update(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         name: str | None = None,
         site_code: int | None = None,
         short_extension: m.SitesUpdateShortExtensionParam | Mapping[str, Any] | None = None,
@@ -741,7 +741,7 @@ class Sites(Namespace):
     async def update_outbound_calling_countries_regions(
         self,
         *,
-        site_id: str,
+        site_id: str | int,
         country_regions: Sequence[m.SitesUpdateOutboundCallingCountriesRegionsCountryRegionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -769,8 +769,8 @@ class Sites(Namespace):
     async def update_outbound_calling_exception_rule(
         self,
         *,
-        site_id: str,
-        exception_rule_id: str,
+        site_id: str | int,
+        exception_rule_id: str | int,
         exception_rule: m.SitesCreateOutboundCallingExceptionRuleExceptionRuleParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -800,8 +800,8 @@ class Sites(Namespace):
     async def update_setting(
         self,
         *,
-        site_id: str,
-        setting_type: str,
+        site_id: str | int,
+        setting_type: str | int,
         location_based_routing: m.SitesUpdateSettingLocationBasedRoutingParam | Mapping[str, Any] | None = None,
         business_hours: m.SitesUpdateSettingBusinessHoursParam | Mapping[str, Any] | None = None,
         closed_hours: m.SitesUpdateSettingClosedHoursParam | Mapping[str, Any] | None = None,

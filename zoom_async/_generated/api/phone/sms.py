@@ -95,7 +95,7 @@ class Sms(Namespace):
     def get_session(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         page_size: int | None = None,
         from_: str | date | None = None,
         to: str | date | None = None,
@@ -143,8 +143,8 @@ class Sms(Namespace):
     async def get_session_message(
         self,
         *,
-        session_id: str,
-        message_id: str,
+        session_id: str | int,
+        message_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SmsGetSessionItem:
         """Get SMS by message ID.
@@ -175,7 +175,7 @@ class Sms(Namespace):
     async def list_session_sync(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         sync_type: Literal["FSync", "ISync", "BSync"] | str | None = None,
         count: int | None = None,
         sync_token: str | None = None,
@@ -270,7 +270,7 @@ class Sms(Namespace):
     def list_sessions_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         session_type: str | None = None,
         from_: str | date | None = None,
@@ -331,7 +331,7 @@ class Sms(Namespace):
     async def list_sessions_sync(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         sync_type: Literal["FSync", "BSync", "ISync"] | str,
         sync_token: str | None = None,
         count: int | None = None,

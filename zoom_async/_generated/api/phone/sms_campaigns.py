@@ -45,7 +45,7 @@ class SmsCampaigns(Namespace):
     async def create_phone_number(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         phone_numbers: Sequence[m.SmsCampaignsCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         loa_authorizing_person: str | None = None,
         contact_number: str | None = None,
@@ -90,8 +90,8 @@ class SmsCampaigns(Namespace):
     async def delete_phone_number(
         self,
         *,
-        sms_campaign_id: str,
-        phone_number_id: str,
+        sms_campaign_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a phone number.
@@ -121,7 +121,7 @@ class SmsCampaigns(Namespace):
     async def get(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SmsCampaignsGetResponse:
         """Get an SMS campaign.
@@ -187,7 +187,7 @@ class SmsCampaigns(Namespace):
     async def list_phone_numbers_opt_status(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         consumer_phone_number: str,
         zoom_phone_user_numbers: Sequence[str],
         **options: Unpack[RequestOptions],
@@ -220,7 +220,7 @@ class SmsCampaigns(Namespace):
     async def update_phone_numbers_opt_status(
         self,
         *,
-        sms_campaign_id: str,
+        sms_campaign_id: str | int,
         consumer_phone_number: str | None = None,
         zoom_phone_user_numbers: Sequence[str] | None = None,
         opt_status: Literal["opt_in", "opt_out"] | str | None = None,

@@ -45,7 +45,7 @@ class SmsConsent(Namespace):
     async def phone_numbers_opt_status(
         self,
         *,
-        consent_id: str,
+        consent_id: str | int,
         consumer_phone_number: str,
         zoom_phone_user_numbers: Sequence[str],
         **options: Unpack[RequestOptions],

@@ -45,8 +45,8 @@ class User(Namespace):
     async def ai_call_summary(
         self,
         *,
-        user_id: str,
-        ai_call_summary_id: str,
+        user_id: str | int,
+        ai_call_summary_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UserAiCallSummaryResponse:
         """Get User AI Call Summary Detail.
@@ -78,7 +78,7 @@ class User(Namespace):
     async def sms_campaigns_phone_numbers_opt_status(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         consumer_phone_numbers: Sequence[str],
         zoom_phone_user_numbers: Sequence[str],
         **options: Unpack[RequestOptions],

@@ -77,7 +77,7 @@ class Users(Namespace):
     async def create_phone_number(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         phone_numbers: Sequence[m.UsersCreatePhoneNumberPhoneNumbersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.UsersCreatePhoneNumberResponse:
@@ -107,8 +107,8 @@ class Users(Namespace):
     async def delete_phone_number(
         self,
         *,
-        user_id: str,
-        phone_number_id: str,
+        user_id: str | int,
+        phone_number_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Unassign a phone number.
@@ -141,7 +141,7 @@ class Users(Namespace):
     async def get(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersGetResponse:
         """Get a user's profile.
@@ -223,7 +223,7 @@ class Users(Namespace):
     async def update(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         emergency_address_id: str | None = None,
         extension_number: str | None = None,
         policy: m.UsersUpdatePolicyParam | Mapping[str, Any] | None = None,

@@ -45,7 +45,7 @@ class VoiceMails(Namespace):
     async def delete(
         self,
         *,
-        voicemail_id: str,
+        voicemail_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a voicemail.
@@ -71,7 +71,7 @@ class VoiceMails(Namespace):
     async def get(
         self,
         *,
-        voicemail_id: str,
+        voicemail_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VoiceMailsGetResponse:
         """Get voicemail details.
@@ -101,7 +101,7 @@ class VoiceMails(Namespace):
     async def get_download(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download a phone voicemail.
@@ -186,7 +186,7 @@ class VoiceMails(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         status: Literal["all", "read", "unread"] | str | None = None,
         from_: str | date | None = None,
@@ -238,7 +238,7 @@ class VoiceMails(Namespace):
     async def update(
         self,
         *,
-        voicemail_id: str,
+        voicemail_id: str | int,
         read_status: Literal["Read", "Unread"] | str,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -97,7 +97,7 @@ class Conversations(Namespace):
     async def create_comment(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         parent_comment_id: str | None = None,
         comment: str | None = None,
         mention_user_ids: Sequence[str] | None = None,
@@ -137,7 +137,7 @@ class Conversations(Namespace):
     async def create_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         recording_link: str | None = None,
         meeting_uuid: str | None = None,
         **options: Unpack[RequestOptions],
@@ -171,7 +171,7 @@ class Conversations(Namespace):
     async def delete(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete conversation by conversation ID.
@@ -194,8 +194,8 @@ class Conversations(Namespace):
     async def delete_comment(
         self,
         *,
-        conversation_id: str,
-        comment_id: str,
+        conversation_id: str | int,
+        comment_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete conversation's comment.
@@ -219,7 +219,7 @@ class Conversations(Namespace):
     async def get(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ConversationsGetResponse:
         """Get conversation information.
@@ -310,7 +310,7 @@ class Conversations(Namespace):
     def list_comments(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ConversationsListCommentsItem]:
@@ -345,7 +345,7 @@ class Conversations(Namespace):
     def list_content_analysis(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         analysis_type: Literal["topics", "nextSteps", "engagingQuestions", "indicators", "smartChapters", "dealMemo", "all"] | str,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -384,7 +384,7 @@ class Conversations(Namespace):
     def list_interactions(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ConversationsListInteractionsItem]:
@@ -419,7 +419,7 @@ class Conversations(Namespace):
     def list_playlists(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         type: Literal["All", "Normal", "Smart", "Favorite"] | str | None = None,
         following: bool | None = None,
@@ -461,7 +461,7 @@ class Conversations(Namespace):
     def list_scorecards(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ConversationsListScorecardsItem]:
@@ -496,8 +496,8 @@ class Conversations(Namespace):
     async def update_comment(
         self,
         *,
-        conversation_id: str,
-        comment_id: str,
+        conversation_id: str | int,
+        comment_id: str | int,
         comment: str | None = None,
         mention_user_ids: Sequence[str] | None = None,
         mention_team_ids: Sequence[str] | None = None,
@@ -530,7 +530,7 @@ class Conversations(Namespace):
     async def update_update_host(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         new_host_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -255,7 +255,7 @@ class Crm(Namespace):
     async def get_task(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CrmGetTaskResponse:
         """Poll async task result.

@@ -45,7 +45,7 @@ class Deals(Namespace):
     async def delete_activities(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         conversation_id: str | None = None,
         message_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -72,7 +72,7 @@ class Deals(Namespace):
     async def get(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.DealsGetResponse:
         """Get deal information.
@@ -148,7 +148,7 @@ class Deals(Namespace):
     def list_activities(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         conversation_topic: str | None = None,
         callout_type: Literal["engagingQuestions", "nextSteps"] | str | None = None,
         indicator_id: str | None = None,

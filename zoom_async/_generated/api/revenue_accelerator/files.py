@@ -41,115 +41,6 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.revenue_accelerator.files"
 
-    @api_method("revenue_accelerator.files.create", model="FilesCreateResponse")
-    async def create(
-        self,
-        *,
-        file: FileContent,
-        main_file_id: str | None = None,
-        source: float | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateResponse:
-        """Upload IQ file.
-
-        Upload a file to Zoom Revenue Acclerator.
-
-        Prerequisite:
-        The caller must be a Zoom Revenue Acclerator-licensed user.
-
-        Note:
-        * Base URL: `https://fileapi.zoom.us/v2/`.
-        * Rate limit: 20 requests per second per user or 2000 requests per second per IP
-          address.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the Authorization header when redirected to a different
-          hostname.
-
-        * Supported video formats: `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264`.
-        * Supported transcript and file attachment format: `.json` . The `fileName` must end
-          with `transcript.json`.
-        * Supported metadata and file attachment format: `.json`. The fileName must end with
-          `metadata.json`.
-        * Required file upload sequence: main file, transcript file (if necessary), metadata
-          file (if necessary).
-        * When your object size reaches 2 GB, you should use multipart uploads instead of
-          uploading the object in a single operation.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role with Edit permission for All Conversations.
-
-        ``POST /zra/files`` (operationId ``UploadZraFile``, revenue-accelerator API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. You can only send a maximum of 2 gigabytes.
-            main_file_id: The main file's unique ID. Use this field to upload a attachment file.
-            source: The source of the transcript and metadata files, if this field is not
-                provided, it defaults to a value of 1. There are two valid values for this
-                field: * 1: Represents files sourced from 'Gong.' * 2: Represents files sourced
-                from 'Chorus.'
-        """
-        return cast(
-            "m.FilesCreateResponse",
-            await self._request(
-                "revenue_accelerator.files.create",
-                path={},
-                files={"file": file},
-                form={"main_file_id": main_file_id, "source": source},
-                model="FilesCreateResponse",
-                options=options,
-            )
-        )
-
-    @api_method("revenue_accelerator.files.create_multipart", model="FilesCreateMultipartResponse")
-    async def create_multipart(
-        self,
-        *,
-        file: FileContent,
-        part_number: int,
-        upload_context: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateMultipartResponse:
-        """Upload iq multipart file.
-
-        Use this API to upload a multipart file.
-
-        Note:
-        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
-        * The rate limit of this API is 20 requests per second or 2000 requests per day per IP
-          address.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-        * Video can be in `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264` format.
-        * Transcript can be in `.vtt`, `.json` format.
-        * In general, when your object size reaches 2 GB, you should use multipart uploads
-          instead of uploading the object in a single operation.
-        * The caller must be a iq_listened user.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role that has the Edit permission for All Conversations.
-        *
-
-        ``POST /zra/files/multipart`` (operationId ``UploadZraMultipartFile.``, revenue-accelerator API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. Each part must be at most 100 MB in size.
-                Each part must be at least 5 MB in size, except the last part.
-            part_number: When uploading multipart files, the part number of the part being
-                uploaded. This is a positive integer between 1 and 100.
-            upload_context: When uploading multipart files, use Upload context to identify the
-                multipart upload whose part is being uploaded.
-        """
-        return cast(
-            "m.FilesCreateMultipartResponse",
-            await self._request(
-                "revenue_accelerator.files.create_multipart",
-                path={},
-                files={"file": file},
-                form={"part_number": part_number, "upload_context": upload_context},
-                model="FilesCreateMultipartResponse",
-                options=options,
-            )
-        )
-
     @api_method("revenue_accelerator.files.create_multipart_upload_event", model="FilesCreateMultipartUploadEventResponse")
     async def create_multipart_upload_event(
         self,
@@ -188,6 +79,115 @@ class Files(Namespace):
                 path={},
                 body={"method": method, "params": params},
                 model="FilesCreateMultipartUploadEventResponse",
+                options=options,
+            )
+        )
+
+    @api_method("revenue_accelerator.files.upload", model="FilesUploadResponse")
+    async def upload(
+        self,
+        *,
+        file: FileContent,
+        main_file_id: str | None = None,
+        source: float | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.FilesUploadResponse:
+        """Upload IQ file.
+
+        Upload a file to Zoom Revenue Acclerator.
+
+        Prerequisite:
+        The caller must be a Zoom Revenue Acclerator-licensed user.
+
+        Note:
+        * Base URL: `https://fileapi.zoom.us/v2/`.
+        * Rate limit: 20 requests per second per user or 2000 requests per second per IP
+          address.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the Authorization header when redirected to a different
+          hostname.
+
+        * Supported video formats: `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264`.
+        * Supported transcript and file attachment format: `.json` . The `fileName` must end
+          with `transcript.json`.
+        * Supported metadata and file attachment format: `.json`. The fileName must end with
+          `metadata.json`.
+        * Required file upload sequence: main file, transcript file (if necessary), metadata
+          file (if necessary).
+        * When your object size reaches 2 GB, you should use multipart uploads instead of
+          uploading the object in a single operation.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role with Edit permission for All Conversations.
+
+        ``POST /zra/files`` (operationId ``UploadZraFile``, revenue-accelerator API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. You can only send a maximum of 2 gigabytes.
+            main_file_id: The main file's unique ID. Use this field to upload a attachment file.
+            source: The source of the transcript and metadata files, if this field is not
+                provided, it defaults to a value of 1. There are two valid values for this
+                field: * 1: Represents files sourced from 'Gong.' * 2: Represents files sourced
+                from 'Chorus.'
+        """
+        return cast(
+            "m.FilesUploadResponse",
+            await self._request(
+                "revenue_accelerator.files.upload",
+                path={},
+                files={"file": file},
+                form={"main_file_id": main_file_id, "source": source},
+                model="FilesUploadResponse",
+                options=options,
+            )
+        )
+
+    @api_method("revenue_accelerator.files.upload_multipart", model="FilesUploadMultipartResponse")
+    async def upload_multipart(
+        self,
+        *,
+        file: FileContent,
+        part_number: int,
+        upload_context: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.FilesUploadMultipartResponse:
+        """Upload iq multipart file.
+
+        Use this API to upload a multipart file.
+
+        Note:
+        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
+        * The rate limit of this API is 20 requests per second or 2000 requests per day per IP
+          address.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+        * Video can be in `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264` format.
+        * Transcript can be in `.vtt`, `.json` format.
+        * In general, when your object size reaches 2 GB, you should use multipart uploads
+          instead of uploading the object in a single operation.
+        * The caller must be a iq_listened user.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role that has the Edit permission for All Conversations.
+        *
+
+        ``POST /zra/files/multipart`` (operationId ``UploadZraMultipartFile.``, revenue-accelerator API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. Each part must be at most 100 MB in size.
+                Each part must be at least 5 MB in size, except the last part.
+            part_number: When uploading multipart files, the part number of the part being
+                uploaded. This is a positive integer between 1 and 100.
+            upload_context: When uploading multipart files, use Upload context to identify the
+                multipart upload whose part is being uploaded.
+        """
+        return cast(
+            "m.FilesUploadMultipartResponse",
+            await self._request(
+                "revenue_accelerator.files.upload_multipart",
+                path={},
+                files={"file": file},
+                form={"part_number": part_number, "upload_context": upload_context},
+                model="FilesUploadMultipartResponse",
                 options=options,
             )
         )

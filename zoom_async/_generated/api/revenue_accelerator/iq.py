@@ -97,7 +97,7 @@ class Iq(Namespace):
     async def create_conversation_comment(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         parent_comment_id: str | None = None,
         comment: str | None = None,
         mention_user_ids: Sequence[str] | None = None,
@@ -129,115 +129,6 @@ class Iq(Namespace):
                 path={"conversationId": conversation_id},
                 body={"parent_comment_id": parent_comment_id, "comment": comment, "mention_user_ids": mention_user_ids, "mention_team_ids": mention_team_ids, "is_private": is_private, "time_in_recording": time_in_recording},
                 model="IqListConversationCommentsItem",
-                options=options,
-            )
-        )
-
-    @api_method("revenue_accelerator.iq.create_file", model="IqCreateFileResponse")
-    async def create_file(
-        self,
-        *,
-        file: FileContent,
-        main_file_id: str | None = None,
-        source: float | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.IqCreateFileResponse:
-        """Upload IQ file [Deprecated].
-
-        Upload a file to Zoom Revenue Acclerator.
-
-        Prerequisite:
-        The caller must be a Zoom Revenue Acclerator-licensed user.
-
-        Note:
-        * Base URL: `https://fileapi.zoom.us/v2/`.
-        * Rate limit: 20 requests per second per user or 2000 requests per second per IP
-          address.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the Authorization header when redirected to a different
-          hostname.
-
-        * Supported video formats: `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264`.
-        * Supported transcript and file attachment format: `.json` . The `fileName` must end
-          with `transcript.json`.
-        * Supported metadata and file attachment format: `.json`. The fileName must end with
-          `metadata.json`.
-        * Required file upload sequence: main file, transcript file (if necessary), metadata
-          file (if necessary).
-        * When your object size reaches 2 GB, you should use multipart uploads instead of
-          uploading the object in a single operation.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role with Edit permission for All Conversations.
-
-        ``POST /iq/files`` (operationId ``UploadIQFileDeprecated``, revenue-accelerator API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. You can only send a maximum of 2 gigabytes.
-            main_file_id: The main file's unique ID. Use this field to upload a attachment file.
-            source: The source of the transcript and metadata files, if this field is not
-                provided, it defaults to a value of 1. There are two valid values for this
-                field: * 1: Represents files sourced from 'Gong.' * 2: Represents files sourced
-                from 'Chorus.'
-        """
-        return cast(
-            "m.IqCreateFileResponse",
-            await self._request(
-                "revenue_accelerator.iq.create_file",
-                path={},
-                files={"file": file},
-                form={"main_file_id": main_file_id, "source": source},
-                model="IqCreateFileResponse",
-                options=options,
-            )
-        )
-
-    @api_method("revenue_accelerator.iq.create_files_multipart", model="IqCreateFilesMultipartResponse")
-    async def create_files_multipart(
-        self,
-        *,
-        file: FileContent,
-        part_number: int,
-        upload_context: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.IqCreateFilesMultipartResponse:
-        """Upload iq multipart file. [Deprecated].
-
-        Use this API to upload a multipart file.
-
-        Note:
-        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
-        * The rate limit of this API is 20 requests per second or 2000 requests per day per IP
-          address.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-        * Video can be in `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264` format.
-        * Transcript can be in `.vtt`, `.json` format.
-        * In general, when your object size reaches 2 GB, you should use multipart uploads
-          instead of uploading the object in a single operation.
-        * The caller must be a iq_listened user.
-        * For an account-level OAuth app, this API can only be used on behalf of a user who is
-          assigned with a role that has the Edit permission for All Conversations.
-        *
-
-        ``POST /iq/files/multipart`` (operationId ``UploadIqMultipartFileDeprecated``, revenue-accelerator API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. Each part must be at most 100 MB in size.
-                Each part must be at least 5 MB in size, except the last part.
-            part_number: When uploading multipart files, the part number of the part being
-                uploaded. This is a positive integer between 1 and 100.
-            upload_context: When uploading multipart files, use Upload context to identify the
-                multipart upload whose part is being uploaded.
-        """
-        return cast(
-            "m.IqCreateFilesMultipartResponse",
-            await self._request(
-                "revenue_accelerator.iq.create_files_multipart",
-                path={},
-                files={"file": file},
-                form={"part_number": part_number, "upload_context": upload_context},
-                model="IqCreateFilesMultipartResponse",
                 options=options,
             )
         )
@@ -288,7 +179,7 @@ class Iq(Namespace):
     async def create_user_conversation(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         recording_link: str | None = None,
         meeting_uuid: str | None = None,
         **options: Unpack[RequestOptions],
@@ -322,7 +213,7 @@ class Iq(Namespace):
     async def delete_conversation(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete conversation by conversation ID [Deprecated].
@@ -345,8 +236,8 @@ class Iq(Namespace):
     async def delete_conversation_comment(
         self,
         *,
-        conversation_id: str,
-        comment_id: str,
+        conversation_id: str | int,
+        comment_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete conversation's comment [Deprecated].
@@ -370,7 +261,7 @@ class Iq(Namespace):
     async def delete_deal_activities(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         conversation_id: str | None = None,
         message_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -398,7 +289,7 @@ class Iq(Namespace):
     async def get_conversation(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.IqGetConversationResponse:
         """Get conversation information [Deprecated].
@@ -425,7 +316,7 @@ class Iq(Namespace):
     async def get_deal(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.IqGetDealResponse:
         """Get deal information [Deprecated].
@@ -451,7 +342,7 @@ class Iq(Namespace):
     def list_conversation_comments(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.IqListConversationCommentsItem]:
@@ -486,7 +377,7 @@ class Iq(Namespace):
     def list_conversation_content_analysis(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         analysis_type: Literal["topics", "nextSteps", "engagingQuestions", "indicators", "smartChapters"] | str,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -525,7 +416,7 @@ class Iq(Namespace):
     def list_conversation_interactions(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.IqListConversationInteractionsItem]:
@@ -560,7 +451,7 @@ class Iq(Namespace):
     def list_conversation_scorecards(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.IqListConversationScorecardsItem]:
@@ -659,7 +550,7 @@ class Iq(Namespace):
     def list_deal_activities(
         self,
         *,
-        deal_id: str,
+        deal_id: str | int,
         conversation_topic: str | None = None,
         callout_type: Literal["engagingQuestions", "nextSteps"] | str | None = None,
         indicator_id: str | None = None,
@@ -832,7 +723,7 @@ class Iq(Namespace):
     def list_user_conversations_playlists(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         type: Literal["All", "Normal", "Smart", "Favorite"] | str | None = None,
         following: bool | None = None,
@@ -874,8 +765,8 @@ class Iq(Namespace):
     async def update_conversation_comment(
         self,
         *,
-        conversation_id: str,
-        comment_id: str,
+        conversation_id: str | int,
+        comment_id: str | int,
         comment: str | None = None,
         mention_user_ids: Sequence[str] | None = None,
         mention_team_ids: Sequence[str] | None = None,
@@ -908,7 +799,7 @@ class Iq(Namespace):
     async def update_conversation_update_host(
         self,
         *,
-        conversation_id: str,
+        conversation_id: str | int,
         new_host_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -931,4 +822,113 @@ class Iq(Namespace):
                 path={"conversationId": conversation_id},
                 body={"new_host_id": new_host_id},
                 options=options,
+        )
+
+    @api_method("revenue_accelerator.iq.upload_file", model="IqUploadFileResponse")
+    async def upload_file(
+        self,
+        *,
+        file: FileContent,
+        main_file_id: str | None = None,
+        source: float | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.IqUploadFileResponse:
+        """Upload IQ file [Deprecated].
+
+        Upload a file to Zoom Revenue Acclerator.
+
+        Prerequisite:
+        The caller must be a Zoom Revenue Acclerator-licensed user.
+
+        Note:
+        * Base URL: `https://fileapi.zoom.us/v2/`.
+        * Rate limit: 20 requests per second per user or 2000 requests per second per IP
+          address.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the Authorization header when redirected to a different
+          hostname.
+
+        * Supported video formats: `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264`.
+        * Supported transcript and file attachment format: `.json` . The `fileName` must end
+          with `transcript.json`.
+        * Supported metadata and file attachment format: `.json`. The fileName must end with
+          `metadata.json`.
+        * Required file upload sequence: main file, transcript file (if necessary), metadata
+          file (if necessary).
+        * When your object size reaches 2 GB, you should use multipart uploads instead of
+          uploading the object in a single operation.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role with Edit permission for All Conversations.
+
+        ``POST /iq/files`` (operationId ``UploadIQFileDeprecated``, revenue-accelerator API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. You can only send a maximum of 2 gigabytes.
+            main_file_id: The main file's unique ID. Use this field to upload a attachment file.
+            source: The source of the transcript and metadata files, if this field is not
+                provided, it defaults to a value of 1. There are two valid values for this
+                field: * 1: Represents files sourced from 'Gong.' * 2: Represents files sourced
+                from 'Chorus.'
+        """
+        return cast(
+            "m.IqUploadFileResponse",
+            await self._request(
+                "revenue_accelerator.iq.upload_file",
+                path={},
+                files={"file": file},
+                form={"main_file_id": main_file_id, "source": source},
+                model="IqUploadFileResponse",
+                options=options,
+            )
+        )
+
+    @api_method("revenue_accelerator.iq.upload_files_multipart", model="IqUploadFilesMultipartResponse")
+    async def upload_files_multipart(
+        self,
+        *,
+        file: FileContent,
+        part_number: int,
+        upload_context: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.IqUploadFilesMultipartResponse:
+        """Upload iq multipart file. [Deprecated].
+
+        Use this API to upload a multipart file.
+
+        Note:
+        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
+        * The rate limit of this API is 20 requests per second or 2000 requests per day per IP
+          address.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+        * Video can be in `.mov`, `.mp4`, `.avi`, `.wmv` or `H.264` format.
+        * Transcript can be in `.vtt`, `.json` format.
+        * In general, when your object size reaches 2 GB, you should use multipart uploads
+          instead of uploading the object in a single operation.
+        * The caller must be a iq_listened user.
+        * For an account-level OAuth app, this API can only be used on behalf of a user who is
+          assigned with a role that has the Edit permission for All Conversations.
+        *
+
+        ``POST /iq/files/multipart`` (operationId ``UploadIqMultipartFileDeprecated``, revenue-accelerator API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. Each part must be at most 100 MB in size.
+                Each part must be at least 5 MB in size, except the last part.
+            part_number: When uploading multipart files, the part number of the part being
+                uploaded. This is a positive integer between 1 and 100.
+            upload_context: When uploading multipart files, use Upload context to identify the
+                multipart upload whose part is being uploaded.
+        """
+        return cast(
+            "m.IqUploadFilesMultipartResponse",
+            await self._request(
+                "revenue_accelerator.iq.upload_files_multipart",
+                path={},
+                files={"file": file},
+                form={"part_number": part_number, "upload_context": upload_context},
+                model="IqUploadFilesMultipartResponse",
+                options=options,
+            )
         )

@@ -77,7 +77,7 @@ class Team(Namespace):
     async def create_access_granted_from(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         body: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamCreateAccessGrantedFromResponse:
@@ -113,7 +113,7 @@ class Team(Namespace):
     async def create_access_granted_to(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         body: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamCreateAccessGrantedFromResponse:
@@ -148,7 +148,7 @@ class Team(Namespace):
     async def create_team_manager(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         body: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamCreateTeamManagerResponse:
@@ -178,7 +178,7 @@ class Team(Namespace):
     async def create_team_member(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         body: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.TeamCreateTeamManagerResponse:
@@ -208,7 +208,7 @@ class Team(Namespace):
     async def delete(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Team.
@@ -234,7 +234,7 @@ class Team(Namespace):
     async def delete_access_granted_from(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         team_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -266,7 +266,7 @@ class Team(Namespace):
     async def delete_access_granted_to(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         team_ids: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -298,7 +298,7 @@ class Team(Namespace):
     async def delete_team_managers(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -324,7 +324,7 @@ class Team(Namespace):
     async def delete_team_members(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         user_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -350,7 +350,7 @@ class Team(Namespace):
     async def get(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.TeamGetResponse:
         """Get Team Detail.
@@ -377,7 +377,7 @@ class Team(Namespace):
     def list_team_managers(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.TeamListUnassignedTeamUsersItem]:
@@ -411,7 +411,7 @@ class Team(Namespace):
     def list_team_members(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.TeamListUnassignedTeamUsersItem]:
@@ -479,7 +479,7 @@ class Team(Namespace):
     async def update(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         team_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -505,7 +505,7 @@ class Team(Namespace):
     async def update_parent_team(
         self,
         *,
-        team_id: str,
+        team_id: str | int,
         new_parent_team_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -198,7 +198,7 @@ class Rooms(Namespace):
     async def create_device_profile(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         audio_processing: bool | None = None,
         auto_adjust_mic_level: bool | None = None,
         camera_id: str | None = None,
@@ -241,7 +241,7 @@ class Rooms(Namespace):
     async def delete(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a Zoom Room.
@@ -267,8 +267,8 @@ class Rooms(Namespace):
     async def delete_device(
         self,
         *,
-        room_id: str,
-        device_id: str,
+        room_id: str | int,
+        device_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a Zoom Room user device.
@@ -293,8 +293,8 @@ class Rooms(Namespace):
     async def delete_device_profile(
         self,
         *,
-        room_id: str,
-        device_profile_id: str,
+        room_id: str | int,
+        device_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a device profile.
@@ -318,7 +318,7 @@ class Rooms(Namespace):
     async def delete_tags(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         tag_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -346,7 +346,7 @@ class Rooms(Namespace):
     async def get(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         regenerate_activation_code: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsGetResponse:
@@ -383,8 +383,8 @@ class Rooms(Namespace):
     async def get_device_profile(
         self,
         *,
-        room_id: str,
-        device_profile_id: str,
+        room_id: str | int,
+        device_profile_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsListDeviceProfilesResponseItem:
         """Get a device profile.
@@ -412,7 +412,7 @@ class Rooms(Namespace):
     async def get_device_profiles_devices(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsGetDeviceProfilesDevicesResponse:
         """Get device information.
@@ -439,7 +439,7 @@ class Rooms(Namespace):
     async def get_settings(
         self,
         *,
-        id: str,
+        id: str | int,
         setting_type: str,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -471,7 +471,7 @@ class Rooms(Namespace):
     async def get_virtual_controller(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         pre_authenticated_link: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsGetVirtualControllerResponse:
@@ -564,7 +564,7 @@ class Rooms(Namespace):
     async def list_device_profiles(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.RoomsListDeviceProfilesResponseItem]:
         """List device profiles.
@@ -591,7 +591,7 @@ class Rooms(Namespace):
     async def list_devices(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoomsListDevicesResponse:
         """List Zoom Room devices.
@@ -625,7 +625,7 @@ class Rooms(Namespace):
     def list_sensor_data(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         from_: str,
         to: str,
         page_size: int | None = None,
@@ -674,7 +674,7 @@ class Rooms(Namespace):
     async def update(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         basic: m.RoomsUpdateBasicParam | Mapping[str, Any] | None = None,
         device: m.RoomsUpdateDeviceParam | Mapping[str, Any] | None = None,
         setup: m.RoomsUpdateSetupParam | Mapping[str, Any] | None = None,
@@ -707,8 +707,8 @@ class Rooms(Namespace):
     async def update_device_app_version(
         self,
         *,
-        room_id: str,
-        device_id: str,
+        room_id: str | int,
+        device_id: str | int,
         action: Literal["upgrade", "downgrade", "cancel"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -744,8 +744,8 @@ class Rooms(Namespace):
     async def update_device_profile(
         self,
         *,
-        room_id: str,
-        device_profile_id: str,
+        room_id: str | int,
+        device_profile_id: str | int,
         audio_processing: bool | None = None,
         auto_adjust_mic_level: bool | None = None,
         camera_id: str | None = None,
@@ -787,7 +787,7 @@ class Rooms(Namespace):
     async def update_events(
         self,
         *,
-        id: str,
+        id: str | int,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -826,7 +826,7 @@ class Rooms(Namespace):
     async def update_location(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         location_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -862,7 +862,7 @@ class Rooms(Namespace):
     async def update_settings(
         self,
         *,
-        id: str,
+        id: str | int,
         setting_type: str | None = None,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -894,7 +894,7 @@ class Rooms(Namespace):
     async def update_tags(
         self,
         *,
-        room_id: str,
+        room_id: str | int,
         tag_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

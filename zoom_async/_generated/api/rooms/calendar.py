@@ -45,7 +45,7 @@ class Calendar(Namespace):
     async def create_service_resource(
         self,
         *,
-        service_id: str,
+        service_id: str | int,
         calendar_resource_email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.CalendarCreateServiceResourceResponse:
@@ -80,7 +80,7 @@ class Calendar(Namespace):
     async def delete_service(
         self,
         *,
-        service_id: str,
+        service_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a calendar service.
@@ -103,8 +103,8 @@ class Calendar(Namespace):
     async def delete_service_resource(
         self,
         *,
-        service_id: str,
-        resource_id: str,
+        service_id: str | int,
+        resource_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a calendar resource.
@@ -131,8 +131,8 @@ class Calendar(Namespace):
     async def get_service_resource(
         self,
         *,
-        service_id: str,
-        resource_id: str,
+        service_id: str | int,
+        resource_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.CalendarListServiceResourcesItem:
         """Get a calendar resource by ID.
@@ -160,7 +160,7 @@ class Calendar(Namespace):
     def list_service_resources(
         self,
         *,
-        service_id: str,
+        service_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.CalendarListServiceResourcesItem]:
@@ -217,7 +217,7 @@ class Calendar(Namespace):
     async def update_service_sync(
         self,
         *,
-        service_id: str,
+        service_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Start calendar service sync process.

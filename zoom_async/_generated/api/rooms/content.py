@@ -158,7 +158,7 @@ class Content(Namespace):
     async def delete_background_content(
         self,
         *,
-        content_id: str,
+        content_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Zoom Rooms Background Image Library Content.
@@ -181,7 +181,7 @@ class Content(Namespace):
     async def delete_background_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Zoom Rooms Background Image Library Folder.
@@ -205,7 +205,7 @@ class Content(Namespace):
     async def delete_digital_signage_content(
         self,
         *,
-        content_id: str,
+        content_id: str | int,
         remove_from_library_only: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -231,7 +231,7 @@ class Content(Namespace):
     async def delete_digital_signage_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         remove_from_library_only: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -258,7 +258,7 @@ class Content(Namespace):
     async def delete_digital_signage_playlist(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Digital Signage library playlist.
@@ -281,7 +281,7 @@ class Content(Namespace):
     async def get_background_content(
         self,
         *,
-        content_id: str,
+        content_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentGetBackgroundContentResponse:
         """Get Zoom Rooms background image library content.
@@ -307,7 +307,7 @@ class Content(Namespace):
     async def get_background_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentListBackgroundFoldersItem:
         """Get Zoom Rooms Background Image Library Folder.
@@ -333,7 +333,7 @@ class Content(Namespace):
     async def get_digital_signage_content(
         self,
         *,
-        content_id: str,
+        content_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentGetDigitalSignageContentResponse:
         """Get Digital Signage content item.
@@ -359,7 +359,7 @@ class Content(Namespace):
     async def get_digital_signage_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentListBackgroundFoldersItem:
         """Get Digital Signage content folder.
@@ -385,7 +385,7 @@ class Content(Namespace):
     async def get_digital_signage_playlist(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentListDigitalSignagePlaylistsItem:
         """Get Digital Signage library playlist.
@@ -542,7 +542,7 @@ class Content(Namespace):
     def list_digital_signage_playlist_contents(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ContentListDigitalSignagePlaylistContentsItem]:
@@ -577,7 +577,7 @@ class Content(Namespace):
     async def list_digital_signage_playlist_rooms(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ContentListDigitalSignagePlaylistRoomsResponse:
         """List Digital Signage library playlist published rooms.
@@ -635,7 +635,7 @@ class Content(Namespace):
     async def update_background_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         folder_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -660,7 +660,7 @@ class Content(Namespace):
     async def update_digital_signage_content(
         self,
         *,
-        content_id: str,
+        content_id: str | int,
         content_name: str | None = None,
         content_url: str | None = None,
         expires: bool | None = None,
@@ -694,7 +694,7 @@ class Content(Namespace):
     async def update_digital_signage_folder(
         self,
         *,
-        folder_id: str,
+        folder_id: str | int,
         folder_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -719,7 +719,7 @@ class Content(Namespace):
     async def update_digital_signage_playlist(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         playlist_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -745,7 +745,7 @@ class Content(Namespace):
     async def update_digital_signage_playlist_contents(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         contents: Sequence[m.ContentUpdateDigitalSignagePlaylistContentsContentsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -772,7 +772,7 @@ class Content(Namespace):
     async def update_digital_signage_playlist_rooms(
         self,
         *,
-        playlist_id: str,
+        playlist_id: str | int,
         rooms: Sequence[m.ContentUpdateDigitalSignagePlaylistRoomsRoomsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -80,7 +80,7 @@ class Locations(Namespace):
     async def delete(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a location.
@@ -108,7 +108,7 @@ class Locations(Namespace):
     async def get(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.LocationsGetResponse:
         """Get Zoom Room location profile.
@@ -143,7 +143,7 @@ class Locations(Namespace):
     async def get_settings(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         setting_type: str,
         **options: Unpack[RequestOptions],
     ) -> Any:
@@ -247,7 +247,7 @@ class Locations(Namespace):
     async def update(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         basic: m.LocationsUpdateBasicParam | Mapping[str, Any] | None = None,
         setup: m.LocationsUpdateSetupParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -283,7 +283,7 @@ class Locations(Namespace):
     async def update_location(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         parent_location_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -328,7 +328,7 @@ class Locations(Namespace):
     async def update_settings(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         setting_type: str,
         body: Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -393,7 +393,7 @@ class Locations(Namespace):
     async def update_tags(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         tag_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

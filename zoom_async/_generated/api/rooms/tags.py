@@ -75,7 +75,7 @@ class Tags(Namespace):
     async def delete(
         self,
         *,
-        tag_id: str,
+        tag_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete Tag.
@@ -130,7 +130,7 @@ class Tags(Namespace):
     async def update(
         self,
         *,
-        tag_id: str,
+        tag_id: str | int,
         name: str | None = None,
         description: str | None = None,
         **options: Unpack[RequestOptions],

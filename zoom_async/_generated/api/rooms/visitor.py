@@ -83,7 +83,7 @@ class Visitor(Namespace):
     async def create_invitation_checkin(
         self,
         *,
-        invitation_id: str,
+        invitation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Check in a visitor.
@@ -109,7 +109,7 @@ class Visitor(Namespace):
     async def delete_invitation(
         self,
         *,
-        invitation_id: str,
+        invitation_id: str | int,
         cancel: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -139,7 +139,7 @@ class Visitor(Namespace):
     async def get_invitation(
         self,
         *,
-        invitation_id: str,
+        invitation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VisitorGetInvitationResponse:
         """Invitation details by invitationID.
@@ -217,7 +217,7 @@ class Visitor(Namespace):
     async def update_invitation(
         self,
         *,
-        invitation_id: str,
+        invitation_id: str | int,
         visitor_name: str | None = None,
         start_time: str | None = None,
         invite_location_id: str | None = None,

@@ -129,56 +129,11 @@ class Workspaces(Namespace):
                 options=options,
         )
 
-    @api_method("rooms.workspaces.create_floormap_file", model="WorkspacesCreateFloormapFileResponse")
-    async def create_floormap_file(
-        self,
-        *,
-        file: FileContent,
-        location_id: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.WorkspacesCreateFloormapFileResponse:
-        """Add or Update a Workspace floor map.
-
-        Use this API to Add or Update a Workspace floor map.
-
-        Prerequisite: The caller must be a Zoom Workspace licensed user
-        Note: Base URL: `https://fileapi.zoom.us/v2/`
-        * Rate limit: 20 requests per second per user or 2000 requests per second per IP address
-        * The caller must support HTTP 30x redirects
-        * The caller must retain the Authorization header when redirected to a different
-          hostname
-        * JPG/JPEG, 24-bit PNG, PDF
-        * Recommended dimensions - 1920 x 1080 (landscape) for 16:9 aspect ratio displays
-        * Maximum dimensions - 6000 x 4000 (landscape)
-        * Your object size should no more than 10M
-
-        Not supported in Gov cluster
-
-        ``POST /workspaces/floormap/files`` (operationId ``AddOrUpdateAWorkspaceFloorMap``, rooms API); rate limit: Medium.
-
-        Args:
-            file: Upload image. * JPG/JPEG, 24-bit PNG, PDF. * Recommended dimensions - 1920 x
-                1080 (landscape) for 16:9 aspect ratio displays. * Maximum dimensions - 6000 x
-                4000 (landscape).
-            location_id: Location ID of the place where the Zoom Room was added.
-        """
-        return cast(
-            "m.WorkspacesCreateFloormapFileResponse",
-            await self._request(
-                "rooms.workspaces.create_floormap_file",
-                path={},
-                files={"file": file},
-                form={"location_id": location_id},
-                model="WorkspacesCreateFloormapFileResponse",
-                options=options,
-            )
-        )
-
     @api_method("rooms.workspaces.create_reservation", model="WorkspacesCreateReservationResponse")
     async def create_reservation(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         check_in: bool | None = None,
         end_time: str | datetime | None = None,
         meeting: m.WorkspacesCreateReservationMeetingParam | Mapping[str, Any] | None = None,
@@ -216,50 +171,11 @@ class Workspaces(Namespace):
             )
         )
 
-    @api_method("rooms.workspaces.create_settings_photo", model="WorkspacesCreateFloormapFileResponse")
-    async def create_settings_photo(
-        self,
-        *,
-        file: str,
-        workspace_id: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.WorkspacesCreateFloormapFileResponse:
-        """Add a workspace photo.
-
-        Use this API to add a workspace photo.
-
-        Note:
-        * Please use `https://fileapi.zoom.us` instead of `https://api.zoom.us`, the full path
-          is `https://fileapi.zoom.us/v2/workspaces/settings/photos`.
-        * Supported file formats: "PNG", "JPG", "JPEG", "GIF".
-        * The maximum size of file is 15MB.
-
-        Not supported in Gov cluster
-
-        ``POST /workspaces/settings/photos`` (operationId ``AddaWorkspacephoto``, rooms API); rate limit: Medium.
-
-        Args:
-            file: Upload an image file. Must be less than 15MB and support "PNG", "JPG", "JPEG",
-                "GIF" formats.
-            workspace_id: Workspace's ID
-        """
-        return cast(
-            "m.WorkspacesCreateFloormapFileResponse",
-            await self._request(
-                "rooms.workspaces.create_settings_photo",
-                path={},
-                files={},
-                form={"file": file, "workspace_id": workspace_id},
-                model="WorkspacesCreateFloormapFileResponse",
-                options=options,
-            )
-        )
-
     @api_method("rooms.workspaces.create_user_calendar_setting")
     async def create_user_calendar_setting(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         room_status: Literal["free", "busy"] | str | None = None,
         desk_status: Literal["free", "busy"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -289,7 +205,7 @@ class Workspaces(Namespace):
     async def delete(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a workspace.
@@ -311,7 +227,7 @@ class Workspaces(Namespace):
     async def delete_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a workspace asset.
@@ -333,7 +249,7 @@ class Workspaces(Namespace):
     async def delete_assignment(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a desk assignment.
@@ -355,7 +271,7 @@ class Workspaces(Namespace):
     async def delete_background(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         remove_child: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -384,8 +300,8 @@ class Workspaces(Namespace):
     async def delete_reservation(
         self,
         *,
-        workspace_id: str,
-        reservation_id: str,
+        workspace_id: str | int,
+        reservation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a reservation.
@@ -437,7 +353,7 @@ class Workspaces(Namespace):
     async def get(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetResponse:
         """Get a workspace.
@@ -463,7 +379,7 @@ class Workspaces(Namespace):
     async def get_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesListAssetsItem:
         """Get a workspace asset.
@@ -489,7 +405,7 @@ class Workspaces(Namespace):
     async def get_assignment(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetAssignmentResponse:
         """Get a desk assignment.
@@ -515,7 +431,7 @@ class Workspaces(Namespace):
     async def get_location_floor_map(
         self,
         *,
-        location_id: str,
+        location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetLocationFloorMapResponse:
         """Get a workspace location floor map.
@@ -541,7 +457,7 @@ class Workspaces(Namespace):
     async def get_qr_code(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         type: Literal["check_in", "unified"] | str | None = None,
         ttl: int | None = None,
         **options: Unpack[RequestOptions],
@@ -574,8 +490,8 @@ class Workspaces(Namespace):
     async def get_reservation(
         self,
         *,
-        workspace_id: str,
-        reservation_id: str,
+        workspace_id: str | int,
+        reservation_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetReservationResponse:
         """Get a workspace reservation by reservationId.
@@ -602,8 +518,8 @@ class Workspaces(Namespace):
     async def get_reservation_questionnaires(
         self,
         *,
-        workspace_id: str,
-        reservation_id: str,
+        workspace_id: str | int,
+        reservation_id: str | int,
         subject: Literal["reservation", "pre_checkin"] | str,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetReservationQuestionnairesResponse:
@@ -660,7 +576,7 @@ class Workspaces(Namespace):
     async def get_user_calendar_settings(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WorkspacesGetUserCalendarSettingsResponse:
         """Get Workspace Calendar Free/Busy Event.
@@ -847,7 +763,7 @@ class Workspaces(Namespace):
     async def list_reservations(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         from_: str | datetime | None = None,
         to: str | datetime | None = None,
         user_id: str | None = None,
@@ -880,7 +796,7 @@ class Workspaces(Namespace):
     async def list_user_reservations(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         from_: str | datetime,
         to: str | datetime,
         **options: Unpack[RequestOptions],
@@ -911,7 +827,7 @@ class Workspaces(Namespace):
     async def update(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         workspace_name: str | None = None,
         workspace_display_name: str | None = None,
         workspace_passcode: str | None = None,
@@ -942,7 +858,7 @@ class Workspaces(Namespace):
     async def update_asset(
         self,
         *,
-        asset_id: str,
+        asset_id: str | int,
         name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -967,7 +883,7 @@ class Workspaces(Namespace):
     async def update_assignment(
         self,
         *,
-        workspace_id: str,
+        workspace_id: str | int,
         assign_type: Literal["permanent"] | str | None = None,
         permanent_assignment: m.WorkspacesUpdateAssignmentPermanentAssignmentParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -996,8 +912,8 @@ class Workspaces(Namespace):
     async def update_reservation(
         self,
         *,
-        workspace_id: str,
-        reservation_id: str,
+        workspace_id: str | int,
+        reservation_id: str | int,
         end_time: str | datetime | None = None,
         start_time: str | datetime | None = None,
         topic: str | None = None,
@@ -1046,4 +962,88 @@ class Workspaces(Namespace):
                 path={},
                 json_body=body,
                 options=options,
+        )
+
+    @api_method("rooms.workspaces.upload_floormap_file", model="WorkspacesUploadFloormapFileResponse")
+    async def upload_floormap_file(
+        self,
+        *,
+        file: FileContent,
+        location_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.WorkspacesUploadFloormapFileResponse:
+        """Add or Update a Workspace floor map.
+
+        Use this API to Add or Update a Workspace floor map.
+
+        Prerequisite: The caller must be a Zoom Workspace licensed user
+        Note: Base URL: `https://fileapi.zoom.us/v2/`
+        * Rate limit: 20 requests per second per user or 2000 requests per second per IP address
+        * The caller must support HTTP 30x redirects
+        * The caller must retain the Authorization header when redirected to a different
+          hostname
+        * JPG/JPEG, 24-bit PNG, PDF
+        * Recommended dimensions - 1920 x 1080 (landscape) for 16:9 aspect ratio displays
+        * Maximum dimensions - 6000 x 4000 (landscape)
+        * Your object size should no more than 10M
+
+        Not supported in Gov cluster
+
+        ``POST /workspaces/floormap/files`` (operationId ``AddOrUpdateAWorkspaceFloorMap``, rooms API); rate limit: Medium.
+
+        Args:
+            file: Upload image. * JPG/JPEG, 24-bit PNG, PDF. * Recommended dimensions - 1920 x
+                1080 (landscape) for 16:9 aspect ratio displays. * Maximum dimensions - 6000 x
+                4000 (landscape).
+            location_id: Location ID of the place where the Zoom Room was added.
+        """
+        return cast(
+            "m.WorkspacesUploadFloormapFileResponse",
+            await self._request(
+                "rooms.workspaces.upload_floormap_file",
+                path={},
+                files={"file": file},
+                form={"location_id": location_id},
+                model="WorkspacesUploadFloormapFileResponse",
+                options=options,
+            )
+        )
+
+    @api_method("rooms.workspaces.upload_settings_photo", model="WorkspacesUploadFloormapFileResponse")
+    async def upload_settings_photo(
+        self,
+        *,
+        file: str,
+        workspace_id: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.WorkspacesUploadFloormapFileResponse:
+        """Add a workspace photo.
+
+        Use this API to add a workspace photo.
+
+        Note:
+        * Please use `https://fileapi.zoom.us` instead of `https://api.zoom.us`, the full path
+          is `https://fileapi.zoom.us/v2/workspaces/settings/photos`.
+        * Supported file formats: "PNG", "JPG", "JPEG", "GIF".
+        * The maximum size of file is 15MB.
+
+        Not supported in Gov cluster
+
+        ``POST /workspaces/settings/photos`` (operationId ``AddaWorkspacephoto``, rooms API); rate limit: Medium.
+
+        Args:
+            file: Upload an image file. Must be less than 15MB and support "PNG", "JPG", "JPEG",
+                "GIF" formats.
+            workspace_id: Workspace's ID
+        """
+        return cast(
+            "m.WorkspacesUploadFloormapFileResponse",
+            await self._request(
+                "rooms.workspaces.upload_settings_photo",
+                path={},
+                files={},
+                form={"file": file, "workspace_id": workspace_id},
+                model="WorkspacesUploadFloormapFileResponse",
+                options=options,
+            )
         )

@@ -41,15 +41,15 @@ class Zrbackground(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.zrbackground"
 
-    @api_method("rooms.zrbackground.create_file", model="ZrbackgroundCreateFileResponse")
-    async def create_file(
+    @api_method("rooms.zrbackground.add_zoom_rooms_background_image_library_content", model="ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse")
+    async def add_zoom_rooms_background_image_library_content(
         self,
         *,
         file: FileContent,
         content_name: str | None = None,
         folder_id: str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.ZrbackgroundCreateFileResponse:
+    ) -> m.ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse:
         """Add Zoom Rooms background image library content.
 
         Upload an image to Zoom Room Content Library.
@@ -76,19 +76,19 @@ class Zrbackground(Namespace):
             folder_id: The folder ID.
         """
         return cast(
-            "m.ZrbackgroundCreateFileResponse",
+            "m.ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse",
             await self._request(
-                "rooms.zrbackground.create_file",
+                "rooms.zrbackground.add_zoom_rooms_background_image_library_content",
                 path={},
                 files={"file": file},
                 form={"content_name": content_name, "folder_id": folder_id},
-                model="ZrbackgroundCreateFileResponse",
+                model="ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse",
                 options=options,
             )
         )
 
-    @api_method("rooms.zrbackground.update_files")
-    async def update_files(
+    @api_method("rooms.zrbackground.update_zoom_rooms_background_image_library_content")
+    async def update_zoom_rooms_background_image_library_content(
         self,
         *,
         file: FileContent,
@@ -118,7 +118,7 @@ class Zrbackground(Namespace):
             folder_id: The folder ID.
         """
         await self._request(
-                "rooms.zrbackground.update_files",
+                "rooms.zrbackground.update_zoom_rooms_background_image_library_content",
                 path={},
                 files={"file": file},
                 form={"content_id": content_id, "content_name": content_name, "folder_id": folder_id},

@@ -41,15 +41,15 @@ class Zrdigitalsignage(Namespace):
 
     _models_module = "zoom_async._generated.models.rooms.zrdigitalsignage"
 
-    @api_method("rooms.zrdigitalsignage.create_file", model="ZrdigitalsignageCreateFileResponse")
-    async def create_file(
+    @api_method("rooms.zrdigitalsignage.adddigitalsignageimageorvideo", model="ZrdigitalsignageAdddigitalsignageimageorvideoResponse")
+    async def adddigitalsignageimageorvideo(
         self,
         *,
         file: FileContent,
         content_name: str,
         folder_id: str | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.ZrdigitalsignageCreateFileResponse:
+    ) -> m.ZrdigitalsignageAdddigitalsignageimageorvideoResponse:
         """Add a digital signage image or video.
 
         Upload an image or video to the Zoom Rooms Digital Signage Content Library.
@@ -75,19 +75,19 @@ class Zrdigitalsignage(Namespace):
             folder_id: The folder ID.
         """
         return cast(
-            "m.ZrdigitalsignageCreateFileResponse",
+            "m.ZrdigitalsignageAdddigitalsignageimageorvideoResponse",
             await self._request(
-                "rooms.zrdigitalsignage.create_file",
+                "rooms.zrdigitalsignage.adddigitalsignageimageorvideo",
                 path={},
                 files={"file": file},
                 form={"content_name": content_name, "folder_id": folder_id},
-                model="ZrdigitalsignageCreateFileResponse",
+                model="ZrdigitalsignageAdddigitalsignageimageorvideoResponse",
                 options=options,
             )
         )
 
-    @api_method("rooms.zrdigitalsignage.update_files")
-    async def update_files(
+    @api_method("rooms.zrdigitalsignage.updateadigitalsignageimageorvideofile")
+    async def updateadigitalsignageimageorvideofile(
         self,
         *,
         file: FileContent,
@@ -118,7 +118,7 @@ class Zrdigitalsignage(Namespace):
             content_id: The content ID.
         """
         await self._request(
-                "rooms.zrdigitalsignage.update_files",
+                "rooms.zrdigitalsignage.updateadigitalsignageimageorvideofile",
                 path={},
                 files={"file": file},
                 form={"content_id": content_id},

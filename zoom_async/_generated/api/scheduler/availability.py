@@ -85,7 +85,7 @@ class Availability(Namespace):
     async def delete(
         self,
         *,
-        availability_id: str,
+        availability_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete availability.
@@ -107,7 +107,7 @@ class Availability(Namespace):
     async def get(
         self,
         *,
-        availability_id: str,
+        availability_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.AvailabilityListItem:
         """Get availability.
@@ -166,7 +166,7 @@ class Availability(Namespace):
     async def update(
         self,
         *,
-        availability_id: str,
+        availability_id: str | int,
         default: bool | None = None,
         name: str | None = None,
         time_zone: str | None = None,

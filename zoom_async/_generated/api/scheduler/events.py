@@ -45,7 +45,7 @@ class Events(Namespace):
     async def delete(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         user_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -71,7 +71,7 @@ class Events(Namespace):
     async def get(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         user_id: str | None = None,
         team_id: str | None = None,
         **options: Unpack[RequestOptions],
@@ -103,8 +103,8 @@ class Events(Namespace):
     async def get_attendee(
         self,
         *,
-        event_id: str,
-        attendee_id: str,
+        event_id: str | int,
+        attendee_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetAttendeeResponse:
         """Get scheduled event attendee.
@@ -200,7 +200,7 @@ class Events(Namespace):
     async def update(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         user_id: str | None = None,
         attendees: Sequence[m.EventsUpdateAttendeesItemParam | Mapping[str, Any]] | None = None,
         status: Literal["confirmed", "cancelled"] | str | None = None,

@@ -45,8 +45,8 @@ class Routing(Namespace):
     async def form_response(
         self,
         *,
-        form_id: str,
-        response_id: str,
+        form_id: str | int,
+        response_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.RoutingFormResponseResponse:
         """get routing response.

@@ -160,7 +160,7 @@ class Schedules(Namespace):
     async def delete(
         self,
         *,
-        schedule_id: str,
+        schedule_id: str | int,
         user_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -186,7 +186,7 @@ class Schedules(Namespace):
     async def get(
         self,
         *,
-        schedule_id: str,
+        schedule_id: str | int,
         user_id: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SchedulesCreateResponse:
@@ -279,7 +279,7 @@ class Schedules(Namespace):
     async def update(
         self,
         *,
-        schedule_id: str,
+        schedule_id: str | int,
         user_id: str | None = None,
         add_on_type: Literal["zoomMeeting", "zoomPhone", "offline"] | str | None = None,
         availability_override: bool | None = None,

@@ -45,7 +45,7 @@ class Users(Namespace):
     async def get(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.UsersGetResponse:
         """Get user.

@@ -45,7 +45,7 @@ class Channels(Namespace):
     async def batch_delete_channels_account_level(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         channel_ids: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -71,7 +71,7 @@ class Channels(Namespace):
     async def create(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         channel_settings: m.ChannelsCreateChannelSettingsParam | Mapping[str, Any] | None = None,
         members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         name: str | None = None,
@@ -113,8 +113,8 @@ class Channels(Namespace):
     async def create_admin(
         self,
         *,
-        user_id: str,
-        channel_id: str,
+        user_id: str | int,
+        channel_id: str | int,
         admins: Sequence[Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMemberResponse:
@@ -147,7 +147,7 @@ class Channels(Namespace):
     async def create_member(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMemberResponse:
@@ -181,8 +181,8 @@ class Channels(Namespace):
     async def create_member_for_user(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         members: Sequence[m.ChannelsCreateMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMemberResponse:
@@ -214,7 +214,7 @@ class Channels(Namespace):
     async def create_members_group(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         groups: Sequence[m.ChannelsCreateMembersGroupGroupsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsCreateMembersGroupResponse:
@@ -243,7 +243,7 @@ class Channels(Namespace):
     async def create_mention_group(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         mention_group_name: str | None = None,
         mention_group_description: str | None = None,
         identifiers: Sequence[str] | None = None,
@@ -279,8 +279,8 @@ class Channels(Namespace):
     async def create_mention_group_member(
         self,
         *,
-        channel_id: str,
-        mention_group_id: str,
+        channel_id: str | int,
+        mention_group_id: str | int,
         identifiers: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -309,7 +309,7 @@ class Channels(Namespace):
     async def delete(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a channel.
@@ -332,8 +332,8 @@ class Channels(Namespace):
     async def delete_admins(
         self,
         *,
-        user_id: str,
-        channel_id: str,
+        user_id: str | int,
+        channel_id: str | int,
         admin_ids: str,
         user_ids: str,
         **options: Unpack[RequestOptions],
@@ -364,8 +364,8 @@ class Channels(Namespace):
     async def delete_channel(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a channel.
@@ -391,8 +391,8 @@ class Channels(Namespace):
     async def delete_member(
         self,
         *,
-        channel_id: str,
-        identifier: str,
+        channel_id: str | int,
+        identifier: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a member.
@@ -418,9 +418,9 @@ class Channels(Namespace):
     async def delete_member_for_user(
         self,
         *,
-        channel_id: str,
-        identifier: str,
-        user_id: str,
+        channel_id: str | int,
+        identifier: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a member.
@@ -447,7 +447,7 @@ class Channels(Namespace):
     async def delete_members(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         member_ids: str,
         user_ids: str,
         **options: Unpack[RequestOptions],
@@ -477,8 +477,8 @@ class Channels(Namespace):
     async def delete_members_for_user(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         identifiers: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -507,8 +507,8 @@ class Channels(Namespace):
     async def delete_members_group(
         self,
         *,
-        channel_id: str,
-        group_id: str,
+        channel_id: str | int,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove a member (group).
@@ -532,8 +532,8 @@ class Channels(Namespace):
     async def delete_mention_group(
         self,
         *,
-        channel_id: str,
-        mention_group_id: str,
+        channel_id: str | int,
+        mention_group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a channel mention group.
@@ -556,8 +556,8 @@ class Channels(Namespace):
     async def delete_mention_group_members(
         self,
         *,
-        channel_id: str,
-        mention_group_id: str,
+        channel_id: str | int,
+        mention_group_id: str | int,
         identifiers: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -585,7 +585,7 @@ class Channels(Namespace):
     async def get(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsGetResponse:
         """Get a channel.
@@ -615,8 +615,8 @@ class Channels(Namespace):
     async def get_for_user(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsGetResponse:
         """Get a channel.
@@ -647,7 +647,7 @@ class Channels(Namespace):
     async def get_retention(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsGetRetentionResponse:
         """Get retention policy of a channel.
@@ -677,7 +677,7 @@ class Channels(Namespace):
     async def join(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsJoinResponse:
         """Join a channel.
@@ -707,7 +707,7 @@ class Channels(Namespace):
     async def leave(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Leave a channel.
@@ -770,7 +770,7 @@ class Channels(Namespace):
     def list_activities(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         start_date: str | date,
         end_date: str | date,
         page_size: int | None = None,
@@ -811,8 +811,8 @@ class Channels(Namespace):
     def list_admins(
         self,
         *,
-        user_id: str,
-        channel_id: str,
+        user_id: str | int,
+        channel_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ChannelsListMembersItem]:
@@ -848,7 +848,7 @@ class Channels(Namespace):
     def list_for_user(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ChannelsListForUserItem]:
@@ -884,7 +884,7 @@ class Channels(Namespace):
     def list_members(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ChannelsListMembersItem]:
@@ -918,8 +918,8 @@ class Channels(Namespace):
     def list_members_for_user(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ChannelsListMembersItem]:
@@ -956,7 +956,7 @@ class Channels(Namespace):
     async def list_members_groups(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsListMembersGroupsResponse:
         """List channel members (Groups).
@@ -982,7 +982,7 @@ class Channels(Namespace):
     async def list_mention_group(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ChannelsListMentionGroupResponse:
         """List channel mention groups.
@@ -1009,8 +1009,8 @@ class Channels(Namespace):
     def list_mention_group_members(
         self,
         *,
-        channel_id: str,
-        mention_group_id: str,
+        channel_id: str | int,
+        mention_group_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ChannelsListMentionGroupMembersItem]:
@@ -1045,7 +1045,7 @@ class Channels(Namespace):
     def list_pinned(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         page_size: int | None = None,
         include_history: bool | None = None,
         **options: Unpack[PageOptions],
@@ -1125,7 +1125,7 @@ class Channels(Namespace):
     async def update(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         name: str | None = None,
         channel_settings: m.ChannelsUpdateChannelSettingsParam | Mapping[str, Any] | None = None,
         type: Literal[1, 2, 3, 5] | int | None = None,
@@ -1186,8 +1186,8 @@ class Channels(Namespace):
     async def update_for_user(
         self,
         *,
-        channel_id: str,
-        user_id: str,
+        channel_id: str | int,
+        user_id: str | int,
         name: str | None = None,
         channel_settings: m.ChannelsUpdateChannelSettingsParam | Mapping[str, Any] | None = None,
         type: Literal[1, 2, 3, 5] | int | None = None,
@@ -1222,8 +1222,8 @@ class Channels(Namespace):
     async def update_mention_group(
         self,
         *,
-        channel_id: str,
-        mention_group_id: str,
+        channel_id: str | int,
+        mention_group_id: str | int,
         mention_group_name: str | None = None,
         mention_group_description: str | None = None,
         **options: Unpack[RequestOptions],
@@ -1254,7 +1254,7 @@ class Channels(Namespace):
     async def update_retention(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         cloud_retention: m.ChannelsUpdateRetentionCloudRetentionParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class Contacts(Namespace):
     async def get(
         self,
         *,
-        identifier: str,
+        identifier: str | int,
         query_presence_status: bool | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ContactsGetResponse:

@@ -41,52 +41,11 @@ class Emoji(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.emoji"
 
-    @api_method("team_chat.emoji.create_file", model="EmojiCreateFileResponse")
-    async def create_file(
-        self,
-        *,
-        file: FileContent,
-        name: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.EmojiCreateFileResponse:
-        """Add a custom emoji.
-
-        Add a custom emoji.
-
-        Note:
-        * The base URL for this API's is `https://fileapi.zoom.us/v2`.
-        * The rate limit of this API is 20 requests per second per API or 2000 requests per
-          second per IP address.
-        * The caller must support HTTP 30x redirects.
-        * All files are sent as common files except `png`,`jpg`,`jpeg` and `gif`
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-
-        ``POST /chat/emoji/files`` (operationId ``addACustomEmoji``, team-chat API); rate limit: Light.
-
-        Args:
-            file: The upload file in binary format. You can only send a maximum of 256KB. Only
-                supports jpg, png, gif and jpeg.
-            name: The name of the emoji to be added. Allowed characters: letters, numbers,
-                underscores. The maximum length is 100.
-        """
-        return cast(
-            "m.EmojiCreateFileResponse",
-            await self._request(
-                "team_chat.emoji.create_file",
-                path={},
-                files={"file": file},
-                form={"name": name},
-                model="EmojiCreateFileResponse",
-                options=options,
-            )
-        )
-
     @api_method("team_chat.emoji.delete")
     async def delete(
         self,
         *,
-        file_id: str,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a custom emoji.
@@ -137,4 +96,45 @@ class Emoji(Namespace):
                 item_model="EmojiListItem",
                 options=options,
             ),
+        )
+
+    @api_method("team_chat.emoji.upload_file", model="EmojiUploadFileResponse")
+    async def upload_file(
+        self,
+        *,
+        file: FileContent,
+        name: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.EmojiUploadFileResponse:
+        """Add a custom emoji.
+
+        Add a custom emoji.
+
+        Note:
+        * The base URL for this API's is `https://fileapi.zoom.us/v2`.
+        * The rate limit of this API is 20 requests per second per API or 2000 requests per
+          second per IP address.
+        * The caller must support HTTP 30x redirects.
+        * All files are sent as common files except `png`,`jpg`,`jpeg` and `gif`
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+
+        ``POST /chat/emoji/files`` (operationId ``addACustomEmoji``, team-chat API); rate limit: Light.
+
+        Args:
+            file: The upload file in binary format. You can only send a maximum of 256KB. Only
+                supports jpg, png, gif and jpeg.
+            name: The name of the emoji to be added. Allowed characters: letters, numbers,
+                underscores. The maximum length is 100.
+        """
+        return cast(
+            "m.EmojiUploadFileResponse",
+            await self._request(
+                "team_chat.emoji.upload_file",
+                path={},
+                files={"file": file},
+                form={"name": name},
+                model="EmojiUploadFileResponse",
+                options=options,
+            )
         )

@@ -41,15 +41,63 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.files"
 
-    @api_method("team_chat.files.create", model="FilesCreateResponse")
-    async def create(
+    @api_method("team_chat.files.delete")
+    async def delete(
         self,
         *,
-        user_id: str,
+        file_id: str | int,
+        **options: Unpack[RequestOptions],
+    ) -> None:
+        """Delete a chat file.
+
+        Deletes a chat file.
+
+        ``DELETE /chat/files/{fileId}`` (operationId ``deleteChatFile``, team-chat API); rate limit: Light.
+
+        Args:
+            file_id: (``fileId``) The chat file's unique ID.
+        """
+        await self._request(
+                "team_chat.files.delete",
+                path={"fileId": file_id},
+                options=options,
+        )
+
+    @api_method("team_chat.files.get", model="FilesGetResponse")
+    async def get(
+        self,
+        *,
+        file_id: str | int,
+        **options: Unpack[RequestOptions],
+    ) -> m.FilesGetResponse:
+        """Get file info.
+
+        Returns information about the chat file.
+
+        ``GET /chat/files/{fileId}`` (operationId ``getFileInfo``, team-chat API); rate limit: Light.
+
+        Args:
+            file_id: (``fileId``) The chat file's unique ID.
+        """
+        return cast(
+            "m.FilesGetResponse",
+            await self._request(
+                "team_chat.files.get",
+                path={"fileId": file_id},
+                model="FilesGetResponse",
+                options=options,
+            )
+        )
+
+    @api_method("team_chat.files.upload", model="FilesUploadResponse")
+    async def upload(
+        self,
+        *,
+        user_id: str | int,
         post_to_personal_chat: str | None = None,
         file: FileContent | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateResponse:
+    ) -> m.FilesUploadResponse:
         """Upload a chat file.
 
         Uploads a file to chat.
@@ -80,62 +128,14 @@ class Files(Namespace):
                 for images and all other file types.
         """
         return cast(
-            "m.FilesCreateResponse",
+            "m.FilesUploadResponse",
             await self._request(
-                "team_chat.files.create",
+                "team_chat.files.upload",
                 path={"userId": user_id},
                 query={"postToPersonalChat": post_to_personal_chat},
                 files={"file": file},
                 form={},
-                model="FilesCreateResponse",
-                options=options,
-            )
-        )
-
-    @api_method("team_chat.files.delete")
-    async def delete(
-        self,
-        *,
-        file_id: str,
-        **options: Unpack[RequestOptions],
-    ) -> None:
-        """Delete a chat file.
-
-        Deletes a chat file.
-
-        ``DELETE /chat/files/{fileId}`` (operationId ``deleteChatFile``, team-chat API); rate limit: Light.
-
-        Args:
-            file_id: (``fileId``) The chat file's unique ID.
-        """
-        await self._request(
-                "team_chat.files.delete",
-                path={"fileId": file_id},
-                options=options,
-        )
-
-    @api_method("team_chat.files.get", model="FilesGetResponse")
-    async def get(
-        self,
-        *,
-        file_id: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.FilesGetResponse:
-        """Get file info.
-
-        Returns information about the chat file.
-
-        ``GET /chat/files/{fileId}`` (operationId ``getFileInfo``, team-chat API); rate limit: Light.
-
-        Args:
-            file_id: (``fileId``) The chat file's unique ID.
-        """
-        return cast(
-            "m.FilesGetResponse",
-            await self._request(
-                "team_chat.files.get",
-                path={"fileId": file_id},
-                model="FilesGetResponse",
+                model="FilesUploadResponse",
                 options=options,
             )
         )

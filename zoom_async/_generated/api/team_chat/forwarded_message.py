@@ -45,7 +45,7 @@ class ForwardedMessage(Namespace):
     async def get(
         self,
         *,
-        forward_id: str,
+        forward_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ForwardedMessageGetResponse:
         """Get a forwarded message.

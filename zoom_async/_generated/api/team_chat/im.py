@@ -83,7 +83,7 @@ class Im(Namespace):
     async def create_group_member(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         members: Sequence[m.ImCreateGroupMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ImCreateGroupMemberResponse:
@@ -144,7 +144,7 @@ class Im(Namespace):
     async def delete_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an IM directory group.
@@ -166,8 +166,8 @@ class Im(Namespace):
     async def delete_group_member(
         self,
         *,
-        group_id: str,
-        member_id: str,
+        group_id: str | int,
+        member_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete IM directory group member.
@@ -190,7 +190,7 @@ class Im(Namespace):
     async def get_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ImListGroupsResponseGroupsItem:
         """Retrieve an IM directory group.
@@ -216,7 +216,7 @@ class Im(Namespace):
     def list_group_members(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.ImListGroupMembersItem]:
@@ -271,7 +271,7 @@ class Im(Namespace):
     async def update_group(
         self,
         *,
-        group_id: str,
+        group_id: str | int,
         name: str | None = None,
         search_by_account: bool | None = None,
         search_by_domain: bool | None = None,

@@ -80,7 +80,7 @@ class Legalhold(Namespace):
     async def delete_matter(
         self,
         *,
-        matter_id: str,
+        matter_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete legal hold matters.
@@ -102,7 +102,7 @@ class Legalhold(Namespace):
     async def get_matter_files_download(
         self,
         *,
-        matter_id: str,
+        matter_id: str | int,
         file_key: str,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -127,7 +127,7 @@ class Legalhold(Namespace):
     def list_matter_files(
         self,
         *,
-        matter_id: str,
+        matter_id: str | int,
         identifier: str,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -195,7 +195,7 @@ class Legalhold(Namespace):
     async def update_matter(
         self,
         *,
-        matter_id: str,
+        matter_id: str | int,
         matter_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -41,68 +41,11 @@ class Messages(Namespace):
 
     _models_module = "zoom_async._generated.models.team_chat.messages"
 
-    @api_method("team_chat.messages.create_file", model="MessagesCreateFileResponse")
-    async def create_file(
-        self,
-        *,
-        user_id: str,
-        files: Sequence[FileContent],
-        reply_main_message_id: str | None = None,
-        to_channel: str | None = None,
-        to_contact: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.MessagesCreateFileResponse:
-        """Send a chat file.
-
-        Sends a file on Zoom to either an individual user in your contact list or a channel of
-        which you are a member.
-
-        Note:
-        * The base URL for this API is `https://file.zoom.us/v2/`.
-        * The rate limit of this API is 20 requests per second per API or 2000 requests per
-          second per IP address.
-        * The caller must support HTTP 30x redirects.
-        * All files are sent as common files except `png`,`jpg`,`jpeg` and `gif`
-        * Zoom Cloud Storage will store the files sent through this API. If you do not use Zoom
-          Cloud Storage, Zoom Cloud will temporarily store these files for 7 days.
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-
-        For user-level apps, pass the `me` value instead of the `userId` parameter.
-
-        For an account-level OAuth app, this API can only be used on behalf of a user who is
-        assigned with a role that has the Edit permission for Chat Messages.
-
-        ``POST /chat/users/{userId}/messages/files`` (operationId ``sendChatFile``, team-chat API); rate limit: Medium.
-
-        Args:
-            user_id: (``userId``) The user's ID.
-            files: A list of the chat files to send, in binary format. * This field only
-                supports one file. * You can only send a maximum of 16 megabytes for images and
-                20 megabytes for all other file types.
-            reply_main_message_id: The reply message's ID. This field only returns if the
-                message is a reply message.
-            to_channel: The channel ID of the channel to which to send the chat file.
-            to_contact: The user ID or member ID of the contact to whom you want to send the
-                chat file.
-        """
-        return cast(
-            "m.MessagesCreateFileResponse",
-            await self._request(
-                "team_chat.messages.create_file",
-                path={"userId": user_id},
-                files={"files": files},
-                form={"reply_main_message_id": reply_main_message_id, "to_channel": to_channel, "to_contact": to_contact},
-                model="MessagesCreateFileResponse",
-                options=options,
-            )
-        )
-
     @api_method("team_chat.messages.create_reminder")
     async def create_reminder(
         self,
         *,
-        message_id: str,
+        message_id: str | int,
         to_contact: str | None = None,
         to_channel: str | None = None,
         remind_time: str | datetime | None = None,
@@ -143,8 +86,8 @@ class Messages(Namespace):
     async def delete(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         to_contact: Any | None = None,
         to_channel: str | None = None,
         **options: Unpack[RequestOptions],
@@ -178,7 +121,7 @@ class Messages(Namespace):
     async def delete_reminder(
         self,
         *,
-        message_id: str,
+        message_id: str | int,
         to_contact: str | None = None,
         to_channel: str | None = None,
         **options: Unpack[RequestOptions],
@@ -210,7 +153,7 @@ class Messages(Namespace):
     async def delete_schedule(
         self,
         *,
-        draft_id: str,
+        draft_id: str | int,
         to_contact: str | None = None,
         to_channel: str | None = None,
         **options: Unpack[RequestOptions],
@@ -240,8 +183,8 @@ class Messages(Namespace):
     async def get(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         to_contact: str | None = None,
         to_channel: str | None = None,
         download_file_formats: Literal["audio/mp4"] | str | None = None,
@@ -285,7 +228,7 @@ class Messages(Namespace):
     def list(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         to_contact: str | None = None,
         to_channel: str | None = None,
         date: str | date | None = None,
@@ -433,8 +376,8 @@ class Messages(Namespace):
     async def list_thread(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         from_: str,
         to_channel: str | None = None,
         to_contact: str | None = None,
@@ -492,11 +435,11 @@ class Messages(Namespace):
             )
         )
 
-    @api_method("team_chat.messages.send", model="MessagesCreateFileResponse")
+    @api_method("team_chat.messages.send", model="MessagesUploadFileResponse")
     async def send(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         at_items: Sequence[m.MessagesSendAtItemsItemParam | Mapping[str, Any]] | None = None,
         rich_text: Sequence[m.MessagesSendRichTextItemParam | Mapping[str, Any]] | None = None,
         message: str | None = None,
@@ -507,7 +450,7 @@ class Messages(Namespace):
         interactive_cards: Sequence[m.MessagesSendInteractiveCardsItemParam | Mapping[str, Any]] | None = None,
         scheduled_time: str | datetime | None = None,
         **options: Unpack[RequestOptions],
-    ) -> m.MessagesCreateFileResponse:
+    ) -> m.MessagesUploadFileResponse:
         """Send a chat message.
 
         Sends chat messages to a user in your contact list or to a channel of which you are a
@@ -542,12 +485,12 @@ class Messages(Namespace):
                 format. It must be more than 30 minutes from now and within 180 days.
         """
         return cast(
-            "m.MessagesCreateFileResponse",
+            "m.MessagesUploadFileResponse",
             await self._request(
                 "team_chat.messages.send",
                 path={"userId": user_id},
                 body={"at_items": at_items, "rich_text": rich_text, "message": message, "file_ids": file_ids, "reply_main_message_id": reply_main_message_id, "to_channel": to_channel, "to_contact": to_contact, "interactive_cards": interactive_cards, "scheduled_time": scheduled_time},
-                model="MessagesCreateFileResponse",
+                model="MessagesUploadFileResponse",
                 options=options,
             )
         )
@@ -556,8 +499,8 @@ class Messages(Namespace):
     async def update(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         message: str | None = None,
         to_channel: str | None = None,
         to_contact: Any | None = None,
@@ -642,8 +585,8 @@ class Messages(Namespace):
     async def update_emoji_reactions(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         action: Literal["add", "remove"] | str | None = None,
         emoji: str | None = None,
         to_channel: str | None = None,
@@ -691,8 +634,8 @@ class Messages(Namespace):
     async def update_status(
         self,
         *,
-        user_id: str,
-        message_id: str,
+        user_id: str | int,
+        message_id: str | int,
         action: Literal["read", "unread"] | str | None = None,
         timestamp: int | None = None,
         to_channel: str | None = None,
@@ -728,4 +671,61 @@ class Messages(Namespace):
                 path={"userId": user_id, "messageId": message_id},
                 body={"action": action, "timestamp": timestamp, "to_channel": to_channel, "to_contact": to_contact},
                 options=options,
+        )
+
+    @api_method("team_chat.messages.upload_file", model="MessagesUploadFileResponse")
+    async def upload_file(
+        self,
+        *,
+        user_id: str | int,
+        files: Sequence[FileContent],
+        reply_main_message_id: str | None = None,
+        to_channel: str | None = None,
+        to_contact: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.MessagesUploadFileResponse:
+        """Send a chat file.
+
+        Sends a file on Zoom to either an individual user in your contact list or a channel of
+        which you are a member.
+
+        Note:
+        * The base URL for this API is `https://file.zoom.us/v2/`.
+        * The rate limit of this API is 20 requests per second per API or 2000 requests per
+          second per IP address.
+        * The caller must support HTTP 30x redirects.
+        * All files are sent as common files except `png`,`jpg`,`jpeg` and `gif`
+        * Zoom Cloud Storage will store the files sent through this API. If you do not use Zoom
+          Cloud Storage, Zoom Cloud will temporarily store these files for 7 days.
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+
+        For user-level apps, pass the `me` value instead of the `userId` parameter.
+
+        For an account-level OAuth app, this API can only be used on behalf of a user who is
+        assigned with a role that has the Edit permission for Chat Messages.
+
+        ``POST /chat/users/{userId}/messages/files`` (operationId ``sendChatFile``, team-chat API); rate limit: Medium.
+
+        Args:
+            user_id: (``userId``) The user's ID.
+            files: A list of the chat files to send, in binary format. * This field only
+                supports one file. * You can only send a maximum of 16 megabytes for images and
+                20 megabytes for all other file types.
+            reply_main_message_id: The reply message's ID. This field only returns if the
+                message is a reply message.
+            to_channel: The channel ID of the channel to which to send the chat file.
+            to_contact: The user ID or member ID of the contact to whom you want to send the
+                chat file.
+        """
+        return cast(
+            "m.MessagesUploadFileResponse",
+            await self._request(
+                "team_chat.messages.upload_file",
+                path={"userId": user_id},
+                files={"files": files},
+                form={"reply_main_message_id": reply_main_message_id, "to_channel": to_channel, "to_contact": to_contact},
+                model="MessagesUploadFileResponse",
+                options=options,
+            )
         )

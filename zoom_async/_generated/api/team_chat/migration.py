@@ -45,7 +45,7 @@ class Migration(Namespace):
     async def create_channel_member(
         self,
         *,
-        channel_id: str,
+        channel_id: str | int,
         members: Sequence[m.MigrationCreateChannelMemberMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -129,7 +129,7 @@ class Migration(Namespace):
     async def create_user_channel(
         self,
         *,
-        identifier: str,
+        identifier: str | int,
         members: Sequence[m.MigrationCreateUserChannelMembersItemParam | Mapping[str, Any]] | None = None,
         type: Literal[2, 3, 4] | int | None = None,
         name: str | None = None,
@@ -169,7 +169,7 @@ class Migration(Namespace):
     async def create_user_event(
         self,
         *,
-        identifier: str,
+        identifier: str | int,
         method: Literal["star"] | str | None = None,
         params: Sequence[m.MigrationCreateUserEventParamsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],

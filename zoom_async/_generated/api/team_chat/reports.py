@@ -45,7 +45,7 @@ class Reports(Namespace):
     def chat_session(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         from_: str | date,
         to: str | date,
         page_size: int | None = None,

@@ -78,7 +78,7 @@ class Spaces(Namespace):
     async def create_admin(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         members: Sequence[m.SpacesCreateAdminMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
@@ -110,7 +110,7 @@ class Spaces(Namespace):
     async def create_member(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         members: Sequence[m.SpacesCreateAdminMembersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
@@ -142,7 +142,7 @@ class Spaces(Namespace):
     async def delete(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a shared space.
@@ -168,7 +168,7 @@ class Spaces(Namespace):
     async def delete_admins(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         identifiers: str,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
@@ -202,7 +202,7 @@ class Spaces(Namespace):
     async def delete_members(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         identifiers: str,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesCreateAdminResponse:
@@ -236,7 +236,7 @@ class Spaces(Namespace):
     async def get(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SpacesGetResponse:
         """Get a shared space.
@@ -296,7 +296,7 @@ class Spaces(Namespace):
     def list_channels(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.SpacesListChannelsItem]:
@@ -330,7 +330,7 @@ class Spaces(Namespace):
     def list_members(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         page_size: int | None = None,
         role: Literal["all", "member", "owner", "admin"] | str | None = None,
         status: Literal["all", "active", "inactive"] | str | None = None,
@@ -374,7 +374,7 @@ class Spaces(Namespace):
     async def update(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         space_name: str | None = None,
         space_desc: str | None = None,
         space_settings: m.SpacesCreateSpaceSettingsParam | Mapping[str, Any] | None = None,
@@ -405,7 +405,7 @@ class Spaces(Namespace):
     async def update_channels(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         channel_ids: Sequence[str] | None = None,
         move_direction: Literal["move_into", "move_out"] | str | None = None,
         **options: Unpack[RequestOptions],
@@ -438,7 +438,7 @@ class Spaces(Namespace):
     async def update_owner(
         self,
         *,
-        space_id: str,
+        space_id: str | int,
         identifier: str,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -45,7 +45,7 @@ class Users(Namespace):
     async def create_invitation(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         email: str | None = None,
         message: str | None = None,
         **options: Unpack[RequestOptions],
@@ -73,7 +73,7 @@ class Users(Namespace):
     def list_sessions(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         type: Literal["1:1", "groupchat"] | str | None = None,
         search_star: bool | None = None,
         page_size: int | None = None,
@@ -128,7 +128,7 @@ class Users(Namespace):
     async def update_events(
         self,
         *,
-        user_id: str,
+        user_id: str | int,
         method: Literal["star", "unstar"] | str | None = None,
         params: m.UsersUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],

@@ -90,7 +90,7 @@ class Sessions(Namespace):
     async def create_sip_dialing(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         passcode: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SessionsCreateSipDialingResponse:
@@ -129,7 +129,7 @@ class Sessions(Namespace):
     async def delete(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a session.
@@ -155,8 +155,8 @@ class Sessions(Namespace):
     async def delete_recording(
         self,
         *,
-        session_id: str,
-        recording_id: str,
+        session_id: str | int,
+        recording_id: str | int,
         action: Literal["trash", "delete"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -186,7 +186,7 @@ class Sessions(Namespace):
     async def delete_recordings(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         action: Literal["trash", "delete"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -216,7 +216,7 @@ class Sessions(Namespace):
     async def get(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         type: Literal["past", "live", "scheduled"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SessionsGetResponse:
@@ -254,7 +254,7 @@ class Sessions(Namespace):
     async def get_livestream(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SessionsGetLivestreamResponse:
         """Get session live stream details.
@@ -285,7 +285,7 @@ class Sessions(Namespace):
     async def get_recordings(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         include_fields: str | None = None,
         ttl: int | None = None,
         **options: Unpack[RequestOptions],
@@ -321,8 +321,8 @@ class Sessions(Namespace):
     async def get_user_qos(
         self,
         *,
-        session_id: str,
-        user_id: str,
+        session_id: str | int,
+        user_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.SessionsListUsersQosItem:
@@ -417,7 +417,7 @@ class Sessions(Namespace):
     async def list_stream_ingestions(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.SessionsListStreamIngestionsResponseItem]:
         """List session streaming ingestions.
@@ -447,7 +447,7 @@ class Sessions(Namespace):
     def list_users(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -496,7 +496,7 @@ class Sessions(Namespace):
     def list_users_qos(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -546,7 +546,7 @@ class Sessions(Namespace):
     def list_users_sharing(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         type: Literal["past", "live"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -589,7 +589,7 @@ class Sessions(Namespace):
     async def update_events(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         method: Literal["recording.start", "recording.stop", "recording.pause", "recording.resume", "user.invite.callout", "user.invite.room_system_callout", "stream_ingestion.bind", "stream_ingestion.unbind", "stream_ingestion.send", "stream_ingestion.stop", "audio.block", "audio.unblock", "video.block", "video.unblock", "share.block", "share.unblock", "user.remove"] | str | None = None,
         params: m.SessionsUpdateEventsParamsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -627,7 +627,7 @@ class Sessions(Namespace):
     async def update_livestream(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         stream_url: str | None = None,
         stream_key: str | None = None,
         page_url: str | None = None,
@@ -664,7 +664,7 @@ class Sessions(Namespace):
     async def update_livestream_status(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         action: Literal["start", "stop", "mode"] | str | None = None,
         settings: m.SessionsUpdateLivestreamStatusSettingsParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -697,8 +697,8 @@ class Sessions(Namespace):
     async def update_recording_status(
         self,
         *,
-        session_id: str,
-        recording_id: str,
+        session_id: str | int,
+        recording_id: str | int,
         action: Literal["recover"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -726,7 +726,7 @@ class Sessions(Namespace):
     async def update_recordings_status(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         action: Literal["recover"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -757,7 +757,7 @@ class Sessions(Namespace):
     async def update_rtms_app_status(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         action: Literal["start", "stop", "pause", "resume"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -790,7 +790,7 @@ class Sessions(Namespace):
     async def update_status(
         self,
         *,
-        session_id: str,
+        session_id: str | int,
         action: Literal["end"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

@@ -80,7 +80,7 @@ class Settings(Namespace):
     async def delete_storage_location(
         self,
         *,
-        storage_location_id: str,
+        storage_location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete storage location detail.
@@ -106,7 +106,7 @@ class Settings(Namespace):
     async def get_storage_location(
         self,
         *,
-        storage_location_id: str,
+        storage_location_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.SettingsGetStorageLocationResponse:
         """Storage location detail.
@@ -197,7 +197,7 @@ class Settings(Namespace):
     async def update_storage_location(
         self,
         *,
-        storage_location_id: str,
+        storage_location_id: str | int,
         name: str | None = None,
         provider: Literal["aws_s3"] | str | None = None,
         s3: m.SettingsCreateStorageLocationS3Param | Mapping[str, Any] | None = None,

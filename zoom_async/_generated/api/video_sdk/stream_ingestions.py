@@ -82,7 +82,7 @@ class StreamIngestions(Namespace):
     async def delete(
         self,
         *,
-        stream_id: str,
+        stream_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a stream ingestion.
@@ -107,7 +107,7 @@ class StreamIngestions(Namespace):
     async def get(
         self,
         *,
-        stream_id: str,
+        stream_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.StreamIngestionsListItem:
         """Get a stream ingestion.
@@ -171,7 +171,7 @@ class StreamIngestions(Namespace):
     async def update(
         self,
         *,
-        stream_id: str,
+        stream_id: str | int,
         stream_name: str | None = None,
         stream_description: str | None = None,
         **options: Unpack[RequestOptions],

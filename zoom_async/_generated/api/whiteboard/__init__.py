@@ -112,7 +112,7 @@ class Whiteboard(Namespace):
     async def create_collaborator(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         skip_notifications: bool | None = None,
         invite_message: str | None = None,
         collaborators: Sequence[m.WhiteboardCreateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
@@ -147,7 +147,7 @@ class Whiteboard(Namespace):
     async def delete(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a whiteboard.
@@ -169,8 +169,8 @@ class Whiteboard(Namespace):
     async def delete_collaborator(
         self,
         *,
-        whiteboard_id: str,
-        collaborator_id: str,
+        whiteboard_id: str | int,
+        collaborator_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove the collaborator from a whiteboard.
@@ -193,7 +193,7 @@ class Whiteboard(Namespace):
     async def get(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.WhiteboardGetResponse:
         """Get a whiteboard.
@@ -219,8 +219,8 @@ class Whiteboard(Namespace):
     async def get_file(
         self,
         *,
-        whiteboard_id: str,
-        file_id: str,
+        whiteboard_id: str | int,
+        file_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download Imported Whiteboard File.
@@ -300,7 +300,7 @@ class Whiteboard(Namespace):
     async def list_collaborator(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.WhiteboardListCollaboratorResponseItem]:
         """Get collaborators of a whiteboard.
@@ -326,7 +326,7 @@ class Whiteboard(Namespace):
     async def update(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         name: str | None = None,
         locked: bool | None = None,
         **options: Unpack[RequestOptions],
@@ -354,7 +354,7 @@ class Whiteboard(Namespace):
     async def update_collaborator(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         collaborators: Sequence[m.WhiteboardUpdateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -379,7 +379,7 @@ class Whiteboard(Namespace):
     async def update_share_setting(
         self,
         *,
-        whiteboard_id: str,
+        whiteboard_id: str | int,
         share_link_setting: m.WhiteboardUpdateShareSettingShareLinkSettingParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

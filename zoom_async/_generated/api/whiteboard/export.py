@@ -74,7 +74,7 @@ class Export(Namespace):
     async def get_task(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download whiteboard export.
@@ -97,7 +97,7 @@ class Export(Namespace):
     async def get_task_status(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ExportGetTaskStatusResponse:
         """Get whiteboard export generation status.

@@ -41,13 +41,13 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.whiteboard.files"
 
-    @api_method("whiteboard.files.create", model="FilesCreateResponse")
-    async def create(
+    @api_method("whiteboard.files.upload", model="FilesUploadResponse")
+    async def upload(
         self,
         *,
         file: FileContent,
         **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateResponse:
+    ) -> m.FilesUploadResponse:
         """Upload file for whiteboard import.
 
         Uploads a file to whiteboard.
@@ -70,13 +70,13 @@ class Files(Namespace):
             file: The upload file is in binary format. You can only send a maximum of 100 MB.
         """
         return cast(
-            "m.FilesCreateResponse",
+            "m.FilesUploadResponse",
             await self._request(
-                "whiteboard.files.create",
+                "whiteboard.files.upload",
                 path={},
                 files={"file": file},
                 form={},
-                model="FilesCreateResponse",
+                model="FilesUploadResponse",
                 options=options,
             )
         )

@@ -90,7 +90,7 @@ class Import(Namespace):
     async def get_status(
         self,
         *,
-        task_id: str,
+        task_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ImportGetStatusResponse:
         """Get whiteboard import status.

@@ -87,7 +87,7 @@ class Projects(Namespace):
     async def create_collaborator(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         skip_notifications: bool | None = None,
         invite_message: str | None = None,
         collaborators: Sequence[m.ProjectsCreateCollaboratorCollaboratorsItemParam | Mapping[str, Any]] | None = None,
@@ -124,7 +124,7 @@ class Projects(Namespace):
     async def create_whiteboard(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         whiteboard_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.ProjectsCreateWhiteboardResponse:
@@ -155,7 +155,7 @@ class Projects(Namespace):
     async def delete(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a project.
@@ -178,8 +178,8 @@ class Projects(Namespace):
     async def delete_collaborator(
         self,
         *,
-        project_id: str,
-        collaborator_id: str,
+        project_id: str | int,
+        collaborator_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove the collaborator from a project.
@@ -204,7 +204,7 @@ class Projects(Namespace):
     async def delete_whiteboards(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         whiteboard_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -229,7 +229,7 @@ class Projects(Namespace):
     async def get(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.ProjectsGetResponse:
         """Get a project.
@@ -295,7 +295,7 @@ class Projects(Namespace):
     async def list_collaborators(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> _List[m.ProjectsListCollaboratorsResponseItem]:
         """Get collaborators of a project.
@@ -321,7 +321,7 @@ class Projects(Namespace):
     async def list_subprojects(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         sort_column: Literal["last_update_time", "create_time", "name"] | str | None = None,
         sort_asc: bool | None = None,
         search_key: str | None = None,
@@ -361,7 +361,7 @@ class Projects(Namespace):
     async def update(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         project_name: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -386,7 +386,7 @@ class Projects(Namespace):
     async def update_collaborators(
         self,
         *,
-        project_id: str,
+        project_id: str | int,
         collaborators: Sequence[m.ProjectsUpdateCollaboratorsCollaboratorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:

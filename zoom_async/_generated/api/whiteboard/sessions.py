@@ -45,7 +45,7 @@ class Sessions(Namespace):
     async def activity_download(
         self,
         *,
-        path: str,
+        path: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Download Whiteboards activity file.
@@ -69,7 +69,7 @@ class Sessions(Namespace):
     def get(
         self,
         *,
-        seesion_id: str,
+        seesion_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.SessionsGetItem]:

@@ -134,7 +134,7 @@ class Events(Namespace):
     async def create_access_link(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         type: Literal["registration", "group-join"] | str | None = None,
         is_default: bool | None = None,
@@ -195,7 +195,7 @@ class Events(Namespace):
     async def create_event_action(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         operation: Literal["publish", "duplicate", "cancel"] | str | None = None,
         cancel_message: str | None = None,
         duplicate_event: m.EventsCreateEventActionDuplicateEventParam | Mapping[str, Any] | None = None,
@@ -236,7 +236,7 @@ class Events(Namespace):
     async def create_exhibitor(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         is_sponsor: bool | None = None,
         tier_id: str | None = None,
@@ -297,7 +297,7 @@ class Events(Namespace):
     async def create_session(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         description: str | None = None,
         start_time: str | datetime | None = None,
@@ -397,8 +397,8 @@ class Events(Namespace):
     async def create_session_reservation(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -429,7 +429,7 @@ class Events(Namespace):
     async def create_speaker(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         email: str | None = None,
         job_title: str | None = None,
@@ -489,7 +489,7 @@ class Events(Namespace):
     async def create_ticket(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         validation_level: Literal["standard", "strict", "none"] | str | None = None,
         registration_source: str | None = None,
         tickets: Sequence[m.EventsCreateTicketTicketsItemParam | Mapping[str, Any]] | None = None,
@@ -529,7 +529,7 @@ class Events(Namespace):
     async def create_ticket_type(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         currency: str | None = None,
         free: bool | None = None,
@@ -591,7 +591,7 @@ class Events(Namespace):
     async def delete(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an event.
@@ -617,8 +617,8 @@ class Events(Namespace):
     async def delete_access_link(
         self,
         *,
-        event_id: str,
-        access_link_id: str,
+        event_id: str | int,
+        access_link_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete event access link.
@@ -645,8 +645,8 @@ class Events(Namespace):
     async def delete_exhibitor(
         self,
         *,
-        event_id: str,
-        exhibitor_id: str,
+        event_id: str | int,
+        exhibitor_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete an exhibitor.
@@ -673,8 +673,8 @@ class Events(Namespace):
     async def delete_session(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a session.
@@ -701,8 +701,8 @@ class Events(Namespace):
     async def delete_session_reservations(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -733,8 +733,8 @@ class Events(Namespace):
     async def delete_speaker(
         self,
         *,
-        event_id: str,
-        speaker_id: str,
+        event_id: str | int,
+        speaker_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a speaker.
@@ -761,8 +761,8 @@ class Events(Namespace):
     async def delete_ticket(
         self,
         *,
-        event_id: str,
-        ticket_id: str,
+        event_id: str | int,
+        ticket_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a ticket.
@@ -789,8 +789,8 @@ class Events(Namespace):
     async def delete_ticket_type(
         self,
         *,
-        event_id: str,
-        ticket_type_id: str,
+        event_id: str | int,
+        ticket_type_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete a ticket type.
@@ -817,7 +817,7 @@ class Events(Namespace):
     async def get(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetResponse:
         """Get an event.
@@ -847,8 +847,8 @@ class Events(Namespace):
     async def get_access_link(
         self,
         *,
-        event_id: str,
-        access_link_id: str,
+        event_id: str | int,
+        access_link_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsCreateAccessLinkResponse:
         """Get event access link.
@@ -879,8 +879,8 @@ class Events(Namespace):
     async def get_exhibitor(
         self,
         *,
-        event_id: str,
-        exhibitor_id: str,
+        event_id: str | int,
+        exhibitor_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListExhibitorsResponseExhibitorsItem:
         """Get an exhibitor.
@@ -911,7 +911,7 @@ class Events(Namespace):
     async def get_questions(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetQuestionsResponse:
         """List registration questions for an event.
@@ -942,8 +942,8 @@ class Events(Namespace):
     def get_reports_custom_report(
         self,
         *,
-        event_id: str,
-        custom_report_id: str,
+        event_id: str | int,
+        custom_report_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsGetReportsCustomReportItem]:
@@ -983,8 +983,8 @@ class Events(Namespace):
     async def get_session(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSessionsResponseSessionsItem:
         """Get the session information.
@@ -1015,8 +1015,8 @@ class Events(Namespace):
     async def get_session_join_token(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetSessionJoinTokenResponse:
         """Get ticket session join token by Event ID and Session ID.
@@ -1047,8 +1047,8 @@ class Events(Namespace):
     async def get_session_livestream(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetSessionLivestreamResponse:
         """Get session livestream configuration.
@@ -1081,8 +1081,8 @@ class Events(Namespace):
     async def get_speaker(
         self,
         *,
-        event_id: str,
-        speaker_id: str,
+        event_id: str | int,
+        speaker_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSpeakersResponseSpeakersItem:
         """Get a speaker.
@@ -1113,8 +1113,8 @@ class Events(Namespace):
     async def get_ticket(
         self,
         *,
-        event_id: str,
-        ticket_id: str,
+        event_id: str | int,
+        ticket_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListTicketsItem:
         """Get a ticket.
@@ -1145,8 +1145,8 @@ class Events(Namespace):
     async def get_ticket_type_questions(
         self,
         *,
-        event_id: str,
-        ticket_type_id: str,
+        event_id: str | int,
+        ticket_type_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsGetQuestionsResponse:
         """List registration questions for ticket type.
@@ -1222,7 +1222,7 @@ class Events(Namespace):
     async def list_access_links(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListAccessLinksResponse:
         """List event access links.
@@ -1252,7 +1252,7 @@ class Events(Namespace):
     def list_attendee_action(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         email: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -1292,7 +1292,7 @@ class Events(Namespace):
     async def list_coeditors(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListCoeditorsResponse:
         """List coeditors.
@@ -1324,8 +1324,8 @@ class Events(Namespace):
     def list_email_type_send_status(
         self,
         *,
-        event_id: str,
-        email_type_id: str,
+        event_id: str | int,
+        email_type_id: str | int,
         status: Literal["scheduled", "pending", "delivered", "failed", "missed_schedule"] | str | None = None,
         search_text: str | None = None,
         page_size: int | None = None,
@@ -1369,7 +1369,7 @@ class Events(Namespace):
     def list_email_types(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         status: Literal["scheduled", "ongoing", "sent", "deactivated"] | str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -1407,7 +1407,7 @@ class Events(Namespace):
     async def list_exhibitors(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListExhibitorsResponse:
         """List exhibitors.
@@ -1437,7 +1437,7 @@ class Events(Namespace):
     def list_registrants(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListRegistrantsItem]:
@@ -1475,7 +1475,7 @@ class Events(Namespace):
     def list_reports_chat_transcripts(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListReportsChatTranscriptsItem]:
@@ -1527,7 +1527,7 @@ class Events(Namespace):
     def list_reports_event_attendance(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         page_size: int | None = None,
         from_: str | datetime | None = None,
         to: str | datetime | None = None,
@@ -1575,8 +1575,8 @@ class Events(Namespace):
     def list_reports_session_attendance(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListReportsSessionAttendanceItem]:
@@ -1615,7 +1615,7 @@ class Events(Namespace):
     def list_reports_survey(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListReportsSurveyItem]:
@@ -1653,7 +1653,7 @@ class Events(Namespace):
     def list_reports_ticket_registration(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         page_size: int | None = None,
         from_: str | datetime | None = None,
         to: str | datetime | None = None,
@@ -1696,8 +1696,8 @@ class Events(Namespace):
     def list_session_attendee_action(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         email: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -1738,8 +1738,8 @@ class Events(Namespace):
     def list_session_attendees(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListSessionAttendeesItem]:
@@ -1778,8 +1778,8 @@ class Events(Namespace):
     async def list_session_interpreters(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSessionInterpretersResponse:
         """List session interpreters.
@@ -1810,8 +1810,8 @@ class Events(Namespace):
     async def list_session_polls(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSessionPollsResponse:
         """List session polls.
@@ -1842,8 +1842,8 @@ class Events(Namespace):
     def list_session_reservations(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.EventsListSessionReservationsItem]:
@@ -1882,7 +1882,7 @@ class Events(Namespace):
     async def list_sessions(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSessionsResponse:
         """List sessions.
@@ -1915,7 +1915,7 @@ class Events(Namespace):
     async def list_speakers(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSpeakersResponse:
         """List speakers.
@@ -1945,7 +1945,7 @@ class Events(Namespace):
     async def list_sponsor_tiers(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListSponsorTiersResponse:
         """List sponsor tiers.
@@ -1975,7 +1975,7 @@ class Events(Namespace):
     async def list_ticket_types(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.EventsListTicketTypesResponse:
         """List ticket types.
@@ -2005,7 +2005,7 @@ class Events(Namespace):
     def list_tickets(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         external_ticket_id: str | None = None,
         email: str | None = None,
         ticket_type_id: str | None = None,
@@ -2049,7 +2049,7 @@ class Events(Namespace):
     async def update(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         name: str | None = None,
         description: str | None = None,
         timezone: str | None = None,
@@ -2131,8 +2131,8 @@ class Events(Namespace):
     async def update_access_link(
         self,
         *,
-        event_id: str,
-        access_link_id: str,
+        event_id: str | int,
+        access_link_id: str | int,
         name: str | None = None,
         is_default: bool | None = None,
         authentication_method: Literal["zoom_account", "zoom_account_otp", "corporate_idp", "bypass_auth", "accelerated_auth"] | str | None = None,
@@ -2188,7 +2188,7 @@ class Events(Namespace):
     async def update_attendee_action(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         attendees: Sequence[m.EventsUpdateAttendeeActionAttendeesItemParam | Mapping[str, Any]] | None = None,
         source: str | None = None,
         **options: Unpack[RequestOptions],
@@ -2227,7 +2227,7 @@ class Events(Namespace):
     async def update_coeditors(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         operation: Literal["add", "update", "delete"] | str | None = None,
         coeditors: Sequence[m.EventsUpdateCoeditorsCoeditorsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -2264,8 +2264,8 @@ class Events(Namespace):
     async def update_exhibitor(
         self,
         *,
-        event_id: str,
-        exhibitor_id: str,
+        event_id: str | int,
+        exhibitor_id: str | int,
         name: str | None = None,
         is_sponsor: bool | None = None,
         sponsor_tier: str | None = None,
@@ -2324,7 +2324,7 @@ class Events(Namespace):
     async def update_questions(
         self,
         *,
-        event_id: str,
+        event_id: str | int,
         questions: Sequence[m.EventsUpdateQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         custom_questions: Sequence[m.EventsUpdateQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
@@ -2357,8 +2357,8 @@ class Events(Namespace):
     async def update_session(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         name: str | None = None,
         description: str | None = None,
         start_time: str | datetime | None = None,
@@ -2462,8 +2462,8 @@ class Events(Namespace):
     async def update_session_attendee_action(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         attendees: Sequence[m.EventsUpdateAttendeeActionAttendeesItemParam | Mapping[str, Any]] | None = None,
         source: str | None = None,
         **options: Unpack[RequestOptions],
@@ -2503,8 +2503,8 @@ class Events(Namespace):
     async def update_session_interpreters(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         interpreters: Sequence[m.EventsUpdateSessionInterpretersInterpretersItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -2534,8 +2534,8 @@ class Events(Namespace):
     async def update_session_livestream(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         incoming_enabled: bool | None = None,
         incoming_config: m.EventsUpdateSessionLivestreamIncomingConfigParam | Mapping[str, Any] | None = None,
         **options: Unpack[RequestOptions],
@@ -2570,8 +2570,8 @@ class Events(Namespace):
     async def update_session_polls(
         self,
         *,
-        event_id: str,
-        session_id: str,
+        event_id: str | int,
+        session_id: str | int,
         polls: Sequence[m.EventsUpdateSessionPollsPollsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> None:
@@ -2601,8 +2601,8 @@ class Events(Namespace):
     async def update_speaker(
         self,
         *,
-        event_id: str,
-        speaker_id: str,
+        event_id: str | int,
+        speaker_id: str | int,
         name: str | None = None,
         email: str | None = None,
         job_title: str | None = None,
@@ -2659,8 +2659,8 @@ class Events(Namespace):
     async def update_ticket(
         self,
         *,
-        event_id: str,
-        ticket_id: str,
+        event_id: str | int,
+        ticket_id: str | int,
         first_name: str | None = None,
         last_name: str | None = None,
         address: str | None = None,
@@ -2719,8 +2719,8 @@ class Events(Namespace):
     async def update_ticket_type(
         self,
         *,
-        event_id: str,
-        ticket_type_id: str,
+        event_id: str | int,
+        ticket_type_id: str | int,
         name: str | None = None,
         currency: str | None = None,
         free: bool | None = None,
@@ -2774,8 +2774,8 @@ class Events(Namespace):
     async def update_ticket_type_questions(
         self,
         *,
-        event_id: str,
-        ticket_type_id: str,
+        event_id: str | int,
+        ticket_type_id: str | int,
         questions: Sequence[m.EventsUpdateQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         custom_questions: Sequence[m.EventsUpdateQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],

@@ -41,106 +41,8 @@ class Files(Namespace):
 
     _models_module = "zoom_async._generated.models.zoom_events.files"
 
-    @api_method("zoom_events.files.create", model="FilesCreateResponse")
-    async def create(
-        self,
-        *,
-        file: FileContent,
-        file_type: Literal["recording", "video", "other"] | str | None = None,
-        hub_id: str | None = None,
-        **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateResponse:
-        """Upload events file.
-
-        Uploads file to Zoom Webinars Plus & Events.
-
-        Note:
-        * Base URL: `https://fileapi.zoom.us/v2/`.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the Authorization header when redirected to a different
-          hostname.
-        * Supported video formats: `.mp4`, `.webm`.
-        * Supported transcription/captioning file formats: `.vtt`.
-        * Supported other formats: `.jpeg/jpg`, `.png`, `.pdf`, `.txt`, `.ppt`, `.doc`, `.csv`,
-          `xls`.
-        * When your object size reaches 2 GB, you should use multipart uploads instead of
-          uploading the object in a single operation.
-
-        Prerequisites
-        * A Pro or higher account plan
-        * A Zoom Webinars Plus / Events license
-
-        ``POST /zoom_events/files`` (operationId ``uploadEventFile``, events API); rate limit: Medium.
-
-        Args:
-            file: The upload file, in binary format. You can only send a maximum of two
-                gigabytes.
-            file_type: Specifies the category of file being uploaded. One of ``recording``,
-                ``video``, ``other``.
-            hub_id: The hub ID. This is needed when uploading `recording` video files for Zoom
-                Events video management feature (ZE VOD)
-        """
-        return cast(
-            "m.FilesCreateResponse",
-            await self._request(
-                "zoom_events.files.create",
-                path={},
-                files={"file": file},
-                form={"file_type": file_type, "hub_id": hub_id},
-                model="FilesCreateResponse",
-                options=options,
-            )
-        )
-
-    @api_method("zoom_events.files.create_multipart", model="FilesCreateMultipartResponse")
-    async def create_multipart(
-        self,
-        *,
-        file: FileContent,
-        part_number: int,
-        upload_context: str,
-        **options: Unpack[RequestOptions],
-    ) -> m.FilesCreateMultipartResponse:
-        """Upload events multipart files.
-
-        Uploads a multipart file.
-
-        Note:
-        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
-        * The rate limit of this API is 20 requests per second or 2000 requests per second per
-          IP address or 50 requests per user within a 24-hour period.
-        * The caller must support HTTP 30x redirects.
-        * The caller must retain the authorization header when redirected to a different
-          hostname.
-        * Video can be in `.mp4`, `.webm` format.
-        * In general, when your object size reaches 2 GB, you should use multipart uploads
-          instead of uploading the object in a single operation.
-        * User should have zoom events license with valid hub.
-
-        ``POST /zoom_events/files/multipart`` (operationId ``uploadMultipartEventFile``, events API); rate limit: Light.
-
-        Args:
-            file: The upload file, in binary format. Each part must be at most 100 MB in size,
-                and at least 5 MB in size, except the last part.
-            part_number: When uploading multipart files, this field indicates the part number of
-                the part being uploaded . This field is a positive integer between 1 and 100.
-            upload_context: When uploading multipart files, use the upload context to identify
-                the multipart upload whose part is being uploaded.
-        """
-        return cast(
-            "m.FilesCreateMultipartResponse",
-            await self._request(
-                "zoom_events.files.create_multipart",
-                path={},
-                files={"file": file},
-                form={"part_number": part_number, "upload_context": upload_context},
-                model="FilesCreateMultipartResponse",
-                options=options,
-            )
-        )
-
-    @api_method("zoom_events.files.upload_multipart")
-    async def upload_multipart(
+    @api_method("zoom_events.files.initiate_and_complete_a_event_multipart_upload")
+    async def initiate_and_complete_a_event_multipart_upload(
         self,
         *,
         body: Mapping[str, Any] | None = None,
@@ -174,9 +76,107 @@ class Files(Namespace):
         return cast(
             "Any",
             await self._request(
-                "zoom_events.files.upload_multipart",
+                "zoom_events.files.initiate_and_complete_a_event_multipart_upload",
                 path={},
                 json_body=body,
+                options=options,
+            )
+        )
+
+    @api_method("zoom_events.files.upload", model="FilesUploadResponse")
+    async def upload(
+        self,
+        *,
+        file: FileContent,
+        file_type: Literal["recording", "video", "other"] | str | None = None,
+        hub_id: str | None = None,
+        **options: Unpack[RequestOptions],
+    ) -> m.FilesUploadResponse:
+        """Upload events file.
+
+        Uploads file to Zoom Webinars Plus & Events.
+
+        Note:
+        * Base URL: `https://fileapi.zoom.us/v2/`.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the Authorization header when redirected to a different
+          hostname.
+        * Supported video formats: `.mp4`, `.webm`.
+        * Supported transcription/captioning file formats: `.vtt`.
+        * Supported other formats: `.jpeg/jpg`, `.png`, `.pdf`, `.txt`, `.ppt`, `.doc`, `.csv`,
+          `xls`.
+        * When your object size reaches 2 GB, you should use multipart uploads instead of
+          uploading the object in a single operation.
+
+        Prerequisites
+        * A Pro or higher account plan
+        * A Zoom Webinars Plus / Events license
+
+        ``POST /zoom_events/files`` (operationId ``uploadEventFile``, events API); rate limit: Medium.
+
+        Args:
+            file: The upload file, in binary format. You can only send a maximum of two
+                gigabytes.
+            file_type: Specifies the category of file being uploaded. One of ``recording``,
+                ``video``, ``other``.
+            hub_id: The hub ID. This is needed when uploading `recording` video files for Zoom
+                Events video management feature (ZE VOD)
+        """
+        return cast(
+            "m.FilesUploadResponse",
+            await self._request(
+                "zoom_events.files.upload",
+                path={},
+                files={"file": file},
+                form={"file_type": file_type, "hub_id": hub_id},
+                model="FilesUploadResponse",
+                options=options,
+            )
+        )
+
+    @api_method("zoom_events.files.upload_multipart_event_file", model="FilesUploadMultipartEventFileResponse")
+    async def upload_multipart_event_file(
+        self,
+        *,
+        file: FileContent,
+        part_number: int,
+        upload_context: str,
+        **options: Unpack[RequestOptions],
+    ) -> m.FilesUploadMultipartEventFileResponse:
+        """Upload events multipart files.
+
+        Uploads a multipart file.
+
+        Note:
+        * The base URL for this API is `https://fileapi.zoom.us/v2/`.
+        * The rate limit of this API is 20 requests per second or 2000 requests per second per
+          IP address or 50 requests per user within a 24-hour period.
+        * The caller must support HTTP 30x redirects.
+        * The caller must retain the authorization header when redirected to a different
+          hostname.
+        * Video can be in `.mp4`, `.webm` format.
+        * In general, when your object size reaches 2 GB, you should use multipart uploads
+          instead of uploading the object in a single operation.
+        * User should have zoom events license with valid hub.
+
+        ``POST /zoom_events/files/multipart`` (operationId ``uploadMultipartEventFile``, events API); rate limit: Light.
+
+        Args:
+            file: The upload file, in binary format. Each part must be at most 100 MB in size,
+                and at least 5 MB in size, except the last part.
+            part_number: When uploading multipart files, this field indicates the part number of
+                the part being uploaded . This field is a positive integer between 1 and 100.
+            upload_context: When uploading multipart files, use the upload context to identify
+                the multipart upload whose part is being uploaded.
+        """
+        return cast(
+            "m.FilesUploadMultipartEventFileResponse",
+            await self._request(
+                "zoom_events.files.upload_multipart_event_file",
+                path={},
+                files={"file": file},
+                form={"part_number": part_number, "upload_context": upload_context},
+                model="FilesUploadMultipartEventFileResponse",
                 options=options,
             )
         )

@@ -45,7 +45,7 @@ class Hubs(Namespace):
     async def create_host(
         self,
         *,
-        hub_id: str,
+        hub_id: str | int,
         email: str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.HubsCreateHostResponse:
@@ -78,7 +78,7 @@ class Hubs(Namespace):
     async def create_vod_channel(
         self,
         *,
-        hub_id: str,
+        hub_id: str | int,
         name: str | None = None,
         description: str | None = None,
         type: Literal["VIDEO_LIST_HUB", "MULTI_VIDEO_EMBEDDED", "SINGLE_VIDEO_EMBEDDED"] | str | None = None,
@@ -120,8 +120,8 @@ class Hubs(Namespace):
     async def create_vod_channel_action(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         operation: Literal["publish"] | str | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.HubsCreateVodChannelActionResponse:
@@ -156,8 +156,8 @@ class Hubs(Namespace):
     async def create_vod_channel_registration(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         registrations: Sequence[m.HubsCreateVodChannelRegistrationRegistrationsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.HubsCreateVodChannelRegistrationResponse:
@@ -194,8 +194,8 @@ class Hubs(Namespace):
     async def create_vod_channel_video(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         video_ids: Sequence[str] | None = None,
         **options: Unpack[RequestOptions],
     ) -> m.HubsCreateVodChannelVideoResponse:
@@ -229,8 +229,8 @@ class Hubs(Namespace):
     async def delete_host(
         self,
         *,
-        hub_id: str,
-        host_user_id: str,
+        hub_id: str | int,
+        host_user_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Remove hub host.
@@ -257,8 +257,8 @@ class Hubs(Namespace):
     async def delete_vod_channel(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete VOD Channel.
@@ -288,9 +288,9 @@ class Hubs(Namespace):
     async def delete_vod_channel_video(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
-        video_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
+        video_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> None:
         """Delete VOD channel video.
@@ -320,8 +320,8 @@ class Hubs(Namespace):
     async def get_vod_channel(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.HubsGetVodChannelResponse:
         """Get VOD channel details.
@@ -354,8 +354,8 @@ class Hubs(Namespace):
     async def get_vod_channel_registration_questions(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.HubsGetVodChannelRegistrationQuestionsResponse:
         """Get VOD Registration Questions.
@@ -421,7 +421,7 @@ class Hubs(Namespace):
     def list_hosts(
         self,
         *,
-        hub_id: str,
+        hub_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.HubsListHostsItem]:
@@ -461,7 +461,7 @@ class Hubs(Namespace):
     def list_videos(
         self,
         *,
-        hub_id: str,
+        hub_id: str | int,
         folder_id: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -501,8 +501,8 @@ class Hubs(Namespace):
     def list_vod_channel_registrations(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         email: str | None = None,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
@@ -545,8 +545,8 @@ class Hubs(Namespace):
     def list_vod_channel_reports_registrations(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.HubsListVodChannelReportsRegistrationsItem]:
@@ -585,8 +585,8 @@ class Hubs(Namespace):
     async def list_vod_channel_videos(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.HubsListVodChannelVideosResponse:
         """List VOD channel videos.
@@ -619,7 +619,7 @@ class Hubs(Namespace):
     def list_vod_channels(
         self,
         *,
-        hub_id: str,
+        hub_id: str | int,
         page_size: int | None = None,
         **options: Unpack[PageOptions],
     ) -> Paginator[m.HubsListVodChannelsItem]:
@@ -659,8 +659,8 @@ class Hubs(Namespace):
     async def update_vod_channel(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         name: str | None = None,
         description: str | None = None,
         settings: m.HubsUpdateVodChannelSettingsParam | Mapping[str, Any] | None = None,
@@ -697,8 +697,8 @@ class Hubs(Namespace):
     async def update_vod_channel_registration_questions(
         self,
         *,
-        hub_id: str,
-        channel_id: str,
+        hub_id: str | int,
+        channel_id: str | int,
         questions: Sequence[m.HubsUpdateVodChannelRegistrationQuestionsQuestionsItemParam | Mapping[str, Any]] | None = None,
         custom_questions: Sequence[m.HubsUpdateVodChannelRegistrationQuestionsCustomQuestionsItemParam | Mapping[str, Any]] | None = None,
         **options: Unpack[RequestOptions],

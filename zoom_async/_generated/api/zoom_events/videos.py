@@ -45,7 +45,7 @@ class Videos(Namespace):
     async def get_metadata(
         self,
         *,
-        video_id: str,
+        video_id: str | int,
         **options: Unpack[RequestOptions],
     ) -> m.VideosGetMetadataResponse:
         """Get metadata for a specific video.
@@ -78,7 +78,7 @@ class Videos(Namespace):
     async def update_metadata(
         self,
         *,
-        video_id: str,
+        video_id: str | int,
         title: str | None = None,
         description: str | None = None,
         tags: Sequence[str] | None = None,

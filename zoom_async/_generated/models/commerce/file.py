@@ -20,11 +20,11 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "FileCreateResponse",
+    "FileUploadResponse",
 ]
 
 
-class FileCreateResponse(ZoomModel):
-    """``response`` of ``commerce.file.create`` (and of events sharing its shape)."""
+class FileUploadResponse(ZoomModel):
+    """``response`` of ``commerce.file.upload`` (and of events sharing its shape)."""
 
     document_reference_id: str | None = None

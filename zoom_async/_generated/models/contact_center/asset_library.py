@@ -20,8 +20,8 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "AssetLibraryCreateAssetResponse",
-    "AssetLibraryCreateAssetResponseAssetItemsItem",
+    "AssetLibraryCreateAnAssetResponse",
+    "AssetLibraryCreateAnAssetResponseAssetItemsItem",
     "AssetLibraryDuplicateAssetAssetsItemParam",
     "AssetLibraryDuplicateAssetResponse",
     "AssetLibraryDuplicateAssetResponseResultsItem",
@@ -56,8 +56,8 @@ class AssetLibraryListAssetsPage(ZoomModel):
     total_records: int | None = None
 
 
-class AssetLibraryCreateAssetResponseAssetItemsItem(ZoomModel):
-    """``response.asset_items[]`` of ``contact_center.asset_library.create_asset`` (and of events sharing its shape)."""
+class AssetLibraryCreateAnAssetResponseAssetItemsItem(ZoomModel):
+    """``response.asset_items[]`` of ``contact_center.asset_library.create_an_asset`` (and of events sharing its shape)."""
 
     asset_item_content: str | None = None
     asset_item_file_url: str | None = None
@@ -68,14 +68,14 @@ class AssetLibraryCreateAssetResponseAssetItemsItem(ZoomModel):
     is_default: bool | None = None
 
 
-class AssetLibraryCreateAssetResponse(ZoomModel):
-    """``response`` of ``contact_center.asset_library.create_asset`` (and of events sharing its shape)."""
+class AssetLibraryCreateAnAssetResponse(ZoomModel):
+    """``response`` of ``contact_center.asset_library.create_an_asset`` (and of events sharing its shape)."""
 
     archived: bool | None = None
     archived_time: str | None = None
     asset_description: str | None = None
     asset_id: str | None = None
-    asset_items: list[AssetLibraryCreateAssetResponseAssetItemsItem] | None = None
+    asset_items: list[AssetLibraryCreateAnAssetResponseAssetItemsItem] | None = None
     asset_language_code: str | None = None
     asset_name: str | None = None
     asset_type: str | None = None

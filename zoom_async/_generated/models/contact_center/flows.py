@@ -23,13 +23,13 @@ __all__ = [
     "FlowsCreateEntryPointEntryPointsItemParam",
     "FlowsCreateEntryPointResponse",
     "FlowsCreateEntryPointResponseEntryPointsItem",
-    "FlowsCreateResponse",
     "FlowsListEntryPointsResponse",
     "FlowsListEntryPointsResponseEntryPointsItem",
     "FlowsListItem",
     "FlowsListItemEntryPointsItem",
     "FlowsListItemFlowVersionsItem",
     "FlowsListPage",
+    "FlowsUploadResponse",
 ]
 
 
@@ -79,8 +79,8 @@ class FlowsListPage(ZoomModel):
     total_records: int | None = None
 
 
-class FlowsCreateResponse(ZoomModel):
-    """``response`` of ``contact_center.flows.create`` (and of events sharing its shape)."""
+class FlowsUploadResponse(ZoomModel):
+    """``response`` of ``contact_center.flows.upload`` (and of events sharing its shape)."""
 
     channel: str | None = None
     channel_source: str | None = None

@@ -23,15 +23,15 @@ __all__ = [
     "FaxCreateDocumentReceiversItemParam",
     "FaxCreateDocumentResponse",
     "FaxCreateDocumentResponseReceiversItem",
-    "FaxCreateFileResponse",
     "FaxGetLogResponseItem",
     "FaxListLogsItem",
     "FaxListLogsPage",
+    "FaxUploadFileResponse",
 ]
 
 
-class FaxCreateFileResponse(ZoomModel):
-    """``response`` of ``phone.fax.create_file`` (and of events sharing its shape)."""
+class FaxUploadFileResponse(ZoomModel):
+    """``response`` of ``phone.fax.upload_file`` (and of events sharing its shape)."""
 
     file_id: str | None = None
 

@@ -20,32 +20,32 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "FilesCreateMultipartResponse",
-    "FilesCreateMultipartResponsePartNumberEtag",
     "FilesCreateMultipartUploadEventParamsParam",
     "FilesCreateMultipartUploadEventParamsPartNumberEtagsItemParam",
     "FilesCreateMultipartUploadEventResponse",
-    "FilesCreateResponse",
+    "FilesUploadMultipartResponse",
+    "FilesUploadMultipartResponsePartNumberEtag",
+    "FilesUploadResponse",
 ]
 
 
-class FilesCreateResponse(ZoomModel):
-    """``response`` of ``revenue_accelerator.files.create`` (and of events sharing its shape)."""
+class FilesUploadResponse(ZoomModel):
+    """``response`` of ``revenue_accelerator.files.upload`` (and of events sharing its shape)."""
 
     file_id: str | None = None
 
 
-class FilesCreateMultipartResponsePartNumberEtag(ZoomModel):
-    """``response.part_number_etag`` of ``revenue_accelerator.files.create_multipart`` (and of events sharing its shape)."""
+class FilesUploadMultipartResponsePartNumberEtag(ZoomModel):
+    """``response.part_number_etag`` of ``revenue_accelerator.files.upload_multipart`` (and of events sharing its shape)."""
 
     etag: str | None = None
     part_number: int | None = None
 
 
-class FilesCreateMultipartResponse(ZoomModel):
-    """``response`` of ``revenue_accelerator.files.create_multipart`` (and of events sharing its shape)."""
+class FilesUploadMultipartResponse(ZoomModel):
+    """``response`` of ``revenue_accelerator.files.upload_multipart`` (and of events sharing its shape)."""
 
-    part_number_etag: FilesCreateMultipartResponsePartNumberEtag | None = None
+    part_number_etag: FilesUploadMultipartResponsePartNumberEtag | None = None
 
 
 class FilesCreateMultipartUploadEventResponse(ZoomModel):

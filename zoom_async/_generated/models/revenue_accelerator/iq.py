@@ -23,9 +23,6 @@ __all__ = [
     "IqCreateConversationParticipantsItemParam",
     "IqCreateConversationResponse",
     "IqCreateConversationTimelineItemParam",
-    "IqCreateFileResponse",
-    "IqCreateFilesMultipartResponse",
-    "IqCreateFilesMultipartResponsePartNumberEtag",
     "IqCreateFilesMultipartUploadEventParamsParam",
     "IqCreateFilesMultipartUploadEventParamsPartNumberEtagsItemParam",
     "IqCreateFilesMultipartUploadEventResponse",
@@ -65,6 +62,9 @@ __all__ = [
     "IqListTeamsPage",
     "IqListUserConversationsPlaylistsItem",
     "IqListUserConversationsPlaylistsPage",
+    "IqUploadFileResponse",
+    "IqUploadFilesMultipartResponse",
+    "IqUploadFilesMultipartResponsePartNumberEtag",
 ]
 
 
@@ -348,23 +348,23 @@ class IqListConversationScorecardsPage(ZoomModel):
     scorecards: list[IqListConversationScorecardsPageScorecardsItem] | None = None
 
 
-class IqCreateFileResponse(ZoomModel):
-    """``response`` of ``revenue_accelerator.iq.create_file`` (and of events sharing its shape)."""
+class IqUploadFileResponse(ZoomModel):
+    """``response`` of ``revenue_accelerator.iq.upload_file`` (and of events sharing its shape)."""
 
     file_id: str | None = None
 
 
-class IqCreateFilesMultipartResponsePartNumberEtag(ZoomModel):
-    """``response.part_number_etag`` of ``revenue_accelerator.iq.create_files_multipart`` (and of events sharing its shape)."""
+class IqUploadFilesMultipartResponsePartNumberEtag(ZoomModel):
+    """``response.part_number_etag`` of ``revenue_accelerator.iq.upload_files_multipart`` (and of events sharing its shape)."""
 
     etag: str | None = None
     part_number: int | None = None
 
 
-class IqCreateFilesMultipartResponse(ZoomModel):
-    """``response`` of ``revenue_accelerator.iq.create_files_multipart`` (and of events sharing its shape)."""
+class IqUploadFilesMultipartResponse(ZoomModel):
+    """``response`` of ``revenue_accelerator.iq.upload_files_multipart`` (and of events sharing its shape)."""
 
-    part_number_etag: IqCreateFilesMultipartResponsePartNumberEtag | None = None
+    part_number_etag: IqUploadFilesMultipartResponsePartNumberEtag | None = None
 
 
 class IqCreateFilesMultipartUploadEventResponse(ZoomModel):

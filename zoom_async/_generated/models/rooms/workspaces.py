@@ -22,7 +22,6 @@ from zoom_async._models import ZoomModel
 __all__ = [
     "WorkspacesCreateAssetResponse",
     "WorkspacesCreateEventParamsParam",
-    "WorkspacesCreateFloormapFileResponse",
     "WorkspacesCreateReservationMeetingParam",
     "WorkspacesCreateReservationResponse",
     "WorkspacesCreateResponse",
@@ -53,6 +52,7 @@ __all__ = [
     "WorkspacesListUserReservationsResponse",
     "WorkspacesListUserReservationsResponseReservationsItem",
     "WorkspacesUpdateAssignmentPermanentAssignmentParam",
+    "WorkspacesUploadFloormapFileResponse",
 ]
 
 
@@ -147,8 +147,8 @@ class WorkspacesCreateAssetResponse(ZoomModel):
     asset_id: str | None = None
 
 
-class WorkspacesCreateFloormapFileResponse(ZoomModel):
-    """``response`` of ``rooms.workspaces.create_floormap_file`` (and of events sharing its shape)."""
+class WorkspacesUploadFloormapFileResponse(ZoomModel):
+    """``response`` of ``rooms.workspaces.upload_floormap_file`` (and of events sharing its shape)."""
 
     file_id: str | None = None
 

@@ -20,11 +20,11 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "ZrbackgroundCreateFileResponse",
+    "ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse",
 ]
 
 
-class ZrbackgroundCreateFileResponse(ZoomModel):
-    """``response`` of ``rooms.zrbackground.create_file`` (and of events sharing its shape)."""
+class ZrbackgroundAddZoomRoomsBackgroundImageLibraryContentResponse(ZoomModel):
+    """``response`` of ``rooms.zrbackground.add_zoom_rooms_background_image_library_content`` (and of events sharing its shape)."""
 
     content_id: str | None = None

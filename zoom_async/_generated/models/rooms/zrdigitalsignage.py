@@ -20,11 +20,11 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "ZrdigitalsignageCreateFileResponse",
+    "ZrdigitalsignageAdddigitalsignageimageorvideoResponse",
 ]
 
 
-class ZrdigitalsignageCreateFileResponse(ZoomModel):
-    """``response`` of ``rooms.zrdigitalsignage.create_file`` (and of events sharing its shape)."""
+class ZrdigitalsignageAdddigitalsignageimageorvideoResponse(ZoomModel):
+    """``response`` of ``rooms.zrdigitalsignage.adddigitalsignageimageorvideo`` (and of events sharing its shape)."""
 
     content_id: str | None = None

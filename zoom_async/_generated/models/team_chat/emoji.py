@@ -20,9 +20,9 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "EmojiCreateFileResponse",
     "EmojiListItem",
     "EmojiListPage",
+    "EmojiUploadFileResponse",
 ]
 
 
@@ -47,8 +47,8 @@ class EmojiListPage(ZoomModel):
     search_key: str | None = None
 
 
-class EmojiCreateFileResponse(ZoomModel):
-    """``response`` of ``team_chat.emoji.create_file`` (and of events sharing its shape)."""
+class EmojiUploadFileResponse(ZoomModel):
+    """``response`` of ``team_chat.emoji.upload_file`` (and of events sharing its shape)."""
 
     file_id: str | None = None
     name: str | None = None

@@ -20,8 +20,8 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "FilesCreateResponse",
     "FilesGetResponse",
+    "FilesUploadResponse",
 ]
 
 
@@ -39,7 +39,7 @@ class FilesGetResponse(ZoomModel):
     public_url: str | None = None
 
 
-class FilesCreateResponse(ZoomModel):
-    """``response`` of ``team_chat.files.create`` (and of events sharing its shape)."""
+class FilesUploadResponse(ZoomModel):
+    """``response`` of ``team_chat.files.upload`` (and of events sharing its shape)."""
 
     id: str | None = None

@@ -20,7 +20,6 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "MessagesCreateFileResponse",
     "MessagesGetResponse",
     "MessagesGetResponseReactionsItem",
     "MessagesListBookmarksPage",
@@ -41,11 +40,12 @@ __all__ = [
     "MessagesSendAtItemsItemParam",
     "MessagesSendInteractiveCardsItemParam",
     "MessagesSendRichTextItemParam",
+    "MessagesUploadFileResponse",
 ]
 
 
-class MessagesCreateFileResponse(ZoomModel):
-    """``response`` of ``team_chat.messages.create_file`` (and of events sharing its shape)."""
+class MessagesUploadFileResponse(ZoomModel):
+    """``response`` of ``team_chat.messages.upload_file`` (and of events sharing its shape)."""
 
     id: str | None = None
 

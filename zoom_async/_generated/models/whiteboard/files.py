@@ -20,11 +20,11 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "FilesCreateResponse",
+    "FilesUploadResponse",
 ]
 
 
-class FilesCreateResponse(ZoomModel):
-    """``response`` of ``whiteboard.files.create`` (and of events sharing its shape)."""
+class FilesUploadResponse(ZoomModel):
+    """``response`` of ``whiteboard.files.upload`` (and of events sharing its shape)."""
 
     file_id: str | None = None

@@ -20,34 +20,34 @@ from pydantic import Field
 from zoom_async._models import ZoomModel
 
 __all__ = [
-    "FilesCreateMultipartResponse",
-    "FilesCreateMultipartResponsePartNumberEtag",
-    "FilesCreateResponse",
-    "FilesUploadMultipartResponse",
+    "FilesInitiateAndCompleteAEventMultipartUploadResponse",
+    "FilesUploadMultipartEventFileResponse",
+    "FilesUploadMultipartEventFileResponsePartNumberEtag",
+    "FilesUploadResponse",
 ]
 
 
-class FilesCreateResponse(ZoomModel):
-    """``response`` of ``zoom_events.files.create`` (and of events sharing its shape)."""
+class FilesUploadResponse(ZoomModel):
+    """``response`` of ``zoom_events.files.upload`` (and of events sharing its shape)."""
 
     file_id: str | None = None
     video_id: str | None = None
 
 
-class FilesCreateMultipartResponsePartNumberEtag(ZoomModel):
-    """``response.part_number_etag`` of ``zoom_events.files.create_multipart`` (and of events sharing its shape)."""
+class FilesUploadMultipartEventFileResponsePartNumberEtag(ZoomModel):
+    """``response.part_number_etag`` of ``zoom_events.files.upload_multipart_event_file`` (and of events sharing its shape)."""
 
     etag: str | None = None
     part_number: int | None = None
 
 
-class FilesCreateMultipartResponse(ZoomModel):
-    """``response`` of ``zoom_events.files.create_multipart`` (and of events sharing its shape)."""
+class FilesUploadMultipartEventFileResponse(ZoomModel):
+    """``response`` of ``zoom_events.files.upload_multipart_event_file`` (and of events sharing its shape)."""
 
-    part_number_etag: FilesCreateMultipartResponsePartNumberEtag | None = None
+    part_number_etag: FilesUploadMultipartEventFileResponsePartNumberEtag | None = None
 
 
-class FilesUploadMultipartResponse(ZoomModel):
-    """``response`` of ``zoom_events.files.upload_multipart`` (and of events sharing its shape)."""
+class FilesInitiateAndCompleteAEventMultipartUploadResponse(ZoomModel):
+    """``response`` of ``zoom_events.files.initiate_and_complete_a_event_multipart_upload`` (and of events sharing its shape)."""
 
     upload_id: str | None = None
