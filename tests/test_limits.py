@@ -3,6 +3,7 @@ and 429 classification."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from bisect import bisect_left
@@ -22,6 +23,7 @@ from zoom_async import (
     ConcurrentRequestsError,
     ConfigurationError,
     DailyLimitExceeded,
+    LimiterUnavailable,
     MeetingQuotaExceeded,
     RateLimiter,
     RateLimitError,
@@ -644,3 +646,92 @@ def test_custom_plan_and_budget_share() -> None:
     assert table.limit_for("general", Category.LIGHT) == CategoryLimit(25)
     assert table.limit_for("general", Category.MEDIUM) == CategoryLimit(30)
     assert table.daily_quota_for("general") == 30_000
+
+
+async def test_a_slot_handed_to_a_caller_cancelled_at_that_moment_goes_back() -> None:
+    waiter: asyncio.Future[Permit] | None = None
+
+    class CancelOnGrant(InMemoryStore):
+        armed = False
+
+        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            delay = await super().acquire(*args, **kwargs)
+            if delay == 0.0 and self.armed and waiter is not None:
+                self.armed = False
+                # Runs before the caller resumes: it is cancelled with its slot in hand.
+                asyncio.get_running_loop().call_soon(waiter.cancel)
+            return delay
+
+    store = CancelOnGrant()
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
+    held = await limiter.acquire("general", Category.LIGHT)
+    waiter = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    await asyncio.sleep(0.01)
+    store.armed = True
+    await held.release()
+    with pytest.raises(asyncio.CancelledError):
+        await waiter
+    await asyncio.sleep(0.01)
+    assert store._windows["general:Light"].in_flight == 0  # the slot came back
+    assert limiter._lane("general", Category.LIGHT).queued == 0
+    await asyncio.sleep(1.0)
+    permit = await limiter.acquire("general", Category.LIGHT)
+    await permit.release()
+
+
+async def test_a_store_that_cannot_answer_fails_the_queued_request_unsent() -> None:
+    class Flaky(InMemoryStore):
+        fail = False
+
+        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            if self.fail:
+                self.fail = False
+                raise LimiterUnavailable("the shared store did not answer")
+            return await super().acquire(*args, **kwargs)
+
+    store = Flaky()
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
+    held = await limiter.acquire("general", Category.LIGHT)
+    first = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    second = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    await asyncio.sleep(0.01)
+    store.fail = True
+    await held.release()
+    with pytest.raises(LimiterUnavailable):
+        await first
+    permit = await second  # the next one goes on
+    await permit.release()
+    assert limiter._lane("general", Category.LIGHT).queued == 0
+
+
+async def test_a_pump_that_fails_leaves_no_request_waiting_forever() -> None:
+    class Broken(InMemoryStore):
+        broken = False
+
+        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            if self.broken:
+                await asyncio.sleep(0.01)  # a shared store's round trip
+            return await super().acquire(*args, **kwargs)
+
+        async def release(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            if self.broken:
+                raise RuntimeError("store lost")
+            await super().release(*args, **kwargs)
+
+    store = Broken()
+    limiter = RateLimiter(resolve_plan({"Light": 2}), store=store)
+    lane = limiter._lane("general", Category.LIGHT)
+    held = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    gone = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    await asyncio.sleep(0.001)
+    await held[0].release()
+    store.broken = True
+    await asyncio.sleep(1.005)  # the pump is asking the store for the freed slot...
+    gone.cancel()  # ...when the only waiter leaves, and giving the slot back fails
+    await asyncio.gather(gone, return_exceptions=True)
+    await asyncio.sleep(0.05)
+    assert lane._pump is None and lane.queued == 0
+    store.broken = False
+    await held[1].release()
+    permit = await limiter.acquire("general", Category.LIGHT)  # a new pump, or none needed
+    await permit.release()

@@ -536,6 +536,14 @@ class _Lane:
                 finally:
                     timer.cancel()
                     self._changed = None
+        except Exception as exc:
+            # Never leave a queue without its pump: whoever waits learns what went wrong.
+            for queue in self._queues:
+                while queue:
+                    future = queue.popleft()
+                    if not future.done():
+                        future.set_exception(exc)
+            self._queued = self._cancelled = 0
         finally:
             self._pump = None
 
