@@ -128,7 +128,7 @@ def test_known_labels_and_paging() -> None:
 def test_defaulted_and_overridden_labels() -> None:
     clip = _op("GET", "/clips/{clipId}")
     assert clip.category_defaulted and clip.category is Category.MEDIUM
-    assert clip.base_path == ""
+    assert clip.base_path == "/v2"  # [tool.codegen.servers] fixes the Clips spec's server
     defaulted = [op for op in operations() if op.category_defaulted]
     assert 0 < len(defaulted) < 40
     assert all(op.category is Category.MEDIUM for op in defaulted)
@@ -146,6 +146,9 @@ def test_scim2_base_path() -> None:
     assert users.base_path == ""
     assert resolve("GET", "https://api.zoom.us/scim2/Users?startIndex=1") is users
     assert _op("GET", "/users").base_path == "/v2"
+    outside = {op.api for op in operations() if op.base_path != "/v2"}
+    assert outside == {"scim2"}
+    assert len([op for op in operations() if op.api == "scim2"]) == 11
 
 
 # --- routing ------------------------------------------------------------------------------------
@@ -413,6 +416,37 @@ def test_generator_rejects_indistinguishable_routes(tmp_path: Path) -> None:
         gen.build(_config(tmp_path))
 
 
+def test_generator_servers(tmp_path: Path) -> None:
+    op = {"get": {"operationId": "listThings", "description": _label("Light")}}
+    _write(tmp_path, "a", "root", _spec({"/root/things": op}, server="https://api.zoom.us"))
+    _write(tmp_path, "a", "slash", _spec({"/slash/things": op}, server="https://api.zoom.us/"))
+    _write(tmp_path, "a", "plain", _spec({"/things": op}))
+    result = gen.build(_config(tmp_path))
+    assert {r.api: r.base_path for r in result.rows} == {"root": "", "slash": "", "plain": "/v2"}
+    assert result.servers == []
+    assert "operations outside /v2: 2, root 1, slash 1" in gen.report(result, _config(tmp_path))
+
+    fixed = dataclasses.replace(_config(tmp_path), servers={"slash": "https://api.zoom.us/v2"})
+    result = gen.build(fixed)
+    assert {r.api: r.base_path for r in result.rows} == {"root": "", "slash": "/v2", "plain": "/v2"}
+    assert result.servers == [("slash", "https://api.zoom.us/", "https://api.zoom.us/v2")]
+    text = gen.render(result)
+    assert '("a", "slash", "/v2", (' in text and '("a", "root", "", (' in text
+
+    for servers, error in (
+        ({"nothing": "https://api.zoom.us"}, "names no spec"),
+        ({"root": "https://api.zoom.us"}, "repeats the spec's own server"),
+        ({"root": "https://fileapi.zoom.us/v2"}, "not https://api.zoom.us or"),
+        ({"root": "https://api.zoom.us/v3"}, "not https://api.zoom.us or"),
+    ):
+        with pytest.raises(gen.SpecError, match=error):
+            gen.build(dataclasses.replace(_config(tmp_path), servers=servers))
+    # a spec's own server that the client cannot route fails too, naming the file
+    _write(tmp_path, "a", "elsewhere", _spec({"/x": op}, server="https://zoom.example/v2"))
+    with pytest.raises(gen.SpecError, match=r"elsewhere\.json: server"):
+        gen.build(_config(tmp_path))
+
+
 def test_generator_no_specs(tmp_path: Path) -> None:
     with pytest.raises(gen.SpecError, match="no specs found"):
         gen.build(_config(tmp_path))
@@ -423,3 +457,4 @@ def test_config_from_pyproject() -> None:
     assert config.default_category is Category.MEDIUM
     assert config.overrides.get("POST /qm/interactions") is Category.MEDIUM
     assert config.specs == SPECS
+    assert config.servers == {"clips": "https://api.zoom.us/v2"}

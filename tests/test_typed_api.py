@@ -294,12 +294,13 @@ async def test_binary_download_returns_bytes(
     zoom_api: respx.MockRouter, credentials: dict[str, str]
 ) -> None:
     op = catalog.by_python_name("clips.get_download")
-    zoom_api.get(f"https://api.zoom.us{op.base_path}/clips/c1/download").mock(
+    assert op.base_path == "/v2"
+    zoom_api.get("https://api.zoom.us/v2/clips/c1/download").mock(
         return_value=httpx.Response(
             200, content=b"\x00\x01mp4", headers={"content-type": "application/octet-stream"}
         )
     )
-    async with ZoomClient(**credentials, base_url="https://api.zoom.us") as zoom:
+    async with ZoomClient(**credentials) as zoom:
         data = await zoom.clips.get_download(clip_id="c1")
     assert data == b"\x00\x01mp4"
 

@@ -197,6 +197,11 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
 known valid before the call queues."""
 
 
+_ACCEPT = {"scim2": "application/scim+json"}
+"""The ``Accept`` header an API asks for instead of ``application/json`` (the SCIM2 spec: "set
+the value of the Accept header as application/scim+json"); its answers are JSON all the same."""
+
+
 def _check_url(url: str, path: str) -> None:
     try:
         httpx.URL(url)
@@ -543,6 +548,9 @@ class ZoomClient(ApiNamespaces):
             )
         self.auth: TokenSource = auth
         self.base_url = base_url.rstrip("/")
+        self.api_root = self.base_url.removesuffix("/v2")
+        """Where operations outside ``/v2`` go (SCIM2's ``/scim2/...``): ``base_url`` without
+        its trailing ``/v2``, or ``base_url`` itself when it has none."""
         self._base_path = httpx.URL(self.base_url).path.rstrip("/")
         bind_account = getattr(store, "bind_account", None)
         if bind_account is not None:
@@ -667,8 +675,20 @@ class ZoomClient(ApiNamespaces):
         return path
 
     def url_for(self, path: str, path_params: Mapping[str, str | int] | None = None) -> str:
-        """The full URL of ``path`` (relative to ``base_url``)."""
-        return self.base_url + self._relative_path(path, path_params)
+        """The full URL of ``path`` (relative to ``base_url``, or to :attr:`api_root` for an
+        operation outside ``/v2`` such as ``/scim2/Users``)."""
+        rel = self._relative_path(path, path_params)
+        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
+            op = catalog.resolve(method, rel)
+            if op is not None:
+                return self._url(op, rel)
+        return self.base_url + rel
+
+    def _url(self, op: catalog.Operation | None, rel: str) -> str:
+        # Zoom's specs name two servers: https://api.zoom.us/v2 and, for SCIM2, the API root.
+        if op is None or op.base_path == "/v2":
+            return self.base_url + rel
+        return self.api_root + op.base_path + rel
 
     # -- the verbs -------------------------------------------------------------------------
 
@@ -985,10 +1005,15 @@ class ZoomClient(ApiNamespaces):
         deadline = self._deadline
         if timeout is not None:
             deadline = _checked_deadline(timeout)
+        found = catalog.match(method, rel)
         url = self.base_url + rel
+        if found is not None and found[0].base_path != "/v2":
+            url = self._url(found[0], rel)
+            accept = _ACCEPT.get(found[0].api)
+            if accept and not (headers and any(k.lower() == "accept" for k in headers)):
+                headers = {**(headers or {}), "Accept": accept}
         if not _PLAIN_PATH.fullmatch(rel):
             _check_url(url, path)
-        found = catalog.match(method, rel)
         family: Family = found[0].family if found else "general"
         category = found[0].category if found else DEFAULT_CATEGORY
         # The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot: a queue of
@@ -1642,7 +1667,8 @@ def _error_fields(response: httpx.Response) -> tuple[int | None, str, Any]:
         return None, text, text
     if isinstance(data, dict):
         code = data.get("code")
-        message = data.get("message") or data.get("reason") or ""
+        # SCIM2 errors say it in "detail" (RFC 7644 section 3.12).
+        message = data.get("message") or data.get("reason") or data.get("detail") or ""
         if not isinstance(message, str):
             message = str(message)
         return (

@@ -46,10 +46,10 @@ _PAGINATIONS: dict[str, Pagination] = {
 class Operation:
     """One operation of Zoom's REST API, as its OpenAPI spec describes it.
 
-    ``path`` is the spec's template (``/users/{userId}/meetings``), relative to the client's
-    ``https://api.zoom.us/v2`` base URL. ``base_path`` is the path of the spec's own server URL:
-    ``"/v2"`` for almost every API, ``""`` for SCIM2 (``/scim2/...``) and Clips (``/clips/...``),
-    whose specs name ``https://api.zoom.us`` as their server.
+    ``path`` is the spec's template (``/users/{userId}/meetings``), relative to its base:
+    ``base_path`` is the path of the spec's server URL, ``"/v2"`` for almost every API (the
+    client's ``https://api.zoom.us/v2`` base URL) and ``""`` for SCIM2 (``/scim2/...``), whose
+    spec names the API root ``https://api.zoom.us`` as its server (see ``docs/catalog.md``).
     """
 
     api: str
@@ -75,7 +75,7 @@ class Operation:
     max_page_size: int | None
     """The ``maximum`` of the ``page_size`` query parameter, if the spec gives one."""
     base_path: str = "/v2"
-    """Path of the spec's server URL (``"/v2"``, or ``""`` for SCIM2 and Clips)."""
+    """Path of the spec's server URL (``"/v2"``, or ``""`` for SCIM2 at the API root)."""
     summary: str = ""
     """The spec's one-line summary: the operation's title in Zoom's API docs."""
     python_name: str = ""

@@ -338,9 +338,7 @@ class Paginator(Generic[ItemT]):
         self._client = client
         self._headers = dict(headers) if headers else None
         self._item_parser = item_parser
-        self.path, path_query = split_query(
-            client.url_for(path, path_params)[len(client.base_url) :]
-        )
+        self.path, path_query = split_query(client._relative_path(path, path_params))
         """The listed path, relative to the client's base URL (its query string is in
         :attr:`params`)."""
         found = catalog.match("GET", self.path)

@@ -851,7 +851,7 @@ SPECS: tuple[SpecRow, ...] = (
         ("PUT", "/im/chat/messages/{message_id}", "editChatbotMessage", "Medium", False, "general", "none", None, None, "Edit a Chatbot message", "chatbot.update_chat_message"),
         ("POST", "/im/chat/users/{userId}/unfurls/{triggerId}", "unfurlingLink", "Medium", False, "general", "none", None, None, "Link Unfurls", "chatbot.create_chat_user_unfurl"),
     )),
-    ("workplace", "clips", "", (
+    ("workplace", "clips", "/v2", (
         ("GET", "/clips", "GetUserClips", "Light", False, "general", "next_page_token", "data", 300, "List all clips", "clips.list"),
         ("POST", "/clips/files", "UploadClipFile", "Medium", True, "general", "none", None, None, "Upload clip file", "clips.upload_file"),
         ("POST", "/clips/files/multipart", "UploadIqMultipartClipFile", "Medium", True, "general", "none", None, None, "Upload clip multipart files", "clips.upload_files_multipart"),

@@ -26,7 +26,14 @@ from ._faults import Fault, normalize_path
 from ._handlers import HANDLERS, MEETING_MUTATIONS, Call, meeting_host
 from ._paging import paginate
 from ._ratelimits import Refusal
-from ._responses import JSON_TYPE, Reply, ZoomHTTPError, rate_limit_reply, validation_error
+from ._responses import (
+    JSON_TYPE,
+    SCIM_TYPE,
+    Reply,
+    ZoomHTTPError,
+    rate_limit_reply,
+    validation_error,
+)
 from ._schema_answers import built, object_properties
 from ._spec import OperationSpec, operation_spec
 from ._stats import RequestRecord
@@ -326,6 +333,9 @@ class FakeZoomApp:
         except ZoomHTTPError as exc:
             reply = exc.reply()
         reply.headers = {**routed.headers, **reply.headers}
+        if routed.op.api == "scim2" and reply.media_type is None and reply.body is not None:
+            # Zoom's SCIM2 API answers application/scim+json (JSON under SCIM's media type).
+            reply.media_type = SCIM_TYPE
         fake._flush_events()
         return reply
 

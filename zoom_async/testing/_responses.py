@@ -12,6 +12,7 @@ from ._ratelimits import Refusal
 
 __all__ = [
     "JSON_TYPE",
+    "SCIM_TYPE",
     "Reply",
     "ZoomHTTPError",
     "iso_z",
@@ -20,6 +21,7 @@ __all__ = [
 ]
 
 JSON_TYPE = "application/json;charset=UTF-8"
+SCIM_TYPE = "application/scim+json;charset=UTF-8"
 
 QPS_MESSAGE = "You have reached the maximum per-second rate limit for this API. Try again later."
 PER_MINUTE_MESSAGE = (
