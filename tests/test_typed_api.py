@@ -386,3 +386,12 @@ async def test_recordings_phone_and_team_chat_against_fakezoom() -> None:
             user_id="me", message_id=sent.id, to_channel=channel.id
         )
         assert message.message == "hello"
+
+
+def test_every_generated_module_says_do_not_edit() -> None:
+    generated = ROOT / "zoom_async" / "_generated"
+    files = sorted(generated.rglob("*.py"))
+    assert len(files) > 480
+    for path in files:
+        head = path.read_text(encoding="utf-8")[:300]
+        assert "DO NOT EDIT" in head, path
