@@ -23,13 +23,24 @@ Configuration is the ``[tool.codegen]`` table of ``pyproject.toml``:
     that spec's server. Every server must be ``https://api.zoom.us`` with the path ``/v2`` or no
     path, the two bases the client and FakeZoom route; an override naming no spec, or repeating
     the spec's own server, is an error.
+``[tool.codegen.hosts]``
+    Fixes for the file-host rule below: ``"METHOD /path" = "<host>"`` (``fileapi.zoom.us``,
+    ``file.zoom.us``, or ``api.zoom.us`` to undo a misread mention). An override that matches no
+    operation, or that repeats what the rule reads, is an error.
+
+File hosts: Zoom's upload operations are served by a file host, named only in their
+descriptions (``Base URL: `https://fileapi.zoom.us/v2/```). The rule: a description naming a
+"base URL" followed by ``https://<host>.zoom.us/v2`` with a host other than ``api.zoom.us`` sends
+the operation to that host. Mentions that say it otherwise (a full path instead of a base URL)
+are read through ``[tool.codegen.hosts]``. Every file host must serve ``/v2``.
 
 For each operation the catalog records: area (the spec's directory), api (the spec's file stem),
 base path (the path of the spec's server URL: ``/v2`` for almost all, ``""`` for SCIM2, whose
 paths are ``/scim2/...`` at ``https://api.zoom.us``), method, path template, operationId,
 rate-limit category, whether that category was defaulted, family (``phone`` for paths under
 ``/phone/``, else ``general``), pagination style (from the ``next_page_token`` / ``page_number``
-query parameters), the list key of the paginated 200 response, and the ``page_size`` maximum.
+query parameters), the list key of the paginated 200 response, the ``page_size`` maximum, and
+the file host (``None`` for operations at the API host).
 
 The generator fails loudly (exit status 1, with the file and operation named) on a spec it cannot
 parse, a label it does not know without an override, two operations with the same method and
@@ -68,6 +79,10 @@ PARAM_SEGMENT_RE = re.compile(r"\{[A-Za-z_][A-Za-z0-9_.\-]*\}")
 API_SERVER = "https://api.zoom.us/v2"
 BASE_PATHS = ("/v2", "")
 """The bases the client routes: ``base_url`` and the API root it ends in (docs/client.md)."""
+FILE_HOST_RE = re.compile(r"base URL[^\n]{0,40}?https://([a-z0-9.-]+\.zoom\.us)(/v2)?\b", re.I)
+"""The file-host rule: "base URL" then, in the same line, ``https://<host>.zoom.us[/v2]``."""
+FILE_HOSTS = ("fileapi.zoom.us", "file.zoom.us")
+"""The file hosts the client routes (``ZoomClient.file_base_url``; docs/client.md)."""
 PAGINATION_FIELDS = frozenset(
     {"next_page_token", "page_number", "page_size", "page_count", "total_records", "from", "to"}
 )
@@ -86,6 +101,7 @@ class Config:
     overrides: Mapping[str, Category]
     naming: NamingConfig = field(default_factory=NamingConfig)
     servers: Mapping[str, str] = field(default_factory=dict)
+    hosts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -106,6 +122,7 @@ class Row:
     max_page_size: int | None
     summary: str = ""
     python_name: str = ""
+    file_host: str | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +135,9 @@ class Catalog:
     overridden: list[tuple[Row, str | None]] = field(default_factory=list)
     servers: list[tuple[str, str, str]] = field(default_factory=list)
     """``(api, spec's server, configured server)`` for each ``[tool.codegen.servers]`` entry."""
+    file_hosts: list[tuple[Row, str]] = field(default_factory=list)
+    """``(row, "rule" or "override")`` for each operation sent to a file host, or taken from one
+    by an override."""
 
 
 def load_config(pyproject: Path = PYPROJECT) -> Config:
@@ -153,6 +173,7 @@ def load_config(pyproject: Path = PYPROJECT) -> Config:
         overrides=overrides,
         naming=naming,
         servers={str(k): str(v) for k, v in dict(table.get("servers", {})).items()},
+        hosts={str(k): str(v) for k, v in dict(table.get("hosts", {})).items()},
     )
 
 
@@ -344,6 +365,24 @@ def base_path_of(server: str, where: str) -> str:
     return base
 
 
+def file_host_of(description: str, where: str) -> str | None:
+    """The file host a description names as the operation's base URL (the rule above)."""
+    found = {m.group(1).lower(): m.group(2) for m in FILE_HOST_RE.finditer(description or "")}
+    found.pop("api.zoom.us", None)
+    if not found:
+        return None
+    if len(found) > 1:
+        raise SpecError(f"{where}: description names several base URLs {sorted(found)}")
+    host, v2 = found.popitem()
+    if host not in FILE_HOSTS or not v2:
+        raise SpecError(
+            f"{where}: description names base URL https://{host}{v2 or ''}, not one of the file "
+            f"hosts' /v2 the client routes ({', '.join(FILE_HOSTS)}); fix it in "
+            "[tool.codegen.hosts] if the rule misreads it"
+        )
+    return host
+
+
 def build(config: Config) -> Catalog:
     """Parse every spec under ``config.specs`` into a sorted catalog."""
     files = spec_files(config.specs)
@@ -372,6 +411,20 @@ def build(config: Config) -> Catalog:
             if not isinstance(operation_id, str) or not operation_id:
                 raise SpecError(f"{where}: no operationId")
             raw = _label(op.get("description", ""))
+            file_host = file_host_of(str(op.get("description") or ""), where)
+            host_key = f"{method} {path}"
+            host_source = "rule" if file_host else ""
+            if host_key in config.hosts:
+                host = config.hosts[host_key].lower()
+                wanted = None if host == "api.zoom.us" else host
+                if host not in (*FILE_HOSTS, "api.zoom.us"):
+                    raise SpecError(f"[tool.codegen.hosts] {host_key!r}: unknown host {host!r}")
+                if wanted == file_host:
+                    raise SpecError(
+                        f"[tool.codegen.hosts] {host_key!r} repeats what the rule reads"
+                    )
+                file_host, host_source = wanted, "override"
+                used_overrides["hosts:" + host_key] += 1
             override = _override_for(config.overrides, method, path, operation_id)
             defaulted = False
             if override is not None:
@@ -408,6 +461,7 @@ def build(config: Config) -> Catalog:
                 list_key=list_key,
                 max_page_size=_max_page_size(spec, query.get("page_size")),
                 summary=summary_of(op),
+                file_host=file_host,
             )
             body = spec.deref(op.get("requestBody") or {})
             upload = "multipart/form-data" in (body.get("content") or {})
@@ -419,6 +473,11 @@ def build(config: Config) -> Catalog:
                 catalog.defaulted.append(row)
             if override is not None:
                 catalog.overridden.append((row, raw))
+            if host_source:
+                catalog.file_hosts.append((row, host_source))
+    for key in config.hosts:
+        if used_overrides["hosts:" + key] == 0:
+            raise SpecError(f"[tool.codegen.hosts] {key!r} matches no operation")
     for key in config.overrides:
         if used_overrides[key] == 0:
             raise SpecError(f"[tool.codegen.overrides] {key!r} matches no operation")
@@ -443,7 +502,12 @@ def build(config: Config) -> Catalog:
         (replace(row, python_name=names[(row.api, row.method, row.path)]), raw)
         for row, raw in catalog.overridden
     ]
+    catalog.file_hosts = [
+        (replace(row, python_name=names[(row.api, row.method, row.path)]), source)
+        for row, source in catalog.file_hosts
+    ]
     catalog.rows.sort()
+    catalog.file_hosts.sort(key=lambda item: item[0])
     catalog.defaulted.sort()
     catalog.overridden.sort(key=lambda item: item[0])
     return catalog
@@ -487,13 +551,14 @@ def render(catalog: Catalog) -> str:
         "# SPECS: (area, api, base_path, operations); each operation is OPERATION_FIELDS.",
         "",
         "OperationRow = tuple[",
-        "    str, str, str, str, bool, str, str, str | None, int | None, str, str",
+        "    str, str, str, str, bool, str, str, str | None, int | None, str, str, str | None",
         "]",
         "SpecRow = tuple[str, str, str, tuple[OperationRow, ...]]",
         "",
         "OPERATION_FIELDS = (",
         '    "method", "path", "operation_id", "category", "category_defaulted",',
         '    "family", "pagination", "list_key", "max_page_size", "summary", "python_name",',
+        '    "file_host",',
         ")",
         "",
         "SPECS: tuple[SpecRow, ...] = (",
@@ -513,6 +578,7 @@ def render(catalog: Catalog) -> str:
                 r.max_page_size,
                 r.summary,
                 r.python_name,
+                r.file_host,
             )
             out.append(f"        ({', '.join(_lit(f) for f in fields)}),")
         out.append("    )),")
@@ -560,6 +626,11 @@ def report(catalog: Catalog, config: Config) -> Iterator[str]:
     yield f"operations outside /v2: {sum(outside.values())}" + "".join(
         f", {api} {n}" for api, n in sorted(outside.items())
     )
+    yield f"operations at a file host: {sum(1 for r in rows if r.file_host)}"
+    for r, source in catalog.file_hosts:
+        yield f"  {r.method} {r.path} ({r.api} {r.python_name}): {r.file_host or 'api.zoom.us'}" + (
+            " [tool.codegen.hosts]" if source == "override" else ""
+        )
     dups = duplicate_operation_ids(rows)
     namespaces = Counter(r.python_name.rpartition(".")[0] for r in rows)
     yield f"python names: {len(rows)} methods in {len(namespaces)} namespaces"

@@ -23,6 +23,9 @@ from zoom_async import (
 
 pytestmark = pytest.mark.looptime
 
+# Team Chat file uploads go to the file host their docs name (docs/client.md "Base URLs").
+CHAT_FILES = "https://file.zoom.us/v2"
+
 VERBS = ("get", "post", "put", "patch", "delete", "request", "send")
 
 
@@ -129,7 +132,7 @@ async def test_form_data_and_raw_content(zoom_api, credentials) -> None:
 
 
 async def test_multipart_upload_of_a_file(zoom_api, credentials, tmp_path) -> None:
-    route = zoom_api.post(f"{API}/chat/users/me/files").mock(
+    route = zoom_api.post(f"{CHAT_FILES}/chat/users/me/files").mock(
         return_value=httpx.Response(201, json={"id": "f1"})
     )
     path = tmp_path / "notes.txt"
@@ -168,7 +171,9 @@ async def test_bad_bodies_are_refused_before_sending(zoom_api, credentials, kwar
 async def test_an_upload_post_is_not_re_sent_once_it_may_have_reached_zoom(
     zoom_api, credentials, fast_retry
 ) -> None:
-    route = zoom_api.post(f"{API}/chat/users/me/files").mock(return_value=httpx.Response(502))
+    route = zoom_api.post(f"{CHAT_FILES}/chat/users/me/files").mock(
+        return_value=httpx.Response(502)
+    )
     async with client(credentials, retry=fast_retry) as zoom:
         with pytest.raises(ServerError, match="not re-sent"):
             await zoom.post("/chat/users/me/files", files={"files": ("a.png", b"png")})
@@ -178,7 +183,7 @@ async def test_an_upload_post_is_not_re_sent_once_it_may_have_reached_zoom(
 async def test_an_upload_that_never_left_is_re_sent_whole(
     zoom_api, credentials, fast_retry, tmp_path
 ) -> None:
-    route = zoom_api.post(f"{API}/chat/users/me/files").mock(
+    route = zoom_api.post(f"{CHAT_FILES}/chat/users/me/files").mock(
         side_effect=[httpx.ConnectError("refused"), httpx.Response(201, json={"id": "f"})]
     )
     path = tmp_path / "a.bin"

@@ -447,6 +447,78 @@ def test_generator_servers(tmp_path: Path) -> None:
         gen.build(_config(tmp_path))
 
 
+@pytest.mark.parametrize(
+    ("description", "host"),
+    [
+        ("Upload.\n* Base URL: `https://fileapi.zoom.us/v2/`.  \n", "fileapi.zoom.us"),
+        ("* The base URL for this API is `https://fileapi.zoom.us/v2/`. ", "fileapi.zoom.us"),
+        ("**Note**: * Base URL: https://fileapi.zoom.us/v2.", "fileapi.zoom.us"),
+        ("* The base URL for this API's is `https://file.zoom.us/v2/`. ", "file.zoom.us"),
+        ("Note: * Base URL - `https://fileapi.zoom.us/v2/`.", "fileapi.zoom.us"),
+        # the API host, a URL elsewhere in the text, or no base URL at all: not a file host
+        ("All endpoints are at the base URL `https://api.zoom.us/v2/`.", None),
+        ("The download URL: https://file.zoom.us/file/abc", None),
+        ("Uploads a file. See https://fileapi.zoom.us/v2/fax/files", None),
+        ("", None),
+    ],
+)
+def test_file_host_rule(description: str, host: str | None) -> None:
+    assert gen.file_host_of(description, "here") == host
+
+
+def test_file_host_rule_refuses_what_the_client_cannot_route() -> None:
+    with pytest.raises(gen.SpecError, match="here: description names base URL https://fileapi"):
+        gen.file_host_of("Base URL: `https://fileapi.zoom.us/v3/`", "here")
+    with pytest.raises(gen.SpecError, match="not one of the file hosts"):
+        gen.file_host_of("Base URL: `https://upload.zoom.us/v2/`", "here")
+    with pytest.raises(gen.SpecError, match="several base URLs"):
+        gen.file_host_of(
+            "Base URL: https://fileapi.zoom.us/v2\nor base URL: https://file.zoom.us/v2", "here"
+        )
+
+
+def test_generator_file_hosts(tmp_path: Path) -> None:
+    base = "Upload.\n* Base URL: `https://fileapi.zoom.us/v2/`.\n" + _label("Medium")
+    full = (
+        "Please use `https://fileapi.zoom.us` instead of `https://api.zoom.us`, the full path is "
+    )
+    doc = _spec(
+        {
+            "/up/files": {"post": {"operationId": "upload", "description": base}},
+            "/up/fax": {"post": {"operationId": "fax", "description": full + _label("Light")}},
+            "/up/{id}": {"get": {"operationId": "get", "description": _label("Light")}},
+        }
+    )
+    _write(tmp_path, "a", "up", doc)
+    result = gen.build(_config(tmp_path))
+    assert {r.path: r.file_host for r in result.rows} == {
+        "/up/files": "fileapi.zoom.us",
+        "/up/fax": None,
+        "/up/{id}": None,
+    }
+    fixed = dataclasses.replace(_config(tmp_path), hosts={"POST /up/fax": "fileapi.zoom.us"})
+    result = gen.build(fixed)
+    assert {r.path: r.file_host for r in result.rows}["/up/fax"] == "fileapi.zoom.us"
+    assert [(r.path, source) for r, source in result.file_hosts] == [
+        ("/up/fax", "override"),
+        ("/up/files", "rule"),
+    ]
+    lines = list(gen.report(result, fixed))
+    assert "operations at a file host: 2" in lines
+    assert any("POST /up/fax" in line and "[tool.codegen.hosts]" in line for line in lines)
+    assert '"fileapi.zoom.us"),' in gen.render(result)
+    # an override can also undo a misread mention
+    undo = dataclasses.replace(_config(tmp_path), hosts={"POST /up/files": "api.zoom.us"})
+    assert all(r.file_host is None for r in gen.build(undo).rows)
+    for hosts, error in (
+        ({"GET /nothing": "fileapi.zoom.us"}, "matches no operation"),
+        ({"POST /up/files": "fileapi.zoom.us"}, "repeats what the rule reads"),
+        ({"POST /up/fax": "upload.zoom.us"}, "unknown host"),
+    ):
+        with pytest.raises(gen.SpecError, match=error):
+            gen.build(dataclasses.replace(_config(tmp_path), hosts=hosts))
+
+
 def test_generator_no_specs(tmp_path: Path) -> None:
     with pytest.raises(gen.SpecError, match="no specs found"):
         gen.build(_config(tmp_path))
@@ -458,3 +530,7 @@ def test_config_from_pyproject() -> None:
     assert config.overrides.get("POST /qm/interactions") is Category.MEDIUM
     assert config.specs == SPECS
     assert config.servers == {"clips": "https://api.zoom.us/v2"}
+    assert config.hosts == {
+        "POST /fax/files": "fileapi.zoom.us",
+        "POST /workspaces/settings/photos": "fileapi.zoom.us",
+    }

@@ -23,6 +23,7 @@ from zoom_async import (
 EXPECTED = {
     "BUSINESS_PLUS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FILE_BASE_URL",
     "PRO",
     "AuthError",
     "BadRequestError",

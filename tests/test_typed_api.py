@@ -22,6 +22,9 @@ from zoom_async._namespaces import BoundApiMethod, BoundListMethod
 from zoom_async.testing import FakeZoom
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Team Chat file uploads go to the file host their docs name (docs/client.md "Base URLs").
+CHAT_FILES = "https://file.zoom.us/v2"
 for extra in (ROOT, ROOT / "tests" / "typing"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
@@ -274,7 +277,7 @@ async def test_team_chat_message_and_file_upload(
     sent = zoom_api.post(f"{API}/chat/users/me/messages").mock(
         return_value=httpx.Response(201, json={"id": "msg-1"})
     )
-    upload = zoom_api.post(f"{API}/chat/users/me/files").mock(
+    upload = zoom_api.post(f"{CHAT_FILES}/chat/users/me/files").mock(
         return_value=httpx.Response(201, json={"id": "file-1"})
     )
     async with ZoomClient(**credentials) as zoom:

@@ -9,7 +9,7 @@ second the account's plan allows::
         me = await zoom.get("/users/me")
 """
 
-from ._client import DEFAULT_BASE_URL, ZoomClient, encode_path_param
+from ._client import DEFAULT_BASE_URL, DEFAULT_FILE_BASE_URL, ZoomClient, encode_path_param
 from ._version import __version__
 from .auth import (
     InMemoryTokenStore,
@@ -55,6 +55,7 @@ from .webhooks import WebhookPayloadError, Webhooks
 __all__ = [
     "BUSINESS_PLUS",
     "DEFAULT_BASE_URL",
+    "DEFAULT_FILE_BASE_URL",
     "PRO",
     "AuthError",
     "BadRequestError",

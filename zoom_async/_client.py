@@ -75,6 +75,7 @@ _R = TypeVar("_R")
 __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_CATEGORY",
+    "DEFAULT_FILE_BASE_URL",
     "DEFAULT_MAX_RESPONSE_SIZE",
     "MEETING_MUTATIONS",
     "ZoomClient",
@@ -83,6 +84,7 @@ __all__ = [
 logger = logging.getLogger("zoom_async")
 
 DEFAULT_BASE_URL = "https://api.zoom.us/v2"
+DEFAULT_FILE_BASE_URL = "https://fileapi.zoom.us/v2"
 
 DEFAULT_CATEGORY = Category.MEDIUM
 """Category assumed for a path the catalog does not know: below Light, and outside the daily
@@ -459,6 +461,13 @@ class ZoomClient(ApiNamespaces):
             a FakeZoom on a port), else ``https://api.zoom.us/v2``.
         token_url: the OAuth token endpoint; default ``ZOOM_TOKEN_URL`` if set, else
             ``https://zoom.us/oauth/token``.
+        file_base_url: where uploads that Zoom serves from a file host go (Clips, Zoom Events,
+            Rooms, Whiteboard, Zoom Docs, Team Chat and Phone fax files...; ``file_host`` in the
+            catalog); default ``ZOOM_FILE_BASE_URL`` if set. Not given: with the default
+            ``base_url``, each upload goes to the host its docs name
+            (``https://fileapi.zoom.us/v2``, or ``https://file.zoom.us/v2`` for Team Chat's
+            file uploads); with a ``base_url`` of your own (a proxy, a FakeZoom), to that
+            ``base_url``, so one URL still reaches every operation.
         timeout: seconds each attempt may take as a whole: waiting for a connection,
             connecting, sending and reading the full answer (waiting for a rate-limit slot is
             not counted). An :class:`httpx.Timeout` sets each phase; its longest phase then
@@ -504,6 +513,7 @@ class ZoomClient(ApiNamespaces):
         budget_share: float = 1.0,
         base_url: str | None = None,
         token_url: str | None = None,
+        file_base_url: str | None = None,
         timeout: float | httpx.Timeout = 30.0,
         max_response_size: int | None = DEFAULT_MAX_RESPONSE_SIZE,
         http_client: httpx.AsyncClient | None = None,
@@ -552,6 +562,15 @@ class ZoomClient(ApiNamespaces):
         """Where operations outside ``/v2`` go (SCIM2's ``/scim2/...``): ``base_url`` without
         its trailing ``/v2``, or ``base_url`` itself when it has none."""
         self._base_path = httpx.URL(self.base_url).path.rstrip("/")
+        file_base_url = file_base_url or os.environ.get("ZOOM_FILE_BASE_URL")
+        # Without a file_base_url, uploads follow the base_url of a proxy or fake, and otherwise
+        # go to the file host each one's docs name (_url).
+        self._own_file_hosts = file_base_url is None and self.base_url == DEFAULT_BASE_URL
+        if file_base_url is None:
+            file_base_url = DEFAULT_FILE_BASE_URL if self._own_file_hosts else self.base_url
+        self.file_base_url = file_base_url.rstrip("/")
+        """Where uploads served by Zoom's file host go (``https://fileapi.zoom.us/v2``; see the
+        ``file_base_url`` argument)."""
         bind_account = getattr(store, "bind_account", None)
         if bind_account is not None:
             # A shared store scopes its keys by account and app (see RedisStore.bind_account).
@@ -676,16 +695,24 @@ class ZoomClient(ApiNamespaces):
 
     def url_for(self, path: str, path_params: Mapping[str, str | int] | None = None) -> str:
         """The full URL of ``path`` (relative to ``base_url``, or to :attr:`api_root` for an
-        operation outside ``/v2`` such as ``/scim2/Users``)."""
+        operation outside ``/v2`` such as ``/scim2/Users``, or to :attr:`file_base_url` for an
+        upload served by a file host such as ``/clips/files``). The operation whose template
+        matches most literally decides (``/clips/files`` is the upload, not ``GET
+        /clips/{clipId}``); among equals, the first of GET, POST, PUT, PATCH, DELETE."""
         rel = self._relative_path(path, path_params)
-        for method in ("GET", "POST", "PUT", "PATCH", "DELETE"):
-            op = catalog.resolve(method, rel)
-            if op is not None:
-                return self._url(op, rel)
+        found = [catalog.resolve(m, rel) for m in ("GET", "POST", "PUT", "PATCH", "DELETE")]
+        ops = [op for op in found if op is not None]
+        if ops:
+            return self._url(min(ops, key=lambda op: op.path.count("{")), rel)
         return self.base_url + rel
 
     def _url(self, op: catalog.Operation | None, rel: str) -> str:
-        # Zoom's specs name two servers: https://api.zoom.us/v2 and, for SCIM2, the API root.
+        # Zoom's specs name two servers: https://api.zoom.us/v2 and, for SCIM2, the API root;
+        # uploads' descriptions name a file host.
+        if op is not None and op.file_host is not None:
+            if self._own_file_hosts:
+                return f"https://{op.file_host}/v2{rel}"
+            return self.file_base_url + rel
         if op is None or op.base_path == "/v2":
             return self.base_url + rel
         return self.api_root + op.base_path + rel
@@ -1007,7 +1034,7 @@ class ZoomClient(ApiNamespaces):
             deadline = _checked_deadline(timeout)
         found = catalog.match(method, rel)
         url = self.base_url + rel
-        if found is not None and found[0].base_path != "/v2":
+        if found is not None and (found[0].base_path != "/v2" or found[0].file_host):
             url = self._url(found[0], rel)
             accept = _ACCEPT.get(found[0].api)
             if accept and not (headers and any(k.lower() == "accept" for k in headers)):

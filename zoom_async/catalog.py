@@ -50,6 +50,8 @@ class Operation:
     ``base_path`` is the path of the spec's server URL, ``"/v2"`` for almost every API (the
     client's ``https://api.zoom.us/v2`` base URL) and ``""`` for SCIM2 (``/scim2/...``), whose
     spec names the API root ``https://api.zoom.us`` as its server (see ``docs/catalog.md``).
+    Uploads whose descriptions name a file host (``https://fileapi.zoom.us/v2/``) have it in
+    ``file_host``; the client sends them to its ``file_base_url``.
     """
 
     api: str
@@ -81,6 +83,11 @@ class Operation:
     python_name: str = ""
     """The typed method's dotted path from the client: ``"meetings.create"`` is
     ``zoom.meetings.create`` (see ``docs/naming.md``). Unique across all operations."""
+    file_host: str | None = None
+    """The file host Zoom's docs send this upload to: ``"fileapi.zoom.us"`` (Clips, Zoom Events,
+    Rooms, Whiteboard, Zoom Docs, Revenue Accelerator, Phone fax and Team Chat emoji files) or
+    ``"file.zoom.us"`` (Team Chat's two file uploads), both under ``/v2``; ``None`` for every
+    operation at ``api.zoom.us``."""
 
 
 @cache
@@ -93,7 +100,7 @@ def operations() -> tuple[Operation, ...]:
     for area, api, base_path, rows in SPECS:
         for row in rows:
             method, path, op_id, label, defaulted, family, pages, list_key, max_size = row[:9]
-            summary, python_name = row[9], row[10]
+            summary, python_name, file_host = row[9], row[10], row[11]
             out.append(
                 Operation(
                     api=api,
@@ -110,6 +117,7 @@ def operations() -> tuple[Operation, ...]:
                     base_path=base_path,
                     summary=summary,
                     python_name=python_name,
+                    file_host=file_host,
                 )
             )
     return tuple(out)
