@@ -49,6 +49,7 @@ import json
 import logging
 import math
 import os
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -166,30 +167,75 @@ redis.call('PEXPIRE', KEYS[2], math.ceil((tonumber(ARGV[1]) + 1) * 1000))
 return 1
 """
 
-_INCREMENT = """
--- KEYS: counter. ARGV: limit, seconds to live
-local value = tonumber(redis.call('GET', KEYS[1]) or '0')
-if value >= tonumber(ARGV[1]) then return 0 end
-redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[2])
+# Counters of a UTC day (daily quota, meeting quota). The limiter names them with its host's date;
+# with the server's clock the scripts name them with the Redis server's UTC date instead
+# (ARGV[1] == 'day': KEYS[1] is the name without its date), so hosts whose clocks disagree
+# around midnight still count the same day. Each returns the counter's name and value first.
+_DAY = (
+    """
+local key = KEYS[1]
+local ttl = tonumber(ARGV[2])
+if ARGV[1] == 'day' then
+  local s = tonumber(redis.call('TIME')[1])
+  -- days since 1970-01-01 to a civil date (H. Hinnant's algorithm)
+  local z = math.floor(s / 86400) + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524)
+    - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400
+  if m <= 2 then y = y + 1 end
+  key = key .. ':' .. string.format('%04d-%02d-%02d', y, m, d)
+  ttl = 86400 - (s % 86400) + """
+    + str(_COUNTER_GRACE_SECONDS)
+    + """
+end
+local value = tonumber(redis.call('GET', key) or '0')
+"""
+)
+
+_INCREMENT = (
+    """
+-- KEYS: counter. ARGV: 'day' or '', seconds to live, limit
+"""
+    + _DAY
+    + """
+if value >= tonumber(ARGV[3]) then return 0 end
+redis.call('INCR', key)
+redis.call('EXPIRE', key, ttl)
 return 1
 """
+)
 
-_DECREMENT = """
-local value = tonumber(redis.call('GET', KEYS[1]) or '0')
-if value > 0 then redis.call('DECR', KEYS[1]) end
+_DECREMENT = (
+    _DAY
+    + """
+if value > 0 then redis.call('DECR', key) end
 return 1
 """
+)
 
-_RAISE_TO = """
--- KEYS: counter. ARGV: value, seconds to live
-local value = tonumber(redis.call('GET', KEYS[1]) or '0')
-if value < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('EXPIRE', KEYS[1], ARGV[2])
+_RAISE_TO = (
+    """
+-- KEYS: counter. ARGV: 'day' or '', seconds to live, value
+"""
+    + _DAY
+    + """
+if value < tonumber(ARGV[3]) then
+  redis.call('SET', key, ARGV[3])
+  redis.call('EXPIRE', key, ttl)
 end
 return 1
 """
+)
+
+_COUNT = _DAY + "return value\n"
+
+_DATED = re.compile(r"^(.*):\d{4}-\d{2}-\d{2}$")
 
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
@@ -309,6 +355,7 @@ class RedisStore:
         self._decrement: AsyncScript = redis.register_script(_DECREMENT)
         self._raise_to: AsyncScript = redis.register_script(_RAISE_TO)
         self._drop_token: AsyncScript = redis.register_script(_DROP_TOKEN)
+        self._count: AsyncScript = redis.register_script(_COUNT)
         self._errors = _redis_errors()
         self._down_until = -math.inf
         self._local = InMemoryStore()
@@ -359,7 +406,7 @@ class RedisStore:
         redis_kwargs.setdefault("max_connections", max_connections)
         redis_kwargs.setdefault("timeout", timeout)
         pool = BlockingConnectionPool.from_url(url, **redis_kwargs)
-        client = Redis(connection_pool=pool)
+        client = Redis.from_pool(pool)  # closes the pool with the client
         return cls(
             client,
             namespace=namespace,
@@ -636,24 +683,23 @@ class RedisStore:
 
     # -- counters --------------------------------------------------------------------------
 
-    def _counter(self, key: str) -> list[str]:
-        return [self.key("counter", key)]
-
-    @staticmethod
-    def _expire_arg(expires_at: datetime) -> int:
+    def _counter(self, key: str, expires_at: datetime | None = None) -> tuple[list[str], list[Any]]:
+        """Keys and the first arguments of a counter script for the limiter's ``key``."""
+        dated = _DATED.match(key) if self.time_source == "server" else None
+        if dated is not None:
+            return [self.key("counter", dated.group(1))], ["day", 0]
+        if expires_at is None:
+            return [self.key("counter", key)], ["", 0]
         # A time to live, not an instant: the Redis server's clock need not agree with ours.
         left = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
-        return math.ceil(left) + _COUNTER_GRACE_SECONDS
+        return [self.key("counter", key)], ["", math.ceil(left) + _COUNTER_GRACE_SECONDS]
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         """See :meth:`~zoom_async.limits.LimiterStore.increment`."""
         if self._available():
+            keys, args = self._counter(key, expires_at)
             try:
-                return bool(
-                    await self._call(
-                        self._increment, self._counter(key), [limit, self._expire_arg(expires_at)]
-                    )
-                )
+                return bool(await self._call(self._increment, keys, [*args, limit]))
             except LimiterUnavailable:
                 if self.fallback is None:
                     raise
@@ -668,35 +714,31 @@ class RedisStore:
         if not self._available():
             await self._local.decrement(key)
             return
+        keys, args = self._counter(key)
         try:
-            await self._call(self._decrement, self._counter(key), [])
+            await self._call(self._decrement, keys, args)
         except LimiterUnavailable:
             await self._local.decrement(key)
 
     async def raise_to(self, key: str, value: int, expires_at: datetime) -> None:
         """See :meth:`~zoom_async.limits.LimiterStore.raise_to`."""
         await self._local.raise_to(key, value, expires_at)
+        keys, args = self._counter(key, expires_at)
         try:
-            await self._call(
-                self._raise_to, self._counter(key), [value, self._expire_arg(expires_at)]
-            )
+            await self._call(self._raise_to, keys, [*args, value])
         except LimiterUnavailable:
             if self.fallback is None:
                 raise
 
     async def count(self, key: str) -> int:
         """See :meth:`~zoom_async.limits.LimiterStore.count`."""
+        keys, args = self._counter(key)
         try:
-            if self.timeout is None:
-                value = await self.redis.get(self._counter(key)[0])
-            else:
-                with anyio.fail_after(self.timeout):
-                    value = await self.redis.get(self._counter(key)[0])
-        except self._errors as exc:
+            return int(await self._call(self._count, keys, args))
+        except LimiterUnavailable:
             if self.fallback is None:
-                raise self._failed(exc) from None
+                raise
             return await self._local.count(key)
-        return int(value or 0)
 
     # -- tokens ----------------------------------------------------------------------------
 
