@@ -271,7 +271,47 @@ def _form_value(value: Any) -> Any:
     return value if isinstance(value, str | bytes) else str(value)
 
 
-class ApiMethod(Generic[P, R]):
+class _TypedMethod:
+    """What :class:`ApiMethod` and :class:`ListMethod` share: the generated function, its
+    operation's dotted name and the names of its models."""
+
+    def __init__(self, python_name: str, fn: Callable[..., Any], model: str | None) -> None:
+        self.python_name = python_name
+        self.model_name = model
+        """The name of the response model class (in the namespace's models module); for a
+        :class:`ListMethod`, the model of a whole page."""
+        self.__doc__ = fn.__doc__
+        self.__name__ = fn.__name__
+        self.__wrapped__ = fn
+
+    @property
+    def operation(self) -> catalog.Operation:
+        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
+        return catalog.by_python_name(self.python_name)
+
+
+_M = TypeVar("_M", bound=_TypedMethod)
+
+
+class _BoundMethod(Generic[_M]):
+    """What the bound forms share: the method, the namespace it was read from."""
+
+    __slots__ = ("_method", "_namespace")
+
+    def __init__(self, method: _M, namespace: Namespace) -> None:
+        self._method = method
+        self._namespace = namespace
+
+    @property
+    def operation(self) -> catalog.Operation:
+        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
+        return self._method.operation
+
+    def __repr__(self) -> str:
+        return f"<typed method zoom.{self._method.python_name}>"
+
+
+class ApiMethod(_TypedMethod, Generic[P, R]):
     """A typed method of a namespace: ``await zoom.meetings.get(meeting_id=...)``.
 
     Bound to a namespace it also offers :attr:`operation` (the catalog entry, e.g.
@@ -285,18 +325,8 @@ class ApiMethod(Generic[P, R]):
         fn: Callable[Concatenate[Any, P], Awaitable[R]],
         model: str | None = None,
     ) -> None:
-        self.python_name = python_name
-        self.model_name = model
-        """The name of the response model class (in the namespace's models module)."""
+        super().__init__(python_name, fn, model)
         self._fn = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
-        self.__wrapped__ = fn
-
-    @property
-    def operation(self) -> catalog.Operation:
-        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
-        return catalog.by_python_name(self.python_name)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> ApiMethod[P, R]: ...
@@ -310,26 +340,15 @@ class ApiMethod(Generic[P, R]):
         return BoundApiMethod(self, obj)
 
 
-class BoundApiMethod(Generic[P, R]):
+class BoundApiMethod(_BoundMethod["ApiMethod[P, R]"], Generic[P, R]):
     """An :class:`ApiMethod` of one client's namespace."""
 
-    __slots__ = ("_method", "_namespace")
+    __slots__ = ()
 
-    def __init__(self, method: ApiMethod[P, R], namespace: Namespace) -> None:
-        self._method = method
-        self._namespace = namespace
-
-    @property
-    def operation(self) -> catalog.Operation:
-        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
-        return self._method.operation
-
+    # Here, not in the base: a class docstring would shadow a property inherited.
     @property
     def __doc__(self) -> str | None:  # type: ignore[override]
         return self._method.__doc__
-
-    def __repr__(self) -> str:
-        return f"<typed method zoom.{self._method.python_name}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Awaitable[R]:
         return self._method._fn(self._namespace, *args, **kwargs)
@@ -343,7 +362,7 @@ class BoundApiMethod(Generic[P, R]):
         return result  # type: ignore[no-any-return]
 
 
-class ListMethod(Generic[P, T]):
+class ListMethod(_TypedMethod, Generic[P, T]):
     """A typed paginated method: returns a :class:`~zoom_async.Paginator` of typed items.
 
     ``await zoom.meetings.list(user_id="me")`` is the first page, ``async for`` iterates every
@@ -358,20 +377,10 @@ class ListMethod(Generic[P, T]):
         model: str | None = None,
         item_model: str | None = None,
     ) -> None:
-        self.python_name = python_name
-        self.model_name = model
-        """The name of the model of a whole page (in the namespace's models module)."""
+        super().__init__(python_name, fn, model)
+        self._fn = fn
         self.item_model_name = item_model
         """The name of the model of one item."""
-        self._fn = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = fn.__name__
-        self.__wrapped__ = fn
-
-    @property
-    def operation(self) -> catalog.Operation:
-        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
-        return catalog.by_python_name(self.python_name)
 
     @overload
     def __get__(self, obj: None, owner: type[Any]) -> ListMethod[P, T]: ...
@@ -385,26 +394,15 @@ class ListMethod(Generic[P, T]):
         return BoundListMethod(self, obj)
 
 
-class BoundListMethod(Generic[P, T]):
+class BoundListMethod(_BoundMethod["ListMethod[P, T]"], Generic[P, T]):
     """A :class:`ListMethod` of one client's namespace."""
 
-    __slots__ = ("_method", "_namespace")
+    __slots__ = ()
 
-    def __init__(self, method: ListMethod[P, T], namespace: Namespace) -> None:
-        self._method = method
-        self._namespace = namespace
-
-    @property
-    def operation(self) -> catalog.Operation:
-        """The operation this method sends (from :mod:`zoom_async.catalog`)."""
-        return self._method.operation
-
+    # Here, not in the base: a class docstring would shadow a property inherited.
     @property
     def __doc__(self) -> str | None:  # type: ignore[override]
         return self._method.__doc__
-
-    def __repr__(self) -> str:
-        return f"<typed method zoom.{self._method.python_name}>"
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Paginator[T]:
         return self._method._fn(self._namespace, *args, **kwargs)
