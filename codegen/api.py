@@ -31,7 +31,6 @@ here is ~100 lines shared with those models.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -46,6 +45,7 @@ if str(ROOT) not in sys.path:  # pragma: no cover - only when run from elsewhere
     sys.path.insert(0, str(ROOT))
 
 from codegen import catalog as catalog_gen  # noqa: E402
+from codegen._cli import argument_parser  # noqa: E402
 from codegen.naming import python_identifier  # noqa: E402
 from codegen.webhook_events import Generator, camel  # noqa: E402
 
@@ -980,16 +980,8 @@ def iter_report(builder: Builder, files: Mapping[Path, str]) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point of ``python -m codegen api``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m codegen api",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--pyproject", type=Path, default=catalog_gen.PYPROJECT)
-    parser.add_argument("--specs", type=Path, help="override [tool.codegen] specs")
-    parser.add_argument("--output", type=Path, default=GENERATED, help="the _generated package")
+    parser = argument_parser("api", __doc__, GENERATED, "the _generated package")
     parser.add_argument("--depth", type=int, default=DEFAULT_DEPTH, help="typed model levels")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the output is stale")
     args = parser.parse_args(argv)
     try:
         config = catalog_gen.load_config(args.pyproject)

@@ -50,7 +50,6 @@ deterministic.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -641,15 +640,9 @@ def report(catalog: Catalog, config: Config) -> Iterator[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point of ``python -m codegen catalog``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m codegen catalog",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("--pyproject", type=Path, default=PYPROJECT, help="configuration file")
-    parser.add_argument("--specs", type=Path, help="override [tool.codegen] specs")
-    parser.add_argument("--output", type=Path, default=OUTPUT, help="file to write")
-    parser.add_argument("--check", action="store_true", help="exit 1 if the output is stale")
+    from ._cli import argument_parser, write_or_check
+
+    parser = argument_parser("catalog", __doc__, OUTPUT, "file to write")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.pyproject)
@@ -661,18 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for line in report(catalog, config):
         print(line)
-    text = render(catalog)
-    output: Path = args.output
-    if args.check:
-        current = output.read_text(encoding="utf-8") if output.exists() else ""
-        if current != text:
-            print(f"{output} is out of date: run python -m codegen catalog", file=sys.stderr)
-            return 1
-        print(f"{output} is up to date")
-        return 0
-    output.write_text(text, encoding="utf-8")
-    print(f"wrote {output} ({len(text.encode()) // 1024} KiB)")
-    return 0
+    return write_or_check("catalog", args.output, render(catalog), check=args.check)
 
 
 if __name__ == "__main__":
