@@ -15,7 +15,9 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
 * ``added p50/p99``: the limiter's own time per request -- the store calls made for it (grant and
   release; Redis round trips for RedisStore) -- measured after the batch, at half the plan's
   rate so that no request waits for a slot (in a saturated batch the figure would mostly be the
-  event loop busy with 200 other requests).
+  event loop busy with 200 other requests);
+* ``Redis calls/request``: round trips to Redis during the batch ÷ requests (grants, releases,
+  and the asks of queued requests when their computed wait ends): no polling.
 
 Run: ``python benchmarks/bench_redis.py`` (``--quick``: fewer requests; ``--processes 1 4``;
 ``--timeout``: the stores' Redis timeout, 5 s here so that a starved machine measures throughput
@@ -148,8 +150,10 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
                         _SPENT.reset(token)
                     added.append(sum(spent))
 
+            calls_before = inner.calls if isinstance(inner, RedisStore) else 0
             await asyncio.gather(*(one() for _ in range(min(200, job.requests))))
             finished = time.monotonic()
+            calls = (inner.calls if isinstance(inner, RedisStore) else 0) - calls_before
             # The limiter's own cost: at half the plan's rate (all processes together), one
             # request at a time, so nothing waits for a slot.
             await asyncio.sleep(1.1)
@@ -173,6 +177,7 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
                 "finished": finished,
                 "rtt": round_trips[len(round_trips) // 2],
                 "added": added,
+                "calls": calls,
             }
         )
 
@@ -251,11 +256,13 @@ async def case(
     bound = (math.ceil(total / LIMIT) - 1) * (WINDOW + rtt) + rtt
     added = [a for r in reports for a in r["added"]]
     share = total / elapsed / (LIMIT / WINDOW)
+    calls = sum(r["calls"] for r in reports) / total
     return (
         f"| {processes} | {store} | {total} | {elapsed:.2f} | {share:.3f} "
         f"| {rtt * 1000:.1f} | {bound / elapsed:.3f} | {stats['rate_limited']} "
         f"| {stats['max_in_window'][Category.LIGHT.value]}/{LIMIT} "
-        f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} |"
+        f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} "
+        f"| {calls:.2f} |"
     )
 
 
@@ -268,9 +275,9 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(
         "| processes | store | requests | elapsed s | rate/allowed | RTT p50 ms | bound/elapsed "
-        "| 429s | max/window | added p50 ms | added p99 ms |"
+        "| 429s | max/window | added p50 ms | added p99 ms | Redis calls/request |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     with redis_server() if args.redis_url is None else _given(args.redis_url) as redis_url:
         async with RemoteFake(setup) as fake:
             for processes in args.processes:

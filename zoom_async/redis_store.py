@@ -374,6 +374,9 @@ class RedisStore:
         """How many Redis calls failed or timed out."""
         self.fallback_grants = 0
         """Slots granted by the local fallback while Redis was unavailable."""
+        self.calls = 0
+        """Calls made to Redis (each one round trip): about two per request, since waiting
+        needs no polling."""
 
     @classmethod
     def from_url(
@@ -486,6 +489,7 @@ class RedisStore:
         return await self._bounded(script(keys=keys, args=args))
 
     async def _bounded(self, call: Awaitable[Any]) -> Any:
+        self.calls += 1
         try:
             if self.timeout is None:
                 result = await call
