@@ -287,8 +287,8 @@ class RedisStore:
     (``pip install 'zoom-async[redis]'``).
 
     Args:
-        redis: a ``redis.asyncio.Redis`` (or ``RedisCluster``) client. :meth:`from_url` makes
-            one with timeouts matching ``timeout``.
+        redis: a ``redis.asyncio.Redis`` client (keys are Cluster-safe; ``RedisCluster`` is
+            not tested). :meth:`from_url` makes one with timeouts matching ``timeout``.
         namespace: what the keys are scoped by. Default: the account id and client id of the
             first :class:`~zoom_async.ZoomClient` given this store (``"default"`` if it has
             none, e.g. user OAuth). Processes with the same namespace share one budget.
