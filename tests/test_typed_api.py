@@ -271,6 +271,37 @@ async def test_phone_call_with_path_query_and_body(
     }
 
 
+async def test_typed_calls_skip_the_catalog_lookup(
+    zoom_api: respx.MockRouter, credentials: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A typed method hands its operation to the client (and a typed listing to its paginator
+    and each page): nothing looks the path up in the catalog."""
+    looked_up: list[tuple[str, str]] = []
+
+    def no_lookup(method: str, path: str) -> None:
+        looked_up.append((method, path))
+        raise AssertionError(f"catalog lookup of {method} {path}")
+
+    zoom_api.get(f"{API}/users/u1").mock(return_value=httpx.Response(200, json={"id": "u1"}))
+    update = zoom_api.patch(f"{API}/phone/call_queues/cq1").mock(return_value=httpx.Response(204))
+    zoom_api.get(f"{API}/phone/call_queues").mock(
+        side_effect=[
+            httpx.Response(200, json={"call_queues": [{"id": "a"}], "next_page_token": "t2"}),
+            httpx.Response(200, json={"call_queues": [{"id": "b"}], "next_page_token": ""}),
+        ]
+    )
+    async with ZoomClient(**credentials, serialize_mutations=True) as zoom:
+        monkeypatch.setattr(catalog, "match", no_lookup)
+        monkeypatch.setattr(catalog, "resolve", no_lookup)
+        assert (await zoom.users.get(user_id="u1")).id == "u1"
+        assert await zoom.phone.call_queues.update(call_queue_id="cq1", name="EU") is None
+        pager = zoom.phone.call_queues.list(page_size=1)
+        assert [q.id async for q in pager] == ["a", "b"]
+        assert pager.operation is zoom.phone.call_queues.list.operation
+    assert looked_up == []
+    assert update.called
+
+
 async def test_team_chat_message_and_file_upload(
     zoom_api: respx.MockRouter, credentials: dict[str, str]
 ) -> None:

@@ -897,6 +897,7 @@ class ZoomClient(ApiNamespaces):
         timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         max_retries: int | None = None,
+        operation: catalog.Operation | None = None,
     ) -> Any:
         """Send one API request within the rate limits, retrying only where it is safe.
 
@@ -917,6 +918,9 @@ class ZoomClient(ApiNamespaces):
             retry: this call's :class:`~zoom_async.retries.RetryPolicy`.
             max_retries: at most this many retries of any kind (``0``: one attempt only; the
                 one re-send with a renewed token after a 401 is not counted).
+            operation: the :class:`~zoom_async.catalog.Operation` this call is for, when the
+                caller knows it (typed methods and paginators pass theirs): the client then
+                takes its rate-limit category and server from it instead of looking the path up.
 
         Only one of ``json``, ``data``/``files`` and ``content`` may be given. A body that
         cannot be read twice (a file object that cannot seek) is sent at most once. A POST or
@@ -936,6 +940,7 @@ class ZoomClient(ApiNamespaces):
             priority=priority or self.priority,
             timeout=timeout,
             retry=self._call_policy(retry, max_retries),
+            operation=operation,
         )
         if call.metered is None:
             # The common path, inline: a queued call is this coroutine and the lane's, nothing
@@ -964,6 +969,7 @@ class ZoomClient(ApiNamespaces):
         timeout: float | httpx.Timeout | None = None,
         retry: RetryPolicy | None = None,
         max_retries: int | None = None,
+        operation: catalog.Operation | None = None,
     ) -> httpx.Response:
         """Like :meth:`request` but returns the successful :class:`httpx.Response` itself
         (its body already read, within ``max_response_size``)."""
@@ -977,6 +983,7 @@ class ZoomClient(ApiNamespaces):
             priority=priority or self.priority,
             timeout=timeout,
             retry=self._call_policy(retry, max_retries),
+            operation=operation,
         )
         response = await self._send(call)
         try:
@@ -1018,6 +1025,7 @@ class ZoomClient(ApiNamespaces):
         priority: Priority,
         timeout: float | httpx.Timeout | None,
         retry: RetryPolicy,
+        operation: catalog.Operation | None = None,
     ) -> _Call:
         """Check the call and route it, without suspending: bad input fails before any wait."""
         if self._closed:
@@ -1032,7 +1040,13 @@ class ZoomClient(ApiNamespaces):
         deadline = self._deadline
         if timeout is not None:
             deadline = _checked_deadline(timeout)
-        found = catalog.match(method, rel)
+        found: tuple[catalog.Operation, dict[str, str]] | None
+        if operation is not None and operation.method == method:
+            # A typed call knows its operation: no path lookup (the values name the resource
+            # for the mutation lock and the meeting quota, as catalog.match would give them).
+            found = (operation, {k: path_param_text(k, v) for k, v in (path_params or {}).items()})
+        else:
+            found = catalog.match(method, rel)
         url = self.base_url + rel
         if found is not None and (found[0].base_path != "/v2" or found[0].file_host):
             url = self._url(found[0], rel)

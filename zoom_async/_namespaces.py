@@ -188,6 +188,7 @@ class Namespace:
             } or None
         else:
             kwargs["json"] = _body(body, json_body, options)
+        kwargs["operation"] = op
         if self._raw:
             return await client.send(op.method, op.path, **kwargs)
         if binary:
@@ -224,6 +225,7 @@ class Namespace:
             list_key=op.list_key,
             headers=options.get("headers"),
             item_parser=parse,
+            operation=op,
             **kwargs,
         )
 

@@ -324,6 +324,7 @@ class Paginator(Generic[ItemT]):
         headers: Mapping[str, str] | None = None,
         item_parser: Callable[[Item], ItemT] | None = None,
         max_empty_pages: int = DEFAULT_MAX_EMPTY_PAGES,
+        operation: catalog.Operation | None = None,
     ) -> None:
         if mode not in ("auto", "token", "page_number"):
             raise ConfigurationError(f"mode must be 'auto', 'token' or 'page_number', not {mode!r}")
@@ -341,8 +342,10 @@ class Paginator(Generic[ItemT]):
         self.path, path_query = split_query(client._relative_path(path, path_params))
         """The listed path, relative to the client's base URL (its query string is in
         :attr:`params`)."""
-        found = catalog.match("GET", self.path)
-        self.operation: catalog.Operation | None = found[0] if found else None
+        if operation is None or operation.method != "GET":
+            found = catalog.match("GET", self.path)
+            operation = found[0] if found else None
+        self.operation: catalog.Operation | None = operation
         """The catalog's operation, or ``None`` for a path the catalog does not know."""
         op = self.operation
         self._paged = op is None or op.pagination != "none"
@@ -572,7 +575,11 @@ class _Listing:
         elif pos.number > 1:
             params["page_number"] = pos.number
         data = await self.client.request(
-            "GET", self.path, params=params, headers=self.pager._headers
+            "GET",
+            self.path,
+            params=params,
+            headers=self.pager._headers,
+            operation=self.pager.operation,
         )
         clock = self.client.clock
         received_at, received_mono = clock.utcnow(), clock.monotonic()
