@@ -2,12 +2,13 @@
 
 Run from the repository root::
 
-    python -m codegen api            # regenerate zoom_async/_generated/{api,models}
+    python -m codegen api            # regenerate _generated/{api,models} and models/
     python -m codegen api --check    # exit 1 if the committed files are out of date
 
 Reads Zoom's specs like ``python -m codegen catalog`` (``[tool.codegen]`` in ``pyproject.toml``)
 and names every operation with the scheme of :mod:`codegen.naming` (``[tool.codegen.api]``).
-For each namespace it writes one module of methods and one module of response models:
+For each namespace it writes one module of methods and one module of response models (and, in
+``zoom_async/models/``, the models' public path: a module re-exporting them):
 
 * a method per operation with typed keyword arguments for the path and query parameters and
   the top-level fields of a JSON body (Python-safe names, the spec's descriptions, enums as
@@ -956,6 +957,109 @@ def render_all(builder: Builder) -> dict[Path, str]:
     return files
 
 
+PUBLIC_ROOT = '''{header}
+{regenerate}
+"""Response models of the typed API, one module per namespace: ``zoom_async.models.meetings``,
+``zoom_async.models.phone.call_queues``...
+
+Importing this package loads no model: a namespace's module is imported when it is imported or
+first read as an attribute here (``zoom_async.models.meetings``). Its classes are those of
+``zoom_async._generated.models.<namespace>``: the same objects the typed methods return.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zoom_async._models import ZoomModel as ZoomModel
+
+__all__ = ["ZoomModel"]
+
+_MODULES = frozenset(
+    {{
+{modules}
+    }}
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ZoomModel":
+        from zoom_async._models import ZoomModel
+
+        return ZoomModel
+    if name in _MODULES:
+        return importlib.import_module(f"{{__name__}}.{{name}}")
+    raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+
+
+def __dir__() -> list[str]:
+    return sorted({{*globals(), "ZoomModel", *_MODULES}})
+'''
+
+PUBLIC_MODULE = '''{header}
+{regenerate}
+"""Response models of ``zoom.{path}``.
+
+The classes of :mod:`{module}`,
+the same objects.
+"""
+{imports}
+from {module} import *  # noqa: F403
+from {module} import __all__ as __all__
+{tail}'''
+
+PUBLIC_PACKAGE_IMPORTS = """
+import importlib as _importlib
+from typing import Any as _Any
+"""
+
+PUBLIC_PACKAGE_TAIL = """
+_MODULES = frozenset(
+    {{
+{children}
+    }}
+)
+
+
+def __getattr__(name: str) -> _Any:
+    if name in _MODULES:
+        return _importlib.import_module(f"{{__name__}}.{{name}}")
+    raise AttributeError(f"module {{__name__!r}} has no attribute {{name!r}}")
+"""
+
+
+def render_public(namespaces: Mapping[str, NamespaceDef]) -> dict[Path, str]:
+    """The public path of the models, ``zoom_async/models/``: one re-exporting module per
+    namespace, so ``from zoom_async.models.meetings import MeetingsGetResponse`` type-checks
+    and imports only that namespace's models. Relative to ``zoom_async``."""
+    tops = sorted(p for p in namespaces if "." not in p)
+    files: dict[Path, str] = {}
+    files[Path("models", "__init__.py")] = PUBLIC_ROOT.format(
+        header=HEADER,
+        regenerate=REGENERATE,
+        modules="\n".join(f'        "{top}",' for top in tops),
+    )
+    for ns in namespaces.values():
+        imports = tail = ""
+        if ns.children:
+            leaves = sorted(namespaces[c].leaf for c in ns.children)
+            imports = PUBLIC_PACKAGE_IMPORTS
+            tail = PUBLIC_PACKAGE_TAIL.format(
+                children="\n".join(f'        "{leaf}",' for leaf in leaves)
+            )
+        files[module_file("models", ns)] = PUBLIC_MODULE.format(
+            header=HEADER,
+            regenerate=REGENERATE,
+            path=ns.path,
+            module=module_name("models", ns, namespaces),
+            imports=imports,
+            tail=tail,
+        )
+    return files
+
+
 def examples(builder: Builder) -> dict[str, Any]:
     """``python_name:request|response`` -> examples, for the round-trip test."""
     out: dict[str, Any] = {}
@@ -998,12 +1102,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     for line in iter_report(builder, files):
         print(line)
     out: Path = args.output
+    # The public models path (zoom_async/models/, re-exports) sits beside _generated.
+    public = render_public(builder.namespaces)
+    files.update({Path("..", rel): text for rel, text in public.items()})
     existing = {
         p.relative_to(out)
         for package in PACKAGES
         if (out / package).is_dir()
         for p in (out / package).rglob("*.py")
     }
+    if (out.parent / "models").is_dir():
+        existing |= {
+            Path("..", p.relative_to(out.parent)) for p in (out.parent / "models").rglob("*.py")
+        }
     stale = sorted(
         str(p)
         for p, text in files.items()

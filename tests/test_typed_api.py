@@ -366,6 +366,53 @@ print(loaded("zoom_async._generated."))
     )
 
 
+def test_public_models_path_is_lazy_and_gives_the_same_classes() -> None:
+    code = """
+import sys
+loaded = lambda: sorted(m for m in sys.modules if ".models" in m and m.startswith("zoom_async."))
+import zoom_async
+print(loaded())
+import zoom_async.models
+print(loaded())
+from zoom_async.models.meetings import MeetingsGetResponse
+print(loaded())
+print(zoom_async.models.phone.call_queues.__name__)
+from zoom_async._generated.models import meetings
+from zoom_async._namespaces import response_model
+print(MeetingsGetResponse is meetings.MeetingsGetResponse is response_model("meetings.get"))
+print(zoom_async.models.ZoomModel.__name__, "meetings" in dir(zoom_async.models))
+"""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    at_import, package, one, nested, same, base = done.stdout.splitlines()
+    assert at_import == "[]"
+    assert package == "['zoom_async.models']"
+    assert one == str(
+        [
+            "zoom_async._generated.models",
+            "zoom_async._generated.models.meetings",
+            "zoom_async.models",
+            "zoom_async.models.meetings",
+        ]
+    )
+    assert nested == "zoom_async.models.phone.call_queues"
+    assert same == "True"
+    assert base == "ZoomModel True"
+
+
+def test_every_namespace_has_a_public_models_module() -> None:
+    import importlib
+
+    import zoom_async.models
+
+    for path in NAMESPACES:
+        public = importlib.import_module(f"zoom_async.models.{path}")
+        generated = importlib.import_module(f"zoom_async._generated.models.{path}")
+        assert public.__all__ == generated.__all__
+        assert all(getattr(public, name) is getattr(generated, name) for name in public.__all__)
+    with pytest.raises(AttributeError):
+        _ = zoom_async.models.no_such_namespace
+
+
 def test_from_an_operation_to_its_method_and_models() -> None:
     from zoom_async._generated.models.meetings import (
         MeetingsCreateResponse,
@@ -424,8 +471,8 @@ async def test_recordings_phone_and_team_chat_against_fakezoom() -> None:
 
 def test_every_generated_module_says_do_not_edit() -> None:
     generated = ROOT / "zoom_async" / "_generated"
-    files = sorted(generated.rglob("*.py"))
-    assert len(files) > 480
+    files = sorted(generated.rglob("*.py")) + sorted((ROOT / "zoom_async" / "models").rglob("*.py"))
+    assert len(files) > 720
     for path in files:
         head = path.read_text(encoding="utf-8")[:300]
         assert "DO NOT EDIT" in head, path

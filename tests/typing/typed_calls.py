@@ -13,13 +13,13 @@ from typing import Any, assert_type
 import httpx
 
 from zoom_async import Page, Paginator, ZoomClient
-from zoom_async._generated.models.cloud_recordings import CloudRecordingsListItem
-from zoom_async._generated.models.meetings import (
+from zoom_async.catalog import Operation
+from zoom_async.models.cloud_recordings import CloudRecordingsListItem
+from zoom_async.models.meetings import (
     MeetingsCreateResponse,
     MeetingsGetResponse,
     MeetingsListItem,
 )
-from zoom_async.catalog import Operation
 from zoom_async.testing import FakeZoom
 
 
