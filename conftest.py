@@ -17,7 +17,9 @@ pluggable, which the served-fake environment needs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -41,13 +43,16 @@ DOCS_WEBHOOK_SECRET = "docs-webhook-secret-token"
 
 
 def docs_fake() -> FakeZoom:
-    """The account documented scripts see: the owner and 20 users, 3 meetings each."""
+    """The account documented scripts see: the owner and 20 users, 3 meetings each; the
+    owner's first meeting has a cloud recording."""
     from zoom_async.testing import FakeZoom
 
     fake = FakeZoom(plan="business_plus", seed=14)
     for user in [fake.owner, *fake.add_users(DOCS_USERS)]:
         meetings = fake.add_meetings(user["id"], DOCS_MEETINGS_PER_USER)
         fake.add_participants(meetings[0]["id"], 30)
+        if user["id"] == fake.owner["id"]:
+            fake.add_recording(meetings[0]["id"], files=2)  # served at its download_url
     return fake
 
 
@@ -114,7 +119,12 @@ def run_script(example: Example) -> None:
     __tracebackhide__ = True
     source = "\n" * (example.line + example.parsed.line_offset) + example.parsed
     code = compile(source, example.path, "exec", dont_inherit=True)
-    with zoom_environment(docs_fake()):
+    # In a scratch directory: scripts that write files (downloads, exports) leave nothing behind.
+    with (
+        zoom_environment(docs_fake()),
+        tempfile.TemporaryDirectory() as scratch,
+        contextlib.chdir(scratch),
+    ):
         exec(code, {"__name__": "__main__", "__file__": example.path})
 
 

@@ -26,6 +26,7 @@ from ._faults import Fault, normalize_path
 from ._handlers import HANDLERS, MEETING_MUTATIONS, Call, meeting_host
 from ._paging import paginate
 from ._ratelimits import Refusal
+from ._recording_files import is_file_path, serve_file
 from ._responses import (
     JSON_TYPE,
     SCIM_TYPE,
@@ -165,6 +166,7 @@ class FakeZoomApp:
         fake = self._fake
         norm = normalize_path(path)
         is_token = norm == "/oauth/token"
+        is_file = is_file_path(norm)
         before = fake._faults.take(method, norm, after_apply=False)
         if before is not None and before.label == "delay":
             await fake.clock.sleep(before.delay or 0.0)  # only a slower way in
@@ -174,6 +176,8 @@ class FakeZoomApp:
         fake.requests.append(record)
         if is_token:
             fake.stats.token_requests += 1
+        elif is_file:
+            fake.stats.file_requests += 1
         else:
             fake.stats.requests += 1
         pending: Fault | None = None
@@ -193,17 +197,44 @@ class FakeZoomApp:
             form.update(parse_qsl(body.decode("latin-1")))
             reply = fake._oauth.token_request(form, headers.get("authorization"), now, origin)
             record.applied = True
+        elif is_file:
+            reply = self._file(record, method, norm, query, headers, now)
         else:
             routed = self._admit(exchange, record, method, path, norm, headers, now, utc)
             if isinstance(routed, Reply):
                 return routed
             content_type = headers.get("content-type", "")
-            reply = await self._endpoint(routed, record, method, path, query, body, content_type)
+            reply = await self._endpoint(
+                routed, record, method, path, query, body, content_type, origin
+            )
         after = fake._faults.take(method, norm, after_apply=True) or pending
         if after is not None:
             faulty = await self._fault_reply(after, record)
             if faulty is not None or after.drop_connection:
                 return faulty
+        return reply
+
+    def _file(
+        self,
+        record: RequestRecord,
+        method: str,
+        path: str,
+        query: str,
+        headers: Mapping[str, str],
+        now: float,
+    ) -> Reply:
+        """A recording file: Zoom's download host, token required, no rate limit."""
+        fake = self._fake
+
+        def authenticate(authorization: str | None) -> None:
+            me = fake._oauth.authenticate(authorization, now)
+            record.user_id = me or fake._store.owner_id
+
+        try:
+            reply = serve_file(fake._store, method, path, query, headers, authenticate)
+        except ZoomHTTPError as exc:
+            return exc.reply()
+        record.applied = True
         return reply
 
     def _admit(
@@ -270,6 +301,7 @@ class FakeZoomApp:
         query: str,
         body: bytes,
         content_type: str,
+        origin: str,
     ) -> Reply:
         """Validate the request, then answer from a user's handler, the fake's state, or the
         spec's schema (in that order of preference)."""
@@ -326,6 +358,7 @@ class FakeZoomApp:
                     store=fake._store,
                     tokens=fake._pages,
                     max_page_size=routed.max_page_size,
+                    origin=origin,
                 )
                 reply = handler(call)
             else:

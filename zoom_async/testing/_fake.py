@@ -19,6 +19,7 @@ from ._faults import Fault, FaultInjector
 from ._oauth import OAuthServer
 from ._paging import PageTokens
 from ._ratelimits import Neighbour, RateLimiter
+from ._recording_files import PLACEHOLDER_ORIGIN, with_origin
 from ._responses import ZoomHTTPError
 from ._server import FakeZoomServer, serve
 from ._stats import FakeZoomStats, RequestRecord
@@ -38,7 +39,7 @@ Latency: TypeAlias = float | Range | tuple[Range, Range]
 """A delay: ``0.05`` (fixed), ``(0.02, 0.08)`` (uniform jitter), or for :class:`FakeZoom`'s
 ``latency`` also ``((up_lo, up_hi), (down_lo, down_hi))`` to give each direction its own range."""
 
-ORIGIN = "http://zoom.fake"
+ORIGIN = PLACEHOLDER_ORIGIN
 _ACCOUNT_CREATED = datetime(2020, 1, 1, tzinfo=UTC)
 """The owner's ``created_at`` (fixed: constructing the fake does not read the clock)."""
 
@@ -182,6 +183,8 @@ class FakeZoom:
             raise ValueError("error_rate must be between 0 and 1")
         self._faults = FaultInjector(self._rng, error_rate, tuple(error_statuses))
         self._inflight: dict[str, int] = {}
+        self._origin = ORIGIN
+        """Where the fake is reached: its served origin while :meth:`serve` runs."""
         self._store.new_user(
             _ACCOUNT_CREATED,
             email=owner_email,
@@ -414,14 +417,36 @@ class FakeZoom:
             raise KeyError(f"no meeting {meeting_id!r} in the fake account")
         return self._store.add_participants(rec, n)
 
-    def add_recording(self, meeting_id: int | str, files: int = 2) -> dict[str, Any]:
+    def add_recording(
+        self,
+        meeting_id: int | str,
+        files: int = 2,
+        *,
+        content: bytes | Sequence[bytes] | None = None,
+        file_size: int | None = None,
+    ) -> dict[str, Any]:
         """Give meeting ``meeting_id`` a cloud recording with ``files`` files, as if it had just
         ended and been recorded (``recording.completed`` goes to webhook subscribers). Returns
-        its ``GET /meetings/{meetingId}/recordings``."""
+        its ``GET /meetings/{meetingId}/recordings``.
+
+        The fake serves the files at their ``download_url``/``play_url`` (its own host, Zoom's
+        ``/rec/download/{fileId}`` path; the access token required, ``Range`` honoured), with
+        ``content`` (one ``bytes`` for every file, or one per file, which sets ``files``) or
+        else deterministic bytes of ``file_size`` (default 1 KiB times the file's position).
+        """
         rec = self._store.find_meeting(str(meeting_id))
         if rec is None:
             raise KeyError(f"no meeting {meeting_id!r} in the fake account")
-        recording = self._store.add_recording(rec, files, self.clock.utcnow())
+        if file_size is not None and file_size < 0:
+            raise ValueError("file_size must be >= 0")
+        contents: list[bytes | None] | None = None
+        if isinstance(content, bytes | bytearray | memoryview):
+            contents = [bytes(content)] * files
+        elif content is not None:
+            contents = [bytes(c) for c in content]
+            files = len(contents)
+        recording = self._store.add_recording(rec, files, self.clock.utcnow(), contents, file_size)
+        recording = with_origin(recording, self._origin)
         self._store.emit("recording.completed", recording)
         self._flush_events()
         return recording

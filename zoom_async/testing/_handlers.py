@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ._paging import PageTokens, paginate
+from ._recording_files import PLACEHOLDER_ORIGIN, with_origin
 from ._resources import resource_handlers
 from ._responses import Reply, ZoomHTTPError, validation_error
 from ._store import Store, check_meeting_body
@@ -37,6 +38,8 @@ class Call:
     store: Store
     tokens: PageTokens
     max_page_size: int
+    origin: str = PLACEHOLDER_ORIGIN
+    """Scheme and host the client reached the fake at (``http://127.0.0.1:PORT``)."""
 
     def json(self) -> Any:
         """The JSON body; Zoom's 400/300 when it is not JSON."""
@@ -277,7 +280,7 @@ def _recording_or_404(call: Call) -> tuple[Any, dict[str, Any]]:
 
 
 def get_recording(call: Call) -> Reply:
-    return Reply(200, json.loads(json.dumps(_recording_or_404(call)[1])))
+    return Reply(200, with_origin(_recording_or_404(call)[1], call.origin))
 
 
 def delete_recording(call: Call) -> Reply:
@@ -310,7 +313,7 @@ def list_recordings(call: Call) -> Reply:
     for m in call.store.meetings_in_order(host.id):
         recording = call.store.recordings.get(m.id)
         if recording is not None and start <= m.start.date() <= end:
-            items.append((m.seq, json.loads(json.dumps(recording))))
+            items.append((m.seq, with_origin(recording, call.origin)))
     head = {"from": start.isoformat(), "to": end.isoformat()}
     name = f"recordings:{host.id}:{start}:{end}"
     return _page(call, name, "meetings", items, numbers=False, head=head)

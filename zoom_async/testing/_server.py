@@ -50,6 +50,7 @@ async def serve(fake: FakeZoom, host: str, port: int) -> AsyncIterator[FakeZoomS
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name=f"FakeZoom server :{bound}")
+    served_before = fake._origin
     try:
         spins = 0
         while not server.started:
@@ -60,8 +61,10 @@ async def serve(fake: FakeZoom, host: str, port: int) -> AsyncIterator[FakeZoomS
             await asyncio.sleep(0 if spins < 100 else 0.005)
         netloc = f"[{host}]:{bound}" if ":" in host else f"{host}:{bound}"
         origin = f"http://{netloc}"
+        fake._origin = origin  # what add_recording's file URLs point at
         yield FakeZoomServer(host, bound, origin, f"{origin}/v2", f"{origin}/oauth/token")
     finally:
+        fake._origin = served_before
         server.should_exit = True
         try:
             await task

@@ -63,6 +63,9 @@ class FakeZoomStats:
     """API requests that arrived (token requests excluded)."""
     token_requests: int = 0
     """Requests to ``POST /oauth/token``, successful or not."""
+    file_requests: int = 0
+    """Requests for recording files (``/rec/download/...``, ``/rec/play/...``): not API
+    requests, so no rate limit counts them."""
     accepted: Counter[LimitKey] = field(default_factory=Counter)
     """API requests that passed every rate limit, per ``(family, category)``."""
     rate_limited: Counter[str] = field(default_factory=Counter)
@@ -100,6 +103,7 @@ class FakeZoomStats:
         """Zero every counter in place."""
         self.requests = 0
         self.token_requests = 0
+        self.file_requests = 0
         self.faults = 0
         self.dropped_connections = 0
         for counter in (

@@ -165,6 +165,8 @@ class Store:
         """Webinars, registrants, groups, channels... (see ``_resources``)."""
         self.recordings: dict[int, dict[str, Any]] = {}
         """Cloud recordings by meeting id: ``GET /meetings/{meetingId}/recordings`` objects."""
+        self.recording_content: dict[str, bytes] = {}
+        """Content given to ``add_recording`` by file id (other files: ``file_bytes``)."""
         self.phone_users: dict[str, dict[str, Any]] = {}
         """Zoom Phone profiles by user id, made on first use."""
         self.pending_events: list[tuple[str, dict[str, Any], dict[str, Any] | None]] = []
@@ -306,8 +308,17 @@ class Store:
     def phone_user(self, user: UserRecord) -> dict[str, Any]:
         return copy.deepcopy(self.phone_profile(user))
 
-    def add_recording(self, rec: MeetingRecord, files: int, now: datetime) -> dict[str, Any]:
-        """A cloud recording of the meeting's last instance, with ``files`` files."""
+    def add_recording(
+        self,
+        rec: MeetingRecord,
+        files: int,
+        now: datetime,
+        contents: list[bytes | None] | None = None,
+        file_size: int | None = None,
+    ) -> dict[str, Any]:
+        """A cloud recording of the meeting's last instance, with ``files`` files (whose
+        content is ``contents[i]`` when given)."""
+        from ._recording_files import PLACEHOLDER_ORIGIN
         from ._schema_answers import built
 
         recording = built("GET /meetings/{meetingId}/recordings", self.seed, rec.seq)
@@ -325,11 +336,15 @@ class Store:
                 recording_end=iso_z(rec.start + timedelta(minutes=duration)),
                 file_type=kind,
                 file_extension={"TRANSCRIPT": "VTT", "CHAT": "TXT"}.get(kind, kind),
-                file_size=1024 * (i + 1),
+                file_size=1024 * (i + 1) if file_size is None else file_size,
                 status="completed",
-                download_url=f"https://zoom.us/rec/download/{file_id}",
-                play_url=f"https://zoom.us/rec/play/{file_id}",
+                download_url=f"{PLACEHOLDER_ORIGIN}/rec/download/{file_id}",
+                play_url=f"{PLACEHOLDER_ORIGIN}/rec/play/{file_id}",
             )
+            content = contents[i] if contents is not None and i < len(contents) else None
+            if content is not None:
+                self.recording_content[file_id] = content
+                item["file_size"] = len(content)
             item.pop("deleted_time", None)
             recording_files.append(item)
         recording.update(
