@@ -108,11 +108,7 @@ def setup(table: RateLimitTable, neighbour: float = 0.0) -> FakeSetup:
 
 def client(fake: RemoteFake, table: RateLimitTable, transport: str, **kwargs: Any) -> ZoomClient:
     if transport == "aiohttp":
-        from httpx_aiohttp import AiohttpTransport
-
-        kwargs["transport"] = AiohttpTransport(
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100)
-        )
+        kwargs["transport"] = "aiohttp"  # what users get: the client's own aiohttp session
     return ZoomClient(
         **CREDENTIALS,
         base_url=fake.base_url,

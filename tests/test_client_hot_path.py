@@ -177,3 +177,54 @@ async def test_a_refused_request_teaches_the_neighbours_share_end_to_end() -> No
     # The first window lost about the neighbour's 30; later windows almost nothing.
     refused = fake.stats.total_rate_limited + sum(fake.stats.neighbour_refused.values())
     assert refused <= 30 + 10
+
+
+async def test_cookies_zoom_sets_are_neither_kept_nor_sent_back() -> None:
+    seen: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return httpx.Response(
+            200,
+            json={"id": "u1"},
+            headers=[
+                ("Set-Cookie", "cred=ABCDEF; Path=/; Secure; HttpOnly"),
+                ("Set-Cookie", "_zm_lb=1; Domain=.zoom.us; Path=/"),
+            ],
+        )
+
+    async with ZoomClient(auth=CountingToken(), transport=httpx.MockTransport(handler)) as zoom:
+        await zoom.get("/users/u1")
+        await zoom.get("/users/u1")
+        assert len(zoom.http.cookies.jar) == 0
+        assert seen == [None, None]
+        # A cookie the caller sets on purpose is still sent.
+        zoom.http.cookies.set("mine", "1", domain="api.zoom.us")
+        await zoom.get("/users/u1")
+        assert seen[-1] == "mine=1"
+
+
+async def test_aiohttp_transport_keeps_no_cookies_either() -> None:
+    pytest.importorskip("httpx_aiohttp")
+    from aiohttp import web
+    from aiohttp.test_utils import TestServer
+
+    seen: list[str | None] = []
+
+    async def user(request: web.Request) -> web.Response:
+        seen.append(request.headers.get("Cookie"))
+        response = web.json_response({"id": "u1"})
+        response.set_cookie("cred", "ABCDEF", path="/")
+        return response
+
+    app = web.Application()
+    app.router.add_get("/v2/users/u1", user)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        ZoomClient(
+            auth=CountingToken(), base_url=str(server.make_url("/v2")), transport="aiohttp"
+        ) as zoom,
+    ):
+        await zoom.get("/users/u1")
+        await zoom.get("/users/u1")
+    assert seen == [None, None]
