@@ -124,3 +124,18 @@ async def test_control_characters_in_a_path_raise_a_zoom_error(
         with pytest.raises(ZoomError):
             await zoom.get(path)
     assert any_request.call_count == 0
+
+
+def test_path_checks_are_remembered_for_clean_paths_only_and_bounded() -> None:
+    from zoom_async import _inputs
+
+    _inputs.check_path("/users/{userId}/meetings")
+    assert "/users/{userId}/meetings" in _inputs._CHECKED_PATHS
+    for _ in range(2):  # a refused path is refused again, never remembered
+        with pytest.raises(ConfigurationError, match="segment"):
+            _inputs.check_path("/users/%2e./meetings")
+    assert "/users/%2e./meetings" not in _inputs._CHECKED_PATHS
+    for i in range(_inputs._MAX_CHECKED_PATHS + 50):
+        _inputs.check_path(f"/users/user-{i}")
+    assert len(_inputs._CHECKED_PATHS) == _inputs._MAX_CHECKED_PATHS
+    assert "/users/user-0" not in _inputs._CHECKED_PATHS

@@ -52,19 +52,31 @@ def path_param_text(name: str, value: object) -> str:
     return text
 
 
+_CHECKED_PATHS: dict[str, None] = {}
+_MAX_CHECKED_PATHS = 1_024
+"""Paths (mostly templates such as ``/users/{userId}/meetings``) already found clean: a program
+calls a few templates over and over. Bounded, oldest out first, so paths with ids in them
+cannot grow it."""
+
+
 def check_path(path: str) -> None:
     """Refuse a request path with dot segments or control characters (see the module doc)."""
+    if path in _CHECKED_PATHS:
+        return
     if _URL_FORBIDDEN.search(path):
         raise ConfigurationError(
             f"the path {path!r} contains a control character; put values in "
             "path_params= or params= so they are encoded"
         )
     for segment in path.split("?", 1)[0].split("/"):
-        if unquote(segment) in (".", ".."):
+        if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
             raise ConfigurationError(
                 f"the path {path!r} has a {segment!r} segment, which would send the request to "
                 "another endpoint; pass ids in path_params="
             )
+    if len(_CHECKED_PATHS) >= _MAX_CHECKED_PATHS:
+        del _CHECKED_PATHS[next(iter(_CHECKED_PATHS))]
+    _CHECKED_PATHS[path] = None
 
 
 def _query_text(name: str, value: object) -> str | int | float:
