@@ -6,9 +6,12 @@ import shutil
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+import tomllib
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -20,6 +23,33 @@ CLIENT_SECRET = "s3cr3t-client-secret-value"
 ACCESS_TOKEN = "eyJ-access-token-value-0001"
 API = "https://api.zoom.us/v2"
 TOKEN_URL = "https://zoom.us/oauth/token"
+
+
+def _specs_dir() -> Path:
+    root = Path(__file__).resolve().parent.parent
+    with (root / "pyproject.toml").open("rb") as fh:
+        specs = str(tomllib.load(fh)["tool"]["codegen"]["specs"])
+    return (root / specs).resolve()
+
+
+SPECS = _specs_dir()
+"""Zoom's OpenAPI specs, where ``[tool.codegen] specs`` says (../shared/zoom-openapi)."""
+needs_specs = pytest.mark.skipif(
+    not (SPECS / "endpoints").is_dir(), reason=f"Zoom's specs not found at {SPECS}"
+)
+
+
+def dripping(seconds_per_byte: float, size: int) -> httpx.Response:
+    """A 200 whose JSON body arrives one byte every ``seconds_per_byte``."""
+
+    async def drip() -> AsyncIterator[bytes]:
+        yield b'{"a": "'
+        for _ in range(size):
+            await anyio.sleep(seconds_per_byte)
+            yield b"x"
+        yield b'"}'
+
+    return httpx.Response(200, content=drip())
 
 
 @pytest.fixture

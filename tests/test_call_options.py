@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import inspect
 import io
-from collections.abc import AsyncIterator
 
 import anyio
 import httpx
 import pytest
 
-from tests.conftest import API
+from tests.conftest import API, dripping
 from zoom_async import (
     ConfigurationError,
     RetryPolicy,
@@ -41,19 +40,8 @@ def test_every_verb_takes_the_per_call_options() -> None:
             assert {"json", "data", "files", "content"} <= names, verb
 
 
-def dripping(seconds_per_byte: float, size: int = 20) -> httpx.Response:
-    async def drip() -> AsyncIterator[bytes]:
-        yield b'{"a": "'
-        for _ in range(size):
-            await anyio.sleep(seconds_per_byte)
-            yield b"x"
-        yield b'"}'
-
-    return httpx.Response(200, content=drip())
-
-
 async def test_a_call_timeout_overrides_the_clients(zoom_api, credentials, fast_retry) -> None:
-    zoom_api.get(f"{API}/users").mock(side_effect=lambda r: dripping(0.5))
+    zoom_api.get(f"{API}/users").mock(side_effect=lambda r: dripping(0.5, 20))
     async with client(credentials, retry=fast_retry, timeout=30) as zoom:
         start = anyio.current_time()
         with pytest.raises(ZoomTimeoutError):

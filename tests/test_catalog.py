@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ if str(ROOT) not in sys.path:  # codegen/ (and an uninstalled zoom_async) live a
     sys.path.insert(0, str(ROOT))
 
 from codegen import catalog as gen  # noqa: E402
+from tests.conftest import SPECS, needs_specs  # noqa: E402
 from zoom_async import catalog  # noqa: E402
 from zoom_async.catalog import (  # noqa: E402
     Operation,
@@ -24,18 +24,6 @@ from zoom_async.catalog import (  # noqa: E402
     resolve,
 )
 from zoom_async.plans import Category  # noqa: E402
-
-
-def _specs_dir() -> Path:
-    with (ROOT / "pyproject.toml").open("rb") as fh:
-        specs = str(tomllib.load(fh)["tool"]["codegen"]["specs"])
-    return (ROOT / specs).resolve()
-
-
-SPECS = _specs_dir()
-needs_specs = pytest.mark.skipif(
-    not (SPECS / "endpoints").is_dir(), reason=f"Zoom's specs not found at {SPECS}"
-)
 
 
 def _op(method: str, path: str) -> Operation:

@@ -10,7 +10,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.conftest import API, TOKEN_URL
+from tests.conftest import API, TOKEN_URL, dripping
 from zoom_async import (
     AuthError,
     BadRequestError,
@@ -162,21 +162,10 @@ async def test_error_messages_quote_a_short_single_line_excerpt(
 # -- time ----------------------------------------------------------------------------------
 
 
-def dripping(seconds_per_byte: float, size: int = 100) -> httpx.Response:
-    async def drip() -> AsyncIterator[bytes]:
-        yield b'{"a": "'
-        for _ in range(size):
-            await anyio.sleep(seconds_per_byte)
-            yield b"x"
-        yield b'"}'
-
-    return httpx.Response(200, content=drip())
-
-
 async def test_each_attempt_ends_within_its_timeout_as_a_whole(
     zoom_api, credentials, fast_retry
 ) -> None:
-    route = zoom_api.post(f"{API}/users").mock(side_effect=lambda r: dripping(0.5))
+    route = zoom_api.post(f"{API}/users").mock(side_effect=lambda r: dripping(0.5, 100))
     async with client(credentials, retry=fast_retry, timeout=1.0) as zoom:
         start = anyio.current_time()
         with pytest.raises(ZoomTimeoutError, match="no complete answer within 1 s") as info:
@@ -189,7 +178,7 @@ async def test_each_attempt_ends_within_its_timeout_as_a_whole(
 async def test_an_idempotent_call_retries_each_attempt_within_the_timeout(
     zoom_api, credentials, fast_retry
 ) -> None:
-    route = zoom_api.get(f"{API}/users").mock(side_effect=lambda r: dripping(0.5))
+    route = zoom_api.get(f"{API}/users").mock(side_effect=lambda r: dripping(0.5, 100))
     async with client(credentials, retry=fast_retry, timeout=httpx.Timeout(2.0, read=1.0)) as zoom:
         start = anyio.current_time()
         with pytest.raises(ZoomTimeoutError):

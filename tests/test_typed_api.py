@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import tomllib
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -15,7 +14,7 @@ import httpx
 import pytest
 import respx
 
-from conftest import API, client_for
+from conftest import API, SPECS, client_for, needs_specs
 from zoom_async import Paginator, ZoomClient, catalog
 from zoom_async._generated.api import NAMESPACES
 from zoom_async._namespaces import BoundApiMethod, BoundListMethod
@@ -28,18 +27,6 @@ CHAT_FILES = "https://file.zoom.us/v2"
 for extra in (ROOT, ROOT / "tests" / "typing"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
-
-
-def _specs_dir() -> Path:
-    with (ROOT / "pyproject.toml").open("rb") as fh:
-        specs = str(tomllib.load(fh)["tool"]["codegen"]["specs"])
-    return (ROOT / specs).resolve()
-
-
-SPECS = _specs_dir()
-needs_specs = pytest.mark.skipif(
-    not (SPECS / "endpoints").is_dir(), reason=f"Zoom's specs not found at {SPECS}"
-)
 
 
 def _resolve(zoom: ZoomClient, python_name: str) -> Any:
