@@ -301,20 +301,12 @@ class _Call:
         return self.body.replayable
 
     def build(self) -> httpx.Request:
-        if self.timeout is None:
-            return self.http.build_request(
-                self.method,
-                self.url,
-                params=self.params,
-                headers=self.headers,
-                **self.body.arguments,
-            )
         return self.http.build_request(
             self.method,
             self.url,
             params=self.params,
             headers=self.headers,
-            timeout=self.timeout,
+            timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
             **self.body.arguments,
         )
 
@@ -444,7 +436,7 @@ def attempt_deadline(timeout: float | httpx.Timeout | None) -> float | None:
     :class:`httpx.Timeout` (``None``: no bound)."""
     if not isinstance(timeout, httpx.Timeout):
         return None if timeout is None else float(timeout)
-    phases = [p for p in (timeout.pool, timeout.connect, timeout.write, timeout.read)]
+    phases = (timeout.pool, timeout.connect, timeout.write, timeout.read)
     if any(p is None for p in phases):
         return None
     return max(p for p in phases if p is not None)
@@ -1080,12 +1072,10 @@ class ZoomClient(ApiNamespaces):
             found = (operation, {k: path_param_text(k, v) for k, v in (path_params or {}).items()})
         else:
             found = catalog.match(method, rel)
-        url = self.base_url + rel
-        if found is not None and (found[0].base_path != "/v2" or found[0].file_host):
-            url = self._url(found[0], rel)
-            accept = _ACCEPT.get(found[0].api)
-            if accept and not (headers and any(k.lower() == "accept" for k in headers)):
-                headers = {**(headers or {}), "Accept": accept}
+        url = self._url(found[0] if found is not None else None, rel)
+        accept = _ACCEPT.get(found[0].api) if found is not None else None
+        if accept and not (headers and any(k.lower() == "accept" for k in headers)):
+            headers = {**(headers or {}), "Accept": accept}
         if not _PLAIN_PATH.fullmatch(rel):
             _check_url(url, path)
         family: Family = found[0].family if found else "general"
