@@ -32,13 +32,7 @@ except ImportError as exc:  # pragma: no cover - depends on the install
     ) from exc
 
 from ._client import ZoomClient
-from .webhooks import (
-    WebhookResponse,
-    Webhooks,
-    _content_length_too_large,
-    _read_limited,
-    _TooLarge,
-)
+from .webhooks import Webhooks
 
 __all__ = ["ZOOM", "add_webhook_route", "webhook_handler", "zoom_client_context"]
 
@@ -52,16 +46,9 @@ def webhook_handler(hooks: Webhooks) -> Handler:
     """An aiohttp request handler running ``hooks``' endpoint logic (route it to ``POST``)."""
 
     async def zoom_webhook(request: web.Request) -> web.Response:
-        limit = hooks.max_body_size
-        if _content_length_too_large(request.headers.get("content-length"), limit):
-            result = WebhookResponse(413, {"error": "body too large"})
-        else:
-            try:
-                body = await _read_limited(request.content.iter_any(), limit)
-            except _TooLarge:
-                result = WebhookResponse(413, {"error": "body too large"})
-            else:
-                result = await hooks.handle_request(request.headers, body, client=request.remote)
+        result = await hooks._handle_stream(
+            request.headers, request.content.iter_any(), client=request.remote
+        )
         return web.Response(
             body=result.encode(),
             status=result.status,

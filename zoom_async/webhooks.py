@@ -636,6 +636,24 @@ class Webhooks:
             logger.debug("no handler for %s", event.event)
         return WebhookResponse(200, {"status": "accepted"})
 
+    async def _handle_stream(
+        self,
+        headers: Mapping[str, str],
+        chunks: AsyncIterable[bytes],
+        *,
+        client: str | None = None,
+    ) -> WebhookResponse:
+        """:meth:`handle_request` for a body still to be read: 413 when ``Content-Length`` or
+        the body read so far passes ``max_body_size``, the body never read past it."""
+        limit = self.max_body_size
+        if _content_length_too_large(headers.get("content-length"), limit):
+            return WebhookResponse(413, {"error": "body too large"})
+        try:
+            body = await _read_limited(chunks, limit)
+        except _TooLarge:
+            return WebhookResponse(413, {"error": "body too large"})
+        return await self.handle_request(headers, body, client=client)
+
     async def _is_duplicate(self, event: ZoomEvent, body: bytes) -> bool:
         store = self.seen_store
         if store is None:
@@ -694,9 +712,6 @@ class Webhooks:
             key.decode("latin-1").lower(): value.decode("latin-1")
             for key, value in scope.get("headers", [])
         }
-        if _content_length_too_large(headers.get("content-length"), self.max_body_size):
-            await _send(send, WebhookResponse(413, {"error": "body too large"}))
-            return
 
         async def chunks() -> AsyncIterable[bytes]:
             while True:
@@ -707,15 +722,13 @@ class Webhooks:
                 if not message.get("more_body", False):
                     return
 
+        client = scope.get("client")
         try:
-            body = await _read_limited(chunks(), self.max_body_size)
-        except _TooLarge:
-            await _send(send, WebhookResponse(413, {"error": "body too large"}))
-            return
+            response = await self._handle_stream(
+                headers, chunks(), client=client[0] if client else None
+            )
         except _Disconnected:
             return
-        client = scope.get("client")
-        response = await self.handle_request(headers, body, client=client[0] if client else None)
         await _send(send, response)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -745,17 +758,8 @@ class Webhooks:
             raise ConfigurationError("fastapi_router() needs FastAPI: pip install fastapi") from exc
 
         async def zoom_webhook(request: Request) -> Response:
-            limit = self.max_body_size
-            if _content_length_too_large(request.headers.get("content-length"), limit):
-                result = WebhookResponse(413, {"error": "body too large"})
-            else:
-                try:
-                    body = await _read_limited(request.stream(), limit)
-                except _TooLarge:
-                    result = WebhookResponse(413, {"error": "body too large"})
-                else:
-                    client = request.client.host if request.client else None
-                    result = await self.handle_request(request.headers, body, client=client)
+            client = request.client.host if request.client else None
+            result = await self._handle_stream(request.headers, request.stream(), client=client)
             return Response(
                 result.encode(),
                 status_code=result.status,
