@@ -328,13 +328,13 @@ class Paginator(Generic[ItemT]):
     ) -> None:
         if mode not in ("auto", "token", "page_number"):
             raise ConfigurationError(f"mode must be 'auto', 'token' or 'page_number', not {mode!r}")
-        for name, value in (("prefetch", prefetch), ("concurrency", concurrency)):
+        for name, value in (
+            ("prefetch", prefetch),
+            ("concurrency", concurrency),
+            ("max_empty_pages", max_empty_pages),
+        ):
             if not isinstance(value, int) or value < 1:
                 raise ConfigurationError(f"{name} must be a positive int, got {value!r}")
-        if not isinstance(max_empty_pages, int) or max_empty_pages < 1:
-            raise ConfigurationError(
-                f"max_empty_pages must be a positive int, got {max_empty_pages!r}"
-            )
         page_size = _positive_int("page_size", page_size)
         self._client = client
         self._headers = dict(headers) if headers else None
