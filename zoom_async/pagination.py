@@ -483,10 +483,9 @@ class Paginator(Generic[ItemT]):
             return items
         iterator = _ItemIterator(self)
         try:
-            while limit is None or len(items) < limit:
-                try:
-                    items.append(await iterator.__anext__())
-                except StopAsyncIteration:
+            async for item in iterator:
+                items.append(item)
+                if len(items) == limit:
                     break
         finally:
             await iterator.aclose()
