@@ -441,8 +441,6 @@ class ServerToServerAuth:
             # The shared cache is down: a token of our own still lets requests go out (Zoom
             # keeps earlier server-to-server tokens valid until they expire).
             logger.warning("shared token cache unavailable; fetching a token for this process")
-            if self._token is not None and self._fresh():
-                return self._token.access_token
             return (await self._fetch(http))[0].access_token
         token, fresh_for = found
         self._adopt(token, fresh_for)
