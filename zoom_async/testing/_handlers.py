@@ -8,10 +8,10 @@ catalog matched.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from ._paging import PageTokens, paginate
 from ._recording_files import PLACEHOLDER_ORIGIN, with_origin
@@ -20,6 +20,8 @@ from ._responses import Reply, ZoomHTTPError, validation_error
 from ._store import Store, check_meeting_body
 
 __all__ = ["HANDLERS", "MEETING_MUTATIONS", "Call", "Handler", "meeting_host"]
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -58,13 +60,15 @@ def _page(
     call: Call,
     name: str,
     key: str,
-    items: list[tuple[int, dict[str, Any]]],
+    items: Sequence[tuple[int, T]],
     *,
     numbers: bool,
     head: dict[str, Any] | None = None,
+    render: Callable[[T], dict[str, Any]] | None = None,
 ) -> Reply:
     """One page of ``items`` under ``key``, with the paging fields (``page_number`` if
-    ``numbers``: the endpoint also pages by number)."""
+    ``numbers``: the endpoint also pages by number). ``render`` turns the served items into
+    answer objects, so a listing of records copies one page, not the whole account."""
     page = paginate(
         call.query,
         items,
@@ -77,7 +81,8 @@ def _page(
     fields = dict(page.fields)
     if not numbers:
         del fields["page_number"]
-    return Reply(200, {**(head or {}), **fields, key: page.items})
+    served = page.items if render is None else [render(item) for item in page.items]
+    return Reply(200, {**(head or {}), **fields, key: served})
 
 
 def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
@@ -121,12 +126,14 @@ def _report_date(name: str, raw: str) -> date:
 def list_users(call: Call) -> Reply:
     status = _choice(call.query, "status", ("active", "inactive", "pending"), "active")
     role = call.query.get("role_id") or None
-    items = [
-        (u.seq, call.store.user_summary(u))
+    users = [
+        (u.seq, u)
         for u in call.store.users_in_order()
         if u.data["status"] == status and (role is None or u.data["role_id"] == role)
     ]
-    return _page(call, f"users:{status}:{role}", "users", items, numbers=True)
+    return _page(
+        call, f"users:{status}:{role}", "users", users, numbers=True, render=call.store.user_summary
+    )
 
 
 def create_user(call: Call) -> Reply:
@@ -323,12 +330,8 @@ def list_recordings(call: Call) -> Reply:
 
 
 def list_phone_users(call: Call) -> Reply:
-    items = [
-        (u.seq, call.store.phone_user(u))
-        for u in call.store.users_in_order()
-        if u.data["status"] == "active"
-    ]
-    return _page(call, "phone_users", "users", items, numbers=False)
+    users = [(u.seq, u) for u in call.store.users_in_order() if u.data["status"] == "active"]
+    return _page(call, "phone_users", "users", users, numbers=False, render=call.store.phone_user)
 
 
 def get_phone_user(call: Call) -> Reply:

@@ -12,13 +12,15 @@ import random
 import string
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from ._responses import ZoomHTTPError, validation_error
 
 __all__ = ["Page", "PageTokens", "paginate"]
 
 _TOKEN_ALPHABET = string.ascii_letters + string.digits
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +31,10 @@ class _Cursor:
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
+class Page(Generic[T]):
     """One page of a listing and the paging fields of the answer."""
 
-    items: list[dict[str, Any]]
+    items: list[T]
     fields: dict[str, Any]
 
 
@@ -79,7 +81,7 @@ def _int_param(query: Mapping[str, str], name: str, default: int) -> int:
 
 def paginate(
     query: Mapping[str, str],
-    items: Sequence[tuple[int, dict[str, Any]]],
+    items: Sequence[tuple[int, T]],
     *,
     tokens: PageTokens,
     listing: str,
@@ -87,7 +89,7 @@ def paginate(
     max_page_size: int,
     default_page_size: int = 30,
     page_numbers: bool = True,
-) -> Page:
+) -> Page[T]:
     """Cut one page out of ``items`` (``(sequence number, item)`` pairs in listing order).
 
     ``page_size`` above the maximum is capped to it, as Zoom does; a ``next_page_token`` wins
