@@ -17,17 +17,12 @@ __all__ = ["search"]
 
 def _haystack(op: Operation) -> str:
     parts = [op.method, op.path, op.operation_id, op.api, op.category.value, op.area]
-    for extra in ("python_name", "summary"):
-        value = getattr(op, extra, None)
-        if isinstance(value, str):
-            parts.append(value)
-    return " ".join(parts).lower()
+    return " ".join([*parts, op.python_name, op.summary]).lower()
 
 
 def _python_name(op: Operation) -> str:
     """The typed method, as called: ``zoom.users.get_zak``."""
-    value = getattr(op, "python_name", None)
-    return f"zoom.{value}" if isinstance(value, str) and value else ""
+    return f"zoom.{op.python_name}" if op.python_name else ""
 
 
 def _score(op: Operation, needles: list[str]) -> int:
