@@ -8,8 +8,6 @@ from collections.abc import Coroutine
 from enum import IntEnum
 from typing import Any, NoReturn
 
-import typer
-
 from ..errors import (
     AuthError,
     ConfigurationError,
@@ -75,8 +73,6 @@ def classify(exc: ZoomError) -> ExitCode:
         return ExitCode.NETWORK
     if isinstance(exc, ConfigurationError):
         return ExitCode.USAGE
-    if isinstance(exc, ZoomAPIError):
-        return ExitCode.API_ERROR
     return ExitCode.API_ERROR
 
 
@@ -108,7 +104,3 @@ def run(coro: Coroutine[Any, Any, int]) -> int:
         message = " ".join(str(cause).split())
         print(f"zoom-async: {message}", file=sys.stderr)
         return int(classify(cause))
-
-
-def exit_with(code: int) -> NoReturn:
-    raise typer.Exit(code)
