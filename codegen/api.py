@@ -849,15 +849,7 @@ def render_api(ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> str:
     out = [text.rstrip("\n")]
     del module
     for child in ns.children:
-        cdef = namespaces[child]
-        cmod = module_name("api", cdef, namespaces)
-        out.append("")
-        out.append("    @cached_property")
-        out.append(f"    def {cdef.leaf}(self) -> _{cdef.class_name}:")
-        out.append(f'        """``zoom.{cdef.path}``: {_count(cdef, namespaces)} operations."""')
-        out.append(f"        from {cmod} import {cdef.class_name}")
-        out.append("")
-        out.append(f"        return {cdef.class_name}(self._client)")
+        out.extend(_namespace_property(namespaces[child], namespaces, "self._client"))
     for method in ns.methods:
         out.extend(render_method(method))
     return "\n".join(out) + "\n"
@@ -865,6 +857,21 @@ def render_api(ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> str:
 
 def _count(ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> int:
     return len(ns.methods) + sum(_count(namespaces[c], namespaces) for c in ns.children)
+
+
+def _namespace_property(
+    ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef], client: str
+) -> list[str]:
+    """The lazy ``@cached_property`` that opens namespace ``ns``, built from ``client``."""
+    return [
+        "",
+        "    @cached_property",
+        f"    def {ns.leaf}(self) -> _{ns.class_name}:",
+        f'        """``zoom.{ns.path}``: {_count(ns, namespaces)} operations."""',
+        f"        from {module_name('api', ns, namespaces)} import {ns.class_name}",
+        "",
+        f"        return {ns.class_name}({client})",
+    ]
 
 
 def module_name(package: str, ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> str:
@@ -932,15 +939,7 @@ def render_root(namespaces: Mapping[str, NamespaceDef]) -> str:
         ).rstrip("\n")
     ]
     for top in tops:
-        ns = namespaces[top]
-        mod = module_name("api", ns, namespaces)
-        out.append("")
-        out.append("    @cached_property")
-        out.append(f"    def {ns.leaf}(self) -> _{ns.class_name}:")
-        out.append(f'        """``zoom.{ns.path}``: {_count(ns, namespaces)} operations."""')
-        out.append(f"        from {mod} import {ns.class_name}")
-        out.append("")
-        out.append(f'        return {ns.class_name}(cast("ZoomClient", self))')
+        out.extend(_namespace_property(namespaces[top], namespaces, 'cast("ZoomClient", self)'))
     return "\n".join(out) + "\n"
 
 
