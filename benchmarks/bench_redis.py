@@ -140,15 +140,19 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
             started = time.monotonic()
             todo = iter(range(job.requests))
 
+            async def measured_get() -> None:
+                """One request; its time inside the limiter goes to ``added``."""
+                spent: list[float] = []
+                token = _SPENT.set(spent)
+                try:
+                    await zoom.get(job.path)
+                finally:
+                    _SPENT.reset(token)
+                added.append(sum(spent))
+
             async def one() -> None:
                 for _ in todo:
-                    spent: list[float] = []
-                    token = _SPENT.set(spent)
-                    try:
-                        await zoom.get(job.path)
-                    finally:
-                        _SPENT.reset(token)
-                    added.append(sum(spent))
+                    await measured_get()
 
             calls_before = inner.calls if isinstance(inner, RedisStore) else 0
             await asyncio.gather(*(one() for _ in range(min(200, job.requests))))
@@ -160,13 +164,7 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
             added.clear()
             interval = job.processes / (LIMIT / WINDOW / 2)
             for _ in range(max(20, 80 // job.processes)):
-                spent = []
-                token = _SPENT.set(spent)
-                try:
-                    await zoom.get(job.path)
-                finally:
-                    _SPENT.reset(token)
-                added.append(sum(spent))
+                await measured_get()
                 await asyncio.sleep(interval)
         if isinstance(inner, RedisStore):
             await inner.aclose()
