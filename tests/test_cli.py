@@ -143,6 +143,9 @@ def test_redis_shares_the_limits(served_zoom: FakeZoom, capsys: Capture, redis_s
 
     code, _, err = run(capsys, "--redis", "nonsense://x", "call", "GET", "/users/me")
     assert code == ExitCode.USAGE and "--redis" in err
+    secret_url = "redis://:hunter2@127.0.0.1:notaport/0"
+    code, _, err = run(capsys, "--redis", secret_url, "call", "GET", "/users/me")
+    assert code == ExitCode.USAGE and "--redis" in err and "hunter2" not in err, err
     code, _, err = run(capsys, "--redis", "redis://127.0.0.1:9/0", "call", "GET", "/users/me")
     assert code == ExitCode.NETWORK and err.count("\n") == 1, err
 

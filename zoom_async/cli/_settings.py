@@ -84,4 +84,4 @@ def _redis_store(url: str) -> Any:
     try:
         return redis_store.RedisStore.from_url(url)
     except (ConfigurationError, ValueError) as exc:  # redis-py: ValueError for a bad URL
-        fail(f"--redis {url!r}: {exc}")
+        fail(f"--redis: {exc}")  # not the URL itself: it may hold the Redis password
