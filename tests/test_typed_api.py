@@ -463,3 +463,15 @@ def test_every_generated_module_says_do_not_edit() -> None:
     for path in files:
         head = path.read_text(encoding="utf-8")[:300]
         assert "DO NOT EDIT" in head, path
+
+
+async def test_typed_list_resumes_from_its_own_checkpoint_and_takes_page_size_from_params(
+    credentials: dict[str, str],
+) -> None:
+    # The typed methods and paginate() are one mechanism: a page size the endpoint caps below
+    # 300 (contacts groups: 50) is the checkpoint's, and a page_size in extra_query is honoured.
+    async with ZoomClient(**credentials) as zoom:
+        first = zoom.contacts.list_groups()
+        resumed = zoom.contacts.list_groups(checkpoint=first.checkpoint)
+        assert resumed.page_size == first.page_size == first.checkpoint.page_size
+        assert zoom.users.list(extra_query={"page_size": 50}).page_size == 50

@@ -207,7 +207,7 @@ class Namespace:
         options: Mapping[str, Any],
     ) -> Any:
         """A :class:`~zoom_async.Paginator` over the operation's items, typed by ``item_model``."""
-        from .pagination import DEFAULT_PAGE_SIZE, Paginator
+        from .pagination import Paginator
 
         op = catalog.by_python_name(python_name)
         params = _query(query, options) or {}
@@ -221,7 +221,7 @@ class Namespace:
             op.path,
             params=params,
             path_params=_path_params(op, path),
-            page_size=page_size or DEFAULT_PAGE_SIZE,
+            page_size=page_size,  # None: the Paginator's default, or the one params carry
             list_key=op.list_key,
             headers=options.get("headers"),
             item_parser=parse,
