@@ -299,11 +299,10 @@ class _Engine:
         op = catalog.resolve("GET", res.list)
         key = op.list_key if op is not None and op.list_key else res.name + "s"
         item_schema = (props.get(key) or {}).get("items")
-        items = [(r.seq, project(r.data, item_schema)) for r in records]
         numbers = op is not None and op.pagination in ("page_number", "both")
         page = paginate(
             call.query,
-            items,
+            [(r.seq, r) for r in records],
             tokens=call.tokens,
             listing=f"{res.name}:{parent}:{call.query.get('to_channel', '')}",
             now=call.now,
@@ -313,7 +312,7 @@ class _Engine:
         body = dict(page.fields)
         if not numbers:
             body.pop("page_number", None)
-        body[key] = page.items
+        body[key] = [project(r.data, item_schema) for r in page.items]
         return Reply(200, body)
 
     def get(self, call: Call) -> Reply:
