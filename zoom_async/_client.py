@@ -9,7 +9,6 @@ import os
 import re
 from collections import OrderedDict
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterable,
     AsyncIterator,
     Awaitable,
@@ -19,18 +18,18 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from http.cookiejar import CookieJar
 from types import TracebackType
-from typing import Any, Literal, Self, TypeVar, cast, overload
+from typing import Any, Literal, Self, TypeVar, overload
 from urllib.parse import quote, unquote
 
 import anyio
 import httpx
 
 from . import catalog
-from ._decoding import excerpt, loads
+from ._decoding import excerpt, loads, read_at_most
 from ._generated.api import ApiNamespaces
 from ._inputs import check_headers, check_path, merge_query, path_param_text, split_query
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, SharedTokens, TokenSource
@@ -1329,21 +1328,14 @@ class ZoomClient(ApiNamespaces):
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > limit:
                 raise self._too_large(response, limit, int(declared))
-        parts: list[bytes] = []
-        size = 0
-        # aiter_bytes() is an async generator: close it when leaving the loop early.
-        body = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
-        async with aclosing(body) as chunks:
-            async for chunk in chunks:
-                if limit is not None and size + len(chunk) > limit:
-                    if not is_error:
-                        raise self._too_large(response, limit, None)
-                    parts.append(chunk[: limit - size])
-                    break
-                parts.append(chunk)
-                size += len(chunk)
+        if limit is None:
+            await response.aread()
+            return
+        body, more = await read_at_most(response, limit)
+        if more and not is_error:
+            raise self._too_large(response, limit, None)
         # What Response.aread() does, with the limit applied while reading.
-        response._content = b"".join(parts)
+        response._content = body
 
     def _too_large(
         self, response: httpx.Response, limit: int, declared: int | None

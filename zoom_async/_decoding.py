@@ -1,5 +1,5 @@
-"""Decoding what a server sent, whatever it sent: JSON that fails only with ``ValueError``, and
-short single-line excerpts of bodies for error messages.
+"""Reading and decoding what a server sent, whatever it sent: bodies read up to a bound, JSON that
+fails only with ``ValueError``, and short single-line excerpts of bodies for error messages.
 
 ``json.loads`` raises ``RecursionError`` for deeply nested input (``"[" * 200_000``), which is
 not a ``ValueError``: every decoding path of the package goes through :func:`loads` so a hostile
@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any, cast
 
-__all__ = ["EXCERPT_LENGTH", "excerpt", "loads"]
+import httpx
+
+__all__ = ["EXCERPT_LENGTH", "excerpt", "loads", "read_at_most"]
 
 EXCERPT_LENGTH = 200
 """The most characters of a body an error message quotes."""
@@ -20,6 +24,25 @@ EXCERPT_LENGTH = 200
 _WHITESPACE = re.compile(r"\s+")
 _TAG = re.compile(r"<[^>]{0,200}>")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+async def read_at_most(response: httpx.Response, limit: int) -> tuple[bytes, bool]:
+    """The first ``limit`` bytes of a streamed body, and whether it held more.
+
+    Reading stops at the bound, so a huge or endless body costs at most ``limit`` bytes of memory.
+    """
+    parts: list[bytes] = []
+    size = 0
+    # aiter_bytes() is an async generator: close it when leaving the loop early.
+    body = cast(AsyncGenerator[bytes, None], response.aiter_bytes())
+    async with aclosing(body) as chunks:
+        async for chunk in chunks:
+            if size + len(chunk) > limit:
+                parts.append(chunk[: limit - size])
+                return b"".join(parts), True
+            parts.append(chunk)
+            size += len(chunk)
+    return b"".join(parts), False
 
 
 def loads(data: bytes | bytearray | memoryview | str) -> Any:

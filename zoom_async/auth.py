@@ -43,7 +43,7 @@ from urllib.parse import urlencode
 import anyio
 import httpx
 
-from ._decoding import excerpt, loads
+from ._decoding import excerpt, loads, read_at_most
 from .clock import Clock, SystemClock
 from .errors import (
     AuthError,
@@ -243,12 +243,10 @@ async def _token_answer(http: httpx.AsyncClient, url: str, **kwargs: Any) -> htt
     (httpx's timeouts bound each read, so a body dripping slowly would never end)."""
     with anyio.move_on_after(_whole_timeout(http.timeout)):
         async with http.stream("POST", url, **kwargs) as response:
-            body = bytearray()
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > _TOKEN_ANSWER_LIMIT:
-                    raise _TokenAnswerTooLarge
-            response._content = bytes(body)  # what Response.aread() does, bounded
+            body, more = await read_at_most(response, _TOKEN_ANSWER_LIMIT)
+            if more:
+                raise _TokenAnswerTooLarge
+            response._content = body  # what Response.aread() does, bounded
             return response
     raise _TokenDeadline("no complete answer within the timeout")
 

@@ -46,7 +46,7 @@ from urllib.parse import unquote
 import anyio
 import httpx
 
-from ._decoding import excerpt
+from ._decoding import excerpt, read_at_most
 from .errors import ConfigurationError, ZoomError
 from .progress import ProgressCallback, ProgressUpdate, new_task_id
 from .retries import FailureKind, RetryContext, parse_retry_after
@@ -275,7 +275,7 @@ class _Download:
                 kind: FailureKind = "rate_limit" if status == 429 else "server_error"
                 raise _Transient(kind, f"HTTP {status}", status, retry_after)
             if status >= 300:
-                detail = excerpt(await _read_start(response))
+                detail = excerpt((await read_at_most(response, 4096))[0])
                 raise self.fail(f"HTTP {status}{': ' + detail if detail else ''}", status)
             total: int | None = None
             if status == 206:
@@ -387,16 +387,6 @@ async def _size(path: Path) -> int | None:
         return (await anyio.Path(path).stat()).st_size
     except FileNotFoundError:
         return None
-
-
-async def _read_start(response: httpx.Response, limit: int = 4096) -> bytes:
-    """The first ``limit`` bytes of an error answer: enough to quote, whatever its size."""
-    start = bytearray()
-    async for chunk in response.aiter_bytes():
-        start += chunk
-        if len(start) >= limit:
-            break
-    return bytes(start[:limit])
 
 
 async def _remove(path: Path) -> None:
