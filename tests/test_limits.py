@@ -662,13 +662,13 @@ async def test_a_slot_handed_to_a_caller_cancelled_at_that_moment_goes_back() ->
     class CancelOnGrant(InMemoryStore):
         armed = False
 
-        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
-            delay = await super().acquire(*args, **kwargs)
-            if delay == 0.0 and self.armed and waiter is not None:
+        async def acquire_many(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            granted, delay = await super().acquire_many(*args, **kwargs)
+            if granted and self.armed and waiter is not None:
                 self.armed = False
                 # Runs before the caller resumes: it is cancelled with its slot in hand.
                 asyncio.get_running_loop().call_soon(waiter.cancel)
-            return delay
+            return granted, delay
 
     store = CancelOnGrant()
     limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
@@ -691,11 +691,11 @@ async def test_a_store_that_cannot_answer_fails_the_queued_request_unsent() -> N
     class Flaky(InMemoryStore):
         fail = False
 
-        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        async def acquire_many(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
             if self.fail:
                 self.fail = False
                 raise LimiterUnavailable("the shared store did not answer")
-            return await super().acquire(*args, **kwargs)
+            return await super().acquire_many(*args, **kwargs)
 
     store = Flaky()
     limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
@@ -716,10 +716,10 @@ async def test_a_pump_that_fails_leaves_no_request_waiting_forever() -> None:
     class Broken(InMemoryStore):
         broken = False
 
-        async def acquire(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+        async def acquire_many(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
             if self.broken:
                 await asyncio.sleep(0.01)  # a shared store's round trip
-            return await super().acquire(*args, **kwargs)
+            return await super().acquire_many(*args, **kwargs)
 
         async def release(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
             if self.broken:
@@ -743,3 +743,67 @@ async def test_a_pump_that_fails_leaves_no_request_waiting_forever() -> None:
     await held[1].release()
     permit = await limiter.acquire("general", Category.LIGHT)  # a new pump, or none needed
     await permit.release()
+
+
+async def test_a_wave_of_freed_slots_is_one_store_call(store) -> None:
+    """The pump asks for as many slots as there are waiters at once: with a shared store a
+    window boundary costs one round trip, not one per queued request."""
+    calls: list[tuple[int, int]] = []
+    inner = store
+    many = inner.acquire_many  # type: ignore[attr-defined]
+
+    async def counted(lane, limit, window, now, lease_ids, lease_timeout):  # type: ignore[no-untyped-def]
+        granted, delay = await many(lane, limit, window, now, lease_ids, lease_timeout)
+        calls.append((len(lease_ids), granted))
+        return granted, delay
+
+    inner.acquire_many = counted  # type: ignore[attr-defined]
+    limiter = RateLimiter(resolve_plan({"Light": 20}), store=inner)
+    held = [await limiter.acquire("general", Category.LIGHT) for _ in range(20)]
+    waiters = [asyncio.ensure_future(limiter.acquire("general", Category.LIGHT)) for _ in range(30)]
+    await asyncio.sleep(0.01)
+    # The window's requests complete together (a shared store records them in one call).
+    await asyncio.gather(*(p.release() for p in held))
+    permits = await asyncio.gather(*waiters[:20])
+    # One call handed the whole window to the first 20 (the rest wait for the next window).
+    assert (20, 20) in calls, str(calls)
+    assert max_in_window([p.granted_at for p in permits], 1.0) == 20
+    for p in permits:
+        await p.release()
+    for p in await asyncio.gather(*waiters[20:]):
+        await p.release()
+
+
+async def test_a_store_without_the_batch_form_is_asked_once_per_slot() -> None:
+    """A LimiterStore written to the first protocol (no acquire_many) still works."""
+
+    class Minimal:
+        def __init__(self) -> None:
+            self.inner = InMemoryStore()
+            self.acquired = 0
+
+        async def acquire(self, *args):  # type: ignore[no-untyped-def]
+            self.acquired += 1
+            return await self.inner.acquire(*args)
+
+        async def release(self, *args):  # type: ignore[no-untyped-def]
+            await self.inner.release(*args)
+
+        async def increment(self, *args):  # type: ignore[no-untyped-def]
+            return await self.inner.increment(*args)
+
+        async def decrement(self, *args):  # type: ignore[no-untyped-def]
+            await self.inner.decrement(*args)
+
+        async def raise_to(self, *args):  # type: ignore[no-untyped-def]
+            await self.inner.raise_to(*args)
+
+        async def count(self, *args):  # type: ignore[no-untyped-def]
+            return await self.inner.count(*args)
+
+    store = Minimal()
+    assert isinstance(store, LimiterStore)
+    limiter = RateLimiter(resolve_plan({"Light": 5}), store=store)
+    arrivals = await drive(limiter, Category.LIGHT, 40, concurrency=20)
+    assert max_in_window(arrivals, 1.0) <= 5
+    assert store.acquired >= 40

@@ -40,7 +40,7 @@ import asyncio
 import itertools
 import math
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -114,6 +114,15 @@ class LimiterStore(Protocol):
         ``completed_at``."""
         ...
 
+    # Optional (the limiter looks for it, as ZoomClient looks for ``bind_account``):
+    #
+    # async def acquire_many(self, lane, limit, window, now, lease_ids, lease_timeout)
+    #         -> tuple[int, float]
+    #
+    # takes slots for ``lease_ids`` in order, as many as are free, in one atomic step: returns
+    # how many it took (the first ones) and, when it took fewer than asked, how long until the
+    # next may free (as ``acquire``). A store without it is asked once per slot.
+
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         """Add one to counter ``key`` unless it has reached ``limit``; tell whether it did."""
         ...
@@ -153,6 +162,26 @@ class InMemoryStore:
     ) -> float:
         """See :meth:`LimiterStore.acquire`. Leases never expire here: the process that holds
         them is the only one that counts them."""
+        return self._take(lane, limit, window, now)
+
+    async def acquire_many(
+        self,
+        lane: str,
+        limit: int,
+        window: float,
+        now: float,
+        lease_ids: Sequence[int],
+        lease_timeout: float,
+    ) -> tuple[int, float]:
+        """Take slots for ``lease_ids`` in order, as many as are free: how many were taken,
+        and (when fewer than asked) the seconds until the next may free, as :meth:`acquire`."""
+        for granted in range(len(lease_ids)):
+            delay = self._take(lane, limit, window, now)
+            if delay != 0.0:
+                return granted, delay
+        return len(lease_ids), 0.0
+
+    def _take(self, lane: str, limit: int, window: float, now: float) -> float:
         w = self._windows.get(lane)
         if w is None:
             w = self._windows[lane] = _Window()
@@ -376,6 +405,9 @@ class _Lane:
         self.key = f"{family}:{category.value}"
         self.configured = limit
         self._store = store
+        self._acquire_many: Callable[..., Awaitable[tuple[int, float]]] | None = getattr(
+            store, "acquire_many", None
+        )
         self._clock = clock
         self._queues: tuple[deque[asyncio.Future[_Grant]], deque[asyncio.Future[_Grant]]] = (
             deque(),
@@ -424,6 +456,25 @@ class _Lane:
             lease_id,
             self._lease_timeout,
         )
+
+    async def _try_many(self, lease_ids: list[int]) -> tuple[int, float]:
+        """Slots for ``lease_ids``, in order: how many were granted, and the delay before the
+        next may free when not all were (one store call when the store has the batch form)."""
+        if self._acquire_many is not None:
+            now = self._clock.monotonic()
+            return await self._acquire_many(
+                self.key,
+                self.limit_now(now),
+                self.configured.window,
+                now,
+                lease_ids,
+                self._lease_timeout,
+            )
+        for granted, lease_id in enumerate(lease_ids):
+            delay = await self._try(lease_id)
+            if delay != 0.0:
+                return granted, delay
+        return len(lease_ids), 0.0
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -509,9 +560,13 @@ class _Lane:
             while True:
                 if self._head() is None:
                     return
-                lease_id = next(_LEASE_IDS)
+                # As many slots as there are waiters (at most a window's worth) in one store
+                # call: with a shared store a wave of freed slots costs one round trip, not one
+                # per slot.
+                wanted = min(self._queued, self.configured.limit)
+                lease_ids = [next(_LEASE_IDS) for _ in range(wanted)]
                 try:
-                    delay = await self._try(lease_id)
+                    granted, delay = await self._try_many(lease_ids)
                 except Exception as exc:
                     # The store cannot answer (a shared store's LimiterUnavailable): the request
                     # at the head fails with it, unsent; the next one tries again.
@@ -520,15 +575,19 @@ class _Lane:
                         self._queued -= 1
                         queue.popleft().set_exception(exc)
                     continue
-                if delay == 0.0:
-                    queue = self._head()
-                    if queue is None:
-                        # Everyone left while the store answered: the slot goes back.
-                        await self.release(lease_id)
-                        return
-                    self._queued -= 1
-                    queue.popleft().set_result((self._clock.monotonic(), lease_id))
-                    continue
+                if granted:
+                    now = self._clock.monotonic()
+                    for i, lease_id in enumerate(lease_ids[:granted]):
+                        queue = self._head()
+                        if queue is None:
+                            # Some left while the store answered: their slots go back.
+                            for spare in lease_ids[i:granted]:
+                                await self.release(spare)
+                            break
+                        self._queued -= 1
+                        queue.popleft().set_result((now, lease_id))
+                    if granted == wanted or self._head() is None:
+                        continue
                 changed = self._changed = loop.create_future()
                 timer = loop.call_later(min(delay, self._max_poll), _wake, changed)
                 try:

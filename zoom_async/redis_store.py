@@ -52,7 +52,7 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -520,56 +520,85 @@ class RedisStore:
         self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
     ) -> float:
         """See :meth:`~zoom_async.limits.LimiterStore.acquire`."""
+        granted, delay = await self.acquire_many(
+            lane, limit, window, now, (lease_id,), lease_timeout
+        )
+        return 0.0 if granted else delay
+
+    async def acquire_many(
+        self,
+        lane: str,
+        limit: int,
+        window: float,
+        now: float,
+        lease_ids: Sequence[int],
+        lease_timeout: float,
+    ) -> tuple[int, float]:
+        """Slots for ``lease_ids``, in order, in one script call: how many were granted and,
+        when not all, the seconds until the next may free (see
+        :meth:`~zoom_async.limits.InMemoryStore.acquire_many`)."""
         self._windows[lane] = window
         if self.lease_timeout is not None:
             lease_timeout = self.lease_timeout
         known = self._not_before.get(lane)
         # (A margin: a timer may fire a hair before the instant it was computed for.)
         if known is not None and known[0] == limit and known[1] - now > 1e-4:
-            return known[1] - now
+            return 0, known[1] - now
         if self._available():
+            asks = [
+                _Ask(self._member(lease_id), limit, window, now, lease_timeout)
+                for lease_id in lease_ids
+            ]
             try:
-                delay = await self._acquire_combined(
-                    lane, _Ask(self._member(lease_id), limit, window, now, lease_timeout)
-                )
+                results = await self._acquire_combined(lane, asks)
             except LimiterUnavailable:
                 if self.fallback is None:
                     raise
             else:
-                if delay > 0:
-                    self._not_before[lane] = (limit, now + delay)
-                return delay
+                granted = sum(1 for r in results if r == 0.0)
+                if granted == len(results):
+                    return granted, 0.0
+                delay = results[granted]
+                self._not_before[lane] = (limit, now + delay)
+                return granted, delay
         if self.fallback is None:
             raise self._unavailable()
         local_limit = max(1, math.floor(limit * self.fallback))
-        delay = await self._local.acquire(lane, local_limit, window, now, lease_id, lease_timeout)
-        if delay == 0.0:
+        for granted, lease_id in enumerate(lease_ids):
+            delay = await self._local.acquire(
+                lane, local_limit, window, now, lease_id, lease_timeout
+            )
+            if delay != 0.0:
+                if math.isinf(delay):
+                    # Redis may be back before a local completion: look again soon.
+                    delay = min(window, self.retry_interval)
+                return granted, delay
             self._local_leases.add((lane, lease_id))
             self.fallback_grants += 1
-        elif math.isinf(delay):
-            # Redis may be back before a local completion: look again soon.
-            delay = min(window, self.retry_interval)
-        return delay
+        return len(lease_ids), 0.0
 
-    async def _acquire_combined(self, lane: str, ask: _Ask) -> float:
+    async def _acquire_combined(self, lane: str, asks: list[_Ask]) -> list[float]:
         # Requests of one lane arrive in clusters. One caller at a time (the leader) sends the
         # asks queued so far in one script call, which grants them in arrival order; then the
         # first caller that queued meanwhile leads the next call. A burst of 200 costs a round
-        # trip or two, not 200 one after another, and nobody waits behind later callers.
+        # trip or two, not 200 one after another, and nobody waits behind later callers. One
+        # caller's asks are queued together, so they ride in the same call.
         queue = self._asks.get(lane)
         if queue is None:
             queue = self._asks[lane] = []
-        queue.append(ask)
+        queue.extend(asks)
+        first = asks[0]
         if lane in self._asking:
             try:
                 # Shielded: a cancelled caller must not cancel the future the leader resolves.
-                value = await asyncio.shield(ask.result)
+                value = await asyncio.shield(first.result)
             except asyncio.CancelledError:
-                self._abandon(lane, ask)
+                for ask in asks:
+                    self._abandon(lane, ask)
                 raise
             if value is not _LEAD:
-                return value
-            ask.result = asyncio.get_running_loop().create_future()
+                return [ask.result.result() for ask in asks]
+            first.result = asyncio.get_running_loop().create_future()
         else:
             self._asking.add(lane)
         try:
@@ -582,7 +611,7 @@ class RedisStore:
                 following[0].result.set_result(_LEAD)
             else:
                 self._asking.discard(lane)
-        return ask.result.result()
+        return [ask.result.result() for ask in asks]
 
     def _abandon(self, lane: str, ask: _Ask) -> None:
         """The caller of ``ask`` was cancelled while its ask was queued or being sent."""
