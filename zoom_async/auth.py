@@ -107,6 +107,11 @@ class OAuthToken:
                 f"Zoom's token endpoint answered with an unusable token: {problem}",
                 step="token",
             )
+        return cls._from_checked(data, now)
+
+    @classmethod
+    def _from_checked(cls, data: Mapping[str, Any], now: datetime) -> OAuthToken:
+        """Build from an answer :func:`_token_problem` found nothing wrong with."""
         lifetime = min(float(data.get("expires_in", _DEFAULT_LIFETIME)), _MAX_LIFETIME)
         scope = data.get("scope")
         token_type = data.get("token_type")
@@ -260,8 +265,9 @@ async def _post_token(
     form: Mapping[str, str],
     step: str,
     hint: str,
-) -> dict[str, Any]:
-    """POST to the OAuth token endpoint and return its JSON, or raise a typed error.
+    clock: Clock,
+) -> OAuthToken:
+    """POST to the OAuth token endpoint and return the token it answered, or raise a typed error.
 
     Asking for a token has no side effect at Zoom, so transport errors and 5xx are retried a
     couple of times here.
@@ -337,7 +343,7 @@ async def _post_token(
                 method="POST",
                 url=token_url,
             )
-        return data
+        return OAuthToken._from_checked(data, clock.utcnow())
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -447,7 +453,7 @@ class ServerToServerAuth:
     async def _fetch(self, http: httpx.AsyncClient) -> tuple[OAuthToken, float]:
         """Ask Zoom for a token, keep it, and return it with the seconds it stays fresh."""
         self.token_requests += 1
-        data = await _post_token(
+        token = await _post_token(
             http,
             self.token_url,
             client_id=self.client_id,
@@ -456,10 +462,9 @@ class ServerToServerAuth:
             step="token",
             hint="Check the account ID, client ID and client secret of your "
             "server-to-server OAuth app, and that the app is activated.",
+            clock=self._clock,
         )
-        now = self._clock.utcnow()
-        token = OAuthToken.from_response(data, now)
-        lifetime = (token.expires_at - now).total_seconds()
+        lifetime = (token.expires_at - self._clock.utcnow()).total_seconds()
         fresh_for = lifetime - min(self._refresh_margin, lifetime / 2)
         self._adopt(token, fresh_for)
         logger.debug("fetched a server-to-server token, expires at %s", token.expires_at)
@@ -613,7 +618,7 @@ class UserOAuth:
         self, http: httpx.AsyncClient | None, form: dict[str, str], *, step: str, hint: str
     ) -> OAuthToken:
         async with self._http(http) as client:
-            data = await _post_token(
+            return await _post_token(
                 client,
                 self.token_url,
                 client_id=self.client_id,
@@ -621,8 +626,8 @@ class UserOAuth:
                 form=form,
                 step=step,
                 hint=hint,
+                clock=self._clock,
             )
-        return OAuthToken.from_response(data, self._clock.utcnow())
 
     async def exchange_code(
         self,
