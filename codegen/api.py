@@ -823,13 +823,13 @@ def render_models(ns: NamespaceDef) -> str:
 
 
 def render_api(ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> str:
-    module = module_name("api", ns, namespaces)
-    models_module = module_name("models", ns, namespaces)
+    module = module_name("api", ns)
+    models_module = module_name("models", ns)
     models_import, _, models_name = models_module.rpartition(".")
     child_imports = []
     for child in ns.children:
         cdef = namespaces[child]
-        cmod = module_name("api", cdef, namespaces)
+        cmod = module_name("api", cdef)
         child_imports.append(f"    from {cmod} import {cdef.class_name} as _{cdef.class_name}")
     count = len(ns.methods)
     apis = sorted(ns.apis)
@@ -868,13 +868,13 @@ def _namespace_property(
         "    @cached_property",
         f"    def {ns.leaf}(self) -> _{ns.class_name}:",
         f'        """``zoom.{ns.path}``: {_count(ns, namespaces)} operations."""',
-        f"        from {module_name('api', ns, namespaces)} import {ns.class_name}",
+        f"        from {module_name('api', ns)} import {ns.class_name}",
         "",
         f"        return {ns.class_name}({client})",
     ]
 
 
-def module_name(package: str, ns: NamespaceDef, namespaces: Mapping[str, NamespaceDef]) -> str:
+def module_name(package: str, ns: NamespaceDef) -> str:
     parts = ns.path.split(".")
     return ".".join(["zoom_async", "_generated", package, *parts])
 
@@ -922,11 +922,9 @@ def render_root(namespaces: Mapping[str, NamespaceDef]) -> str:
     imports = []
     for top in tops:
         ns = namespaces[top]
-        mod = module_name("api", ns, namespaces)
+        mod = module_name("api", ns)
         imports.append(f"    from {mod} import {ns.class_name} as _{ns.class_name}")
-    table = [
-        f'    "{p}": "{module_name("api", namespaces[p], namespaces)}",' for p in sorted(namespaces)
-    ]
+    table = [f'    "{p}": "{module_name("api", namespaces[p])}",' for p in sorted(namespaces)]
     ops = sum(len(ns.methods) for ns in namespaces.values())
     out = [
         ROOT_PRELUDE.format(
@@ -1052,7 +1050,7 @@ def render_public(namespaces: Mapping[str, NamespaceDef]) -> dict[Path, str]:
             header=HEADER,
             regenerate=REGENERATE,
             path=ns.path,
-            module=module_name("models", ns, namespaces),
+            module=module_name("models", ns),
             imports=imports,
             tail=tail,
         )
