@@ -176,6 +176,22 @@ def test_ops_search(capsys: Capture) -> None:
     assert code == ExitCode.NOT_FOUND
 
 
+@pytest.mark.parametrize("columns", [80, 160])
+def test_ops_search_fits_the_terminal(
+    capsys: Capture, monkeypatch: pytest.MonkeyPatch, columns: int
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    code, out, _ = run(capsys, "ops", "search", "list", "meetings", "--limit", "3")
+    assert code == 0
+    lines = out.splitlines()
+    assert max(len(line) for line in lines) <= columns
+    # Nothing folded: each path and typed method stays whole on one line.
+    assert any("/users/{userId}/meetings" in line for line in lines)
+    assert any("zoom.meetings.list " in line + " " for line in lines)
+    assert ("┃" in out) == (columns >= 120)  # a table only where it fits
+    assert lines[-1].strip().endswith("narrow the words or raise --limit")
+
+
 def test_limits(capsys: Capture) -> None:
     code, out, _ = run(capsys, "limits", "--plan", "business_plus", "--json")
     assert code == 0

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from ..catalog import Operation, operations
 from ._errors import ExitCode
@@ -43,6 +44,44 @@ def find(words: list[str]) -> list[Operation]:
     return sorted(found, key=lambda op: (-_score(op, needles), len(op.path), op.method))
 
 
+_TABLE_WIDTH = 120
+"""Narrower terminals get two lines an operation instead of a table whose cells would fold."""
+
+
+def _category(op: Operation) -> str:
+    return op.category.value + (" (phone)" if op.family == "phone" else "")
+
+
+def _table(found: list[Operation], title: str, caption: str | None) -> Table:
+    table = Table(title=title, caption=caption)
+    for column in ("method", "path", "category", "pagination", "operationId", "typed method"):
+        table.add_column(column, overflow="fold", no_wrap=column in ("method", "category"))
+    for op in found:
+        table.add_row(
+            op.method,
+            op.path,
+            _category(op),
+            str(op.pagination),
+            op.operation_id,
+            _python_name(op),
+        )
+    return table
+
+
+def _listing(found: list[Operation], title: str, caption: str | None) -> Group:
+    """``GET /users/{userId}/meetings`` then, indented, the typed method and the facts."""
+    lines: list[RenderableType] = [Text(title, style="bold")]
+    for op in found:
+        head = Text.assemble((op.method, "bold"), " ", (op.path, "cyan"))
+        facts = [_python_name(op) or op.operation_id, _category(op)]
+        if op.pagination != "none":
+            facts.append(f"pages: {op.pagination}")
+        lines += [head, Text("    " + " · ".join(facts), style="dim")]
+    if caption:
+        lines.append(Text(caption, style="italic"))
+    return Group(*lines)
+
+
 def search(
     words: Annotated[list[str], typer.Argument(help="words of the name, path or summary")],
     limit: Annotated[int, typer.Option(min=1, help="show at most this many")] = 50,
@@ -67,20 +106,13 @@ def search(
             ]
         )
     else:
-        table = Table(title=f"{len(found)} operation(s) matching {' '.join(words)!r}")
-        for column in ("method", "path", "category", "pagination", "operationId", "typed method"):
-            table.add_column(column, overflow="fold")
-        for op in found[:limit]:
-            table.add_row(
-                op.method,
-                op.path,
-                op.category.value + (" (phone)" if op.family == "phone" else ""),
-                str(op.pagination),
-                op.operation_id,
-                _python_name(op),
-            )
-        if len(found) > limit:
-            table.caption = f"{len(found) - limit} more: narrow the words or raise --limit"
-        Console().print(table)
+        console = Console()
+        title = f"{len(found)} operation(s) matching {' '.join(words)!r}"
+        more = f"{len(found) - limit} more: narrow the words or raise --limit"
+        shown = found[:limit]
+        if console.width >= _TABLE_WIDTH:
+            console.print(_table(shown, title, more if len(found) > limit else None))
+        else:
+            console.print(_listing(shown, title, more if len(found) > limit else None))
     if not found:
         raise typer.Exit(int(ExitCode.NOT_FOUND))
