@@ -9,7 +9,9 @@ statistics.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import multiprocessing as mp
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
@@ -31,23 +33,54 @@ class FakeSetup:
 def _child(setup: FakeSetup, conn: Connection) -> None:
     from zoom_async.testing import FakeZoom
     from zoom_async.testing._app import FakeZoomApp
+    from zoom_async.testing._uvicorn import FakeZoomProtocol
 
     # The round trip the fake applied to each API request: from the moment it has the request
     # (before the uplink delay) to its answer (after the downlink delay). The strict-safe bound
-    # is computed from these, so a slower client cannot lower its own bar.
+    # is computed from these, so a slower client cannot lower its own bar. Each exchange is
+    # also kept as (start, end, path, trace, received, written) on the host's monotonic clock
+    # (the same clock in every process): the client's X-Bench-Trace header if it sent one, when
+    # the request's bytes reached the server's socket reader, and when the answer was written,
+    # so a benchmark can tell its own time from the fake server's.
     round_trips: list[float] = []
+    exchanges: list[tuple[float, float, str, str | None, float | None, float]] = []
     handle = FakeZoomApp.handle
+    call = FakeZoomApp.__call__
+    data_received = FakeZoomProtocol.data_received
+    # Set where uvicorn reads the bytes; the request's task, created while parsing them, copies it.
+    received: contextvars.ContextVar[float | None] = contextvars.ContextVar("rx", default=None)
+    current: contextvars.ContextVar[list[Any] | None] = contextvars.ContextVar("ex", default=None)
 
-    async def timed(self: Any, method: str, path: str, *args: Any) -> Any:
+    def stamped(self: Any, data: bytes) -> None:
+        received.set(time.monotonic())
+        data_received(self, data)
+
+    async def served(self: Any, scope: Any, receive: Any, send: Any) -> None:
+        exchange: list[Any] = []
+        current.set(exchange)
+        try:
+            await call(self, scope, receive, send)
+        finally:
+            if exchange:
+                start, end, path, trace = exchange
+                exchanges.append((start, end, path, trace, received.get(), time.monotonic()))
+
+    async def timed(self: Any, method: str, path: str, query: str, headers: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         start = loop.time()
         try:
-            return await handle(self, method, path, *args)
+            return await handle(self, method, path, query, headers, *args)
         finally:
             if not path.endswith("/oauth/token"):
-                round_trips.append(loop.time() - start)
+                end = loop.time()
+                round_trips.append(end - start)
+                exchange = current.get()
+                if exchange is not None:
+                    exchange[:] = [start, end, path, headers.get("x-bench-trace")]
 
     FakeZoomApp.handle = timed  # type: ignore[method-assign]
+    FakeZoomApp.__call__ = served  # type: ignore[method-assign]
+    FakeZoomProtocol.data_received = stamped  # type: ignore[method-assign]
 
     async def main() -> None:
         fake = FakeZoom(**setup.fake_kwargs)
@@ -73,6 +106,7 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                 if command == "reset_stats":
                     fake.reset_stats()
                     round_trips.clear()
+                    exchanges.clear()
                     conn.send(None)
                 elif command == "stats":
                     stats = fake.stats
@@ -88,6 +122,7 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                                 for c in arg
                             },
                             "round_trips": list(round_trips),
+                            "exchanges": list(exchanges),
                         }
                     )
                 elif command == "arrivals":  # benchmarks/bench_timeline.py: the plots' data

@@ -19,19 +19,24 @@ With a neighbour app, ``rate/left`` is our rate ÷ what the neighbour leaves, an
 the refusals on the whole account (ours + the neighbour's), also after the first window.
 
 Run: ``python benchmarks/bench_limits.py`` (``--only TEXT`` selects cases; ``--transport aiohttp``
-sends through httpx-aiohttp instead of httpx's own pool).
+sends through httpx-aiohttp instead of httpx's own pool; ``--trace`` adds, per case and lane,
+where each window's time went: see :class:`Trace`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import itertools
 import math
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -39,6 +44,7 @@ from _remote_fake import FakeSetup, RemoteFake
 from aiolimiter import AsyncLimiter
 
 from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, ZoomClient
+from zoom_async.limits import Permit
 
 LATENCY = ((0.005, 0.025), (0.005, 0.025))
 DATE_RANGE = "from=2026-01-01&to=2026-01-31"
@@ -58,6 +64,161 @@ CREDENTIALS = {
 def strict_safe_bound(n: int, limit: int, window: float, rtt: float) -> float:
     """The fastest any client that cannot see arrivals can send ``n`` requests."""
     return (math.ceil(n / limit) - 1) * (window + rtt) + rtt
+
+
+def lane_of(path: str, uid: str, categories: Iterator[Category]) -> Category | None:
+    """The category of a request the fake saw, from its path (the cases use one per lane)."""
+    matches = [
+        (len(pattern), category)
+        for category in categories
+        if path.endswith(pattern := PATHS[category].format(uid=uid).split("?")[0])
+    ]
+    # The longest wins: /report/users/x/meetings also ends as /users/x/meetings.
+    return max(matches)[1] if matches else None
+
+
+def lane_round_trips(
+    stats: dict[str, Any], uid: str, batches: dict[Category, int]
+) -> dict[Category, list[float]]:
+    """The round trips the fake applied, per lane (each lane's bound uses its own)."""
+    trips: dict[Category, list[float]] = defaultdict(list)
+    for start, end, path, *_ in stats["exchanges"]:
+        category = lane_of(path, uid, iter(batches))
+        if category is not None:
+            trips[category].append(end - start)
+    return trips
+
+
+@dataclass
+class _Traced:
+    category: Category
+    granted: float
+    sent: float = math.nan  # handed to the HTTP client
+    head: float = math.nan  # the response's head read
+    released: float = math.nan  # the slot given back (the limiter's completion time)
+    trace: str = ""
+
+
+@dataclass
+class Trace:
+    """``--trace``: where each lane's time goes, request by request.
+
+    A strict-safe client's chain is: request ``k`` granted -> sent -> at the fake (``start``) ->
+    answered (``end``) -> read here -> slot released -> ``W`` later request ``k + L`` may be
+    granted. The fake's part (``end - start``) is the round trip the bound allows for; every
+    other link is the client's. Per lane this prints the mean and 90th percentile of each link:
+    ``late`` (granted after the slot was free again: the ``(k-L+1)``-th completion + ``W``),
+    ``prep`` (grant -> handed to httpx), ``out`` (-> its bytes reach the fake's socket reader),
+    ``fake-in`` (-> the fake's handler starts: the fake server's parsing and queueing),
+    ``fake`` (the applied round trip), ``fake-out`` (-> the answer written), ``back`` (-> its
+    head read here), ``read`` (-> slot released), and per
+    wave of ``L`` grants when its first and last slot were free and when they were granted.
+    Times share the host's monotonic clock with the fake's process.
+    """
+
+    records: list[_Traced] = field(default_factory=list)
+    _open: dict[Any, _Traced] = field(default_factory=dict)
+
+    @contextmanager
+    def attach(self, zoom: ZoomClient) -> Iterator[None]:
+        http = zoom._http
+        original_send = http.send
+        original_release = Permit.release
+        ids = itertools.count()
+        clock = zoom.limits.clock
+        trace = self
+
+        async def send(request: httpx.Request, **kwargs: Any) -> httpx.Response:
+            record = trace._open.get(asyncio.current_task())
+            if record is not None:
+                record.trace = str(next(ids))
+                request.headers["x-bench-trace"] = record.trace
+                record.sent = clock.monotonic()
+            response = await original_send(request, **kwargs)
+            if record is not None:
+                record.head = clock.monotonic()
+            return response
+
+        async def release(self: Permit, *args: Any, **kwargs: Any) -> None:
+            record = trace._open.pop(asyncio.current_task(), None)
+            if record is not None:
+                record.released = clock.monotonic()
+            await original_release(self, *args, **kwargs)
+
+        original_acquire = zoom.limits.acquire
+
+        def acquire(*args: Any, **kwargs: Any) -> Any:
+            coro = original_acquire(*args, **kwargs)
+
+            async def traced() -> Permit:
+                permit = await coro
+                record = _Traced(permit.category, permit.granted_at)
+                trace._open[asyncio.current_task()] = record
+                trace.records.append(record)
+                return permit
+
+            return traced()
+
+        http.send = send  # type: ignore[method-assign]
+        Permit.release = release  # type: ignore[method-assign]
+        zoom.limits.acquire = acquire  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            http.send = original_send  # type: ignore[method-assign]
+            Permit.release = original_release  # type: ignore[method-assign]
+            zoom.limits.acquire = original_acquire  # type: ignore[method-assign]
+
+    def report(self, table: RateLimitTable, stats: dict[str, Any], start: float) -> str:
+        server = {x[3]: x for x in stats["exchanges"] if x[3] is not None}
+        lines = []
+        by_lane: dict[Category, list[_Traced]] = defaultdict(list)
+        for record in self.records:
+            by_lane[record.category].append(record)
+        for category, records in by_lane.items():
+            limit = table.limit_for("general", category)
+            records.sort(key=lambda r: r.granted)
+            done = sorted(r.released for r in records)
+            links: dict[str, list[float]] = defaultdict(list)
+            waves = []
+            for k, r in enumerate(records):
+                free = start if k < limit.limit else done[k - limit.limit] + limit.window
+                if k >= limit.limit:
+                    links["late"].append(r.granted - free)
+                links["prep"].append(r.sent - r.granted)
+                if r.trace in server:
+                    s, e, _, _, received, written = server[r.trace]
+                    if received is not None:
+                        links["out"].append(received - r.sent)
+                        links["fake-in"].append(s - received)
+                    links["fake"].append(e - s)
+                    links["fake-out"].append(written - e)
+                    links["back"].append(r.head - written)
+                links["read"].append(r.released - r.head)
+                if k % limit.limit == 0:
+                    waves.append([free, r.granted, free, r.granted])
+                else:
+                    waves[-1][2:] = [free, r.granted]
+
+            def ms(values: list[float]) -> str:
+                if not values:
+                    return "-"
+                values = sorted(values)
+                p90 = values[int(0.9 * (len(values) - 1))]
+                return f"{statistics.fmean(values) * 1000:.1f}/{p90 * 1000:.1f}"
+
+            lines.append(
+                f"  {category.value} (L={limit.limit}): mean/p90 ms "
+                + " ".join(f"{name} {ms(v)}" for name, v in links.items())
+            )
+            lines.append(
+                "    waves (s from start: first free>granted, last free>granted): "
+                + "; ".join(
+                    f"{f0 - start:.3f}>{g0 - start:.3f},{f1 - start:.3f}>{g1 - start:.3f}"
+                    for f0, g0, f1, g1 in waves
+                )
+            )
+        return "\n".join(lines)
 
 
 @dataclass
@@ -129,7 +290,9 @@ async def zoom_case(
     transport: str,
     *,
     warm: int = 1,
+    trace: bool = False,
 ) -> Result:
+    tracer = Trace() if trace else None
     async with RemoteFake(setup(table)) as fake:
         uid = fake.user_ids[0]
         async with client(fake, table, transport) as zoom:
@@ -137,24 +300,29 @@ async def zoom_case(
             await asyncio.gather(*(zoom.get(f"/users/{uid}") for _ in range(warm)))
             await asyncio.sleep(1.1)  # ...and let the warm-up leave the Light window
             await fake.reset_stats()
-            cpu = time.process_time()
-            start = time.perf_counter()
-            await asyncio.gather(
-                *(
-                    run_workers(n, lambda c=category: zoom.get(PATHS[c].format(uid=uid)))
-                    for category, n in batches.items()
+            with tracer.attach(zoom) if tracer else contextlib.nullcontext():
+                cpu = time.process_time()
+                started = zoom.limits.clock.monotonic()
+                start = time.perf_counter()
+                await asyncio.gather(
+                    *(
+                        run_workers(n, lambda c=category: zoom.get(PATHS[c].format(uid=uid)))
+                        for category, n in batches.items()
+                    )
                 )
-            )
-            elapsed = time.perf_counter() - start
-            cpu = time.process_time() - cpu
+                elapsed = time.perf_counter() - start
+                cpu = time.process_time() - cpu
         stats = await fake.stats([c.value for c in batches])
     rtt = statistics.fmean(stats["round_trips"])
+    # Categories have windows of their own (Heavy and Resource-intensive share only a daily
+    # quota), so a mixed batch's bound is its slowest lane's, each from its own round trips.
+    trips = lane_round_trips(stats, uid, batches)
     bound = max(
         strict_safe_bound(
             n,
             table.limit_for("general", c).limit,
             table.limit_for("general", c).window,
-            rtt,
+            statistics.fmean(trips[c]),
         )
         for c, n in batches.items()
     )
@@ -166,6 +334,8 @@ async def zoom_case(
     if sum(batches.values()) <= min(table.limit_for("general", c).limit for c in batches):
         slowest = max(stats["round_trips"])
         extra = f"elapsed = {elapsed / slowest:.2f} x the slowest round trip"
+    if tracer:
+        extra = (extra + "\n" + tracer.report(table, stats, started)).strip()
     return Result(
         name,
         sum(batches.values()),
@@ -276,31 +446,35 @@ async def raw_case(name: str, table: RateLimitTable, n: int, *, use_aiolimiter: 
     )
 
 
-async def main(only: str | None, transport: str) -> None:
+async def main(only: str | None, transport: str, trace: bool = False) -> None:
     light, medium, heavy = Category.LIGHT, Category.MEDIUM, Category.HEAVY
     ri = Category.RESOURCE_INTENSIVE
     t = transport
+
+    def ours(table: RateLimitTable, batches: dict[Category, int], **kwargs: Any) -> Any:
+        return lambda n: zoom_case(n, table, batches, t, trace=trace, **kwargs)
+
     cases: list[tuple[str, Callable[[str], Awaitable[Result]]]] = [
         (
             "burst of L: 80 Light, Business+, cold connections",
-            lambda n: zoom_case(n, BUSINESS_PLUS, {light: 80}, t),
+            ours(BUSINESS_PLUS, {light: 80}),
         ),
         (
             "burst of L: 80 Light, Business+, warm connections",
-            lambda n: zoom_case(n, BUSINESS_PLUS, {light: 80}, t, warm=80),
+            ours(BUSINESS_PLUS, {light: 80}, warm=80),
         ),
-        ("burst of L: 30 Light, Pro, warm", lambda n: zoom_case(n, PRO, {light: 30}, t, warm=30)),
-        ("800 Light, Business+", lambda n: zoom_case(n, BUSINESS_PLUS, {light: 800}, t)),
-        ("200 Medium, Pro", lambda n: zoom_case(n, PRO, {medium: 200}, t)),
-        ("400 Heavy, Business+", lambda n: zoom_case(n, BUSINESS_PLUS, {heavy: 400}, t)),
-        ("4000 Light, Business+", lambda n: zoom_case(n, BUSINESS_PLUS, {light: 4000}, t)),
+        ("burst of L: 30 Light, Pro, warm", ours(PRO, {light: 30}, warm=30)),
+        ("800 Light, Business+", ours(BUSINESS_PLUS, {light: 800})),
+        ("200 Medium, Pro", ours(PRO, {medium: 200})),
+        ("400 Heavy, Business+", ours(BUSINESS_PLUS, {heavy: 400})),
+        ("4000 Light, Business+", ours(BUSINESS_PLUS, {light: 4000})),
         (
             "mixed Pro: 300 L + 200 M + 100 H + 8 RI",
-            lambda n: zoom_case(n, PRO, {light: 300, medium: 200, heavy: 100, ri: 8}, t),
+            ours(PRO, {light: 300, medium: 200, heavy: 100, ri: 8}),
         ),
         (
             "mixed Business+: 1600 L + 1200 M + 800 H",
-            lambda n: zoom_case(n, BUSINESS_PLUS, {light: 1600, medium: 1200, heavy: 800}, t),
+            ours(BUSINESS_PLUS, {light: 1600, medium: 1200, heavy: 800}),
         ),
         (
             "neighbour 30/s: 2500 Light, Business+",
@@ -337,5 +511,10 @@ if __name__ == "__main__":
         default="httpx",
         help="httpx's own connection pool (default) or httpx-aiohttp's AiohttpTransport",
     )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="also print, per lane, where each window's time went (see Trace)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.only, args.transport))
+    asyncio.run(main(args.only, args.transport, args.trace))
