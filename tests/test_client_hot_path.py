@@ -172,7 +172,7 @@ async def test_a_refused_request_teaches_the_neighbours_share_end_to_end() -> No
     await asyncio.sleep(2.0)  # the neighbour fills its 30 of every window
     async with client_for(fake) as zoom:
         await asyncio.gather(*(zoom.get(f"/users/{uid}") for _ in range(400)))
-        learned = zoom.limits._lane("general", Category.LIGHT).learned
+        learned = await zoom.limits.learned("general", Category.LIGHT)
     assert learned is not None and 47 <= learned.ceiling <= 50
     # The first window lost about the neighbour's 30; later windows almost nothing.
     refused = fake.stats.total_rate_limited + sum(fake.stats.neighbour_refused.values())

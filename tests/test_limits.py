@@ -368,7 +368,9 @@ async def _full_window_refused(limiter: RateLimiter, sent: int, refused: int) ->
     for p in permits:
         await p.release()
     for p in reversed(permits[sent - refused :]):  # answers come back in any order
-        limiter.rate_limited("general", Category.LIGHT, granted_at=p.granted_at)
+        await limiter.rate_limited(
+            "general", Category.LIGHT, granted_at=p.granted_at, lease_id=p.lease_id
+        )
     return permits
 
 
@@ -392,6 +394,50 @@ async def test_first_429_learns_the_neighbours_share(store) -> None:
         await p.release()
 
 
+def _twin(store: LimiterStore) -> LimiterStore:
+    """Another process's store on the same shared state (the same InMemoryStore stands in for
+    one shared by two limiters)."""
+    if isinstance(store, RedisStore):
+        return RedisStore(
+            store.redis, namespace=store.namespace, timeout=None, time_source="client"
+        )
+    return store
+
+
+async def test_processes_sharing_a_store_learn_the_account_wide_share(store) -> None:
+    """Two processes on one store, their requests interleaved; a neighbour app had 30 of the
+    window, so Zoom refused the last 30 of our 80. Each process alone saw 25 of its 40
+    accepted; the account saw 50 of ours: the share left is 50 for both together."""
+    limiters = [
+        RateLimiter(BUSINESS_PLUS, store=store),
+        RateLimiter(BUSINESS_PLUS, store=_twin(store)),
+    ]
+    permits = [await limiters[i % 2].acquire("general", Category.LIGHT) for i in range(80)]
+    await anyio.sleep(0.03)
+    for p in permits:
+        await p.release()
+    for i in reversed(range(50, 80)):  # each process hears of its own refusals
+        await limiters[i % 2].rate_limited(
+            "general",
+            Category.LIGHT,
+            granted_at=permits[i].granted_at,
+            lease_id=permits[i].lease_id,
+        )
+    for limiter in limiters:
+        assert (await limiter.snapshot()).lane(Category.LIGHT).current_rate == 50.0
+        share = await limiter.learned("general", Category.LIGHT)
+        assert share is not None and share.ceiling == 50
+    # The next window admits 50 of ours across both processes, and not one more.
+    await anyio.sleep(1.0)
+    permits = [await limiters[i % 2].acquire("general", Category.LIGHT) for i in range(50)]
+    for limiter in limiters:
+        with anyio.move_on_after(0.5) as scope:
+            await limiter.acquire("general", Category.LIGHT)
+        assert scope.cancelled_caught
+    for p in permits:
+        await p.release()
+
+
 async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing(store) -> None:
     limiter = RateLimiter(BUSINESS_PLUS, probe_interval=5.0, store=store)
     await _full_window_refused(limiter, 80, 30)
@@ -409,7 +455,9 @@ async def test_learned_share_is_probed_slowly_and_a_refused_probe_slows_probing(
     permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(53)]
     for p in permits:
         await p.release()
-    limiter.rate_limited("general", Category.LIGHT, granted_at=permits[-1].granted_at)
+    await limiter.rate_limited(
+        "general", Category.LIGHT, granted_at=permits[-1].granted_at, lease_id=permits[-1].lease_id
+    )
     assert await rate() == 50.0
     await anyio.sleep(9.9)
     assert await rate() == 50.0
@@ -422,13 +470,13 @@ async def test_rate_returns_to_the_plan_once_probes_meet_no_429(store) -> None:
     await _full_window_refused(limiter, 80, 30)
     await anyio.sleep(60)
     assert (await limiter.snapshot()).lane("Light").current_rate == 80.0
-    assert limiter._lane("general", Category.LIGHT).learned is None
+    assert await limiter.learned("general", Category.LIGHT) is None
 
 
 async def test_429_without_a_grant_time_steps_down_once_per_window(store) -> None:
     limiter = RateLimiter(BUSINESS_PLUS, store=store)
-    limiter.rate_limited("general", Category.LIGHT)
-    limiter.rate_limited("general", Category.LIGHT)  # same window: one step only
+    await limiter.rate_limited("general", Category.LIGHT)
+    await limiter.rate_limited("general", Category.LIGHT)  # same window: one step only
     lane = (await limiter.snapshot()).lane(Category.LIGHT)
     assert lane.current_rate == 79.0
     assert lane.rate_limited == 2

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import anyio
@@ -19,6 +21,8 @@ from zoom_async import (
     SystemClock,
     ZoomClient,
 )
+from zoom_async.limits import InMemoryStore, LimiterStore
+from zoom_async.redis_store import RedisStore
 from zoom_async.testing import FakeZoom
 
 pytestmark = pytest.mark.looptime
@@ -105,6 +109,53 @@ async def test_a_neighbour_app_costs_few_refusals_and_no_exception() -> None:
     # It used most of what the neighbour left (50 req/s).
     assert 1200 / elapsed >= 50 * 0.8
     assert snap.lane("Light").rate_limited == refused
+
+
+@pytest.fixture(params=["memory", "redis"])
+async def two_processes(request: pytest.FixtureRequest) -> AsyncIterator[list[LimiterStore]]:
+    """The stores of two processes that share one account's state: one InMemoryStore given to
+    both clients, or two RedisStores on one Redis (on the loop's virtual clock)."""
+    if request.param == "memory":
+        shared = InMemoryStore()
+        yield [shared, shared]
+        return
+    server = request.getfixturevalue("redis_server")
+    namespace = f"test-{uuid.uuid4().hex}"
+    stores = [
+        RedisStore.from_url(server.url, namespace=namespace, timeout=None, time_source="client")
+        for _ in range(2)
+    ]
+    try:
+        yield list(stores)
+    finally:
+        for store in stores:
+            await store.aclose()
+
+
+async def test_processes_sharing_a_store_learn_what_a_neighbour_leaves_the_account(
+    two_processes: list[LimiterStore],
+) -> None:
+    """A neighbour app takes 30 of Business+'s 80 Light/s; two processes of ours share the
+    rest through their store. Each must learn the account-wide 50, not the ~25 it sees of its
+    own traffic (which would leave the pair at half of what the neighbour leaves)."""
+    fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
+    uid = fake.add_users(1)[0]["id"]
+    fake.add_neighbour(Category.LIGHT, 30)
+    await anyio.sleep(2.0)  # the neighbour fills its 30 of every window
+    a, b = (client_for(fake, store=store) for store in two_processes)
+    async with a, b:
+        start = anyio.current_time()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(burst, a, f"/users/{uid}", 600)
+            tg.start_soon(burst, b, f"/users/{uid}", 600)
+        elapsed = anyio.current_time() - start
+        shares = [await zoom.limits.learned("general", Category.LIGHT) for zoom in (a, b)]
+    assert fake.stats.accepted_for(Category.LIGHT) == 1200
+    for share in shares:
+        assert share is not None and 45 <= share.ceiling <= 50
+    assert 1200 / elapsed >= 50 * 0.8
+    refused = fake.stats.total_rate_limited + sum(fake.stats.neighbour_refused.values())
+    assert refused <= 0.05 * 1200
 
 
 async def test_rate_recovers_once_the_neighbour_leaves() -> None:

@@ -1192,7 +1192,7 @@ class ZoomClient(ApiNamespaces):
                 failure = exc
             finally:
                 await permit.release(response, sent=sent)
-            granted_at, permit = permit.granted_at, None
+            granted_at, lease_id, permit = permit.granted_at, permit.lease_id, None
             if reached is not None and (
                 not sent or (response is not None and response.status_code in (401, 429))
             ):
@@ -1266,7 +1266,9 @@ class ZoomClient(ApiNamespaces):
                     self.limits.note_rate_limited(family, category, "Concurrent")
                 else:
                     kind = "rate_limit"
-                    self.limits.rate_limited(family, category, granted_at=granted_at)
+                    await self.limits.rate_limited(
+                        family, category, granted_at=granted_at, lease_id=lease_id
+                    )
                 ctx = RetryContext(
                     method=method,
                     attempt=attempt,

@@ -64,6 +64,7 @@ __all__ = [
     "InMemoryStore",
     "LaneStats",
     "LearnedShare",
+    "Lesson",
     "LimitEvent",
     "LimiterStore",
     "LimitsSnapshot",
@@ -114,7 +115,7 @@ class LimiterStore(Protocol):
         ``completed_at``."""
         ...
 
-    # Optional (the limiter looks for it, as ZoomClient looks for ``bind_account``):
+    # Optional (the limiter looks for them, as ZoomClient looks for ``bind_account``):
     #
     # async def acquire_many(self, lane, limit, window, now, lease_ids, lease_timeout)
     #         -> tuple[int, float]
@@ -122,6 +123,17 @@ class LimiterStore(Protocol):
     # takes slots for ``lease_ids`` in order, as many as are free, in one atomic step: returns
     # how many it took (the first ones) and, when it took fewer than asked, how long until the
     # next may free (as ``acquire``). A store without it is asked once per slot.
+    #
+    # async def learn(self, lane, lesson: Lesson) -> int | None
+    # async def learned(self, lane, limit, now) -> LearnedShare | None
+    #
+    # keep what the limiter learns about other apps (the LearnedShare) in the store, for every
+    # process that shares it: ``learn`` counts the grants of *all* its processes that can have
+    # arrived in the window ending at the answered request's grant, updates the share and
+    # returns the new limit (None: unchanged); ``learned`` tells the share now, its
+    # ``learned_at`` moved to the caller's clock. A store with ``learn`` applies the share in
+    # ``acquire``/``acquire_many`` itself (the limiter then passes the plan's limit) and logs
+    # every grant for counting. A store without them leaves learning to each process.
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         """Add one to counter ``key`` unless it has reached ``limit``; tell whether it did."""
@@ -156,6 +168,7 @@ class InMemoryStore:
     def __init__(self) -> None:
         self._windows: dict[str, _Window] = {}
         self._counters: dict[str, tuple[int, datetime]] = {}
+        self._learning: dict[str, _Learning] = {}
 
     async def acquire(
         self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
@@ -181,10 +194,31 @@ class InMemoryStore:
                 return granted, delay
         return len(lease_ids), 0.0
 
+    async def learn(self, lane: str, lesson: Lesson) -> int | None:
+        """Learn from an answer what other apps use of ``lane``'s limit (see
+        :class:`LearnedShare`); return the new limit, or ``None`` when it did not change."""
+        learning = self._learning.get(lane)
+        if learning is None:
+            learning = self._learning[lane] = _Learning(lesson.window)
+        return learning.learn(lesson)
+
+    async def learned(self, lane: str, limit: int, now: float) -> LearnedShare | None:
+        """What was learned about ``lane`` and still holds at ``now`` (``None``: nothing, or
+        probing found the plan's ``limit`` again)."""
+        learning = self._learning.get(lane)
+        if learning is None:
+            return None
+        learning.limit_at(now, limit)
+        return learning.share
+
     def _take(self, lane: str, limit: int, window: float, now: float) -> float:
         w = self._windows.get(lane)
         if w is None:
             w = self._windows[lane] = _Window()
+        learning = self._learning.get(lane)
+        if learning is None:
+            learning = self._learning[lane] = _Learning(window)
+        limit = learning.limit_at(now, limit)
         done = w.completed
         horizon = now - window
         # A completion at or before now - W cannot share a W-window with an arrival at or
@@ -194,6 +228,7 @@ class InMemoryStore:
         used = w.in_flight + len(done)
         if used < limit:
             w.in_flight += 1
+            learning.granted(now)
             return 0.0
         if w.in_flight >= limit:
             return math.inf
@@ -377,6 +412,147 @@ class LearnedShare:
         return min(full, self.ceiling + steps * (steps + 1) // 2)
 
 
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """An answer of Zoom's that tells something of the other apps' use of a limit: a
+    per-second 429 (``used is None``) or ``X-RateLimit-Limit``/``-Remaining`` headers.
+
+    Passed to a store's ``learn`` (see :class:`LimiterStore`).
+    """
+
+    now: float
+    """The limiter clock's ``monotonic()`` when the answer came."""
+    limit: int
+    """The plan's limit of the lane (requests per window)."""
+    window: float
+    probe_interval: float
+    """The limiter's first probe interval (see :class:`LearnedShare`)."""
+    granted_at: float | None = None
+    """When the answered request was granted, on the limiter clock (``None``: unknown)."""
+    lease_id: int | None = None
+    """The answered request's lease: a store with a clock of its own finds its grant by it."""
+    used: int | None = None
+    """``X-RateLimit-Limit`` minus ``-Remaining``: what the window held (``None``: a 429)."""
+    zoom_limit: int | None = None
+    """``X-RateLimit-Limit``."""
+
+
+class _Learning:
+    """One lane's lessons (see :class:`LearnedShare`), with the grants they are counted from.
+
+    :class:`InMemoryStore` keeps one per lane; so does a lane whose store does not learn. The
+    Redis store runs the same steps in Lua (``redis_store._LEARN``): change both together.
+    """
+
+    __slots__ = ("_cluster", "_cluster_cap", "_grants", "_refused", "share", "window")
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.share: LearnedShare | None = None
+        # Grant times of the last two windows, and those Zoom refused: what is counted of ours
+        # when a 429 tells that the window was full.
+        self._grants: deque[float] = deque()
+        self._refused: list[float] = []
+        self._cluster: list[float] = []
+        self._cluster_cap = 0
+
+    def granted(self, at: float) -> None:
+        grants = self._grants
+        grants.append(at)
+        horizon = at - 2 * self.window
+        while grants[0] < horizon:
+            grants.popleft()
+
+    def limit_at(self, now: float, full: int) -> int:
+        """The limit at ``now``: ``full``, or what other apps leave (forgotten once probing
+        has found ``full`` again with no 429 for two probe intervals)."""
+        share = self.share
+        if share is None:
+            return full
+        limit = min(full, share.limit_at(now, full))
+        if limit >= full and now - share.learned_at > 2 * share.probe_interval:
+            self.share = None
+        return limit
+
+    def _own_in_window(self, end: float) -> int:
+        """Our requests granted in the window ending at ``end`` that Zoom did not refuse.
+
+        Each request arrives at Zoom about one uplink delay after its grant, so the window that
+        ended at a request's arrival held about the requests granted in the window that ended
+        at its grant.
+        """
+        start = end - self.window
+        granted = sum(1 for t in self._grants if start < t <= end)
+        refused = sum(1 for t in self._refused if start < t <= end)
+        return max(0, granted - refused)
+
+    def learn(self, lesson: Lesson) -> int | None:
+        if lesson.used is not None:
+            return self._from_headers(lesson)
+        return self._refusal(lesson.now, lesson.granted_at, lesson.limit, lesson.probe_interval)
+
+    def _refusal(self, now: float, granted_at: float | None, full: int, base: float) -> int | None:
+        """A per-second 429 for the request granted at ``granted_at``.
+
+        A 429 for a request granted *before* the last lesson belongs to the same cluster (those
+        requests were already on their way): it refines the estimate. One granted under the
+        learned limit means that limit is still too high: a new lesson, one request lower at
+        least, and if it came while probing, slower probing from then on.
+        """
+        current = self.limit_at(now, full)
+        learned = self.share
+        if granted_at is None:
+            # Nothing to count with: one request per window less, once per window.
+            if learned is not None and now - learned.learned_at < self.window:
+                return None
+            interval = learned.probe_interval if learned is not None else base
+            self._cluster = []
+            self._cluster_cap = max(1, current - 1)
+            self.share = LearnedShare(self._cluster_cap, now, interval)
+            return self._cluster_cap
+        horizon = now - 2 * self.window
+        self._refused = [t for t in self._refused if t >= horizon]
+        self._refused.append(granted_at)
+        if learned is not None and granted_at <= learned.learned_at and self._cluster:
+            self._cluster.append(granted_at)
+            ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
+            if ceiling == learned.ceiling:
+                return None
+            learned.ceiling = ceiling
+            return ceiling
+        interval = base
+        cap = current - 1
+        if learned is not None:
+            interval = learned.probe_interval
+            if current > learned.ceiling:
+                # A probe was refused: back to the remembered ceiling, and probe more slowly.
+                interval = min(2 * interval, 64 * base)
+                cap = min(cap, learned.ceiling)
+        self._cluster = [granted_at]
+        self._cluster_cap = max(1, cap)
+        ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
+        self.share = LearnedShare(ceiling, now, interval)
+        return ceiling
+
+    def _cluster_estimate(self) -> int:
+        # The refusal granted last saw the most of our requests ahead of it; the refusals known
+        # so far are subtracted, so the estimate only falls as the rest of the cluster arrives.
+        return max(self._own_in_window(t) for t in self._cluster)
+
+    def _from_headers(self, lesson: Lesson) -> int | None:
+        """The others' share is what the window used minus what we sent in it."""
+        if lesson.granted_at is None or lesson.used is None or lesson.zoom_limit is None:
+            return None
+        full = lesson.limit
+        ours = self._own_in_window(lesson.granted_at)
+        others = max(0, lesson.used - ours) + max(0, full - min(full, lesson.zoom_limit))
+        share = full - others
+        if share >= self.limit_at(lesson.now, full):
+            return None
+        self.share = LearnedShare(max(1, share), lesson.now, lesson.probe_interval)
+        return self.share.ceiling
+
+
 class _Lane:
     """One (family, category) window: who waits for it, in which order, and what it learned.
 
@@ -421,13 +597,14 @@ class _Lane:
         self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
         self._returns: set[asyncio.Task[None]] = set()
-        self.learned: LearnedShare | None = None
-        # Grant times of the last two windows, and those Zoom refused: what the lane counts of
-        # its own when a 429 tells it the window was full.
-        self._grants: deque[float] = deque()
-        self._refused: list[float] = []
-        self._cluster: list[float] = []
-        self._cluster_cap = limit.limit
+        # What was learned of other apps' use is the store's, for all its processes; a store
+        # that does not learn leaves it to the lane, which then counts only its own grants.
+        learn = getattr(store, "learn", None)
+        learned = getattr(store, "learned", None)
+        self._store_learning: tuple[Any, Any] | None = (
+            (learn, learned) if learn is not None and learned is not None else None
+        )
+        self._learning = None if self._store_learning else _Learning(limit.window)
         self.requests = 0
         self.rate_limited = 0
         self.waited = 0.0
@@ -435,16 +612,28 @@ class _Lane:
     # -- the limit ---------------------------------------------------------------------------
 
     def limit_now(self, now: float) -> int:
+        """The limit passed to the store at ``now``: the plan's when the store applies what
+        it learned, else what other apps leave us as this lane learned it."""
+        if self._learning is None:
+            return self.configured.limit
+        return self._learning.limit_at(now, self.configured.limit)
+
+    async def learned(self, now: float) -> LearnedShare | None:
+        """What is known of other apps' use of this lane at ``now`` (``None``: nothing)."""
+        if self._store_learning is None:
+            assert self._learning is not None
+            self._learning.limit_at(now, self.configured.limit)
+            return self._learning.share
+        share: LearnedShare | None = await self._store_learning[1](
+            self.key, self.configured.limit, now
+        )
+        return share
+
+    async def current_limit(self, now: float) -> int:
         """Requests allowed per window at ``now``: the plan's, or what other apps leave us."""
+        share = await self.learned(now)
         full = self.configured.limit
-        learned = self.learned
-        if learned is None:
-            return full
-        limit = learned.limit_at(now, full)
-        if limit >= full and now - learned.learned_at > 2 * learned.probe_interval:
-            # Probed back to the plan's limit with no 429: the neighbours left.
-            self.learned = None
-        return limit
+        return full if share is None else share.limit_at(now, full)
 
     async def _try(self, lease_id: int) -> float:
         now = self._clock.monotonic()
@@ -508,11 +697,8 @@ class _Lane:
         self, limiter: RateLimiter, started: float, granted_at: float, lease_id: int
     ) -> Permit:
         self.requests += 1
-        grants = self._grants
-        grants.append(granted_at)
-        horizon = granted_at - 2 * self.configured.window
-        while grants[0] < horizon:
-            grants.popleft()
+        if self._learning is not None:
+            self._learning.granted(granted_at)
         if granted_at > started:
             self.waited += granted_at - started
             limiter._emit(
@@ -614,69 +800,34 @@ class _Lane:
 
     # -- learning what other apps use ------------------------------------------------------
 
-    def _own_in_window(self, end: float) -> int:
-        """Our requests granted in the window ending at ``end`` that Zoom did not refuse.
+    async def _learn(self, lesson: Lesson) -> int | None:
+        if self._store_learning is None:
+            assert self._learning is not None
+            return self._learning.learn(lesson)
+        limit: int | None = await self._store_learning[0](self.key, lesson)
+        return limit
 
-        Each request arrives at Zoom about one uplink delay after its grant, so the window that
-        ended at a request's arrival held about the requests granted in the window that ended
-        at its grant.
-        """
-        start = end - self.configured.window
-        granted = sum(1 for t in self._grants if start < t <= end)
-        refused = sum(1 for t in self._refused if start < t <= end)
-        return max(0, granted - refused)
-
-    def on_rate_limited(self, now: float, granted_at: float | None) -> int | None:
-        """A per-second 429 for the request granted at ``granted_at``: learn what the other
-        apps of the account use and return the new limit (``None``: unchanged).
-
-        A 429 for a request granted *before* the last lesson belongs to the same cluster (those
-        requests were already on their way): it refines the estimate. One granted under the
-        learned limit means that limit is still too high: a new lesson, one request lower at
-        least, and if it came while probing, slower probing from then on.
-        """
+    async def on_rate_limited(
+        self, now: float, granted_at: float | None, lease_id: int | None = None
+    ) -> int | None:
+        """A per-second 429 for the request granted at ``granted_at`` (lease ``lease_id``):
+        learn what the other apps of the account use and return the new limit (``None``:
+        unchanged). See :class:`LearnedShare`."""
         self.rate_limited += 1
-        current = self.limit_now(now)
-        learned = self.learned
-        if granted_at is None:
-            # Nothing to count with: one request per window less, once per window.
-            if learned is not None and now - learned.learned_at < self.configured.window:
-                return None
-            interval = learned.probe_interval if learned is not None else self._probe_interval
-            self._cluster = []
-            self._cluster_cap = max(1, current - 1)
-            self.learned = LearnedShare(self._cluster_cap, now, interval)
-            return self._cluster_cap
-        horizon = now - 2 * self.configured.window
-        self._refused = [t for t in self._refused if t >= horizon]
-        self._refused.append(granted_at)
-        if learned is not None and granted_at <= learned.learned_at and self._cluster:
-            self._cluster.append(granted_at)
-            ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
-            if ceiling == learned.ceiling:
-                return None
-            learned.ceiling = ceiling
-            return ceiling
-        interval = self._probe_interval
-        cap = current - 1
-        if learned is not None:
-            interval = learned.probe_interval
-            if current > learned.ceiling:
-                # A probe was refused: back to the remembered ceiling, and probe more slowly.
-                interval = min(2 * interval, 64 * self._probe_interval)
-                cap = min(cap, learned.ceiling)
-        self._cluster = [granted_at]
-        self._cluster_cap = max(1, cap)
-        ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
-        self.learned = LearnedShare(ceiling, now, interval)
-        return ceiling
+        return await self._learn(
+            Lesson(
+                now,
+                self.configured.limit,
+                self.configured.window,
+                self._probe_interval,
+                granted_at=granted_at,
+                lease_id=lease_id,
+            )
+        )
 
-    def _cluster_estimate(self) -> int:
-        # The refusal granted last saw the most of our requests ahead of it; the refusals known
-        # so far are subtracted, so the estimate only falls as the rest of the cluster arrives.
-        return max(self._own_in_window(t) for t in self._cluster)
-
-    def read_rate_headers(self, response: httpx.Response, granted_at: float) -> int | None:
+    async def read_rate_headers(
+        self, response: httpx.Response, granted_at: float, lease_id: int | None = None
+    ) -> int | None:
         """Learn from ``X-RateLimit-Limit``/``-Remaining`` on a per-second answer, when Zoom
         sends them: the others' share is what the window used minus what we sent in it."""
         headers = response.headers
@@ -688,17 +839,18 @@ class _Lane:
             remaining = int(headers["x-ratelimit-remaining"])
         except (KeyError, ValueError):
             return None
-        full = self.configured.limit
-        used = max(0, limit - remaining)
-        ours = self._own_in_window(granted_at)
-        others = max(0, used - ours) + max(0, full - min(full, limit))
-        now = self._clock.monotonic()
-        current = self.limit_now(now)
-        share = full - others
-        if share >= current:
-            return None
-        self.learned = LearnedShare(max(1, share), now, self._probe_interval)
-        return self.learned.ceiling
+        return await self._learn(
+            Lesson(
+                self._clock.monotonic(),
+                self.configured.limit,
+                self.configured.window,
+                self._probe_interval,
+                granted_at=granted_at,
+                lease_id=lease_id,
+                used=max(0, limit - remaining),
+                zoom_limit=limit,
+            )
+        )
 
     @property
     def queued(self) -> int:
@@ -741,6 +893,11 @@ class Permit:
         """When the slot was granted (a lower bound of the request's arrival at Zoom)."""
 
     @property
+    def lease_id(self) -> int:
+        """The slot's lease in the store (pass it to :meth:`RateLimiter.rate_limited`)."""
+        return self._lease_id
+
+    @property
     def family(self) -> Family:
         """The slot's family."""
         return self._lane.family
@@ -779,7 +936,8 @@ class Permit:
             and "x-ratelimit-remaining" in (response.headers)
         ):
             self._limiter._learned(
-                self._lane, self._lane.read_rate_headers(response, self.granted_at)
+                self._lane,
+                await self._lane.read_rate_headers(response, self.granted_at, self._lease_id),
             )
 
 
@@ -1004,23 +1162,33 @@ class RateLimiter:
         permit._daily_key = daily_key
         return permit
 
-    def rate_limited(
+    async def rate_limited(
         self,
         family: Family,
         category: Category,
         detail: str = "QPS",
         *,
         granted_at: float | None = None,
+        lease_id: int | None = None,
     ) -> None:
         """Zoom answered 429 for a per-second limit: other apps use part of it. Learn how much
         from the requests of ours that can have been in the window that refused the one granted
-        at ``granted_at`` (:attr:`Permit.granted_at`), and keep below what is left."""
+        at ``granted_at`` with lease ``lease_id`` (:attr:`Permit.granted_at`,
+        :attr:`Permit.lease_id`), and keep below what is left. With a shared store "ours" are
+        the requests of every process on it, and what is learned holds for all of them."""
         lane = self._lane(family, category)
         if self.adaptive:
-            self._learned(lane, lane.on_rate_limited(self._clock.monotonic(), granted_at))
+            now = self._clock.monotonic()
+            self._learned(lane, await lane.on_rate_limited(now, granted_at, lease_id))
         else:
             lane.rate_limited += 1
         self._emit(LimitEvent("rate_limited", family, category, detail=detail))
+
+    async def learned(self, family: Family, category: Category | str) -> LearnedShare | None:
+        """What the limiter (with a shared store: any process on it) learned of the share of
+        ``category``'s limit that other apps use; ``None`` when it knows of none."""
+        category = Category.parse(category) if isinstance(category, str) else category
+        return await self._lane(family, category).learned(self._clock.monotonic())
 
     def _learned(self, lane: _Lane, limit: int | None) -> None:
         if limit is not None:
@@ -1044,19 +1212,21 @@ class RateLimiter:
         """Per category: configured and current rate, requests, 429s, waiting; quotas left."""
         now = self._clock.monotonic()
         lanes = tuple(
-            LaneStats(
-                family=lane.family,
-                category=lane.category,
-                configured_rate=lane.configured.rate,
-                current_rate=lane.limit_now(now) / lane.configured.window,
-                limit=lane.configured.limit,
-                window=lane.configured.window,
-                requests=lane.requests,
-                rate_limited=lane.rate_limited,
-                waited=lane.waited,
-                queued=lane.queued,
-            )
-            for lane in self._all_lanes()
+            [
+                LaneStats(
+                    family=lane.family,
+                    category=lane.category,
+                    configured_rate=lane.configured.rate,
+                    current_rate=await lane.current_limit(now) / lane.configured.window,
+                    limit=lane.configured.limit,
+                    window=lane.configured.window,
+                    requests=lane.requests,
+                    rate_limited=lane.rate_limited,
+                    waited=lane.waited,
+                    queued=lane.queued,
+                )
+                for lane in self._all_lanes()
+            ]
         )
         daily = {fam: await self.daily_quota_left(fam) for fam in ("general", "phone")}
         meetings = {

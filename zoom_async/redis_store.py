@@ -62,7 +62,7 @@ import anyio
 
 from .auth import OAuthToken
 from .errors import ConfigurationError, LimiterUnavailable
-from .limits import InMemoryStore
+from .limits import InMemoryStore, LearnedShare, Lesson
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -88,17 +88,39 @@ else
 end
 """
 
+# What was learned of other apps' use of a lane (limits.LearnedShare, kept for every process):
+# a hash {ceiling, at (the lesson's time on the store's clock), interval, cap}. The limit it
+# leaves at ``now``; forgotten once probing has found the plan's limit again (limits._Learning).
+_LIMIT_AT = """
+local function limit_at(key, now, full)
+  local v = redis.call('HMGET', key, 'ceiling', 'at', 'interval', 'cap')
+  if not v[1] then return full, nil end
+  local ceiling, at, interval = tonumber(v[1]), tonumber(v[2]), tonumber(v[3])
+  local limit = math.min(full, ceiling)
+  local steps = math.floor((now - at) / interval)
+  if steps > 0 then limit = math.min(full, ceiling + steps * (steps + 1) / 2) end
+  if limit >= full and now - at > 2 * interval then
+    redis.call('DEL', key)
+    return limit, nil
+  end
+  return limit, {ceiling, at, interval, tonumber(v[4])}
+end
+"""
+
 _ACQUIRE = (
     """
--- KEYS: in-flight leases (score: expiry), completions (score: completion time)
--- ARGV: now ('' = server TIME), limit, window, lease timeout, then the lease members asking
--- Grants slots to the members in order while the window allows; returns how many it granted
--- and the seconds until the next slot may free (0 when all were granted).
+-- KEYS: in-flight leases (score: expiry), completions (score: completion time), grants of the
+-- last two windows (score: grant time), what was learned of other apps (hash)
+-- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, then the lease members
+-- asking. Grants slots to the members in order while the window allows (at the limit other apps
+-- leave, when one was learned); returns how many it granted and the seconds until the next slot
+-- may free (0 when all were granted).
 """
     + _NOW
+    + _LIMIT_AT
     + """
-local limit = tonumber(ARGV[2])
 local window = tonumber(ARGV[3])
+local limit = limit_at(KEYS[4], now, tonumber(ARGV[2]))
 local lease_timeout = tonumber(ARGV[4])
 -- A lease still in flight at its expiry belonged to a process that died or hangs: it counts as
 -- completed at its expiry.
@@ -122,8 +144,12 @@ if granted > 0 then
   local expiry = string.format('%.6f', now + lease_timeout)
   for i = 1, granted do
     redis.call('ZADD', KEYS[1], expiry, ARGV[4 + i])
+    redis.call('ZADD', KEYS[3], now_s, ARGV[4 + i])
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + window + 1) * 1000))
+  -- The grants a 429 is counted against (every process's): two windows' worth.
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.6f', now - 2 * window))
+  redis.call('PEXPIRE', KEYS[3], math.ceil((2 * window + 1) * 1000))
   in_flight = in_flight + granted
 else
   granted = 0
@@ -166,6 +192,125 @@ end
 redis.call('PEXPIRE', KEYS[2], math.ceil((tonumber(ARGV[1]) + 1) * 1000))
 return 1
 """
+
+_LEARN = (
+    """
+-- KEYS: grants (score: grant time), refusals (score: the refused request's grant time), what was
+-- learned (hash), the refusals of the last lesson's cluster (score: grant time)
+-- ARGV: now ('' = server TIME), the answered lease's member ('' unknown), its grant time on the
+-- caller's clock ('' unless the caller's clock is the store's), the plan's limit, window, the
+-- first probe interval, used ('' for a 429; else X-RateLimit-Limit - Remaining), X-RateLimit-Limit
+-- The steps of limits._Learning.learn, for every process at once: "ours" in the window ending at
+-- the answered request's grant are the grants of all of them. Returns the new limit, or -1.
+"""
+    + _NOW
+    + _LIMIT_AT
+    + """
+local full = tonumber(ARGV[4])
+local window = tonumber(ARGV[5])
+local base = tonumber(ARGV[6])
+local function fmt(t) return string.format('%.6f', t) end
+local g = nil
+if ARGV[2] ~= '' then
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[2])
+  if score then g = tonumber(score) end
+end
+if g == nil and ARGV[3] ~= '' then g = tonumber(ARGV[3]) end
+local member = ARGV[2]
+if member == '' and g ~= nil then member = 'at:' .. fmt(g) end
+
+-- Our requests granted in the window ending at t_end that Zoom did not refuse.
+local function own(t_end)
+  local s, e = '(' .. fmt(t_end - window), fmt(t_end)
+  local n = redis.call('ZCOUNT', KEYS[1], s, e) - redis.call('ZCOUNT', KEYS[2], s, e)
+  if n < 0 then n = 0 end
+  return n
+end
+local function estimate()
+  local best = 0
+  local ts = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
+  for i = 2, #ts, 2 do
+    local n = own(tonumber(ts[i]))
+    if n > best then best = n end
+  end
+  return best
+end
+local function keep(ceiling, at, interval, cap)
+  redis.call('HSET', KEYS[3], 'ceiling', ceiling, 'at', fmt(at), 'interval', tostring(interval),
+    'cap', cap)
+  -- Lives until probing is back at the plan's limit, two intervals to spare: then it is
+  -- forgotten anyway.
+  local steps = 0
+  while ceiling + steps * (steps + 1) / 2 < full do steps = steps + 1 end
+  local ttl = math.ceil(((steps + 2) * interval + window + 1) * 1000)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  redis.call('PEXPIRE', KEYS[4], ttl)
+end
+
+local current, learned = limit_at(KEYS[3], now, full)
+if ARGV[7] ~= '' then
+  -- X-RateLimit headers: the others' share is what the window used minus ours in it.
+  if g == nil then return -1 end
+  local others = math.max(0, tonumber(ARGV[7]) - own(g))
+    + math.max(0, full - math.min(full, tonumber(ARGV[8])))
+  local share = full - others
+  if share >= current then return -1 end
+  local ceiling = math.max(1, share)
+  keep(ceiling, now, base, learned and learned[4] or full)
+  return ceiling
+end
+if g == nil then
+  -- Nothing to count with: one request per window less, once per window.
+  if learned and now - learned[2] < window then return -1 end
+  local interval = learned and learned[3] or base
+  redis.call('DEL', KEYS[4])
+  local cap = math.max(1, current - 1)
+  keep(cap, now, interval, cap)
+  return cap
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. fmt(now - 2 * window))
+redis.call('ZADD', KEYS[2], fmt(g), member)
+redis.call('PEXPIRE', KEYS[2], math.ceil((2 * window + 1) * 1000))
+if learned and g <= learned[2] and redis.call('EXISTS', KEYS[4]) == 1 then
+  -- Granted before the last lesson: the same cluster of refusals refines it.
+  redis.call('ZADD', KEYS[4], fmt(g), member)
+  local ceiling = math.max(1, math.min(learned[4], estimate()))
+  if ceiling == learned[1] then return -1 end
+  redis.call('HSET', KEYS[3], 'ceiling', ceiling)
+  return ceiling
+end
+local interval = base
+local cap = current - 1
+if learned then
+  interval = learned[3]
+  if current > learned[1] then
+    -- A probe was refused: back to the remembered ceiling, and probe more slowly.
+    interval = math.min(2 * interval, 64 * base)
+    cap = math.min(cap, learned[1])
+  end
+end
+cap = math.max(1, cap)
+redis.call('DEL', KEYS[4])
+redis.call('ZADD', KEYS[4], fmt(g), member)
+local ceiling = math.max(1, math.min(cap, estimate()))
+keep(ceiling, now, interval, cap)
+return ceiling
+"""
+)
+
+_LEARNED = (
+    """
+-- KEYS: what was learned (hash). ARGV: now ('' = server TIME), the plan's limit
+-- Returns {ceiling, age of the lesson in seconds, probe interval}, or nil.
+"""
+    + _NOW
+    + _LIMIT_AT
+    + """
+local _, learned = limit_at(KEYS[1], now, tonumber(ARGV[2]))
+if not learned then return false end
+return {learned[1], string.format('%.6f', now - learned[2]), tostring(learned[3])}
+"""
+)
 
 # Counters of a UTC day (daily quota, meeting quota). The limiter names them with its host's date;
 # with the server's clock the scripts name them with the Redis server's UTC date instead
@@ -350,6 +495,8 @@ class RedisStore:
         # Lease members are unique across processes and hosts.
         self._instance = f"{uuid.uuid4().hex[:12]}-{os.getpid()}"
         self._acquire: AsyncScript = redis.register_script(_ACQUIRE)
+        self._learn: AsyncScript = redis.register_script(_LEARN)
+        self._learned: AsyncScript = redis.register_script(_LEARNED)
         self._release: AsyncScript = redis.register_script(_RELEASE)
         self._increment: AsyncScript = redis.register_script(_INCREMENT)
         self._decrement: AsyncScript = redis.register_script(_DECREMENT)
@@ -516,6 +663,60 @@ class RedisStore:
     def _lane_keys(self, lane: str) -> list[str]:
         return [self.key("lane", lane, "in-flight"), self.key("lane", lane, "completed")]
 
+    def _learned_key(self, lane: str) -> str:
+        return self.key("lane", lane, "learned")
+
+    # -- what other apps use -----------------------------------------------------------------
+
+    async def learn(self, lane: str, lesson: Lesson) -> int | None:
+        """See :meth:`~zoom_async.limits.InMemoryStore.learn`: in one script call, counting the
+        grants of every process on this Redis (on its clock) and keeping the lesson there for
+        all of them. Never raises: if Redis cannot answer, the lesson holds for the local
+        fallback only."""
+        self._windows[lane] = lesson.window
+        if self._available():
+            keys = [
+                self.key("lane", lane, "grants"),
+                self.key("lane", lane, "refused"),
+                self._learned_key(lane),
+                self.key("lane", lane, "cluster"),
+            ]
+            client_time = self.time_source == "client" and lesson.granted_at is not None
+            args: list[Any] = [
+                self._now_arg(lesson.now),
+                "" if lesson.lease_id is None else self._member(lesson.lease_id),
+                repr(lesson.granted_at) if client_time else "",
+                lesson.limit,
+                repr(lesson.window),
+                repr(lesson.probe_interval),
+                "" if lesson.used is None else lesson.used,
+                "" if lesson.zoom_limit is None else lesson.zoom_limit,
+            ]
+            try:
+                limit = int(await self._call(self._learn, keys, args))
+            except LimiterUnavailable:
+                pass
+            else:
+                return None if limit < 0 else limit
+        return await self._local.learn(lane, lesson)
+
+    async def learned(self, lane: str, limit: int, now: float) -> LearnedShare | None:
+        """See :meth:`~zoom_async.limits.InMemoryStore.learned`; ``learned_at`` is moved from
+        the Redis server's clock to the caller's (the lesson's age is kept)."""
+        if self._available():
+            try:
+                value = await self._call(
+                    self._learned, [self._learned_key(lane)], [self._now_arg(now), limit]
+                )
+            except LimiterUnavailable:
+                pass
+            else:
+                if value is None:
+                    return None
+                ceiling, age, interval = value
+                return LearnedShare(int(ceiling), now - float(age), float(interval))
+        return await self._local.learned(lane, limit, now)
+
     async def acquire(
         self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
     ) -> float:
@@ -648,7 +849,11 @@ class RedisStore:
         ]
         args += [a.member for a in batch]
         try:
-            granted, wait = await self._call(self._acquire, self._lane_keys(lane), args)
+            granted, wait = await self._call(
+                self._acquire,
+                [*self._lane_keys(lane), self.key("lane", lane, "grants"), self._learned_key(lane)],
+                args,
+            )
         except LimiterUnavailable as exc:
             for ask in batch:
                 if not ask.result.done():
