@@ -94,14 +94,44 @@ def client_for(fake: FakeZoom, **kwargs: Any) -> ZoomClient:
     )
 
 
-# -- a real redis-server (Debian's package; .ci/run installs it) -----------------------------
+# -- real servers: redis-server and valkey-server (Debian packages; .ci/run installs them) ----
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _binary(name: str) -> str:
+    binary = shutil.which(name)
+    if binary is None:
+        # Fail, not skip: CI installs it, and a skipped store is an untested store.
+        pytest.fail(f"{name} is not installed (.ci/run installs it: apt-get install -y {name})")
+    return binary
+
+
+def _ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
 
 
 class RedisServer:
-    """A ``redis-server`` on a free 127.0.0.1 port, without persistence, in a temp directory."""
+    """A ``redis-server`` (or ``valkey-server``) on a free 127.0.0.1 port, without
+    persistence, in a temp directory."""
 
-    def __init__(self, directory: str) -> None:
+    cluster = False
+
+    def __init__(
+        self, directory: str, binary: str = "redis-server", extra: tuple[str, ...] = ()
+    ) -> None:
         self.directory = directory
+        self.binary = binary
+        self.extra = extra
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -110,13 +140,9 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.fail("redis-server is not installed: apt-get install -y redis-server")
+        binary = _binary(self.binary)
         if not self.port:
-            with socket.socket() as sock:
-                sock.bind(("127.0.0.1", 0))
-                self.port = sock.getsockname()[1]
+            self.port = free_port()
         self.process = subprocess.Popen(
             [
                 binary,
@@ -135,21 +161,18 @@ class RedisServer:
                 # DEBUG SLEEP stands in for a Redis that is slow to answer.
                 "--enable-debug-command",
                 "local",
+                *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as sock:
-                    sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                time.sleep(0.02)
+            if _ping(self.port):
+                return
+            time.sleep(0.02)
         self.stop()
-        pytest.fail(f"redis-server did not start on port {self.port}")
+        pytest.fail(f"{self.binary} did not start on port {self.port}")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -162,6 +185,87 @@ class RedisServer:
             self.process = None
 
 
+class RedisClusterServer:
+    """A Redis Cluster of three masters (no replicas) on free 127.0.0.1 ports."""
+
+    cluster = True
+
+    def __init__(self, directory: str, masters: int = 3) -> None:
+        self.nodes: list[RedisServer] = []
+        for i in range(masters):
+            node_dir = Path(directory) / f"node{i}"
+            node_dir.mkdir()
+            # The cluster bus gets a free port of its own (the default, port + 10000, may be
+            # taken by someone else's test).
+            bus = free_port()
+            self.nodes.append(
+                RedisServer(
+                    str(node_dir),
+                    extra=(
+                        "--cluster-enabled",
+                        "yes",
+                        "--cluster-config-file",
+                        str(node_dir / "nodes.conf"),
+                        "--cluster-port",
+                        str(bus),
+                        "--cluster-node-timeout",
+                        "2000",
+                    ),
+                )
+            )
+
+    @property
+    def url(self) -> str:
+        """A URL of one node: the cluster client discovers the others from it."""
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.start()
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        created = subprocess.run(
+            [
+                _binary("redis-cli"),
+                "--cluster",
+                "create",
+                *addresses,
+                "--cluster-replicas",
+                "0",
+                "--cluster-yes",
+            ],
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if created.returncode != 0:
+            self.stop()
+            pytest.fail(f"redis-cli --cluster create failed: {created.stdout[-500:]!r}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if all(self._state(node) == "ok" for node in self.nodes):
+                return
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail("the Redis Cluster did not reach cluster_state:ok")
+
+    def _state(self, node: RedisServer) -> str:
+        info = subprocess.run(
+            [_binary("redis-cli"), "-p", str(node.port), "cluster", "info"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+        for line in info.splitlines():
+            if line.startswith("cluster_state:"):
+                return line.split(":", 1)[1].strip()
+        return ""
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; tests keep apart by namespace."""
@@ -169,6 +273,35 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One valkey-server for the session (Debian bookworm-backports; .ci/run installs it)."""
+    server = RedisServer(str(tmp_path_factory.mktemp("valkey")), binary="valkey-server")
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """A three-master Redis Cluster for the session."""
+    cluster = RedisClusterServer(str(tmp_path_factory.mktemp("redis-cluster")))
+    cluster.start()
+    yield cluster
+    cluster.stop()
+
+
+SERVERS = ("redis_server", "valkey_server", "redis_cluster")
+"""The servers RedisStore is tested against, by fixture name."""
+
+
+@pytest.fixture(params=SERVERS)
+def any_redis(request: pytest.FixtureRequest) -> RedisServer | RedisClusterServer:
+    """Each of redis-server, valkey-server and a Redis Cluster, in turn."""
+    server: RedisServer | RedisClusterServer = request.getfixturevalue(request.param)
+    return server
 
 
 @pytest.fixture

@@ -43,9 +43,14 @@ from zoom_async.redis_store import RedisStore
 pytestmark = pytest.mark.looptime
 
 
-@pytest.fixture(params=["memory", "redis"])
+SERVERS = {"redis": "redis_server", "valkey": "valkey_server", "cluster": "redis_cluster"}
+"""RedisStore's servers (fixture names in tests/conftest.py): Redis, Valkey, a Redis Cluster."""
+
+
+@pytest.fixture(params=["memory", *SERVERS])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimiterStore]:
-    """Each behaviour test runs against the in-memory store and a real Redis.
+    """Each behaviour test runs against the in-memory store, a real Redis, a real Valkey and
+    a three-master Redis Cluster.
 
     The loop's time is virtual here, so RedisStore takes the limiter's clock instead of the
     server's (``time_source="client"``) and does not time out calls.
@@ -53,9 +58,13 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimiterStore]:
     if request.param == "memory":
         yield InMemoryStore()
         return
-    server = request.getfixturevalue("redis_server")
+    server = request.getfixturevalue(SERVERS[request.param])
     redis_store = RedisStore.from_url(
-        server.url, namespace=f"test-{uuid.uuid4().hex}", timeout=None, time_source="client"
+        server.url,
+        namespace=f"test-{uuid.uuid4().hex}",
+        timeout=None,
+        time_source="client",
+        cluster=server.cluster,
     )
     try:
         yield redis_store
@@ -104,15 +113,22 @@ async def drive(
     return arrivals
 
 
+WINDOW_CASES = [
+    (BUSINESS_PLUS, Category.LIGHT),
+    (BUSINESS_PLUS, Category.MEDIUM),
+    (BUSINESS_PLUS, Category.HEAVY),
+    (PRO, Category.LIGHT),
+    (PRO, Category.HEAVY),
+]
+
+
 @pytest.mark.parametrize(
-    ("plan", "category"),
-    [
-        (BUSINESS_PLUS, Category.LIGHT),
-        (BUSINESS_PLUS, Category.MEDIUM),
-        (BUSINESS_PLUS, Category.HEAVY),
-        (PRO, Category.LIGHT),
-        (PRO, Category.HEAVY),
-    ],
+    ("store", "plan", "category"),
+    [(store, plan, category) for store in ("memory", "redis") for plan, category in WINDOW_CASES]
+    # One case each for Valkey and the Cluster: the same scripts, and these runs are the
+    # suite's slowest.
+    + [("valkey", PRO, Category.HEAVY), ("cluster", PRO, Category.LIGHT)],
+    indirect=["store"],
 )
 async def test_no_window_ever_holds_more_than_the_limit(plan, category, store) -> None:
     limiter = RateLimiter(plan, store=store)

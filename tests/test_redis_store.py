@@ -22,7 +22,7 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from tests.conftest import RedisServer
+from tests.conftest import RedisClusterServer, RedisServer
 from tests.redis_workers import Job, start
 from zoom_async import (
     Category,
@@ -53,6 +53,20 @@ def max_in_window(times: list[float], window: float) -> int:
 
 def namespace() -> str:
     return f"test-{uuid.uuid4().hex}"
+
+
+def connect(server: RedisServer | RedisClusterServer, **kwargs: object) -> RedisStore:
+    """A RedisStore on ``server`` (a single Redis or Valkey, or a Redis Cluster)."""
+    return RedisStore.from_url(server.url, cluster=server.cluster, **kwargs)  # type: ignore[arg-type]
+
+
+async def keys_like(store: RedisStore, pattern: str) -> set[str]:
+    """The keys matching ``pattern`` (on a cluster, from every master)."""
+    if store._cluster:
+        found = await store.redis.keys(pattern, target_nodes="primaries")  # type: ignore[call-arg]
+    else:
+        found = await store.redis.keys(pattern)
+    return {k.decode() for k in found}
 
 
 @pytest.fixture
@@ -300,16 +314,40 @@ async def test_slow_redis_times_out_with_the_typed_error(redis_server: RedisServ
         await other.aclose()
 
 
-async def test_keys_carry_the_namespace_in_a_hash_tag(redis_server: RedisServer) -> None:
+async def test_keys_carry_the_namespace_in_a_hash_tag(any_redis) -> None:
     ns = namespace()
-    store = RedisStore.from_url(redis_server.url, namespace=ns)
+    store = connect(any_redis, namespace=ns)
     limiter = RateLimiter(resolve_plan({"Light": 5}), store=store)
     async with store:
         permit = await limiter.acquire("general", Category.HEAVY)
         await permit.release(httpx.Response(200))
-        keys = sorted(k.decode() for k in await store.redis.keys(f"*{ns}*"))
+        await limiter.reserve_meeting("host-1")
+        keys = sorted(await keys_like(store, f"*{ns}*"))
+        # One hash slot for all of them: what a script touches must live on one cluster node.
+        slots = {await store.redis.cluster_keyslot(k) for k in keys} if any_redis.cluster else {0}
     assert keys and all(k.startswith(f"zoom-async:{{{ns}}}:") for k in keys)
     assert any(":counter:daily:general:" in k for k in keys)
+    assert any(":counter:meeting:host-1:" in k for k in keys)
+    assert any(":lane:general:Heavy:" in k for k in keys)
+    assert len(slots) == 1
+
+
+async def test_releases_of_several_lanes_go_together(any_redis) -> None:
+    """Releases queued while one is sent go in one batch across lanes (a pipeline; on a
+    cluster, calls side by side: a cluster pipeline cannot load the scripts first)."""
+    store = connect(any_redis, namespace=namespace())
+    lanes = ["general:Light", "general:Medium", "phone:Light"]
+    async with store:
+        for i, lane in enumerate(lanes):
+            assert await store.acquire(lane, 5, 1.0, 0.0, i, 30.0) == 0.0
+        calls = store.calls
+        await asyncio.gather(*(store.release(lane, i, 0.0) for i, lane in enumerate(lanes)))
+        assert store.calls == calls + 2  # the first alone, then the two queued meanwhile
+        assert store.failures == 0
+        for lane in lanes:
+            in_flight, completed = store._lane_keys(lane)
+            assert await store.redis.zcard(in_flight) == 0
+            assert await store.redis.zcard(completed) == 1
 
 
 async def test_client_binds_the_store_to_its_account_and_app(redis_server: RedisServer) -> None:
@@ -351,13 +389,17 @@ async def test_interactive_requests_overtake_a_batch_across_the_store(
 # -- tokens -------------------------------------------------------------------------------------
 
 
-async def test_a_cold_start_of_eight_workers_makes_one_token_request(
-    redis_server: RedisServer,
-) -> None:
+async def test_a_cold_start_of_eight_workers_makes_one_token_request(any_redis) -> None:
     fake = FakeZoom(plan=resolve_plan({"Light": 40}))
     path = f"/users/{fake.add_users(1)[0]['id']}"
     ns = namespace()
-    stores = [RedisStore.from_url(redis_server.url, namespace=ns) for _ in range(8)]
+    stores = [connect(any_redis, namespace=ns) for _ in range(8)]
+    if any_redis.cluster:
+        # A cluster client first learns the cluster's layout (~60 ms of CPU). Eight
+        # "processes" share one event loop here, so eight of those at once would eat the
+        # others' 0.5 s call timeouts; real processes each have their own loop.
+        for store in stores:
+            await store.redis.initialize()  # type: ignore[union-attr]
     clients = [_client(fake, store) for store in stores]
     async with anyio.create_task_group() as tg:
         for zoom in clients:
@@ -388,14 +430,12 @@ async def test_token_cache_down_still_gets_a_token(own_redis_server: RedisServer
     assert fake.stats.token_requests == 1
 
 
-async def test_user_tokens_are_refreshed_once_for_all_processes(
-    redis_server: RedisServer,
-) -> None:
+async def test_user_tokens_are_refreshed_once_for_all_processes(any_redis) -> None:
     """Zoom rotates refresh tokens: two workers refreshing at once must not both spend one."""
     fake = FakeZoom()
     user = fake.add_users(1)[0]["id"]
     ns = namespace()
-    stores = [RedisStore.from_url(redis_server.url, namespace=ns) for _ in range(2)]
+    stores = [connect(any_redis, namespace=ns) for _ in range(2)]
     apps = [
         UserOAuth(
             fake.client_id,
@@ -425,10 +465,10 @@ async def test_user_tokens_are_refreshed_once_for_all_processes(
         await store.aclose()
 
 
-async def test_daily_counters_follow_the_servers_utc_day(redis_server: RedisServer) -> None:
+async def test_daily_counters_follow_the_servers_utc_day(any_redis) -> None:
     """A host whose clock says another day still counts the day Redis's clock says."""
     ns = namespace()
-    store = RedisStore.from_url(redis_server.url, namespace=ns)
+    store = connect(any_redis, namespace=ns)
     wrong = SystemClock(start=datetime(2026, 3, 1, 23, 59, 59, tzinfo=UTC))
     table = resolve_plan("business_plus").with_overrides(daily_quota={"general": 3})
     limiter = RateLimiter(table, store=store, clock=wrong)
@@ -446,7 +486,7 @@ async def test_daily_counters_follow_the_servers_utc_day(redis_server: RedisServ
         assert await other_host.daily_quota_left() == 0
         assert await other_host.meeting_quota_used("host-1") == 1
         server_day = datetime.fromtimestamp((await store.redis.time())[0], UTC).date()
-        keys = {k.decode() for k in await store.redis.keys(f"*{ns}*counter*")}
+        keys = await keys_like(store, f"*{ns}*counter*")
     assert keys == {
         f"zoom-async:{{{ns}}}:counter:daily:general:{server_day.isoformat()}",
         f"zoom-async:{{{ns}}}:counter:meeting:host-1:{server_day.isoformat()}",

@@ -36,7 +36,8 @@ falling back together stay within it. It tries Redis again every ``retry_interva
 returns to the shared state as soon as Redis answers, without a restart.
 
 Keys are ``zoom-async:{<namespace>}:...``; the hash tag keeps all of one namespace's keys in one
-Redis Cluster slot, which the scripts need. The namespace is the account id and app (client id)
+Redis Cluster slot, which the scripts need (``RedisStore.from_url(url, cluster=True)``; tested on
+Redis 7, Valkey 8 and a Redis Cluster). The namespace is the account id and app (client id)
 by default, so several accounts, and several apps each with its ``budget_share``, can share one
 Redis.
 """
@@ -45,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import math
@@ -56,7 +58,7 @@ from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, Self
+from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import anyio
 
@@ -66,6 +68,7 @@ from .limits import InMemoryStore, LearnedShare, Lesson
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.cluster import RedisCluster
     from redis.commands.core import AsyncScript
 
 __all__ = ["RedisStore", "RedisTokenStore"]
@@ -393,6 +396,15 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     return (RedisError, OSError, TimeoutError)
 
 
+def _is_cluster(redis: object) -> bool:
+    from redis.asyncio.cluster import RedisCluster
+
+    return isinstance(redis, RedisCluster)
+
+
+_DISCOVERY_TIMEOUT = 5.0
+"""Seconds a cluster client may take to learn the cluster's layout on its first call."""
+
 _LEAD = -1.0
 """Set as an ask's result to tell its caller to lead the next call."""
 
@@ -432,8 +444,9 @@ class RedisStore:
     (``pip install 'zoom-async[redis]'``).
 
     Args:
-        redis: a ``redis.asyncio.Redis`` client (keys are Cluster-safe; ``RedisCluster`` is
-            not tested). :meth:`from_url` makes one with timeouts matching ``timeout``.
+        redis: a ``redis.asyncio.Redis`` client, or a ``redis.asyncio.cluster.RedisCluster``
+            (each namespace's keys share one hash slot). Valkey works the same. :meth:`from_url`
+            makes either with timeouts matching ``timeout``.
         namespace: what the keys are scoped by. Default: the account id and client id of the
             first :class:`~zoom_async.ZoomClient` given this store (``"default"`` if it has
             none, e.g. user OAuth). Processes with the same namespace share one budget.
@@ -464,7 +477,7 @@ class RedisStore:
 
     def __init__(
         self,
-        redis: Redis,
+        redis: Redis | RedisCluster,
         *,
         namespace: str | None = None,
         timeout: float | None = 0.5,
@@ -504,6 +517,8 @@ class RedisStore:
         self._drop_token: AsyncScript = redis.register_script(_DROP_TOKEN)
         self._count: AsyncScript = redis.register_script(_COUNT)
         self._errors = _redis_errors()
+        self._cluster = _is_cluster(redis)
+        self._discover = self._cluster
         self._down_until = -math.inf
         self._local = InMemoryStore()
         self._local_leases: set[tuple[str, int]] = set()
@@ -538,25 +553,37 @@ class RedisStore:
         prefix: str = "zoom-async",
         lease_timeout: float | None = None,
         max_connections: int = 16,
+        cluster: bool = False,
         **redis_kwargs: Any,
     ) -> RedisStore:
-        """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``) with a pool of at most
-        ``max_connections``; other keyword arguments go to
-        ``redis.asyncio.BlockingConnectionPool.from_url``."""
+        """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``; Redis or Valkey) with a
+        pool of at most ``max_connections``; other keyword arguments go to
+        ``redis.asyncio.BlockingConnectionPool.from_url``.
+
+        With ``cluster=True``, ``url`` names any node of a Redis Cluster (or Valkey cluster):
+        the client discovers the others and sends each namespace's calls to the node that owns
+        its hash slot (``max_connections`` is then per node; other keyword arguments go to
+        ``redis.asyncio.cluster.RedisCluster.from_url``).
+        """
         try:
             from redis.asyncio import BlockingConnectionPool, Redis
+            from redis.asyncio.cluster import RedisCluster
         except ImportError:  # pragma: no cover - depends on the environment
             raise ConfigurationError(
                 "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
             ) from None
         redis_kwargs.setdefault("socket_timeout", timeout)
         redis_kwargs.setdefault("socket_connect_timeout", timeout)
-        # A bounded pool that waits for a free connection (within the timeout) rather than
-        # failing: hundreds of requests completing together share a few connections.
         redis_kwargs.setdefault("max_connections", max_connections)
-        redis_kwargs.setdefault("timeout", timeout)
-        pool = BlockingConnectionPool.from_url(url, **redis_kwargs)
-        client = Redis.from_pool(pool)  # closes the pool with the client
+        client: Redis | RedisCluster
+        if cluster:
+            client = RedisCluster.from_url(url, **redis_kwargs)
+        else:
+            # A bounded pool that waits for a free connection (within the timeout) rather than
+            # failing: hundreds of requests completing together share a few connections.
+            redis_kwargs.setdefault("timeout", timeout)
+            pool = BlockingConnectionPool.from_url(url, **redis_kwargs)
+            client = Redis.from_pool(pool)  # closes the pool with the client
         return cls(
             client,
             namespace=namespace,
@@ -638,12 +665,16 @@ class RedisStore:
     async def _bounded(self, call: Awaitable[Any]) -> Any:
         self.calls += 1
         try:
+            if self._discover:
+                await self._discover_cluster()
             if self.timeout is None:
                 result = await call
             else:
                 with anyio.fail_after(self.timeout):
                     result = await call
         except self._errors as exc:
+            if inspect.iscoroutine(call):
+                call.close()  # not awaited when the cluster could not be discovered
             logger.debug("Redis call failed", exc_info=True)
             error = self._failed(exc)
             # Idle connections to a Redis that went away are dead: drop them, so that the
@@ -657,6 +688,17 @@ class RedisStore:
             self._down_until = -math.inf
             logger.warning("Redis limiter store available again")
         return result
+
+    async def _discover_cluster(self) -> None:
+        # A cluster client's first call asks a node for the slot map and the command table
+        # (COMMAND: tens of milliseconds of parsing): a one-off cost that must not count
+        # against a request's short timeout, or a cold start of several workers fails.
+        if self.timeout is None:
+            await self.redis.initialize()
+        else:
+            with anyio.fail_after(max(self.timeout, _DISCOVERY_TIMEOUT)):
+                await self.redis.initialize()
+        self._discover = False
 
     # -- windows ---------------------------------------------------------------------------
 
@@ -913,10 +955,18 @@ class RedisStore:
             window = repr(self._windows.get(lane, 60.0))
             await self._call(self._release, self._lane_keys(lane), [window, *args])
             return
-        pipe = self.redis.pipeline(transaction=False)
-        for lane, args in batch.items():
-            window = repr(self._windows.get(lane, 60.0))
-            await self._release(keys=self._lane_keys(lane), args=[window, *args], client=pipe)
+        calls = [
+            (self._lane_keys(lane), [repr(self._windows.get(lane, 60.0)), *args])
+            for lane, args in batch.items()
+        ]
+        if self._cluster:
+            # A cluster pipeline does not load scripts first (NOSCRIPT on a fresh node), and
+            # the lanes share one node anyway: calls side by side.
+            await self._bounded(asyncio.gather(*(self._release(keys=k, args=a) for k, a in calls)))
+            return
+        pipe = cast("Redis", self.redis).pipeline(transaction=False)
+        for keys, args in calls:
+            await self._release(keys=keys, args=args, client=pipe)
         await self._bounded(pipe.execute())
 
     # -- counters --------------------------------------------------------------------------
