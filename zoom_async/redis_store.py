@@ -519,6 +519,13 @@ class RedisStore:
         self._errors = _redis_errors()
         self._cluster = _is_cluster(redis)
         self._discover = self._cluster
+        # A cluster client does not wait for a free connection: past max_connections per node
+        # it raises. All of a namespace's calls go to one node, so bounding them here makes
+        # it wait (within the timeout) like the single-node client's blocking pool.
+        self._connections: asyncio.Semaphore | None = None
+        if self._cluster:
+            kwargs = redis.get_connection_kwargs()
+            self._connections = asyncio.Semaphore(int(kwargs.get("max_connections") or 100))
         self._down_until = -math.inf
         self._local = InMemoryStore()
         self._local_leases: set[tuple[str, int]] = set()
@@ -562,7 +569,8 @@ class RedisStore:
 
         With ``cluster=True``, ``url`` names any node of a Redis Cluster (or Valkey cluster):
         the client discovers the others and sends each namespace's calls to the node that owns
-        its hash slot (``max_connections`` is then per node; other keyword arguments go to
+        its hash slot (at most ``max_connections`` calls at once, waiting within ``timeout`` for
+        one to finish; other keyword arguments go to
         ``redis.asyncio.cluster.RedisCluster.from_url``).
         """
         try:
@@ -574,17 +582,19 @@ class RedisStore:
             ) from None
         redis_kwargs.setdefault("socket_timeout", timeout)
         redis_kwargs.setdefault("socket_connect_timeout", timeout)
-        redis_kwargs.setdefault("max_connections", max_connections)
         client: Redis | RedisCluster
         if cluster:
+            # The store keeps its calls to max_connections itself (see __init__); the client's
+            # own cap (per node) is left higher for the token locks beside them.
             client = RedisCluster.from_url(url, **redis_kwargs)
         else:
+            redis_kwargs.setdefault("max_connections", max_connections)
             # A bounded pool that waits for a free connection (within the timeout) rather than
             # failing: hundreds of requests completing together share a few connections.
             redis_kwargs.setdefault("timeout", timeout)
             pool = BlockingConnectionPool.from_url(url, **redis_kwargs)
             client = Redis.from_pool(pool)  # closes the pool with the client
-        return cls(
+        store = cls(
             client,
             namespace=namespace,
             timeout=timeout,
@@ -594,6 +604,9 @@ class RedisStore:
             prefix=prefix,
             lease_timeout=lease_timeout,
         )
+        if store._connections is not None:
+            store._connections = asyncio.Semaphore(max_connections)
+        return store
 
     def __repr__(self) -> str:
         # The client's repr may hold a password in its URL; show only the namespace.
@@ -667,14 +680,13 @@ class RedisStore:
         try:
             if self._discover:
                 await self._discover_cluster()
-            if self.timeout is None:
-                result = await call
-            else:
-                with anyio.fail_after(self.timeout):
+            with anyio.fail_after(self.timeout):
+                if self._connections is None:
                     result = await call
+                else:
+                    async with self._connections:
+                        result = await call
         except self._errors as exc:
-            if inspect.iscoroutine(call):
-                call.close()  # not awaited when the cluster could not be discovered
             logger.debug("Redis call failed", exc_info=True)
             error = self._failed(exc)
             # Idle connections to a Redis that went away are dead: drop them, so that the
@@ -684,6 +696,9 @@ class RedisStore:
                 with anyio.move_on_after(self.timeout or 1.0), contextlib.suppress(Exception):
                     await pool.disconnect(inuse_connections=False)
             raise error from None
+        finally:
+            if inspect.iscoroutine(call):
+                call.close()  # never started (the call timed out first): no warning
         if self._down_until != -math.inf:
             self._down_until = -math.inf
             logger.warning("Redis limiter store available again")
