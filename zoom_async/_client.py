@@ -201,28 +201,12 @@ class _NoResponseCookies(CookieJar):
 
 def _aiohttp_transport() -> httpx.AsyncBaseTransport:
     try:
-        import aiohttp
-        from httpx_aiohttp import AiohttpTransport
+        from ._aiohttp_transport import ZoomAiohttpTransport
     except ImportError:
         raise ConfigurationError(
             "transport='aiohttp' needs httpx-aiohttp: pip install 'zoom-async[aiohttp]'"
         ) from None
-    ssl_context = httpx.create_ssl_context()
-
-    def session() -> aiohttp.ClientSession:
-        # httpx-aiohttp's own session, but with aiohttp's DummyCookieJar: aiohttp would keep
-        # and send back the cookies of Zoom's answers (see _NoResponseCookies).
-        connector = aiohttp.TCPConnector(
-            limit=_POOL_LIMITS.max_connections or 0,
-            keepalive_timeout=_POOL_LIMITS.keepalive_expiry,
-            ssl=ssl_context,
-        )
-        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
-
-    transport: httpx.AsyncBaseTransport = AiohttpTransport(
-        verify=ssl_context, limits=_POOL_LIMITS, client=session
-    )
-    return transport
+    return ZoomAiohttpTransport(_POOL_LIMITS)
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
