@@ -2,13 +2,17 @@
 
 **Queue.** 100,000 ``zoom.get`` calls are started against a lane that admits one request (the
 first is held in flight by an in-memory transport), the way a batch job starts them: in chunks
-of 1,000 tasks, yielding to the loop between chunks. Prints, measured in one run:
+of 1,000 tasks, yielding to the loop between chunks. Beside them, in the same run, asyncio's own
+cost: as many bare tasks that each await a plain future, started the same way (what any
+caller's 100,000 waiting tasks cost before any library). Each case runs in a fresh process.
+Prints, measured in one run, for both and as ratios:
 
 * memory per queued call: RSS growth ÷ calls (the caller's task and coroutines included);
 * the longest the event loop was blocked while they queued (a 5 ms heartbeat's worst lateness),
-  and the same without CPython's garbage-collector pauses (a full collection walks every live
-  object, the caller's 100,000 tasks included: ``gc.freeze()`` after starting them avoids it);
-* how long cancelling all of them takes, and what is left behind (queued waiters, slots).
+  the longest of CPython's garbage-collector pauses, and the worst lateness without them (a full
+  collection walks every live object, the caller's 100,000 tasks included);
+* how long cancelling all of them takes (``asyncio.gather(..., return_exceptions=True)``, as a
+  caller would; how much of it was GC), and what is left behind (queued waiters, slots).
 
 **Pagination.** ``async for user in zoom.paginate("/users", page_size=300)`` over 200,000 users
 (Zoom-shaped pages built on demand by an in-memory transport), against raw httpx fetching the
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import json
 import os
 import sys
 import time
@@ -90,7 +95,64 @@ class LoopWatch:
         self._task.cancel()
 
 
-async def queue_case(calls: int, chunk: int) -> None:
+async def _start(calls: int, chunk: int, make: Any, queued: Any) -> tuple[list[Any], float]:
+    """Start ``calls`` tasks of ``make(i)`` in chunks, yielding between chunks, and wait until
+    ``queued()`` says all of them wait."""
+    tasks: list[asyncio.Task[Any]] = []
+    start = time.perf_counter()
+    for i in range(calls):
+        tasks.append(asyncio.ensure_future(make(i)))
+        if i % chunk == chunk - 1:
+            await asyncio.sleep(0)
+    while queued() < calls:  # noqa: ASYNC110 - polling what the benchmark measures
+        await asyncio.sleep(0.01)
+    return tasks, time.perf_counter() - start
+
+
+async def _measure(calls: int, chunk: int, make: Any, queued: Any) -> dict[str, Any]:
+    """Memory per queued task, the loop's worst blocking while they queue, and the time to
+    cancel them all (with ``asyncio.gather(..., return_exceptions=True)``, as a caller would)."""
+    gc.collect()
+    before = rss()
+    with LoopWatch() as watch:
+        tasks, queued_in = await _start(calls, chunk, make, queued)
+        await asyncio.sleep(0.05)
+    gc.collect()
+    per_call = (rss() - before) / calls
+    cancel_gc: list[float] = []
+    with LoopWatch() as cancel_watch:
+        start = time.perf_counter()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        cancelled_in = time.perf_counter() - start
+        cancel_gc = [b - a for a, b in cancel_watch.gc_pauses]
+    return {
+        "queued_in": queued_in,
+        "bytes_per_call": per_call,
+        "blocked_ms": watch.worst * 1000,
+        "longest_gc_ms": watch.longest_gc * 1000,
+        "blocked_without_gc_ms": watch.worst_without_gc * 1000,
+        "cancelled_in": cancelled_in,
+        "cancel_gc": sum(cancel_gc),
+    }
+
+
+async def bare_queue_case(calls: int, chunk: int) -> dict[str, Any]:
+    """asyncio's own cost of as many tasks that each await a plain future: what any caller's
+    100,000 waiting tasks cost, before any library."""
+    loop = asyncio.get_running_loop()
+    waiting = 0
+
+    async def wait(future: asyncio.Future[None]) -> None:
+        nonlocal waiting
+        waiting += 1
+        await future
+
+    return await _measure(calls, chunk, lambda i: wait(loop.create_future()), lambda: waiting)
+
+
+async def queue_case(calls: int, chunk: int) -> dict[str, Any]:
     held = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -112,50 +174,51 @@ async def queue_case(calls: int, chunk: int) -> None:
         t.cancel()
     await asyncio.gather(*warm, return_exceptions=True)
     del warm
-    gc.collect()
-    before = rss()
-    tasks: list[asyncio.Task[Any]] = []
-    with LoopWatch() as watch:
-        start = time.perf_counter()
-        for i in range(calls):
-            tasks.append(asyncio.ensure_future(zoom.get(f"/users/u{i}")))
-            if i % chunk == chunk - 1:
-                await asyncio.sleep(0)
-        while lane.queued < calls:  # noqa: ASYNC110 - polling what the benchmark measures
-            await asyncio.sleep(0.01)
-        queued_in = time.perf_counter() - start
-        await asyncio.sleep(0.05)
-    gc.collect()
-    per_call = (rss() - before) / calls
-    start = time.perf_counter()
-    for t in tasks:
-        t.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    cancelled_in = time.perf_counter() - start
-    left = lane.queued, sum(len(q) for q in lane._queues)
+    result = await _measure(calls, chunk, lambda i: zoom.get(f"/users/u{i}"), lambda: lane.queued)
+    result["left"] = (lane.queued, sum(len(q) for q in lane._queues))
     held.set()
     await first
     window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
+    result["left"] += (window.in_flight,)
     await zoom.aclose()
-    # For scale: asyncio's own cost of cancelling as many bare tasks that await a future.
-    loop = asyncio.get_running_loop()
-    bare = [asyncio.ensure_future(loop.create_future()) for _ in range(calls)]
-    await asyncio.sleep(0.01)
-    start = time.perf_counter()
-    for t in bare:
-        t.cancel()
-    await asyncio.gather(*bare, return_exceptions=True)
-    bare_cancel = time.perf_counter() - start
-    del bare
+    return result
+
+
+async def queue_cases(calls: int, chunk: int) -> None:
+    """Both queue cases, each in a fresh process (memory a run freed stays in the allocator's
+    arenas), asyncio's bare tasks first; figures and ratios from this one run."""
+    results = {}
+    for variant in ("bare-queue", "queue"):
+        child = await asyncio.create_subprocess_exec(
+            sys.executable,
+            __file__,
+            "--variant",
+            variant,
+            "--calls",
+            str(calls),
+            "--chunk",
+            str(chunk),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await child.communicate()
+        results[variant] = json.loads(out.decode().strip().splitlines()[-1])
+    bare, ours = results["bare-queue"], results["queue"]
+    for name, r in (("asyncio tasks awaiting a future", bare), ("zoom.get queued", ours)):
+        print(
+            f"{name}: {calls} queued in {r['queued_in']:.2f} s (chunks of {chunk}); "
+            f"**{r['bytes_per_call']:.0f} B each** (RSS); loop blocked at most "
+            f"**{r['blocked_ms']:.0f} ms**, of which CPython's GC up to "
+            f"{r['longest_gc_ms']:.0f} ms ({r['blocked_without_gc_ms']:.1f} ms without GC "
+            f"pauses); all cancelled in **{r['cancelled_in']:.2f} s** "
+            f"({r['cancel_gc']:.2f} s of it GC)"
+        )
+    left = ours["left"]
     print(
-        f"queue: {calls} calls queued in {queued_in:.2f} s (chunks of {chunk}); "
-        f"**{per_call:.0f} B per queued call** (RSS); "
-        f"loop blocked at most {watch.worst * 1000:.0f} ms, of which CPython's GC up to "
-        f"{watch.longest_gc * 1000:.0f} ms; **{watch.worst_without_gc * 1000:.1f} ms** "
-        "without GC pauses; "
-        f"all cancelled in **{cancelled_in:.2f} s** ({calls} bare asyncio tasks: "
-        f"{bare_cancel:.2f} s); left behind: {left[0]} queued, "
-        f"{left[1]} queue entries, {window.in_flight} slots in flight"
+        f"zoom.get ÷ bare tasks: memory {ours['bytes_per_call'] / bare['bytes_per_call']:.2f}"
+        f" (the library's part {ours['bytes_per_call'] - bare['bytes_per_call']:.0f} B), "
+        f"loop blocked {ours['blocked_ms'] / bare['blocked_ms']:.2f}, "
+        f"cancel {ours['cancelled_in'] / bare['cancelled_in']:.2f}; left behind: {left[0]} "
+        f"queued, {left[1]} queue entries, {left[2]} slots in flight"
     )
 
 
@@ -255,8 +318,14 @@ async def paginate_case(users: int, page_size: int, name: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
+    if args.variant == "queue":
+        print(json.dumps(await queue_case(args.calls, args.chunk)))
+        return
+    if args.variant == "bare-queue":
+        print(json.dumps(await bare_queue_case(args.calls, args.chunk)))
+        return
     if "queue" in args.cases:
-        await queue_case(args.calls, args.chunk)
+        await queue_cases(args.calls, args.chunk)
     if args.variant:
         await paginate_case(args.users, args.page_size, args.variant)
     elif "paginate" in args.cases:

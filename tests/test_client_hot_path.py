@@ -9,7 +9,8 @@ import httpx
 import pytest
 
 from tests.conftest import JITTER, client_for
-from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient
+from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient, limits
+from zoom_async.limits import InMemoryStore
 from zoom_async.testing import FakeZoom
 
 API = "https://api.zoom.us/v2"
@@ -98,6 +99,66 @@ async def test_cancelled_queued_calls_leave_nothing_behind() -> None:
         assert handler.seen == ["/v2/users/first"]
         window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
         assert window.in_flight == 0
+
+
+@pytest.mark.looptime
+async def test_a_queued_call_is_its_coroutine_awaiting_the_lanes_future() -> None:
+    zoom, handler, _ = held_client()
+    async with zoom:
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        await asyncio.sleep(0.01)
+        queued = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(3)]
+        await asyncio.sleep(0.01)
+        # request()'s coroutine awaits the lane's future directly: no coroutine of the
+        # limiter's, no future iterator (what 100,000 queued calls would each hold).
+        coro = queued[1].get_coro()
+        assert coro.cr_code is ZoomClient.request.__code__  # type: ignore[union-attr]
+        assert type(coro.cr_await) is limits._Waiter  # type: ignore[union-attr]
+        queued[1].cancel()
+        (error,) = await asyncio.gather(queued[1], return_exceptions=True)
+        assert isinstance(error, asyncio.CancelledError)
+        handler.release.set()
+        await first
+        assert [r["path"] for r in await asyncio.gather(queued[0], queued[2])] == [
+            "/v2/users/u0",
+            "/v2/users/u2",
+        ]
+        assert "/v2/users/u1" not in handler.seen
+
+
+@pytest.mark.looptime
+async def test_a_queued_call_cancelled_as_its_slot_arrives_gives_the_slot_back() -> None:
+    victim: asyncio.Task[Any] | None = None
+
+    class CancelOnGrant(InMemoryStore):
+        async def acquire(self, *args: Any, **kwargs: Any) -> float:
+            delay = await super().acquire(*args, **kwargs)
+            if delay == 0.0 and victim is not None and not victim.done():
+                # Runs before the call resumes: it is cancelled with its slot in hand.
+                asyncio.get_running_loop().call_soon(victim.cancel)
+            return delay
+
+    store = CancelOnGrant()
+    zoom, handler, token = held_client(store=store)
+    async with zoom:
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        await asyncio.sleep(0.01)
+        queued = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(2)]
+        await asyncio.sleep(0.01)
+        assert type(queued[1].get_coro().cr_await) is limits._Waiter  # type: ignore[union-attr]
+        queued[0].cancel()
+        await asyncio.gather(queued[0], return_exceptions=True)
+        victim = queued[1]
+        handler.release.set()
+        await first
+        (error,) = await asyncio.gather(victim, return_exceptions=True)
+        assert isinstance(error, asyncio.CancelledError)
+        await asyncio.sleep(0.01)
+        assert store._windows["general:Light"].in_flight == 0  # the slot came back
+        assert handler.seen == ["/v2/users/first"] and token.asked == 1  # and nothing was sent
+        assert zoom.limits._lane("general", Category.LIGHT).queued == 0
+        await asyncio.sleep(1.0)
+        assert (await zoom.get("/users/next"))["path"] == "/v2/users/next"
 
 
 @pytest.mark.looptime

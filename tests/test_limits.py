@@ -29,6 +29,7 @@ from zoom_async import (
     RateLimitError,
     SystemClock,
 )
+from zoom_async import limits as limits_module
 from zoom_async.limits import (
     InMemoryStore,
     LimiterStore,
@@ -251,11 +252,14 @@ async def test_priority_requests_jump_the_queue(store) -> None:
     assert order == ["retry", "normal"]
 
 
-async def _memory_per_queued_waiter(n: int) -> float:
+async def _memory_per_queued_waiter(n: int) -> tuple[float, float]:
+    """Bytes per queued waiter: in all (its task included), and allocated by the limiter."""
     import gc
     import tracemalloc
 
-    limiter = RateLimiter(resolve_plan({"Light": 500}))
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    lane = limiter._lane("general", Category.LIGHT)
+    held = await limiter.acquire("general", Category.LIGHT)
     done = 0
 
     async def one() -> None:
@@ -264,35 +268,40 @@ async def _memory_per_queued_waiter(n: int) -> float:
         await permit.release()
         done += 1
 
-    # A collection that runs in one measurement and not the other makes the ratio noisy; with
-    # the collector paused (and run before) both count only what the queued waiters hold.
+    # Deterministic: the only slot is held, so exactly n wait when measured, whatever the
+    # machine's load; and with the collector paused (and run before) a collection that runs in
+    # one measurement and not the other cannot skew the ratio.
     gc.collect()
     gc.disable()
     tracemalloc.start()
     try:
-        before, _ = tracemalloc.get_traced_memory()
+        before = tracemalloc.take_snapshot()
         async with anyio.create_task_group() as tg:
             for _ in range(n):
                 tg.start_soon(one)
-            await anyio.sleep(0.0001)
-            current, _ = tracemalloc.get_traced_memory()
-            queued = (await limiter.snapshot()).lane("Light").queued
-            assert queued >= n - 500
+            while lane.queued < n:
+                await anyio.lowlevel.checkpoint()
+            after = tracemalloc.take_snapshot()
             tracemalloc.stop()  # the queue drains untraced
+            assert lane.queued == n
+            await held.release()
     finally:
         tracemalloc.stop()
         gc.enable()
     assert done == n
-    # Per waiter still queued: the first 500 got their slot and are done, holding nothing.
-    return (current - before) / queued
+    by_file = {d.traceback[0].filename: d.size_diff for d in after.compare_to(before, "filename")}
+    return sum(by_file.values()) / n, by_file.get(limits_module.__file__, 0) / n
 
 
 async def test_queued_waiters_cost_memory_proportional_to_their_number() -> None:
-    small = await _memory_per_queued_waiter(2_000)
-    large = await _memory_per_queued_waiter(8_000)
+    small, small_own = await _memory_per_queued_waiter(1_000)
+    large, large_own = await _memory_per_queued_waiter(4_000)
     # Linear, not more: the cost per waiter (mostly the caller's own task) does not grow.
     assert large < small * 1.25
     assert large < 8192
+    # The limiter's own part (its coroutine and the queued future) is constant and small.
+    assert large_own < small_own * 1.1
+    assert large_own < 1024
 
 
 async def test_daily_quota_raises_without_sending_and_resets_at_midnight(store) -> None:

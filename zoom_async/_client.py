@@ -227,9 +227,11 @@ def _check_url(url: str, path: str) -> None:
 
 
 class _Call:
-    """What a call holds while it waits for its slot: the request is built only then."""
+    """What a call holds while it waits for its slot: the request is built only then (its URL
+    too: ``base`` is shared by every call to a server, ``rel`` is usually the caller's path)."""
 
     __slots__ = (
+        "base",
         "body",
         "category",
         "deadline",
@@ -240,16 +242,17 @@ class _Call:
         "method",
         "params",
         "priority",
+        "rel",
         "retry",
         "timeout",
-        "url",
     )
 
     def __init__(
         self,
         http: httpx.AsyncClient,
         method: str,
-        url: str,
+        base: str,
+        rel: str,
         params: Any,
         headers: Mapping[str, str] | None,
         body: _Body,
@@ -263,7 +266,8 @@ class _Call:
     ) -> None:
         self.http = http
         self.method = method
-        self.url = url
+        self.base = base
+        self.rel = rel
         self.params = params
         self.headers = headers
         self.body = body
@@ -279,6 +283,10 @@ class _Call:
         """``(path, catalog match)`` for a mutation or a meeting-quota call, else ``None``."""
 
     @property
+    def url(self) -> str:
+        return self.base + self.rel
+
+    @property
     def replayable(self) -> bool:
         """False when the body cannot be sent twice (a file that cannot seek)."""
         return self.body.replayable
@@ -286,7 +294,7 @@ class _Call:
     def build(self) -> httpx.Request:
         return self.http.build_request(
             self.method,
-            self.url,
+            self.base + self.rel,
             params=self.params,
             headers=self.headers,
             timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
@@ -694,7 +702,8 @@ class ZoomClient(ApiNamespaces):
             raise ConfigurationError(
                 f"path {path!r} has a {{placeholder}}: pass its value in path_params="
             )
-        path = "/" + path.lstrip("/")
+        if path[:1] != "/" or path[1:2] == "/":
+            path = "/" + path.lstrip("/")  # else the caller's string is kept (no copy)
         if self._base_path and path.startswith(self._base_path + "/"):
             path = path[len(self._base_path) :]
         # No second check_path: encoded path parameters cannot add a dot segment or a control
@@ -715,15 +724,18 @@ class ZoomClient(ApiNamespaces):
         return self.base_url + rel
 
     def _url(self, op: catalog.Operation | None, rel: str) -> str:
+        return self._server(op) + rel
+
+    def _server(self, op: catalog.Operation | None) -> str:
         # Zoom's specs name two servers: https://api.zoom.us/v2 and, for SCIM2, the API root;
         # uploads' descriptions name a file host.
         if op is not None and op.file_host is not None:
             if self._own_file_hosts:
-                return f"https://{op.file_host}/v2{rel}"
-            return self.file_base_url + rel
+                return f"https://{op.file_host}/v2"
+            return self.file_base_url
         if op is None or op.base_path == "/v2":
-            return self.base_url + rel
-        return self.api_root + op.base_path + rel
+            return self.base_url
+        return self.api_root + op.base_path
 
     # -- the verbs -------------------------------------------------------------------------
 
@@ -951,9 +963,9 @@ class ZoomClient(ApiNamespaces):
             operation=operation,
         )
         if call.metered is None:
-            # The common path, inline: a queued call is this coroutine and the lane's, nothing
-            # more (about 1.7 KB with its task).
-            permit = await self.limits.acquire(call.family, call.category, priority=call.priority)
+            # The common path, inline: a queued call is this coroutine awaiting the lane's
+            # future, nothing more (about 1.4 KB with its task).
+            permit = await self.limits._wait_for_slot(call.family, call.category, call.priority)
             response = await self._attempts(call, None, None, permit)
         else:
             response = await self._send(call)
@@ -1040,7 +1052,8 @@ class ZoomClient(ApiNamespaces):
             raise ConfigurationError("this ZoomClient is closed; create a new one")
         if not isinstance(method, str) or not _METHOD.fullmatch(method):
             raise ConfigurationError(f"{method!r} is not an HTTP method")
-        method = method.upper()
+        if not method.isupper():
+            method = method.upper()  # a literal "GET" is kept: no copy per queued call
         rel, path_query = split_query(self._relative_path(path, path_params))
         # httpx replaces a URL's query string when params are given: merge them instead.
         query = merge_query(path_query, params)
@@ -1055,12 +1068,12 @@ class ZoomClient(ApiNamespaces):
             found = (operation, {k: path_param_text(k, v) for k, v in (path_params or {}).items()})
         else:
             found = catalog.match(method, rel)
-        url = self._url(found[0] if found is not None else None, rel)
+        server = self._server(found[0] if found is not None else None)
         accept = _ACCEPT.get(found[0].api) if found is not None else None
         if accept and not (headers and any(k.lower() == "accept" for k in headers)):
             headers = {**(headers or {}), "Accept": accept}
         if not _PLAIN_PATH.fullmatch(rel):
-            _check_url(url, path)
+            _check_url(server + rel, path)
         family: Family = found[0].family if found else "general"
         category = found[0].category if found else DEFAULT_CATEGORY
         # The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot: a queue of
@@ -1069,7 +1082,8 @@ class ZoomClient(ApiNamespaces):
         call = _Call(
             self._http,
             method,
-            url,
+            server,
+            rel,
             query,
             headers,
             body,
@@ -1088,7 +1102,7 @@ class ZoomClient(ApiNamespaces):
     async def _send(self, call: _Call) -> httpx.Response:
         """The call's response: mutations one at a time per resource, meeting quota counted."""
         if call.metered is None:
-            permit = await self.limits.acquire(call.family, call.category, priority=call.priority)
+            permit = await self.limits._wait_for_slot(call.family, call.category, call.priority)
             return await self._attempts(call, None, None, permit)
         rel, found = call.metered
         meeting_user: str | None = None

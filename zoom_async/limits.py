@@ -40,10 +40,18 @@ import asyncio
 import itertools
 import math
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    Awaitable,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, cast, runtime_checkable
 
 import anyio
 import httpx
@@ -378,6 +386,56 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
+    """A queued request: a future that the lane's pump resolves with the request's grant.
+
+    ``await`` on it is the whole of a queued request's wait, with no coroutine of the limiter's
+    (and no future iterator) on the caller's stack: it is its own iterator. It tells its lane
+    when it is abandoned, in :meth:`cancel` (the caller's task cancels the future it awaits), so
+    leaving the queue is O(1) and raises nothing of its own: the task's ``CancelledError``
+    reaches the caller with no frame of ours in its traceback.
+    """
+
+    __slots__ = ("_lane", "_started")
+
+    def __init__(self, lane: _Lane, started: float, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self._lane: _Lane | None = lane
+        self._started = started
+
+    def __await__(self) -> Generator[Any, None, Permit]:
+        # Its own iterator (see __next__): awaiting it allocates nothing.
+        return cast("Generator[Any, None, Permit]", self)
+
+    def __next__(self) -> Any:
+        if not self.done():
+            self._asyncio_future_blocking = True
+            return self  # the task waits for this future, then calls __next__ again
+        granted_at, lease_id = self.result()
+        lane = self._lane
+        assert lane is not None
+        self._lane = None
+        raise StopIteration(lane._granted(self._started, granted_at, lease_id))
+
+    def cancel(self, msg: Any | None = None) -> bool:
+        lane = self._lane
+        if lane is None:
+            return super().cancel(msg)
+        self._lane = None
+        if super().cancel(msg):
+            lane._left()
+            return True
+        # Resolved already, and now its task is being cancelled: the task never resumes here
+        # (asyncio cancels only a task's pending wait, or throws into it instead of resuming).
+        if self.exception() is None:
+            lane._give_back(self.result()[1])
+        return False
+
+    def close(self) -> None:
+        """The awaiting coroutine was closed without being cancelled (garbage collected)."""
+        self.cancel()
+
+
 _LEASE_IDS = itertools.count(1)
 """Lease ids, unique in the process (several limiters may share one store)."""
 
@@ -556,12 +614,13 @@ class _Learning:
 class _Lane:
     """One (family, category) window: who waits for it, in which order, and what it learned.
 
-    A queued request is one future in one of two FIFO queues (interactive before batch): about
-    150 bytes, and no coroutine of the lane's own. One *pump* task per lane, alive while anyone
-    waits, asks the store for slots and hands each one to the head of the line by resolving its
-    future, so a wave of freed slots is handed out in one pass, with no pacing. A cancelled
-    request's future is cancelled with it and only counted (O(1)); cancelled entries are dropped
-    when they reach the head, or all at once when they are the majority.
+    A queued request is one :class:`_Waiter` future in one of two FIFO queues (interactive
+    before batch): about 200 bytes, and no coroutine of the lane's own. One *pump* task per lane,
+    alive while anyone waits, asks the store for slots and hands each one to the head of the line
+    by resolving its future, so a wave of freed slots is handed out in one pass, with no pacing.
+    A cancelled request's future is cancelled with it and only counted (O(1), no wakeup of the
+    pump); cancelled entries are dropped when they reach the head, or all at once when they are
+    the majority.
     """
 
     def __init__(
@@ -575,6 +634,7 @@ class _Lane:
         max_poll: float,
         probe_interval: float,
         lease_timeout: float,
+        limiter: RateLimiter,
     ) -> None:
         self.family = family
         self.category = category
@@ -585,10 +645,8 @@ class _Lane:
             store, "acquire_many", None
         )
         self._clock = clock
-        self._queues: tuple[deque[asyncio.Future[_Grant]], deque[asyncio.Future[_Grant]]] = (
-            deque(),
-            deque(),
-        )
+        self._limiter = limiter
+        self._queues: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
         self._queued = 0
         self._cancelled = 0
         self._pump: asyncio.Task[None] | None = None
@@ -667,38 +725,34 @@ class _Lane:
 
     # -- queueing ----------------------------------------------------------------------------
 
-    async def permit(self, limiter: RateLimiter, priority: Priority, retry: bool) -> Permit:
-        """Wait for a slot (see :meth:`RateLimiter.acquire`) and return its permit.
-
-        The one coroutine a queued request adds to its caller's stack, so it is kept small.
-        """
+    async def permit(self, priority: Priority, retry: bool) -> Permit:
+        """Wait for a slot (see :meth:`RateLimiter.acquire`) and return its permit."""
         started = self._clock.monotonic()
         if not self._queued:
             lease_id = next(_LEASE_IDS)
             if await self._try(lease_id) == 0.0:
-                return self._granted(limiter, started, started, lease_id)
-        future: asyncio.Future[_Grant] = asyncio.get_running_loop().create_future()
+                return self._granted(started, started, lease_id)
+        return await self.wait(priority, retry, started)
+
+    def wait(self, priority: Priority, retry: bool, started: float) -> _Waiter:
+        """Join the queue: ``await`` the returned future for the permit."""
+        loop = asyncio.get_running_loop()
+        waiter = _Waiter(self, started, loop)
         queue = self._queues[0 if priority == "interactive" else 1]
         if retry:
-            queue.appendleft(future)
+            queue.appendleft(waiter)
         else:
-            queue.append(future)
+            queue.append(waiter)
         self._queued += 1
         if self._pump is None:
-            self._pump = asyncio.get_running_loop().create_task(self._hand_out())
-        try:
-            granted_at, lease_id = await future
-        except asyncio.CancelledError:
-            self._abandon(future)
-            raise
-        return self._granted(limiter, started, granted_at, lease_id)
+            self._pump = loop.create_task(self._hand_out())
+        return waiter
 
-    def _granted(
-        self, limiter: RateLimiter, started: float, granted_at: float, lease_id: int
-    ) -> Permit:
+    def _granted(self, started: float, granted_at: float, lease_id: int) -> Permit:
         self.requests += 1
         if self._learning is not None:
             self._learning.granted(granted_at)
+        limiter = self._limiter
         if granted_at > started:
             self.waited += granted_at - started
             limiter._emit(
@@ -706,15 +760,14 @@ class _Lane:
             )
         return Permit(limiter, self, granted_at, None, lease_id)
 
-    def _abandon(self, future: asyncio.Future[_Grant]) -> None:
-        if not future.cancelled():
-            # The slot was handed over just as the caller was cancelled: give it back.
-            if future.exception() is None:
-                _, lease_id = future.result()
-                task = asyncio.get_running_loop().create_task(self.release(lease_id))
-                self._returns.add(task)
-                task.add_done_callback(self._returns.discard)
-            return
+    def _give_back(self, lease_id: int) -> None:
+        """A slot was handed over just as its caller was cancelled: it goes back."""
+        task = asyncio.get_running_loop().create_task(self.release(lease_id))
+        self._returns.add(task)
+        task.add_done_callback(self._returns.discard)
+
+    def _left(self) -> None:
+        """A queued request was cancelled: count it; its entry is dropped later."""
         self._queued -= 1
         self._cancelled += 1
         if self._queued == 0:
@@ -729,7 +782,7 @@ class _Lane:
                 queue.extend(live)
             self._cancelled = 0
 
-    def _head(self) -> deque[asyncio.Future[_Grant]] | None:
+    def _head(self) -> deque[_Waiter] | None:
         """The queue whose first entry is the next request to serve (dropping cancelled ones)."""
         for queue in self._queues:
             while queue:
@@ -1012,6 +1065,7 @@ class RateLimiter:
                 max_poll=self._max_poll,
                 probe_interval=self._probe_interval,
                 lease_timeout=self._lease_timeout,
+                limiter=self,
             )
         return lane
 
@@ -1148,12 +1202,29 @@ class RateLimiter:
         if category.uses_daily_quota:
             return self._acquire_daily(lane, priority, retry)
         # No coroutine of its own: a queued request's stack is the caller's and the lane's.
-        return lane.permit(self, priority, retry)
+        return lane.permit(priority, retry)
+
+    def _wait_for_slot(
+        self, family: Family, category: Category, priority: Priority
+    ) -> Awaitable[Permit]:
+        """:meth:`acquire` for a request's first attempt, as lean as a wait can be.
+
+        When others already wait in the lane the request joins the queue at once and awaits a
+        bare :class:`_Waiter`: 100,000 queued calls hold no coroutine of the limiter's, and
+        cancelling them raises through no frame of ours. The result is not a coroutine (it is
+        not for ``create_task``): ``await`` it right away.
+        """
+        lane = self._lanes.get((family, category))
+        if lane is None:
+            lane = self._lane(family, category)
+        if lane._queued and not category.uses_daily_quota and priority in _PRIORITIES:
+            return lane.wait(priority, False, self._clock.monotonic())
+        return self.acquire(family, category, priority=priority)
 
     async def _acquire_daily(self, lane: _Lane, priority: Priority, retry: bool) -> Permit:
         daily_key = await self._reserve_daily(lane.family, lane.category)
         try:
-            permit = await lane.permit(self, priority, retry)
+            permit = await lane.permit(priority, retry)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
