@@ -131,12 +131,22 @@ async def test_a_queued_call_cancelled_as_its_slot_arrives_gives_the_slot_back()
     victim: asyncio.Task[Any] | None = None
 
     class CancelOnGrant(InMemoryStore):
-        async def acquire(self, *args: Any, **kwargs: Any) -> float:
-            delay = await super().acquire(*args, **kwargs)
-            if delay == 0.0 and victim is not None and not victim.done():
+        def _arm(self) -> None:
+            if victim is not None and not victim.done():
                 # Runs before the call resumes: it is cancelled with its slot in hand.
                 asyncio.get_running_loop().call_soon(victim.cancel)
+
+        async def acquire(self, *args: Any, **kwargs: Any) -> float:
+            delay = await super().acquire(*args, **kwargs)
+            if delay == 0.0:
+                self._arm()
             return delay
+
+        async def acquire_many(self, *args: Any, **kwargs: Any) -> tuple[int, float]:
+            granted, delay = await super().acquire_many(*args, **kwargs)
+            if granted:
+                self._arm()
+            return granted, delay
 
     store = CancelOnGrant()
     zoom, handler, token = held_client(store=store)
