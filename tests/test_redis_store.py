@@ -11,6 +11,7 @@ import asyncio
 import bisect
 import math
 import os
+import random
 import signal
 import time
 import uuid
@@ -491,3 +492,102 @@ async def test_daily_counters_follow_the_servers_utc_day(any_redis) -> None:
         f"zoom-async:{{{ns}}}:counter:daily:general:{server_day.isoformat()}",
         f"zoom-async:{{{ns}}}:counter:meeting:host-1:{server_day.isoformat()}",
     }
+
+
+# -- a Redis that loses its data ------------------------------------------------------------
+
+
+async def test_a_restart_that_loses_the_window_holds_it_full_for_one_window(
+    own_redis_server: RedisServer,
+) -> None:
+    """Redis restarted without persistence forgets the last window's requests, which Zoom
+    still counts: the store holds every window full for one window after it notices, instead
+    of granting a second window's worth at once."""
+    limit = 20
+    store = RedisStore.from_url(
+        own_redis_server.url, namespace=namespace(), timeout=0.2, retry_interval=0.05
+    )
+    limiter = RateLimiter(resolve_plan({"Light": limit}), store=store)
+    rng = random.Random(5)
+    arrivals: list[float] = []
+    restarted = math.inf
+
+    async def worker() -> None:
+        while time.monotonic() < restarted + 2.5:
+            try:
+                permit = await limiter.acquire("general", Category.LIGHT)
+            except LimiterUnavailable:
+                await anyio.sleep(0.01)
+                continue
+            # Round trips of 10-500 ms: the window's completions spread over it, so slots free
+            # one by one and the process asks Redis again soon after the restart.
+            await anyio.sleep(rng.uniform(0.005, 0.25))
+            arrivals.append(time.monotonic())
+            await anyio.sleep(rng.uniform(0.005, 0.25))
+            await permit.release()
+
+    async with store:
+        async with anyio.create_task_group() as tg:
+            for _ in range(2 * limit):
+                tg.start_soon(worker)
+            with anyio.fail_after(10):
+                while len(arrivals) < 2 * limit:  # noqa: ASYNC110 (waits for the workers)
+                    await anyio.sleep(0.001)
+            own_redis_server.stop()
+            own_redis_server.start()  # same port, no data
+            restarted = time.monotonic()
+        assert store.state_losses == 1
+    assert max_in_window(arrivals, 1.0) <= limit
+    # The cost: one window from when the store noticed (its next ask, at most a window after
+    # the restart), then requests flow again.
+    after = [t for t in arrivals if t > restarted]
+    assert after and after[0] - restarted <= 2.0 + 0.5
+    assert len(after) >= limit // 2
+
+
+async def test_after_a_loss_each_process_holds_and_puts_back_what_it_knows(
+    own_redis_server: RedisServer,
+) -> None:
+    ns = namespace()
+    lane, minute = "general:Light", "general:Resource-intensive"
+    store = RedisStore.from_url(own_redis_server.url, namespace=ns, retry_interval=0.01)
+    limiter = RateLimiter(resolve_plan("pro"), store=store)
+
+    async def ask(store: RedisStore, lease_id: int, lane: str = lane, window: float = 1.0) -> float:
+        for _ in range(50):
+            try:
+                return await store.acquire(lane, 5, window, time.monotonic(), lease_id, 30.0)
+            except LimiterUnavailable:  # the first call after the restart meets a dead socket
+                await anyio.sleep(0.02)
+        raise AssertionError("Redis did not come back")
+
+    async with store:
+        # Redis itself started moments ago: for all the store knows, Redis lost a window then,
+        # so the first window may be held (depending on how long the start took).
+        while (delay := await ask(store, 0)) > 0:  # noqa: ASYNC110 (a computed wait)
+            await anyio.sleep(delay)
+        for lease_id in (1, 2):
+            assert await ask(store, lease_id) == 0.0  # three requests in flight
+        for _ in range(3):
+            await limiter.reserve_meeting("host-1")
+        own_redis_server.stop()
+        own_redis_server.start()  # same port, no data
+
+        # A process that starts now knows no epoch, but Redis started less than a window ago
+        # (a minute's window here, so that the machine's load does not matter).
+        async with RedisStore.from_url(own_redis_server.url, namespace=ns) as newcomer:
+            assert 50.0 < await ask(newcomer, 1, minute, 60.0) <= 60.0
+            assert newcomer.state_losses == 0
+
+        # The process that saw the old epoch notices (windows held a window from the new
+        # epoch), and puts back its leases in flight and the counters it saw.
+        assert 50.0 < await ask(store, 9, minute, 60.0) <= 60.0
+        assert store.state_losses == 1
+        in_flight, _ = store._lane_keys(lane)
+        assert await store.redis.zcard(in_flight) == 3
+        assert await limiter.meeting_quota_used("host-1") == 3
+        await store.release(lane, 0, time.monotonic())
+        assert await store.redis.zcard(in_flight) == 2
+        # Once noticed, not again.
+        await ask(store, 10)
+        assert store.state_losses == 1

@@ -35,6 +35,12 @@ Every call is bounded by ``timeout`` (default 0.5 s). If Redis does not answer, 
 falling back together stay within it. It tries Redis again every ``retry_interval`` seconds and
 returns to the shared state as soon as Redis answers, without a restart.
 
+A Redis that comes back without its data (no persistence, a failover, a flush) has forgotten
+the last window's requests, which Zoom still counts. The namespace's epoch key tells the
+processes (or the server's start time tells a process that just started): every window is then
+held full for one window, and each process puts back its leases in flight and the counters it
+saw (:attr:`RedisStore.state_losses`).
+
 Keys are ``zoom-async:{<namespace>}:...``; the hash tag keeps all of one namespace's keys in one
 Redis Cluster slot, which the scripts need (``RedisStore.from_url(url, cluster=True)``; tested on
 Redis 7, Valkey 8 and a Redis Cluster). The namespace is the account id and app (client id)
@@ -110,17 +116,48 @@ local function limit_at(key, now, full)
 end
 """
 
+# Redis can lose its data (a restart without persistence, a failover to a replica that was
+# behind, FLUSHALL, eviction) and with it the last window's requests, which Zoom still counts.
+# The namespace's epoch (KEYS[5]: when its state began, on the store's clock; no expiry) tells a
+# process that saw another epoch that the state is gone; a process that saw none (it just
+# started) learns from the server's start time (ARGV[6], '' = unknown) whether Redis started
+# less than a window ago. Then every window is held full (KEYS[6]: since when) for one window.
+_EPOCH = """
+local known = ARGV[5]
+local epoch = redis.call('GET', KEYS[5])
+local held = tonumber(redis.call('GET', KEYS[6]) or '')
+local hold_from = nil
+if not epoch then
+  epoch = string.format('%.6f', now)
+  redis.call('SET', KEYS[5], epoch)
+  if known ~= '' then hold_from = now else hold_from = tonumber(ARGV[6]) end
+elseif known ~= '' and known ~= epoch then
+  -- Lost, and begun again by a process that knew no epoch: held from that beginning.
+  hold_from = tonumber(epoch)
+end
+if hold_from and (not held or held < hold_from) then
+  held = hold_from
+  redis.call('SET', KEYS[6], string.format('%.6f', held), 'EX', 86400)
+end
+if held and now < held + tonumber(ARGV[3]) then
+  return {0, string.format('%.6f', held + tonumber(ARGV[3]) - now), epoch}
+end
+"""
+
 _ACQUIRE = (
     """
 -- KEYS: in-flight leases (score: expiry), completions (score: completion time), grants of the
--- last two windows (score: grant time), what was learned of other apps (hash)
--- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, then the lease members
--- asking. Grants slots to the members in order while the window allows (at the limit other apps
--- leave, when one was learned); returns how many it granted and the seconds until the next slot
--- may free (0 when all were granted).
+-- last two windows (score: grant time), what was learned of other apps (hash), the namespace's
+-- epoch, the instant windows are held full from
+-- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, the epoch this process
+-- knows ('' = none), the server's start ('' = unknown), then the lease members asking.
+-- Grants slots to the members in order while the window allows (at the limit other apps leave,
+-- when one was learned); returns how many it granted, the seconds until the next slot may free
+-- (0 when all were granted) and the epoch.
 """
     + _NOW
     + _LIMIT_AT
+    + _EPOCH
     + """
 local window = tonumber(ARGV[3])
 local limit = limit_at(KEYS[4], now, tonumber(ARGV[2]))
@@ -140,14 +177,14 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.6f', now - window))
 local in_flight = redis.call('ZCARD', KEYS[1])
 local completed = redis.call('ZCARD', KEYS[2])
-local asking = #ARGV - 4
+local asking = #ARGV - 6
 local granted = limit - in_flight - completed
 if granted > asking then granted = asking end
 if granted > 0 then
   local expiry = string.format('%.6f', now + lease_timeout)
   for i = 1, granted do
-    redis.call('ZADD', KEYS[1], expiry, ARGV[4 + i])
-    redis.call('ZADD', KEYS[3], now_s, ARGV[4 + i])
+    redis.call('ZADD', KEYS[1], expiry, ARGV[6 + i])
+    redis.call('ZADD', KEYS[3], now_s, ARGV[6 + i])
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + window + 1) * 1000))
   -- The grants a 429 is counted against (every process's): two windows' worth.
@@ -158,18 +195,18 @@ else
   granted = 0
 end
 if granted == asking then
-  return {granted, '0'}
+  return {granted, '0', epoch}
 end
 local used = in_flight + completed
 if in_flight >= limit then
   -- Only a completion can free a slot, and one completed now frees it a window from now.
-  return {granted, string.format('%.6f', window)}
+  return {granted, string.format('%.6f', window), epoch}
 end
 -- The (used - limit)-th oldest completion must leave the window first.
 local oldest = redis.call('ZRANGE', KEYS[2], used - limit, used - limit, 'WITHSCORES')
 local wait = tonumber(oldest[2]) + window - now
 if wait < 0.000001 then wait = 0.000001 end
-return {granted, string.format('%.6f', wait)}
+return {granted, string.format('%.6f', wait), epoch}
 """
 )
 
@@ -318,7 +355,8 @@ return {learned[1], string.format('%.6f', now - learned[2]), tostring(learned[3]
 # Counters of a UTC day (daily quota, meeting quota). The limiter names them with its host's date;
 # with the server's clock the scripts name them with the Redis server's UTC date instead
 # (ARGV[1] == 'day': KEYS[1] is the name without its date), so hosts whose clocks disagree
-# around midnight still count the same day. Each returns the counter's name and value first.
+# around midnight still count the same day. Those that change it return its name and value, which
+# the store remembers for the case Redis loses them (_RESEED).
 _DAY = (
     """
 local key = KEYS[1]
@@ -352,18 +390,21 @@ _INCREMENT = (
 """
     + _DAY
     + """
-if value >= tonumber(ARGV[3]) then return 0 end
+if value >= tonumber(ARGV[3]) then return {0, key, value} end
 redis.call('INCR', key)
 redis.call('EXPIRE', key, ttl)
-return 1
+return {1, key, value + 1}
 """
 )
 
 _DECREMENT = (
     _DAY
     + """
-if value > 0 then redis.call('DECR', key) end
-return 1
+if value > 0 then
+  redis.call('DECR', key)
+  value = value - 1
+end
+return {key, value}
 """
 )
 
@@ -376,7 +417,39 @@ _RAISE_TO = (
 if value < tonumber(ARGV[3]) then
   redis.call('SET', key, ARGV[3])
   redis.call('EXPIRE', key, ttl)
+  value = tonumber(ARGV[3])
 end
+return {key, value}
+"""
+)
+
+# After Redis lost its data: each process puts back the highest value it saw of each counter
+# (never lowering one), and its leases still in flight (unless released meanwhile).
+_RESEED = """
+-- KEYS: counters. ARGV: seconds to live, then each counter's value, in KEYS' order
+for i = 1, #KEYS do
+  local value = tonumber(ARGV[i + 1])
+  if tonumber(redis.call('GET', KEYS[i]) or '0') < value then
+    redis.call('SET', KEYS[i], value, 'EX', tonumber(ARGV[1]))
+  end
+end
+return 1
+"""
+
+_RECLAIM = (
+    """
+-- KEYS: in-flight leases, completions. ARGV: now ('' = server TIME), seconds the leases have
+-- left, window, then the lease members
+"""
+    + _NOW
+    + """
+local expiry = string.format('%.6f', now + tonumber(ARGV[2]))
+for i = 4, #ARGV do
+  if not redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+    redis.call('ZADD', KEYS[1], 'NX', expiry, ARGV[i])
+  end
+end
+redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[2]) + tonumber(ARGV[3]) + 1) * 1000))
 return 1
 """
 )
@@ -404,6 +477,14 @@ def _is_cluster(redis: object) -> bool:
 
 _DISCOVERY_TIMEOUT = 5.0
 """Seconds a cluster client may take to learn the cluster's layout on its first call."""
+
+_SEEN_COUNTERS = 10_000
+"""Counters a store remembers (the most recently seen) to put back if Redis loses them."""
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
 
 _LEAD = -1.0
 """Set as an ask's result to tell its caller to lead the next call."""
@@ -516,6 +597,8 @@ class RedisStore:
         self._raise_to: AsyncScript = redis.register_script(_RAISE_TO)
         self._drop_token: AsyncScript = redis.register_script(_DROP_TOKEN)
         self._count: AsyncScript = redis.register_script(_COUNT)
+        self._reseed: AsyncScript = redis.register_script(_RESEED)
+        self._reclaim: AsyncScript = redis.register_script(_RECLAIM)
         self._errors = _redis_errors()
         self._cluster = _is_cluster(redis)
         self._discover = self._cluster
@@ -546,6 +629,18 @@ class RedisStore:
         self.calls = 0
         """Calls made to Redis (each one round trip): about two per request, since waiting
         needs no polling."""
+        # What this process would put back if Redis lost its data: the epoch it saw per
+        # namespace, its leases in flight (lane -> member -> (lease timeout, granted at, on the
+        # monotonic clock)) and the last value it saw of each counter (key -> (value, when)).
+        self._epochs: dict[str, str] = {}
+        self._server_start: str | None = None
+        self._leases: dict[str, dict[str, tuple[float, float]]] = {}
+        self._seen: dict[str, tuple[int, float]] = {}
+        self.state_losses = 0
+        """How many times this store found that Redis had lost the shared state (a restart
+        without persistence, a failover to a replica that was behind, a flush): each time every
+        window was held full for one window, and this process put back its leases in flight
+        and the counters it knew."""
 
     @classmethod
     def from_url(
@@ -650,6 +745,7 @@ class RedisStore:
 
     def _failed(self, exc: BaseException) -> LimiterUnavailable:
         self.failures += 1
+        self._server_start = None  # it may come back as another server
         was_up = self._available()
         self._down_until = time.monotonic() + self.retry_interval
         if was_up:
@@ -904,12 +1000,14 @@ class RedisStore:
             repr(batch[0].window),
             max(a.lease_timeout for a in batch),
         ]
+        epoch_key = self.key("epoch")
+        known = self._epochs.get(epoch_key, "")
+        args += [known, "" if known else await self._server_started()]
         args += [a.member for a in batch]
+        keys = [*self._lane_keys(lane), self.key("lane", lane, "grants"), self._learned_key(lane)]
         try:
-            granted, wait = await self._call(
-                self._acquire,
-                [*self._lane_keys(lane), self.key("lane", lane, "grants"), self._learned_key(lane)],
-                args,
+            granted, wait, epoch = await self._call(
+                self._acquire, [*keys, epoch_key, self.key("held")], args
             )
         except LimiterUnavailable as exc:
             for ask in batch:
@@ -919,15 +1017,93 @@ class RedisStore:
             return
         granted = int(granted)
         delay = float(wait)
+        self._epochs[epoch_key] = epoch = _text(epoch)
+        leases = self._leases.get(lane)
+        if leases is None:
+            leases = self._leases[lane] = {}
+        granted_at = time.monotonic()
         for i, ask in enumerate(batch):
             value = 0.0 if i < granted else delay
+            if value == 0.0:
+                leases[ask.member] = (ask.lease_timeout, granted_at)
             if ask.abandoned:
                 if value == 0.0:
                     self._orphans.append((lane, ask.lease_id, ask.now))
             elif not ask.result.done():
                 ask.result.set_result(value)
+        if known and epoch != known:
+            await self._recover(args[0])
         while self._orphans:
             await self.release(*self._orphans.pop())
+
+    async def _server_started(self) -> str:
+        """When the Redis server (the node of this namespace) started, on its clock; ``''``
+        when unknown. A process that just started cannot know whether Redis lost its data, but
+        a Redis that started less than a window ago may have."""
+        if self.time_source != "server":
+            return ""
+        if self._server_start is None:
+            self._server_start = ""
+            unusable: tuple[type[BaseException], ...] = (KeyError, ValueError, *self._errors)
+            try:
+                if self._discover:
+                    await self._discover_cluster()
+                with anyio.fail_after(self.timeout):
+                    info: Any
+                    if self._cluster:
+                        cluster = cast("RedisCluster", self.redis)
+                        node = cluster.get_node_from_key(self.key("epoch"))
+                        info = await cluster.info("server", target_nodes=node)
+                    else:
+                        info = await self.redis.info("server")
+                now = int(info["server_time_usec"]) / 1e6
+                self._server_start = repr(now - int(info["uptime_in_seconds"]))
+            except unusable:
+                # INFO may be disabled (some managed services): then only a process that saw
+                # an epoch can tell that the state was lost.
+                logger.debug("could not read the Redis server's start time", exc_info=True)
+        return self._server_start
+
+    async def _recover(self, now: str) -> None:
+        """Redis lost the shared state: put back what this process knows (its leases in flight
+        and the counters it saw). The windows themselves are already held full."""
+        self.state_losses += 1
+        moment = time.monotonic()
+        leases = {
+            lane: {m: t - (moment - at) for m, (t, at) in held.items() if t - (moment - at) > 0}
+            for lane, held in self._leases.items()
+        }
+        counters = [
+            (key, value)
+            for key, (value, at) in self._seen.items()
+            if moment - at < 86400 + _COUNTER_GRACE_SECONDS and value > 0
+        ]
+        logger.warning(
+            "Redis lost the limiter's shared state (a restart without persistence, a failover "
+            "or a flush): every window is held full for one window; putting back %d leases in "
+            "flight and %d counters",
+            sum(map(len, leases.values())),
+            len(counters),
+        )
+        try:
+            for lane, left in leases.items():
+                if left:
+                    window = repr(self._windows.get(lane, 60.0))
+                    reclaim = [now, repr(max(left.values())), window, *left]
+                    await self._call(self._reclaim, self._lane_keys(lane), reclaim)
+            for start in range(0, len(counters), 500):
+                chunk = counters[start : start + 500]
+                values = [86400 + _COUNTER_GRACE_SECONDS, *(value for _, value in chunk)]
+                await self._call(self._reseed, [key for key, _ in chunk], values)
+        except LimiterUnavailable:
+            logger.warning("could not put back the limiter's state; Redis failed again")
+
+    def _remember(self, key: bytes | str, value: int) -> None:
+        name = _text(key)
+        self._seen.pop(name, None)
+        self._seen[name] = (value, time.monotonic())
+        if len(self._seen) > _SEEN_COUNTERS:
+            del self._seen[next(iter(self._seen))]  # the least recently seen
 
     def _member(self, lease_id: int) -> str:
         return f"{self._instance}:{lease_id}"
@@ -942,6 +1118,9 @@ class RedisStore:
             self._local_leases.discard((lane, lease_id))
             await self._local.release(lane, lease_id, completed_at)
             return
+        leases = self._leases.get(lane)
+        if leases is not None:
+            leases.pop(self._member(lease_id), None)
         pending = self._pending.get(lane)
         if pending is None:
             pending = self._pending[lane] = []
@@ -1002,10 +1181,13 @@ class RedisStore:
         if self._available():
             keys, args = self._counter(key, expires_at)
             try:
-                return bool(await self._call(self._increment, keys, [*args, limit]))
+                ok, name, value = await self._call(self._increment, keys, [*args, limit])
             except LimiterUnavailable:
                 if self.fallback is None:
                     raise
+            else:
+                self._remember(name, int(value))
+                return bool(int(ok))
         if self.fallback is None:
             raise self._unavailable()
         return await self._local.increment(
@@ -1019,19 +1201,23 @@ class RedisStore:
             return
         keys, args = self._counter(key)
         try:
-            await self._call(self._decrement, keys, args)
+            name, value = await self._call(self._decrement, keys, args)
         except LimiterUnavailable:
             await self._local.decrement(key)
+        else:
+            self._remember(name, int(value))
 
     async def raise_to(self, key: str, value: int, expires_at: datetime) -> None:
         """See :meth:`~zoom_async.limits.LimiterStore.raise_to`."""
         await self._local.raise_to(key, value, expires_at)
         keys, args = self._counter(key, expires_at)
         try:
-            await self._call(self._raise_to, keys, [*args, value])
+            name, now_value = await self._call(self._raise_to, keys, [*args, value])
         except LimiterUnavailable:
             if self.fallback is None:
                 raise
+        else:
+            self._remember(name, int(now_value))
 
     async def count(self, key: str) -> int:
         """See :meth:`~zoom_async.limits.LimiterStore.count`."""
