@@ -45,6 +45,7 @@ def bench(session: nox.Session) -> None:
     # requests/s over time per category (zoom-async vs gather vs aiolimiter), then the PNGs
     # and table in benchmarks/results/ that README.md shows
     session.install("-e", ".[bench]")
+    session.run("python", "benchmarks/bench_burst.py")  # HTTP/2 row: hypercorn, from [bench]
     session.run("python", "benchmarks/bench_timeline.py")
     session.run("python", "benchmarks/plots.py")
     session.run("python", "benchmarks/bench_overhead.py")

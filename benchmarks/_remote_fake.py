@@ -9,10 +9,12 @@ statistics.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import multiprocessing as mp
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from typing import Any
@@ -28,6 +30,11 @@ class FakeSetup:
     users: int = 1
     meetings_per_user: int = 0
     neighbours: Sequence[tuple[str, float]] = ()
+    http2: bool = False
+    """Serve with hypercorn, which speaks HTTP/2 over plain TCP to a client that opens with
+    HTTP/2 (prior knowledge: ``httpx.AsyncClient(http1=False, http2=True)``), as Zoom does over
+    TLS; uvicorn speaks HTTP/1.1 only. The socket-read stamps of ``exchanges`` are uvicorn's
+    (``None`` here)."""
 
 
 def _child(setup: FakeSetup, conn: Connection) -> None:
@@ -90,11 +97,14 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
         for category, rate in setup.neighbours:
             fake.add_neighbour(Category(category), rate)
         loop = asyncio.get_running_loop()
-        async with fake.serve() as server:
+        # The server process's CPU time since the last reset (bench_burst.py: the fake is
+        # Python too and shares the machine's cores, so its share of a burst is reported).
+        cpu_since = time.process_time()
+        async with _served(fake, setup.http2) as origin:
             conn.send(
                 {
-                    "base_url": server.base_url,
-                    "token_url": server.token_url,
+                    "base_url": f"{origin}/v2",
+                    "token_url": f"{origin}/oauth/token",
                     "user_ids": [u["id"] for u in users],
                 }
             )
@@ -104,6 +114,7 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                     conn.send(None)
                     return
                 if command == "reset_stats":
+                    cpu_since = time.process_time()
                     fake.reset_stats()
                     round_trips.clear()
                     exchanges.clear()
@@ -123,6 +134,7 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                             },
                             "round_trips": list(round_trips),
                             "exchanges": list(exchanges),
+                            "cpu": time.process_time() - cpu_since,
                         }
                     )
                 elif command == "arrivals":  # benchmarks/bench_timeline.py: the plots' data
@@ -135,6 +147,41 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
                     )
 
     asyncio.run(main())
+
+
+@contextlib.asynccontextmanager
+async def _served(fake: Any, http2: bool) -> AsyncIterator[str]:
+    """The fake on a free local port: uvicorn (HTTP/1.1), or hypercorn for HTTP/2."""
+    if not http2:
+        async with fake.serve() as server:
+            yield server.origin
+        return
+    import hypercorn.asyncio
+    import hypercorn.config
+
+    with socket.socket() as probe:  # a free port (hypercorn binds it itself)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = hypercorn.config.Config()
+    config.bind = [f"127.0.0.1:{port}"]
+    config.accesslog = config.errorlog = None
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        hypercorn.asyncio.serve(fake.app, config, shutdown_trigger=stop.wait)
+    )
+    for _ in range(200):  # until it accepts connections
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.01)
+            continue
+        writer.close()
+        break
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop.set()
+        await task
 
 
 class RemoteFake:
