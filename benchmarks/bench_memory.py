@@ -2,17 +2,20 @@
 
 **Queue.** 100,000 ``zoom.get`` calls are started against a lane that admits one request (the
 first is held in flight by an in-memory transport), the way a batch job starts them: in chunks
-of 1,000 tasks, yielding to the loop between chunks. Beside them, in the same run, asyncio's own
-cost: as many bare tasks that each await a plain future, started the same way (what any
-caller's 100,000 waiting tasks cost before any library). Each case runs in a fresh process.
-Prints, measured in one run, for both and as ratios:
+of 1,000 tasks, yielding to the loop between chunks. Beside them, in the same run: asyncio's own
+cost, as many bare tasks that each await a plain future, started the same way (what any
+caller's 100,000 waiting tasks cost before any library); and the same ``zoom.get`` calls with
+``gc.freeze()`` after each chunk (the opt-in docs/benchmarks.md describes). Each case runs in a
+fresh process. Prints, measured in one run, for each and as ratios:
 
 * memory per queued call: RSS growth ÷ calls (the caller's task and coroutines included);
 * the longest the event loop was blocked while they queued (a 5 ms heartbeat's worst lateness),
-  the longest of CPython's garbage-collector pauses, and the worst lateness without them (a full
-  collection walks every live object, the caller's 100,000 tasks included);
+  in this process's CPU time (on a shared machine the wall clock also counts other processes'
+  turns) and in wall-clock time, each with and without CPython's garbage-collector pauses (a
+  full collection walks every live object, the caller's 100,000 tasks included);
 * how long cancelling all of them takes (``asyncio.gather(..., return_exceptions=True)``, as a
-  caller would; how much of it was GC), and what is left behind (queued waiters, slots).
+  caller would), in wall-clock and CPU time and how much of it was GC, and what is left behind
+  (queued waiters, queue entries, slots).
 
 **Pagination.** ``async for user in zoom.paginate("/users", page_size=300)`` over 200,000 users
 (Zoom-shaped pages built on demand by an in-memory transport), against raw httpx fetching the
@@ -51,38 +54,59 @@ class StaticToken:
 
 
 class LoopWatch:
-    """The worst lateness of a 5 ms heartbeat; and the same with CPython's garbage collector's
-    pauses (timed with ``gc.callbacks``) taken out, which is the blocking the code itself
-    causes: a full collection walks every live object, the caller's 100,000 tasks included."""
+    """How long the loop was blocked: a 5 ms heartbeat's worst lateness; and the same with
+    CPython's garbage collector's pauses (timed with ``gc.callbacks``) taken out, which is the
+    blocking the code itself causes (a full collection walks every live object, the caller's
+    100,000 tasks included).
+
+    On a shared machine the wall-clock lateness also holds the time the OS ran other processes
+    (one heartbeat here was seen 1.5 s late after 21 ms of our CPU), so the same is measured in
+    this process's CPU time: the CPU the loop spent between two heartbeats, less the 5 ms, is
+    how late the heartbeat would be on an idle machine."""
 
     def __init__(self) -> None:
         self.worst = 0.0
         self.worst_without_gc = 0.0
-        self.gc_pauses: list[tuple[float, float]] = []
-        self._gc_start = 0.0
+        self.worst_cpu = 0.0
+        self.worst_cpu_without_gc = 0.0
+        self.gc_pauses: list[tuple[float, float, float]] = []
+        """(wall start, wall end, CPU seconds) of each collection."""
+        self._gc_start = (0.0, 0.0)
         self._task: asyncio.Task[None] | None = None
 
     def _on_gc(self, phase: str, info: dict[str, int]) -> None:
         if phase == "start":
-            self._gc_start = time.perf_counter()
+            self._gc_start = (time.perf_counter(), time.process_time())
         else:
-            self.gc_pauses.append((self._gc_start, time.perf_counter()))
+            wall, cpu = self._gc_start
+            self.gc_pauses.append((wall, time.perf_counter(), time.process_time() - cpu))
 
-    def _gc_within(self, start: float, end: float) -> float:
-        return sum(max(0.0, min(b, end) - max(a, start)) for a, b in self.gc_pauses[-50:])
+    def _gc_within(self, start: float, end: float) -> tuple[float, float]:
+        """Wall and CPU seconds of collections within ``[start, end]``."""
+        wall = cpu = 0.0
+        for a, b, c in self.gc_pauses[-50:]:
+            overlap = max(0.0, min(b, end) - max(a, start))
+            if overlap:
+                wall += overlap
+                cpu += c * overlap / (b - a)
+        return wall, cpu
 
     async def _beat(self) -> None:
         while True:
-            start = time.perf_counter()
+            start, cpu_start = time.perf_counter(), time.process_time()
             await asyncio.sleep(0.005)
-            end = time.perf_counter()
+            end, cpu = time.perf_counter(), time.process_time() - cpu_start
             late = end - start - 0.005
+            gc_wall, gc_cpu = self._gc_within(start, end)
             self.worst = max(self.worst, late)
-            self.worst_without_gc = max(self.worst_without_gc, late - self._gc_within(start, end))
+            self.worst_without_gc = max(self.worst_without_gc, late - gc_wall)
+            self.worst_cpu = max(self.worst_cpu, cpu - 0.005)
+            self.worst_cpu_without_gc = max(self.worst_cpu_without_gc, cpu - gc_cpu - 0.005)
 
     @property
     def longest_gc(self) -> float:
-        return max((b - a for a, b in self.gc_pauses), default=0.0)
+        """CPU seconds of the longest collection."""
+        return max((c for _, _, c in self.gc_pauses), default=0.0)
 
     def __enter__(self) -> LoopWatch:
         gc.callbacks.append(self._on_gc)
@@ -95,45 +119,57 @@ class LoopWatch:
         self._task.cancel()
 
 
-async def _start(calls: int, chunk: int, make: Any, queued: Any) -> tuple[list[Any], float]:
+async def _start(
+    calls: int, chunk: int, make: Any, queued: Any, freeze: bool
+) -> tuple[list[Any], float]:
     """Start ``calls`` tasks of ``make(i)`` in chunks, yielding between chunks, and wait until
-    ``queued()`` says all of them wait."""
+    ``queued()`` says all of them wait. ``freeze``: ``gc.freeze()`` after each chunk."""
     tasks: list[asyncio.Task[Any]] = []
     start = time.perf_counter()
     for i in range(calls):
         tasks.append(asyncio.ensure_future(make(i)))
         if i % chunk == chunk - 1:
             await asyncio.sleep(0)
+            if freeze:
+                gc.freeze()
     while queued() < calls:  # noqa: ASYNC110 - polling what the benchmark measures
         await asyncio.sleep(0.01)
     return tasks, time.perf_counter() - start
 
 
-async def _measure(calls: int, chunk: int, make: Any, queued: Any) -> dict[str, Any]:
+async def _measure(
+    calls: int, chunk: int, make: Any, queued: Any, freeze: bool = False
+) -> dict[str, Any]:
     """Memory per queued task, the loop's worst blocking while they queue, and the time to
     cancel them all (with ``asyncio.gather(..., return_exceptions=True)``, as a caller would)."""
     gc.collect()
     before = rss()
     with LoopWatch() as watch:
-        tasks, queued_in = await _start(calls, chunk, make, queued)
+        tasks, queued_in = await _start(calls, chunk, make, queued, freeze)
         await asyncio.sleep(0.05)
     gc.collect()
     per_call = (rss() - before) / calls
     cancel_gc: list[float] = []
     with LoopWatch() as cancel_watch:
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         cancelled_in = time.perf_counter() - start
-        cancel_gc = [b - a for a, b in cancel_watch.gc_pauses]
+        cancel_cpu = time.process_time() - cpu_start
+        cancel_gc = [c for _, _, c in cancel_watch.gc_pauses]
+    if freeze:
+        gc.unfreeze()
     return {
         "queued_in": queued_in,
         "bytes_per_call": per_call,
         "blocked_ms": watch.worst * 1000,
-        "longest_gc_ms": watch.longest_gc * 1000,
         "blocked_without_gc_ms": watch.worst_without_gc * 1000,
+        "busy_ms": watch.worst_cpu * 1000,
+        "busy_without_gc_ms": watch.worst_cpu_without_gc * 1000,
+        "longest_gc_ms": watch.longest_gc * 1000,
         "cancelled_in": cancelled_in,
+        "cancel_cpu": cancel_cpu,
         "cancel_gc": sum(cancel_gc),
     }
 
@@ -152,7 +188,7 @@ async def bare_queue_case(calls: int, chunk: int) -> dict[str, Any]:
     return await _measure(calls, chunk, lambda i: wait(loop.create_future()), lambda: waiting)
 
 
-async def queue_case(calls: int, chunk: int) -> dict[str, Any]:
+async def queue_case(calls: int, chunk: int, freeze: bool = False) -> dict[str, Any]:
     held = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -174,7 +210,9 @@ async def queue_case(calls: int, chunk: int) -> dict[str, Any]:
         t.cancel()
     await asyncio.gather(*warm, return_exceptions=True)
     del warm
-    result = await _measure(calls, chunk, lambda i: zoom.get(f"/users/u{i}"), lambda: lane.queued)
+    result = await _measure(
+        calls, chunk, lambda i: zoom.get(f"/users/u{i}"), lambda: lane.queued, freeze
+    )
     result["left"] = (lane.queued, sum(len(q) for q in lane._queues))
     held.set()
     await first
@@ -188,7 +226,7 @@ async def queue_cases(calls: int, chunk: int) -> None:
     """Both queue cases, each in a fresh process (memory a run freed stays in the allocator's
     arenas), asyncio's bare tasks first; figures and ratios from this one run."""
     results = {}
-    for variant in ("bare-queue", "queue"):
+    for variant in ("bare-queue", "queue", "queue-frozen"):
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
@@ -202,22 +240,28 @@ async def queue_cases(calls: int, chunk: int) -> None:
         )
         out, _ = await child.communicate()
         results[variant] = json.loads(out.decode().strip().splitlines()[-1])
-    bare, ours = results["bare-queue"], results["queue"]
-    for name, r in (("asyncio tasks awaiting a future", bare), ("zoom.get queued", ours)):
+    bare, ours, frozen = results["bare-queue"], results["queue"], results["queue-frozen"]
+    for name, r in (
+        ("asyncio tasks awaiting a future", bare),
+        ("zoom.get queued", ours),
+        ("zoom.get queued, gc.freeze() after each chunk", frozen),
+    ):
         print(
             f"{name}: {calls} queued in {r['queued_in']:.2f} s (chunks of {chunk}); "
             f"**{r['bytes_per_call']:.0f} B each** (RSS); loop blocked at most "
-            f"**{r['blocked_ms']:.0f} ms**, of which CPython's GC up to "
-            f"{r['longest_gc_ms']:.0f} ms ({r['blocked_without_gc_ms']:.1f} ms without GC "
-            f"pauses); all cancelled in **{r['cancelled_in']:.2f} s** "
-            f"({r['cancel_gc']:.2f} s of it GC)"
+            f"**{r['busy_ms']:.0f} ms of CPU** ({r['busy_without_gc_ms']:.0f} ms without GC "
+            f"pauses; the longest collection {r['longest_gc_ms']:.0f} ms), "
+            f"{r['blocked_ms']:.0f} ms of wall-clock time ({r['blocked_without_gc_ms']:.0f} ms "
+            f"without GC); all cancelled in **{r['cancelled_in']:.2f} s** "
+            f"({r['cancel_cpu']:.2f} s of CPU, {r['cancel_gc']:.2f} s of it GC)"
         )
     left = ours["left"]
     print(
         f"zoom.get ÷ bare tasks: memory {ours['bytes_per_call'] / bare['bytes_per_call']:.2f}"
         f" (the library's part {ours['bytes_per_call'] - bare['bytes_per_call']:.0f} B), "
-        f"loop blocked {ours['blocked_ms'] / bare['blocked_ms']:.2f}, "
-        f"cancel {ours['cancelled_in'] / bare['cancelled_in']:.2f}; left behind: {left[0]} "
+        f"loop blocked (CPU) {ours['busy_ms'] / bare['busy_ms']:.2f}, "
+        f"cancel {ours['cancelled_in'] / bare['cancelled_in']:.2f} "
+        f"(CPU {ours['cancel_cpu'] / bare['cancel_cpu']:.2f}); left behind: {left[0]} "
         f"queued, {left[1]} queue entries, {left[2]} slots in flight"
     )
 
@@ -318,8 +362,8 @@ async def paginate_case(users: int, page_size: int, name: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
-    if args.variant == "queue":
-        print(json.dumps(await queue_case(args.calls, args.chunk)))
+    if args.variant in ("queue", "queue-frozen"):
+        print(json.dumps(await queue_case(args.calls, args.chunk, args.variant != "queue")))
         return
     if args.variant == "bare-queue":
         print(json.dumps(await bare_queue_case(args.calls, args.chunk)))

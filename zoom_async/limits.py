@@ -386,6 +386,9 @@ def _wake(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
+_cancel_future = asyncio.Future.cancel
+
+
 class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
     """A queued request: a future that the lane's pump resolves with the request's grant.
 
@@ -420,10 +423,14 @@ class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
     def cancel(self, msg: Any | None = None) -> bool:
         lane = self._lane
         if lane is None:
-            return super().cancel(msg)
+            return _cancel_future(self, msg)
         self._lane = None
-        if super().cancel(msg):
-            lane._left()
+        if _cancel_future(self, msg):
+            # Left the queue: counted here, its entry dropped later (see _Lane._drop_cancelled).
+            lane._queued -= 1
+            lane._cancelled += 1
+            if lane._cancelled > lane._queued:
+                lane._drop_cancelled()
             return True
         # Resolved already, and now its task is being cancelled: the task never resumes here
         # (asyncio cancels only a task's pending wait, or throws into it instead of resuming).
@@ -766,10 +773,8 @@ class _Lane:
         self._returns.add(task)
         task.add_done_callback(self._returns.discard)
 
-    def _left(self) -> None:
-        """A queued request was cancelled: count it; its entry is dropped later."""
-        self._queued -= 1
-        self._cancelled += 1
+    def _drop_cancelled(self) -> None:
+        """Most queued entries are cancelled ones (counted by _Waiter.cancel): drop them."""
         if self._queued == 0:
             for queue in self._queues:
                 queue.clear()
