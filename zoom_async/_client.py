@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 import math
@@ -207,6 +208,13 @@ def _aiohttp_transport() -> httpx.AsyncBaseTransport:
             "transport='aiohttp' needs httpx-aiohttp: pip install 'zoom-async[aiohttp]'"
         ) from None
     return ZoomAiohttpTransport(_POOL_LIMITS)
+
+
+class _AnswersIgnored(httpx.Cookies):
+    """``httpx.Cookies`` that do not look at answers at all (see :class:`_NoResponseCookies`)."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*")
@@ -633,6 +641,11 @@ class ZoomClient(ApiNamespaces):
                 headers={"Accept": "application/json"},
                 cookies=_NoResponseCookies(),
             )
+            # httpx hands every answer to Cookies.extract_cookies, which builds a urllib Request
+            # from it (URL parsing, a copy of the headers: 20-50 µs) before the jar can decline.
+            # These Cookies skip that; the jar and the cookies a caller sets stay as they are.
+            # (httpx has no public way to give a client a Cookies subclass.)
+            self._http._cookies = _AnswersIgnored(self._http.cookies.jar)
             self._owns_http = True
         self._mutation_locks: dict[str, tuple[anyio.Lock, list[int]]] = {}
         self._meeting_hosts = _Remembered()
@@ -1297,25 +1310,33 @@ class ZoomClient(ApiNamespaces):
         as a whole has one deadline, and the body is read with the size limit enforced.
         """
         response: httpx.Response | None = None
-        with anyio.move_on_after(math.inf if deadline is None else deadline) as scope:
-            try:
-                response = await self._http.send(request, stream=True)
-                await self._read_body(response)
-            except httpx.DecodingError as exc:
-                raise ResponseDecodeError(
-                    f"the answer's content could not be decoded ({type(exc).__name__}: "
-                    f"{excerpt(str(exc))})",
-                    status_code=response.status_code if response is not None else None,
-                    method=request.method,
-                    url=str(request.url),
-                    headers=dict(response.headers) if response is not None else None,
-                ) from None
-            finally:
-                if response is not None and not response.is_closed:
-                    with anyio.CancelScope(shield=True):
-                        await response.aclose()
-        if scope.cancelled_caught:
-            raise _AttemptTimeout(f"no complete answer within {deadline:g} s", request=request)
+        # asyncio.timeout, not anyio.move_on_after: the same deadline at half the cost per
+        # request (a cancel scope costs ~15 µs more), and the client runs on asyncio anyway.
+        attempt = asyncio.timeout(deadline)  # None: no bound
+        try:
+            async with attempt:
+                try:
+                    response = await self._http.send(request, stream=True)
+                    await self._read_body(response)
+                except httpx.DecodingError as exc:
+                    raise ResponseDecodeError(
+                        f"the answer's content could not be decoded ({type(exc).__name__}: "
+                        f"{excerpt(str(exc))})",
+                        status_code=response.status_code if response is not None else None,
+                        method=request.method,
+                        url=str(request.url),
+                        headers=dict(response.headers) if response is not None else None,
+                    ) from None
+                finally:
+                    if response is not None and not response.is_closed:
+                        with anyio.CancelScope(shield=True):
+                            await response.aclose()
+        except TimeoutError:
+            if not attempt.expired():
+                raise  # someone else's TimeoutError
+            raise _AttemptTimeout(
+                f"no complete answer within {deadline:g} s", request=request
+            ) from None
         assert response is not None
         return response
 
