@@ -12,10 +12,15 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
   from the first worker's start to the last one's end: 1.0 is every request the plan allows;
 * ``429s``: refusals the fake sent (each is retried by the client after a wait);
 * ``max/window``: the most arrivals the fake counted in any 1 s window (limit 80);
-* ``added p50/p99``: the limiter's own time per request -- the store calls made for it (grant and
-  release; Redis round trips for RedisStore) -- measured after the batch, at half the plan's
-  rate so that no request waits for a slot (in a saturated batch the figure would mostly be the
-  event loop busy with 200 other requests);
+* ``added p50/p99``: the limiter's own time per request -- the store calls on its path (the
+  grant, a Redis round trip for RedisStore; the release is queued and sent by the store's task
+  or with the next grant, so it is not on the path) -- measured after the batch, at half the
+  plan's rate so that no request waits for a slot (in a saturated batch the figure would mostly
+  be the event loop busy with 200 other requests);
+* ``PING p50/p99``: a bare Redis ``PING`` from the same processes between those requests (after
+  an idle pause, as the grants): one round trip of this machine, the floor under ``added``;
+* ``timer lag p99``: how late the processes' ``asyncio.sleep`` between those requests woke up:
+  how long a ready process waits for a core here;
 * ``Redis calls/request``: round trips to Redis during the batch ÷ requests (grants, releases,
   and the asks of queued requests when their computed wait ends): no polling.
 
@@ -72,12 +77,25 @@ class TimedStore:
         finally:
             self._add(started)
 
+    async def acquire_many(self, *args: Any) -> tuple[int, float]:
+        started = time.perf_counter()
+        try:
+            return await self.inner.acquire_many(*args)  # type: ignore[attr-defined, no-any-return]
+        finally:
+            self._add(started)
+
     async def release(self, *args: Any) -> None:
         started = time.perf_counter()
         try:
             await self.inner.release(*args)
         finally:
             self._add(started)
+
+    async def learn(self, *args: Any) -> int | None:
+        return await self.inner.learn(*args)  # type: ignore[attr-defined, no-any-return]
+
+    async def learned(self, *args: Any) -> Any:
+        return await self.inner.learned(*args)  # type: ignore[attr-defined]
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         return await self.inner.increment(key, limit, expires_at)
@@ -163,9 +181,20 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
             await asyncio.sleep(1.1)
             added.clear()
             interval = job.processes / (LIMIT / WINDOW / 2)
-            for _ in range(max(20, 80 // job.processes)):
+            pings: list[float] = []
+            lags: list[float] = []
+            for _ in range(max(40, 160 // job.processes)):
                 await measured_get()
-                await asyncio.sleep(interval)
+                before = time.perf_counter()
+                await asyncio.sleep(interval / 2)
+                lags.append(time.perf_counter() - before - interval / 2)
+                if isinstance(inner, RedisStore):
+                    # The machine's own round trip to Redis, like the grant's after an idle
+                    # pause: the floor under ``added``.
+                    before = time.perf_counter()
+                    await inner.redis.ping()
+                    pings.append(time.perf_counter() - before)
+                await asyncio.sleep(interval / 2)
         if isinstance(inner, RedisStore):
             await inner.aclose()
         round_trips.sort()
@@ -175,6 +204,8 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
                 "finished": finished,
                 "rtt": round_trips[len(round_trips) // 2],
                 "added": added,
+                "pings": pings,
+                "lags": lags,
                 "calls": calls,
             }
         )
@@ -253,6 +284,8 @@ async def case(
     rtt = max(r["rtt"] for r in reports)
     bound = (math.ceil(total / LIMIT) - 1) * (WINDOW + rtt) + rtt
     added = [a for r in reports for a in r["added"]]
+    pings = [a for r in reports for a in r["pings"]] or [math.nan]
+    lags = [a for r in reports for a in r["lags"]]
     share = total / elapsed / (LIMIT / WINDOW)
     calls = sum(r["calls"] for r in reports) / total
     return (
@@ -260,7 +293,8 @@ async def case(
         f"| {rtt * 1000:.1f} | {bound / elapsed:.3f} | {stats['rate_limited']} "
         f"| {stats['max_in_window'][Category.LIGHT.value]}/{LIMIT} "
         f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} "
-        f"| {calls:.2f} |"
+        f"| {percentile(pings, 0.5) * 1000:.2f} | {percentile(pings, 0.99) * 1000:.2f} "
+        f"| {percentile(lags, 0.99) * 1000:.2f} | {calls:.2f} |"
     )
 
 
@@ -273,9 +307,10 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(
         "| processes | store | requests | elapsed s | rate/allowed | RTT p50 ms | bound/elapsed "
-        "| 429s | max/window | added p50 ms | added p99 ms | Redis calls/request |"
+        "| 429s | max/window | added p50 ms | added p99 ms | PING p50 ms | PING p99 ms "
+        "| timer lag p99 ms | Redis calls/request |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     with redis_server() if args.redis_url is None else _given(args.redis_url) as redis_url:
         async with RemoteFake(setup) as fake:
             for processes in args.processes:

@@ -343,7 +343,8 @@ async def test_releases_of_several_lanes_go_together(any_redis) -> None:
             assert await store.acquire(lane, 5, 1.0, 0.0, i, 30.0) == 0.0
         calls = store.calls
         await asyncio.gather(*(store.release(lane, i, 0.0) for i, lane in enumerate(lanes)))
-        assert store.calls == calls + 2  # the first alone, then the two queued meanwhile
+        await store.flush()
+        assert store.calls == calls + 1  # all three in one batch
         assert store.failures == 0
         for lane in lanes:
             in_flight, completed = store._lane_keys(lane)
@@ -587,7 +588,36 @@ async def test_after_a_loss_each_process_holds_and_puts_back_what_it_knows(
         assert await store.redis.zcard(in_flight) == 3
         assert await limiter.meeting_quota_used("host-1") == 3
         await store.release(lane, 0, time.monotonic())
+        await store.flush()
         assert await store.redis.zcard(in_flight) == 2
         # Once noticed, not again.
         await ask(store, 10)
         assert store.state_losses == 1
+
+
+async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
+    redis_server: RedisServer,
+) -> None:
+    ns = namespace()
+    store = RedisStore.from_url(redis_server.url, namespace=ns)
+    limiter = RateLimiter(resolve_plan({"Light": 50}), store=store)
+    in_flight, completed = store._lane_keys("general:Light")
+    async with store:
+        first = await limiter.acquire("general", Category.LIGHT)
+        calls = store.calls
+        await first.release()
+        assert store.calls == calls  # the caller did not wait for Redis
+        second = await limiter.acquire("general", Category.LIGHT)
+        assert store.calls == calls + 1  # the release went with this grant
+        assert await store.redis.zcard(in_flight) == 1
+        assert await store.redis.zcard(completed) == 1
+        await second.release()
+        await store.flush()  # with no grant to ride with, the store's task sends it
+        assert await store.redis.zcard(in_flight) == 0
+        third = await limiter.acquire("general", Category.LIGHT)
+        await third.release()
+    # Closing the store sent the last release.
+    check = RedisStore.from_url(redis_server.url, namespace=ns)
+    async with check:
+        assert await check.redis.zcard(in_flight) == 0
+        assert await check.redis.zcard(completed) == 3

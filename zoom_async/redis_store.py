@@ -150,16 +150,32 @@ _ACQUIRE = (
 -- last two windows (score: grant time), what was learned of other apps (hash), the namespace's
 -- epoch, the instant windows are held full from
 -- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, the epoch this process
--- knows ('' = none), the server's start ('' = unknown), then the lease members asking.
--- Grants slots to the members in order while the window allows (at the limit other apps leave,
--- when one was learned); returns how many it granted, the seconds until the next slot may free
--- (0 when all were granted) and the epoch.
+-- knows ('' = none), the server's start ('' = unknown), the number R of releases, R pairs
+-- (completion time or '' = now, lease member) of this process's leases that completed since its
+-- last call, then the lease members asking. Records the releases, then grants slots to the
+-- members in order while the window allows (at the limit other apps leave, when one was
+-- learned); returns how many it granted, the seconds until the next slot may free (0 when all
+-- were granted) and the epoch.
 """
     + _NOW
     + _LIMIT_AT
-    + _EPOCH
     + """
 local window = tonumber(ARGV[3])
+local first = 8 + 2 * tonumber(ARGV[7])
+if first > 8 then
+  -- As the release script (also a lease that had expired completed now, which is later), and
+  -- before the epoch's check, which may end the script.
+  for i = 8, first - 1, 2 do
+    local t = now
+    if ARGV[i] ~= '' then t = tonumber(ARGV[i]) end
+    redis.call('ZREM', KEYS[1], ARGV[i + 1])
+    redis.call('ZADD', KEYS[2], string.format('%.6f', t), ARGV[i + 1])
+  end
+  redis.call('PEXPIRE', KEYS[2], math.ceil((window + 1) * 1000))
+end
+"""
+    + _EPOCH
+    + """
 local limit = limit_at(KEYS[4], now, tonumber(ARGV[2]))
 local lease_timeout = tonumber(ARGV[4])
 -- A lease still in flight at its expiry belonged to a process that died or hangs: it counts as
@@ -177,14 +193,14 @@ end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('%.6f', now - window))
 local in_flight = redis.call('ZCARD', KEYS[1])
 local completed = redis.call('ZCARD', KEYS[2])
-local asking = #ARGV - 6
+local asking = #ARGV - first + 1
 local granted = limit - in_flight - completed
 if granted > asking then granted = asking end
 if granted > 0 then
   local expiry = string.format('%.6f', now + lease_timeout)
-  for i = 1, granted do
-    redis.call('ZADD', KEYS[1], expiry, ARGV[6 + i])
-    redis.call('ZADD', KEYS[3], now_s, ARGV[6 + i])
+  for i = first, first + granted - 1 do
+    redis.call('ZADD', KEYS[1], expiry, ARGV[i])
+    redis.call('ZADD', KEYS[3], now_s, ARGV[i])
   end
   redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + window + 1) * 1000))
   -- The grants a 429 is counted against (every process's): two windows' worth.
@@ -505,10 +521,16 @@ class _Ask:
     )
 
     def __init__(
-        self, member: str, limit: int, window: float, now: float, lease_timeout: float
+        self,
+        member: str,
+        lease_id: int,
+        limit: int,
+        window: float,
+        now: float,
+        lease_timeout: float,
     ) -> None:
         self.member = member
-        self.lease_id = int(member.rsplit(":", 1)[1])
+        self.lease_id = lease_id
         self.limit = limit
         self.window = window
         self.now = now
@@ -621,7 +643,7 @@ class RedisStore:
         # so a computed wait stays valid and waiters need not ask Redis again before it.
         self._not_before: dict[str, tuple[int, float]] = {}
         self._pending: dict[str, list[str]] = {}
-        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
         self.failures = 0
         """How many Redis calls failed or timed out."""
         self.fallback_grants = 0
@@ -675,7 +697,11 @@ class RedisStore:
             raise ConfigurationError(
                 "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
             ) from None
-        redis_kwargs.setdefault("socket_timeout", timeout)
+        # No socket timeout: the store bounds each of its calls by ``timeout`` itself, and
+        # redis-py wraps every write of a connection with a socket timeout in a task of its own
+        # (asyncio.wait_for): a sixth of a grant's client CPU, and a turn of the event loop
+        # before the command leaves.
+        redis_kwargs.setdefault("socket_timeout", None)
         redis_kwargs.setdefault("socket_connect_timeout", timeout)
         client: Redis | RedisCluster
         if cluster:
@@ -718,8 +744,19 @@ class RedisStore:
     ) -> None:
         await self.aclose()
 
+    async def flush(self) -> None:
+        """Wait until the releases made so far are sent (they go in the background: a
+        request's caller does not wait for them)."""
+        if self._pending and self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        flusher = self._flusher
+        if flusher is not None:
+            await asyncio.shield(flusher)
+
     async def aclose(self) -> None:
-        """Close the Redis connections."""
+        """Send the releases not yet sent, then close the Redis connections."""
+        with anyio.move_on_after(self.timeout or 1.0, shield=True):
+            await self.flush()
         await self.redis.aclose()
 
     def bind_account(self, account_id: str, client_id: str) -> None:
@@ -900,7 +937,7 @@ class RedisStore:
             return 0, known[1] - now
         if self._available():
             asks = [
-                _Ask(self._member(lease_id), limit, window, now, lease_timeout)
+                _Ask(self._member(lease_id), lease_id, limit, window, now, lease_timeout)
                 for lease_id in lease_ids
             ]
             try:
@@ -994,15 +1031,19 @@ class RedisStore:
             self._orphans.append((lane, ask.lease_id, ask.now))
 
     async def _send_asks(self, lane: str, batch: list[_Ask]) -> None:
+        epoch_key = self.key("epoch")
+        known = self._epochs.get(epoch_key, "")
         args: list[Any] = [
             self._now_arg(max(a.now for a in batch)),
             min(a.limit for a in batch),
             repr(batch[0].window),
             max(a.lease_timeout for a in batch),
+            known,
+            "" if known else await self._server_started(),
         ]
-        epoch_key = self.key("epoch")
-        known = self._epochs.get(epoch_key, "")
-        args += [known, "" if known else await self._server_started()]
+        # This lane's releases not yet sent ride in the same call, ahead of the asks.
+        releases = self._pending.pop(lane, [])
+        args += [len(releases) // 2, *releases]
         args += [a.member for a in batch]
         keys = [*self._lane_keys(lane), self.key("lane", lane, "grants"), self._learned_key(lane)]
         try:
@@ -1125,12 +1166,15 @@ class RedisStore:
         if pending is None:
             pending = self._pending[lane] = []
         pending += (self._now_arg(completed_at), self._member(lease_id))
-        if self._flushing:
-            return  # the release in progress sends this one with the next batch
-        # Releases come in clusters (a window's worth of responses); one call per batch and
-        # lane keeps them to one connection and one round trip. Sending later errs on the
-        # safe side: with the server's clock the completion is recorded a little late.
-        self._flushing = True
+        # Not on the request's path: the caller goes on at once, and the release is sent by a
+        # task of the store's -- or with this lane's next grant script, whichever goes first
+        # (so a slot freed here is free for the next ask from this process). Releases come in
+        # clusters (a window's worth of responses): one call per batch. Sending later errs on
+        # the safe side: with the server's clock the completion is recorded a little late.
+        if self._flusher is None:
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
@@ -1140,8 +1184,10 @@ class RedisStore:
                     await self._send_releases(batch)
                 except LimiterUnavailable:
                     logger.debug("could not release %d leases; they will expire", len(batch))
+        except Exception:  # never an unretrieved task error; the leases expire
+            logger.debug("releasing leases failed", exc_info=True)
         finally:
-            self._flushing = False
+            self._flusher = None
 
     async def _send_releases(self, batch: dict[str, list[str]]) -> None:
         if len(batch) == 1:
@@ -1265,7 +1311,9 @@ class RedisStore:
             self.key("lock", key), timeout=timeout, blocking_timeout=timeout, sleep=0.05
         )
         try:
-            acquired = await lock.acquire()
+            # Each of the lock's own commands bounded too (the pool has no socket timeout).
+            with anyio.fail_after(timeout + (self.timeout or timeout)):
+                acquired = await lock.acquire()
         except self._errors as exc:
             raise self._failed(exc) from None
         if not acquired:
@@ -1275,7 +1323,10 @@ class RedisStore:
         try:
             yield
         finally:
-            with contextlib.suppress(LockError, *self._errors):
+            with (
+                contextlib.suppress(LockError, *self._errors),
+                anyio.move_on_after(self.timeout or timeout, shield=True),
+            ):
                 await lock.release()
 
     def token_store(self) -> RedisTokenStore:
