@@ -12,8 +12,9 @@ from typing import Any
 import aiohttp
 import httpx
 import pytest
+import respx
 
-from zoom_async import RetryPolicy, ZoomClient
+from zoom_async import RetryPolicy, StaticToken, ZoomClient
 from zoom_async._aiohttp_transport import _remapped
 from zoom_async.errors import ZoomConnectionError, ZoomTimeoutError
 from zoom_async.retries import ExponentialBackoff
@@ -118,3 +119,13 @@ def test_aiohttp_errors_are_mapped_by_whether_the_request_may_have_left(
     wrapped.__cause__ = error
     assert type(_remapped(wrapped)) is expected
     assert type(_remapped(error)) is expected
+
+
+async def test_respx_mocks_the_aiohttp_transport_at_httpxs_level() -> None:
+    # respx's default mock patches httpcore, which aiohttp bypasses; using="httpx" (what
+    # docs/client.md tells users of transport="aiohttp") intercepts above the transport.
+    with respx.mock(using="httpx", base_url="https://api.zoom.us/v2") as mocked:
+        route = mocked.get("/users/me").respond(json={"id": "u1"})
+        async with ZoomClient(auth=StaticToken("token"), transport="aiohttp") as zoom:
+            assert await zoom.get("/users/me") == {"id": "u1"}
+    assert route.call_count == 1
