@@ -205,10 +205,13 @@ class Trace:
                     return "-"
                 values = sorted(values)
                 p90 = values[int(0.9 * (len(values) - 1))]
-                return f"{statistics.fmean(values) * 1000:.1f}/{p90 * 1000:.1f}"
+                return (
+                    f"{statistics.fmean(values) * 1000:.1f}/{p90 * 1000:.1f}"
+                    f"/{values[-1] * 1000:.0f}"
+                )
 
             lines.append(
-                f"  {category.value} (L={limit.limit}): mean/p90 ms "
+                f"  {category.value} (L={limit.limit}): mean/p90/max ms "
                 + " ".join(f"{name} {ms(v)}" for name, v in links.items())
             )
             lines.append(

@@ -847,6 +847,39 @@ async def test_a_wave_of_freed_slots_is_one_store_call(store) -> None:
         await p.release()
 
 
+async def test_completions_do_not_ask_the_store_again_for_a_known_instant(store) -> None:
+    """Once the store has said when the next slot frees, further completions cannot bring it
+    nearer (each frees a slot a window after it): the pump is not woken to ask again, which
+    with a shared store would be a round trip per completion."""
+    asks: list[float] = []
+    many = store.acquire_many  # type: ignore[attr-defined]
+
+    async def counted(lane, limit, window, now, lease_ids, lease_timeout):  # type: ignore[no-untyped-def]
+        asks.append(now)
+        return await many(lane, limit, window, now, lease_ids, lease_timeout)
+
+    store.acquire_many = counted  # type: ignore[attr-defined]
+    limiter = RateLimiter(resolve_plan({"Light": 10}), store=store)
+    held = [await limiter.acquire("general", Category.LIGHT) for _ in range(10)]
+    waiters = [asyncio.ensure_future(limiter.acquire("general", Category.LIGHT)) for _ in range(10)]
+    await asyncio.sleep(0.01)
+    asks.clear()  # (a RedisStore's acquire() is acquire_many() with one lease)
+    for permit in held:  # ten completions, 10 ms apart
+        await permit.release()
+        await asyncio.sleep(0.01)
+    asks_during_completions = len(asks)
+    permits = await asyncio.gather(*waiters)
+    # At most once, at the first completion, when the store had said only a completion could
+    # free a slot (a RedisStore says "a window from now", itself a known instant); the later
+    # completions asked nothing.
+    assert asks_during_completions <= 1, asks
+    # ...and no waiter had its slot before a window after the first completion.
+    released = sorted(p.granted_at for p in permits)
+    assert released[0] >= 1.01 and max_in_window(released, 1.0) == 10
+    for permit in permits:
+        await permit.release()
+
+
 async def test_a_store_without_the_batch_form_is_asked_once_per_slot() -> None:
     """A LimiterStore written to the first protocol (no acquire_many) still works."""
 

@@ -658,6 +658,9 @@ class _Lane:
         self._cancelled = 0
         self._pump: asyncio.Task[None] | None = None
         self._changed: asyncio.Future[None] | None = None
+        """What the pump waits on between store calls."""
+        self._wake_on_release = False
+        """Whether a completion may free a slot sooner than the pump's timer."""
         self._max_poll = max_poll
         self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
@@ -779,6 +782,8 @@ class _Lane:
             for queue in self._queues:
                 queue.clear()
             self._cancelled = 0
+            if self._changed is not None:
+                _wake(self._changed)  # nobody waits: the pump ends now, not at its timer
         elif self._cancelled > self._queued:
             # Most entries are cancelled: drop them in one pass (amortised O(1) each).
             for queue in self._queues:
@@ -833,6 +838,12 @@ class _Lane:
                     if granted == wanted or self._head() is None:
                         continue
                 changed = self._changed = loop.create_future()
+                # Only when the store said no slot frees before a completion does a completion
+                # wake the pump. Otherwise the next slot frees at a known instant that no
+                # completion can bring nearer (a completion frees a slot a window after it):
+                # asking again at each one would hear the same answer, with a shared store at
+                # the cost of a round trip each.
+                self._wake_on_release = delay > self._max_poll
                 timer = loop.call_later(min(delay, self._max_poll), _wake, changed)
                 try:
                     await changed
@@ -853,8 +864,8 @@ class _Lane:
     async def release(self, lease_id: int) -> None:
         await self._store.release(self.key, lease_id, self._clock.monotonic())
         changed = self._changed
-        if changed is not None:
-            _wake(changed)
+        if changed is not None and (self._wake_on_release or not self._queued):
+            _wake(changed)  # (with nobody left waiting, the pump ends now, not at its timer)
 
     # -- learning what other apps use ------------------------------------------------------
 
