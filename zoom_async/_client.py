@@ -315,6 +315,7 @@ FileUploads = Mapping[str, Any] | Sequence[tuple[str, Any]]
 ``{"file": ("name.png", data, "image/png")}``, or a list of ``(field, file)`` pairs."""
 
 _METHOD = re.compile(r"[A-Za-z]{1,20}")
+_STANDARD_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
 
 class _Body:
@@ -585,6 +586,7 @@ class ZoomClient(ApiNamespaces):
         """Where operations outside ``/v2`` go (SCIM2's ``/scim2/...``): ``base_url`` without
         its trailing ``/v2``, or ``base_url`` itself when it has none."""
         self._base_path = httpx.URL(self.base_url).path.rstrip("/")
+        self._base_prefix = self._base_path + "/"
         file_base_url = file_base_url or os.environ.get("ZOOM_FILE_BASE_URL")
         # Without a file_base_url, uploads follow the base_url of a proxy or fake, and otherwise
         # go to the file host each one's docs name (_url).
@@ -700,7 +702,7 @@ class ZoomClient(ApiNamespaces):
             except httpx.InvalidURL as exc:
                 raise ConfigurationError(f"invalid URL {path!r}: {exc}") from None
             raw = url.raw_path.decode("ascii")  # its query string is kept, and merged
-            if self._base_path and raw.startswith(self._base_path + "/"):
+            if self._base_path and raw.startswith(self._base_prefix):
                 raw = raw[len(self._base_path) :]
             path = raw
         if path_params:
@@ -717,7 +719,7 @@ class ZoomClient(ApiNamespaces):
             )
         if path[:1] != "/" or path[1:2] == "/":
             path = "/" + path.lstrip("/")  # else the caller's string is kept (no copy)
-        if self._base_path and path.startswith(self._base_path + "/"):
+        if self._base_path and path.startswith(self._base_prefix):
             path = path[len(self._base_path) :]
         # No second check_path: encoded path parameters cannot add a dot segment or a control
         # character (path_param_text refuses "." and "..", encoding quotes the rest).
@@ -1063,9 +1065,9 @@ class ZoomClient(ApiNamespaces):
         """Check the call and route it, without suspending: bad input fails before any wait."""
         if self._closed:
             raise ConfigurationError("this ZoomClient is closed; create a new one")
-        if not isinstance(method, str) or not _METHOD.fullmatch(method):
-            raise ConfigurationError(f"{method!r} is not an HTTP method")
-        if not method.isupper():
+        if not (type(method) is str and method in _STANDARD_METHODS):
+            if not isinstance(method, str) or not _METHOD.fullmatch(method):
+                raise ConfigurationError(f"{method!r} is not an HTTP method")
             method = method.upper()  # a literal "GET" is kept: no copy per queued call
         rel, path_query = split_query(self._relative_path(path, path_params))
         # httpx replaces a URL's query string when params are given: merge them instead.

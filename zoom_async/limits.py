@@ -400,11 +400,9 @@ class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
     """
 
     __slots__ = ("_lane", "_started")
-
-    def __init__(self, lane: _Lane, started: float, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop=loop)
-        self._lane: _Lane | None = lane
-        self._started = started
+    # No __init__ of its own (asyncio's runs in C): the lane sets both right after creating it.
+    _lane: _Lane | None
+    _started: float
 
     def __await__(self) -> Generator[Any, None, Permit]:
         # Its own iterator (see __next__): awaiting it allocates nothing.
@@ -747,7 +745,9 @@ class _Lane:
     def wait(self, priority: Priority, retry: bool, started: float) -> _Waiter:
         """Join the queue: ``await`` the returned future for the permit."""
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(self, started, loop)
+        waiter = _Waiter(loop=loop)
+        waiter._lane = self
+        waiter._started = started
         queue = self._queues[0 if priority == "interactive" else 1]
         if retry:
             queue.appendleft(waiter)
