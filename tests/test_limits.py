@@ -760,6 +760,43 @@ async def test_a_slot_handed_to_a_caller_cancelled_at_that_moment_goes_back() ->
     await permit.release()
 
 
+async def test_a_granted_waiter_cancelled_but_resumed_keeps_its_slot_once() -> None:
+    """The lane's future is told of a cancellation (``cancel()``) that its task then does not
+    act on (on Python 3.13+ ``Task.uncancel()`` withdraws one before the task runs): the task
+    takes its grant, and the slot is not given back a second time behind its back."""
+    lanes_waiter: list[limits_module._Waiter] = []
+
+    class CancelTheFutureOnGrant(InMemoryStore):
+        async def acquire_many(self, *args, **kwargs):  # type: ignore[no-untyped-def,override]
+            granted, delay = await super().acquire_many(*args, **kwargs)
+            if granted and lanes_waiter:
+                # Runs after the grant is set and before the task resumes, as Task.cancel()
+                # would; the task itself is not cancelled.
+                asyncio.get_running_loop().call_soon(lanes_waiter.pop().cancel)
+            return granted, delay
+
+    store = CancelTheFutureOnGrant()
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store)
+    held = await limiter.acquire("general", Category.LIGHT)
+    first = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    await asyncio.sleep(0.01)
+    second = asyncio.ensure_future(limiter._wait_for_slot("general", Category.LIGHT, "batch"))
+    await asyncio.sleep(0.01)
+    waiter = first.get_coro().cr_await  # type: ignore[union-attr]
+    assert type(waiter) is limits_module._Waiter
+    lanes_waiter.append(waiter)
+    await held.release()
+    permit = await first  # the grant was taken, not given back
+    await asyncio.sleep(0.01)
+    window = store._windows["general:Light"]
+    assert window.in_flight == 1 and not second.done()
+    await permit.release()
+    await asyncio.sleep(1.01)
+    assert window.in_flight == 1 and second.done()  # the next one has it: counted once
+    await (await second).release()
+    assert window.in_flight == 0
+
+
 async def test_a_store_that_cannot_answer_fails_the_queued_request_unsent() -> None:
     class Flaky(InMemoryStore):
         fail = False

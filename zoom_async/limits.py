@@ -414,31 +414,44 @@ class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
             return self  # the task waits for this future, then calls __next__ again
         granted_at, lease_id = self.result()
         lane = self._lane
-        assert lane is not None
-        self._lane = None
+        if lane is None:
+            raise RuntimeError("this slot was given back: its caller was cancelled")
+        self._lane = None  # taken
         raise StopIteration(lane._granted(self._started, granted_at, lease_id))
 
     def cancel(self, msg: Any | None = None) -> bool:
         lane = self._lane
         if lane is None:
             return _cancel_future(self, msg)
-        self._lane = None
         if _cancel_future(self, msg):
             # Left the queue: counted here, its entry dropped later (see _Lane._drop_cancelled).
+            self._lane = None
             lane._queued -= 1
             lane._cancelled += 1
             if lane._cancelled > lane._queued:
                 lane._drop_cancelled()
             return True
-        # Resolved already, and now its task is being cancelled: the task never resumes here
-        # (asyncio cancels only a task's pending wait, or throws into it instead of resuming).
         if self.exception() is None:
-            lane._give_back(self.result()[1])
+            # Its grant was handed over just as its task is being cancelled. The task's next
+            # step, already scheduled, runs first: it throws the cancellation in (the grant goes
+            # back then) unless the cancellation was withdrawn meanwhile (Task.uncancel() on
+            # Python 3.13+), and then the task takes its grant.
+            self.get_loop().call_soon(_give_back_unless_taken, self)
+        else:
+            self._lane = None
         return False
 
     def close(self) -> None:
         """The awaiting coroutine was closed without being cancelled (garbage collected)."""
-        self.cancel()
+        if not self.get_loop().is_closed():
+            self.cancel()
+
+
+def _give_back_unless_taken(waiter: _Waiter) -> None:
+    lane = waiter._lane
+    if lane is not None:
+        waiter._lane = None
+        lane._give_back(waiter.result()[1])
 
 
 _LEASE_IDS = itertools.count(1)
