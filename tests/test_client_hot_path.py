@@ -127,6 +127,30 @@ async def test_a_queued_call_is_its_coroutine_awaiting_the_lanes_future() -> Non
 
 
 @pytest.mark.looptime
+async def test_timeouts_and_task_groups_take_queued_calls_out_of_the_queue() -> None:
+    zoom, handler, _ = held_client()
+    async with zoom:
+        lane = zoom.limits._lane("general", Category.LIGHT)
+        first = asyncio.ensure_future(zoom.get("/users/first"))
+        queued = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(2)]
+        await asyncio.sleep(0.01)
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.05):
+                await zoom.get("/users/timeout")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(zoom.get("/users/wait_for"), 0.05)
+        async with asyncio.TaskGroup() as tg:
+            in_group = tg.create_task(zoom.get("/users/group"))
+            await asyncio.sleep(0.01)
+            in_group.cancel()
+        assert in_group.cancelled() and lane.queued == 2
+        handler.release.set()
+        await asyncio.gather(first, *queued)
+        assert handler.seen == ["/v2/users/first", "/v2/users/u0", "/v2/users/u1"]
+        assert lane.queued == 0 and not any(lane._queues)
+
+
+@pytest.mark.looptime
 async def test_a_queued_call_cancelled_as_its_slot_arrives_gives_the_slot_back() -> None:
     victim: asyncio.Task[Any] | None = None
 

@@ -979,7 +979,7 @@ class ZoomClient(ApiNamespaces):
         )
         if call.metered is None:
             # The common path, inline: a queued call is this coroutine awaiting the lane's
-            # future, nothing more (about 1.4 KB with its task).
+            # future, nothing more (about 1.3 KB with its task).
             permit = await self.limits._wait_for_slot(call.family, call.category, call.priority)
             response = await self._attempts(call, None, None, permit)
         else:
