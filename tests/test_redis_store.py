@@ -333,6 +333,25 @@ async def test_keys_carry_the_namespace_in_a_hash_tag(any_redis) -> None:
     assert len(slots) == 1
 
 
+async def test_a_cluster_client_of_your_own(redis_cluster: RedisClusterServer) -> None:
+    """RedisStore(RedisCluster(...)): the store waits for a free connection (the cluster
+    client itself would raise past its max_connections per node)."""
+    from redis.asyncio.cluster import RedisCluster
+
+    client = RedisCluster.from_url(redis_cluster.url, max_connections=4)
+    store = RedisStore(client, namespace=namespace())
+    plan = resolve_plan("business_plus")  # 40 Heavy a second
+    limiter = RateLimiter(plan, store=store)
+    async with store:
+        # Thirty Heavy requests at once: a daily-quota call each, beside the grants.
+        permits = await asyncio.gather(
+            *(limiter.acquire("general", Category.HEAVY) for _ in range(30))
+        )
+        await asyncio.gather(*(permit.release() for permit in permits))
+        assert await limiter.daily_quota_left() == plan.daily_quota_for("general") - 30
+        assert store.failures == 0
+
+
 async def test_releases_of_several_lanes_go_together(any_redis) -> None:
     """Releases queued while one is sent go in one batch across lanes (a pipeline; on a
     cluster, calls side by side: a cluster pipeline cannot load the scripts first)."""
