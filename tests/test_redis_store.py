@@ -338,7 +338,7 @@ async def test_a_cluster_client_of_your_own(redis_cluster: RedisClusterServer) -
     client itself would raise past its max_connections per node)."""
     from redis.asyncio.cluster import RedisCluster
 
-    client = RedisCluster.from_url(redis_cluster.url, max_connections=4)
+    client = RedisCluster.from_url(redis_cluster.url, max_connections=6)
     store = RedisStore(client, namespace=namespace())
     plan = resolve_plan("business_plus")  # 40 Heavy a second
     limiter = RateLimiter(plan, store=store)

@@ -626,11 +626,13 @@ class RedisStore:
         self._discover = self._cluster
         # A cluster client does not wait for a free connection: past max_connections per node
         # it raises. All of a namespace's calls go to one node, so bounding them here makes
-        # it wait (within the timeout) like the single-node client's blocking pool.
+        # it wait (within the timeout) like the single-node client's blocking pool. Two are
+        # left for the token locks, and for connections still closing after a timeout.
         self._connections: asyncio.Semaphore | None = None
         if self._cluster:
             kwargs = redis.get_connection_kwargs()
-            self._connections = asyncio.Semaphore(int(kwargs.get("max_connections") or 100))
+            per_node = int(kwargs.get("max_connections") or 100)
+            self._connections = asyncio.Semaphore(max(1, per_node - 2))
         self._down_until = -math.inf
         self._local = InMemoryStore()
         self._local_leases: set[tuple[str, int]] = set()
@@ -1094,7 +1096,8 @@ class RedisStore:
                     if self._cluster:
                         cluster = cast("RedisCluster", self.redis)
                         node = cluster.get_node_from_key(self.key("epoch"))
-                        info = await cluster.info("server", target_nodes=node)
+                        async with self._connections or contextlib.nullcontext():
+                            info = await cluster.info("server", target_nodes=node)
                     else:
                         info = await self.redis.info("server")
                 now = int(info["server_time_usec"]) / 1e6
