@@ -266,11 +266,20 @@ class RedisClusterServer:
             node.stop()
 
 
+def _settle(started: float) -> None:
+    """Wait until a server is a second old: RedisStore holds the first window of a Redis that
+    started less than a window ago (it may have lost one), which would make a session
+    server's first test wait, or not, by the order tests run in."""
+    time.sleep(max(0.0, started + 1.1 - time.monotonic()))
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; tests keep apart by namespace."""
     server = RedisServer(str(tmp_path_factory.mktemp("redis")))
+    started = time.monotonic()
     server.start()
+    _settle(started)
     yield server
     server.stop()
 
@@ -279,7 +288,9 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One valkey-server for the session (Debian bookworm-backports; .ci/run installs it)."""
     server = RedisServer(str(tmp_path_factory.mktemp("valkey")), binary="valkey-server")
+    started = time.monotonic()
     server.start()
+    _settle(started)
     yield server
     server.stop()
 
@@ -288,7 +299,9 @@ def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
     """A three-master Redis Cluster for the session."""
     cluster = RedisClusterServer(str(tmp_path_factory.mktemp("redis-cluster")))
+    started = time.monotonic()
     cluster.start()
+    _settle(started)
     yield cluster
     cluster.stop()
 
