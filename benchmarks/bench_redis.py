@@ -183,7 +183,7 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
             interval = job.processes / (LIMIT / WINDOW / 2)
             pings: list[float] = []
             lags: list[float] = []
-            for _ in range(max(40, 160 // job.processes)):
+            for _ in range(max(60, 480 // job.processes)):
                 await measured_get()
                 before = time.perf_counter()
                 await asyncio.sleep(interval / 2)

@@ -640,3 +640,30 @@ async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
     async with check:
         assert await check.redis.zcard(in_flight) == 0
         assert await check.redis.zcard(completed) == 3
+
+
+async def test_what_is_learned_is_shared_and_expires(redis_server: RedisServer) -> None:
+    """A lesson of one process holds for another on the same Redis, and every key it leaves
+    has a time to live."""
+    ns = namespace()
+    stores = [RedisStore.from_url(redis_server.url, namespace=ns) for _ in range(2)]
+    first, second = (RateLimiter(resolve_plan({"Light": 20}), store=s) for s in stores)
+    permits = [await first.acquire("general", Category.LIGHT) for _ in range(20)]
+    for p in permits:
+        await p.release()
+    # The last 5 were refused: a neighbour had 5 of the window.
+    for p in permits[15:]:
+        await first.rate_limited(
+            "general", Category.LIGHT, granted_at=p.granted_at, lease_id=p.lease_id
+        )
+    share = await second.learned("general", Category.LIGHT)
+    assert share is not None and share.ceiling == 15
+    assert (await second.snapshot()).lane("Light").current_rate == 15.0
+    for store in stores:
+        await store.flush()
+    lane_keys = [k for k in await stores[0].redis.keys(f"*{ns}*lane*")]
+    assert {k.decode().rsplit(":", 1)[1] for k in lane_keys} >= {"grants", "refused", "learned"}
+    for key in lane_keys:
+        assert await stores[0].redis.pttl(key) > 0, key
+    for store in stores:
+        await store.aclose()
