@@ -17,7 +17,7 @@ import anyio
 import anyio.to_thread
 import httpx
 
-from zoom_async import InMemoryStore, RedisStore, SystemClock, ZoomClient
+from zoom_async import Category, InMemoryStore, RedisStore, SystemClock, ZoomClient
 
 
 @dataclass
@@ -109,11 +109,13 @@ def run(job: Job, ready: Any, go: Any, results: Any) -> None:
                 for _ in range(min(job.concurrency, job.requests)):
                     tg.start_soon(one)
             round_trips.sort()
+            share = await zoom.limits.learned("general", Category.LIGHT)
             report = {
                 "started": started,
                 "finished": time.monotonic(),
                 "done": len(latencies),
                 "rtt": round_trips[len(round_trips) // 2],
+                "learned": None if share is None else share.ceiling,
             }
             results.put(report)
         if isinstance(store, RedisStore):

@@ -177,6 +177,36 @@ async def test_a_killed_worker_frees_its_slots_when_its_leases_expire(
     assert max_in_window(arrivals, 1.0) == 40
 
 
+async def test_worker_processes_learn_the_neighbours_share_of_the_account(
+    redis_server: RedisServer, served
+) -> None:
+    """Another app takes 15 of the 40 Light/s; two worker processes share the rest. Each
+    learns the 25 the account has left, counted over both processes' grants on Redis's clock,
+    not the ~12 its own requests would suggest."""
+    fake, base_url, token_url = served
+    user = fake.add_users(1)[0]["id"]
+    ns = namespace()
+    jobs = [
+        Job(redis_server.url, ns, base_url, token_url, f"/users/{user}", 100, plan=fake.plan)
+        for _ in range(2)
+    ]
+    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
+    try:
+        fake.add_neighbour(Category.LIGHT, 15)
+        await anyio.sleep(1.1)  # the warm-up requests leave the window; the neighbour is in it
+        fake.reset_stats()
+        go.set()
+        reports = await _collect(results, len(jobs))
+    finally:
+        for p in processes:
+            p.join(10)
+        fake.remove_neighbour()
+    assert sum(r["done"] for r in reports) == 200
+    for report in reports:
+        assert report["learned"] is not None and 21 <= report["learned"] <= 25, reports
+    assert fake.max_in_any_window(Category.LIGHT) <= 40
+
+
 async def test_skewed_clocks_do_not_matter(redis_server: RedisServer, served) -> None:
     """Hosts whose clocks are 5 s apart: the windows use the Redis server's clock."""
     fake, base_url, token_url = served
