@@ -145,29 +145,37 @@ class Trace:
                 record.released = clock.monotonic()
             await original_release(self, *args, **kwargs)
 
-        original_acquire = zoom.limits.acquire
+        limits = zoom.limits
+        original_acquire = limits.acquire
+        original_wait = limits._wait_for_slot  # the client's first attempt waits through this
+
+        async def granted(waiting: Awaitable[Permit]) -> Permit:
+            permit = await waiting
+            task = asyncio.current_task()
+            if task in trace._open:  # _wait_for_slot may call acquire(): recorded there
+                return permit
+            record = _Traced(permit.category, permit.granted_at)
+            trace._open[task] = record
+            trace.records.append(record)
+            return permit
 
         def acquire(*args: Any, **kwargs: Any) -> Any:
-            coro = original_acquire(*args, **kwargs)
+            return granted(original_acquire(*args, **kwargs))
 
-            async def traced() -> Permit:
-                permit = await coro
-                record = _Traced(permit.category, permit.granted_at)
-                trace._open[asyncio.current_task()] = record
-                trace.records.append(record)
-                return permit
-
-            return traced()
+        def wait_for_slot(*args: Any, **kwargs: Any) -> Any:
+            return granted(original_wait(*args, **kwargs))
 
         http.send = send  # type: ignore[method-assign]
         Permit.release = release  # type: ignore[method-assign]
-        zoom.limits.acquire = acquire  # type: ignore[method-assign]
+        limits.acquire = acquire  # type: ignore[method-assign]
+        limits._wait_for_slot = wait_for_slot  # type: ignore[method-assign]
         try:
             yield
         finally:
             http.send = original_send  # type: ignore[method-assign]
             Permit.release = original_release  # type: ignore[method-assign]
-            zoom.limits.acquire = original_acquire  # type: ignore[method-assign]
+            limits.acquire = original_acquire  # type: ignore[method-assign]
+            limits._wait_for_slot = original_wait  # type: ignore[method-assign]
 
     def report(self, table: RateLimitTable, stats: dict[str, Any], start: float) -> str:
         server = {x[3]: x for x in stats["exchanges"] if x[3] is not None}
