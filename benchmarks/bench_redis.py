@@ -123,7 +123,7 @@ class Job:
     timeout: float
 
 
-def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
+def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
     async def main() -> None:
         inner: LimiterStore = (
             RedisStore.from_url(job.redis_url, namespace=job.namespace, timeout=job.timeout)
@@ -178,6 +178,10 @@ def worker(job: Job, ready: Any, go: Any, results: Any) -> None:
             calls = (inner.calls if isinstance(inner, RedisStore) else 0) - calls_before
             # The limiter's own cost: at half the plan's rate (all processes together), one
             # request at a time, so nothing waits for a slot.
+            # Every process's batch is over (else the early finishers would measure their
+            # grants against the late ones' full windows and busy cores), and its last window
+            # has drained.
+            await asyncio.get_running_loop().run_in_executor(None, done.wait)
             await asyncio.sleep(1.1)
             added.clear()
             interval = job.processes / (LIMIT / WINDOW / 2)
@@ -249,6 +253,7 @@ async def case(
 ) -> str:
     ctx = mp.get_context("forkserver")
     go, results = ctx.Event(), ctx.Queue()
+    done = ctx.Barrier(processes)
     namespace = f"bench-{uuid.uuid4().hex}"
     path = f"/users/{fake.user_ids[0]}"
     workers, readies = [], []
@@ -265,7 +270,7 @@ async def case(
             redis_timeout,
         )
         ready = ctx.Event()
-        process = ctx.Process(target=worker, args=(job, ready, go, results), daemon=True)
+        process = ctx.Process(target=worker, args=(job, ready, go, done, results), daemon=True)
         process.start()
         workers.append(process)
         readies.append(ready)
