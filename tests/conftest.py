@@ -9,7 +9,7 @@ import time
 import tomllib
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx
@@ -266,44 +266,37 @@ class RedisClusterServer:
             node.stop()
 
 
-def _settle(started: float) -> None:
-    """Wait until a server is a second old: RedisStore holds the first window of a Redis that
-    started less than a window ago (it may have lost one), which would make a session
-    server's first test wait, or not, by the order tests run in."""
+_Server = TypeVar("_Server", RedisServer, RedisClusterServer)
+
+
+def _session_server(server: _Server) -> Iterator[_Server]:
+    """Start a server for the session, handed over once it is a second old: RedisStore holds
+    the first window of a Redis that started less than a window ago (it may have lost one),
+    which would make a session server's first test wait, or not, by the order tests run in."""
+    started = time.monotonic()
+    server.start()
     time.sleep(max(0.0, started + 1.1 - time.monotonic()))
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One redis-server for the session; tests keep apart by namespace."""
-    server = RedisServer(str(tmp_path_factory.mktemp("redis")))
-    started = time.monotonic()
-    server.start()
-    _settle(started)
-    yield server
-    server.stop()
+    yield from _session_server(RedisServer(str(tmp_path_factory.mktemp("redis"))))
 
 
 @pytest.fixture(scope="session")
 def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
     """One valkey-server for the session (Debian bookworm-backports; .ci/run installs it)."""
-    server = RedisServer(str(tmp_path_factory.mktemp("valkey")), binary="valkey-server")
-    started = time.monotonic()
-    server.start()
-    _settle(started)
-    yield server
-    server.stop()
+    directory = str(tmp_path_factory.mktemp("valkey"))
+    yield from _session_server(RedisServer(directory, binary="valkey-server"))
 
 
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
     """A three-master Redis Cluster for the session."""
-    cluster = RedisClusterServer(str(tmp_path_factory.mktemp("redis-cluster")))
-    started = time.monotonic()
-    cluster.start()
-    _settle(started)
-    yield cluster
-    cluster.stop()
+    yield from _session_server(RedisClusterServer(str(tmp_path_factory.mktemp("redis-cluster"))))
 
 
 SERVERS = ("redis_server", "valkey_server", "redis_cluster")
