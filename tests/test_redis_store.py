@@ -697,3 +697,31 @@ async def test_what_is_learned_is_shared_and_expires(redis_server: RedisServer) 
         assert await stores[0].redis.pttl(key) > 0, key
     for store in stores:
         await store.aclose()
+
+
+async def test_the_lease_set_always_outlives_its_leases_though_ttls_are_kept_once_a_window(
+    redis_server: RedisServer,
+) -> None:
+    # The grant script refreshes TTLs and trims the grant log only when the lease set's TTL no
+    # longer covers a new lease (to spare Redis calls on every grant): every grant must still
+    # leave its lease covered, no key without a TTL, and the grant log bounded.
+    ns = namespace()
+    lane = "general:Light"
+    window, lease_timeout = 0.2, 2.0
+    async with RedisStore.from_url(redis_server.url, namespace=ns) as store:
+        in_flight, completed = store._lane_keys(lane)
+        grants = store.key("lane", lane, "grants")
+        for lease_id in range(40):
+            assert (
+                await store.acquire(lane, 1000, window, time.monotonic(), lease_id, lease_timeout)
+                == 0.0
+            )
+            assert await store.redis.pttl(in_flight) >= (lease_timeout + window) * 1000
+            assert await store.redis.pttl(grants) > 0
+            await asyncio.sleep(0.025)  # five windows in all
+        # Trimmed to the last two windows, and up to one more until the next upkeep.
+        assert await store.redis.zcard(grants) <= 3 * window / 0.025 + 2
+        # A reclaim after a loss never shortens the TTL a grant needs.
+        await store.redis.pexpire(in_flight, 100_000)
+        await store._call(store._reclaim, [in_flight, completed], ["", 1.0, window, "x"])
+        assert await store.redis.pttl(in_flight) > 50_000

@@ -124,8 +124,9 @@ end
 # less than a window ago. Then every window is held full (KEYS[6]: since when) for one window.
 _EPOCH = """
 local known = ARGV[5]
-local epoch = redis.call('GET', KEYS[5])
-local held = tonumber(redis.call('GET', KEYS[6]) or '')
+local state = redis.call('MGET', KEYS[5], KEYS[6])
+local epoch = state[1]
+local held = tonumber(state[2] or '')
 local hold_from = nil
 if not epoch then
   epoch = string.format('%.6f', now)
@@ -197,15 +198,23 @@ local asking = #ARGV - first + 1
 local granted = limit - in_flight - completed
 if granted > asking then granted = asking end
 if granted > 0 then
+  -- Each redis.call costs Redis 5-20 us, and every process waits on this script: the TTLs and
+  -- the grant log's trim are kept up only when the lease set's TTL (which runs on Redis's own
+  -- clock, whatever the callers' clocks) no longer covers this grant's lease and a window, so
+  -- about once a window, with a window to spare in every TTL.
+  local left = redis.call('PTTL', KEYS[1])
   local expiry = string.format('%.6f', now + lease_timeout)
   for i = first, first + granted - 1 do
     redis.call('ZADD', KEYS[1], expiry, ARGV[i])
     redis.call('ZADD', KEYS[3], now_s, ARGV[i])
   end
-  redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + window + 1) * 1000))
-  -- The grants a 429 is counted against (every process's): two windows' worth.
-  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.6f', now - 2 * window))
-  redis.call('PEXPIRE', KEYS[3], math.ceil((2 * window + 1) * 1000))
+  if left < math.ceil((lease_timeout + window + 1) * 1000) then
+    redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + 2 * window + 1) * 1000))
+    -- The grants a 429 is counted against (every process's): two windows' worth (up to one
+    -- more until the next upkeep; _LEARN counts them by time).
+    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.6f', now - 2 * window))
+    redis.call('PEXPIRE', KEYS[3], math.ceil((3 * window + 1) * 1000))
+  end
   in_flight = in_flight + granted
 else
   granted = 0
@@ -465,7 +474,10 @@ for i = 4, #ARGV do
     redis.call('ZADD', KEYS[1], 'NX', expiry, ARGV[i])
   end
 end
-redis.call('PEXPIRE', KEYS[1], math.ceil((tonumber(ARGV[2]) + tonumber(ARGV[3]) + 1) * 1000))
+-- Never shortens the TTL the acquire script set (it refreshes it only once per window).
+local ttl = math.ceil((tonumber(ARGV[2]) + tonumber(ARGV[3]) + 1) * 1000)
+local left = redis.call('PTTL', KEYS[1])
+if left == -1 or (left >= 0 and left < ttl) then redis.call('PEXPIRE', KEYS[1], ttl) end
 return 1
 """
 )
