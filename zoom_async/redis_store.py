@@ -487,13 +487,14 @@ _COUNT = _DAY + "return value\n"
 _DATED = re.compile(r"^(.*):\d{4}-\d{2}-\d{2}$")
 
 
+_NEEDS_REDIS_PY = "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
+
+
 def _redis_errors() -> tuple[type[BaseException], ...]:
     try:
         from redis.exceptions import RedisError
     except ImportError:  # pragma: no cover - depends on the environment
-        raise ConfigurationError(
-            "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
-        ) from None
+        raise ConfigurationError(_NEEDS_REDIS_PY) from None
     return (RedisError, OSError, TimeoutError)
 
 
@@ -708,9 +709,7 @@ class RedisStore:
             from redis.asyncio import BlockingConnectionPool, Redis
             from redis.asyncio.cluster import RedisCluster
         except ImportError:  # pragma: no cover - depends on the environment
-            raise ConfigurationError(
-                "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
-            ) from None
+            raise ConfigurationError(_NEEDS_REDIS_PY) from None
         # No socket timeout: the store bounds each of its calls by ``timeout`` itself, and
         # redis-py wraps every write of a connection with a socket timeout in a task of its own
         # (asyncio.wait_for): a sixth of a grant's client CPU, and a turn of the event loop
@@ -921,6 +920,11 @@ class RedisStore:
                 return LearnedShare(int(ceiling), now - float(age), float(interval))
         return await self._local.learned(lane, limit, now)
 
+    def _fallback_limit(self, limit: int) -> int:
+        """What the local fallback allows of ``limit`` while Redis is away (at least one)."""
+        assert self.fallback is not None
+        return max(1, math.floor(limit * self.fallback))
+
     async def acquire(
         self, lane: str, limit: int, window: float, now: float, lease_id: int, lease_timeout: float
     ) -> float:
@@ -968,7 +972,7 @@ class RedisStore:
                 return granted, delay
         if self.fallback is None:
             raise self._unavailable()
-        local_limit = max(1, math.floor(limit * self.fallback))
+        local_limit = self._fallback_limit(limit)
         for granted, lease_id in enumerate(lease_ids):
             delay = await self._local.acquire(
                 lane, local_limit, window, now, lease_id, lease_timeout
@@ -1251,9 +1255,7 @@ class RedisStore:
                 return bool(int(ok))
         if self.fallback is None:
             raise self._unavailable()
-        return await self._local.increment(
-            key, max(1, math.floor(limit * self.fallback)), expires_at
-        )
+        return await self._local.increment(key, self._fallback_limit(limit), expires_at)
 
     async def decrement(self, key: str) -> None:
         """See :meth:`~zoom_async.limits.LimiterStore.decrement` (best effort: never raises)."""
