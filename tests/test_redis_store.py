@@ -15,7 +15,7 @@ import random
 import signal
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import anyio
@@ -82,6 +82,23 @@ async def _collect(results: object, n: int) -> list[dict[str, float]]:
     return [await anyio.to_thread.run_sync(results.get, True, 60) for _ in range(n)]  # type: ignore[attr-defined]
 
 
+async def _run(
+    fake: FakeZoom, jobs: list[Job], warmed: Callable[[], None] = lambda: None
+) -> list[dict[str, float]]:
+    """Start a worker process per job; once they are warm (``warmed`` runs then) and their
+    warm-up requests have left the window, start the batch on a clean count; their reports."""
+    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
+    try:
+        warmed()
+        await anyio.sleep(1.1)
+        fake.reset_stats()
+        go.set()
+        return await _collect(results, len(jobs))
+    finally:
+        for p in processes:
+            p.join(10)
+
+
 async def test_four_processes_share_one_limit(redis_server: RedisServer, served) -> None:
     fake, base_url, token_url = served
     user = fake.add_users(1)[0]["id"]
@@ -91,17 +108,12 @@ async def test_four_processes_share_one_limit(redis_server: RedisServer, served)
         Job(redis_server.url, ns, base_url, token_url, f"/users/{user}", per_worker, plan=fake.plan)
         for _ in range(4)
     ]
-    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
-    try:
+
+    def one_token_request() -> None:
         # Four cold workers, one token request: the others found the token in Redis.
         assert fake.stats.token_requests == 1
-        await anyio.sleep(1.1)  # the warm-up requests leave the window
-        fake.reset_stats()
-        go.set()
-        reports = await _collect(results, len(jobs))
-    finally:
-        for p in processes:
-            p.join(10)
+
+    reports = await _run(fake, jobs, one_token_request)
     n = per_worker * len(jobs)
     assert sum(r["done"] for r in reports) == n
     assert fake.stats.total_rate_limited == 0
@@ -120,15 +132,7 @@ async def test_in_memory_stores_in_four_processes_overshoot(served) -> None:
         Job("memory", "", base_url, token_url, f"/users/{user}", 40, plan=fake.plan)
         for _ in range(4)
     ]
-    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
-    try:
-        await anyio.sleep(1.1)
-        fake.reset_stats()
-        go.set()
-        await _collect(results, len(jobs))
-    finally:
-        for p in processes:
-            p.join(10)
+    await _run(fake, jobs)
     assert fake.max_in_any_window(Category.LIGHT) > 40
 
 
@@ -190,16 +194,10 @@ async def test_worker_processes_learn_the_neighbours_share_of_the_account(
         Job(redis_server.url, ns, base_url, token_url, f"/users/{user}", 100, plan=fake.plan)
         for _ in range(2)
     ]
-    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
     try:
-        fake.add_neighbour(Category.LIGHT, 15)
-        await anyio.sleep(1.1)  # the warm-up requests leave the window; the neighbour is in it
-        fake.reset_stats()
-        go.set()
-        reports = await _collect(results, len(jobs))
+        # Added once the workers are warm: in the window when the batch starts.
+        reports = await _run(fake, jobs, lambda: fake.add_neighbour(Category.LIGHT, 15))
     finally:
-        for p in processes:
-            p.join(10)
         fake.remove_neighbour()
     assert sum(r["done"] for r in reports) == 200
     for report in reports:
@@ -225,15 +223,7 @@ async def test_skewed_clocks_do_not_matter(redis_server: RedisServer, served) ->
         )
         for offset in (-5.0, 5.0)
     ]
-    processes, go, results = await anyio.to_thread.run_sync(start, jobs)
-    try:
-        await anyio.sleep(1.1)
-        fake.reset_stats()
-        go.set()
-        await _collect(results, len(jobs))
-    finally:
-        for p in processes:
-            p.join(10)
+    await _run(fake, jobs)
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= 40
 
