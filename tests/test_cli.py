@@ -307,6 +307,10 @@ def test_demo_runs_a_batch_without_429s(capsys: Capture) -> None:
     assert "created 100 meetings for owner@example.com; the next one was refused locally" in out
     assert "0 answered 429 by the server" in out
     assert "Medium" in out and "Heavy" in out and "mean wait" in out
+    # The ÷ most column: never above what the plan lets arrive in the step's span.
+    rows = [line.split("│")[1:-1] for line in out.splitlines() if line.startswith("│")]
+    shares = [float(cells[6]) for cells in rows if cells[6].strip()]
+    assert len(shares) == 3 and all(0 < share <= 1 for share in shares), out
 
 
 def test_version(capsys: Capture) -> None:
