@@ -151,6 +151,32 @@ def test_redis_shares_the_limits(served_zoom: FakeZoom, capsys: Capture, redis_s
     assert code == ExitCode.NETWORK and err.count("\n") == 1, err
 
 
+def test_redis_cluster_shares_the_limits_through_a_cluster(
+    served_zoom: FakeZoom, capsys: Capture, redis_cluster: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from redis.cluster import RedisCluster
+
+    node = redis_cluster.nodes[-1]  # any node: the client discovers the others
+    url = f"redis://127.0.0.1:{node.port}/0"
+    code, out, err = run(capsys, "--redis", url, "--redis-cluster", "call", "GET", "/users/me")
+    assert code == 0, err
+    assert json.loads(out)["email"] == "owner@example.com"
+    cluster = RedisCluster(host="127.0.0.1", port=node.port)
+    try:
+        keys = cluster.keys("zoom-async*", target_nodes=RedisCluster.PRIMARIES)
+        assert any(b":lane:" in key for key in keys), "the limiter's state went to the cluster"
+    finally:
+        cluster.close()
+
+    monkeypatch.setenv("ZOOM_REDIS_CLUSTER", "1")
+    monkeypatch.setenv("ZOOM_REDIS_URL", url)
+    code, _, err = run(capsys, "call", "GET", "/users/me")
+    assert code == 0, err
+    monkeypatch.delenv("ZOOM_REDIS_URL")
+    code, _, err = run(capsys, "call", "GET", "/users/me")
+    assert code == ExitCode.USAGE and "--redis-cluster needs --redis" in err, err
+
+
 # -- ops, limits -------------------------------------------------------------------------------
 
 

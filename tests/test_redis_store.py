@@ -534,6 +534,23 @@ async def test_daily_counters_follow_the_servers_utc_day(any_redis) -> None:
     }
 
 
+async def test_counter_lifetimes_are_measured_on_the_limiters_clock(any_redis) -> None:
+    """With the limiter's clock (time_source="client"), a day's counter lives until that
+    clock's midnight plus the grace, whatever the host's wall clock says."""
+    ns = namespace()
+    store = connect(any_redis, namespace=ns, time_source="client")
+    # Ten seconds before midnight on the limiter's clock, decades from the host's.
+    clock = SystemClock(start=datetime(2090, 6, 1, 23, 59, 50, tzinfo=UTC))
+    limiter = RateLimiter(resolve_plan("business_plus"), store=store, clock=clock)
+    async with store:
+        await limiter.reserve_meeting("host-1")
+        (key,) = await keys_like(store, f"*{ns}*counter*")
+        assert key.endswith(":counter:meeting:host-1:2090-06-01")
+        ttl = await store.redis.ttl(key)
+    grace = 2 * 86400
+    assert grace < ttl <= grace + 10
+
+
 # -- a Redis that loses its data ------------------------------------------------------------
 
 

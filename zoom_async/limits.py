@@ -1065,6 +1065,10 @@ class RateLimiter:
         self.table = table
         self._clock = clock or SystemClock()
         self._store: LimiterStore = store if store is not None else InMemoryStore()
+        bind_clock = getattr(self._store, "bind_clock", None)
+        if bind_clock is not None:
+            # A shared store turns the counters' expiry instants into lifetimes on this clock.
+            bind_clock(self._clock)
         self.on_daily_limit = on_daily_limit
         self.on_event = on_event
         self.adaptive = adaptive

@@ -62,13 +62,14 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
 
 import anyio
 
 from .auth import OAuthToken
+from .clock import Clock, SystemClock
 from .errors import ConfigurationError, LimiterUnavailable
 from .limits import InMemoryStore, LearnedShare, Lesson
 
@@ -487,6 +488,8 @@ _COUNT = _DAY + "return value\n"
 _DATED = re.compile(r"^(.*):\d{4}-\d{2}-\d{2}$")
 
 
+_SYSTEM_CLOCK = SystemClock()
+
 _NEEDS_REDIS_PY = "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
 
 
@@ -582,6 +585,11 @@ class RedisStore:
             every request of this store. Default: what the client asks for (its timeout plus
             a margin; see :class:`~zoom_async.limits.RateLimiter`). Shorter frees a dead
             process's slots sooner, but must stay above the longest request.
+        clock: the clock the counters' expiry instants (which the limiter computes on its
+            clock) are turned into lifetimes with. Default: the clock of the first
+            :class:`~zoom_async.limits.RateLimiter` given this store (a ``ZoomClient``'s
+            ``clock=``). With ``time_source="server"`` the daily counters live by the Redis
+            server's clock instead.
 
     Example::
 
@@ -602,6 +610,7 @@ class RedisStore:
         time_source: Literal["server", "client"] = "server",
         prefix: str = "zoom-async",
         lease_timeout: float | None = None,
+        clock: Clock | None = None,
     ) -> None:
         if fallback is not None and not 0 < fallback <= 1:
             raise ConfigurationError("fallback must be a fraction of the plan in (0, 1], or None")
@@ -621,6 +630,7 @@ class RedisStore:
         self.time_source = time_source
         self.prefix = prefix
         self.lease_timeout = lease_timeout
+        self._clock = clock
         # Lease members are unique across processes and hosts.
         self._instance = f"{uuid.uuid4().hex[:12]}-{os.getpid()}"
         self._acquire: AsyncScript = redis.register_script(_ACQUIRE)
@@ -693,6 +703,7 @@ class RedisStore:
         lease_timeout: float | None = None,
         max_connections: int = 16,
         cluster: bool = False,
+        clock: Clock | None = None,
         **redis_kwargs: Any,
     ) -> RedisStore:
         """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``; Redis or Valkey) with a
@@ -737,6 +748,7 @@ class RedisStore:
             time_source=time_source,
             prefix=prefix,
             lease_timeout=lease_timeout,
+            clock=clock,
         )
         if store._connections is not None:
             store._connections = asyncio.Semaphore(max_connections)
@@ -771,6 +783,12 @@ class RedisStore:
         with anyio.move_on_after(self.timeout or 1.0, shield=True):
             await self.flush()
         await self.redis.aclose()
+
+    def bind_clock(self, clock: Clock) -> None:
+        """Called by :class:`~zoom_async.limits.RateLimiter`: measure the counters' lifetimes
+        on its clock, unless a clock was given."""
+        if self._clock is None:
+            self._clock = clock
 
     def bind_account(self, account_id: str, client_id: str) -> None:
         """Called by :class:`~zoom_async.ZoomClient`: scope the keys to its account and app
@@ -1237,8 +1255,10 @@ class RedisStore:
             return [self.key("counter", dated.group(1))], ["day", 0]
         if expires_at is None:
             return [self.key("counter", key)], ["", 0]
-        # A time to live, not an instant: the Redis server's clock need not agree with ours.
-        left = max(0.0, (expires_at - datetime.now(UTC)).total_seconds())
+        # A time to live, not an instant: the Redis server's clock need not agree with the
+        # limiter's, which ``expires_at`` was computed on.
+        now = (self._clock or _SYSTEM_CLOCK).utcnow()
+        left = max(0.0, (expires_at - now).total_seconds())
         return [self.key("counter", key)], ["", math.ceil(left) + _COUNTER_GRACE_SECONDS]
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:

@@ -70,6 +70,14 @@ def shared_options(
             help="share the limits with other processes through Redis (redis://host:6379/0)",
         ),
     ] = None,
+    redis_cluster: Annotated[
+        bool,
+        typer.Option(
+            "--redis-cluster",
+            envvar="ZOOM_REDIS_CLUSTER",
+            help="the --redis URL names a node of a Redis Cluster (or Valkey cluster)",
+        ),
+    ] = False,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="show the version")
     ] = False,
@@ -83,6 +91,7 @@ def shared_options(
         base_url=base_url,
         token_url=token_url,
         redis_url=redis,
+        redis_cluster=redis_cluster,
     )
 
 

@@ -28,6 +28,7 @@ class Settings:
     base_url: str | None = None
     token_url: str | None = None
     redis_url: str | None = field(default=None, repr=False)
+    redis_cluster: bool = False
 
     def table(self) -> RateLimitTable:
         """The rate-limit table the client applies (plan scaled by the budget share)."""
@@ -57,7 +58,9 @@ class Settings:
                 "app's Account ID, Client ID and Client Secret, from the Zoom App Marketplace)",
                 ExitCode.CREDENTIALS,
             )
-        store = _redis_store(self.redis_url) if self.redis_url else None
+        if self.redis_cluster and not self.redis_url:
+            fail("--redis-cluster needs --redis URL (a node of the cluster)")
+        store = _redis_store(self.redis_url, self.redis_cluster) if self.redis_url else None
         try:
             async with ZoomClient(
                 account_id=self.account_id,
@@ -75,13 +78,14 @@ class Settings:
                 await store.aclose()
 
 
-def _redis_store(url: str) -> Any:
-    """A ``RedisStore`` for ``--redis``: the limits shared with every process using ``url``."""
+def _redis_store(url: str, cluster: bool) -> Any:
+    """A ``RedisStore`` for ``--redis``: the limits shared with every process using ``url``
+    (with ``--redis-cluster``, a node of a Redis Cluster)."""
     try:
         from .. import redis_store  # type: ignore[attr-defined,unused-ignore]
     except ImportError:
         fail("--redis needs the redis extra: pip install 'zoom-async[redis]'")
     try:
-        return redis_store.RedisStore.from_url(url)
+        return redis_store.RedisStore.from_url(url, cluster=cluster)
     except (ConfigurationError, ValueError) as exc:  # redis-py: ValueError for a bad URL
         fail(f"--redis: {exc}")  # not the URL itself: it may hold the Redis password
