@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import signal
 import socket
 import subprocess
+import threading
 import time
 import tomllib
 from collections.abc import AsyncIterator, Iterator
@@ -266,7 +269,170 @@ class RedisClusterServer:
             node.stop()
 
 
-_Server = TypeVar("_Server", RedisServer, RedisClusterServer)
+class TcpRelay:
+    """Passes connections to 127.0.0.1:``port`` on to ``target``, in a thread of its own.
+
+    :meth:`hold` stops passing on what ``target`` sends while keeping the connections open:
+    a replica that reaches its primary through the relay then falls behind without noticing,
+    as over a congested link (replication is asynchronous: the primary does not wait).
+    """
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.port = free_port()
+        self.holding = False
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._server: asyncio.Server | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._relay, "127.0.0.1", self.port), self._loop
+        ).result(5)
+
+    def hold(self) -> None:
+        self.holding = True
+
+    async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target)
+        except OSError:
+            writer.close()
+            return
+        await asyncio.gather(
+            self._pipe(reader, up_writer, upstream=True),
+            self._pipe(up_reader, writer, upstream=False),
+        )
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
+    ) -> None:
+        try:
+            while data := await reader.read(65536):
+                if upstream or not self.holding:
+                    writer.write(data)
+                    await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._loop.call_soon_threadsafe(self._server.close)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+
+
+def _redis_cli(port: int, *command: str) -> str:
+    return subprocess.run(
+        [_binary("redis-cli"), "-p", str(port), *command],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=False,
+    ).stdout
+
+
+class RedisSentinelSetup:
+    """A primary, a replica (reaching it through a :class:`TcpRelay`) and a Sentinel that
+    fails over within a second (down-after 200 ms), all on free 127.0.0.1 ports."""
+
+    cluster = False
+    service = "zoom"
+
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
+        for name in ("primary", "replica", "sentinel"):
+            (self.directory / name).mkdir()
+        self.primary = RedisServer(str(self.directory / "primary"))
+        self.primary.port = free_port()
+        self.relay = TcpRelay(self.primary.port)
+        self.replica = RedisServer(
+            str(self.directory / "replica"),
+            extra=("--replicaof", "127.0.0.1", str(self.relay.port)),
+        )
+        self.sentinel_port = free_port()
+        self.sentinel: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis+sentinel://127.0.0.1:{self.sentinel_port}/{self.service}/0"
+
+    def start(self) -> None:
+        self.primary.start()
+        self.relay.start()
+        self.replica.start()
+        self._wait("the replica did not sync", lambda: self._replica_in_sync())
+        config = self.directory / "sentinel" / "sentinel.conf"
+        # failover-timeout only bounds a failover that stalls; kept above a test's length so
+        # that Sentinel does not "fix" the replica's primary (the relay) meanwhile.
+        config.write_text(
+            f"port {self.sentinel_port}\n"
+            "bind 127.0.0.1\n"
+            "protected-mode no\n"
+            f"dir {config.parent}\n"
+            f"logfile {config.parent / 'sentinel.log'}\n"
+            f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} 1\n"
+            f"sentinel down-after-milliseconds {self.service} 200\n"
+            f"sentinel failover-timeout {self.service} 60000\n"
+        )
+        self.sentinel = subprocess.Popen(
+            [_binary("redis-server"), str(config), "--sentinel"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        self._wait("Sentinel did not find the replica", self._sentinel_sees_the_replica)
+
+    def _replica_in_sync(self) -> bool:
+        return "master_link_status:up" in _redis_cli(self.replica.port, "info", "replication")
+
+    def _sentinel_sees_the_replica(self) -> bool:
+        replicas = _redis_cli(self.sentinel_port, "sentinel", "replicas", self.service)
+        return f"\n{self.replica.port}\n" in f"\n{replicas}" and "s_down" not in replicas
+
+    def _wait(self, what: str, ready: Any, seconds: float = 20.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if ready():
+                return
+            time.sleep(0.02)
+        self.stop()
+        pytest.fail(what)
+
+    def primary_port(self) -> int:
+        """The primary's port, as Sentinel says."""
+        answer = _redis_cli(self.sentinel_port, "sentinel", "get-master-addr-by-name", self.service)
+        lines = answer.split()
+        return int(lines[1]) if len(lines) == 2 else 0
+
+    def kill_primary(self) -> None:
+        """SIGKILL the primary: no goodbye to its clients, its replica or Sentinel."""
+        assert self.primary.process is not None
+        self.primary.process.send_signal(signal.SIGKILL)
+        self.primary.process.wait()
+        self.primary.process = None
+
+    def wait_for_promotion(self, seconds: float = 20.0) -> None:
+        """Until Sentinel names the replica as the primary."""
+        self._wait(
+            "Sentinel did not promote the replica",
+            lambda: self.primary_port() == self.replica.port,
+            seconds,
+        )
+
+    def stop(self) -> None:
+        if self.sentinel is not None:
+            self.sentinel.terminate()
+            self.sentinel.wait(5)
+            self.sentinel = None
+        self.replica.stop()
+        self.primary.stop()
+        self.relay.stop()
+
+
+_Server = TypeVar("_Server", RedisServer, RedisClusterServer, RedisSentinelSetup)
 
 
 def _session_server(server: _Server) -> Iterator[_Server]:
@@ -297,6 +463,19 @@ def valkey_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSer
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
     """A three-master Redis Cluster for the session."""
     yield from _session_server(RedisClusterServer(str(tmp_path_factory.mktemp("redis-cluster"))))
+
+
+@pytest.fixture(scope="session")
+def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelSetup]:
+    """A primary, its replica and a Sentinel for the session (tests that fail over the primary
+    take ``own_redis_sentinel``)."""
+    yield from _session_server(RedisSentinelSetup(str(tmp_path_factory.mktemp("sentinel"))))
+
+
+@pytest.fixture
+def own_redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelSetup]:
+    """A primary, its replica and a Sentinel for one test, which may kill the primary."""
+    yield from _session_server(RedisSentinelSetup(str(tmp_path_factory.mktemp("sentinel"))))
 
 
 SERVERS = ("redis_server", "valkey_server", "redis_cluster")

@@ -177,6 +177,20 @@ def test_redis_cluster_shares_the_limits_through_a_cluster(
     assert code == ExitCode.USAGE and "--redis-cluster needs --redis" in err, err
 
 
+def test_redis_sentinel_url(served_zoom: FakeZoom, capsys: Capture, redis_sentinel: Any) -> None:
+    import redis
+
+    url = redis_sentinel.url  # redis+sentinel://127.0.0.1:<port>/zoom/0
+    code, out, err = run(capsys, "--redis", url, "call", "GET", "/users/me")
+    assert code == 0, err
+    assert json.loads(out)["email"] == "owner@example.com"
+    keys = redis.Redis(port=redis_sentinel.primary.port).keys("zoom-async*")
+    assert keys, "the limiter's state went to the primary Sentinel names"
+    bad = "redis+sentinel://:hunter2@127.0.0.1:26379"  # no service name
+    code, _, err = run(capsys, "--redis", bad, "call", "GET", "/users/me")
+    assert code == ExitCode.USAGE and "service" in err and "hunter2" not in err, err
+
+
 # -- ops, limits -------------------------------------------------------------------------------
 
 

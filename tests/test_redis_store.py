@@ -23,10 +23,11 @@ import anyio.to_thread
 import httpx
 import pytest
 
-from tests.conftest import RedisClusterServer, RedisServer
+from tests.conftest import RedisClusterServer, RedisSentinelSetup, RedisServer
 from tests.redis_workers import Job, start
 from zoom_async import (
     Category,
+    ConfigurationError,
     DailyLimitExceeded,
     LimiterUnavailable,
     RateLimiter,
@@ -649,6 +650,154 @@ async def test_after_a_loss_each_process_holds_and_puts_back_what_it_knows(
         # Once noticed, not again.
         await ask(store, 10)
         assert store.state_losses == 1
+
+
+# -- Sentinel: a primary, its replica, a failover -------------------------------------------
+
+
+async def test_a_sentinel_url_and_a_sentinel_client_of_your_own(
+    redis_sentinel: RedisSentinelSetup,
+) -> None:
+    from redis.asyncio.sentinel import Sentinel
+
+    ns = namespace()
+    limiter_plan = resolve_plan({"Light": 5})
+    async with RedisStore.from_url(redis_sentinel.url, namespace=ns) as store:
+        permit = await RateLimiter(limiter_plan, store=store).acquire("general", Category.LIGHT)
+        await permit.release()
+        await store.flush()
+        assert store.failures == 0
+    async with Sentinel([("127.0.0.1", redis_sentinel.sentinel_port)]) as sentinel:
+        primary = sentinel.master_for(redis_sentinel.service)
+        async with RedisStore(primary, namespace=ns) as store:
+            assert await keys_like(store, f"*{ns}*lane*") == {
+                f"zoom-async:{{{ns}}}:lane:general:Light:completed",
+                f"zoom-async:{{{ns}}}:lane:general:Light:grants",
+            }
+            assert await store.redis.connection_pool.get_master_address() == (
+                "127.0.0.1",
+                redis_sentinel.primary.port,
+            )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis+sentinel://:hunter2@127.0.0.1:26379",  # no service
+        "redis+sentinel://:hunter2@127.0.0.1:26379/zoom/x",  # a db that is no number
+        "redis+sentinel://:hunter2@127.0.0.1:port/zoom",
+        "redis+sentinel://:hunter2@127.0.0.1/zoom?socket_timeout=1",
+    ],
+)
+def test_a_bad_sentinel_url_is_a_configuration_error_without_the_password(url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        RedisStore.from_url(url)
+    assert "hunter2" not in str(info.value)
+
+
+def test_a_sentinel_url_lists_its_sentinels_and_passes_redis_credentials() -> None:
+    url = "rediss+sentinel://app:p%40ss@10.0.0.1,10.0.0.2:26380,[::1]:26381/zoom-primary/3"
+    store = RedisStore.from_url(url)
+    assert store._sentinel is not None
+    addresses = [
+        (s.connection_pool.connection_kwargs["host"], s.connection_pool.connection_kwargs["port"])
+        for s in store._sentinel.sentinels
+    ]
+    assert addresses == [("10.0.0.1", 26379), ("10.0.0.2", 26380), ("::1", 26381)]
+    pool = store.redis.connection_pool
+    assert pool.service_name == "zoom-primary"  # type: ignore[attr-defined]
+    kwargs = pool.connection_kwargs
+    assert (kwargs["username"], kwargs["password"], kwargs["db"]) == ("app", "p@ss", 3)
+    assert "p@ss" not in repr(store)
+
+
+class _HeldBack(httpx.AsyncBaseTransport):
+    """While ``holding``, the requests that start reach Zoom only once ``released`` is set:
+    granted before a failover, they arrive after it (a request may arrive any time between
+    its grant and its response)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.holding = False
+        self.held = 0
+        self.released = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.holding and "/oauth/" not in request.url.path:
+            self.held += 1
+            await self.released.wait()
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_limit(
+    own_redis_sentinel: RedisSentinelSetup,
+) -> None:
+    """Replication is asynchronous: Sentinel may promote a replica that never received the
+    last window's grants. The store notices it talks to another server, holds every window
+    full for one window and puts back its leases in flight, so the requests granted before
+    the failover and those granted after it never share a window over the limit."""
+    setup = own_redis_sentinel
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    transport = _HeldBack(fake.transport())
+    store = RedisStore.from_url(setup.url, namespace=namespace(), timeout=0.2, retry_interval=0.05)
+    zoom = ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.base_url,
+        token_url=fake.token_url,
+        transport=transport,
+        plan=fake.plan,
+        store=store,
+    )
+    done: list[float] = []
+    unavailable = 0
+    running = True
+
+    async def worker() -> None:
+        nonlocal unavailable
+        while running:
+            try:
+                await zoom.get(path)
+                done.append(time.monotonic())
+            except LimiterUnavailable:
+                unavailable += 1
+                await anyio.sleep(0.02)
+
+    async with store, zoom, anyio.create_task_group() as tg:
+        for _ in range(2 * limit):
+            tg.start_soon(worker)
+        await anyio.sleep(1.2)  # the full rate, every grant replicated
+        assert done and unavailable == 0
+        # The replica stops receiving; the next window's grants reach the primary only, and
+        # their requests are held on their way to Zoom.
+        setup.relay.hold()
+        transport.holding = True
+        await anyio.sleep(1.1)
+        assert transport.held == limit  # a window's worth, in flight: the lane is full
+        transport.holding = False
+        setup.kill_primary()
+        with pytest.raises(LimiterUnavailable):  # no primary: fail closed
+            await zoom.limits.acquire("general", Category.MEDIUM)
+        await anyio.to_thread.run_sync(setup.wait_for_promotion)
+        promoted = time.monotonic()
+        sent_before_promotion = fake.stats.requests
+        await anyio.sleep(0.3)  # the store meets the promoted replica
+        transport.released.set()
+        await anyio.sleep(1.5)
+        running = False
+    assert unavailable > 0 or store.failures > 0
+    assert fake.stats.total_rate_limited == 0
+    assert store.state_losses == 1
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    # Requests flow again after the failover (beyond the held window's worth).
+    assert fake.stats.requests - sent_before_promotion > limit
+    assert len([t for t in done if t > promoted]) > limit
 
 
 async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(

@@ -35,11 +35,13 @@ Every call is bounded by ``timeout`` (default 0.5 s). If Redis does not answer, 
 falling back together stay within it. It tries Redis again every ``retry_interval`` seconds and
 returns to the shared state as soon as Redis answers, without a restart.
 
-A Redis that comes back without its data (no persistence, a failover, a flush) has forgotten
-the last window's requests, which Zoom still counts. The namespace's epoch key tells the
-processes (or the server's start time tells a process that just started): every window is then
-held full for one window, and each process puts back its leases in flight and the counters it
-saw (:attr:`RedisStore.state_losses`).
+A Redis that comes back without its data (no persistence, a flush), or a replica promoted by
+a failover (replication is asynchronous: it may lack the last grants), has forgotten requests
+that Zoom still counts. The namespace's epoch key, which names the replication id of the server
+it was written on, tells the processes (or the server's start time tells a process that just
+started): every window is then held full for one window, and each process puts back its leases
+in flight and the counters it saw (:attr:`RedisStore.state_losses`). Sentinel:
+``RedisStore.from_url("redis+sentinel://sentinel-1:26379,sentinel-2:26379/<service>")``.
 
 Keys are ``zoom-async:{<namespace>}:...``; the hash tag keeps all of one namespace's keys in one
 Redis Cluster slot, which the scripts need (``RedisStore.from_url(url, cluster=True)``; tested on
@@ -65,6 +67,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self, cast
+from urllib.parse import unquote, urlsplit
 
 import anyio
 
@@ -76,6 +79,7 @@ from .limits import InMemoryStore, LearnedShare, Lesson
 if TYPE_CHECKING:
     from redis.asyncio import Redis
     from redis.asyncio.cluster import RedisCluster
+    from redis.asyncio.sentinel import Sentinel
     from redis.commands.core import AsyncScript
 
 __all__ = ["RedisStore", "RedisTokenStore"]
@@ -119,23 +123,38 @@ end
 
 # Redis can lose its data (a restart without persistence, a failover to a replica that was
 # behind, FLUSHALL, eviction) and with it the last window's requests, which Zoom still counts.
-# The namespace's epoch (KEYS[5]: when its state began, on the store's clock; no expiry) tells a
-# process that saw another epoch that the state is gone; a process that saw none (it just
-# started) learns from the server's start time (ARGV[6], '' = unknown) whether Redis started
-# less than a window ago. Then every window is held full (KEYS[6]: since when) for one window.
+# The namespace's epoch (KEYS[5]: when its state began, on the store's clock, and the
+# replication id of the server it began on; no expiry) tells a process that saw another epoch
+# that the state is gone; a process that saw none (it just started) learns from the server's
+# start time (ARGV[6], '' = unknown) whether Redis started less than a window ago. Replication is
+# asynchronous, so a replica promoted by a failover (Sentinel, Cluster) may lack the last grants
+# while it has the epoch. A server's replication id is new when it is promoted and when it
+# restarts (also from a snapshot or an append-only file, which may lack the last second), and is
+# read by the script itself (INFO, ~5 us; the answer of the server the script runs on, whatever
+# connection it came by): a state written under another id begins a new epoch. Then every window
+# is held full (KEYS[6]: since when) for one window.
 _EPOCH = """
 local known = ARGV[5]
 local state = redis.call('MGET', KEYS[5], KEYS[6])
 local epoch = state[1]
 local held = tonumber(state[2] or '')
 local hold_from = nil
+local info = redis.pcall('INFO', 'replication')
+local server = type(info) == 'string' and string.match(info, '_replid:(%w+)') or ''
+local began, on = nil, nil
+if epoch then began, on = string.match(epoch, '^(%S+) ?(%w*)$') end
 if not epoch then
-  epoch = string.format('%.6f', now)
+  epoch = string.format('%.6f', now) .. ' ' .. server
   redis.call('SET', KEYS[5], epoch)
   if known ~= '' then hold_from = now else hold_from = tonumber(ARGV[6]) end
+elseif server ~= '' and on ~= server then
+  -- Written on another server, which may have had grants this one never received.
+  epoch = string.format('%.6f', now) .. ' ' .. server
+  redis.call('SET', KEYS[5], epoch)
+  hold_from = now
 elseif known ~= '' and known ~= epoch then
   -- Lost, and begun again by a process that knew no epoch: held from that beginning.
-  hold_from = tonumber(epoch)
+  hold_from = tonumber(began)
 end
 if hold_from and (not held or held < hold_from) then
   held = hold_from
@@ -501,6 +520,45 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
     return (RedisError, OSError, TimeoutError)
 
 
+def _sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
+    """The Sentinels, service name and Redis connection arguments of a ``redis+sentinel://``
+    URL. Errors never repeat the URL: it may hold a password."""
+    parts = urlsplit(url)
+    if parts.query or parts.fragment:
+        raise ConfigurationError(
+            "a redis+sentinel:// URL takes no query: pass options to from_url() as keywords"
+        )
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    sentinels: list[tuple[str, int]] = []
+    for host in hosts.split(","):
+        address = urlsplit("//" + host)
+        try:
+            port = address.port or 26379
+        except ValueError:
+            port = 0
+        if not address.hostname or not port:
+            raise ConfigurationError(
+                "a redis+sentinel:// URL lists its Sentinels as host[:port],host2[:port2]"
+            )
+        sentinels.append((address.hostname, port))
+    path = [unquote(p) for p in parts.path.split("/") if p]
+    if not 1 <= len(path) <= 2 or (len(path) == 2 and not path[1].isdigit()):
+        raise ConfigurationError(
+            "a redis+sentinel:// URL names the service Sentinel monitors: "
+            "redis+sentinel://host:26379/<service>[/<db>]"
+        )
+    kwargs: dict[str, Any] = {"db": int(path[1]) if len(path) == 2 else 0}
+    if userinfo:
+        user, colon, password = userinfo.partition(":")
+        if user:
+            kwargs["username"] = unquote(user)
+        if colon:
+            kwargs["password"] = unquote(password)
+    if parts.scheme == "rediss+sentinel":
+        kwargs["ssl"] = True
+    return sentinels, path[0], kwargs
+
+
 def _is_cluster(redis: object) -> bool:
     from redis.asyncio.cluster import RedisCluster
 
@@ -645,6 +703,7 @@ class RedisStore:
         self._reseed: AsyncScript = redis.register_script(_RESEED)
         self._reclaim: AsyncScript = redis.register_script(_RECLAIM)
         self._errors = _redis_errors()
+        self._sentinel: Sentinel | None = None  # made by from_url: closed with the store
         self._cluster = _is_cluster(redis)
         self._discover = self._cluster
         # A cluster client does not wait for a free connection: past max_connections per node
@@ -684,10 +743,10 @@ class RedisStore:
         self._leases: dict[str, dict[str, tuple[float, float]]] = {}
         self._seen: dict[str, tuple[int, float]] = {}
         self.state_losses = 0
-        """How many times this store found that Redis had lost the shared state (a restart
-        without persistence, a failover to a replica that was behind, a flush): each time every
-        window was held full for one window, and this process put back its leases in flight
-        and the counters it knew."""
+        """How many times this store found that Redis had lost the shared state, or may have
+        (a restart, a failover to a replica, a flush): each time every window was held full
+        for one window, and this process put back its leases in flight and the counters it
+        knew."""
 
     @classmethod
     def from_url(
@@ -710,6 +769,16 @@ class RedisStore:
         pool of at most ``max_connections``; other keyword arguments go to
         ``redis.asyncio.BlockingConnectionPool.from_url``.
 
+        ``redis+sentinel://[[user]:password@]host[:port][,host2[:port2]...]/<service>[/<db>]``
+        (``rediss+sentinel://`` for TLS to Redis) asks the listed Sentinels (port 26379 unless
+        given) for the primary of ``service`` (redis-py's ``Sentinel(...).master_for(...)``);
+        the user and password are Redis's. After a failover the store reconnects to the
+        promoted replica and holds every window full for one window, since the replica may lack
+        the last grants (see "When Redis loses its data" in the docs). Keyword arguments go to
+        ``master_for``; ``sentinel_kwargs=`` to the connections to the Sentinels (default: the
+        store's ``timeout`` as their socket timeouts, e.g. add ``password`` when the Sentinels
+        require one).
+
         With ``cluster=True``, ``url`` names any node of a Redis Cluster (or Valkey cluster):
         the client discovers the others and sends each namespace's calls to the node that owns
         its hash slot (at most ``max_connections`` calls at once, waiting within ``timeout`` for
@@ -719,6 +788,7 @@ class RedisStore:
         try:
             from redis.asyncio import BlockingConnectionPool, Redis
             from redis.asyncio.cluster import RedisCluster
+            from redis.asyncio.sentinel import Sentinel
         except ImportError:  # pragma: no cover - depends on the environment
             raise ConfigurationError(_NEEDS_REDIS_PY) from None
         # No socket timeout: the store bounds each of its calls by ``timeout`` itself, and
@@ -728,7 +798,20 @@ class RedisStore:
         redis_kwargs.setdefault("socket_timeout", None)
         redis_kwargs.setdefault("socket_connect_timeout", timeout)
         client: Redis | RedisCluster
-        if cluster:
+        sentinel: Sentinel | None = None
+        if url.startswith(("redis+sentinel://", "rediss+sentinel://")):
+            if cluster:
+                raise ConfigurationError("a Sentinel URL names no cluster: drop cluster=True")
+            sentinels, service, master_kwargs = _sentinel_url(url)
+            sentinel_kwargs = redis_kwargs.pop("sentinel_kwargs", None)
+            if sentinel_kwargs is None:
+                sentinel_kwargs = {"socket_timeout": timeout, "socket_connect_timeout": timeout}
+            sentinel = Sentinel(sentinels, sentinel_kwargs=sentinel_kwargs)  # type: ignore[no-untyped-call]
+            # Its pool does not wait for a free connection: the store keeps its calls to
+            # max_connections itself (below), a few left for the token locks beside them.
+            redis_kwargs.setdefault("max_connections", max_connections + 4)
+            client = sentinel.master_for(service, **{**master_kwargs, **redis_kwargs})
+        elif cluster:
             # The store keeps its calls to max_connections itself (see __init__); the client's
             # own cap (per node) is left higher for the token locks beside them.
             client = RedisCluster.from_url(url, **redis_kwargs)
@@ -750,8 +833,9 @@ class RedisStore:
             lease_timeout=lease_timeout,
             clock=clock,
         )
-        if store._connections is not None:
+        if store._connections is not None or sentinel is not None:
             store._connections = asyncio.Semaphore(max_connections)
+        store._sentinel = sentinel
         return store
 
     def __repr__(self) -> str:
@@ -783,6 +867,8 @@ class RedisStore:
         with anyio.move_on_after(self.timeout or 1.0, shield=True):
             await self.flush()
         await self.redis.aclose()
+        if self._sentinel is not None:
+            await self._sentinel.aclose()
 
     def bind_clock(self, clock: Clock) -> None:
         """Called by :class:`~zoom_async.limits.RateLimiter`: measure the counters' lifetimes
@@ -1157,9 +1243,9 @@ class RedisStore:
             if moment - at < 86400 + _COUNTER_GRACE_SECONDS and value > 0
         ]
         logger.warning(
-            "Redis lost the limiter's shared state (a restart without persistence, a failover "
-            "or a flush): every window is held full for one window; putting back %d leases in "
-            "flight and %d counters",
+            "Redis lost the limiter's shared state, or may have (a restart, a failover to a "
+            "replica, a flush): every window is held full for one window; putting back %d "
+            "leases in flight and %d counters",
             sum(map(len, leases.values())),
             len(counters),
         )

@@ -67,7 +67,8 @@ def shared_options(
         str | None,
         typer.Option(
             envvar="ZOOM_REDIS_URL",
-            help="share the limits with other processes through Redis (redis://host:6379/0)",
+            help="share the limits with other processes through Redis (redis://host:6379/0; "
+            "Sentinel: redis+sentinel://host:26379/service)",
         ),
     ] = None,
     redis_cluster: Annotated[
