@@ -189,11 +189,13 @@ class RedisServer:
 
 
 class RedisClusterServer:
-    """A Redis Cluster of three masters (no replicas) on free 127.0.0.1 ports."""
+    """A Redis Cluster (or, with ``binary="valkey-server"``, a Valkey cluster) of three masters
+    (no replicas) on free 127.0.0.1 ports."""
 
     cluster = True
 
-    def __init__(self, directory: str, masters: int = 3) -> None:
+    def __init__(self, directory: str, masters: int = 3, binary: str = "redis-server") -> None:
+        self.cli = binary.replace("-server", "-cli")
         self.nodes: list[RedisServer] = []
         for i in range(masters):
             node_dir = Path(directory) / f"node{i}"
@@ -204,6 +206,7 @@ class RedisClusterServer:
             self.nodes.append(
                 RedisServer(
                     str(node_dir),
+                    binary,
                     extra=(
                         "--cluster-enabled",
                         "yes",
@@ -228,7 +231,7 @@ class RedisClusterServer:
         addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
         created = subprocess.run(
             [
-                _binary("redis-cli"),
+                _binary(self.cli),
                 "--cluster",
                 "create",
                 *addresses,
@@ -242,18 +245,18 @@ class RedisClusterServer:
         )
         if created.returncode != 0:
             self.stop()
-            pytest.fail(f"redis-cli --cluster create failed: {created.stdout[-500:]!r}")
+            pytest.fail(f"{self.cli} --cluster create failed: {created.stdout[-500:]!r}")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if all(self._state(node) == "ok" for node in self.nodes):
                 return
             time.sleep(0.05)
         self.stop()
-        pytest.fail("the Redis Cluster did not reach cluster_state:ok")
+        pytest.fail(f"the {self.nodes[0].binary} cluster did not reach cluster_state:ok")
 
     def _state(self, node: RedisServer) -> str:
         info = subprocess.run(
-            [_binary("redis-cli"), "-p", str(node.port), "cluster", "info"],
+            [_binary(self.cli), "-p", str(node.port), "cluster", "info"],
             capture_output=True,
             text=True,
             timeout=10,
@@ -478,13 +481,30 @@ def own_redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Red
     yield from _session_server(RedisSentinelSetup(str(tmp_path_factory.mktemp("sentinel"))))
 
 
-SERVERS = ("redis_server", "valkey_server", "redis_cluster")
+@pytest.fixture(scope="session")
+def valkey_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """A three-master Valkey cluster for the session."""
+    directory = str(tmp_path_factory.mktemp("valkey-cluster"))
+    yield from _session_server(RedisClusterServer(directory, binary="valkey-server"))
+
+
+CLUSTERS = ("redis_cluster", "valkey_cluster")
+"""The clusters RedisStore is tested against, by fixture name."""
+
+SERVERS = ("redis_server", "valkey_server", *CLUSTERS)
 """The servers RedisStore is tested against, by fixture name."""
+
+
+@pytest.fixture(params=CLUSTERS)
+def any_cluster(request: pytest.FixtureRequest) -> RedisClusterServer:
+    """A Redis Cluster and a Valkey cluster, in turn."""
+    server: RedisClusterServer = request.getfixturevalue(request.param)
+    return server
 
 
 @pytest.fixture(params=SERVERS)
 def any_redis(request: pytest.FixtureRequest) -> RedisServer | RedisClusterServer:
-    """Each of redis-server, valkey-server and a Redis Cluster, in turn."""
+    """Each of redis-server, valkey-server, a Redis Cluster and a Valkey cluster, in turn."""
     server: RedisServer | RedisClusterServer = request.getfixturevalue(request.param)
     return server
 

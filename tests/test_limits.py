@@ -44,11 +44,17 @@ from zoom_async.redis_store import RedisStore
 pytestmark = pytest.mark.looptime
 
 
-SERVERS = {"redis": "redis_server", "valkey": "valkey_server", "cluster": "redis_cluster"}
-"""RedisStore's servers (fixture names in tests/conftest.py): Redis, Valkey, a Redis Cluster."""
+SERVERS = {
+    "redis": "redis_server",
+    "valkey": "valkey_server",
+    "cluster": "redis_cluster",
+    "valkey-cluster": "valkey_cluster",
+}
+"""RedisStore's servers (fixture names in tests/conftest.py): Redis, Valkey, a Redis Cluster, a
+Valkey cluster (only in the cases that name it: the same scripts and client as "cluster")."""
 
 
-@pytest.fixture(params=["memory", *SERVERS])
+@pytest.fixture(params=["memory", "redis", "valkey", "cluster"])
 async def store(request: pytest.FixtureRequest) -> AsyncIterator[LimiterStore]:
     """Each behaviour test runs against the in-memory store, a real Redis, a real Valkey and
     a three-master Redis Cluster.
@@ -126,9 +132,13 @@ WINDOW_CASES = [
 @pytest.mark.parametrize(
     ("store", "plan", "category"),
     [(store, plan, category) for store in ("memory", "redis") for plan, category in WINDOW_CASES]
-    # One case each for Valkey and the Cluster: the same scripts, and these runs are the
+    # One case each for Valkey and the clusters: the same scripts, and these runs are the
     # suite's slowest.
-    + [("valkey", PRO, Category.HEAVY), ("cluster", PRO, Category.LIGHT)],
+    + [
+        ("valkey", PRO, Category.HEAVY),
+        ("cluster", PRO, Category.LIGHT),
+        ("valkey-cluster", PRO, Category.LIGHT),
+    ],
     indirect=["store"],
 )
 async def test_no_window_ever_holds_more_than_the_limit(plan, category, store) -> None:

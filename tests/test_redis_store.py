@@ -354,12 +354,12 @@ async def test_keys_carry_the_namespace_in_a_hash_tag(any_redis) -> None:
     assert len(slots) == 1
 
 
-async def test_a_cluster_client_of_your_own(redis_cluster: RedisClusterServer) -> None:
+async def test_a_cluster_client_of_your_own(any_cluster: RedisClusterServer) -> None:
     """RedisStore(RedisCluster(...)): the store waits for a free connection (the cluster
     client itself would raise past its max_connections per node)."""
     from redis.asyncio.cluster import RedisCluster
 
-    client = RedisCluster.from_url(redis_cluster.url, max_connections=6)
+    client = RedisCluster.from_url(any_cluster.url, max_connections=6)
     store = RedisStore(client, namespace=namespace())
     plan = resolve_plan("business_plus")  # 40 Heavy a second
     limiter = RateLimiter(plan, store=store)
