@@ -778,8 +778,11 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
         # their requests are held on their way to Zoom.
         setup.relay.hold()
         transport.holding = True
-        await anyio.sleep(1.1)
-        assert transport.held == limit  # a window's worth, in flight: the lane is full
+        with anyio.fail_after(5):  # the next window's grants: the lane is then full
+            while transport.held < limit:  # noqa: ASYNC110 (waits for the workers)
+                await anyio.sleep(0.01)
+        await anyio.sleep(0.1)
+        assert transport.held == limit  # in flight, they hold every slot
         transport.holding = False
         setup.kill_primary()
         with pytest.raises(LimiterUnavailable):  # no primary: fail closed
@@ -789,7 +792,7 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
         sent_before_promotion = fake.stats.requests
         await anyio.sleep(0.3)  # the store meets the promoted replica
         transport.released.set()
-        await anyio.sleep(1.5)
+        await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
         running = False
     assert unavailable > 0 or store.failures > 0
     assert fake.stats.total_rate_limited == 0

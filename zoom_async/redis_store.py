@@ -45,9 +45,9 @@ in flight and the counters it saw (:attr:`RedisStore.state_losses`). Sentinel:
 
 Keys are ``zoom-async:{<namespace>}:...``; the hash tag keeps all of one namespace's keys in one
 Redis Cluster slot, which the scripts need (``RedisStore.from_url(url, cluster=True)``; tested on
-Redis 7, Valkey 8, a Redis Cluster and a Valkey cluster). The namespace is the account id and app (client id)
-by default, so several accounts, and several apps each with its ``budget_share``, can share one
-Redis.
+Redis 7, Valkey 8, a Redis Cluster and a Valkey cluster). The namespace is the account id and
+app (client id) by default, so several accounts, and several apps each with its
+``budget_share``, can share one Redis.
 """
 
 from __future__ import annotations
