@@ -177,7 +177,58 @@ class Trace:
             limits.acquire = original_acquire  # type: ignore[method-assign]
             limits._wait_for_slot = original_wait  # type: ignore[method-assign]
 
-    def report(self, table: RateLimitTable, stats: dict[str, Any], start: float) -> str:
+    @staticmethod
+    def _critical_chain(
+        records: list[_Traced],
+        limit: int,
+        window: float,
+        server: dict[str, Any],
+        start: float,
+        end: float,
+    ) -> str:
+        """Where the lane's last answer lost time against its strict-safe bound.
+
+        From the request released last, back along what each grant waited for (request ``k``
+        waits for the ``(k-L+1)``-th completion + ``W``) to a grant of the first wave: that chain
+        is the lane's elapsed time, link by link. Against the bound's ``links * (W + mean RTT)
+        + mean RTT``: the client's links (summed over the chain), ``jitter`` (the chain's round
+        trips less as many mean round trips: what the fake's randomness costs whoever the
+        client is), ``start`` (the first wave's grant after the batch started) and ``end`` (the
+        last release to the batch's end).
+        """
+        by_release = sorted(records, key=lambda r: r.released)
+        order = {id(r): k for k, r in enumerate(records)}  # records sorted by grant
+        trips = [server[r.trace][1] - server[r.trace][0] for r in records if r.trace in server]
+        if not trips or len(trips) < len(records):
+            return "critical chain: - (untraced requests)"
+        mean_rtt = statistics.fmean(trips)
+        sums: dict[str, float] = defaultdict(float)
+        r = by_release[-1]
+        links = 0
+        while True:
+            s, e, _, _, received, written = server[r.trace]
+            sums["prep"] += r.sent - r.granted
+            sums["out"] += (received if received is not None else s) - r.sent
+            sums["fake-in"] += s - received if received is not None else 0.0
+            sums["jitter"] += (e - s) - mean_rtt
+            sums["fake-out"] += written - e
+            sums["back"] += r.head - written
+            sums["read"] += r.released - r.head
+            k = order[id(r)]
+            if k < limit:
+                sums["start"] += r.granted - start
+                break
+            before = by_release[k - limit]
+            sums["late"] += r.granted - (before.released + window)
+            links += 1
+            r = before
+        sums["end"] = end - by_release[-1].released
+        lost = sum(sums.values())
+        return f"critical chain ({links} links): {lost * 1000:.0f} ms over the bound's " + (
+            " ".join(f"{name} {value * 1000:.0f}" for name, value in sums.items())
+        )
+
+    def report(self, table: RateLimitTable, stats: dict[str, Any], start: float, end: float) -> str:
         server = {x[3]: x for x in stats["exchanges"] if x[3] is not None}
         lines = []
         by_lane: dict[Category, list[_Traced]] = defaultdict(list)
@@ -222,6 +273,9 @@ class Trace:
                 f"  {category.value} (L={limit.limit}): mean/p90/max ms "
                 + " ".join(f"{name} {ms(v)}" for name, v in links.items())
             )
+            if len(records) > limit.limit:  # (a lane of one wave has no chain)
+                chain = self._critical_chain(records, limit.limit, limit.window, server, start, end)
+                lines.append(f"    {chain}")
             lines.append(
                 "    waves (s from start: first free>granted, last free>granted): "
                 + "; ".join(
@@ -322,6 +376,7 @@ async def zoom_case(
                     )
                 )
                 elapsed = time.perf_counter() - start
+                ended = zoom.limits.clock.monotonic()
                 cpu = time.process_time() - cpu
         stats = await fake.stats([c.value for c in batches])
     rtt = statistics.fmean(stats["round_trips"])
@@ -346,7 +401,7 @@ async def zoom_case(
         slowest = max(stats["round_trips"])
         extra = f"elapsed = {elapsed / slowest:.2f} x the slowest round trip"
     if tracer:
-        extra = (extra + "\n" + tracer.report(table, stats, started)).strip()
+        extra = (extra + "\n" + tracer.report(table, stats, started, ended)).strip()
     return Result(
         name,
         sum(batches.values()),

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import JITTER, client_for
-from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient, limits
+from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient, _client, limits
 from zoom_async.limits import InMemoryStore
 from zoom_async.testing import FakeZoom
 
@@ -57,17 +57,19 @@ def held_client(**kwargs: Any) -> tuple[ZoomClient, HeldTransport, CountingToken
 
 
 @pytest.mark.looptime
-async def test_a_queued_call_builds_no_request_and_asks_no_token() -> None:
+async def test_a_queued_call_builds_no_request_and_asks_no_token(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     zoom, handler, token = held_client()
     built = 0
-    build = zoom.http.build_request
+    build = _client._Call.build
 
-    def counting_build(*args: Any, **kwargs: Any) -> httpx.Request:
+    def counting_build(call: _client._Call) -> httpx.Request:
         nonlocal built
         built += 1
-        return build(*args, **kwargs)
+        return build(call)
 
-    zoom.http.build_request = counting_build  # type: ignore[method-assign]
+    monkeypatch.setattr(_client._Call, "build", counting_build)
     async with zoom:
         calls = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(50)]
         await asyncio.sleep(0.01)
@@ -323,3 +325,74 @@ async def test_aiohttp_transport_keeps_no_cookies_either() -> None:
         await zoom.get("/users/u1")
         await zoom.get("/users/u1")
     assert seen == [None, None]
+
+
+def _reference_build(call: _client._Call) -> httpx.Request:
+    """What httpx's own build_request makes of a call's arguments."""
+    return call.http.build_request(
+        call.method,
+        call.base + call.rel,
+        params=call.params,
+        headers=call.headers,
+        timeout=httpx.USE_CLIENT_DEFAULT if call.timeout is None else call.timeout,
+        **call.body.arguments,
+    )
+
+
+def _same_request(ours: httpx.Request, theirs: httpx.Request) -> None:
+    assert ours.method == theirs.method
+    assert str(ours.url) == str(theirs.url)
+    assert ours.url.raw_path == theirs.url.raw_path
+    assert ours.extensions == theirs.extensions
+    if ours.headers.get("content-type", "").startswith("multipart/form-data"):
+        # A random boundary each: the same fields, framed alike.
+        assert [k for k, _ in ours.headers.raw] == [k for k, _ in theirs.headers.raw]
+        assert ours.headers["content-type"].split(";")[0] == "multipart/form-data"
+        return
+    assert ours.headers.raw == theirs.headers.raw
+    assert ours.read() == theirs.read()
+
+
+@pytest.mark.parametrize("own_http", [False, True])
+async def test_a_call_builds_the_request_httpx_build_request_would(
+    monkeypatch: pytest.MonkeyPatch, own_http: bool
+) -> None:
+    built: list[httpx.Request] = []
+    build = _client._Call.build
+
+    def compared_build(call: _client._Call) -> httpx.Request:
+        request = build(call)
+        _same_request(request, _reference_build(call))  # before the token is added
+        built.append(request)
+        return request
+
+    monkeypatch.setattr(_client._Call, "build", compared_build)
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={}))
+    if own_http:
+        # A caller's client with default params and headers of its own, and a base_url (which
+        # the client's absolute URLs ignore).
+        http = httpx.AsyncClient(
+            transport=transport,
+            params={"from": "client"},
+            headers={"X-App": "mine"},
+            base_url="https://elsewhere.example/v9",
+            timeout=7.0,
+        )
+        zoom = ZoomClient(auth=CountingToken(), base_url=API, http_client=http)
+    else:
+        zoom = ZoomClient(auth=CountingToken(), base_url=API, transport=transport)
+    zoom.http.cookies.set("session", "by-hand", domain="api.zoom.us")
+    async with zoom:
+        await zoom.get("/users/me")
+        await zoom.get("/users", params={"page_size": 30, "status": ["active", "pending"]})
+        await zoom.get("/users?status=active&page_size=10", params={"next_page_token": "a b"})
+        await zoom.get("/users/{userId}", path_params={"userId": "a+b@example.com"})
+        await zoom.get("/users/me", headers={"X-Trace": "1", "accept": "text/plain"}, timeout=3)
+        await zoom.get("/users/me", timeout=httpx.Timeout(2.0, connect=1.0))
+        await zoom.post("/users", json={"action": "create", "user_info": {"email": "é@x.io"}})
+        await zoom.patch("/users/me", data={"first_name": "Ann"}, max_retries=0)
+        await zoom.put("/users/me/status", content=b"raw", headers={"Content-Type": "x/y"})
+        await zoom.post("/users/me/picture", files={"pic_file": ("p.png", b"\x89PNG", "image/png")})
+        await zoom.get("https://api.zoom.us/v2/users/me")
+    assert len(built) == 11
+    assert built[0].headers["cookie"] == "session=by-hand"

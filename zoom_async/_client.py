@@ -300,12 +300,35 @@ class _Call:
         return self.body.replayable
 
     def build(self) -> httpx.Request:
-        return self.http.build_request(
+        """The request, as ``http.build_request`` would build it.
+
+        Built here with httpx's public ``URL`` and ``Request`` instead: ``build_request`` parses
+        the URL twice (once to merge it with the client's ``base_url``, which an absolute URL
+        ignores, then again to set the query from the merged ``params``), and the second parse
+        is a third of a request's build, which runs between its grant and its send. A client
+        with default ``params`` of its own (an ``http_client`` passed in) is left to httpx.
+        """
+        http = self.http
+        url = self.base + self.rel
+        if http.params:
+            return http.build_request(
+                self.method,
+                url,
+                params=self.params,
+                headers=self.headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
+                **self.body.arguments,
+            )
+        headers = httpx.Headers(http.headers)
+        if self.headers:
+            headers.update(self.headers)
+        timeout = http.timeout if self.timeout is None else httpx.Timeout(self.timeout)
+        return httpx.Request(
             self.method,
-            self.base + self.rel,
-            params=self.params,
-            headers=self.headers,
-            timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
+            httpx.URL(url, params=self.params) if self.params else httpx.URL(url),
+            headers=headers,
+            cookies=http.cookies or None,
+            extensions={"timeout": timeout.as_dict()},
             **self.body.arguments,
         )
 
@@ -985,7 +1008,7 @@ class ZoomClient(ApiNamespaces):
         else:
             response = await self._send(call)
         decoded = self._decode(response)
-        self._learn(decoded, response.request.url.path)
+        self._learn(decoded, call.rel)
         return decoded
 
     async def send(
@@ -1025,7 +1048,7 @@ class ZoomClient(ApiNamespaces):
             decoded = loads(response.content) if response.content else None
         except ValueError:
             decoded = None
-        self._learn(decoded, response.request.url.path)
+        self._learn(decoded, call.rel)
         return response
 
     def _call_policy(self, retry: RetryPolicy | None, max_retries: int | None) -> RetryPolicy:
@@ -1169,7 +1192,6 @@ class ZoomClient(ApiNamespaces):
         """Send ``call`` until it succeeds or may not be retried; ``permit``: the first slot,
         when the caller already waited for it."""
         method = call.method
-        url = call.url
         family, category = call.family, call.category
         request: httpx.Request | None = None
         attempt = 0
@@ -1183,13 +1205,14 @@ class ZoomClient(ApiNamespaces):
             try:
                 if request is None:
                     request = call.build()
-                    url = str(request.url)
                 # Asked for after the wait, so a call queued for an hour sends a fresh token.
                 token = await self.auth.get_token(self._http)
             except BaseException as exc:
                 await permit.release(sent=False)
                 if isinstance(exc, httpx.InvalidURL):
-                    raise ConfigurationError(f"cannot build a URL from {url!r}: {exc}") from None
+                    raise ConfigurationError(
+                        f"cannot build a URL from {call.url!r}: {exc}"
+                    ) from None
                 raise
             request.headers["Authorization"] = f"Bearer {token}"
             response: httpx.Response | None = None
@@ -1220,7 +1243,7 @@ class ZoomClient(ApiNamespaces):
                         f"the HTTP library refused to write the request "
                         f"({type(failure).__name__}); it was not sent",
                         method=method,
-                        url=url,
+                        url=str(request.url),
                         may_have_reached_zoom=False,
                     ) from failure
                 ctx = RetryContext(
@@ -1232,12 +1255,13 @@ class ZoomClient(ApiNamespaces):
                 if await self._wait_to_retry(ctx, call):
                     continue
                 raise self._transport_error(
-                    failure, method, url, sent, attempt, call.retry
+                    failure, method, str(request.url), sent, attempt, call.retry
                 ) from failure
 
             assert response is not None
             status = response.status_code
-            logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug("%s %s -> %s (attempt %d)", method, request.url.path, status, attempt)
             if status < 400:
                 return response  # _exchange has read the body
 
@@ -1255,7 +1279,7 @@ class ZoomClient(ApiNamespaces):
                     meeting_user=meeting_user,
                     now=self._clock.utcnow(),
                     method=method,
-                    url=url,
+                    url=str(request.url),
                 )
                 if isinstance(error, MeetingQuotaExceeded):
                     assert meeting_user is not None
@@ -1300,9 +1324,9 @@ class ZoomClient(ApiNamespaces):
                 )
                 if await self._wait_to_retry(ctx, call):
                     continue
-                raise self._server_error(response, method, url, attempt, call.retry)
+                raise self._server_error(response, method, str(request.url), attempt, call.retry)
 
-            raise self._api_error(response, method, url, auth_renewed=auth_renewed)
+            raise self._api_error(response, method, str(request.url), auth_renewed=auth_renewed)
 
     async def _exchange(self, request: httpx.Request, deadline: float | None) -> httpx.Response:
         """Send ``request`` and read its whole answer, within ``deadline`` seconds in all.
