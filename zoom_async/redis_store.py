@@ -727,6 +727,7 @@ class RedisStore:
         # so a computed wait stays valid and waiters need not ask Redis again before it.
         self._not_before: dict[str, tuple[int, float]] = {}
         self._pending: dict[str, list[str]] = {}
+        self._grant_keys: dict[str, tuple[str | None, list[str]]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.failures = 0
         """How many Redis calls failed or timed out."""
@@ -930,7 +931,9 @@ class RedisStore:
         try:
             if self._discover:
                 await self._discover_cluster()
-            with anyio.fail_after(self.timeout):
+            # asyncio's own timeout: anyio's fail_after cost as much client CPU as the rest of
+            # the store's part of a grant.
+            async with asyncio.timeout(self.timeout):
                 if self._connections is None:
                     result = await call
                 else:
@@ -972,6 +975,21 @@ class RedisStore:
 
     def _learned_key(self, lane: str) -> str:
         return self.key("lane", lane, "learned")
+
+    def _acquire_keys(self, lane: str) -> list[str]:
+        """The grant script's keys for ``lane``: built once per lane (and namespace), since a
+        grant is on every request's path."""
+        cached = self._grant_keys.get(lane)
+        if cached is None or cached[0] != self.namespace:
+            keys = [
+                *self._lane_keys(lane),
+                self.key("lane", lane, "grants"),
+                self._learned_key(lane),
+                self.key("epoch"),
+                self.key("held"),
+            ]
+            cached = self._grant_keys[lane] = (self.namespace, keys)
+        return cached[1]
 
     # -- what other apps use -----------------------------------------------------------------
 
@@ -1153,7 +1171,8 @@ class RedisStore:
             self._orphans.append((lane, ask.lease_id, ask.now))
 
     async def _send_asks(self, lane: str, batch: list[_Ask]) -> None:
-        epoch_key = self.key("epoch")
+        keys = self._acquire_keys(lane)
+        epoch_key = keys[4]
         known = self._epochs.get(epoch_key, "")
         args: list[Any] = [
             self._now_arg(max(a.now for a in batch)),
@@ -1167,11 +1186,8 @@ class RedisStore:
         releases = self._pending.pop(lane, [])
         args += [len(releases) // 2, *releases]
         args += [a.member for a in batch]
-        keys = [*self._lane_keys(lane), self.key("lane", lane, "grants"), self._learned_key(lane)]
         try:
-            granted, wait, epoch = await self._call(
-                self._acquire, [*keys, epoch_key, self.key("held")], args
-            )
+            granted, wait, epoch = await self._call(self._acquire, keys, args)
         except LimiterUnavailable as exc:
             for ask in batch:
                 if not ask.result.done():
