@@ -16,7 +16,14 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
   grant, a Redis round trip for RedisStore; the release is queued and sent by the store's task
   or with the next grant, so it is not on the path) -- measured after the batch, at half the
   plan's rate so that no request waits for a slot (in a saturated batch the figure would mostly
-  be the event loop busy with 200 other requests);
+  be the event loop busy with 200 other requests). The processes' requests are spread evenly
+  over that pace (process k starts k/N of an interval late; ``--lockstep``: all at once, as
+  before, when the first N requests of the phase queue together for the 2 cores);
+* ``less core waits p50/p99``: the same calls' time less the time the worker's event-loop
+  thread and the Redis server's thread were ready to run but waited for a core
+  (``/proc/<pid>/schedstat``, Linux, only with the benchmark's own ``redis-server``): the
+  limiter's time on a machine with a core free for each. Where both waited at once it is
+  subtracted twice, so a sample can read low, never high;
 * ``PING p50/p99``: a bare Redis ``PING`` from the same processes between those requests (after
   an idle pause, as the grants): one round trip of this machine, the floor under ``added``;
 * ``timer lag p99``: how late the processes' ``asyncio.sleep`` between those requests woke up:
@@ -26,7 +33,9 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
 
 Run: ``python benchmarks/bench_redis.py`` (``--quick``: fewer requests; ``--processes 1 4``;
 ``--timeout``: the stores' Redis timeout, 5 s here so that a starved machine measures throughput
-rather than fail-closed errors).
+rather than fail-closed errors; ``--samples FILE``: every latency sample as JSON lines --
+process, start on the host's monotonic clock, the limiter's time, the worker's and Redis's core
+waits during it).
 Needs ``redis-server`` on the PATH (Debian: ``apt-get install redis-server``).
 """
 
@@ -35,8 +44,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextvars
+import json
 import math
 import multiprocessing as mp
+import os
 import shutil
 import socket
 import subprocess
@@ -47,7 +58,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 from _remote_fake import FakeSetup, RemoteFake
 
@@ -57,13 +68,37 @@ LATENCY = ((0.005, 0.025), (0.005, 0.025))
 LIMIT, WINDOW = 80, 1.0  # Business+ Light
 
 _SPENT: contextvars.ContextVar[list[float]] = contextvars.ContextVar("spent")
+_WAITED: contextvars.ContextVar[list[float]] = contextvars.ContextVar("waited")
+
+
+class CoreWaits:
+    """Nanoseconds the event loop's thread and the Redis server's thread have spent ready to
+    run but waiting for a core (Linux ``/proc/<pid>/schedstat``, second field)."""
+
+    def __init__(self, redis_pid: int) -> None:
+        self._files = [
+            os.open(f"/proc/{pid}/schedstat", os.O_RDONLY) for pid in ("self", redis_pid)
+        ]
+
+    @staticmethod
+    def available(redis_pid: int | None) -> bool:
+        return redis_pid is not None and os.path.exists(f"/proc/{redis_pid}/schedstat")
+
+    def __call__(self) -> int:
+        return sum(int(os.pread(fd, 128, 0).split()[1]) for fd in self._files)
+
+    def close(self) -> None:
+        for fd in self._files:
+            os.close(fd)
 
 
 class TimedStore:
-    """Delegates to a store and adds each call's duration to the current request's account."""
+    """Delegates to a store and adds each call's duration (and, with ``waits``, the core waits
+    during it) to the current request's account."""
 
     def __init__(self, inner: LimiterStore) -> None:
         self.inner = inner
+        self.waits: CoreWaits | None = None
 
     def _add(self, started: float) -> None:
         spent = _SPENT.get(None)
@@ -71,11 +106,17 @@ class TimedStore:
             spent.append(time.perf_counter() - started)
 
     async def acquire(self, *args: Any) -> float:
+        waits = self.waits
+        before = waits() if waits is not None else 0
         started = time.perf_counter()
         try:
             return await self.inner.acquire(*args)
         finally:
             self._add(started)
+            if waits is not None:
+                waited = _WAITED.get(None)
+                if waited is not None:
+                    waited.append((waits() - before) / 1e9)
 
     async def acquire_many(self, *args: Any) -> tuple[int, float]:
         started = time.perf_counter()
@@ -121,6 +162,9 @@ class Job:
     requests: int
     processes: int
     timeout: float
+    index: int
+    redis_pid: int | None
+    lockstep: bool
 
 
 def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
@@ -142,6 +186,8 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
         )
         round_trips: list[float] = []
         added: list[float] = []
+        waited: list[float] = []
+        starts: list[float] = []
 
         async def sent(request: Any) -> None:
             request.extensions["bench_sent"] = time.perf_counter()
@@ -159,14 +205,19 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
             todo = iter(range(job.requests))
 
             async def measured_get() -> None:
-                """One request; its time inside the limiter goes to ``added``."""
+                """One request; its time inside the limiter goes to ``added`` (and the core
+                waits during it to ``waited``)."""
                 spent: list[float] = []
-                token = _SPENT.set(spent)
+                waits: list[float] = []
+                token, waits_token = _SPENT.set(spent), _WAITED.set(waits)
+                starts.append(time.monotonic())
                 try:
                     await zoom.get(job.path)
                 finally:
                     _SPENT.reset(token)
+                    _WAITED.reset(waits_token)
                 added.append(sum(spent))
+                waited.append(sum(waits))
 
             async def one() -> None:
                 for _ in todo:
@@ -184,7 +235,16 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
             await asyncio.get_running_loop().run_in_executor(None, done.wait)
             await asyncio.sleep(1.1)
             added.clear()
+            waited.clear()
+            starts.clear()
             interval = job.processes / (LIMIT / WINDOW / 2)
+            if isinstance(inner, RedisStore) and CoreWaits.available(job.redis_pid):
+                assert job.redis_pid is not None
+                store.waits = CoreWaits(job.redis_pid)
+            if not job.lockstep:
+                # Spread over the pace, as steady traffic would be: all processes' first
+                # requests at once would queue together for the cores.
+                await asyncio.sleep(interval * job.index / job.processes)
             pings: list[float] = []
             lags: list[float] = []
             for _ in range(max(60, 480 // job.processes)):
@@ -201,6 +261,8 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
                 await asyncio.sleep(interval / 2)
         if isinstance(inner, RedisStore):
             await inner.aclose()
+        if store.waits is not None:
+            store.waits.close()
         round_trips.sort()
         results.put(
             {
@@ -208,6 +270,8 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
                 "finished": finished,
                 "rtt": round_trips[len(round_trips) // 2],
                 "added": added,
+                "waited": waited if store.waits is not None else None,
+                "starts": starts,
                 "pings": pings,
                 "lags": lags,
                 "calls": calls,
@@ -222,8 +286,13 @@ def percentile(values: list[float], p: float) -> float:
     return values[min(len(values) - 1, math.ceil(p * len(values)) - 1)]
 
 
+def _ms(seconds: float) -> str:
+    return "" if math.isnan(seconds) else f"{seconds * 1000:.2f}"
+
+
 @contextmanager
-def redis_server() -> Iterator[str]:
+def redis_server() -> Iterator[tuple[str, int | None]]:
+    """A ``redis-server`` on a free local port: its URL and process id."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server not found: apt-get install redis-server (or --redis-url)")
@@ -242,14 +311,20 @@ def redis_server() -> Iterator[str]:
                     break
                 except OSError:
                     time.sleep(0.01)
-            yield f"redis://127.0.0.1:{port}/0"
+            yield f"redis://127.0.0.1:{port}/0", process.pid
         finally:
             process.terminate()
             process.wait()
 
 
 async def case(
-    fake: RemoteFake, redis_url: str, store: str, processes: int, n: int, redis_timeout: float
+    fake: RemoteFake,
+    redis: tuple[str, int | None],
+    store: str,
+    processes: int,
+    n: int,
+    args: argparse.Namespace,
+    samples: IO[str] | None = None,
 ) -> str:
     ctx = mp.get_context("forkserver")
     go, results = ctx.Event(), ctx.Queue()
@@ -257,7 +332,8 @@ async def case(
     namespace = f"bench-{uuid.uuid4().hex}"
     path = f"/users/{fake.user_ids[0]}"
     workers, readies = [], []
-    for _ in range(processes):
+    redis_url, redis_pid = redis
+    for index in range(processes):
         job = Job(
             store,
             redis_url,
@@ -267,7 +343,10 @@ async def case(
             path,
             n // processes,
             processes,
-            redis_timeout,
+            args.timeout,
+            index,
+            redis_pid,
+            args.lockstep,
         )
         ready = ctx.Event()
         process = ctx.Process(target=worker, args=(job, ready, go, done, results), daemon=True)
@@ -289,6 +368,20 @@ async def case(
     rtt = max(r["rtt"] for r in reports)
     bound = (math.ceil(total / LIMIT) - 1) * (WINDOW + rtt) + rtt
     added = [a for r in reports for a in r["added"]]
+    # The same calls less the core waits during them (Redis cases with a local server).
+    own = [
+        a - w
+        for r in reports
+        if r["waited"] is not None
+        for a, w in zip(r["added"], r["waited"], strict=True)
+    ] or [math.nan]
+    if samples is not None:
+        for index, r in enumerate(reports):
+            for i, (start, a) in enumerate(zip(r["starts"], r["added"], strict=True)):
+                waited = r["waited"][i] if r["waited"] is not None else None
+                record = {"processes": processes, "store": store, "process": index, "sample": i}
+                record.update(start=start, added=a, core_waits=waited)
+                samples.write(json.dumps(record) + "\n")
     pings = [a for r in reports for a in r["pings"]] or [math.nan]
     lags = [a for r in reports for a in r["lags"]]
     share = total / elapsed / (LIMIT / WINDOW)
@@ -298,6 +391,7 @@ async def case(
         f"| {rtt * 1000:.1f} | {bound / elapsed:.3f} | {stats['rate_limited']} "
         f"| {stats['max_in_window'][Category.LIGHT.value]}/{LIMIT} "
         f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} "
+        f"| {_ms(percentile(own, 0.5))} | {_ms(percentile(own, 0.99))} "
         f"| {percentile(pings, 0.5) * 1000:.2f} | {percentile(pings, 0.99) * 1000:.2f} "
         f"| {percentile(lags, 0.99) * 1000:.2f} | {calls:.2f} |"
     )
@@ -312,21 +406,27 @@ async def main(args: argparse.Namespace) -> None:
     )
     print(
         "| processes | store | requests | elapsed s | rate/allowed | RTT p50 ms | bound/elapsed "
-        "| 429s | max/window | added p50 ms | added p99 ms | PING p50 ms | PING p99 ms "
-        "| timer lag p99 ms | Redis calls/request |"
+        "| 429s | max/window | added p50 ms | added p99 ms | less core waits p50 ms "
+        "| less core waits p99 ms | PING p50 ms | PING p99 ms | timer lag p99 ms "
+        "| Redis calls/request |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
-    with redis_server() if args.redis_url is None else _given(args.redis_url) as redis_url:
-        async with RemoteFake(setup) as fake:
-            for processes in args.processes:
-                for store in ("redis", "memory"):
-                    line = await case(fake, redis_url, store, processes, n, args.timeout)
-                    print(line, flush=True)
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    samples = open(args.samples, "w") if args.samples else None  # noqa: SIM115, ASYNC230
+    try:
+        with redis_server() if args.redis_url is None else _given(args.redis_url) as redis:
+            async with RemoteFake(setup) as fake:
+                for processes in args.processes:
+                    for store in ("redis", "memory"):
+                        line = await case(fake, redis, store, processes, n, args, samples)
+                        print(line, flush=True)
+    finally:
+        if samples is not None:
+            samples.close()
 
 
 @contextmanager
-def _given(url: str) -> Iterator[str]:
-    yield url
+def _given(url: str) -> Iterator[tuple[str, int | None]]:
+    yield url, None
 
 
 if __name__ == "__main__":
@@ -337,4 +437,10 @@ if __name__ == "__main__":
     # Generous: on a loaded machine 8 processes on 2 cores can leave a Redis answer unread for
     # longer than the library's 0.5 s default, which then fails closed (LimiterUnavailable).
     parser.add_argument("--timeout", type=float, default=5.0, help="RedisStore timeout, s")
+    parser.add_argument(
+        "--lockstep",
+        action="store_true",
+        help="latency phase: all processes start at once (the schedule of earlier figures)",
+    )
+    parser.add_argument("--samples", help="write every latency sample here (JSON lines)")
     asyncio.run(main(parser.parse_args()))
