@@ -658,7 +658,14 @@ class ZoomClient(ApiNamespaces):
                 raise ConfigurationError(
                     f"transport must be an httpx transport or 'aiohttp', not {transport!r}"
                 )
-            self._http = httpx.AsyncClient(
+            client_class = httpx.AsyncClient
+            if transport is None:
+                # httpx's own transport, over httpcore's pool with its per-event assignment fixed
+                # (quadratic in a burst's size in httpcore 1.0.9; see _pool).
+                from ._pool import PoolClient
+
+                client_class = PoolClient
+            self._http = client_class(
                 timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
                 transport=transport,
                 http2=transport is None,

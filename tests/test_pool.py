@@ -1,0 +1,164 @@
+"""The default client's pool (zoom_async._pool): httpcore's pool with its assignment fixed."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import httpcore
+import httpx
+import pytest
+import respx
+
+from zoom_async import StaticToken, ZoomClient
+from zoom_async._pool import PoolClient, ZoomHTTPTransport, _FixedPool
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+
+
+def mock_pool(**limits: Any) -> tuple[_FixedPool, list[int]]:
+    """A pool whose connections answer 200 from memory, and the number of its planning passes."""
+    pool = _FixedPool(network_backend=httpcore.AsyncMockBackend([OK] * 10), **limits)
+    passes = [0]
+    plan = pool._assign_requests_to_connections
+
+    def counted() -> list[httpcore.AsyncConnectionInterface]:
+        passes[0] += 1
+        return plan()
+
+    pool._assign_requests_to_connections = counted  # type: ignore[method-assign]
+    return pool, passes
+
+
+async def open_streams(pool: _FixedPool, n: int, stack: contextlib.AsyncExitStack) -> None:
+    for _ in range(n):  # each answer read, the connection stays busy until its stream closes
+        response = await stack.enter_async_context(pool.stream("GET", "http://zoom.test/"))
+        await response.aread()
+
+
+def states(pool: _FixedPool) -> list[str]:
+    return [c.info().split(", ")[2] for c in pool.connections]
+
+
+async def test_a_burst_on_idle_connections_takes_one_each_and_plans_each_request_twice() -> None:
+    # httpcore 1.0.9 hands the same idle connection to every request that arrives before the
+    # first of them starts on it; the others fail with ConnectionNotAvailable and re-plan.
+    pool, passes = mock_pool(max_connections=10, max_keepalive_connections=10)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 4, stack)
+    assert states(pool) == ["IDLE"] * 4
+    passes[0] = 0
+
+    await asyncio.gather(*(pool.request("GET", "http://zoom.test/") for _ in range(4)))
+
+    assert passes[0] == 8  # once when each request arrives, once when its answer is read
+    assert len(pool.connections) == 4
+    assert all("Request Count: 2" in c.info() for c in pool.connections)
+
+
+async def test_the_keep_alive_cap_counts_idle_connections_only() -> None:
+    # httpcore 1.0.9 compares every connection with the cap, so a connection that finishes
+    # while more than `cap` others are busy is closed, and the next burst reconnects.
+    pool, _ = mock_pool(max_connections=10, max_keepalive_connections=2)
+    async with contextlib.AsyncExitStack() as outer:
+        await open_streams(pool, 3, outer)
+        async with contextlib.AsyncExitStack() as inner:
+            await open_streams(pool, 1, inner)
+        assert sorted(states(pool)) == ["ACTIVE"] * 3 + ["IDLE"]
+    assert states(pool) == ["IDLE", "IDLE"]  # the surplus closed once idle
+
+
+async def test_at_the_connection_limit_a_request_waits_for_a_connection_to_come_free() -> None:
+    pool, _ = mock_pool(max_connections=2, max_keepalive_connections=2)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 2, stack)
+        waiting = asyncio.ensure_future(pool.request("GET", "http://zoom.test/"))
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+    assert (await waiting).status == 200
+    assert len(pool.connections) == 2
+
+
+async def serve(
+    handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+) -> contextlib.AbstractAsyncContextManager[int]:
+    @contextlib.asynccontextmanager
+    async def running() -> AsyncIterator[int]:
+        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        try:
+            yield server.sockets[0].getsockname()[1]
+        finally:
+            server.close()
+            await server.wait_closed()
+
+    return running()
+
+
+async def read_head(reader: asyncio.StreamReader) -> list[bytes]:
+    return (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[:-2]
+
+
+async def test_an_idle_connection_the_server_closed_is_not_handed_out() -> None:
+    # Between sweeps a connection is probed when it is about to carry a request: a keep-alive
+    # connection the server has since closed is dropped, and the request goes on a new one.
+    connections = 0
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_head(reader)
+        writer.write(OK)
+        await writer.drain()
+        writer.close()  # no "Connection: close": the client believes it may reuse it
+
+    async with await serve(once) as port, PoolClient() as http:
+        assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        await asyncio.sleep(0.05)  # the server's FIN arrives
+        assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+    assert connections == 2
+
+
+async def test_the_default_client_sends_through_a_proxy_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await read_head(reader)
+        seen.append(head[0])
+        body = json.dumps({"id": "me"}).encode()
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body)
+        )
+        await writer.drain()
+        writer.close()
+
+    async with await serve(proxy) as port:
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        async with ZoomClient(auth=StaticToken("t"), base_url="http://zoom.invalid/v2") as zoom:
+            assert isinstance(zoom.http, PoolClient)
+            assert await zoom.get("/users/me") == {"id": "me"}
+    assert seen == [b"GET http://zoom.invalid/v2/users/me HTTP/1.1"]
+
+
+async def test_respx_default_mock_intercepts_the_default_client() -> None:
+    async with ZoomClient(auth=StaticToken("t")) as zoom:
+        assert isinstance(zoom.http, PoolClient)
+        with respx.mock as mock:  # respx's default mocker patches httpcore's pool
+            route = mock.get("https://api.zoom.us/v2/users/me").respond(json={"id": "me"})
+            assert await zoom.get("/users/me") == {"id": "me"}
+    assert route.call_count == 1
+
+
+def test_the_transport_is_httpx_own_over_the_fixed_pool() -> None:
+    transport = ZoomHTTPTransport(http2=True, limits=httpx.Limits(max_keepalive_connections=3))
+    assert isinstance(transport, httpx.AsyncHTTPTransport)
+    assert isinstance(transport._pool, _FixedPool)
+    assert transport._pool._max_keepalive_connections == 3
+    assert transport._pool._http2

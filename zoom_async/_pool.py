@@ -1,0 +1,197 @@
+"""The default client's transport: httpx's own, over httpcore's pool with its assignment fixed.
+
+httpcore 1.0.9 (its last release) re-plans the whole pool on every pool event (a request
+arrives, an answer is read) in ``AsyncConnectionPool._assign_requests_to_connections``, and
+three faults there make a burst's cost grow with the square of its size:
+
+* it counts *every* connection, not the idle ones, against ``max_keepalive_connections``
+  (building that list once per idle connection), so while a burst has more connections open
+  than the keep-alive cap each one is closed as soon as it is idle and the next wave reconnects
+  (encode/httpcore#1000, #1035, unmerged);
+* an idle HTTP/1.1 connection handed to a waiting request stays ``IDLE`` until that request's
+  task runs, so every request arriving meanwhile is handed the same connection; all but one
+  fail with ``ConnectionNotAvailable`` and re-plan the pool again (7-8 passes per request in
+  an 800-request burst here; fixed in pydantic's maintained fork httpcore2, httpx2#1075);
+* it probes every idle connection's socket (``has_expired()``: anyio rebuilds its attribute
+  map with a ``getpeername()``, then a ``poll()``) on every pass, although only a connection
+  about to carry a request needs to be known alive.
+
+:class:`_FixedPool` replaces that one method, keeping everything else of httpcore: its
+connections, HTTP/1.1 and HTTP/2, proxies, timeouts, errors, and respx's default mock (which
+patches ``AsyncConnectionPool.handle_async_request``, inherited here). Its assignment follows
+httpcore2's (one pass; an idle HTTP/1.1 connection handed to a waiting request is reserved for
+it; idle connections above the cap are closed), and it probes an idle connection when it is
+about to hand it out, sweeping all idle ones for expiry at most every ``_SWEEP_EVERY`` seconds.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from typing import Any
+
+import httpcore
+import httpx
+from httpcore import AsyncConnectionInterface, AsyncHTTP2Connection
+
+_SWEEP_EVERY = 1.0
+"""At most this often every idle connection is checked for expiry (keep-alive time out, or
+the server closed it); between sweeps only a connection about to be handed out is."""
+
+
+_DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
+
+
+def _multiplexes(connection: AsyncConnectionInterface) -> bool:
+    # An HTTP/2 connection takes further requests while its first is being sent.
+    return isinstance(getattr(connection, "_connection", None), AsyncHTTP2Connection)
+
+
+class _FixedPool(httpcore.AsyncConnectionPool):
+    _swept_at = float("-inf")
+
+    def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
+        closing: list[AsyncConnectionInterface] = []
+        requests = self._requests
+        # Connections a request in the pool holds, or has been handed and not yet started on.
+        reserved = {r.connection for r in requests if r.connection is not None}
+        now = time.monotonic()
+        sweep = now - self._swept_at >= _SWEEP_EVERY
+        if sweep:
+            self._swept_at = now
+
+        kept: list[AsyncConnectionInterface] = []
+        idle: list[AsyncConnectionInterface] = []
+        for connection in self._connections:
+            if connection.is_closed():
+                continue
+            if connection in reserved:
+                kept.append(connection)
+            elif getattr(connection, "_connection", True) is None:
+                # Never connected, and its request has gone (cancelled while connecting):
+                # no socket to close.
+                continue
+            elif connection.is_idle():
+                if sweep and connection.has_expired():
+                    closing.append(connection)
+                else:
+                    idle.append(connection)
+                    kept.append(connection)
+            else:
+                kept.append(connection)
+
+        surplus = len(idle) - self._max_keepalive_connections
+        if surplus > 0:
+            # The least recently created first: the newest are the warmest in the peer's cache
+            # and the order requests take them below.
+            dropped = idle[:surplus]
+            closing.extend(dropped)
+            idle = idle[surplus:]
+            gone = set(dropped)
+            kept = [c for c in kept if c not in gone]
+        self._connections = kept
+
+        available = [
+            c
+            for c in kept
+            if c.is_available() and not (c in reserved and c.is_idle() and not _multiplexes(c))
+        ]
+        budget = self._max_connections - len(kept)
+        for request in requests:
+            if not available and budget <= 0:
+                break
+            if request.connection is not None:
+                continue
+            origin = request.request.url.origin
+            chosen: AsyncConnectionInterface | None = None
+            index = 0
+            while index < len(available):
+                connection = available[index]
+                if not connection.can_handle_request(origin):
+                    index += 1
+                    continue
+                if not connection.is_idle() or _multiplexes(connection):
+                    chosen = connection
+                    break
+                del available[index]
+                if not sweep and connection.has_expired():
+                    # Timed out, or the server closed it while idle: never send on it.
+                    kept.remove(connection)
+                    idle.remove(connection)
+                    closing.append(connection)
+                    budget += 1
+                    continue
+                idle.remove(connection)
+                chosen = connection
+                break
+            if chosen is None:
+                if budget > 0:
+                    budget -= 1
+                elif idle:
+                    # At the connection limit: make room by closing an idle connection (of
+                    # another origin, or it would have been available).
+                    victim = idle.pop(0)
+                    kept.remove(victim)
+                    if victim in available:
+                        available.remove(victim)
+                    closing.append(victim)
+                else:
+                    continue
+                chosen = self.create_connection(origin)
+                kept.append(chosen)
+                if chosen.is_available():  # HTTP/2 possible: later requests may share it
+                    available.append(chosen)
+            request.assign_to_connection(chosen)
+        return closing
+
+
+class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
+    """:class:`httpx.AsyncHTTPTransport` (no proxy) over :class:`_FixedPool`.
+
+    Built as httpx builds its default transport; proxies (from the environment too) keep
+    httpx's own proxy transports (see :class:`PoolClient`).
+    """
+
+    def __init__(
+        self,
+        *,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+    ) -> None:
+        self._pool = _FixedPool(
+            ssl_context=httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=http1,
+            http2=http2,
+        )
+
+
+class PoolClient(httpx.AsyncClient):
+    """:class:`httpx.AsyncClient` whose default transport is :class:`ZoomHTTPTransport`.
+
+    Only the transport for URLs that no proxy takes changes: httpx mounts the proxies it finds
+    in the environment (``HTTPS_PROXY``, ``NO_PROXY``...) as it always does, which it would not
+    if the transport were passed in.
+    """
+
+    def _init_transport(
+        self,
+        verify: ssl.SSLContext | str | bool = True,
+        cert: Any = None,
+        trust_env: bool = True,
+        http1: bool = True,
+        http2: bool = False,
+        limits: httpx.Limits = _DEFAULT_LIMITS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> httpx.AsyncBaseTransport:
+        if transport is not None:
+            return transport
+        return ZoomHTTPTransport(
+            verify=verify, cert=cert, trust_env=trust_env, http1=http1, http2=http2, limits=limits
+        )
