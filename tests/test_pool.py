@@ -162,3 +162,34 @@ def test_the_transport_is_httpx_own_over_the_fixed_pool() -> None:
     assert isinstance(transport._pool, _FixedPool)
     assert transport._pool._max_keepalive_connections == 3
     assert transport._pool._http2
+
+
+async def test_concurrent_requests_share_one_http2_connection() -> None:
+    import hpack
+    import hyperframe.frame
+
+    def answer(stream_id: int) -> list[bytes]:
+        headers = hpack.Encoder().encode([(b":status", b"200"), (b"content-length", b"2")])
+        return [
+            hyperframe.frame.HeadersFrame(
+                stream_id=stream_id, data=headers, flags=["END_HEADERS"]
+            ).serialize(),
+            hyperframe.frame.DataFrame(
+                stream_id=stream_id, data=b"{}", flags=["END_STREAM"]
+            ).serialize(),
+        ]
+
+    frames = [hyperframe.frame.SettingsFrame().serialize()]
+    for stream_id in (1, 3, 5):
+        frames += answer(stream_id)
+    pool = _FixedPool(
+        network_backend=httpcore.AsyncMockBackend(frames, http2=True), http1=False, http2=True
+    )
+    async with pool:
+        responses = await asyncio.gather(
+            *(pool.request("GET", "https://zoom.test/") for _ in range(3))
+        )
+        assert [r.status for r in responses] == [200, 200, 200]
+        assert [c.info() for c in pool.connections] == [
+            "'https://zoom.test:443', HTTP/2, IDLE, Request Count: 3"
+        ]

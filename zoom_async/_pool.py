@@ -42,11 +42,6 @@ the server closed it); between sweeps only a connection about to be handed out i
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
 
 
-def _multiplexes(connection: AsyncConnectionInterface) -> bool:
-    # An HTTP/2 connection takes further requests while its first is being sent.
-    return isinstance(getattr(connection, "_connection", None), AsyncHTTP2Connection)
-
-
 class _FixedPool(httpcore.AsyncConnectionPool):
     _swept_at = float("-inf")
 
@@ -60,87 +55,83 @@ class _FixedPool(httpcore.AsyncConnectionPool):
         if sweep:
             self._swept_at = now
 
+        # One look at each connection (this runs twice per request, over every connection):
+        # its HTTP/1.1 or HTTP/2 connection once connected, asked directly.
         kept: list[AsyncConnectionInterface] = []
-        idle: list[AsyncConnectionInterface] = []
+        shared: list[AsyncConnectionInterface] = []  # may take requests beside their own
+        idle: list[AsyncConnectionInterface] = []  # idle and not handed to any request
         for connection in self._connections:
-            if connection.is_closed():
-                continue
-            if connection in reserved:
+            inner = getattr(connection, "_connection", connection)
+            if inner is None:  # still connecting, or its connect failed
+                if connection.is_closed() or connection not in reserved:
+                    continue  # failed, or its request has gone: no socket to close
                 kept.append(connection)
-            elif getattr(connection, "_connection", True) is None:
-                # Never connected, and its request has gone (cancelled while connecting):
-                # no socket to close.
+                if connection.is_available():  # HTTP/2 possible: later requests may share it
+                    shared.append(connection)
                 continue
-            elif connection.is_idle():
+            if inner.is_closed():
+                continue
+            multiplexes = isinstance(inner, AsyncHTTP2Connection)
+            if inner.is_idle() and connection not in reserved:
                 if sweep and connection.has_expired():
                     closing.append(connection)
-                else:
-                    idle.append(connection)
-                    kept.append(connection)
-            else:
-                kept.append(connection)
+                    continue
+                idle.append(connection)
+            kept.append(connection)
+            if multiplexes and inner.is_available():
+                shared.append(connection)
 
         surplus = len(idle) - self._max_keepalive_connections
         if surplus > 0:
-            # The least recently created first: the newest are the warmest in the peer's cache
-            # and the order requests take them below.
-            dropped = idle[:surplus]
-            closing.extend(dropped)
+            # The first created first: requests below take the first in the list.
+            dropped = set(idle[:surplus])
+            closing.extend(idle[:surplus])
             idle = idle[surplus:]
-            gone = set(dropped)
-            kept = [c for c in kept if c not in gone]
+            kept = [c for c in kept if c not in dropped]
+            shared = [c for c in shared if c not in dropped]
         self._connections = kept
 
-        available = [
-            c
-            for c in kept
-            if c.is_available() and not (c in reserved and c.is_idle() and not _multiplexes(c))
-        ]
         budget = self._max_connections - len(kept)
         for request in requests:
-            if not available and budget <= 0:
+            if not (shared or idle or budget > 0):
                 break
             if request.connection is not None:
                 continue
             origin = request.request.url.origin
-            chosen: AsyncConnectionInterface | None = None
-            index = 0
-            while index < len(available):
-                connection = available[index]
-                if not connection.can_handle_request(origin):
-                    index += 1
-                    continue
-                if not connection.is_idle() or _multiplexes(connection):
-                    chosen = connection
-                    break
-                del available[index]
-                if not sweep and connection.has_expired():
-                    # Timed out, or the server closed it while idle: never send on it.
-                    kept.remove(connection)
+            chosen = next((c for c in shared if c.can_handle_request(origin)), None)
+            if chosen is not None and chosen in idle:
+                idle.remove(chosen)  # busy from now on: neither surplus nor room to make
+            elif chosen is None:
+                for connection in [c for c in idle if c.can_handle_request(origin)]:
                     idle.remove(connection)
-                    closing.append(connection)
-                    budget += 1
-                    continue
-                idle.remove(connection)
-                chosen = connection
-                break
+                    if connection in shared:  # an idle HTTP/2 connection stays shared
+                        chosen = connection
+                        break
+                    if not sweep and connection.has_expired():
+                        # Timed out, or the server closed it while idle: never send on it.
+                        kept.remove(connection)
+                        closing.append(connection)
+                        budget += 1
+                        continue
+                    chosen = connection  # an idle HTTP/1.1 connection: this request's alone
+                    break
             if chosen is None:
                 if budget > 0:
                     budget -= 1
                 elif idle:
                     # At the connection limit: make room by closing an idle connection (of
-                    # another origin, or it would have been available).
+                    # another origin, or it would have been taken above).
                     victim = idle.pop(0)
                     kept.remove(victim)
-                    if victim in available:
-                        available.remove(victim)
+                    if victim in shared:
+                        shared.remove(victim)
                     closing.append(victim)
                 else:
                     continue
                 chosen = self.create_connection(origin)
                 kept.append(chosen)
                 if chosen.is_available():  # HTTP/2 possible: later requests may share it
-                    available.append(chosen)
+                    shared.append(chosen)
             request.assign_to_connection(chosen)
         return closing
 
