@@ -193,3 +193,30 @@ async def test_concurrent_requests_share_one_http2_connection() -> None:
         assert [c.info() for c in pool.connections] == [
             "'https://zoom.test:443', HTTP/2, IDLE, Request Count: 3"
         ]
+
+
+async def test_the_default_client_keeps_a_whole_wave_of_connections_for_the_next() -> None:
+    # A strict-safe schedule sends a lane's L requests together once a window: over HTTP/1.1
+    # the next wave needs as many connections, so the pool keeps the plan's largest burst.
+    connections = 0
+
+    async def keep_alive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        with contextlib.suppress(asyncio.IncompleteReadError, ConnectionError):
+            while True:
+                await read_head(reader)
+                writer.write(OK)
+                await asyncio.sleep(0.2)  # the whole wave in flight at once
+                await writer.drain()
+        writer.close()
+
+    async with (
+        await serve(keep_alive) as port,
+        ZoomClient(
+            auth=StaticToken("t"), base_url=f"http://127.0.0.1:{port}/v2", plan="business_plus"
+        ) as zoom,
+    ):
+        for _ in range(2):  # two windows of 80 Light
+            await asyncio.gather(*(zoom.get("/users/me") for _ in range(80)))
+    assert connections == 80

@@ -102,11 +102,12 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             if chosen is not None and chosen in idle:
                 idle.remove(chosen)  # busy from now on: neither surplus nor room to make
             elif chosen is None:
-                for connection in [c for c in idle if c.can_handle_request(origin)]:
-                    idle.remove(connection)
-                    if connection in shared:  # an idle HTTP/2 connection stays shared
-                        chosen = connection
+                while True:
+                    found = next((c for c in idle if c.can_handle_request(origin)), None)
+                    if found is None:
                         break
+                    connection = found
+                    idle.remove(connection)
                     if not sweep and connection.has_expired():
                         # Timed out, or the server closed it while idle: never send on it.
                         kept.remove(connection)
@@ -136,6 +137,10 @@ class _FixedPool(httpcore.AsyncConnectionPool):
         return closing
 
 
+_FITS = callable(getattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections", None))
+"""httpcore 1.0.3 to 1.0.9 (the last release) plan their pool in this one method."""
+
+
 class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
     """:class:`httpx.AsyncHTTPTransport` (no proxy) over :class:`_FixedPool`.
 
@@ -153,7 +158,9 @@ class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
         http2: bool = False,
         limits: httpx.Limits = _DEFAULT_LIMITS,
     ) -> None:
-        self._pool = _FixedPool(
+        # Should a later httpcore plan its pool otherwise, its own pool is used as it is.
+        pool = _FixedPool if _FITS else httpcore.AsyncConnectionPool
+        self._pool = pool(
             ssl_context=httpx.create_ssl_context(verify=verify, cert=cert, trust_env=trust_env),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
