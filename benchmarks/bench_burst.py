@@ -1,10 +1,13 @@
 """Client CPU per request in a burst, and how long a burst of N <= L takes, per transport.
 
-Every transport runs the same cases in this one run: ``httpx`` (httpx's own pool, the default,
-over HTTP/1.1), ``aiohttp`` (``transport="aiohttp"``, httpx-aiohttp) and ``httpx-h2`` (httpx's
-pool over HTTP/2, which it speaks to Zoom: the fake served by hypercorn, prior knowledge, no
-TLS; needs ``pip install hypercorn``, in the ``bench`` extra). ``FakeZoom`` runs in a process of
-its own with 10-50 ms of jittered latency (as ``bench_limits.py``):
+Every transport runs the same cases in this one run: ``httpx`` (the default client: httpx's
+transport over httpcore's pool with its assignment fixed, ``zoom_async._pool``, over HTTP/1.1),
+``aiohttp`` (``transport="aiohttp"``, httpx-aiohttp), ``httpx-h2`` (the default client over
+HTTP/2, which it speaks to Zoom: the fake served by hypercorn, prior knowledge, no TLS; needs
+``pip install hypercorn``, in the ``bench`` extra) and, when asked for, ``httpx-stock``
+(httpcore 1.0.9's own pool with 16 connections kept alive: the default before
+``zoom_async._pool``). ``FakeZoom`` runs in a process of its own with 10-50 ms of jittered
+latency (as ``bench_limits.py``):
 
 * ``800 Light, Business+``: ten waves of 80 under the strict-safe schedule. ``client CPU`` is
   this process's CPU time ÷ requests; ``server CPU`` the fake server process's (it is Python
@@ -22,8 +25,9 @@ its own with 10-50 ms of jittered latency (as ``bench_limits.py``):
 429s and the most arrivals in any window are printed for every case: the guarantee (0 and L)
 holds whatever the transport.
 
-Run: ``python benchmarks/bench_burst.py`` (``--keepalive 4,80`` adds a row per keep-alive cap
-of httpx's HTTP/1.1 pool, whose default is 16; ``--transports httpx,aiohttp`` selects).
+Run: ``python benchmarks/bench_burst.py`` (``--keepalive 16,200`` adds a row per keep-alive cap
+of the default HTTP/1.1 pool, which keeps the plan's largest burst: 80 on Business+, 30 on Pro;
+``--transports httpx,aiohttp,httpx-h2,httpx-stock`` selects).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ import httpx
 from _remote_fake import FakeSetup, RemoteFake
 
 import zoom_async._client as client_module
+import zoom_async._pool as pool_module
 from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, ZoomClient
 
 LATENCY = ((0.005, 0.025), (0.005, 0.025))
@@ -78,19 +83,31 @@ async def run_case(case: Case, transport: str, keepalive: int | None) -> str:
         http2=transport == "httpx-h2",
     )
     kwargs: dict[str, Any] = {}
+    saved = (client_module._pool_limits, pool_module.PoolClient._init_transport)
+    if keepalive is not None:  # measurement only: the cap is not a public setting
+        client_module._pool_limits = lambda plan: httpx.Limits(
+            max_connections=client_module._POOL_LIMITS.max_connections,
+            max_keepalive_connections=keepalive,
+        )
     if transport == "aiohttp":
         kwargs["transport"] = "aiohttp"
     elif transport == "httpx-h2":
-        # What the default pool speaks to Zoom (over TLS there): every request of a burst on
+        # The default client as it talks to Zoom (over TLS there): every request of a burst on
         # one HTTP/2 connection. Prior knowledge, as the fake has no TLS.
-        kwargs["http_client"] = httpx.AsyncClient(
-            http1=False, http2=True, limits=client_module._POOL_LIMITS, timeout=30.0
+        http = pool_module.PoolClient(
+            http1=False,
+            http2=True,
+            limits=client_module._pool_limits(case.table),
+            timeout=30.0,
+            cookies=client_module._NoResponseCookies(),
         )
-    saved = client_module._POOL_LIMITS
-    if keepalive is not None:  # measurement only: the cap is not a public setting
-        client_module._POOL_LIMITS = httpx.Limits(
-            max_connections=saved.max_connections, max_keepalive_connections=keepalive
-        )
+        http._cookies = client_module._AnswersIgnored(http.cookies.jar)
+        kwargs["http_client"] = http
+    elif transport == "httpx-stock":
+        # Before zoom_async._pool: httpcore 1.0.9's own pool, 16 connections kept alive.
+        pool_module.PoolClient._init_transport = httpx.AsyncClient._init_transport  # type: ignore[method-assign]
+        if keepalive is None:
+            client_module._pool_limits = lambda plan: client_module._POOL_LIMITS
     try:
         async with RemoteFake(setup) as fake:
             uid = fake.user_ids[0]
@@ -120,7 +137,7 @@ async def run_case(case: Case, transport: str, keepalive: int | None) -> str:
                 await kwargs["http_client"].aclose()
             stats = await fake.stats([Category.LIGHT.value])
     finally:
-        client_module._POOL_LIMITS = saved
+        client_module._pool_limits, pool_module.PoolClient._init_transport = saved
     rtt = statistics.fmean(stats["round_trips"])
     sent = max(1, stats["requests"])
     label = transport if keepalive is None else f"{transport} (keep-alive {keepalive})"
