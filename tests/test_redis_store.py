@@ -884,3 +884,40 @@ async def test_the_lease_set_always_outlives_its_leases_though_ttls_are_kept_onc
         await store.redis.pexpire(in_flight, 100_000)
         await store._call(store._reclaim, [in_flight, completed], ["", 1.0, window, "x"])
         assert await store.redis.pttl(in_flight) > 50_000
+
+
+async def test_a_stalled_redis_keeps_no_slot_taken_when_it_catches_up(
+    own_redis_server: RedisServer,
+) -> None:
+    """Redis stalls (a slow command, a paused VM) longer than the store's timeout and comes
+    back with its data: the grant calls that timed out run then, granting leases nobody holds,
+    and the releases that failed are missing. Both are sent again, so the lane is free within
+    a window or two, not after the leases' timeout (125 s here)."""
+    import redis.asyncio as aioredis
+
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(
+        own_redis_server.url, namespace=namespace(), timeout=0.2, retry_interval=0.1
+    )
+    stall = aioredis.Redis(port=own_redis_server.port)
+    async with store, stall, _client(fake, store) as zoom:
+        await _batch(zoom, path, 1.2)
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(stall.execute_command, "DEBUG", "SLEEP", "1.5")
+            await anyio.sleep(0.05)
+            ok, unavailable = await _batch(zoom, path, 1.6)  # until Redis answers again
+            assert unavailable > 0
+        caught_up = time.monotonic()
+        fake.reset_stats()
+        ok, unavailable = await _batch(zoom, path, 2.5)
+        assert unavailable == 0
+        # Two windows' worth and more after the stall (one window's without the fix: the
+        # stale leases held every slot).
+        assert ok >= 2 * limit, (ok, time.monotonic() - caught_up)
+        await store.flush()
+        in_flight, _ = store._lane_keys("general:Light")
+        assert await store.redis.zcard(in_flight) == 0
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= limit

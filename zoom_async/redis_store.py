@@ -576,6 +576,16 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
+_LONG_AGO = "-1e9"
+"""A completion time (either clock) that is out of every window at once."""
+
+_TAKE_BACK_FOR = 3.0
+"""Seconds a take-back of a lease that a failed call may have granted keeps riding along after
+the first call that carried it succeeded."""
+
+_TAKE_BACK_AT_MOST = 2_000
+"""Take-backs a store keeps per lane (the leases of the latest failed calls)."""
+
 _LEAD = -1.0
 """Set as an ask's result to tell its caller to lead the next call."""
 
@@ -728,6 +738,9 @@ class RedisStore:
         self._not_before: dict[str, tuple[int, float]] = {}
         self._pending: dict[str, list[str]] = {}
         self._grant_keys: dict[str, tuple[str | None, list[str]]] = {}
+        # Per lane, leases asked for in a grant call that failed, and when a call carrying
+        # their take-back last succeeded (None: not yet). See _take_backs.
+        self._taken_back: dict[str, dict[str, float | None]] = {}
         self._flusher: asyncio.Task[None] | None = None
         self.failures = 0
         """How many Redis calls failed or timed out."""
@@ -1182,18 +1195,30 @@ class RedisStore:
             known,
             "" if known else await self._server_started(),
         ]
-        # This lane's releases not yet sent ride in the same call, ahead of the asks.
+        # This lane's releases not yet sent ride in the same call, ahead of the asks, and so
+        # do the take-backs of leases a failed call may have granted.
         releases = self._pending.pop(lane, [])
-        args += [len(releases) // 2, *releases]
+        take_backs = self._take_backs(lane)
+        args += [(len(releases) + len(take_backs)) // 2, *releases, *take_backs]
         args += [a.member for a in batch]
         try:
             granted, wait, epoch = await self._call(self._acquire, keys, args)
         except LimiterUnavailable as exc:
+            # Redis may still run this call: one that timed out runs when Redis catches up (a
+            # stall, a slow command), granting leases nobody holds, which would keep their slots
+            # for lease_timeout. They are taken back, and the releases sent again, later.
+            if releases:
+                self._pending[lane] = releases + self._pending.get(lane, [])
+            asked = self._taken_back.setdefault(lane, {})
             for ask in batch:
+                asked[ask.member] = None
+                if len(asked) > _TAKE_BACK_AT_MOST:  # a long outage: the oldest expire there
+                    del asked[next(iter(asked))]
                 if not ask.result.done():
                     ask.result.set_exception(exc)
                     ask.result.exception()  # retrieved: an abandoned ask logs nothing
             return
+        self._took_back(lane)
         granted = int(granted)
         delay = float(wait)
         self._epochs[epoch_key] = epoch = _text(epoch)
@@ -1214,6 +1239,34 @@ class RedisStore:
             await self._recover(args[0])
         while self._orphans:
             await self.release(*self._orphans.pop())
+
+    def _take_backs(self, lane: str) -> list[str]:
+        """Release pairs that take back the leases a failed grant call of ``lane`` may have
+        granted: dated long ago, so they leave no completion in the window (no request went
+        out under them)."""
+        asked = self._taken_back.get(lane)
+        if not asked:
+            return []
+        pairs: list[str] = []
+        for member in asked:
+            pairs += (_LONG_AGO, member)
+        return pairs
+
+    def _took_back(self, lane: str) -> None:
+        """A call with this lane's take-backs succeeded. A failed call may still be waiting in
+        Redis, behind another connection's: each take-back rides along for a few seconds more,
+        then it is forgotten."""
+        asked = self._taken_back.get(lane)
+        if not asked:
+            return
+        now = time.monotonic()
+        for member, since in list(asked.items()):
+            if since is None:
+                asked[member] = now
+            elif now - since > _TAKE_BACK_FOR:
+                del asked[member]
+        if not asked:
+            del self._taken_back[lane]
 
     async def _server_started(self) -> str:
         """When the Redis server (the node of this namespace) started, on its clock; ``''``
@@ -1291,8 +1344,9 @@ class RedisStore:
     async def release(self, lane: str, lease_id: int, completed_at: float) -> None:
         """See :meth:`~zoom_async.limits.LimiterStore.release`.
 
-        Never raises: if Redis cannot be told, the lease expires there and counts as
-        completed at its expiry, which errs on the safe side.
+        Never raises: if Redis cannot be told, the release is sent again with the lane's
+        next grant (or the next release); until then the lease counts as in flight there, or
+        as completed at its expiry, which errs on the safe side.
         """
         if (lane, lease_id) in self._local_leases:
             self._local_leases.discard((lane, lease_id))
@@ -1317,12 +1371,20 @@ class RedisStore:
         try:
             while self._pending:
                 batch, self._pending = self._pending, {}
-                if not self._available():
-                    continue  # the leases expire in Redis and count as completed then
-                try:
-                    await self._send_releases(batch)
-                except LimiterUnavailable:
-                    logger.debug("could not release %d leases; they will expire", len(batch))
+                sent = False
+                if self._available():
+                    try:
+                        await self._send_releases(batch)
+                        sent = True
+                    except LimiterUnavailable:
+                        logger.debug("could not release leases of %d lanes yet", len(batch))
+                if not sent:
+                    # Sent again with the lane's next grant, or by the next release's flush:
+                    # a Redis that comes back with its data would otherwise keep these slots
+                    # taken until their leases expire (lease_timeout, minutes).
+                    for lane, pairs in batch.items():
+                        self._pending[lane] = pairs + self._pending.get(lane, [])
+                    break
         except Exception:  # never an unretrieved task error; the leases expire
             logger.debug("releasing leases failed", exc_info=True)
         finally:
