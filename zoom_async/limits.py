@@ -57,6 +57,7 @@ import anyio
 import httpx
 
 from ._decoding import excerpt, loads
+from ._gc_freeze import FREEZER
 from .clock import Clock, SystemClock, next_utc_midnight
 from .errors import (
     ConcurrentRequestsError,
@@ -454,6 +455,10 @@ def _give_back_unless_taken(waiter: _Waiter) -> None:
         lane._give_back(waiter.result()[1])
 
 
+_NEVER = 1 << 62
+_FREEZE_STEP = 1000
+"""Waiters added past a lane's highest frozen point before it freezes again."""
+
 _LEASE_IDS = itertools.count(1)
 """Lease ids, unique in the process (several limiters may share one store)."""
 
@@ -653,6 +658,7 @@ class _Lane:
         probe_interval: float,
         lease_timeout: float,
         limiter: RateLimiter,
+        gc_freeze_above: int | None = None,
     ) -> None:
         self.family = family
         self.category = category
@@ -676,6 +682,9 @@ class _Lane:
         self._probe_interval = probe_interval
         self._lease_timeout = lease_timeout
         self._returns: set[asyncio.Task[None]] = set()
+        self._gc_freeze_above = gc_freeze_above
+        self._freeze_at = _NEVER if gc_freeze_above is None else gc_freeze_above
+        """The queue length at which the lane next calls ``gc.freeze()`` (see _gc_freeze)."""
         # What was learned of other apps' use is the store's, for all its processes; a store
         # that does not learn leaves it to the lane, which then counts only its own grants.
         learn = getattr(store, "learn", None)
@@ -767,6 +776,9 @@ class _Lane:
         else:
             queue.append(waiter)
         self._queued += 1
+        if self._queued >= self._freeze_at:
+            self._freeze_at = self._queued + _FREEZE_STEP
+            FREEZER.freeze(self)
         if self._pump is None:
             self._pump = loop.create_task(self._hand_out())
         return waiter
@@ -873,6 +885,10 @@ class _Lane:
             self._queued = self._cancelled = 0
         finally:
             self._pump = None
+            if self._gc_freeze_above is not None and self._freeze_at != self._gc_freeze_above:
+                # The queue drained: what it froze goes back to the collector.
+                self._freeze_at = self._gc_freeze_above
+                FREEZER.release(self)
 
     async def release(self, lease_id: int) -> None:
         await self._store.release(self.key, lease_id, self._clock.monotonic())
@@ -1045,6 +1061,11 @@ class RateLimiter:
             counts a slot still in flight as completed, so a process killed mid-request frees
             its slots. Set it above the longest a request can take (``ZoomClient`` derives it
             from its ``timeout``).
+        gc_freeze_above: keep a long queue out of CPython's full garbage collections: when a
+            lane's queue grows past this many waiting calls, ``gc.freeze()`` (again each 1,000
+            more past its longest so far), and ``gc.unfreeze()`` when the last such queue
+            drains. Opt-in and process-wide; see docs/rate-limits.md for what it does to the
+            process's other objects. ``None`` (default): the collector is never touched.
     """
 
     def __init__(
@@ -1059,9 +1080,20 @@ class RateLimiter:
         probe_interval: float = 5.0,
         max_poll: float = 1.0,
         lease_timeout: float = 300.0,
+        gc_freeze_above: int | None = None,
     ) -> None:
         if not lease_timeout > 0:
             raise ValueError("lease_timeout must be positive")
+        if gc_freeze_above is not None and (
+            isinstance(gc_freeze_above, bool)
+            or not isinstance(gc_freeze_above, int)
+            or gc_freeze_above < 1
+        ):
+            raise ConfigurationError(
+                f"gc_freeze_above must be a positive int (queued calls) or None, not "
+                f"{gc_freeze_above!r}"
+            )
+        self.gc_freeze_above = gc_freeze_above
         self.table = table
         self._clock = clock or SystemClock()
         self._store: LimiterStore = store if store is not None else InMemoryStore()
@@ -1099,6 +1131,7 @@ class RateLimiter:
                 probe_interval=self._probe_interval,
                 lease_timeout=self._lease_timeout,
                 limiter=self,
+                gc_freeze_above=self.gc_freeze_above,
             )
         return lane
 

@@ -1,0 +1,235 @@
+"""``gc_freeze_above``: a long queue kept out of CPython's full collections, and given back.
+
+The collector is process-wide: every test here leaves it as it found it (``collector`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import weakref
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from zoom_async import Category, ConfigurationError, RateLimiter, ZoomClient
+from zoom_async._gc_freeze import FREEZER
+from zoom_async.limits import InMemoryStore
+from zoom_async.plans import resolve_plan
+
+pytestmark = pytest.mark.looptime
+
+
+@pytest.fixture(autouse=True)
+def collector() -> Iterator[None]:
+    """Start with nothing frozen; fail (and clean up) if a test leaves anything frozen."""
+    gc.unfreeze()
+    was_enabled = gc.isenabled()
+    gc.enable()
+    try:
+        yield
+        assert FREEZER.holders == 0
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+        FREEZER._holders.clear()
+        if not was_enabled:
+            gc.disable()
+
+
+class _Cycle:
+    """Garbage only the cycle collector frees (it refers to itself)."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def _light(limiter: RateLimiter):  # type: ignore[no-untyped-def]
+    return limiter._lane("general", Category.LIGHT)
+
+
+async def _queue(limiter: RateLimiter, n: int) -> list[asyncio.Task[object]]:
+    tasks = [
+        asyncio.ensure_future(limiter.acquire("general", Category.LIGHT)) for _ in range(n)
+    ]
+    await asyncio.sleep(0)
+    return tasks
+
+
+async def test_a_queue_past_the_threshold_is_frozen_and_given_back_when_served() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=50)
+    held = await limiter.acquire("general", Category.LIGHT)
+    freezes = FREEZER.freezes
+    tasks = await _queue(limiter, 49)
+    assert gc.get_freeze_count() == 0  # below the threshold: the collector is left alone
+    garbage = _Cycle()
+    dead = weakref.ref(garbage)
+    tasks += await _queue(limiter, 1)
+    assert FREEZER.freezes == freezes + 1
+    assert gc.get_freeze_count() > 0
+    del garbage
+    gc.collect()
+    assert dead() is not None  # frozen with the queue: not collected while it waits
+    await held.release()
+    for task in tasks:
+        permit = await task
+        await permit.release()  # type: ignore[attr-defined]
+    await asyncio.sleep(0)
+    # Drained: every object is the collector's again, and the garbage is collected.
+    assert gc.get_freeze_count() == 0
+    assert FREEZER.holders == 0
+    gc.collect()
+    assert dead() is None
+
+
+async def test_freezing_follows_the_queues_high_water_mark() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=10)
+    held = await limiter.acquire("general", Category.LIGHT)
+    freezes = FREEZER.freezes
+    tasks = await _queue(limiter, 2_010)
+    # At 10 waiters, then each 1,000 more past the highest point frozen: 10, 1,010, 2,010.
+    assert FREEZER.freezes == freezes + 3
+    for task in tasks[:500]:
+        task.cancel()
+    await asyncio.gather(*tasks[:500], return_exceptions=True)
+    # Shrinking and growing back below the highest point frozen does not freeze again.
+    tasks += await _queue(limiter, 900)
+    assert FREEZER.freezes == freezes + 3
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert gc.get_freeze_count() == 0
+    assert _light(limiter).queued == 0
+    await held.release()
+
+
+async def test_the_last_lane_to_drain_unfreezes() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1, "Medium": 1}), gc_freeze_above=5)
+    light = await limiter.acquire("general", Category.LIGHT)
+    medium = await limiter.acquire("general", Category.MEDIUM)
+    lights = await _queue(limiter, 5)
+    mediums = [
+        asyncio.ensure_future(limiter.acquire("general", Category.MEDIUM)) for _ in range(5)
+    ]
+    await asyncio.sleep(0)
+    assert FREEZER.holders == 2
+    for task in lights:
+        task.cancel()
+    await asyncio.gather(*lights, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert FREEZER.holders == 1
+    assert gc.get_freeze_count() > 0  # the Medium queue still waits
+    for task in mediums:
+        task.cancel()
+    await asyncio.gather(*mediums, return_exceptions=True)
+    await asyncio.sleep(0)
+    assert FREEZER.holders == 0
+    assert gc.get_freeze_count() == 0
+    await light.release()
+    await medium.release()
+
+
+async def test_a_queue_whose_store_fails_gives_the_collector_back() -> None:
+    class Failing(InMemoryStore):
+        failing = False
+
+        async def acquire_many(self, *args: object, **kwargs: object) -> tuple[int, float]:
+            if self.failing:
+                raise RuntimeError("store gone")
+            return await super().acquire_many(*args, **kwargs)  # type: ignore[arg-type]
+
+    store = Failing()
+    limiter = RateLimiter(resolve_plan({"Light": 1}), store=store, gc_freeze_above=3)
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, 3)
+    assert gc.get_freeze_count() > 0
+    store.failing = True
+    await held.release()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert all(isinstance(r, RuntimeError) for r in results)
+    await asyncio.sleep(0)
+    assert gc.get_freeze_count() == 0
+    assert FREEZER.holders == 0
+
+
+async def test_someone_elses_freeze_is_left_alone() -> None:
+    """A pre-fork server froze its objects: the limiter neither freezes nor unfreezes them."""
+    gc.freeze()
+    theirs = gc.get_freeze_count()
+    try:
+        limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=2)
+        held = await limiter.acquire("general", Category.LIGHT)
+        freezes = FREEZER.freezes
+        tasks = await _queue(limiter, 5)
+        assert FREEZER.freezes == freezes
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.sleep(0)
+        assert gc.get_freeze_count() >= theirs * 0.9  # still theirs (a few may have died)
+        await held.release()
+    finally:
+        gc.unfreeze()
+
+
+async def test_a_disabled_collector_is_left_alone() -> None:
+    gc.disable()
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=2)
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, 5)
+    assert gc.get_freeze_count() == 0
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await held.release()
+    gc.enable()
+
+
+async def test_off_by_default_and_checked() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, 3_000)
+    assert gc.get_freeze_count() == 0
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await held.release()
+    for bad in (0, -1, True, 1.5, "10"):
+        with pytest.raises(ConfigurationError, match="gc_freeze_above"):
+            RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=bad)  # type: ignore[arg-type]
+
+
+async def test_zoom_client_calls_queue_frozen_and_keep_their_guarantees() -> None:
+    """Through the client: the queued calls are served in order, cancelling gives every slot
+    back, and nothing is left frozen or queued."""
+    async with ZoomClient(
+        account_id="a",
+        client_id="b",
+        client_secret="c",
+        plan={"Light": 2},
+        transport=httpx.MockTransport(
+            lambda r: (
+                httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+                if r.url.path.endswith("/token")
+                else httpx.Response(200, json={})
+            )
+        ),
+        gc_freeze_above=20,
+    ) as zoom:
+        calls = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(60)]
+        await asyncio.sleep(0)
+        lane = zoom.limits._lane("general", Category.LIGHT)
+        assert lane.queued > 20
+        assert gc.get_freeze_count() > 0
+        for call in calls[30:]:
+            call.cancel()
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        assert results[:30] == [{}] * 30
+        assert all(isinstance(r, asyncio.CancelledError) for r in results[30:])
+        await asyncio.sleep(0)
+        assert lane.queued == 0
+        assert gc.get_freeze_count() == 0
+        window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
+        assert window.in_flight == 0

@@ -1,0 +1,74 @@
+"""Keeping a large queue of waiting calls out of CPython's full garbage collections.
+
+A full collection walks every object the collector tracks; 100,000 waiting calls are some
+700,000 of them (asyncio's task, context, registry entry and wake-up callback, the coroutine,
+the lane's future), so each full collection while they wait pauses the event loop for a tenth
+of a second or more, whoever's code allocates at that moment. ``gc.freeze()`` moves every
+tracked object into a permanent generation that collections skip (in O(1)); ``gc.unfreeze()``
+puts them back (O(1) too).
+
+Lanes that opt in (``RateLimiter(gc_freeze_above=N)``) freeze the process's objects as their
+queue grows past ``N`` waiters (again each ``step`` more waiters beyond the highest point
+frozen so far), and the last of them to drain unfreezes. Bounded on purpose:
+
+* nothing is done when someone else froze first (``gc.get_freeze_count()`` is not 0 when no
+  lane holds a freeze: a pre-fork server's ``gc.freeze()``), or when the collector is disabled;
+* freezing follows the queue's *high-water mark*: a queue that stays long (arrivals matching
+  departures) is not frozen again and again, so what a freeze keeps from the collector is at
+  most what was alive at the peak;
+* when the last frozen lane's queue drains (served, cancelled or failed), everything goes back
+  to the collector; cyclic garbage that formed among frozen objects meanwhile is collected then.
+
+The collector is process-wide, so this state is too (one per process, whichever loop or thread).
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from typing import Any
+
+__all__: list[str] = []
+
+_CAN_FREEZE = hasattr(gc, "freeze")
+"""CPython 3.7+; other interpreters have no generational collector to keep out of the way."""
+
+
+class _Freezer:
+    """Who holds the process's freeze: the set of lanes whose queue grew past their limit."""
+
+    def __init__(self) -> None:
+        self._holders: set[Any] = set()
+        self._lock = threading.Lock()
+        self.freezes = 0
+        """``gc.freeze()`` calls made (for tests and benchmarks)."""
+        self.unfreezes = 0
+
+    @property
+    def holders(self) -> int:
+        return len(self._holders)
+
+    def freeze(self, lane: Any) -> bool:
+        """``lane``'s queue reached its next freeze point: freeze (``False``: not ours to do)."""
+        with self._lock:
+            if not self._holders and (
+                not _CAN_FREEZE or gc.get_freeze_count() or not gc.isenabled()
+            ):
+                return False  # someone else's freeze (or no collector): leave it alone
+            self._holders.add(lane)
+            gc.freeze()
+            self.freezes += 1
+            return True
+
+    def release(self, lane: Any) -> None:
+        """``lane``'s queue drained: the last holder gives every object back to the collector."""
+        with self._lock:
+            if lane not in self._holders:
+                return
+            self._holders.discard(lane)
+            if not self._holders:
+                gc.unfreeze()
+                self.unfreezes += 1
+
+
+FREEZER = _Freezer()
