@@ -161,6 +161,24 @@ def test_parameter_when_the_literal_branch_has_no_route() -> None:
     assert found[1] == {"userId": "summary"}
 
 
+def test_the_direct_walk_finds_what_the_full_search_finds() -> None:
+    """_locate() follows literals without recursion and searches only when that leads nowhere:
+    for every template filled with values that are also literal segments elsewhere (the case
+    where the first path tried is wrong), it agrees with the full backtracking search."""
+    literals = ["me", "summary", "email", "settings", "x"]
+    for op in catalog.operations():
+        for value in literals:
+            path = "/".join(value if seg.startswith("{") else seg for seg in op.path.split("/"))
+            expected: list[str] = []
+            segs = catalog._segments(path)
+            found = catalog._walk(catalog._trie(), segs, 0, op.method, expected)
+            got = catalog._locate(op.method, path)
+            if found is None:
+                assert got is None, path
+            else:
+                assert got == (found[0], found[1], expected), path
+
+
 def test_parameter_names_belong_to_each_route() -> None:
     assert match("GET", "/phone/metrics/call_logs/abc") == (
         _op("GET", "/phone/metrics/call_logs/{call_id}"),

@@ -129,13 +129,16 @@ async def test_control_characters_in_a_path_raise_a_zoom_error(
 def test_path_checks_are_remembered_for_clean_paths_only_and_bounded() -> None:
     from zoom_async import _inputs
 
+    # Only a path with a dot or a percent sign needs its segments read (and is remembered).
+    _inputs.check_path("/users/jane.doe@example.com/meetings")
+    assert "/users/jane.doe@example.com/meetings" in _inputs._CHECKED_PATHS
     _inputs.check_path("/users/{userId}/meetings")
-    assert "/users/{userId}/meetings" in _inputs._CHECKED_PATHS
+    assert "/users/{userId}/meetings" not in _inputs._CHECKED_PATHS
     for _ in range(2):  # a refused path is refused again, never remembered
         with pytest.raises(ConfigurationError, match="segment"):
             _inputs.check_path("/users/%2e./meetings")
     assert "/users/%2e./meetings" not in _inputs._CHECKED_PATHS
     for i in range(_inputs._MAX_CHECKED_PATHS + 50):
-        _inputs.check_path(f"/users/user-{i}")
+        _inputs.check_path(f"/users/user.{i}@example.com")
     assert len(_inputs._CHECKED_PATHS) == _inputs._MAX_CHECKED_PATHS
     assert "/users/user-0" not in _inputs._CHECKED_PATHS

@@ -247,6 +247,20 @@ def _check_url(url: str, path: str) -> None:
         raise ConfigurationError(f"cannot build a URL from {path!r}: {exc}") from None
 
 
+_Route = tuple[
+    str,
+    str,
+    str,
+    "dict[str, Any] | None",
+    "Mapping[str, str] | None",
+    "float | None",
+    Family,
+    Category,
+    "tuple[str, Any] | None",
+]
+"""What :meth:`ZoomClient._route` finds: a :class:`_Call`'s parts before it has a slot."""
+
+
 class _Call:
     """What a call holds while it waits for its slot: the request is built only then (its URL
     too: ``base`` is shared by every call to a server, ``rel`` is usually the caller's path)."""
@@ -1015,24 +1029,44 @@ class ZoomClient(ApiNamespaces):
         bodies. Raises a :class:`~zoom_async.errors.ZoomAPIError` subclass for error answers
         and :class:`~zoom_async.errors.ZoomConnectionError` for transport failures.
         """
-        call = self._prepare(
-            method,
-            path,
-            params=params,
-            path_params=path_params,
-            body=_body(json, data, files, content),
-            headers=headers,
-            priority=priority or self.priority,
-            timeout=timeout,
-            retry=self._call_policy(retry, max_retries),
-            operation=operation,
+        if json is None and data is None and files is None and content is None:
+            body = _NO_BODY  # (the common case without two calls: this runs per queued call)
+        else:
+            body = _body(json, data, files, content)
+        priority = priority or self.priority
+        if retry is None and max_retries is None:
+            retry = self.retry
+        else:
+            retry = self._call_policy(retry, max_retries)
+        method, server, rel, query, headers, deadline, family, category, metered = self._route(
+            method, path, params, path_params, headers, timeout, operation
         )
-        if call.metered is None:
-            # The common path, inline: a queued call is this coroutine awaiting the lane's
-            # future, nothing more (about 1.3 KB with its task).
-            permit = await self.limits._wait_for_slot(call.family, call.category, call.priority)
+        permit = None
+        if metered is None:
+            # The common path, inline: a queued call is this coroutine (its arguments and the
+            # routing above) awaiting the lane's future, nothing more (about 1.2 KB with its
+            # task). The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot,
+            # and so is the _Call: one object fewer for the collector to walk per queued call.
+            permit = await self.limits._wait_for_slot(family, category, priority)
+        call = _Call(
+            self._http,
+            method,
+            server,
+            rel,
+            query,
+            headers,
+            body,
+            timeout,
+            priority,
+            family,
+            category,
+            retry=retry,
+            deadline=deadline,
+        )
+        if permit is not None:
             response = await self._attempts(call, None, None, permit)
         else:
+            call.metered = metered
             response = await self._send(call)
         decoded = self._decode(response)
         self._learn(decoded, call.rel)
@@ -1113,37 +1147,9 @@ class ZoomClient(ApiNamespaces):
         operation: catalog.Operation | None = None,
     ) -> _Call:
         """Check the call and route it, without suspending: bad input fails before any wait."""
-        if self._closed:
-            raise ConfigurationError("this ZoomClient is closed; create a new one")
-        if not (type(method) is str and method in _STANDARD_METHODS):
-            if not isinstance(method, str) or not _METHOD.fullmatch(method):
-                raise ConfigurationError(f"{method!r} is not an HTTP method")
-            method = method.upper()  # a literal "GET" is kept: no copy per queued call
-        rel, path_query = split_query(self._relative_path(path, path_params))
-        # httpx replaces a URL's query string when params are given: merge them instead.
-        query = merge_query(path_query, params)
-        check_headers(headers)
-        deadline = self._deadline
-        if timeout is not None:
-            deadline = _checked_deadline(timeout)
-        found: tuple[catalog.Operation, dict[str, str]] | None
-        if operation is not None and operation.method == method:
-            # A typed call knows its operation: no path lookup (the values name the resource
-            # for the mutation lock and the meeting quota, as catalog.match would give them).
-            found = (operation, {k: path_param_text(k, v) for k, v in (path_params or {}).items()})
-        else:
-            found = catalog.match(method, rel)
-        server = self._server(found[0] if found is not None else None)
-        accept = _ACCEPT.get(found[0].api) if found is not None else None
-        if accept and not (headers and any(k.lower() == "accept" for k in headers)):
-            headers = {**(headers or {}), "Accept": accept}
-        if not _PLAIN_PATH.fullmatch(rel):
-            _check_url(server + rel, path)
-        family: Family = found[0].family if found else "general"
-        category = found[0].category if found else DEFAULT_CATEGORY
-        # The httpx.Request (~100 µs and ~2 KB) is built once the call has its slot: a queue of
-        # 100,000 calls holds only these arguments, and the first requests of a burst leave
-        # without waiting for the last ones to be built.
+        method, server, rel, query, headers, deadline, family, category, metered = self._route(
+            method, path, params, path_params, headers, timeout, operation
+        )
         call = _Call(
             self._http,
             method,
@@ -1159,10 +1165,69 @@ class ZoomClient(ApiNamespaces):
             retry=retry,
             deadline=deadline,
         )
-        meeting_op = found is not None and found[0].operation_id in MEETING_MUTATIONS
-        if meeting_op or (self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS")):
-            call.metered = (rel, found)
+        call.metered = metered
         return call
+
+    def _route(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, Any] | None,
+        path_params: Mapping[str, str | int] | None,
+        headers: Mapping[str, str] | None,
+        timeout: float | httpx.Timeout | None,
+        operation: catalog.Operation | None,
+    ) -> _Route:
+        """:meth:`_prepare`'s checks and routing, as the parts of a :class:`_Call`: ``(method,
+        server, rel, query, headers, deadline, family, category, metered)``."""
+        if self._closed:
+            raise ConfigurationError("this ZoomClient is closed; create a new one")
+        if not (type(method) is str and method in _STANDARD_METHODS):
+            if not isinstance(method, str) or not _METHOD.fullmatch(method):
+                raise ConfigurationError(f"{method!r} is not an HTTP method")
+            method = method.upper()  # a literal "GET" is kept: no copy per queued call
+        rel = self._relative_path(path, path_params)
+        if "?" in rel or "#" in rel or params is not None:
+            rel, path_query = split_query(rel)
+            # httpx replaces a URL's query string when params are given: merge them instead.
+            query = merge_query(path_query, params)
+        else:
+            query = None
+        if headers is not None:
+            check_headers(headers)
+        deadline = self._deadline
+        if timeout is not None:
+            deadline = _checked_deadline(timeout)
+        op: catalog.Operation | None
+        if operation is not None and operation.method == method:
+            # A typed call knows its operation: no path lookup.
+            op, located = operation, None
+        else:
+            located = catalog._locate(method, rel)
+            op = located[0] if located is not None else None
+        if op is None or (op.base_path == "/v2" and op.file_host is None):
+            server = self.base_url  # (most operations: no call to _server)
+        else:
+            server = self._server(op)
+        accept = _ACCEPT.get(op.api) if op is not None else None
+        if accept and not (headers and any(k.lower() == "accept" for k in headers)):
+            headers = {**(headers or {}), "Accept": accept}
+        if not _PLAIN_PATH.fullmatch(rel):
+            _check_url(server + rel, path)
+        family: Family = op.family if op is not None else "general"
+        category = op.category if op is not None else DEFAULT_CATEGORY
+        meeting_op = op is not None and op.operation_id in MEETING_MUTATIONS
+        if meeting_op or (self.serialize_mutations and method not in ("GET", "HEAD", "OPTIONS")):
+            # The path parameters' values name the resource for the mutation lock and the
+            # meeting quota (a typed call's from its arguments, as catalog.match gives them).
+            found: tuple[catalog.Operation, dict[str, str]] | None = None
+            if located is not None:
+                found = (located[0], dict(zip(located[1], located[2], strict=True)))
+            elif op is not None:
+                values = {k: path_param_text(k, v) for k, v in (path_params or {}).items()}
+                found = (op, values)
+            return method, server, rel, query, headers, deadline, family, category, (rel, found)
+        return method, server, rel, query, headers, deadline, family, category, None
 
     async def _send(self, call: _Call) -> httpx.Response:
         """The call's response: mutations one at a time per resource, meeting quota counted."""

@@ -55,21 +55,23 @@ def path_param_text(name: str, value: object) -> str:
 
 _CHECKED_PATHS: OrderedDict[str, None] = OrderedDict()
 _MAX_CHECKED_PATHS = 1_024
-"""Paths (mostly templates such as ``/users/{userId}/meetings``) already found clean: a program
-calls a few templates over and over. Bounded, oldest out first, so paths with ids in them
+"""Paths with a dot or a percent sign (``/users/jane.doe@example.com``) already found clean: a
+program calls a few such paths over and over (a path with neither is checked faster than it is
+looked up, and is not remembered). Bounded, oldest out first, so paths with ids in them
 cannot grow it. An OrderedDict: dropping a plain dict's first key scans the keys dropped
 before it (2.8 µs a call when every path is new, as with 100,000 ids; here 0.5 µs)."""
 
 
 def check_path(path: str) -> None:
     """Refuse a request path with dot segments or control characters (see the module doc)."""
-    if path in _CHECKED_PATHS:
-        return
-    if _URL_FORBIDDEN.search(path):
+    # (An ASCII path is printable exactly when it has no control character: no regex needed.)
+    if not (path.isascii() and path.isprintable()) and _URL_FORBIDDEN.search(path):
         raise ConfigurationError(
             f"the path {path!r} contains a control character; put values in "
             "path_params= or params= so they are encoded"
         )
+    if ("." not in path and "%" not in path) or path in _CHECKED_PATHS:
+        return  # (without either, no segment can be a dot segment, plain or encoded)
     for segment in path.split("?", 1)[0].split("/"):
         if segment in (".", "..") or ("%" in segment and unquote(segment) in (".", "..")):
             raise ConfigurationError(

@@ -252,15 +252,48 @@ def match(method: str, path: str) -> tuple[Operation, dict[str, str]] | None:
     for ``method``: ``GET /users/me/meetings`` is ``/users/{userId}/meetings`` with
     ``userId="me"``. Empty segments never match a parameter.
     """
-    values: list[str] = []
-    found = _walk(_trie(), _segments(path), 0, method.upper(), values)
+    found = _locate(method.upper(), path)
     if found is None:
         return None
-    op, names = found
+    op, names, values = found
     return op, dict(zip(names, values, strict=True))
 
 
 def resolve(method: str, path: str) -> Operation | None:
     """The operation a request is for, or ``None``; :func:`match` without the parameters."""
-    found = _walk(_trie(), _segments(path), 0, method.upper(), [])
+    found = _locate(method.upper(), path)
     return None if found is None else found[0]
+
+
+def _locate(method: str, path: str) -> tuple[Operation, tuple[str, ...], list[str]] | None:
+    """:func:`match` for an upper-case ``method``, with the parameters' names and values apart
+    (no dict built for a caller that does not need them)."""
+    if path[:1] == "/" and "%" not in path and "?" not in path and "#" not in path:
+        # The common case (a client's relative path): nothing to cut off or unquote.
+        segs = path.split("/")
+        del segs[0]
+        if segs and segs[-1] == "":
+            del segs[-1]
+        if segs and segs[0] == "v2":
+            del segs[0]
+    else:
+        segs = _segments(path)
+    # The first path the search below tries (a literal wherever there is one) is nearly always
+    # the answer: follow it without recursion, and search only when it leads nowhere.
+    node = _trie()
+    values: list[str] = []
+    for seg in segs:
+        child = node.literals.get(seg)
+        if child is None:
+            child = node.param
+            if child is None or not seg:
+                break
+            values.append(seg)
+        node = child
+    else:
+        route = node.routes.get(method)
+        if route is not None:
+            return route[0], route[1], values
+    values = []
+    found = _walk(_trie(), segs, 0, method, values)
+    return None if found is None else (found[0], found[1], values)

@@ -669,6 +669,8 @@ class _Lane:
             store, "acquire_many", None
         )
         self._clock = clock
+        self._loop_clock = type(clock) is SystemClock
+        self._daily = category.uses_daily_quota
         self._limiter = limiter
         self._queues: tuple[deque[_Waiter], deque[_Waiter]] = (deque(), deque())
         self._queued = 0
@@ -764,11 +766,15 @@ class _Lane:
                 return self._granted(started, started, lease_id)
         return await self.wait(priority, retry, started)
 
-    def wait(self, priority: Priority, retry: bool, started: float) -> _Waiter:
-        """Join the queue: ``await`` the returned future for the permit."""
+    def wait(self, priority: Priority, retry: bool, started: float | None) -> _Waiter:
+        """Join the queue: ``await`` the returned future for the permit (``started``: when
+        the request began waiting, ``None``: now)."""
         loop = asyncio.get_running_loop()
         waiter = _Waiter(loop=loop)
         waiter._lane = self
+        if started is None:
+            # The system clock is the loop's: its time directly, without the clock's lookup.
+            started = loop.time() if self._loop_clock else self._clock.monotonic()
         waiter._started = started
         queue = self._queues[0 if priority == "interactive" else 1]
         if retry:
@@ -1283,8 +1289,8 @@ class RateLimiter:
         lane = self._lanes.get((family, category))
         if lane is None:
             lane = self._lane(family, category)
-        if lane._queued and not category.uses_daily_quota and priority in _PRIORITIES:
-            return lane.wait(priority, False, self._clock.monotonic())
+        if lane._queued and not lane._daily and priority in _PRIORITIES:
+            return lane.wait(priority, False, None)
         return self.acquire(family, category, priority=priority)
 
     async def _acquire_daily(self, lane: _Lane, priority: Priority, retry: bool) -> Permit:
