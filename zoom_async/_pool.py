@@ -48,12 +48,20 @@ class _FixedPool(httpcore.AsyncConnectionPool):
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
         closing: list[AsyncConnectionInterface] = []
         requests = self._requests
-        # Connections a request in the pool holds, or has been handed and not yet started on.
-        reserved = {r.connection for r in requests if r.connection is not None}
         now = time.monotonic()
         sweep = now - self._swept_at >= _SWEEP_EVERY
+        if (
+            not sweep
+            and len(self._connections) <= self._max_keepalive_connections
+            and all(r.connection is not None for r in requests)
+        ):
+            # An answer was read and nobody waits for a connection: with no more connections
+            # than may idle, none is surplus (a closed one goes at the next pass).
+            return closing
         if sweep:
             self._swept_at = now
+        # Connections a request in the pool holds, or has been handed and not yet started on.
+        reserved = {r.connection for r in requests if r.connection is not None}
 
         # One look at each connection (this runs twice per request, over every connection):
         # its HTTP/1.1 or HTTP/2 connection once connected, asked directly.
