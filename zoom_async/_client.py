@@ -188,9 +188,10 @@ def _pool_limits(plan: RateLimitTable) -> httpx.Limits:
 
     Under a strict-safe schedule a lane sends its L requests together once a window, so over
     HTTP/1.1 the next wave needs L connections again: keeping fewer re-opens the difference
-    each window (a TLS handshake each against Zoom; 9 % more client CPU per request against
-    the fake, 64 connections a wave at Business+ Light). Idle connections cost little since
-    :mod:`zoom_async._pool` (httpcore 1.0.9 probed each on every pool event)."""
+    each window (a TLS handshake each against Zoom; against the fake, 64 connections a wave at
+    Business+ Light, 1.57 instead of 1.21 ms of client CPU per request). Idle connections
+    cost little since :mod:`zoom_async._pool` (httpcore 1.0.9 probed each on every pool
+    event)."""
     burst = max((c.limit for c in plan.general.values() if c.window <= 1.0), default=0)
     most = _POOL_LIMITS.max_connections or 200
     keep = _POOL_LIMITS.max_keepalive_connections or 0
@@ -553,8 +554,9 @@ class ZoomClient(ApiNamespaces):
         transport: a transport for the client's own :class:`httpx.AsyncClient` (e.g.
             ``FakeZoom().transport()`` in tests), or ``"aiohttp"``: send through aiohttp's
             connection pool (``pip install 'zoom-async[aiohttp]'``, httpx-aiohttp), which costs
-            about a third of httpx's own pool's CPU per request in bursts over HTTP/1.1
-            (docs/benchmarks.md). The default, httpx's pool, speaks HTTP/2 to Zoom.
+            about 60-70 % of the default transport's CPU per request in bursts over HTTP/1.1
+            (docs/benchmarks.md). The default, httpx's transport over httpcore's pool (its
+            request assignment fixed, ``zoom_async._pool``), speaks HTTP/2 to Zoom.
         auth: a :class:`~zoom_async.auth.TokenSource`, e.g. ``UserOAuth.for_user(...)``.
         retry: the :class:`~zoom_async.retries.RetryPolicy`.
         clock: time source for the limiter and token expiry.
