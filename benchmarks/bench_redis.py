@@ -392,7 +392,7 @@ async def case(
         f"| {stats['max_in_window'][Category.LIGHT.value]}/{LIMIT} "
         f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} "
         f"| {_ms(percentile(own, 0.5))} | {_ms(percentile(own, 0.99))} "
-        f"| {percentile(pings, 0.5) * 1000:.2f} | {percentile(pings, 0.99) * 1000:.2f} "
+        f"| {_ms(percentile(pings, 0.5))} | {_ms(percentile(pings, 0.99))} "
         f"| {percentile(lags, 0.99) * 1000:.2f} | {calls:.2f} |"
     )
 
