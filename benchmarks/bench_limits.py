@@ -13,24 +13,30 @@ window). Prints one line per case, every figure measured in that one run:
   batch, the largest bound of its categories. 1.0 is the physical limit;
 * ``429s``: refusals the fake sent; ``max/window``: the most arrivals the fake counted in any
   window, against the limit;
-* ``CPU ms/req``: the client process's CPU time ÷ requests sent.
+* ``CPU ms/req``: the client process's CPU time ÷ requests sent;
+* ``a client with no cost``: :func:`ideal_ratio`, the same batch simulated with every link but
+  the fake's jittered round trips at zero: the part of the gap that is the fake's randomness.
 
 With a neighbour app, ``rate/left`` is our rate ÷ what the neighbour leaves, and ``429s`` counts
 the refusals on the whole account (ours + the neighbour's), also after the first window.
 
 Run: ``python benchmarks/bench_limits.py`` (``--only TEXT`` selects cases; ``--transport aiohttp``
 sends through httpx-aiohttp instead of httpx's own pool; ``--trace`` adds, per case and lane,
-where each window's time went: see :class:`Trace`).
+where each window's time went, each lane's critical chain and the garbage collector's pauses:
+see :class:`Trace`).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import contextlib
+import gc
 import itertools
 import math
 import os
+import random
 import statistics
 import time
 from collections import defaultdict
@@ -64,6 +70,37 @@ CREDENTIALS = {
 def strict_safe_bound(n: int, limit: int, window: float, rtt: float) -> float:
     """The fastest any client that cannot see arrivals can send ``n`` requests."""
     return (math.ceil(n / limit) - 1) * (window + rtt) + rtt
+
+
+def ideal_ratio(table: RateLimitTable, batches: dict[Category, int], runs: int = 100) -> float:
+    """The median ``bound / elapsed`` of a client with no cost at all against this fake's
+    jitter (simulated): what the fake's randomness alone leaves of the bound.
+
+    Each lane's request ``k + L`` is granted exactly ``W`` after the lane's ``(k+1)``-th
+    completion, and every round trip is drawn as the fake draws it (uplink + downlink, each
+    uniform). The bound takes the mean round trip, but a wave ends with its slowest answer,
+    and the slow answers of one wave free the last slots of the next: the batch's last answer
+    comes later than ``waves x (W + mean RTT)`` even with nothing lost anywhere.
+    """
+    rng = random.Random(1)
+    ratios = []
+    for _ in range(runs):
+        elapsed = bound = 0.0
+        for category, n in batches.items():
+            limit = table.limit_for("general", category)
+            done: list[float] = []
+            trips = []
+            for k in range(n):
+                granted = 0.0 if k < limit.limit else done[k - limit.limit] + limit.window
+                trip = sum(rng.uniform(lo, hi) for lo, hi in LATENCY)
+                trips.append(trip)
+                bisect.insort(done, granted + trip)
+            elapsed = max(elapsed, done[-1])
+            bound = max(
+                bound, strict_safe_bound(n, limit.limit, limit.window, statistics.fmean(trips))
+            )
+        ratios.append(bound / elapsed)
+    return statistics.median(ratios)
 
 
 def lane_of(path: str, uid: str, categories: Iterator[Category]) -> Category | None:
@@ -286,6 +323,38 @@ class Trace:
         return "\n".join(lines)
 
 
+@contextmanager
+def gc_pauses() -> Iterator[list[tuple[int, float]]]:
+    """``(generation, seconds)`` of every garbage collection in the block: each one stops the
+    event loop, and with it every request in flight (``--trace`` prints them)."""
+    pauses: list[tuple[int, float]] = []
+    started = [0.0]
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        else:
+            pauses.append((info["generation"], time.perf_counter() - started[0]))
+
+    gc.callbacks.append(callback)
+    try:
+        yield pauses
+    finally:
+        gc.callbacks.remove(callback)
+
+
+def describe_pauses(pauses: list[tuple[int, float]]) -> str:
+    parts = []
+    for generation in (0, 1, 2):
+        times = [t for g, t in pauses if g == generation]
+        if times:
+            parts.append(
+                f"gen{generation} {len(times)} x, {sum(times) * 1000:.0f} ms "
+                f"(max {max(times) * 1000:.0f})"
+            )
+    return "GC pauses: " + ("; ".join(parts) or "none")
+
+
 @dataclass
 class Result:
     name: str
@@ -373,7 +442,10 @@ async def zoom_case(
             )
             await asyncio.sleep(1.1)  # ...and let the warm-up leave the 1-second windows
             await fake.reset_stats()
-            with tracer.attach(zoom) if tracer else contextlib.nullcontext():
+            with (
+                tracer.attach(zoom) if tracer else contextlib.nullcontext(),
+                gc_pauses() as pauses,
+            ):
                 cpu = time.process_time()
                 started = zoom.limits.clock.monotonic()
                 start = time.perf_counter()
@@ -408,8 +480,12 @@ async def zoom_case(
     if sum(batches.values()) <= min(table.limit_for("general", c).limit for c in batches):
         slowest = max(stats["round_trips"])
         extra = f"elapsed = {elapsed / slowest:.2f} x the slowest round trip"
+    else:
+        # What the fake's jitter alone leaves of the bound (see ideal_ratio).
+        extra = f"a client with no cost: {ideal_ratio(table, batches):.3f}"
     if tracer:
-        extra = (extra + "\n" + tracer.report(table, stats, started, ended)).strip()
+        report = tracer.report(table, stats, started, ended)
+        extra = f"{extra}\n  {describe_pauses(pauses)}\n{report}".strip()
     return Result(
         name,
         sum(batches.values()),
