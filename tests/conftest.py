@@ -340,12 +340,15 @@ def _redis_cli(port: int, *command: str) -> str:
 
 class RedisSentinelSetup:
     """A primary, a replica (reaching it through a :class:`TcpRelay`) and a Sentinel that
-    fails over within a second (down-after 200 ms), all on free 127.0.0.1 ports."""
+    fails over ``down_after`` ms after the primary stops answering, on free 127.0.0.1 ports.
+    (A loaded machine may delay an answer by hundreds of milliseconds: a Sentinel that is not
+    meant to fail over waits longer.)"""
 
     cluster = False
     service = "zoom"
 
-    def __init__(self, directory: str) -> None:
+    def __init__(self, directory: str, down_after: int = 10_000) -> None:
+        self.down_after = down_after
         self.directory = Path(directory)
         for name in ("primary", "replica", "sentinel"):
             (self.directory / name).mkdir()
@@ -378,7 +381,7 @@ class RedisSentinelSetup:
             f"dir {config.parent}\n"
             f"logfile {config.parent / 'sentinel.log'}\n"
             f"sentinel monitor {self.service} 127.0.0.1 {self.primary.port} 1\n"
-            f"sentinel down-after-milliseconds {self.service} 200\n"
+            f"sentinel down-after-milliseconds {self.service} {self.down_after}\n"
             f"sentinel failover-timeout {self.service} 60000\n"
         )
         self.sentinel = subprocess.Popen(
@@ -477,8 +480,10 @@ def redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSe
 
 @pytest.fixture
 def own_redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisSentinelSetup]:
-    """A primary, its replica and a Sentinel for one test, which may kill the primary."""
-    yield from _session_server(RedisSentinelSetup(str(tmp_path_factory.mktemp("sentinel"))))
+    """A primary, its replica and a Sentinel for one test, which may kill the primary (the
+    Sentinel fails over 1 s after the primary stops answering)."""
+    directory = str(tmp_path_factory.mktemp("sentinel"))
+    yield from _session_server(RedisSentinelSetup(directory, down_after=1000))
 
 
 @pytest.fixture(scope="session")

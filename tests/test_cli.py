@@ -184,7 +184,7 @@ def test_redis_sentinel_url(served_zoom: FakeZoom, capsys: Capture, redis_sentin
     code, out, err = run(capsys, "--redis", url, "call", "GET", "/users/me")
     assert code == 0, err
     assert json.loads(out)["email"] == "owner@example.com"
-    keys = redis.Redis(port=redis_sentinel.primary.port).keys("zoom-async*")
+    keys = redis.Redis(port=redis_sentinel.primary_port()).keys("zoom-async*")
     assert keys, "the limiter's state went to the primary Sentinel names"
     bad = "redis+sentinel://:hunter2@127.0.0.1:26379"  # no service name
     code, _, err = run(capsys, "--redis", bad, "call", "GET", "/users/me")

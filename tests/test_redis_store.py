@@ -676,7 +676,7 @@ async def test_a_sentinel_url_and_a_sentinel_client_of_your_own(
             }
             assert await store.redis.connection_pool.get_master_address() == (
                 "127.0.0.1",
-                redis_sentinel.primary.port,
+                redis_sentinel.primary_port(),
             )
 
 
