@@ -921,3 +921,59 @@ async def test_a_stalled_redis_keeps_no_slot_taken_when_it_catches_up(
         assert await store.redis.zcard(in_flight) == 0
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= limit
+
+
+async def test_back_from_the_fallback_its_local_grants_still_count(
+    own_redis_server: RedisServer,
+) -> None:
+    """Redis stalls and comes back with its data: the requests the local fallback granted
+    meanwhile are not in Redis, but Zoom counts them. Those still in flight move to Redis as
+    leases, and the windows are held full until a window after the last local grant any
+    process can have made, so a fresh window's grants never meet them."""
+    import redis.asyncio as aioredis
+
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    transport = _HeldBack(fake.transport())
+    store = RedisStore.from_url(
+        own_redis_server.url,
+        namespace=namespace(),
+        timeout=0.2,
+        retry_interval=0.1,
+        fallback=0.5,
+    )
+    zoom = ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=fake.base_url,
+        token_url=fake.token_url,
+        transport=transport,
+        plan=fake.plan,
+        store=store,
+    )
+    stall = aioredis.Redis(port=own_redis_server.port)
+    running = True
+
+    async def worker() -> None:
+        while running:
+            await zoom.get(path)
+
+    async with store, stall, zoom, anyio.create_task_group() as tg:
+        for _ in range(2 * limit):
+            tg.start_soon(worker)
+        await anyio.sleep(1.2)
+        # Redis stalls, and every request granted from now on (from Redis before the store
+        # notices, then by the fallback) is held on its way until Redis is back.
+        transport.holding = True
+        await stall.execute_command("DEBUG", "SLEEP", "2.5")
+        transport.holding = False
+        await anyio.sleep(0.3)  # the store is back on Redis
+        transport.released.set()
+        await anyio.sleep(2.0)
+        running = False
+    assert store.failures > 0
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    assert store.fallback_grants <= limit // 2

@@ -32,8 +32,12 @@ When Redis fails
 Every call is bounded by ``timeout`` (default 0.5 s). If Redis does not answer, the store raises
 :class:`~zoom_async.LimiterUnavailable` and the request is not sent (fail closed), or, with
 ``fallback=0.25``, it limits locally to that fraction of the plan, so that several processes
-falling back together stay within it. It tries Redis again every ``retry_interval`` seconds and
-returns to the shared state as soon as Redis answers, without a restart.
+falling back together stay within it: from one window after Redis stopped answering (the last
+window's grants of the other processes are unknown), counting this process's Redis leases in
+flight. It tries Redis again every ``retry_interval`` seconds and returns to the shared state as
+soon as Redis answers, without a restart; leaving the fallback holds every window full until a
+window after the last local grant any process can make, and moves the local leases in flight to
+Redis.
 
 A Redis that comes back without its data (no persistence, a flush), or a replica promoted by
 a failover (replication is asynchronous: it may lack the last grants), has forgotten requests
@@ -502,6 +506,24 @@ return 1
 """
 )
 
+# Back on Redis after the local fallback granted requests that Redis knows nothing of: every
+# window is held full until a window after the last local grant any process can still make
+# (its next try of Redis, ARGV[2] seconds from now). Never shortens a hold.
+_HOLD = (
+    """
+-- KEYS: the instant windows are held full from. ARGV: now ('' = server TIME), seconds from now
+"""
+    + _NOW
+    + """
+local from = now + tonumber(ARGV[2])
+local held = tonumber(redis.call('GET', KEYS[1]) or '')
+if not held or held < from then
+  redis.call('SET', KEYS[1], string.format('%.6f', from), 'EX', 86400)
+end
+return 1
+"""
+)
+
 _COUNT = _DAY + "return value\n"
 
 _DATED = re.compile(r"^(.*):\d{4}-\d{2}-\d{2}$")
@@ -641,8 +663,9 @@ class RedisStore:
             leaves it to the client's own socket timeouts.
         fallback: ``None`` (default): when Redis fails, raise
             :class:`~zoom_async.LimiterUnavailable` and send nothing. A fraction such as
-            ``0.25``: limit locally to that part of the plan until Redis is back. Choose it so
-            that all processes falling back at once stay within the plan (``1 / processes``).
+            ``0.25``: limit locally to that part of the plan until Redis is back (from a
+            window after it stopped answering). Choose it so that all processes falling back
+            at once stay within the plan (``1 / processes``).
         retry_interval: after a failure, seconds before Redis is tried again (meanwhile calls
             fail at once, or use the fallback).
         time_source: ``"server"`` (default): windows use the Redis server's clock. ``"client"``:
@@ -712,6 +735,7 @@ class RedisStore:
         self._count: AsyncScript = redis.register_script(_COUNT)
         self._reseed: AsyncScript = redis.register_script(_RESEED)
         self._reclaim: AsyncScript = redis.register_script(_RECLAIM)
+        self._hold: AsyncScript = redis.register_script(_HOLD)
         self._errors = _redis_errors()
         self._sentinel: Sentinel | None = None  # made by from_url: closed with the store
         self._cluster = _is_cluster(redis)
@@ -728,6 +752,12 @@ class RedisStore:
         self._down_until = -math.inf
         self._local = InMemoryStore()
         self._local_leases: set[tuple[str, int]] = set()
+        # Whether the fallback granted requests since the store last left it, and the lease
+        # timeout of each lane's local grants (for moving them to Redis: _leave_fallback).
+        self._fell_back = False
+        self._failed_at = -math.inf  # when Redis last stopped answering (time.monotonic())
+        self._local_lease_timeouts: dict[str, float] = {}
+        self._leaving = asyncio.Lock()
         self._windows: dict[str, float] = {}
         self._asks: dict[str, list[_Ask]] = {}
         self._asking: set[str] = set()
@@ -915,6 +945,8 @@ class RedisStore:
         self.failures += 1
         self._server_start = None  # it may come back as another server
         was_up = self._available()
+        if self._down_until == -math.inf:  # it answered until now
+            self._failed_at = time.monotonic()
         self._down_until = time.monotonic() + self.retry_interval
         if was_up:
             logger.warning(
@@ -1094,6 +1126,8 @@ class RedisStore:
                 for lease_id in lease_ids
             ]
             try:
+                if self._fell_back:
+                    await self._leave_fallback(now)
                 results = await self._acquire_combined(lane, asks)
             except LimiterUnavailable:
                 if self.fallback is None:
@@ -1107,7 +1141,15 @@ class RedisStore:
                 return granted, delay
         if self.fallback is None:
             raise self._unavailable()
-        local_limit = self._fallback_limit(limit)
+        # The account's last window is unknown here (every process granted from Redis until
+        # it stopped answering): the fallback grants once a window has passed since, and
+        # counts this process's Redis leases still in flight.
+        wait = self._failed_at + window - time.monotonic()
+        if wait > 0:
+            return 0, min(wait, self.retry_interval)
+        local_limit = self._fallback_limit(limit) - len(self._leases.get(lane, ()))
+        if local_limit <= 0:
+            return 0, min(window, self.retry_interval)
         for granted, lease_id in enumerate(lease_ids):
             delay = await self._local.acquire(
                 lane, local_limit, window, now, lease_id, lease_timeout
@@ -1118,8 +1160,47 @@ class RedisStore:
                     delay = min(window, self.retry_interval)
                 return granted, delay
             self._local_leases.add((lane, lease_id))
+            self._local_lease_timeouts[lane] = lease_timeout
+            self._fell_back = True
             self.fallback_grants += 1
         return len(lease_ids), 0.0
+
+    async def _leave_fallback(self, now: float) -> None:
+        """Back on Redis after the local fallback granted requests, which Zoom counts and
+        Redis knows nothing of: hold every window full until a window after the last local
+        grant any process can make (each tries Redis every ``retry_interval``), and move this
+        process's local leases still in flight to Redis, where they count until released."""
+        async with self._leaving:
+            if not self._fell_back:
+                return  # another lane's call did it meanwhile
+            await self._call(
+                self._hold, [self.key("held")], [self._now_arg(now), self.retry_interval]
+            )
+            moving: dict[str, list[int]] = {}
+            for lane, lease_id in self._local_leases:
+                moving.setdefault(lane, []).append(lease_id)
+            for lane, ids in moving.items():
+                left = self._local_lease_timeouts.get(lane, 300.0)
+                window = repr(self._windows.get(lane, 60.0))
+                members = [self._member(lease_id) for lease_id in ids]
+                reclaim = [self._now_arg(now), repr(left), window, *members]
+                await self._call(self._reclaim, self._lane_keys(lane), reclaim)
+            moved_at = time.monotonic()
+            for lane, ids in moving.items():
+                leases = self._leases.setdefault(lane, {})
+                for lease_id in ids:
+                    member = self._member(lease_id)
+                    if (lane, lease_id) in self._local_leases:
+                        # From now on released in Redis (release() finds it not local).
+                        self._local_leases.discard((lane, lease_id))
+                        await self._local.release(lane, lease_id, now)
+                        leases[member] = (self._local_lease_timeouts.get(lane, 300.0), moved_at)
+                    else:
+                        # Released locally while it moved: in Redis too.
+                        self._pending.setdefault(lane, []).extend((self._now_arg(now), member))
+            self._fell_back = False
+            if self._pending and self._flusher is None:
+                self._flusher = asyncio.get_running_loop().create_task(self._flush())
 
     async def _acquire_combined(self, lane: str, asks: list[_Ask]) -> list[float]:
         # Requests of one lane arrive in clusters. One caller at a time (the leader) sends the
