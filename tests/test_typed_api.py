@@ -183,8 +183,11 @@ async def test_report_through_typed_methods() -> None:
     async with client_for(fake) as zoom:
         me = await zoom.users.get(user_id="me")
         assert me.id is not None
-        fake.add_meetings(me.id, 3, start=fake.clock.utcnow())
-        today = fake.clock.utcnow().date()
+        # An hour apart from midnight: all three on today's date whatever the time of day
+        # (from now, the third fell on tomorrow after 22:00 UTC).
+        midnight = fake.clock.utcnow().replace(hour=0, minute=0, second=0, microsecond=0)
+        fake.add_meetings(me.id, 3, start=midnight)
+        today = midnight.date()
         pager = zoom.reports.user_meetings(user_id="me", from_=today, to=today, page_size=2)
         assert isinstance(pager, Paginator)
         rows = [row async for row in pager]
