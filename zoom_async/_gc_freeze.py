@@ -1,15 +1,15 @@
 """Keeping a large queue of waiting calls out of CPython's full garbage collections.
 
 A full collection walks every object the collector tracks; 100,000 waiting calls are some
-700,000 of them (asyncio's task, context, registry entry and wake-up callback, the coroutine,
+600,000 of them (asyncio's task, context, registry entry and wake-up callback, the coroutine,
 the lane's future), so each full collection while they wait pauses the event loop for a tenth
 of a second or more, whoever's code allocates at that moment. ``gc.freeze()`` moves every
 tracked object into a permanent generation that collections skip (in O(1)); ``gc.unfreeze()``
 puts them back (O(1) too).
 
 Lanes that opt in (``RateLimiter(gc_freeze_above=N)``) freeze the process's objects as their
-queue grows past ``N`` waiters (again each ``step`` more waiters beyond the highest point
-frozen so far), and the last of them to drain unfreezes. Bounded on purpose:
+queue reaches ``N`` waiters (again each 1,000 more waiters beyond the highest point frozen so
+far), and the last of them to drain unfreezes. Bounded on purpose:
 
 * nothing is done when someone else froze first (``gc.get_freeze_count()`` is not 0 when no
   lane holds a freeze: a pre-fork server's ``gc.freeze()``), or when the collector is disabled;
