@@ -217,6 +217,11 @@ async def test_the_default_client_keeps_a_whole_wave_of_connections_for_the_next
             auth=StaticToken("t"), base_url=f"http://127.0.0.1:{port}/v2", plan="business_plus"
         ) as zoom,
     ):
+        opened = []
         for _ in range(2):  # two windows of 80 Light
             await asyncio.gather(*(zoom.get("/users/me") for _ in range(80)))
-    assert connections == 80
+            opened.append(connections)
+    # The first wave's requests overlap (80 connections unless the machine is very slow to
+    # send them); the second wave opens none (with 16 kept: 64 more).
+    assert opened[0] > 16
+    assert opened[1] == opened[0]
