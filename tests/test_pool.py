@@ -13,8 +13,8 @@ import httpx
 import pytest
 import respx
 
-from zoom_async import StaticToken, ZoomClient
-from zoom_async._pool import PoolClient, ZoomHTTPTransport, _FixedPool
+from zoom_async import StaticToken, ZoomClient, _pool
+from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -162,6 +162,41 @@ def test_the_transport_is_httpx_own_over_the_fixed_pool() -> None:
     assert isinstance(transport._pool, _FixedPool)
     assert transport._pool._max_keepalive_connections == 3
     assert transport._pool._http2
+
+
+@pytest.mark.parametrize(
+    ("httpcore_version", "httpx_version", "fits"),
+    [
+        ("1.0.9", "0.28.1", True),
+        ("1.0.3", "0.27.0", True),
+        ("1.0.2", "0.28.1", False),  # before the pool took its present shape
+        ("1.0.10", "0.28.1", False),  # not checked: it may fix the pool or move its parts
+        ("1.1.0", "0.28.1", False),
+        ("2.0.0", "0.28.1", False),
+        ("1.0.9", "1.0.0", False),  # httpx 1.0 may drop AsyncClient._init_transport
+        ("1.0.9", "1.0.dev3", False),
+        ("1.0.10.dev1", "0.28.1", False),
+    ],
+)
+def test_the_fixed_pool_is_used_only_on_the_releases_it_was_checked_against(
+    httpcore_version: str, httpx_version: str, fits: bool
+) -> None:
+    assert _fits(httpcore_version, httpx_version) is fits
+
+
+async def test_on_another_release_the_default_client_is_httpx_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_pool, "_FITS", False)
+    async with ZoomClient(auth=StaticToken("t")) as zoom:
+        assert type(zoom.http) is httpx.AsyncClient
+        transport = zoom.http._transport
+        assert isinstance(transport, httpx.AsyncHTTPTransport)
+        assert type(transport._pool) is httpcore.AsyncConnectionPool
+    assert type(ZoomHTTPTransport()._pool) is httpcore.AsyncConnectionPool
+    monkeypatch.setattr(_pool, "_FITS", True)
+    async with ZoomClient(auth=StaticToken("t")) as zoom:
+        assert type(zoom.http) is PoolClient
 
 
 async def test_concurrent_requests_share_one_http2_connection() -> None:

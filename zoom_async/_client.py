@@ -697,10 +697,12 @@ class ZoomClient(ApiNamespaces):
             client_class = httpx.AsyncClient
             if transport is None:
                 # httpx's own transport, over httpcore's pool with its per-event assignment fixed
-                # (quadratic in a burst's size in httpcore 1.0.9; see _pool).
-                from ._pool import PoolClient
+                # (quadratic in a burst's size in httpcore 1.0.9; see _pool), on the httpcore
+                # and httpx releases it was checked against; on others, theirs as they are.
+                from ._pool import _FITS, PoolClient
 
-                client_class = PoolClient
+                if _FITS:
+                    client_class = PoolClient
             self._http = client_class(
                 timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
                 transport=transport,

@@ -145,8 +145,28 @@ class _FixedPool(httpcore.AsyncConnectionPool):
         return closing
 
 
-_FITS = callable(getattr(httpcore.AsyncConnectionPool, "_assign_requests_to_connections", None))
-"""httpcore 1.0.3 to 1.0.9 (the last release) plan their pool in this one method."""
+def _release(version: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in version.split(".")[:3])
+    except ValueError:  # a pre-release or a local build: not one we checked
+        return ()
+
+
+def _fits(httpcore_version: str, httpx_version: str) -> bool:
+    """Whether :class:`_FixedPool` and :class:`PoolClient` fit the installed httpcore and httpx.
+
+    Both lean on private parts: the pool on ``_assign_requests_to_connections`` and the
+    attributes it reads (``_requests``, ``_connections``, ``assign_to_connection``, a
+    connection's ``_connection``), which httpcore 1.0.3 to 1.0.9 (its last release) share;
+    the client on httpx 0.27-0.28's ``AsyncClient._init_transport``. Another release may move
+    them (or fix the pool upstream), so it gets httpx's own client and pool, unchanged.
+    """
+    return (1, 0, 3) <= _release(httpcore_version) <= (1, 0, 9) and (0, 27) <= _release(
+        httpx_version
+    )[:2] <= (0, 28)
+
+
+_FITS = _fits(httpcore.__version__, httpx.__version__)
 
 
 class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
