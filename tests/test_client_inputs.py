@@ -142,3 +142,13 @@ def test_path_checks_are_remembered_for_clean_paths_only_and_bounded() -> None:
         _inputs.check_path(f"/users/user.{i}@example.com")
     assert len(_inputs._CHECKED_PATHS) == _inputs._MAX_CHECKED_PATHS
     assert "/users/user-0" not in _inputs._CHECKED_PATHS
+
+
+@pytest.mark.parametrize("bad", [0, -1, True, 1.5, "4096"])
+def test_max_response_size_is_a_positive_int_or_none(credentials, bad) -> None:
+    with pytest.raises(
+        ConfigurationError, match=r"max_response_size must be a positive int \(bytes\)"
+    ):
+        ZoomClient(**credentials, max_response_size=bad)
+    assert ZoomClient(**credentials, max_response_size=None).max_response_size is None
+    assert ZoomClient(**credentials, max_response_size=1).max_response_size == 1

@@ -224,14 +224,16 @@ async def test_skewed_clocks_do_not_matter(redis_server: RedisServer, served) ->
     assert fake.max_in_any_window(Category.LIGHT) <= 40
 
 
-def _client(fake: FakeZoom, store: RedisStore) -> ZoomClient:
+def _client(
+    fake: FakeZoom, store: RedisStore, transport: httpx.AsyncBaseTransport | None = None
+) -> ZoomClient:
     return ZoomClient(
         account_id=fake.account_id,
         client_id=fake.client_id,
         client_secret=fake.client_secret,
         base_url=fake.base_url,
         token_url=fake.token_url,
-        transport=fake.transport(),
+        transport=transport or fake.transport(),
         plan=fake.plan,
         store=store,
     )
@@ -743,16 +745,7 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
     path = f"/users/{fake.add_users(1)[0]['id']}"
     transport = _HeldBack(fake.transport())
     store = RedisStore.from_url(setup.url, namespace=namespace(), timeout=0.2, retry_interval=0.05)
-    zoom = ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        transport=transport,
-        plan=fake.plan,
-        store=store,
-    )
+    zoom = _client(fake, store, transport)
     done: list[float] = []
     unavailable = 0
     running = True
@@ -941,16 +934,7 @@ async def test_back_from_the_fallback_its_local_grants_still_count(
         retry_interval=0.1,
         fallback=0.5,
     )
-    zoom = ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        transport=transport,
-        plan=fake.plan,
-        store=store,
-    )
+    zoom = _client(fake, store, transport)
     stall = aioredis.Redis(port=own_redis_server.port)
     running = True
 

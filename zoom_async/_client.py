@@ -32,7 +32,14 @@ import httpx
 from . import catalog
 from ._decoding import excerpt, loads, read_at_most
 from ._generated.api import ApiNamespaces
-from ._inputs import check_headers, check_path, merge_query, path_param_text, split_query
+from ._inputs import (
+    check_headers,
+    check_path,
+    merge_query,
+    optional_count,
+    path_param_text,
+    split_query,
+)
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, SharedTokens, TokenSource
 from .clock import Clock, SystemClock
 from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
@@ -616,16 +623,7 @@ class ZoomClient(ApiNamespaces):
             raise ConfigurationError("on_daily_limit must be 'raise' or 'wait'")
         if priority not in ("interactive", "batch"):
             raise ConfigurationError(f"priority must be 'interactive' or 'batch', not {priority!r}")
-        if max_response_size is not None and (
-            isinstance(max_response_size, bool)
-            or not isinstance(max_response_size, int)
-            or max_response_size < 1
-        ):
-            raise ConfigurationError(
-                f"max_response_size must be a positive int (bytes) or None, not "
-                f"{max_response_size!r}"
-            )
-        self.max_response_size = max_response_size
+        self.max_response_size = optional_count("max_response_size", max_response_size, "bytes")
         self._deadline = attempt_deadline(timeout)
         self._clock = clock or SystemClock()
         base_url = base_url or os.environ.get("ZOOM_BASE_URL") or DEFAULT_BASE_URL

@@ -1,4 +1,5 @@
-"""Checks on what a caller passes for one request: path parameters, query values, headers.
+"""Checks on what a caller passes for one request (path parameters, query values, headers) and
+for a client's counted options.
 
 Everything here runs before anything is sent, and refuses with :class:`ConfigurationError`
 what would otherwise go out wrong: a ``".."`` path parameter that turns
@@ -24,6 +25,7 @@ __all__ = [
     "check_path",
     "clean_params",
     "merge_query",
+    "optional_count",
     "path_param_text",
     "split_query",
 ]
@@ -180,3 +182,11 @@ def check_headers(headers: Mapping[str, str] | None) -> None:
             raise ConfigurationError(
                 f"header {name!r} contains a line break or control character; it was not sent"
             )
+
+
+def optional_count(name: str, value: object, unit: str) -> int | None:
+    """``value`` if it is a positive int or None, else :class:`ConfigurationError` naming
+    ``name`` and what it counts (``unit``); ``True`` is no count."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value
+    raise ConfigurationError(f"{name} must be a positive int ({unit}) or None, not {value!r}")

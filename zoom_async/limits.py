@@ -58,6 +58,7 @@ import httpx
 
 from ._decoding import excerpt, loads
 from ._gc_freeze import FREEZER
+from ._inputs import optional_count
 from .clock import Clock, SystemClock, next_utc_midnight
 from .errors import (
     ConcurrentRequestsError,
@@ -1090,16 +1091,7 @@ class RateLimiter:
     ) -> None:
         if not lease_timeout > 0:
             raise ValueError("lease_timeout must be positive")
-        if gc_freeze_above is not None and (
-            isinstance(gc_freeze_above, bool)
-            or not isinstance(gc_freeze_above, int)
-            or gc_freeze_above < 1
-        ):
-            raise ConfigurationError(
-                f"gc_freeze_above must be a positive int (queued calls) or None, not "
-                f"{gc_freeze_above!r}"
-            )
-        self.gc_freeze_above = gc_freeze_above
+        self.gc_freeze_above = optional_count("gc_freeze_above", gc_freeze_above, "queued calls")
         self.table = table
         self._clock = clock or SystemClock()
         self._store: LimiterStore = store if store is not None else InMemoryStore()
