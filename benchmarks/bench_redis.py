@@ -54,7 +54,7 @@ import subprocess
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -317,6 +317,34 @@ def redis_server() -> Iterator[tuple[str, int | None]]:
             process.wait()
 
 
+async def run_workers(
+    fake: RemoteFake, target: Callable[..., None], jobs: list[Any]
+) -> list[dict[str, Any]]:
+    """One process per job, running ``target(job, ready, go, done, results)``: once every one
+    is warmed up and its warm-up requests have left the window, the fake's counts are reset
+    and all start together; their reports, in the order they finish."""
+    ctx = mp.get_context("forkserver")
+    go, results = ctx.Event(), ctx.Queue()
+    done = ctx.Barrier(len(jobs))
+    workers, readies = [], []
+    for job in jobs:
+        ready = ctx.Event()
+        process = ctx.Process(target=target, args=(job, ready, go, done, results), daemon=True)
+        process.start()
+        workers.append(process)
+        readies.append(ready)
+    loop = asyncio.get_running_loop()
+    for ready in readies:
+        await loop.run_in_executor(None, ready.wait, 60)
+    await asyncio.sleep(1.1)  # warm-up requests leave the window
+    await fake.reset_stats()
+    go.set()
+    reports = [await loop.run_in_executor(None, results.get, True, 600) for _ in workers]
+    for process in workers:
+        process.join(10)
+    return reports
+
+
 async def case(
     fake: RemoteFake,
     redis: tuple[str, int | None],
@@ -326,15 +354,11 @@ async def case(
     args: argparse.Namespace,
     samples: IO[str] | None = None,
 ) -> str:
-    ctx = mp.get_context("forkserver")
-    go, results = ctx.Event(), ctx.Queue()
-    done = ctx.Barrier(processes)
     namespace = f"bench-{uuid.uuid4().hex}"
     path = f"/users/{fake.user_ids[0]}"
-    workers, readies = [], []
     redis_url, redis_pid = redis
-    for index in range(processes):
-        job = Job(
+    jobs = [
+        Job(
             store,
             redis_url,
             namespace,
@@ -348,20 +372,9 @@ async def case(
             redis_pid,
             args.lockstep,
         )
-        ready = ctx.Event()
-        process = ctx.Process(target=worker, args=(job, ready, go, done, results), daemon=True)
-        process.start()
-        workers.append(process)
-        readies.append(ready)
-    loop = asyncio.get_running_loop()
-    for ready in readies:
-        await loop.run_in_executor(None, ready.wait, 60)
-    await asyncio.sleep(1.1)  # warm-up requests leave the window
-    await fake.reset_stats()
-    go.set()
-    reports = [await loop.run_in_executor(None, results.get, True, 600) for _ in workers]
-    for process in workers:
-        process.join(10)
+        for index in range(processes)
+    ]
+    reports = await run_workers(fake, worker, jobs)
     stats = await fake.stats([Category.LIGHT.value])  # includes the light latency phase
     total = (n // processes) * processes
     elapsed = max(r["finished"] for r in reports) - min(r["started"] for r in reports)

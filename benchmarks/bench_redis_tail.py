@@ -38,7 +38,7 @@ import uuid
 from typing import Any
 
 from _remote_fake import FakeSetup, RemoteFake
-from bench_redis import LATENCY, LIMIT, WINDOW, percentile, redis_server
+from bench_redis import LATENCY, LIMIT, WINDOW, percentile, redis_server, run_workers
 
 from zoom_async import Category, RedisStore, ZoomClient
 
@@ -194,9 +194,6 @@ async def case(
     redis_url, redis_pid = redis
     client = Redis.from_url(redis_url)
     await client.delete("bench-tail:ran")
-    ctx = mp.get_context("forkserver")
-    go, results = ctx.Event(), ctx.Queue()
-    done = ctx.Barrier(processes)
     job = {
         "redis_url": redis_url,
         "redis_pid": redis_pid,
@@ -208,23 +205,9 @@ async def case(
         "processes": processes,
         "lockstep": lockstep,
     }
-    workers, readies = [], []
-    for index in range(processes):
-        ready = ctx.Event()
-        args = ({**job, "index": index}, ready, go, done, results)
-        process = ctx.Process(target=worker, args=args, daemon=True)
-        process.start()
-        workers.append(process)
-        readies.append(ready)
-    loop = asyncio.get_running_loop()
-    for ready in readies:
-        await loop.run_in_executor(None, ready.wait, 60)
-    await asyncio.sleep(1.1)
-    await fake.reset_stats()
-    go.set()
-    reports = [await loop.run_in_executor(None, results.get, True, 600) for _ in workers]
-    for process in workers:
-        process.join(10)
+    reports = await run_workers(
+        fake, worker, [{**job, "index": index} for index in range(processes)]
+    )
     stats = await fake.stats([Category.LIGHT.value])
     ran = {}
     for item in await client.lrange("bench-tail:ran", 0, -1):  # type: ignore[misc]

@@ -57,6 +57,13 @@ async def _queue(limiter: RateLimiter, n: int) -> list[asyncio.Task[object]]:
     return tasks
 
 
+async def _cancel(tasks: list[asyncio.Task[object]]) -> None:
+    """Cancel ``tasks`` and wait until each has ended, as a caller would."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def test_a_queue_past_the_threshold_is_frozen_and_given_back_when_served() -> None:
     limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=50)
     held = await limiter.acquire("general", Category.LIGHT)
@@ -90,15 +97,11 @@ async def test_freezing_follows_the_queues_high_water_mark() -> None:
     tasks = await _queue(limiter, 2_010)
     # At 10 waiters, then each 1,000 more past the highest point frozen: 10, 1,010, 2,010.
     assert FREEZER.freezes == freezes + 3
-    for task in tasks[:500]:
-        task.cancel()
-    await asyncio.gather(*tasks[:500], return_exceptions=True)
+    await _cancel(tasks[:500])
     # Shrinking and growing back below the highest point frozen does not freeze again.
     tasks += await _queue(limiter, 900)
     assert FREEZER.freezes == freezes + 3
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await _cancel(tasks)
     await asyncio.sleep(0)
     assert gc.get_freeze_count() == 0
     assert _light(limiter).queued == 0
@@ -115,15 +118,11 @@ async def test_the_last_lane_to_drain_unfreezes() -> None:
     ]
     await asyncio.sleep(0)
     assert FREEZER.holders == 2
-    for task in lights:
-        task.cancel()
-    await asyncio.gather(*lights, return_exceptions=True)
+    await _cancel(lights)
     await asyncio.sleep(0)
     assert FREEZER.holders == 1
     assert gc.get_freeze_count() > 0  # the Medium queue still waits
-    for task in mediums:
-        task.cancel()
-    await asyncio.gather(*mediums, return_exceptions=True)
+    await _cancel(mediums)
     await asyncio.sleep(0)
     assert FREEZER.holders == 0
     assert gc.get_freeze_count() == 0
@@ -164,9 +163,7 @@ async def test_someone_elses_freeze_is_left_alone() -> None:
         freezes = FREEZER.freezes
         tasks = await _queue(limiter, 5)
         assert FREEZER.freezes == freezes
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(tasks)
         await asyncio.sleep(0)
         assert gc.get_freeze_count() >= theirs * 0.9  # still theirs (a few may have died)
         await held.release()
@@ -180,9 +177,7 @@ async def test_a_disabled_collector_is_left_alone() -> None:
     held = await limiter.acquire("general", Category.LIGHT)
     tasks = await _queue(limiter, 5)
     assert gc.get_freeze_count() == 0
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await _cancel(tasks)
     await held.release()
     gc.enable()
 
@@ -192,9 +187,7 @@ async def test_off_by_default_and_checked() -> None:
     held = await limiter.acquire("general", Category.LIGHT)
     tasks = await _queue(limiter, 3_000)
     assert gc.get_freeze_count() == 0
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await _cancel(tasks)
     await held.release()
     for bad in (0, -1, True, 1.5, "10"):
         with pytest.raises(ConfigurationError, match="gc_freeze_above"):
