@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import logging
 import math
 import os
 import random
@@ -315,6 +316,43 @@ async def test_redis_down_with_fallback_keeps_a_fraction_of_the_rate(
         await _batch(zoom, path, 0.5)
         assert store.fallback_grants == grants  # back on Redis
     assert fake.stats.total_rate_limited == 0
+
+
+async def test_an_outage_is_logged_once_as_it_begins_and_once_as_it_ends(
+    own_redis_server: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = RedisStore.from_url(
+        own_redis_server.url, namespace=namespace(), timeout=0.2, retry_interval=0.05
+    )
+    caplog.set_level(logging.WARNING, "zoom_async.redis_store")
+
+    def warnings(text: str) -> list[str]:
+        return [r.getMessage() for r in caplog.records if text in r.getMessage()]
+
+    async with store:
+        await store.count("calls")
+        for _ in range(2):  # two outages, each retried several times
+            own_redis_server.stop()
+            failures = store.failures
+            with anyio.fail_after(10):
+                while store.failures < failures + 5:
+                    with pytest.raises(LimiterUnavailable):
+                        await store.count("calls")
+                    await anyio.sleep(0.06)  # past retry_interval: Redis is tried again
+            own_redis_server.start()
+            with anyio.fail_after(10):
+                while True:
+                    try:
+                        await store.count("calls")
+                        break
+                    except LimiterUnavailable:
+                        await anyio.sleep(0.06)
+            await store.count("calls")
+    assert store.outages == 2
+    assert len(warnings("unavailable (ConnectionError)")) == 2
+    back = warnings("available again after")
+    assert len(back) == 2
+    assert all("failed calls" in message for message in back)
 
 
 async def test_slow_redis_times_out_with_the_typed_error(redis_server: RedisServer) -> None:

@@ -581,6 +581,20 @@ def _sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]
     return sentinels, path[0], kwargs
 
 
+def _reason(exc: BaseException) -> str:
+    """What went wrong, for logs and errors: the exception's type and, for an error Redis
+    answered with, its code (``NOREPLICAS``, ``READONLY``, ``CLUSTERDOWN``...), never the rest
+    of the message."""
+    from redis.exceptions import ResponseError
+
+    name = type(exc).__name__
+    if isinstance(exc, ResponseError):
+        code = str(exc).split(" ", 1)[0]
+        if code.isalpha() and code.isupper() and code.lower() not in name.lower():
+            return f"{name} {code}"
+    return name
+
+
 def _is_cluster(redis: object) -> bool:
     from redis.asyncio.cluster import RedisCluster
 
@@ -774,6 +788,10 @@ class RedisStore:
         self._flusher: asyncio.Task[None] | None = None
         self.failures = 0
         """How many Redis calls failed or timed out."""
+        self.outages = 0
+        """How many times Redis became unavailable (each logged once as it begins, and once
+        as it ends with its length)."""
+        self._failures_before = 0  # failures before the current outage
         self.fallback_grants = 0
         """Slots granted by the local fallback while Redis was unavailable."""
         self.calls = 0
@@ -944,20 +962,26 @@ class RedisStore:
     def _failed(self, exc: BaseException) -> LimiterUnavailable:
         self.failures += 1
         self._server_start = None  # it may come back as another server
-        was_up = self._available()
-        if self._down_until == -math.inf:  # it answered until now
-            self._failed_at = time.monotonic()
-        self._down_until = time.monotonic() + self.retry_interval
-        if was_up:
+        now = time.monotonic()
+        reason = _reason(exc)
+        if self._down_until == -math.inf:
+            # It answered until now: an outage begins. Logged once, not at every retry.
+            self._failed_at = now
+            self._failures_before = self.failures - 1
+            self.outages += 1
             logger.warning(
-                "Redis limiter store unavailable (%s); %s",
-                type(exc).__name__,
+                "Redis limiter store unavailable (%s); %s; trying it again every %g s",
+                reason,
                 f"limiting locally to {self.fallback:.0%} of the plan"
                 if self.fallback
                 else "requests fail with LimiterUnavailable",
+                self.retry_interval,
             )
+        else:
+            logger.debug("Redis limiter store still unavailable (%s)", reason)
+        self._down_until = now + self.retry_interval
         return LimiterUnavailable(
-            f"the Redis limiter store did not answer ({type(exc).__name__}); the request was "
+            f"the Redis limiter store is unavailable ({reason}); the request was "
             f"not sent. It is retried every {self.retry_interval:g} s; pass "
             "RedisStore(fallback=0.25) to limit locally meanwhile."
         )
@@ -999,7 +1023,11 @@ class RedisStore:
                 call.close()  # never started (the call timed out first): no warning
         if self._down_until != -math.inf:
             self._down_until = -math.inf
-            logger.warning("Redis limiter store available again")
+            logger.warning(
+                "Redis limiter store available again after %.1f s (%d failed calls)",
+                time.monotonic() - self._failed_at,
+                self.failures - self._failures_before,
+            )
         return result
 
     async def _discover_cluster(self) -> None:
