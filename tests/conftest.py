@@ -284,6 +284,7 @@ class TcpRelay:
         self.target = target
         self.port = free_port()
         self.holding = False
+        self.cutting = False
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -296,6 +297,11 @@ class TcpRelay:
 
     def hold(self) -> None:
         self.holding = True
+
+    def cut(self) -> None:
+        """Pass nothing on, either way, from now on, and say nothing: a network partition
+        (each end notices only by its own timeouts)."""
+        self.cutting = True
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -313,6 +319,8 @@ class TcpRelay:
     ) -> None:
         try:
             while data := await reader.read(65536):
+                if self.cutting:
+                    continue
                 if upstream or not self.holding:
                     writer.write(data)
                     await writer.drain()
@@ -347,12 +355,24 @@ class RedisSentinelSetup:
     cluster = False
     service = "zoom"
 
-    def __init__(self, directory: str, down_after: int = 10_000) -> None:
+    def __init__(
+        self, directory: str, down_after: int = 10_000, min_replicas_max_lag: int | None = None
+    ) -> None:
         self.down_after = down_after
         self.directory = Path(directory)
         for name in ("primary", "replica", "sentinel"):
             (self.directory / name).mkdir()
-        self.primary = RedisServer(str(self.directory / "primary"))
+        guard: tuple[str, ...] = ()
+        if min_replicas_max_lag is not None:
+            # As docs/scaling.md recommends: the primary refuses writes (NOREPLICAS) once its
+            # replica's last acknowledgement is older than this many seconds.
+            guard = (
+                "--min-replicas-to-write",
+                "1",
+                "--min-replicas-max-lag",
+                str(min_replicas_max_lag),
+            )
+        self.primary = RedisServer(str(self.directory / "primary"), extra=guard)
         self.primary.port = free_port()
         self.relay = TcpRelay(self.primary.port)
         self.replica = RedisServer(
@@ -420,6 +440,12 @@ class RedisSentinelSetup:
         self.primary.process.wait()
         self.primary.process = None
 
+    def fail_over(self) -> None:
+        """Ask Sentinel to promote the replica now (``SENTINEL FAILOVER``), as an operator
+        would, or as Sentinel does on the majority's side of a partition."""
+        answer = _redis_cli(self.sentinel_port, "sentinel", "failover", self.service)
+        assert answer.strip() == "OK", answer
+
     def wait_for_promotion(self, seconds: float = 20.0) -> None:
         """Until Sentinel names the replica as the primary."""
         self._wait(
@@ -484,6 +510,17 @@ def own_redis_sentinel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Red
     Sentinel fails over 1 s after the primary stops answering)."""
     directory = str(tmp_path_factory.mktemp("sentinel"))
     yield from _session_server(RedisSentinelSetup(directory, down_after=1000))
+
+
+@pytest.fixture
+def own_redis_sentinel_min_replicas(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[RedisSentinelSetup]:
+    """As ``own_redis_sentinel``, with ``min-replicas-to-write 1`` and ``min-replicas-max-lag
+    1`` on the primary: cut off from its replica, it refuses writes after 1-2 s."""
+    directory = str(tmp_path_factory.mktemp("sentinel"))
+    setup = RedisSentinelSetup(directory, down_after=1000, min_replicas_max_lag=1)
+    yield from _session_server(setup)
 
 
 @pytest.fixture(scope="session")

@@ -832,6 +832,65 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
     assert len([t for t in done if t > promoted]) > limit
 
 
+async def test_a_primary_cut_off_from_its_replica_stops_granting(
+    own_redis_sentinel_min_replicas: RedisSentinelSetup,
+) -> None:
+    """A network partition: the primary goes on answering this process but hears nothing from
+    its replica, which Sentinel may promote for the processes on the other side. With
+    ``min-replicas-to-write 1`` the primary refuses writes (NOREPLICAS) once the replica's
+    last acknowledgement is older than ``min-replicas-max-lag``: the store then grants nothing
+    (LimiterUnavailable), never unlimited, and after the replica's promotion (and the old
+    primary's demotion: READONLY) it finds the new primary through Sentinel and holds one
+    window, since the replica lacks what the old primary granted after the cut."""
+    setup = own_redis_sentinel_min_replicas
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(setup.url, namespace=namespace(), timeout=0.2, retry_interval=0.05)
+    zoom = _client(fake, store)
+    done: list[float] = []
+    unavailable = 0
+    running = True
+
+    async def worker() -> None:
+        nonlocal unavailable
+        while running:
+            try:
+                await zoom.get(path)
+                done.append(time.monotonic())
+            except LimiterUnavailable:
+                unavailable += 1
+                await anyio.sleep(0.02)
+
+    async with store, zoom, anyio.create_task_group() as tg:
+        for _ in range(2 * limit):
+            tg.start_soon(worker)
+        await anyio.sleep(1.2)
+        assert done and unavailable == 0
+        setup.relay.cut()
+        with anyio.fail_after(15):  # min-replicas-max-lag 1: refused 1-2 s after the cut
+            while store.outages == 0:  # noqa: ASYNC110 (waits for the workers)
+                await anyio.sleep(0.01)
+        refused_at = time.monotonic()
+        # Requests granted before the refusal may still be on their way; none after it.
+        await anyio.sleep(0.3)
+        sent = fake.stats.requests
+        refused = unavailable
+        await anyio.sleep(1.0)
+        assert fake.stats.requests == sent
+        assert unavailable > refused  # the workers kept asking, and were refused
+        assert not [t for t in done if t > refused_at + 0.3]
+        await anyio.to_thread.run_sync(setup.fail_over)
+        await anyio.to_thread.run_sync(setup.wait_for_promotion)
+        promoted = time.monotonic()
+        await anyio.sleep(2.5)  # the store meets the new primary, holds a window, grants
+        running = False
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    assert store.state_losses == 1
+    assert len([t for t in done if t > promoted]) > limit
+
+
 async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
     redis_server: RedisServer,
 ) -> None:
