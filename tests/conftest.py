@@ -189,15 +189,24 @@ class RedisServer:
 
 
 class RedisClusterServer:
-    """A Redis Cluster (or, with ``binary="valkey-server"``, a Valkey cluster) of three masters
-    (no replicas) on free 127.0.0.1 ports."""
+    """A Redis Cluster (or, with ``binary="valkey-server"``, a Valkey cluster) of three masters,
+    each with ``replicas`` replicas (none by default), on free 127.0.0.1 ports. A master
+    unreachable for ``node_timeout`` ms is failed over to its replica."""
 
     cluster = True
 
-    def __init__(self, directory: str, masters: int = 3, binary: str = "redis-server") -> None:
+    def __init__(
+        self,
+        directory: str,
+        masters: int = 3,
+        binary: str = "redis-server",
+        replicas: int = 0,
+        node_timeout: int = 2000,
+    ) -> None:
         self.cli = binary.replace("-server", "-cli")
+        self.replicas = replicas
         self.nodes: list[RedisServer] = []
-        for i in range(masters):
+        for i in range(masters * (1 + replicas)):
             node_dir = Path(directory) / f"node{i}"
             node_dir.mkdir()
             # The cluster bus gets a free port of its own (the default, port + 10000, may be
@@ -215,7 +224,10 @@ class RedisClusterServer:
                         "--cluster-port",
                         str(bus),
                         "--cluster-node-timeout",
-                        "2000",
+                        str(node_timeout),
+                        # A replica's first sync at once, not 5 s later.
+                        "--repl-diskless-sync-delay",
+                        "0",
                     ),
                 )
             )
@@ -236,7 +248,7 @@ class RedisClusterServer:
                 "create",
                 *addresses,
                 "--cluster-replicas",
-                "0",
+                str(self.replicas),
                 "--cluster-yes",
             ],
             capture_output=True,
@@ -248,11 +260,66 @@ class RedisClusterServer:
             pytest.fail(f"{self.cli} --cluster create failed: {created.stdout[-500:]!r}")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
-            if all(self._state(node) == "ok" for node in self.nodes):
+            # A replica that never synced is not promoted: wait for every link too.
+            if all(self._state(node) == "ok" for node in self.nodes) and all(
+                "role:master" in info or "master_link_status:up" in info
+                for info in (self._cli(node.port, "info", "replication") for node in self.nodes)
+            ):
                 return
             time.sleep(0.05)
         self.stop()
         pytest.fail(f"the {self.nodes[0].binary} cluster did not reach cluster_state:ok")
+
+    def _cli(self, port: int, *command: str) -> str:
+        return subprocess.run(
+            [_binary(self.cli), "-p", str(port), *command],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+
+    def node(self, port: int) -> RedisServer:
+        return next(node for node in self.nodes if node.port == port)
+
+    def _nodes(self) -> list[list[str]]:
+        """CLUSTER NODES, as a live node sees it: id, address, flags, master id, ... slots."""
+        for node in self.nodes:
+            if node.process is not None:
+                return [
+                    line.split() for line in self._cli(node.port, "cluster", "nodes").splitlines()
+                ]
+        return []
+
+    def replica_of(self, port: int) -> RedisServer:
+        """The (first) replica of the master on ``port``."""
+        rows = self._nodes()
+        master = next(row[0] for row in rows if row[1].split("@")[0].endswith(f":{port}"))
+        address = next(row[1] for row in rows if row[3] == master)
+        return self.node(int(address.split("@")[0].rsplit(":", 1)[1]))
+
+    def is_master(self, port: int) -> bool:
+        """Whether the live nodes see the node on ``port`` as a master serving slots."""
+        return any(
+            row[1].split("@")[0].endswith(f":{port}") and "master" in row[2] and len(row) > 8
+            for row in self._nodes()
+        )
+
+    def wait_for_promotion(self, port: int, seconds: float = 30.0) -> None:
+        """Until the live nodes see the replica on ``port`` as a master serving slots."""
+        deadline = time.monotonic() + seconds
+        while not self.is_master(port):
+            if time.monotonic() > deadline:
+                pytest.fail(f"the cluster did not promote the replica on port {port}")
+            time.sleep(0.05)
+
+    def kill(self, port: int) -> None:
+        """SIGKILL the node on ``port``: no goodbye to its clients, its replica or the bus."""
+        process = self.node(port).process
+        assert process is not None
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        self.node(port).process = None
 
     def _state(self, node: RedisServer) -> str:
         info = subprocess.run(
@@ -464,6 +531,8 @@ class RedisSentinelSetup:
         self.relay.stop()
 
 
+CLUSTER_BINARIES = ("redis-server", "valkey-server")
+
 _Server = TypeVar("_Server", RedisServer, RedisClusterServer, RedisSentinelSetup)
 
 
@@ -521,6 +590,18 @@ def own_redis_sentinel_min_replicas(
     directory = str(tmp_path_factory.mktemp("sentinel"))
     setup = RedisSentinelSetup(directory, down_after=1000, min_replicas_max_lag=1)
     yield from _session_server(setup)
+
+
+@pytest.fixture(params=CLUSTER_BINARIES)
+def own_cluster_with_replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RedisClusterServer]:
+    """A Redis Cluster, then a Valkey cluster, of three masters with a replica each, for one
+    test, which may kill a master: its replica is promoted 1.5 s (node timeout) and an election
+    later."""
+    directory = str(tmp_path_factory.mktemp("cluster-replicas"))
+    cluster = RedisClusterServer(directory, binary=request.param, replicas=1, node_timeout=1500)
+    yield from _session_server(cluster)
 
 
 @pytest.fixture(scope="session")

@@ -891,6 +891,78 @@ async def test_a_primary_cut_off_from_its_replica_stops_granting(
     assert len([t for t in done if t > promoted]) > limit
 
 
+async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps_the_limit(
+    own_cluster_with_replicas: RedisClusterServer,
+) -> None:
+    """The same on a cluster: each namespace lives in one hash slot, so on one master, and a
+    replica promoted for it has a new replication id there. The replica is made to miss the
+    last window's grants (stopped while its master drops its link, so what the master grants
+    next is never sent), then the master is SIGKILLed: until the cluster promotes the replica
+    the store raises LimiterUnavailable; then it holds one window, and the requests granted
+    before and after the failover never share a window over the limit."""
+    cluster = own_cluster_with_replicas
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    transport = _HeldBack(fake.transport())
+    store = RedisStore.from_url(
+        cluster.url, cluster=True, namespace=namespace(), timeout=0.2, retry_interval=0.05
+    )
+    zoom = _client(fake, store, transport)
+    done: list[float] = []
+    unavailable = 0
+    running = True
+
+    async def worker() -> None:
+        nonlocal unavailable
+        while running:
+            try:
+                await zoom.get(path)
+                done.append(time.monotonic())
+            except LimiterUnavailable:
+                unavailable += 1
+                await anyio.sleep(0.02)
+
+    async with store, zoom, anyio.create_task_group() as tg:
+        for _ in range(2 * limit):
+            tg.start_soon(worker)
+        await anyio.sleep(1.2)
+        assert done and unavailable == 0
+        master = store.redis.get_node_from_key(store.key("epoch")).port  # type: ignore[union-attr]
+        replica = cluster.replica_of(master)
+        assert replica.process is not None
+        replica.process.send_signal(signal.SIGSTOP)
+        try:
+            await anyio.to_thread.run_sync(
+                cluster._cli, master, "client", "kill", "type", "replica"
+            )
+            transport.holding = True
+            with anyio.fail_after(5):  # the next window's grants, on the master alone
+                while transport.held < limit:  # noqa: ASYNC110 (waits for the workers)
+                    await anyio.sleep(0.01)
+            await anyio.sleep(0.1)
+            assert transport.held == limit
+            transport.holding = False
+            cluster.kill(master)
+        finally:
+            replica.process.send_signal(signal.SIGCONT)
+        with pytest.raises(LimiterUnavailable):  # the slot has no master: fail closed
+            await zoom.limits.acquire("general", Category.MEDIUM)
+        await anyio.to_thread.run_sync(cluster.wait_for_promotion, replica.port)
+        promoted = time.monotonic()
+        sent_before_promotion = fake.stats.requests
+        await anyio.sleep(0.3)  # the store meets the promoted replica
+        transport.released.set()
+        await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
+        running = False
+    assert unavailable > 0 or store.failures > 0
+    assert fake.stats.total_rate_limited == 0
+    assert store.state_losses == 1
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    assert fake.stats.requests - sent_before_promotion > limit
+    assert len([t for t in done if t > promoted]) > limit
+
+
 async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
     redis_server: RedisServer,
 ) -> None:
