@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import weakref
 from collections.abc import Iterator
 
@@ -15,7 +16,7 @@ import pytest
 
 from zoom_async import Category, ConfigurationError, RateLimiter, ZoomClient
 from zoom_async._gc_freeze import FREEZER
-from zoom_async.limits import InMemoryStore
+from zoom_async.limits import _NEVER, _THAW_AFTER, DEFAULT_GC_FREEZE_ABOVE, InMemoryStore
 from zoom_async.plans import resolve_plan
 
 pytestmark = pytest.mark.looptime
@@ -50,11 +51,14 @@ def _light(limiter: RateLimiter):  # type: ignore[no-untyped-def]
 
 
 async def _queue(limiter: RateLimiter, n: int) -> list[asyncio.Task[object]]:
-    tasks = [
-        asyncio.ensure_future(limiter.acquire("general", Category.LIGHT)) for _ in range(n)
-    ]
+    tasks = [asyncio.ensure_future(limiter.acquire("general", Category.LIGHT)) for _ in range(n)]
     await asyncio.sleep(0)
     return tasks
+
+
+async def _thawed() -> None:
+    """Wait until a drained queue has given its freeze back (virtual time)."""
+    await asyncio.sleep(_THAW_AFTER)
 
 
 async def _cancel(tasks: list[asyncio.Task[object]]) -> None:
@@ -82,7 +86,7 @@ async def test_a_queue_past_the_threshold_is_frozen_and_given_back_when_served()
     for task in tasks:
         permit = await task
         await permit.release()  # type: ignore[attr-defined]
-    await asyncio.sleep(0)
+    await _thawed()
     # Drained: every object is the collector's again, and the garbage is collected.
     assert gc.get_freeze_count() == 0
     assert FREEZER.holders == 0
@@ -102,7 +106,7 @@ async def test_freezing_follows_the_queues_high_water_mark() -> None:
     tasks += await _queue(limiter, 900)
     assert FREEZER.freezes == freezes + 3
     await _cancel(tasks)
-    await asyncio.sleep(0)
+    await _thawed()
     assert gc.get_freeze_count() == 0
     assert _light(limiter).queued == 0
     await held.release()
@@ -113,17 +117,15 @@ async def test_the_last_lane_to_drain_unfreezes() -> None:
     light = await limiter.acquire("general", Category.LIGHT)
     medium = await limiter.acquire("general", Category.MEDIUM)
     lights = await _queue(limiter, 5)
-    mediums = [
-        asyncio.ensure_future(limiter.acquire("general", Category.MEDIUM)) for _ in range(5)
-    ]
+    mediums = [asyncio.ensure_future(limiter.acquire("general", Category.MEDIUM)) for _ in range(5)]
     await asyncio.sleep(0)
     assert FREEZER.holders == 2
     await _cancel(lights)
-    await asyncio.sleep(0)
+    await _thawed()
     assert FREEZER.holders == 1
     assert gc.get_freeze_count() > 0  # the Medium queue still waits
     await _cancel(mediums)
-    await asyncio.sleep(0)
+    await _thawed()
     assert FREEZER.holders == 0
     assert gc.get_freeze_count() == 0
     await light.release()
@@ -148,7 +150,7 @@ async def test_a_queue_whose_store_fails_gives_the_collector_back() -> None:
     await held.release()
     results = await asyncio.gather(*tasks, return_exceptions=True)
     assert all(isinstance(r, RuntimeError) for r in results)
-    await asyncio.sleep(0)
+    await _thawed()
     assert gc.get_freeze_count() == 0
     assert FREEZER.holders == 0
 
@@ -164,7 +166,7 @@ async def test_someone_elses_freeze_is_left_alone() -> None:
         tasks = await _queue(limiter, 5)
         assert FREEZER.freezes == freezes
         await _cancel(tasks)
-        await asyncio.sleep(0)
+        await _thawed()
         assert gc.get_freeze_count() >= theirs * 0.9  # still theirs (a few may have died)
         await held.release()
     finally:
@@ -182,16 +184,79 @@ async def test_a_disabled_collector_is_left_alone() -> None:
     gc.enable()
 
 
-async def test_off_by_default_and_checked() -> None:
+async def test_on_by_default_from_10_000_queued_calls() -> None:
+    """Only a batch reaches the default threshold: 9,999 queued calls leave the collector
+    alone, the 10,000th freezes, and the drain gives everything back."""
     limiter = RateLimiter(resolve_plan({"Light": 1}))
+    assert limiter.gc_freeze_above == DEFAULT_GC_FREEZE_ABOVE == 10_000
     held = await limiter.acquire("general", Category.LIGHT)
-    tasks = await _queue(limiter, 3_000)
+    tasks = await _queue(limiter, 9_999)
     assert gc.get_freeze_count() == 0
+    tasks += await _queue(limiter, 1)
+    assert FREEZER.holders == 1
+    assert gc.get_freeze_count() > 0
+    await _cancel(tasks)
+    await _thawed()
+    assert gc.get_freeze_count() == 0
+    await held.release()
+
+
+async def test_none_turns_it_off_and_bad_thresholds_are_refused() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=None)
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, DEFAULT_GC_FREEZE_ABOVE + 1)
+    assert gc.get_freeze_count() == 0
+    assert FREEZER.holders == 0
     await _cancel(tasks)
     await held.release()
     for bad in (0, -1, True, 1.5, "10"):
         with pytest.raises(ConfigurationError, match="gc_freeze_above"):
             RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=bad)  # type: ignore[arg-type]
+
+
+async def test_the_client_passes_its_threshold_to_its_limiter() -> None:
+    for given, expected in (
+        ({}, 10_000),
+        ({"gc_freeze_above": None}, None),
+        ({"gc_freeze_above": 7}, 7),
+    ):
+        zoom = ZoomClient(account_id="a", client_id="b", client_secret="c", **given)  # type: ignore[arg-type]
+        assert zoom.limits.gc_freeze_above == expected
+        assert zoom.limits._lane("general", Category.LIGHT)._freeze_at == (
+            expected if expected is not None else _NEVER
+        )
+        await zoom.aclose()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+async def test_a_child_forked_while_a_queue_is_frozen_leaves_the_inherited_freeze_alone() -> None:
+    """The parent's queue never drains in a forked child: there, what it froze is someone
+    else's freeze (as after a pre-fork server's), and the child's own lanes do nothing."""
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=5)
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, 5)
+    assert FREEZER.holders == 1
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report, and leave at once (no test machinery of its own)
+        try:
+            ok = FREEZER.holders == 0 and gc.get_freeze_count() > 0
+            ok = ok and not FREEZER.freeze(object()) and gc.get_freeze_count() > 0
+            os.write(write, b"ok" if ok else b"no")
+        finally:
+            os._exit(0)
+    os.close(write)
+    try:
+        answer = os.read(read, 2)
+    finally:
+        os.close(read)
+        os.waitpid(pid, 0)  # noqa: ASYNC222 - the child wrote its answer and exits at once
+    assert answer == b"ok"
+    assert FREEZER.holders == 1  # the parent's queue still holds its freeze
+    await _cancel(tasks)
+    await _thawed()
+    assert gc.get_freeze_count() == 0
+    await held.release()
 
 
 async def test_zoom_client_calls_queue_frozen_and_keep_their_guarantees() -> None:
@@ -221,8 +286,68 @@ async def test_zoom_client_calls_queue_frozen_and_keep_their_guarantees() -> Non
         results = await asyncio.gather(*calls, return_exceptions=True)
         assert results[:30] == [{}] * 30
         assert all(isinstance(r, asyncio.CancelledError) for r in results[30:])
-        await asyncio.sleep(0)
+        await _thawed()
         assert lane.queued == 0
         assert gc.get_freeze_count() == 0
         window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
         assert window.in_flight == 0
+
+
+async def test_a_cancelled_queue_keeps_its_freeze_while_its_calls_unwind() -> None:
+    """Calls cancelled all at once are freed as their caller drops them, with no full
+    collection walking them meanwhile: the freeze is given back a moment after the drain."""
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=10)
+    held = await limiter.acquire("general", Category.LIGHT)
+    garbage = _Cycle()
+    dead = weakref.ref(garbage)
+    tasks = await _queue(limiter, 20)
+    del garbage  # frozen with the queue, then garbage
+    await _cancel(tasks)
+    del tasks
+    assert _light(limiter).queued == 0
+    assert FREEZER.holders == 1  # drained, still frozen while the cancellation unwinds
+    gc.collect()
+    assert dead() is not None
+    await asyncio.sleep(_THAW_AFTER / 2)
+    assert gc.get_freeze_count() > 0
+    await asyncio.sleep(_THAW_AFTER / 2)
+    assert FREEZER.holders == 0
+    assert gc.get_freeze_count() == 0
+    gc.collect()
+    assert dead() is None  # given back: the cycle formed while frozen is collected
+    await held.release()
+
+
+async def test_a_queue_long_again_before_its_freeze_is_given_back_keeps_it() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=10)
+    held = await limiter.acquire("general", Category.LIGHT)
+    await _cancel(await _queue(limiter, 10))
+    freezes = FREEZER.freezes
+    tasks = await _queue(limiter, 10)  # long again while the first freeze is still held
+    assert FREEZER.freezes == freezes + 1
+    await asyncio.sleep(_THAW_AFTER * 2)
+    assert FREEZER.holders == 1  # the earlier drain's give-back was called off
+    assert gc.get_freeze_count() > 0
+    await _cancel(tasks)
+    await _thawed()
+    assert gc.get_freeze_count() == 0
+    await held.release()
+
+
+@pytest.mark.parametrize("drained", [False, True], ids=["queued", "drained"])
+def test_nothing_stays_frozen_when_the_loop_ends(drained: bool) -> None:
+    """``asyncio.run`` ends with calls still queued (their tasks and the lane's pump are
+    cancelled), or just after a drain (the give-back is cancelled): nothing stays frozen."""
+
+    async def main() -> None:
+        limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=10)
+        await limiter.acquire("general", Category.LIGHT)
+        tasks = await _queue(limiter, 20)
+        assert gc.get_freeze_count() > 0
+        if drained:
+            await _cancel(tasks)
+            assert FREEZER.holders == 1
+
+    asyncio.run(main())
+    assert FREEZER.holders == 0
+    assert gc.get_freeze_count() == 0

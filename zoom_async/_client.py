@@ -31,6 +31,7 @@ import httpx
 
 from . import catalog
 from ._decoding import excerpt, loads, read_at_most
+from ._gc_freeze import DEFAULT_GC_FREEZE_ABOVE
 from ._generated.api import ApiNamespaces
 from ._inputs import (
     check_headers,
@@ -578,11 +579,12 @@ class ZoomClient(ApiNamespaces):
         priority: the default :data:`~zoom_async.limits.Priority` of this client's calls:
             ``"batch"`` (default) or ``"interactive"``. Interactive calls take the next free
             slot ahead of every queued batch call; each call may say ``priority=`` itself.
-        gc_freeze_above: for batch jobs that queue tens of thousands of calls at once: past
-            this many calls queued in one category, keep them out of CPython's full garbage
-            collections (``gc.freeze()``, undone when the queue drains), which otherwise pause
-            the event loop 0.1 s or more each with 100,000 waiting. Opt-in and process-wide
-            (see :class:`~zoom_async.limits.RateLimiter` and docs/rate-limits.md).
+        gc_freeze_above: once this many calls are queued in one category (default 10,000:
+            only a batch job gets there), keep them out of CPython's full garbage collections
+            (``gc.freeze()``, undone when the queue drains), which otherwise pause the event
+            loop 0.1 s or more each with 100,000 waiting. Process-wide (see
+            :class:`~zoom_async.limits.RateLimiter` and docs/rate-limits.md); ``None``: the
+            collector is never touched.
 
     Example::
 
@@ -615,7 +617,7 @@ class ZoomClient(ApiNamespaces):
         serialize_mutations: bool = True,
         lookup_meeting_hosts: bool = True,
         priority: Priority = "batch",
-        gc_freeze_above: int | None = None,
+        gc_freeze_above: int | None = DEFAULT_GC_FREEZE_ABOVE,
     ) -> None:
         if http_client is not None and transport is not None:
             raise ConfigurationError("pass either http_client or transport, not both")

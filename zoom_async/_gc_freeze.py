@@ -7,9 +7,12 @@ of a second or more, whoever's code allocates at that moment. ``gc.freeze()`` mo
 tracked object into a permanent generation that collections skip (in O(1)); ``gc.unfreeze()``
 puts them back (O(1) too).
 
-Lanes that opt in (``RateLimiter(gc_freeze_above=N)``) freeze the process's objects as their
-queue reaches ``N`` waiters (again each 1,000 more waiters beyond the highest point frozen so
-far), and the last of them to drain unfreezes. Bounded on purpose:
+Each lane freezes the process's objects as its queue reaches ``gc_freeze_above`` waiters
+(:data:`DEFAULT_GC_FREEZE_ABOVE`, 10,000, unless the client or limiter says otherwise; ``None``:
+never), again each 1,000 more waiters beyond the highest point frozen so far, and the last of them
+to drain unfreezes. Only a batch reaches that: below it a full collection over the queue takes
+some 10-30 ms, and above it the pauses grow with the queue (0.14 s at 100,000 queued calls,
+docs/benchmarks.md). Bounded on purpose:
 
 * nothing is done when someone else froze first (``gc.get_freeze_count()`` is not 0 when no
   lane holds a freeze: a pre-fork server's ``gc.freeze()``), or when the collector is disabled;
@@ -17,7 +20,10 @@ far), and the last of them to drain unfreezes. Bounded on purpose:
   departures) is not frozen again and again, so what a freeze keeps from the collector is at
   most what was alive at the peak;
 * when the last frozen lane's queue drains (served, cancelled or failed), everything goes back
-  to the collector; cyclic garbage that formed among frozen objects meanwhile is collected then.
+  to the collector; cyclic garbage that formed among frozen objects meanwhile is collected then;
+* a child process forked while a queue holds the freeze keeps its inherited objects frozen (as
+  after a pre-fork server's ``gc.freeze()``: they are its parent's, and the parent's queue never
+  drains in the child), and its own lanes leave the collector alone.
 
 The collector is process-wide, so this state is too (one per process, whichever loop or thread).
 """
@@ -25,10 +31,14 @@ The collector is process-wide, so this state is too (one per process, whichever 
 from __future__ import annotations
 
 import gc
+import os
 import threading
 from typing import Any
 
 __all__: list[str] = []
+
+DEFAULT_GC_FREEZE_ABOVE = 10_000
+"""Queued calls in one category past which a lane keeps the queue out of full collections."""
 
 _CAN_FREEZE = hasattr(gc, "freeze")
 """CPython 3.7+; other interpreters have no generational collector to keep out of the way."""
@@ -47,6 +57,10 @@ class _Freezer:
     @property
     def holders(self) -> int:
         return len(self._holders)
+
+    def holds(self, lane: Any) -> bool:
+        """Whether ``lane``'s queue holds a freeze."""
+        return lane in self._holders
 
     def freeze(self, lane: Any) -> bool:
         """``lane``'s queue reached its next freeze point: freeze (``False``: not ours to do)."""
@@ -70,5 +84,13 @@ class _Freezer:
                 gc.unfreeze()
                 self.unfreezes += 1
 
+    def forget(self) -> None:
+        """In a forked child: the parent's lanes are not the child's to drain. What they froze
+        stays frozen in the child, as someone else's freeze (see :meth:`freeze`)."""
+        self._holders = set()
+        self._lock = threading.Lock()
+
 
 FREEZER = _Freezer()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=FREEZER.forget)

@@ -57,7 +57,7 @@ import anyio
 import httpx
 
 from ._decoding import excerpt, loads
-from ._gc_freeze import FREEZER
+from ._gc_freeze import DEFAULT_GC_FREEZE_ABOVE, FREEZER
 from ._inputs import optional_count
 from .clock import Clock, SystemClock, next_utc_midnight
 from .errors import (
@@ -71,6 +71,7 @@ from .plans import Category, CategoryLimit, Family, RateLimitTable
 from .retries import parse_retry_after
 
 __all__ = [
+    "DEFAULT_GC_FREEZE_ABOVE",
     "InMemoryStore",
     "LaneStats",
     "LearnedShare",
@@ -458,6 +459,9 @@ def _give_back_unless_taken(waiter: _Waiter) -> None:
 
 _NEVER = 1 << 62
 _FREEZE_STEP = 1000
+_THAW_AFTER = 1.0
+"""Seconds a drained queue keeps its freeze (see _Lane._thaw): long enough for calls cancelled
+all at once to unwind and be dropped by their caller without a full collection walking them."""
 """Waiters added past a lane's highest frozen point before it freezes again."""
 
 _LEASE_IDS = itertools.count(1)
@@ -688,6 +692,8 @@ class _Lane:
         self._gc_freeze_above = gc_freeze_above
         self._freeze_at = _NEVER if gc_freeze_above is None else gc_freeze_above
         """The queue length at which the lane next calls ``gc.freeze()`` (see _gc_freeze)."""
+        self._thawing: asyncio.Task[None] | None = None
+        """Gives a drained queue's freeze back in :data:`_THAW_AFTER` seconds."""
         # What was learned of other apps' use is the store's, for all its processes; a store
         # that does not learn leaves it to the lane, which then counts only its own grants.
         learn = getattr(store, "learn", None)
@@ -784,8 +790,7 @@ class _Lane:
             queue.append(waiter)
         self._queued += 1
         if self._queued >= self._freeze_at:
-            self._freeze_at = self._queued + _FREEZE_STEP
-            FREEZER.freeze(self)
+            self._freeze()
         if self._pump is None:
             self._pump = loop.create_task(self._hand_out())
         return waiter
@@ -895,6 +900,48 @@ class _Lane:
             if self._gc_freeze_above is not None and self._freeze_at != self._gc_freeze_above:
                 # The queue drained: what it froze goes back to the collector.
                 self._freeze_at = self._gc_freeze_above
+                self._thaw()
+
+    # -- keeping a long queue out of full collections (see _gc_freeze) -----------------------
+
+    def _freeze(self) -> None:
+        """The queue reached its next freeze point."""
+        self._freeze_at = self._queued + _FREEZE_STEP
+        thawing, self._thawing = self._thawing, None
+        if thawing is not None:
+            thawing.cancel()  # long again before its last freeze was given back: it holds on
+        FREEZER.freeze(self)
+
+    def _thaw(self) -> None:
+        """The queue drained: give its freeze back, :data:`_THAW_AFTER` seconds later. Calls
+        cancelled all at once (a timeout, Ctrl-C, a task group's failure) are still unwinding:
+        their tasks, coroutines and exceptions are freed as their caller drops them, and the
+        full collections run meanwhile over unfrozen objects would walk each of them (0.15-0.4 s
+        more CPU to cancel 100,000, docs/benchmarks.md). At once when the pump itself was
+        cancelled or closed (the loop is ending: there is no later)."""
+        if not FREEZER.holds(self):
+            return
+        try:
+            loop = asyncio.get_running_loop()
+            pump = asyncio.current_task()
+        except RuntimeError:  # closed by the collector, outside a running loop
+            pump = None
+        if pump is None or pump.cancelling() or loop.is_closed():
+            FREEZER.release(self)
+        else:
+            self._thawing = loop.create_task(self._thaw_later())
+
+    async def _thaw_later(self) -> None:
+        try:
+            await asyncio.sleep(_THAW_AFTER)
+        finally:
+            # (Not when a new freeze called it off; cancelled as the loop ends, it releases.)
+            try:
+                current = asyncio.current_task()
+            except RuntimeError:  # closed by the collector after its loop
+                current = self._thawing
+            if self._thawing is current:
+                self._thawing = None
                 FREEZER.release(self)
 
     async def release(self, lease_id: int) -> None:
@@ -1069,10 +1116,13 @@ class RateLimiter:
             its slots. Set it above the longest a request can take (``ZoomClient`` derives it
             from its ``timeout``).
         gc_freeze_above: keep a long queue out of CPython's full garbage collections: when a
-            lane's queue grows past this many waiting calls, ``gc.freeze()`` (again each 1,000
-            more past its longest so far), and ``gc.unfreeze()`` when the last such queue
-            drains. Opt-in and process-wide; see docs/rate-limits.md for what it does to the
-            process's other objects. ``None`` (default): the collector is never touched.
+            lane's queue reaches this many waiting calls (default
+            :data:`DEFAULT_GC_FREEZE_ABOVE`, 10,000: only a batch gets there),
+            ``gc.freeze()`` (again each 1,000 more past its longest so far), and
+            ``gc.unfreeze()`` when the last such queue drains. Process-wide: see
+            docs/rate-limits.md for what it does to the process's other objects. Nothing is
+            done when the collector is disabled or something else froze first. ``None``: the
+            collector is never touched.
     """
 
     def __init__(
@@ -1087,7 +1137,7 @@ class RateLimiter:
         probe_interval: float = 5.0,
         max_poll: float = 1.0,
         lease_timeout: float = 300.0,
-        gc_freeze_above: int | None = None,
+        gc_freeze_above: int | None = DEFAULT_GC_FREEZE_ABOVE,
     ) -> None:
         if not lease_timeout > 0:
             raise ValueError("lease_timeout must be positive")
