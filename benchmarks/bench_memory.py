@@ -2,12 +2,14 @@
 
 **Queue.** 100,000 ``zoom.get`` calls are started against a lane that admits one request (the
 first is held in flight by an in-memory transport), the way a batch job starts them: in chunks
-of 1,000 tasks, yielding to the loop between chunks. Beside them, in the same run: asyncio's own
-cost, as many bare tasks that each await a plain future, started the same way (what any
-caller's 100,000 waiting tasks cost before any library); and the same ``zoom.get`` calls with
-the opt-in ``ZoomClient(gc_freeze_above=10_000)``, which keeps a queue past 10,000 calls out of
-CPython's full collections (``gc.freeze()`` as it grows, undone when it drains). Each case runs
-in a fresh process. Prints, measured in one run, for each and as ratios:
+of 1,000 tasks, yielding to the loop between chunks. Beside them, in the same run:
+asyncio's own cost, as many bare tasks that each await a plain future, started the same way
+(what any caller's 100,000 waiting tasks cost before any library); the same ``zoom.get`` calls
+with ``ZoomClient(gc_freeze_above=None)``, the collector left alone (by default a queue past
+10,000 calls is kept out of CPython's full collections: ``gc.freeze()`` as it grows, undone when
+it drains); and the SDK's batch surface, ``zoom.fan_out(range(100_000), ...)``, which keeps 64
+calls in progress and reads the rest of its input only as places free. Each case runs in a fresh
+process. Prints, measured in one run, for each and as ratios:
 
 * memory per queued call: RSS growth ÷ calls (the caller's task and coroutines included);
 * the longest the event loop was blocked while they queued (a 5 ms heartbeat's worst lateness),
@@ -15,8 +17,9 @@ in a fresh process. Prints, measured in one run, for each and as ratios:
   turns) and in wall-clock time, each with and without CPython's garbage-collector pauses (a
   full collection walks every live object, the caller's 100,000 tasks included);
 * how long cancelling all of them takes (``asyncio.gather(..., return_exceptions=True)``, as a
-  caller would), in wall-clock and CPU time and how much of it was GC, and what is left behind
-  (queued waiters, queue entries, slots).
+  caller would; for the fan-out, leaving it: ``aclose()``), in wall-clock and CPU time and how
+  much of it was GC, and what is left behind (queued waiters, queue entries, slots; objects
+  still frozen at the drain, while the cancelled calls unwind, and a second later).
 
 **Pagination.** ``async for user in zoom.paginate("/users", page_size=300)`` over 200,000 users
 (Zoom-shaped pages built on demand by an in-memory transport), against raw httpx fetching the
@@ -39,6 +42,8 @@ from typing import Any
 import httpx
 
 from zoom_async import BUSINESS_PLUS, Category, ZoomClient
+from zoom_async.fan_out import DEFAULT_CONCURRENCY
+from zoom_async.limits import _THAW_AFTER, DEFAULT_GC_FREEZE_ABOVE
 
 
 def rss() -> int:
@@ -181,7 +186,10 @@ async def bare_queue_case(calls: int, chunk: int) -> dict[str, Any]:
     return await _measure(calls, chunk, lambda i: wait(loop.create_future()), lambda: waiting)
 
 
-async def queue_case(calls: int, chunk: int, gc_freeze_above: int | None) -> dict[str, Any]:
+async def _held_lane(
+    gc_freeze_above: int | None,
+) -> tuple[ZoomClient, Any, asyncio.Event, asyncio.Future[Any]]:
+    """A client whose Light lane admits one request, held in flight: every later call queues."""
     held = asyncio.Event()
 
     async def handler(request: httpx.Request) -> httpx.Response:
@@ -203,24 +211,86 @@ async def queue_case(calls: int, chunk: int, gc_freeze_above: int | None) -> dic
     for t in warm:
         t.cancel()
     await asyncio.gather(*warm, return_exceptions=True)
-    del warm
-    result = await _measure(calls, chunk, lambda i: zoom.get(f"/users/u{i}"), lambda: lane.queued)
-    result["left"] = (lane.queued, sum(len(q) for q in lane._queues))
-    # Whether the drained queue gave every object back to the collector (0: nothing frozen).
-    result["frozen_after"] = gc.get_freeze_count()
+    return zoom, lane, held, first
+
+
+async def _left_behind(
+    zoom: ZoomClient, lane: Any, held: asyncio.Event, first: asyncio.Future[Any]
+) -> dict[str, Any]:
+    left = (lane.queued, sum(len(q) for q in lane._queues))
+    # A drained queue keeps its freeze while the cancelled calls unwind, and gives every object
+    # back to the collector _THAW_AFTER seconds later (0: nothing frozen).
+    frozen_at_drain = gc.get_freeze_count()
+    await asyncio.sleep(_THAW_AFTER + 0.1)
+    frozen_after = gc.get_freeze_count()
     held.set()
     await first
     window = zoom.limits._store._windows["general:Light"]  # type: ignore[attr-defined]
-    result["left"] += (window.in_flight,)
     await zoom.aclose()
+    return {
+        "left": (*left, window.in_flight),
+        "frozen_at_drain": frozen_at_drain,
+        "frozen_after": frozen_after,
+    }
+
+
+async def queue_case(calls: int, chunk: int, gc_freeze_above: int | None) -> dict[str, Any]:
+    zoom, lane, held, first = await _held_lane(gc_freeze_above)
+    result = await _measure(calls, chunk, lambda i: zoom.get(f"/users/u{i}"), lambda: lane.queued)
+    result.update(await _left_behind(zoom, lane, held, first))
     return result
 
 
+async def fan_out_case(calls: int) -> dict[str, Any]:
+    """The same calls through ``zoom.fan_out``: 64 in progress, the rest of the input unread."""
+    zoom, lane, held, first = await _held_lane(DEFAULT_GC_FREEZE_ABOVE)
+    gc.collect()
+    before = rss()
+    with LoopWatch() as watch:
+        start = time.perf_counter()
+        fan = zoom.fan_out(range(calls), lambda i: zoom.get(f"/users/u{i}"))
+        consumer = asyncio.ensure_future(anext(aiter(fan)))  # waits: nothing completes
+        while lane.queued < DEFAULT_CONCURRENCY:  # noqa: ASYNC110 - what is measured
+            await asyncio.sleep(0.01)
+        queued_in = time.perf_counter() - start
+        await asyncio.sleep(0.05)
+    gc.collect()
+    per_call = (rss() - before) / calls
+    with LoopWatch() as cancel_watch:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        await fan.aclose()
+        await asyncio.gather(consumer, return_exceptions=True)
+        cancelled_in = time.perf_counter() - start
+        cancel_cpu = time.process_time() - cpu_start
+    result = {
+        "queued_in": queued_in,
+        "bytes_per_call": per_call,
+        "blocked_ms": watch.worst * 1000,
+        "blocked_without_gc_ms": watch.worst_without_gc * 1000,
+        "busy_ms": watch.worst_cpu * 1000,
+        "busy_without_gc_ms": watch.worst_cpu_without_gc * 1000,
+        "longest_gc_ms": watch.longest_gc * 1000,
+        "cancelled_in": cancelled_in,
+        "cancel_cpu": cancel_cpu,
+        "cancel_gc": sum(c for _, _, c in cancel_watch.gc_pauses),
+    }
+    result.update(await _left_behind(zoom, lane, held, first))
+    return result
+
+
+VARIANTS = {
+    "bare-queue": "asyncio tasks awaiting a future",
+    "queue": "zoom.get queued (default: frozen past 10,000)",
+    "queue-unfrozen": "zoom.get queued, ZoomClient(gc_freeze_above=None)",
+    "fan-out": "zoom.fan_out(range(calls), zoom.get), 64 at a time",
+}
+
+
 async def queue_cases(calls: int, chunk: int) -> None:
-    """Both queue cases, each in a fresh process (memory a run freed stays in the allocator's
+    """Every queue case, each in a fresh process (memory a run freed stays in the allocator's
     arenas), asyncio's bare tasks first; figures and ratios from this one run."""
     results = {}
-    for variant in ("bare-queue", "queue", "queue-frozen"):
+    for variant in VARIANTS:
         child = await asyncio.create_subprocess_exec(
             sys.executable,
             __file__,
@@ -234,14 +304,15 @@ async def queue_cases(calls: int, chunk: int) -> None:
         )
         out, _ = await child.communicate()
         results[variant] = json.loads(out.decode().strip().splitlines()[-1])
-    bare, ours, frozen = results["bare-queue"], results["queue"], results["queue-frozen"]
-    for name, r in (
-        ("asyncio tasks awaiting a future", bare),
-        ("zoom.get queued", ours),
-        ("zoom.get queued, ZoomClient(gc_freeze_above=10_000)", frozen),
-    ):
+    bare = results["bare-queue"]
+    for variant, name in VARIANTS.items():
+        r = results[variant]
+        if variant == "fan-out":
+            how = f"{calls} calls, {DEFAULT_CONCURRENCY} queued in {r['queued_in']:.2f} s"
+        else:
+            how = f"{calls} queued in {r['queued_in']:.2f} s (chunks of {chunk})"
         print(
-            f"{name}: {calls} queued in {r['queued_in']:.2f} s (chunks of {chunk}); "
+            f"{name}: {how}; "
             f"**{r['bytes_per_call']:.0f} B each** (RSS); loop blocked at most "
             f"**{r['busy_ms']:.0f} ms of CPU** ({r['busy_without_gc_ms']:.0f} ms without GC "
             f"pauses; the longest collection {r['longest_gc_ms']:.0f} ms), "
@@ -249,7 +320,10 @@ async def queue_cases(calls: int, chunk: int) -> None:
             f"without GC); all cancelled in **{r['cancelled_in']:.2f} s** "
             f"({r['cancel_cpu']:.2f} s of CPU, {r['cancel_gc']:.2f} s of it GC)"
         )
-    for name, r in (("zoom.get", ours), ("with gc_freeze_above", frozen)):
+    for variant, name in VARIANTS.items():
+        if variant == "bare-queue":
+            continue
+        r = results[variant]
         left = r["left"]
         print(
             f"{name} ÷ bare tasks: memory {r['bytes_per_call'] / bare['bytes_per_call']:.2f}"
@@ -258,7 +332,8 @@ async def queue_cases(calls: int, chunk: int) -> None:
             f"cancel {r['cancelled_in'] / bare['cancelled_in']:.2f} "
             f"(CPU {r['cancel_cpu'] / bare['cancel_cpu']:.2f}); left behind: {left[0]} "
             f"queued, {left[1]} queue entries, {left[2]} slots in flight, "
-            f"{r['frozen_after']} objects still frozen"
+            f"{r['frozen_after']} objects still frozen {_THAW_AFTER:.0f} s after the drain "
+            f"({r['frozen_at_drain']} at the drain)"
         )
 
 
@@ -358,9 +433,12 @@ async def paginate_case(users: int, page_size: int, name: str) -> None:
 async def main(args: argparse.Namespace) -> None:
     load = os.getloadavg()[0]
     print(f"load average at start {load:.1f} on {os.cpu_count()} cores")
-    if args.variant in ("queue", "queue-frozen"):
-        freeze = None if args.variant == "queue" else 10_000
+    if args.variant in ("queue", "queue-unfrozen"):
+        freeze = DEFAULT_GC_FREEZE_ABOVE if args.variant == "queue" else None
         print(json.dumps(await queue_case(args.calls, args.chunk, freeze)))
+        return
+    if args.variant == "fan-out":
+        print(json.dumps(await fan_out_case(args.calls)))
         return
     if args.variant == "bare-queue":
         print(json.dumps(await bare_queue_case(args.calls, args.chunk)))
