@@ -832,6 +832,30 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
     assert len([t for t in done if t > promoted]) > limit
 
 
+async def test_a_store_pointed_at_a_replica_grants_nothing(
+    redis_sentinel: RedisSentinelSetup,
+) -> None:
+    """A replica (or a primary demoted since the store was configured) answers the scripts'
+    writes with READONLY: the store treats it as Redis being unavailable, never as a grant;
+    with a fallback it limits locally, from a window after the refusals began."""
+    replica = redis_sentinel.replica.url
+    async with RedisStore.from_url(replica, namespace=namespace()) as store:
+        with pytest.raises(LimiterUnavailable, match="ReadOnlyError"):
+            await store.acquire("general:Light", 20, 1.0, 0.0, 1, 5.0)
+        assert store.outages == 1
+    async with RedisStore.from_url(
+        replica, namespace=namespace(), fallback=0.5, retry_interval=0.05
+    ) as store:
+        limiter = RateLimiter(resolve_plan({"Light": 20}), store=store)
+        started = time.monotonic()
+        with anyio.fail_after(5):
+            permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(10)]
+        assert time.monotonic() - started >= 1.0  # a window after Redis first refused
+        assert store.fallback_grants == 10 and store.outages == 1
+        for permit in permits:
+            await permit.release()
+
+
 async def test_a_primary_cut_off_from_its_replica_stops_granting(
     own_redis_sentinel_min_replicas: RedisSentinelSetup,
 ) -> None:
