@@ -586,9 +586,11 @@ def own_redis_sentinel_min_replicas(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RedisSentinelSetup]:
     """As ``own_redis_sentinel``, with ``min-replicas-to-write 1`` and ``min-replicas-max-lag
-    1`` on the primary: cut off from its replica, it refuses writes after 1-2 s."""
+    2`` on the primary: cut off from its replica, it refuses writes 2-4 s later. (The replica
+    acknowledges once a second; 2 s leaves a loaded machine a second to spare before a
+    refusal nobody caused.)"""
     directory = str(tmp_path_factory.mktemp("sentinel"))
-    setup = RedisSentinelSetup(directory, down_after=1000, min_replicas_max_lag=1)
+    setup = RedisSentinelSetup(directory, down_after=1000, min_replicas_max_lag=2)
     yield from _session_server(setup)
 
 
