@@ -13,10 +13,14 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
 * ``429s``: refusals the fake sent (each is retried by the client after a wait);
 * ``max/window``: the most arrivals the fake counted in any 1 s window (limit 80);
 * ``added p50/p99``: the limiter's own time per request -- the store calls on its path (the
-  grant, a Redis round trip for RedisStore; the release is queued and sent by the store's task
-  or with the next grant, so it is not on the path) -- measured after the batch, at half the
-  plan's rate so that no request waits for a slot (in a saturated batch the figure would mostly
-  be the event loop busy with 200 other requests). The processes' requests are spread evenly
+  grant, a Redis round trip for RedisStore unless the request takes the slot its process's last
+  grant call reserved, and then a wait for a refill still on its way, if any; the refill itself
+  and the release are sent by the store's tasks or with the next grant, so they are not on the
+  path) -- measured after the batch, at half the plan's rate (``--pace``) so that no request
+  waits for a slot (in a saturated batch the figure would mostly be the event loop busy with 200
+  other requests). Every sample counts, the first of each process (after the batch's
+  reservations went back unused, it pays its round trip) too. The processes' requests are spread
+  evenly
   over that pace (process k starts k/N of an interval late; ``--lockstep``: all at once, as
   before, when the first N requests of the phase queue together for the 2 cores);
 * ``less core waits p50/p99``: the same calls' time less the time the worker's event-loop
@@ -29,13 +33,15 @@ jittered latency) from a process of its own, starts a ``redis-server`` on a free
 * ``timer lag p99``: how late the processes' ``asyncio.sleep`` between those requests woke up:
   how long a ready process waits for a core here;
 * ``Redis calls/request``: round trips to Redis during the batch ÷ requests (grants, releases,
-  and the asks of queued requests when their computed wait ends): no polling.
+  and the asks of queued requests when their computed wait ends): no polling;
+* ``from a reservation %``: the latency phase's requests that took a reserved slot (no round
+  trip of their own; ``--no-reserve``: ``RedisStore(reserve=False)``, none).
 
 Run: ``python benchmarks/bench_redis.py`` (``--quick``: fewer requests; ``--processes 1 4``;
 ``--timeout``: the stores' Redis timeout, 5 s here so that a starved machine measures throughput
 rather than fail-closed errors; ``--samples FILE``: every latency sample as JSON lines --
 process, start on the host's monotonic clock, the limiter's time, the worker's and Redis's core
-waits during it).
+waits during it, whether it took a reservation).
 Needs ``redis-server`` on the PATH (Debian: ``apt-get install redis-server``).
 """
 
@@ -132,6 +138,13 @@ class TimedStore:
         finally:
             self._add(started)
 
+    def allow_reservation(self, lane: str) -> None:
+        # A slot reserved ahead of the next request is the store's to use (its acquire then
+        # returns at once: that is the time measured).
+        allow = getattr(self.inner, "allow_reservation", None)
+        if allow is not None:
+            allow(lane)
+
     async def learn(self, *args: Any) -> int | None:
         return await self.inner.learn(*args)  # type: ignore[attr-defined, no-any-return]
 
@@ -165,12 +178,16 @@ class Job:
     index: int
     redis_pid: int | None
     lockstep: bool
+    pace: float
+    reserve: bool
 
 
 def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
     async def main() -> None:
         inner: LimiterStore = (
-            RedisStore.from_url(job.redis_url, namespace=job.namespace, timeout=job.timeout)
+            RedisStore.from_url(
+                job.redis_url, namespace=job.namespace, timeout=job.timeout, reserve=job.reserve
+            )
             if job.store == "redis"
             else InMemoryStore()
         )
@@ -188,6 +205,7 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
         added: list[float] = []
         waited: list[float] = []
         starts: list[float] = []
+        reserved: list[bool] = []
 
         async def sent(request: Any) -> None:
             request.extensions["bench_sent"] = time.perf_counter()
@@ -211,6 +229,7 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
                 waits: list[float] = []
                 token, waits_token = _SPENT.set(spent), _WAITED.set(waits)
                 starts.append(time.monotonic())
+                used = inner.reservations_used if isinstance(inner, RedisStore) else 0
                 try:
                     await zoom.get(job.path)
                 finally:
@@ -218,6 +237,8 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
                     _WAITED.reset(waits_token)
                 added.append(sum(spent))
                 waited.append(sum(waits))
+                if isinstance(inner, RedisStore):
+                    reserved.append(inner.reservations_used > used)
 
             async def one() -> None:
                 for _ in todo:
@@ -227,7 +248,7 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
             await asyncio.gather(*(one() for _ in range(min(200, job.requests))))
             finished = time.monotonic()
             calls = (inner.calls if isinstance(inner, RedisStore) else 0) - calls_before
-            # The limiter's own cost: at half the plan's rate (all processes together), one
+            # The limiter's own cost: at half the plan's rate (--pace; all processes together), one
             # request at a time, so nothing waits for a slot.
             # Every process's batch is over (else the early finishers would measure their
             # grants against the late ones' full windows and busy cores), and its last window
@@ -237,7 +258,8 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
             added.clear()
             waited.clear()
             starts.clear()
-            interval = job.processes / (LIMIT / WINDOW / 2)
+            reserved.clear()
+            interval = job.processes / (LIMIT / WINDOW * job.pace)
             if isinstance(inner, RedisStore) and CoreWaits.available(job.redis_pid):
                 assert job.redis_pid is not None
                 store.waits = CoreWaits(job.redis_pid)
@@ -274,6 +296,7 @@ def worker(job: Job, ready: Any, go: Any, done: Any, results: Any) -> None:
                 "starts": starts,
                 "pings": pings,
                 "lags": lags,
+                "reserved": reserved,
                 "calls": calls,
             }
         )
@@ -371,6 +394,8 @@ async def case(
             index,
             redis_pid,
             args.lockstep,
+            args.pace,
+            not args.no_reserve,
         )
         for index in range(processes)
     ]
@@ -393,12 +418,15 @@ async def case(
             for i, (start, a) in enumerate(zip(r["starts"], r["added"], strict=True)):
                 waited = r["waited"][i] if r["waited"] is not None else None
                 record = {"processes": processes, "store": store, "process": index, "sample": i}
-                record.update(start=start, added=a, core_waits=waited)
+                from_reservation = r["reserved"][i] if r["reserved"] else None
+                record.update(start=start, added=a, core_waits=waited, reserved=from_reservation)
                 samples.write(json.dumps(record) + "\n")
     pings = [a for r in reports for a in r["pings"]] or [math.nan]
     lags = [a for r in reports for a in r["lags"]]
     share = total / elapsed / (LIMIT / WINDOW)
     calls = sum(r["calls"] for r in reports) / total
+    reserved = [x for r in reports for x in r["reserved"]]
+    share_reserved = f"{100 * sum(reserved) / len(reserved):.1f}" if reserved else ""
     return (
         f"| {processes} | {store} | {total} | {elapsed:.2f} | {share:.3f} "
         f"| {rtt * 1000:.1f} | {bound / elapsed:.3f} | {stats['rate_limited']} "
@@ -406,7 +434,7 @@ async def case(
         f"| {percentile(added, 0.5) * 1000:.2f} | {percentile(added, 0.99) * 1000:.2f} "
         f"| {_ms(percentile(own, 0.5))} | {_ms(percentile(own, 0.99))} "
         f"| {_ms(percentile(pings, 0.5))} | {_ms(percentile(pings, 0.99))} "
-        f"| {percentile(lags, 0.99) * 1000:.2f} | {calls:.2f} |"
+        f"| {percentile(lags, 0.99) * 1000:.2f} | {calls:.2f} | {share_reserved} |"
     )
 
 
@@ -421,9 +449,9 @@ async def main(args: argparse.Namespace) -> None:
         "| processes | store | requests | elapsed s | rate/allowed | RTT p50 ms | bound/elapsed "
         "| 429s | max/window | added p50 ms | added p99 ms | less core waits p50 ms "
         "| less core waits p99 ms | PING p50 ms | PING p99 ms | timer lag p99 ms "
-        "| Redis calls/request |"
+        "| Redis calls/request | from a reservation % |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     samples = open(args.samples, "w") if args.samples else None  # noqa: SIM115, ASYNC230
     try:
         with redis_server() if args.redis_url is None else _given(args.redis_url) as redis:
@@ -456,4 +484,15 @@ if __name__ == "__main__":
         help="latency phase: all processes start at once (the schedule of earlier figures)",
     )
     parser.add_argument("--samples", help="write every latency sample here (JSON lines)")
+    parser.add_argument(
+        "--pace",
+        type=float,
+        default=0.5,
+        help="latency phase: all processes' requests together, as a fraction of the plan's rate",
+    )
+    parser.add_argument(
+        "--no-reserve",
+        action="store_true",
+        help="RedisStore(reserve=False): every request waits for its grant call",
+    )
     asyncio.run(main(parser.parse_args()))

@@ -128,7 +128,10 @@ def worker(job: dict[str, Any], ready: Any, go: Any, done: Any, results: Any) ->
     _instrument()
 
     async def main() -> None:
-        store = RedisStore.from_url(job["redis_url"], namespace=job["namespace"], timeout=5.0)
+        # Every request's grant call, stamped (a reserved slot would serve most without one).
+        store = RedisStore.from_url(
+            job["redis_url"], namespace=job["namespace"], timeout=5.0, reserve=False
+        )
         calls = _Calls(job["redis_pid"])
         acquire = store.acquire
 

@@ -32,6 +32,8 @@ class Job:
     requests: int
     plan: Any = "business_plus"
     concurrency: int = 100
+    pause: float = 0.0
+    """Seconds each of its concurrent loops waits after each answer."""
     lease_timeout: float | None = None
     clock_offset: float = 0.0
     """Seconds added to this process's clocks (a host whose clock is wrong)."""
@@ -104,6 +106,8 @@ def run(job: Job, ready: Any, go: Any, results: Any) -> None:
                     t0 = time.perf_counter()
                     await zoom.get(job.path)
                     latencies.append(time.perf_counter() - t0)
+                    if job.pause:
+                        await anyio.sleep(job.pause)
 
             async with anyio.create_task_group() as tg:
                 for _ in range(min(job.concurrency, job.requests)):
@@ -116,6 +120,7 @@ def run(job: Job, ready: Any, go: Any, results: Any) -> None:
                 "done": len(latencies),
                 "rtt": round_trips[len(round_trips) // 2],
                 "learned": None if share is None else share.ceiling,
+                "reserved": store.reservations_used if isinstance(store, RedisStore) else 0,
             }
             results.put(report)
         if isinstance(store, RedisStore):

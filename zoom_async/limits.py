@@ -145,6 +145,13 @@ class LimiterStore(Protocol):
     # ``learned_at`` moved to the caller's clock. A store with ``learn`` applies the share in
     # ``acquire``/``acquire_many`` itself (the limiter then passes the plan's limit) and logs
     # every grant for counting. A store without them leaves learning to each process.
+    #
+    # def allow_reservation(self, lane) -> None
+    #
+    # is called once for each per-second lane without a daily quota: a store that suspends
+    # (RedisStore) may grant a slot there ahead of the process's next request, which
+    # ``acquire``/``acquire_many`` then hand out without a round trip. Such a slot is a lease
+    # like any other, counted from its grant (never after the request it serves leaves).
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         """Add one to counter ``key`` unless it has reached ``limit``; tell whether it did."""
@@ -702,6 +709,11 @@ class _Lane:
             (learn, learned) if learn is not None and learned is not None else None
         )
         self._learning = None if self._store_learning else _Learning(limit.window)
+        allow_reservation = getattr(store, "allow_reservation", None)
+        if allow_reservation is not None and not self._daily and limit.window <= 1.0:
+            # A shared store may keep a slot ahead of this process's next request here (a
+            # per-second lane; a daily-quota request waits for its counter's round trip anyway).
+            allow_reservation(self.key)
         self.requests = 0
         self.rate_limited = 0
         self.waited = 0.0

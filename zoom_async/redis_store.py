@@ -27,6 +27,12 @@ slot frees (the oldest completion leaving the window is known exactly; when ever
 flight none can free sooner than one window away), so each process's head waiter sleeps until
 then, and a release in its own process wakes it at once.
 
+A grant is a round trip on the request's path. While a per-second window is at most three
+quarters full, a grant call also reserves one slot (a lease like the others, counted from its
+grant) for this process's next request there, which takes it with no round trip; the next is
+reserved in the background. One unused for half a window goes back as never sent
+(``reserve=False`` turns this off).
+
 When Redis fails
 ----------------
 Every call is bounded by ``timeout`` (default 0.5 s). If Redis does not answer, the store raises
@@ -136,7 +142,7 @@ end
 # restarts (also from a snapshot or an append-only file, which may lack the last second), and is
 # read by the script itself (INFO, ~5 us; the answer of the server the script runs on, whatever
 # connection it came by): a state written under another id begins a new epoch. Then every window
-# is held full (KEYS[6]: since when) for one window.
+# is held full (KEYS[6]: since when) for one window, and the longest a reservation may wait.
 _EPOCH = """
 local known = ARGV[5]
 local state = redis.call('MGET', KEYS[5], KEYS[6])
@@ -164,8 +170,11 @@ if hold_from and (not held or held < hold_from) then
   held = hold_from
   redis.call('SET', KEYS[6], string.format('%.6f', held), 'EX', 86400)
 end
-if held and now < held + tonumber(ARGV[3]) then
-  return {0, string.format('%.6f', held + tonumber(ARGV[3]) - now), epoch}
+-- Held a window, and as long again as a reservation granted before the loss may still be used
+-- (ARGV[8]): its request reaches Zoom after the loss, unseen by this state.
+local hold = tonumber(ARGV[3]) + tonumber(ARGV[8])
+if held and now < held + hold then
+  return {0, string.format('%.6f', held + hold - now), epoch}
 end
 """
 
@@ -175,28 +184,38 @@ _ACQUIRE = (
 -- last two windows (score: grant time), what was learned of other apps (hash), the namespace's
 -- epoch, the instant windows are held full from
 -- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, the epoch this process
--- knows ('' = none), the server's start ('' = unknown), the number R of releases, R pairs
--- (completion time or '' = now, lease member) of this process's leases that completed since its
--- last call, then the lease members asking. Records the releases, then grants slots to the
+-- knows ('' = none), the server's start ('' = unknown), the number R of releases, the longest a
+-- reservation may wait for its request (seconds), a member to reserve a slot for ('' = none),
+-- the fraction of the limit the window may hold after that reservation, the number U of
+-- reservations used since the last call; then R pairs (completion time or '' = now, lease
+-- member) of this process's leases that completed since its last call, the U reservations used,
+-- then the lease members asking. Records the releases and the uses, then grants slots to the
 -- members in order while the window allows (at the limit other apps leave, when one was
--- learned); returns how many it granted, the seconds until the next slot may free (0 when all
--- were granted) and the epoch.
+-- learned), and the reservation when every member was granted and the window stays at most that
+-- fraction full; returns how many it granted, the seconds until the next slot may free (0 when
+-- all were granted), the epoch and whether it reserved.
 """
     + _NOW
     + _LIMIT_AT
     + """
 local window = tonumber(ARGV[3])
-local first = 8 + 2 * tonumber(ARGV[7])
-if first > 8 then
+local used_from = 12 + 2 * tonumber(ARGV[7])
+local first = used_from + tonumber(ARGV[11])
+if used_from > 12 then
   -- As the release script (also a lease that had expired completed now, which is later), and
   -- before the epoch's check, which may end the script.
-  for i = 8, first - 1, 2 do
+  for i = 12, used_from - 1, 2 do
     local t = now
     if ARGV[i] ~= '' then t = tonumber(ARGV[i]) end
     redis.call('ZREM', KEYS[1], ARGV[i + 1])
     redis.call('ZADD', KEYS[2], string.format('%.6f', t), ARGV[i + 1])
   end
   redis.call('PEXPIRE', KEYS[2], math.ceil((window + 1) * 1000))
+end
+-- A reservation is logged as a grant (what a 429 is counted against) when its request goes,
+-- not when it was reserved: its caller sent it just before this call.
+for i = used_from, first - 1 do
+  redis.call('ZADD', KEYS[3], string.format('%.6f', now), ARGV[i])
 end
 """
     + _EPOCH
@@ -221,7 +240,12 @@ local completed = redis.call('ZCARD', KEYS[2])
 local asking = #ARGV - first + 1
 local granted = limit - in_flight - completed
 if granted > asking then granted = asking end
-if granted > 0 then
+if granted < 0 then granted = 0 end
+-- One slot more for this process's next request, only while the window stays well below the
+-- limit (so reservations never make a busy lane wait): a lease like the others, from now.
+local reserve = ARGV[9] ~= '' and granted == asking
+  and in_flight + completed + granted + 1 <= math.floor(limit * tonumber(ARGV[10]))
+if granted > 0 or reserve then
   -- Each redis.call costs Redis 5-20 us, and every process waits on this script: the TTLs and
   -- the grant log's trim are kept up only when the lease set's TTL (which runs on Redis's own
   -- clock, whatever the callers' clocks) no longer covers this grant's lease and a window, so
@@ -232,6 +256,12 @@ if granted > 0 then
     redis.call('ZADD', KEYS[1], expiry, ARGV[i])
     redis.call('ZADD', KEYS[3], now_s, ARGV[i])
   end
+  if reserve then
+    -- Its request may go up to ARGV[8] seconds later: its lease lasts that much longer.
+    local until_s = string.format('%.6f', now + lease_timeout + tonumber(ARGV[8]))
+    redis.call('ZADD', KEYS[1], until_s, ARGV[9])
+    in_flight = in_flight + 1
+  end
   if left < math.ceil((lease_timeout + window + 1) * 1000) then
     redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + 2 * window + 1) * 1000))
     -- The grants a 429 is counted against (every process's): two windows' worth (up to one
@@ -240,11 +270,9 @@ if granted > 0 then
     redis.call('PEXPIRE', KEYS[3], math.ceil((3 * window + 1) * 1000))
   end
   in_flight = in_flight + granted
-else
-  granted = 0
 end
 if granted == asking then
-  return {granted, '0', epoch}
+  return {granted, '0', epoch, reserve and 1 or 0}
 end
 local used = in_flight + completed
 if in_flight >= limit then
@@ -625,6 +653,32 @@ _TAKE_BACK_AT_MOST = 2_000
 _LEAD = -1.0
 """Set as an ask's result to tell its caller to lead the next call."""
 
+_RESERVE_BELOW = 0.75
+"""A grant call reserves a slot for the process's next request only while the window holds at
+most this fraction of the limit after it (see RedisStore's ``reserve``)."""
+
+_ALIASES_KEPT = 4096
+"""Leases served from a reservation whose member a store remembers (a 429's lesson for one
+comes after its release)."""
+
+
+def _reservation_age(window: float) -> float:
+    """The longest a reservation of a lane with this ``window`` waits for its request: then it
+    is given back unused. Only per-second lanes reserve; a state loss or the fallback waits
+    this much longer, whatever this process's ``reserve``, since another's may be in use."""
+    return window / 2 if window <= 1.0 else 0.0
+
+
+class _Reservation:
+    """A slot granted ahead of this process's next request in a lane (see ``reserve``)."""
+
+    __slots__ = ("asked_at", "member", "timer")
+
+    def __init__(self, member: str, asked_at: float, timer: asyncio.TimerHandle) -> None:
+        self.member = member
+        self.asked_at = asked_at  # the caller's clock before the call that granted it
+        self.timer = timer  # gives it back unused
+
 
 class _Ask:
     """One caller's request for a slot, waiting for the batch it rides in."""
@@ -636,6 +690,7 @@ class _Ask:
         "limit",
         "member",
         "now",
+        "refill",
         "result",
         "window",
     )
@@ -657,6 +712,7 @@ class _Ask:
         self.lease_timeout = lease_timeout
         self.result: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self.abandoned = False
+        self.refill = False  # asks for no slot: only rides for a reservation
 
 
 class RedisStore:
@@ -695,6 +751,13 @@ class RedisStore:
             :class:`~zoom_async.limits.RateLimiter` given this store (a ``ZoomClient``'s
             ``clock=``). With ``time_source="server"`` the daily counters live by the Redis
             server's clock instead.
+        reserve: ``True`` (default): while a per-second lane's window is at most three
+            quarters full, each grant call also reserves one slot for this process's next
+            request in that lane, which then takes it without a Redis round trip (the refill is
+            asked in the background). A reservation is a lease like any other, counted from its
+            grant; one unused for half a window goes back at once. The cost: at most one idle
+            slot per process per lane in use, never while the window is busier than that.
+            ``False``: every request waits for its grant call.
 
     Example::
 
@@ -716,6 +779,7 @@ class RedisStore:
         prefix: str = "zoom-async",
         lease_timeout: float | None = None,
         clock: Clock | None = None,
+        reserve: bool = True,
     ) -> None:
         if fallback is not None and not 0 < fallback <= 1:
             raise ConfigurationError("fallback must be a fraction of the plan in (0, 1], or None")
@@ -735,6 +799,7 @@ class RedisStore:
         self.time_source = time_source
         self.prefix = prefix
         self.lease_timeout = lease_timeout
+        self.reserve = reserve
         self._clock = clock
         # Lease members are unique across processes and hosts.
         self._instance = f"{uuid.uuid4().hex[:12]}-{os.getpid()}"
@@ -786,6 +851,20 @@ class RedisStore:
         # their take-back last succeeded (None: not yet). See _take_backs.
         self._taken_back: dict[str, dict[str, float | None]] = {}
         self._flusher: asyncio.Task[None] | None = None
+        # Reserved slots (see ``reserve``): the lanes that may hold one (per-second, no daily
+        # quota: told by the limiter), the one each holds, the lanes whose grant call in flight
+        # asks for one, the reservations used since the lane's last call (logged as grants
+        # then), and the member of each lease served from a reservation.
+        self._reservable: set[str] = set()
+        self._reserved: dict[str, _Reservation] = {}
+        self._reserving: set[str] = set()
+        self._used: dict[str, list[str]] = {}
+        self._aliases: dict[int, str] = {}
+        self._refills: set[asyncio.Task[None]] = set()
+        self._reservation_ids = 0
+        self._closing = False
+        self.reservations_used = 0
+        """Requests granted from a reservation, without a Redis round trip."""
         self.failures = 0
         """How many Redis calls failed or timed out."""
         self.outages = 0
@@ -825,6 +904,7 @@ class RedisStore:
         max_connections: int = 16,
         cluster: bool = False,
         clock: Clock | None = None,
+        reserve: bool = True,
         **redis_kwargs: Any,
     ) -> RedisStore:
         """Connect to ``url`` (``redis://``, ``rediss://``, ``unix://``; Redis or Valkey) with a
@@ -894,6 +974,7 @@ class RedisStore:
             prefix=prefix,
             lease_timeout=lease_timeout,
             clock=clock,
+            reserve=reserve,
         )
         if store._connections is not None or sentinel is not None:
             store._connections = asyncio.Semaphore(max_connections)
@@ -925,8 +1006,14 @@ class RedisStore:
             await asyncio.shield(flusher)
 
     async def aclose(self) -> None:
-        """Send the releases not yet sent, then close the Redis connections."""
+        """Give back the reserved slots and send the releases not yet sent, then close the
+        Redis connections."""
+        self._closing = True
         with anyio.move_on_after(self.timeout or 1.0, shield=True):
+            if self._refills:
+                # A refill in flight may still reserve: wait for it, then give all back.
+                await asyncio.wait(list(self._refills))
+            self._give_back_reservations()
             await self.flush()
         await self.redis.aclose()
         if self._sentinel is not None:
@@ -937,6 +1024,12 @@ class RedisStore:
         on its clock, unless a clock was given."""
         if self._clock is None:
             self._clock = clock
+
+    def allow_reservation(self, lane: str) -> None:
+        """Called by :class:`~zoom_async.limits.RateLimiter` for each lane whose window is a
+        second or less and that takes no daily quota: the lanes where ``reserve`` keeps a slot
+        ahead of this process's next request."""
+        self._reservable.add(lane)
 
     def bind_account(self, account_id: str, client_id: str) -> None:
         """Called by :class:`~zoom_async.ZoomClient`: scope the keys to its account and app
@@ -962,6 +1055,7 @@ class RedisStore:
     def _failed(self, exc: BaseException) -> LimiterUnavailable:
         self.failures += 1
         self._server_start = None  # it may come back as another server
+        self._give_back_reservations(send=False)  # given back when Redis answers again
         now = time.monotonic()
         reason = _reason(exc)
         if self._down_until == -math.inf:
@@ -1082,7 +1176,7 @@ class RedisStore:
             client_time = self.time_source == "client" and lesson.granted_at is not None
             args: list[Any] = [
                 self._now_arg(lesson.now),
-                "" if lesson.lease_id is None else self._member(lesson.lease_id),
+                "" if lesson.lease_id is None else self._member_of(lesson.lease_id),
                 repr(lesson.granted_at) if client_time else "",
                 lesson.limit,
                 repr(lesson.window),
@@ -1095,7 +1189,11 @@ class RedisStore:
             except LimiterUnavailable:
                 pass
             else:
-                return None if limit < 0 else limit
+                if limit < 0:
+                    return None
+                # Reserved under the limit before this lesson: given back.
+                self._give_back_reservation(lane)
+                return limit
         return await self._local.learn(lane, lesson)
 
     async def learned(self, lane: str, limit: int, now: float) -> LearnedShare | None:
@@ -1144,6 +1242,15 @@ class RedisStore:
         self._windows[lane] = window
         if self.lease_timeout is not None:
             lease_timeout = self.lease_timeout
+        # This process's slot reserved by its last grant call: no round trip. (Of several
+        # asked, only the first: the caller asks again at once for the rest.)
+        if (
+            self._reserved
+            and not self._asks.get(lane)
+            and self._use_reservation(lane, lease_ids[0], now, window)
+        ):
+            self._refill(lane, limit, window, now, lease_timeout)
+            return 1, 0.0
         known = self._not_before.get(lane)
         # (A margin: a timer may fire a hair before the instant it was computed for.)
         if known is not None and known[0] == limit and known[1] - now > 1e-4:
@@ -1172,7 +1279,8 @@ class RedisStore:
         # The account's last window is unknown here (every process granted from Redis until
         # it stopped answering): the fallback grants once a window has passed since, and
         # counts this process's Redis leases still in flight.
-        wait = self._failed_at + window - time.monotonic()
+        # (and as long as another process's reservation granted before then may still be used)
+        wait = self._failed_at + window + _reservation_age(window) - time.monotonic()
         if wait > 0:
             return 0, min(wait, self.retry_interval)
         local_limit = self._fallback_limit(limit) - len(self._leases.get(lane, ()))
@@ -1251,6 +1359,15 @@ class RedisStore:
                 raise
             if value is not _LEAD:
                 return [ask.result.result() for ask in asks]
+            if (
+                len(asks) == 1
+                and not first.refill
+                and self._use_reservation(lane, first.lease_id, first.now, first.window)
+            ):
+                # The call it waited for reserved a slot: taken, and the lead passed on.
+                self._pass_lead(lane, first)
+                self._refill(lane, first.limit, first.window, first.now, first.lease_timeout)
+                return [0.0]
             first.result = asyncio.get_running_loop().create_future()
         else:
             self._asking.add(lane)
@@ -1279,63 +1396,98 @@ class RedisStore:
             return
         if result.result() is _LEAD:
             # It was about to lead: pass that on, with its ask out of the queue.
-            queue = self._asks.get(lane) or []
-            if ask in queue:
-                queue.remove(ask)
-            if queue:
-                queue[0].result.set_result(_LEAD)
-            else:
-                self._asks.pop(lane, None)
-                self._asking.discard(lane)
-        elif result.result() == 0.0:
+            self._pass_lead(lane, ask)
+        elif result.result() == 0.0 and not ask.refill:
             # Granted as the caller went away: free the slot rather than hold it until the
             # lease expires.
             self._orphans.append((lane, ask.lease_id, ask.now))
 
+    def _pass_lead(self, lane: str, ask: _Ask) -> None:
+        """``ask``, told to lead the lane's next call, leaves the queue: the next leads."""
+        queue = self._asks.get(lane) or []
+        if ask in queue:
+            queue.remove(ask)
+        if queue:
+            queue[0].result.set_result(_LEAD)
+        else:
+            self._asks.pop(lane, None)
+            self._asking.discard(lane)
+
     async def _send_asks(self, lane: str, batch: list[_Ask]) -> None:
+        asks = [a for a in batch if not a.refill] if batch[-1].refill or batch[0].refill else batch
+        window = batch[0].window
+        age = _reservation_age(window)
+        reserving = (
+            self.reserve
+            and lane in self._reservable
+            and lane not in self._reserved
+            and not self._closing
+            and not self._fell_back
+        )
+        used = self._used.pop(lane, [])
+        if not asks and not used and not reserving:
+            for ask in batch:  # refills with nothing left to do
+                if not ask.result.done():
+                    ask.result.set_result(0.0)
+            return
         keys = self._acquire_keys(lane)
         epoch_key = keys[4]
         known = self._epochs.get(epoch_key, "")
+        asked_at = max(a.now for a in batch)
         args: list[Any] = [
-            self._now_arg(max(a.now for a in batch)),
+            self._now_arg(asked_at),
             min(a.limit for a in batch),
-            repr(batch[0].window),
+            repr(window),
             max(a.lease_timeout for a in batch),
             known,
             "" if known else await self._server_started(),
         ]
+        member = ""
+        if reserving:
+            self._reservation_ids += 1
+            member = f"{self._instance}:r{self._reservation_ids}"
         # This lane's releases not yet sent ride in the same call, ahead of the asks, and so
-        # do the take-backs of leases a failed call may have granted.
+        # do the take-backs of leases a failed call may have granted, and the reservations
+        # used since the last call (their requests went: counted as grants from now).
         releases = self._pending.pop(lane, [])
         take_backs = self._take_backs(lane)
-        args += [(len(releases) + len(take_backs)) // 2, *releases, *take_backs]
-        args += [a.member for a in batch]
+        args += [(len(releases) + len(take_backs)) // 2, repr(age), member]
+        args += [repr(_RESERVE_BELOW) if member else "", len(used)]
+        args += [*releases, *take_backs, *used]
+        args += [a.member for a in asks]
+        if member:
+            self._reserving.add(lane)
         try:
-            granted, wait, epoch = await self._call(self._acquire, keys, args)
+            result = await self._call(self._acquire, keys, args)
         except LimiterUnavailable as exc:
             # Redis may still run this call: one that timed out runs when Redis catches up (a
             # stall, a slow command), granting leases nobody holds, which would keep their slots
             # for lease_timeout. They are taken back, and the releases sent again, later.
             if releases:
                 self._pending[lane] = releases + self._pending.get(lane, [])
+            if used:
+                self._used[lane] = used + self._used.get(lane, [])
             asked = self._taken_back.setdefault(lane, {})
-            for ask in batch:
-                asked[ask.member] = None
+            for name in [*(a.member for a in asks), *([member] if member else [])]:
+                asked[name] = None
                 if len(asked) > _TAKE_BACK_AT_MOST:  # a long outage: the oldest expire there
                     del asked[next(iter(asked))]
+            for ask in batch:
                 if not ask.result.done():
                     ask.result.set_exception(exc)
                     ask.result.exception()  # retrieved: an abandoned ask logs nothing
             return
+        finally:
+            self._reserving.discard(lane)
         self._took_back(lane)
-        granted = int(granted)
-        delay = float(wait)
-        self._epochs[epoch_key] = epoch = _text(epoch)
+        granted = int(result[0])
+        delay = float(result[1])
+        self._epochs[epoch_key] = epoch = _text(result[2])
         leases = self._leases.get(lane)
         if leases is None:
             leases = self._leases[lane] = {}
         granted_at = time.monotonic()
-        for i, ask in enumerate(batch):
+        for i, ask in enumerate(asks):
             value = 0.0 if i < granted else delay
             if value == 0.0:
                 leases[ask.member] = (ask.lease_timeout, granted_at)
@@ -1344,7 +1496,22 @@ class RedisStore:
                     self._orphans.append((lane, ask.lease_id, ask.now))
             elif not ask.result.done():
                 ask.result.set_result(value)
+        if len(asks) < len(batch):
+            for ask in batch:
+                if ask.refill and not ask.result.done():
+                    ask.result.set_result(0.0)
+        if member and len(result) > 3 and int(result[3]):
+            leases[member] = (args[3] + age, granted_at)
+            if self._closing or lane in self._reserved or not self._available():
+                self._give_back(lane, member)
+            else:
+                timer = asyncio.get_running_loop().call_later(
+                    age, self._expire_reservation, lane, member
+                )
+                self._reserved[lane] = _Reservation(member, asked_at, timer)
         if known and epoch != known:
+            # Reserved under the lost state: given back, not put back.
+            self._give_back_reservations()
             await self._recover(args[0])
         while self._orphans:
             await self.release(*self._orphans.pop())
@@ -1376,6 +1543,88 @@ class RedisStore:
                 del asked[member]
         if not asked:
             del self._taken_back[lane]
+
+    # -- reserved slots ----------------------------------------------------------------------
+
+    def _use_reservation(self, lane: str, lease_id: int, now: float, window: float) -> bool:
+        """Serve lease ``lease_id`` from ``lane``'s reservation, if it holds a usable one."""
+        reservation = self._reserved.pop(lane, None)
+        if reservation is None:
+            return False
+        reservation.timer.cancel()
+        if now - reservation.asked_at > _reservation_age(window) or not self._available():
+            self._give_back(lane, reservation.member)
+            self._flush_soon()
+            return False
+        aliases = self._aliases
+        aliases[lease_id] = reservation.member
+        if len(aliases) > _ALIASES_KEPT:
+            del aliases[next(iter(aliases))]
+        used = self._used.get(lane)
+        if used is None:
+            self._used[lane] = [reservation.member]
+        else:
+            used.append(reservation.member)
+        self.reservations_used += 1
+        return True
+
+    def _refill(
+        self, lane: str, limit: int, window: float, now: float, lease_timeout: float
+    ) -> None:
+        """Ask in the background for the next reservation (and log the one just used)."""
+        if self._closing or self._fell_back or not self._available():
+            return
+        ask = _Ask("", 0, limit, window, now, lease_timeout)
+        ask.refill = True
+        task = asyncio.get_running_loop().create_task(self._send_refill(lane, ask))
+        self._refills.add(task)
+        task.add_done_callback(self._refills.discard)
+
+    async def _send_refill(self, lane: str, ask: _Ask) -> None:
+        try:
+            await self._acquire_combined(lane, [ask])
+        except Exception:  # Redis failed: the next request asks it again
+            logger.debug("refilling a reserved slot failed", exc_info=True)
+
+    def _expire_reservation(self, lane: str, member: str) -> None:
+        """Unused for half a window: given back (the lane may stay idle)."""
+        reservation = self._reserved.get(lane)
+        if reservation is not None and reservation.member == member:
+            del self._reserved[lane]
+            self._give_back(lane, member)
+            self._flush_soon()
+
+    def _give_back(self, lane: str, member: str) -> None:
+        """An unused reservation goes back as never sent: free at once, no completion."""
+        leases = self._leases.get(lane)
+        if leases is not None:
+            leases.pop(member, None)
+        self._pending.setdefault(lane, []).extend((_LONG_AGO, member))
+
+    def _give_back_reservation(self, lane: str) -> None:
+        reservation = self._reserved.pop(lane, None)
+        if reservation is not None:
+            reservation.timer.cancel()
+            self._give_back(lane, reservation.member)
+            self._flush_soon()
+
+    def _give_back_reservations(self, send: bool = True) -> None:
+        """Every reservation goes back (Redis failed, lost its state, or the store closes);
+        ``send=False``: with the next call that reaches Redis."""
+        reserved, self._reserved = self._reserved, {}
+        for lane, reservation in reserved.items():
+            reservation.timer.cancel()
+            self._give_back(lane, reservation.member)
+        if reserved and send:
+            self._flush_soon()
+
+    def _flush_soon(self) -> None:
+        if self._pending and self._flusher is None and self._available():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+
+    def _member_of(self, lease_id: int) -> str:
+        """The member of lease ``lease_id``: its reservation's when it was served from one."""
+        return self._aliases.get(lease_id) or self._member(lease_id)
 
     async def _server_started(self) -> str:
         """When the Redis server (the node of this namespace) started, on its clock; ``''``
@@ -1461,13 +1710,14 @@ class RedisStore:
             self._local_leases.discard((lane, lease_id))
             await self._local.release(lane, lease_id, completed_at)
             return
+        member = self._aliases.get(lease_id) or self._member(lease_id)
         leases = self._leases.get(lane)
         if leases is not None:
-            leases.pop(self._member(lease_id), None)
+            leases.pop(member, None)
         pending = self._pending.get(lane)
         if pending is None:
             pending = self._pending[lane] = []
-        pending += (self._now_arg(completed_at), self._member(lease_id))
+        pending += (self._now_arg(completed_at), member)
         # Not on the request's path: the caller goes on at once, and the release is sent by a
         # task of the store's -- or with this lane's next grant script, whichever goes first
         # (so a slot freed here is free for the next ask from this process). Releases come in
