@@ -291,6 +291,33 @@ class RedisClusterServer:
                 ]
         return []
 
+    def _port(self, row: list[str]) -> int:
+        return int(row[1].split("@")[0].rsplit(":", 1)[1])
+
+    def owner_of(self, slot: int) -> int:
+        """The port of the master that serves hash slot ``slot``."""
+        for row in self._nodes():
+            for served in row[8:]:
+                first, _, last = served.partition("-")
+                if not served.startswith("[") and int(first) <= slot <= int(last or first):
+                    return self._port(row)
+        raise LookupError(slot)
+
+    def move_slot(self, slot: int, port: int) -> None:
+        """Move hash slot ``slot`` and its keys to the master on ``port``, as resharding does:
+        IMPORTING / MIGRATING, MIGRATE of its keys in batches, then SETSLOT NODE everywhere."""
+        source = self.owner_of(slot)
+        ids = {self._port(row): row[0] for row in self._nodes()}
+        self._cli(port, "cluster", "setslot", str(slot), "importing", ids[source])
+        self._cli(source, "cluster", "setslot", str(slot), "migrating", ids[port])
+        while keys := self._cli(source, "cluster", "getkeysinslot", str(slot), "100").split():
+            moved = self._cli(
+                source, "migrate", "127.0.0.1", str(port), "", "0", "5000", "keys", *keys
+            )
+            assert moved.strip() in ("OK", "NOKEY"), moved
+        for master in (port, source, *(p for p in ids if p not in (port, source))):
+            self._cli(master, "cluster", "setslot", str(slot), "node", ids[port])
+
     def replica_of(self, port: int) -> RedisServer:
         """The (first) replica of the master on ``port``."""
         rows = self._nodes()
@@ -604,6 +631,13 @@ def own_cluster_with_replicas(
     directory = str(tmp_path_factory.mktemp("cluster-replicas"))
     cluster = RedisClusterServer(directory, binary=request.param, replicas=1, node_timeout=1500)
     yield from _session_server(cluster)
+
+
+@pytest.fixture
+def own_redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServer]:
+    """A three-master Redis Cluster for one test, which may move slots between masters."""
+    directory = str(tmp_path_factory.mktemp("redis-cluster"))
+    yield from _session_server(RedisClusterServer(directory))
 
 
 @pytest.fixture(scope="session")

@@ -988,6 +988,53 @@ async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps
     assert len([t for t in done if t > promoted]) > limit
 
 
+async def test_moving_a_namespaces_slot_to_another_node_holds_one_window(
+    own_redis_cluster: RedisClusterServer,
+) -> None:
+    """Resharding moves a namespace's hash slot, keys and all, to another master while the
+    workers run. Meanwhile Redis runs a script only where all its keys are (else ASK or
+    TRYAGAIN, which redis-py retries within the store's timeout), so nothing is granted on a
+    half-moved state; on the new master the epoch names another server, so every window is
+    held for one window (needlessly: nothing was lost), then requests flow as before."""
+    cluster = own_redis_cluster
+    limit = 20
+    fake = FakeZoom(plan=resolve_plan({"Light": limit}))
+    path = f"/users/{fake.add_users(1)[0]['id']}"
+    store = RedisStore.from_url(
+        cluster.url, cluster=True, namespace=namespace(), timeout=0.2, retry_interval=0.05
+    )
+    zoom = _client(fake, store)
+    done: list[float] = []
+    running = True
+
+    async def worker() -> None:
+        while running:
+            try:
+                await zoom.get(path)
+                done.append(time.monotonic())
+            except LimiterUnavailable:
+                await anyio.sleep(0.02)
+
+    async with store, zoom, anyio.create_task_group() as tg:
+        for _ in range(2 * limit):
+            tg.start_soon(worker)
+        await anyio.sleep(1.2)
+        assert done
+        slot = int(await store.redis.cluster_keyslot(store.key("epoch")))  # type: ignore[union-attr]
+        source = cluster.owner_of(slot)
+        target = next(node.port for node in cluster.nodes if node.port != source)
+        await anyio.to_thread.run_sync(cluster.move_slot, slot, target)
+        moved = time.monotonic()
+        await anyio.sleep(2.5)
+        running = False
+    assert cluster.owner_of(slot) == target
+    assert store.redis.get_node_from_key(store.key("epoch")).port == target  # type: ignore[union-attr]
+    assert fake.stats.total_rate_limited == 0
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    assert store.state_losses == 1
+    assert len([t for t in done if t > moved]) > limit
+
+
 async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
     redis_server: RedisServer,
 ) -> None:
