@@ -351,3 +351,43 @@ def test_nothing_stays_frozen_when_the_loop_ends(drained: bool) -> None:
     asyncio.run(main())
     assert FREEZER.holders == 0
     assert gc.get_freeze_count() == 0
+
+
+async def test_closing_the_client_fails_its_queued_calls_and_gives_the_freeze_back() -> None:
+    held = asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/token"):
+            return httpx.Response(200, json={"access_token": "t", "expires_in": 3600})
+        await held.wait()
+        return httpx.Response(200, json={})
+
+    zoom = ZoomClient(
+        account_id="a",
+        client_id="b",
+        client_secret="c",
+        plan={"Light": 1},
+        transport=httpx.MockTransport(handler),
+        gc_freeze_above=20,
+    )
+    first = asyncio.ensure_future(zoom.get("/users/first"))
+    await asyncio.sleep(0.01)
+    queued = [asyncio.ensure_future(zoom.get(f"/users/u{i}")) for i in range(30)]
+    await asyncio.sleep(0)
+    lane = zoom.limits._lane("general", Category.LIGHT)
+    assert lane.queued == 30
+    assert gc.get_freeze_count() > 0
+    await zoom.aclose()
+    async with asyncio.timeout(0.5):  # at once, not as slots free (one a second, none now)
+        results = await asyncio.gather(*queued, return_exceptions=True)
+    # Each with an error that says why.
+    assert all(
+        isinstance(r, ConfigurationError) and "closed while the call waited" in str(r)
+        for r in results
+    )
+    assert lane.queued == 0 and not any(lane._queues)
+    await _thawed()
+    assert FREEZER.holders == 0
+    assert gc.get_freeze_count() == 0
+    held.set()
+    await asyncio.gather(first, return_exceptions=True)

@@ -742,9 +742,13 @@ class ZoomClient(ApiNamespaces):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Close the pooled connections (unless the HTTP client was passed in)."""
+        """Close the pooled connections (unless the HTTP client was passed in). Calls still
+        waiting for a rate-limit slot fail at once with :class:`ConfigurationError`."""
         if not self._closed:
             self._closed = True
+            self.limits._fail_queued(
+                "this ZoomClient was closed while the call waited for its rate-limit slot"
+            )
             if self._owns_http:
                 await self._http.aclose()
 

@@ -841,6 +841,19 @@ class _Lane:
                 queue.extend(live)
             self._cancelled = 0
 
+    def _fail_queued(self, message: str) -> None:
+        """Every queued call fails with a :class:`ConfigurationError` saying ``message`` (its
+        client was closed); the pump ends, and the queue's freeze is given back."""
+        for queue in self._queues:
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter._lane = None
+                    waiter.set_exception(ConfigurationError(message))
+        self._queued = self._cancelled = 0
+        if self._changed is not None:
+            _wake(self._changed)
+
     def _head(self) -> deque[_Waiter] | None:
         """The queue whose first entry is the next request to serve (dropping cancelled ones)."""
         for queue in self._queues:
@@ -1194,6 +1207,11 @@ class RateLimiter:
                 gc_freeze_above=self.gc_freeze_above,
             )
         return lane
+
+    def _fail_queued(self, message: str) -> None:
+        """Fail every call still queued in any lane (its client was closed)."""
+        for lane in self._lanes.values():
+            lane._fail_queued(message)
 
     def _emit(self, event: LimitEvent) -> None:
         if self.on_event is not None:
