@@ -26,6 +26,9 @@ process. Prints, measured in one run, for each and as ratios:
 same pages: RSS growth of the process (peak, sampled every 20 ms), raw httpx first.
 
 Run: ``python benchmarks/bench_memory.py`` (``--calls``, ``--users`` to change the sizes).
+``--cases thaw``: an A/B of cancelling the queue, the default (a drained queue keeps its freeze
+while the cancelled calls unwind) against the freeze given back at the drain, 3 rounds each,
+alternated, each in a fresh process.
 """
 
 from __future__ import annotations
@@ -286,24 +289,48 @@ VARIANTS = {
 }
 
 
-async def queue_cases(calls: int, chunk: int) -> None:
-    """Every queue case, each in a fresh process (memory a run freed stays in the allocator's
-    arenas), asyncio's bare tasks first; figures and ratios from this one run."""
-    results = {}
-    for variant in VARIANTS:
-        child = await asyncio.create_subprocess_exec(
-            sys.executable,
-            __file__,
-            "--variant",
-            variant,
-            "--calls",
-            str(calls),
-            "--chunk",
-            str(chunk),
-            stdout=asyncio.subprocess.PIPE,
+async def _run_variant(variant: str, calls: int, chunk: int) -> dict[str, Any]:
+    """One queue case in a fresh process (memory a run freed stays in the allocator's arenas)."""
+    child = await asyncio.create_subprocess_exec(
+        sys.executable,
+        __file__,
+        "--variant",
+        variant,
+        "--calls",
+        str(calls),
+        "--chunk",
+        str(chunk),
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await child.communicate()
+    result: dict[str, Any] = json.loads(out.decode().strip().splitlines()[-1])
+    return result
+
+
+async def thaw_cases(calls: int, chunk: int, rounds: int = 3) -> None:
+    """A/B: the default, whose drained queue keeps its freeze while the cancelled calls unwind,
+    against giving it back at the drain; alternated, each in a fresh process."""
+    rows: dict[str, list[dict[str, Any]]] = {"queue": [], "queue-given-back-at-drain": []}
+    for _ in range(rounds):
+        for variant, results in rows.items():
+            results.append(await _run_variant(variant, calls, chunk))
+    for variant, results in rows.items():
+        name = "freeze kept 1 s after the drain (default)" if variant == "queue" else variant
+        print(
+            f"cancel {calls} queued calls, {name}: CPU "
+            + " / ".join(f"{r['cancel_cpu']:.2f}" for r in results)
+            + " s, of it GC "
+            + " / ".join(f"{r['cancel_gc']:.2f}" for r in results)
+            + " s, wall clock "
+            + " / ".join(f"{r['cancelled_in']:.2f}" for r in results)
+            + " s"
         )
-        out, _ = await child.communicate()
-        results[variant] = json.loads(out.decode().strip().splitlines()[-1])
+
+
+async def queue_cases(calls: int, chunk: int) -> None:
+    """Every queue case, each in a fresh process, asyncio's bare tasks first; figures and
+    ratios from this one run."""
+    results = {variant: await _run_variant(variant, calls, chunk) for variant in VARIANTS}
     bare = results["bare-queue"]
     for variant, name in VARIANTS.items():
         r = results[variant]
@@ -437,6 +464,14 @@ async def main(args: argparse.Namespace) -> None:
         freeze = DEFAULT_GC_FREEZE_ABOVE if args.variant == "queue" else None
         print(json.dumps(await queue_case(args.calls, args.chunk, freeze)))
         return
+    if args.variant == "queue-given-back-at-drain":
+        # The A/B of thaw_cases: the freeze given back at the drain (as before _THAW_AFTER).
+        from zoom_async import limits
+        from zoom_async._gc_freeze import FREEZER
+
+        limits._Lane._thaw = lambda self: FREEZER.release(self)  # type: ignore[method-assign]
+        print(json.dumps(await queue_case(args.calls, args.chunk, DEFAULT_GC_FREEZE_ABOVE)))
+        return
     if args.variant == "fan-out":
         print(json.dumps(await fan_out_case(args.calls)))
         return
@@ -445,6 +480,8 @@ async def main(args: argparse.Namespace) -> None:
         return
     if "queue" in args.cases:
         await queue_cases(args.calls, args.chunk)
+    if "thaw" in args.cases:
+        await thaw_cases(args.calls, args.chunk)
     if args.variant:
         await paginate_case(args.users, args.page_size, args.variant)
     elif "paginate" in args.cases:
