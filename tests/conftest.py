@@ -372,13 +372,16 @@ class TcpRelay:
     :meth:`hold` stops passing on what ``target`` sends while keeping the connections open:
     a replica that reaches its primary through the relay then falls behind without noticing,
     as over a congested link (replication is asynchronous: the primary does not wait).
+    ``delay``: seconds each chunk ``target`` sends is held before it is passed on (in order),
+    as from a far or busy server.
     """
 
-    def __init__(self, target: int) -> None:
+    def __init__(self, target: int, delay: float = 0.0) -> None:
         self.target = target
         self.port = free_port()
         self.holding = False
         self.cutting = False
+        self.delay = delay
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
         self._server: asyncio.Server | None = None
@@ -411,16 +414,37 @@ class TcpRelay:
     async def _pipe(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *, upstream: bool
     ) -> None:
+        loop = asyncio.get_running_loop()
+        delayed: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def pass_on() -> None:
+            # What came in is passed on ``delay`` after it came, without holding up the reads.
+            while True:
+                due, data = await delayed.get()
+                if not data:
+                    return
+                await asyncio.sleep(due - loop.time())
+                writer.write(data)
+                await writer.drain()
+
+        late = None if upstream or not self.delay else loop.create_task(pass_on())
         try:
             while data := await reader.read(65536):
                 if self.cutting:
                     continue
-                if upstream or not self.holding:
+                if late is not None:
+                    delayed.put_nowait((loop.time() + self.delay, data))
+                elif upstream or not self.holding:
                     writer.write(data)
                     await writer.drain()
+            if late is not None:
+                delayed.put_nowait((0.0, b""))  # the end, once the rest is passed on
+                await late
         except OSError:
             pass
         finally:
+            if late is not None:
+                late.cancel()
             writer.close()
 
     def stop(self) -> None:

@@ -37,6 +37,10 @@ class Job:
     lease_timeout: float | None = None
     clock_offset: float = 0.0
     """Seconds added to this process's clocks (a host whose clock is wrong)."""
+    start_delay: float = 0.0
+    """Seconds this worker waits after ``go`` before its first request."""
+    warm: int = 1
+    """Requests sent at once to warm up (each opens a connection to Redis and to the fake)."""
     store_kwargs: dict[str, Any] = field(default_factory=dict)
 
 
@@ -82,9 +86,10 @@ def run(job: Job, ready: Any, go: Any, results: Any) -> None:
                 **job.store_kwargs,
             )
         async with client(job, store) as zoom:
-            await zoom.get(job.path)
+            await asyncio.gather(*(zoom.get(job.path) for _ in range(job.warm)))
             ready.set()
             await anyio.to_thread.run_sync(go.wait)
+            await anyio.sleep(job.start_delay)
             started = time.monotonic()
             todo = iter(range(job.requests))
             latencies: list[float] = []

@@ -162,6 +162,56 @@ async def test_processes_sharing_a_store_learn_what_a_neighbour_leaves_the_accou
     assert refused <= 0.05 * 1200
 
 
+async def test_a_process_that_sends_late_learns_the_same_share(
+    two_processes: list[LimiterStore],
+) -> None:
+    """As above, but one process waits 40 ms between each grant and its send (for a core, its
+    token, Redis's answer on its way back): its requests of a window reach Zoom after those the
+    other process was granted just after them, so Zoom refuses its requests, not the other's.
+    Counted up to the refused requests' grants, ours in that window were only its own 40 less
+    the 30 refused (a share of 10, then probed up slowly from there: 60 s instead of 24 for
+    the batch); counted up to their sends, both processes' 80 less those 30."""
+    fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
+    uid = fake.add_users(1)[0]["id"]
+    fake.add_neighbour(Category.LIGHT, 30)
+    await anyio.sleep(2.0)
+    late, prompt = (client_for(fake, store=store) for store in two_processes)
+    for zoom in (late, prompt):
+        # Each its own token: a Redis token lock's timeout would fire at once whenever virtual
+        # time jumps while Redis answers (in real time) with nothing else to wait for.
+        zoom.auth.shared = None  # type: ignore[attr-defined]
+    get_token = late.auth.get_token
+
+    async def after_a_while(http: object) -> str:
+        await anyio.sleep(0.04)
+        return await get_token(http)  # type: ignore[arg-type]
+
+    late.auth.get_token = after_a_while  # type: ignore[method-assign]
+    async with late, prompt:
+        await late.get(f"/users/{uid}")
+        await prompt.get(f"/users/{uid}")
+        await anyio.sleep(1.1)
+        fake.reset_stats()
+
+        async def after(delay: float, zoom: ZoomClient, n: int, concurrency: int) -> None:
+            await anyio.sleep(delay)
+            await burst(zoom, f"/users/{uid}", n, concurrency)
+
+        async with anyio.create_task_group() as tg:
+            # The late one is granted the first 40 of the first window, the other the next 40
+            # a millisecond later.
+            tg.start_soon(after, 0.0, late, 600, 40)
+            tg.start_soon(after, 0.001, prompt, 600, 500)
+        shares = [await zoom.limits.learned("general", Category.LIGHT) for zoom in (late, prompt)]
+    assert fake.stats.accepted_for(Category.LIGHT) == 1200
+    for share in shares:
+        assert share is not None and 45 <= share.ceiling <= 50, shares
+    assert fake.max_in_any_window(Category.LIGHT) <= 80
+    if isinstance(two_processes[0], InMemoryStore):
+        # The first window's refusals and a probe or two, not a refusal a window.
+        assert fake.stats.total_rate_limited <= 40
+
+
 async def test_rate_recovers_once_the_neighbour_leaves() -> None:
     fake = FakeZoom(plan="business_plus", latency=JITTER, clock=SystemClock())
     uid = fake.add_users(1)[0]["id"]

@@ -1321,6 +1321,7 @@ class ZoomClient(ApiNamespaces):
             reached_before = reached is not None and reached[0]
             if reached is not None:
                 reached[0] = True  # until we know better (a cancelled send may have arrived)
+            permit.sent_at = self.limits._clock.monotonic()
             try:
                 response = await self._exchange(request, call.deadline)
             except httpx.TransportError as exc:
@@ -1328,7 +1329,8 @@ class ZoomClient(ApiNamespaces):
                 failure = exc
             finally:
                 await permit.release(response, sent=sent)
-            granted_at, lease_id, permit = permit.granted_at, permit.lease_id, None
+            granted_at, lease_id, sent_at = permit.granted_at, permit.lease_id, permit.sent_at
+            permit = None
             if reached is not None and (
                 not sent or (response is not None and response.status_code in (401, 429))
             ):
@@ -1404,7 +1406,7 @@ class ZoomClient(ApiNamespaces):
                 else:
                     kind = "rate_limit"
                     await self.limits.rate_limited(
-                        family, category, granted_at=granted_at, lease_id=lease_id
+                        family, category, granted_at=granted_at, lease_id=lease_id, sent_at=sent_at
                     )
                 ctx = RetryContext(
                     method=method,

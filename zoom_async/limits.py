@@ -140,8 +140,9 @@ class LimiterStore(Protocol):
     #
     # keep what the limiter learns about other apps (the LearnedShare) in the store, for every
     # process that shares it: ``learn`` counts the grants of *all* its processes that can have
-    # arrived in the window ending at the answered request's grant, updates the share and
-    # returns the new limit (None: unchanged); ``learned`` tells the share now, its
+    # arrived in the window that counted the answered request (granted from a window and
+    # ``Lesson.send_delay()`` before its grant up to its send), updates the share and returns the
+    # new limit (None: unchanged); ``learned`` tells the share now, its
     # ``learned_at`` moved to the caller's clock. A store with ``learn`` applies the share in
     # ``acquire``/``acquire_many`` itself (the limiter then passes the plan's limit) and logs
     # every grant for counting. A store without them leaves learning to each process.
@@ -528,6 +529,17 @@ class Lesson:
     """``X-RateLimit-Limit`` minus ``-Remaining``: what the window held (``None``: a 429)."""
     zoom_limit: int | None = None
     """``X-RateLimit-Limit``."""
+    sent_at: float | None = None
+    """When the answered request left this process, on the limiter clock (``None``: unknown,
+    taken to be its grant)."""
+
+    def send_delay(self) -> float:
+        """Seconds from the answered request's grant to its send: 0 when either is unknown; at
+        most a window, and never past the answer."""
+        if self.granted_at is None or self.sent_at is None:
+            return 0.0
+        late = min(self.sent_at, self.now) - self.granted_at
+        return max(0.0, min(late, self.window))
 
 
 class _Learning:
@@ -546,7 +558,8 @@ class _Learning:
         # when a 429 tells that the window was full.
         self._grants: deque[float] = deque()
         self._refused: list[float] = []
-        self._cluster: list[float] = []
+        self._cluster: list[tuple[float, float]] = []
+        """The refusals of the last lesson: (grant time, seconds from grant to send)."""
         self._cluster_cap = 0
 
     def granted(self, at: float) -> None:
@@ -567,14 +580,28 @@ class _Learning:
             self.share = None
         return limit
 
-    def _own_in_window(self, end: float) -> int:
-        """Our requests granted in the window ending at ``end`` that Zoom did not refuse.
+    def _own_in_window(self, granted_at: float, late: float = 0.0) -> int:
+        """Our requests that Zoom did not refuse and that can have been in the window that
+        counted the request granted at ``granted_at`` and sent ``late`` seconds after: those
+        granted from a window and ``late`` before its grant up to its send.
 
-        Each request arrives at Zoom about one uplink delay after its grant, so the window that
-        ended at a request's arrival held about the requests granted in the window that ended
-        at its grant.
+        Each request arrives at Zoom about one uplink delay after it is sent, and most are sent
+        as soon as they are granted, so the window that ended at a request's arrival held about
+        the requests granted in the window that ended at its grant (``late`` = 0). Not when
+        requests wait to leave (for a core, for the shared store's answer on its way back, for a
+        token), each its own time: then requests granted after the answered one can reach Zoom
+        before it (and the late ones are those Zoom refuses when the window is full), and
+        requests granted more than a window before it can reach Zoom less than a window before
+        it. Counted up to its grant only, the refusals of a process that sent 40 ms late taught
+        a share of 10 where 50 were left, and of a worker whose Redis answered 60 ms late a share
+        of 5 where 25 were (tests/test_limits_e2e.py, tests/test_redis_store.py). The others'
+        waits are not known here: the answered request's own stands in for them, on both sides.
+        Too many of ours (at most those granted in ``2 * late`` more than a window) leave the
+        limit a little high, which the next 429 lowers; too few would keep it low, as a refused
+        probe goes back to it.
         """
-        start = end - self.window
+        start = granted_at - self.window - late
+        end = granted_at + late
         granted = sum(1 for t in self._grants if start < t <= end)
         refused = sum(1 for t in self._refused if start < t <= end)
         return max(0, granted - refused)
@@ -582,10 +609,15 @@ class _Learning:
     def learn(self, lesson: Lesson) -> int | None:
         if lesson.used is not None:
             return self._from_headers(lesson)
-        return self._refusal(lesson.now, lesson.granted_at, lesson.limit, lesson.probe_interval)
+        return self._refusal(
+            lesson.now, lesson.granted_at, lesson.send_delay(), lesson.limit, lesson.probe_interval
+        )
 
-    def _refusal(self, now: float, granted_at: float | None, full: int, base: float) -> int | None:
-        """A per-second 429 for the request granted at ``granted_at``.
+    def _refusal(
+        self, now: float, granted_at: float | None, late: float, full: int, base: float
+    ) -> int | None:
+        """A per-second 429 for the request granted at ``granted_at`` and sent ``late``
+        seconds after.
 
         A 429 for a request granted *before* the last lesson belongs to the same cluster (those
         requests were already on their way): it refines the estimate. One granted under the
@@ -607,7 +639,7 @@ class _Learning:
         self._refused = [t for t in self._refused if t >= horizon]
         self._refused.append(granted_at)
         if learned is not None and granted_at <= learned.learned_at and self._cluster:
-            self._cluster.append(granted_at)
+            self._cluster.append((granted_at, late))
             ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
             if ceiling == learned.ceiling:
                 return None
@@ -621,23 +653,23 @@ class _Learning:
                 # A probe was refused: back to the remembered ceiling, and probe more slowly.
                 interval = min(2 * interval, 64 * base)
                 cap = min(cap, learned.ceiling)
-        self._cluster = [granted_at]
+        self._cluster = [(granted_at, late)]
         self._cluster_cap = max(1, cap)
         ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
         self.share = LearnedShare(ceiling, now, interval)
         return ceiling
 
     def _cluster_estimate(self) -> int:
-        # The refusal granted last saw the most of our requests ahead of it; the refusals known
-        # so far are subtracted, so the estimate only falls as the rest of the cluster arrives.
-        return max(self._own_in_window(t) for t in self._cluster)
+        # The refusal sent last saw the most of our requests ahead of it; the refusals known so
+        # far are subtracted, so the estimate only falls as the rest of the cluster arrives.
+        return max(self._own_in_window(g, late) for g, late in self._cluster)
 
     def _from_headers(self, lesson: Lesson) -> int | None:
         """The others' share is what the window used minus what we sent in it."""
         if lesson.granted_at is None or lesson.used is None or lesson.zoom_limit is None:
             return None
         full = lesson.limit
-        ours = self._own_in_window(lesson.granted_at)
+        ours = self._own_in_window(lesson.granted_at, lesson.send_delay())
         others = max(0, lesson.used - ours) + max(0, full - min(full, lesson.zoom_limit))
         share = full - others
         if share >= self.limit_at(lesson.now, full):
@@ -876,6 +908,11 @@ class _Lane:
                 # per slot.
                 wanted = min(self._queued, self.configured.limit)
                 lease_ids = [next(_LEASE_IDS) for _ in range(wanted)]
+                # The grant time handed over is the call's start, not its answer's: no later
+                # than the store's grant (a shared store's clock runs in another process), so
+                # that a lesson's send delay (Lesson.send_delay) includes the store's answer on
+                # its way back, which Zoom's window counts like any other wait to leave.
+                asked = self._clock.monotonic()
                 try:
                     granted, delay = await self._try_many(lease_ids)
                 except Exception as exc:
@@ -887,7 +924,6 @@ class _Lane:
                         queue.popleft().set_exception(exc)
                     continue
                 if granted:
-                    now = self._clock.monotonic()
                     for i, lease_id in enumerate(lease_ids[:granted]):
                         queue = self._head()
                         if queue is None:
@@ -896,7 +932,7 @@ class _Lane:
                                 await self.release(spare)
                             break
                         self._queued -= 1
-                        queue.popleft().set_result((now, lease_id))
+                        queue.popleft().set_result((asked, lease_id))
                     if granted == wanted or self._head() is None:
                         continue
                 changed = self._changed = loop.create_future()
@@ -985,11 +1021,15 @@ class _Lane:
         return limit
 
     async def on_rate_limited(
-        self, now: float, granted_at: float | None, lease_id: int | None = None
+        self,
+        now: float,
+        granted_at: float | None,
+        lease_id: int | None = None,
+        sent_at: float | None = None,
     ) -> int | None:
-        """A per-second 429 for the request granted at ``granted_at`` (lease ``lease_id``):
-        learn what the other apps of the account use and return the new limit (``None``:
-        unchanged). See :class:`LearnedShare`."""
+        """A per-second 429 for the request granted at ``granted_at`` (lease ``lease_id``) and
+        sent at ``sent_at``: learn what the other apps of the account use and return the new
+        limit (``None``: unchanged). See :class:`LearnedShare`."""
         self.rate_limited += 1
         return await self._learn(
             Lesson(
@@ -999,11 +1039,16 @@ class _Lane:
                 self._probe_interval,
                 granted_at=granted_at,
                 lease_id=lease_id,
+                sent_at=sent_at,
             )
         )
 
     async def read_rate_headers(
-        self, response: httpx.Response, granted_at: float, lease_id: int | None = None
+        self,
+        response: httpx.Response,
+        granted_at: float,
+        lease_id: int | None = None,
+        sent_at: float | None = None,
     ) -> int | None:
         """Learn from ``X-RateLimit-Limit``/``-Remaining`` on a per-second answer, when Zoom
         sends them: the others' share is what the window used minus what we sent in it."""
@@ -1026,6 +1071,7 @@ class _Lane:
                 lease_id=lease_id,
                 used=max(0, limit - remaining),
                 zoom_limit=limit,
+                sent_at=sent_at,
             )
         )
 
@@ -1051,7 +1097,15 @@ class Permit:
             await permit.release(response)
     """
 
-    __slots__ = ("_daily_key", "_lane", "_lease_id", "_limiter", "_released", "granted_at")
+    __slots__ = (
+        "_daily_key",
+        "_lane",
+        "_lease_id",
+        "_limiter",
+        "_released",
+        "granted_at",
+        "sent_at",
+    )
 
     def __init__(
         self,
@@ -1068,6 +1122,11 @@ class Permit:
         self._released = False
         self.granted_at = granted_at
         """When the slot was granted (a lower bound of the request's arrival at Zoom)."""
+        self.sent_at: float | None = None
+        """When the request left, on the limiter's clock (the client sets it; if you send
+        requests yourself, set it just before you send, or pass it to
+        :meth:`RateLimiter.rate_limited`): what was learned from its answer is counted from
+        then, not from its grant (``None``: sent when granted)."""
 
     @property
     def lease_id(self) -> int:
@@ -1114,7 +1173,9 @@ class Permit:
         ):
             self._limiter._learned(
                 self._lane,
-                await self._lane.read_rate_headers(response, self.granted_at, self._lease_id),
+                await self._lane.read_rate_headers(
+                    response, self.granted_at, self._lease_id, self.sent_at
+                ),
             )
 
 
@@ -1385,16 +1446,18 @@ class RateLimiter:
         *,
         granted_at: float | None = None,
         lease_id: int | None = None,
+        sent_at: float | None = None,
     ) -> None:
         """Zoom answered 429 for a per-second limit: other apps use part of it. Learn how much
         from the requests of ours that can have been in the window that refused the one granted
-        at ``granted_at`` with lease ``lease_id`` (:attr:`Permit.granted_at`,
-        :attr:`Permit.lease_id`), and keep below what is left. With a shared store "ours" are
-        the requests of every process on it, and what is learned holds for all of them."""
+        at ``granted_at`` with lease ``lease_id`` and sent at ``sent_at``
+        (:attr:`Permit.granted_at`, :attr:`Permit.lease_id`, :attr:`Permit.sent_at`), and keep
+        below what is left. With a shared store "ours" are the requests of every process on it,
+        and what is learned holds for all of them."""
         lane = self._lane(family, category)
         if self.adaptive:
             now = self._clock.monotonic()
-            self._learned(lane, await lane.on_rate_limited(now, granted_at, lease_id))
+            self._learned(lane, await lane.on_rate_limited(now, granted_at, lease_id, sent_at))
         else:
             lane.rate_limited += 1
         self._emit(LimitEvent("rate_limited", family, category, detail=detail))
