@@ -35,6 +35,8 @@ class FakeSetup:
     HTTP/2 (prior knowledge: ``httpx.AsyncClient(http1=False, http2=True)``), as Zoom does over
     TLS; uvicorn speaks HTTP/1.1 only. The socket-read stamps of ``exchanges`` are uvicorn's
     (``None`` here)."""
+    keep_alive: float | None = None
+    """Seconds uvicorn keeps an idle connection open (``None``: its 5 s)."""
 
 
 def _child(setup: FakeSetup, conn: Connection) -> None:
@@ -88,6 +90,14 @@ def _child(setup: FakeSetup, conn: Connection) -> None:
     FakeZoomApp.handle = timed  # type: ignore[method-assign]
     FakeZoomApp.__call__ = served  # type: ignore[method-assign]
     FakeZoomProtocol.data_received = stamped  # type: ignore[method-assign]
+    if setup.keep_alive is not None:
+        init = FakeZoomProtocol.__init__
+
+        def keeping(self: Any, *args: Any, **kwargs: Any) -> None:
+            init(self, *args, **kwargs)
+            self.timeout_keep_alive = setup.keep_alive
+
+        FakeZoomProtocol.__init__ = keeping  # type: ignore[method-assign]
 
     async def main() -> None:
         fake = FakeZoom(**setup.fake_kwargs)

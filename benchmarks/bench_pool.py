@@ -13,6 +13,15 @@ difference in requests::
         python benchmarks/bench_pool.py --pool default --bursts 1 --gap 1.1
     valgrind ... --bursts 4 --gap 1.1        # (4 - 1) x 80 = 240 more requests
 
+Under callgrind the client runs some 50 times slower, so with the fake's 10-50 ms a burst's
+requests would each be answered before the next is sent: one connection carries them all, and
+what grows with the connections open (the pool's planning) is not measured. ``--latency S``
+gives every exchange a fixed round trip of ``S`` seconds instead, long enough for a whole burst
+to be in flight at once under callgrind as it is at full speed (``--latency 8 --gap 0``; the
+number of connections opened is printed)::
+
+    valgrind ... --bursts 1 --latency 8 --gap 0 ;  valgrind ... --bursts 4 --latency 8 --gap 0
+
 ``--pool default`` is the default client (httpx's transport over ``zoom_async._pool``'s
 fixed httpcore pool, keeping the plan's largest burst alive: 80 here), ``stock`` httpcore
 1.0.9's own pool with 16 kept alive (the default before), ``aiohttp`` ``transport="aiohttp"``.
@@ -23,7 +32,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from typing import Any
 
+import httpcore
 import httpx
 from _remote_fake import FakeSetup, RemoteFake
 
@@ -38,17 +50,40 @@ CREDENTIALS = {
 }
 
 
-async def main(pool: str, bursts: int, size: int, gap: float, keepalive: int | None) -> None:
+async def main(
+    pool: str,
+    bursts: int,
+    size: int,
+    gap: float,
+    keepalive: int | None,
+    latency: float | None = None,
+) -> None:
     kwargs = {"transport": "aiohttp"} if pool == "aiohttp" else {}
     if pool == "stock":
         pool_module.PoolClient._init_transport = httpx.AsyncClient._init_transport  # type: ignore[method-assign]
     # The Light limit is raised below so that nothing waits: keep Business+'s pool all the same.
     keepalive = keepalive or (16 if pool == "stock" else 80)
     if pool != "aiohttp":
+        # (with --latency, connections idle longer under callgrind: keep them as at full speed)
         client_module._pool_limits = lambda plan: httpx.Limits(
-            max_connections=200, max_keepalive_connections=keepalive
+            max_connections=200,
+            max_keepalive_connections=keepalive,
+            keepalive_expiry=5.0 if latency is None else 600.0,
         )
-    setup = FakeSetup(fake_kwargs={"latency": ((0.005, 0.025), (0.005, 0.025)), "seed": 1})
+    opened = [0]
+    create = httpcore.AsyncConnectionPool.create_connection
+
+    def counted(self: httpcore.AsyncConnectionPool, origin: httpcore.Origin) -> Any:
+        opened[0] += 1
+        return create(self, origin)
+
+    httpcore.AsyncConnectionPool.create_connection = counted  # type: ignore[method-assign]
+    split = None if latency is None else (latency / 2, latency / 2)
+    delays = ((0.005, 0.025), (0.005, 0.025)) if split is None else (split, split)
+    # (uvicorn closes connections idle for 5 s: under callgrind a burst takes longer to send)
+    setup = FakeSetup(
+        fake_kwargs={"latency": delays, "seed": 1}, keep_alive=None if latency is None else 600
+    )
     async with RemoteFake(setup) as fake:
         uid = fake.user_ids[0]
         plan = {"base": "business_plus", "Light": 10_000_000}
@@ -59,6 +94,8 @@ async def main(pool: str, bursts: int, size: int, gap: float, keepalive: int | N
                 if i and gap:
                     await asyncio.sleep(gap)
                 await asyncio.gather(*(zoom.get(f"/users/{uid}") for _ in range(size)))
+    if pool != "aiohttp":
+        print(f"connections opened: {opened[0]}", file=sys.stderr)
 
 
 if __name__ == "__main__":
@@ -68,5 +105,6 @@ if __name__ == "__main__":
     parser.add_argument("--size", type=int, default=80)
     parser.add_argument("--gap", type=float, default=0.0)
     parser.add_argument("--keepalive", type=int)
+    parser.add_argument("--latency", type=float, help="a fixed round trip, seconds")
     args = parser.parse_args()
-    asyncio.run(main(args.pool, args.bursts, args.size, args.gap, args.keepalive))
+    asyncio.run(main(args.pool, args.bursts, args.size, args.gap, args.keepalive, args.latency))

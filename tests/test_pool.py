@@ -12,6 +12,7 @@ import httpcore
 import httpx
 import pytest
 import respx
+from httpcore._async.http11 import AsyncHTTP11Connection
 
 from zoom_async import StaticToken, ZoomClient, _pool
 from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
@@ -56,6 +57,42 @@ async def test_a_burst_on_idle_connections_takes_one_each_and_plans_each_request
 
     assert passes[0] == 8  # once when each request arrives, once when its answer is read
     assert len(pool.connections) == 4
+    assert all("Request Count: 2" in c.info() for c in pool.connections)
+
+
+async def test_a_wave_on_idle_connections_looks_at_one_connection_per_request(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpcore 1.0.9 (and this pool before) looked at every connection on each request's
+    # arrival: a wave of N requests on N idle connections cost N * N looks.
+    pool, _ = mock_pool(max_connections=40, max_keepalive_connections=40)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 40, stack)
+    looks = [0]
+    is_idle = AsyncHTTP11Connection.is_idle
+
+    def counted(self: AsyncHTTP11Connection) -> bool:
+        looks[0] += 1
+        return is_idle(self)
+
+    monkeypatch.setattr(AsyncHTTP11Connection, "is_idle", counted)
+    await asyncio.gather(*(pool.request("GET", "http://zoom.test/") for _ in range(40)))
+
+    assert len(pool.connections) == 40
+    assert all("Request Count: 2" in c.info() for c in pool.connections)
+    assert looks[0] <= 3 * 40  # was 40 * 40 and more
+
+
+async def test_idle_connections_are_handed_out_least_recently_used_first() -> None:
+    # The next request takes the connection idle the longest: the pool finds it first in
+    # its list (each connection handed out moves to the end).
+    pool, _ = mock_pool(max_connections=10, max_keepalive_connections=10)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 3, stack)
+    first = list(pool.connections)
+    for _ in range(3):
+        await pool.request("GET", "http://zoom.test/")
+    assert pool.connections == first
     assert all("Request Count: 2" in c.info() for c in pool.connections)
 
 
@@ -260,3 +297,13 @@ async def test_the_default_client_keeps_a_whole_wave_of_connections_for_the_next
     # send them); the second wave opens none (with 16 kept: 64 more).
     assert opened[0] > 16
     assert opened[1] == opened[0]
+
+
+@pytest.mark.parametrize(("plan", "kept"), [("business_plus", 180), ("pro", 60)])
+async def test_the_pool_keeps_a_wave_of_every_per_second_lane_at_once(plan: str, kept: int) -> None:
+    # A mixed batch has Light, Medium and Heavy waves in flight together (80 + 60 + 40 on
+    # Business+): keeping only the largest re-opened the others' connections every window.
+    async with ZoomClient(auth=StaticToken("t"), plan=plan) as zoom:
+        transport = zoom.http._transport
+        assert isinstance(transport, ZoomHTTPTransport)
+        assert transport._pool._max_keepalive_connections == kept
