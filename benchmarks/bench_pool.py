@@ -25,6 +25,9 @@ number of connections opened is printed)::
 ``--pool default`` is the default client (httpx's transport over ``zoom_async._pool``'s
 fixed httpcore pool, keeping the plan's largest burst alive: 80 here), ``stock`` httpcore
 1.0.9's own pool with 16 kept alive (the default before), ``aiohttp`` ``transport="aiohttp"``.
+``default-bare`` and ``aiohttp-bare`` send the same exchanges through the same http client
+without the SDK (``http.get`` with the token, ``raise_for_status()``, ``json()``): what the
+HTTP stack alone costs per request, against which the SDK's own share is the difference.
 ``--keepalive N`` overrides the cap of the two httpcore pools.
 """
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpcore
@@ -42,6 +46,7 @@ from _remote_fake import FakeSetup, RemoteFake
 import zoom_async._client as client_module
 import zoom_async._pool as pool_module
 from zoom_async import ZoomClient
+from zoom_async.plans import resolve_plan
 
 CREDENTIALS = {
     "account_id": "test-account",
@@ -58,6 +63,8 @@ async def main(
     keepalive: int | None,
     latency: float | None = None,
 ) -> None:
+    bare = pool.endswith("-bare")
+    pool = pool.removesuffix("-bare")
     kwargs = {"transport": "aiohttp"} if pool == "aiohttp" else {}
     if pool == "stock":
         pool_module.PoolClient._init_transport = httpx.AsyncClient._init_transport  # type: ignore[method-assign]
@@ -81,26 +88,46 @@ async def main(
     split = None if latency is None else (latency / 2, latency / 2)
     delays = ((0.005, 0.025), (0.005, 0.025)) if split is None else (split, split)
     # (uvicorn closes connections idle for 5 s: under callgrind a burst takes longer to send)
+    # The fake's Light limit is raised as the client's: no request is refused (the fake's
+    # default plan, Pro, refused 50 of each burst of 80, which the client then retried).
+    plan = {"base": "business_plus", "Light": 10_000_000}
     setup = FakeSetup(
-        fake_kwargs={"latency": delays, "seed": 1}, keep_alive=None if latency is None else 600
+        fake_kwargs={"latency": delays, "seed": 1, "plan": resolve_plan(plan)},
+        keep_alive=None if latency is None else 600,
     )
     async with RemoteFake(setup) as fake:
         uid = fake.user_ids[0]
-        plan = {"base": "business_plus", "Light": 10_000_000}
         async with ZoomClient(
             **CREDENTIALS, base_url=fake.base_url, token_url=fake.token_url, plan=plan, **kwargs
         ) as zoom:
+            call: Callable[[], Awaitable[Any]] = lambda: zoom.get(f"/users/{uid}")  # noqa: E731
+            if bare:
+                # The same exchange through the same http client, without the SDK: its token,
+                # headers and body read and decoded, no limiter, routing, retries or errors.
+                http, url = zoom.http, f"{fake.base_url}/users/{uid}"
+                token = {"Authorization": f"Bearer {await zoom.auth.get_token(http)}"}
+                headers = {**token, "Accept": "application/json"}
+
+                async def call() -> Any:
+                    response = await http.get(url, headers=headers)
+                    response.raise_for_status()
+                    return response.json()
+
             for i in range(bursts + 1):
                 if i and gap:
                     await asyncio.sleep(gap)
-                await asyncio.gather(*(zoom.get(f"/users/{uid}") for _ in range(size)))
+                await asyncio.gather(*(call() for _ in range(size)))
     if pool != "aiohttp":
         print(f"connections opened: {opened[0]}", file=sys.stderr)
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--pool", choices=["default", "stock", "aiohttp"], default="default")
+    parser.add_argument(
+        "--pool",
+        choices=["default", "stock", "aiohttp", "default-bare", "aiohttp-bare"],
+        default="default",
+    )
     parser.add_argument("--bursts", type=int, default=1)
     parser.add_argument("--size", type=int, default=80)
     parser.add_argument("--gap", type=float, default=0.0)
