@@ -1581,6 +1581,9 @@ class RedisStore:
         """Ask in the background for the next reservation (and log the one just used)."""
         if self._closing or self._fell_back or not self._available():
             return
+        known = self._not_before.get(lane)
+        if known is not None and known[1] > now:
+            return  # the window is full: no reservation now (the next grant call logs the use)
         ask = _Ask("", 0, limit, window, now, lease_timeout)
         ask.refill = True
         task = asyncio.get_running_loop().create_task(self._send_refill(lane, ask))
