@@ -1426,3 +1426,37 @@ async def test_processes_that_reserve_keep_the_limit(redis_server: RedisServer, 
     assert sum(r["reserved"] for r in reports) > 0
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= 40
+
+
+async def test_a_reservation_used_after_redis_lost_its_state_is_put_back_and_held_for(
+    own_redis_server: RedisServer,
+) -> None:
+    """A reservation granted before Redis lost its data may be used before the process notices
+    (no call on its path): that request is put back with the process's leases, and the windows
+    are held full for half a window more than after a loss without reservations."""
+    store = RedisStore.from_url(own_redis_server.url, namespace=namespace(), retry_interval=0.01)
+    limiter = RateLimiter(resolve_plan({"Light": 40}), store=store)
+    in_flight, _ = store._lane_keys(LIGHT)
+    async with store:
+        while True:  # Redis started moments ago: the first window may be held
+            try:
+                await limiter.acquire("general", Category.LIGHT)
+                break
+            except LimiterUnavailable:
+                await anyio.sleep(0.05)
+        reserved = store._reserved[LIGHT].member
+        own_redis_server.stop()
+        own_redis_server.start()  # same port, no data
+        used = store.reservations_used
+        await limiter.acquire("general", Category.LIGHT)  # before the store can know
+        assert store.reservations_used == used + 1
+        with anyio.fail_after(10):
+            while True:
+                try:
+                    delay = await store.acquire(LIGHT, 40, 1.0, time.monotonic(), 10**9, 30.0)
+                    break
+                except LimiterUnavailable:  # the old connections meet the restart
+                    await anyio.sleep(0.02)
+        assert store.state_losses == 1
+        assert 1.4 < delay <= 1.5  # a window and the longest a reservation may wait
+        assert await store.redis.zscore(in_flight, reserved) is not None  # its request counts
