@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from zoom_async import Category, ConfigurationError, RateLimiter, ZoomClient
+from zoom_async import Category, ConfigurationError, RateLimiter, ZoomClient, _gc_freeze
 from zoom_async._gc_freeze import FREEZER
 from zoom_async.limits import _NEVER, _THAW_AFTER, DEFAULT_GC_FREEZE_ABOVE, InMemoryStore
 from zoom_async.plans import resolve_plan
@@ -391,3 +391,46 @@ async def test_closing_the_client_fails_its_queued_calls_and_gives_the_freeze_ba
     assert gc.get_freeze_count() == 0
     held.set()
     await asyncio.gather(first, return_exceptions=True)
+
+
+async def test_someone_elses_freeze_is_checked_once_per_queue(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Telling whose a freeze is counts every frozen object (a pre-fork server's whole heap):
+    a queue asks once, not at each of its freeze points."""
+    gc.freeze()
+    asked = 0
+    count = gc.get_freeze_count
+
+    def counting() -> int:
+        nonlocal asked
+        asked += 1
+        return count()
+
+    try:
+        monkeypatch.setattr(gc, "get_freeze_count", counting)
+        limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=10)
+        held = await limiter.acquire("general", Category.LIGHT)
+        tasks = await _queue(limiter, 2_010)  # freeze points at 10, 1,010 and 2,010
+        assert asked == 1
+        await _cancel(tasks)
+        await _thawed()
+        tasks = await _queue(limiter, 10)  # drained and long again: asked again
+        assert asked == 2
+        await _cancel(tasks)
+        await held.release()
+    finally:
+        monkeypatch.undo()
+        gc.unfreeze()
+
+
+async def test_a_free_threaded_interpreter_is_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the GIL, gc.freeze() marks every object of the heap at each call: not used."""
+    monkeypatch.setattr(_gc_freeze, "_CAN_FREEZE", False)
+    limiter = RateLimiter(resolve_plan({"Light": 1}), gc_freeze_above=2)
+    held = await limiter.acquire("general", Category.LIGHT)
+    tasks = await _queue(limiter, 5)
+    assert gc.get_freeze_count() == 0
+    assert FREEZER.holders == 0
+    await _cancel(tasks)
+    await held.release()

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import gc
 import os
+import sysconfig
 import threading
 from typing import Any
 
@@ -40,8 +41,10 @@ __all__: list[str] = []
 DEFAULT_GC_FREEZE_ABOVE = 10_000
 """Queued calls in one category past which a lane keeps the queue out of full collections."""
 
-_CAN_FREEZE = hasattr(gc, "freeze")
-"""CPython 3.7+; other interpreters have no generational collector to keep out of the way."""
+_CAN_FREEZE = hasattr(gc, "freeze") and not sysconfig.get_config_var("Py_GIL_DISABLED")
+"""CPython 3.7+ with the GIL, where ``gc.freeze()`` moves the collector's lists in O(1). The
+free-threaded build's stops the world and marks every object on the heap, at each call, which
+is the cost a freeze is meant to save; other interpreters have no generational collector."""
 
 
 class _Freezer:

@@ -971,7 +971,10 @@ class _Lane:
         thawing, self._thawing = self._thawing, None
         if thawing is not None:
             thawing.cancel()  # long again before its last freeze was given back: it holds on
-        FREEZER.freeze(self)
+        if not FREEZER.freeze(self):
+            # Someone else's freeze, or no collector: not asked again until the queue drains
+            # (telling whose a freeze is counts every frozen object).
+            self._freeze_at = _NEVER
 
     def _thaw(self) -> None:
         """The queue drained: give its freeze back, :data:`_THAW_AFTER` seconds later. Calls
