@@ -18,7 +18,9 @@ window). Prints one line per case, every figure measured in that one run:
   the fake's jittered round trips at zero: the part of the gap that is the fake's randomness.
 
 With a neighbour app, ``rate/left`` is our rate ÷ what the neighbour leaves, and ``429s`` counts
-the refusals on the whole account (ours + the neighbour's), also after the first window.
+the refusals on the whole account (ours + the neighbour's), also after the first window; the
+same with two clients (two processes of one app) sharing one store, whose requests of a window
+reach the fake in another order than they were granted (``--redis URL|local``: also on Redis).
 
 Run: ``python benchmarks/bench_limits.py`` (``--only TEXT`` selects cases; ``--transport aiohttp``
 sends through httpx-aiohttp instead of httpx's own pool; ``--trace`` adds, per case and lane,
@@ -39,6 +41,7 @@ import os
 import random
 import statistics
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -49,8 +52,8 @@ import httpx
 from _remote_fake import FakeSetup, RemoteFake
 from aiolimiter import AsyncLimiter
 
-from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, ZoomClient
-from zoom_async.limits import Permit
+from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, RedisStore, ZoomClient
+from zoom_async.limits import InMemoryStore, Permit
 
 LATENCY = ((0.005, 0.025), (0.005, 0.025))
 DATE_RANGE = "from=2026-01-01&to=2026-01-31"
@@ -500,26 +503,55 @@ async def zoom_case(
 
 
 async def neighbour_case(
-    name: str, table: RateLimitTable, n: int, neighbour: float, transport: str
+    name: str,
+    table: RateLimitTable,
+    n: int,
+    neighbour: float,
+    transport: str,
+    clients: int = 1,
+    redis_url: str | None = None,
 ) -> Result:
+    """``clients`` clients (processes of one app) share the account's store: one
+    InMemoryStore, or with ``redis_url`` a RedisStore each on one namespace of that Redis."""
     light = table.limit_for("general", Category.LIGHT)
     left = light.rate - neighbour
-    async with RemoteFake(setup(table, neighbour)) as fake:
+    stores: list[Any]
+    if redis_url is None:
+        stores = [InMemoryStore()] * clients
+    else:
+        namespace = f"bench-{uuid.uuid4().hex}"
+        stores = [RedisStore.from_url(redis_url, namespace=namespace) for _ in range(clients)]
+    async with RemoteFake(setup(table, neighbour)) as fake, contextlib.AsyncExitStack() as stack:
         uid = fake.user_ids[0]
-        async with client(fake, table, transport) as zoom:
+        if redis_url is not None:
+            for store in stores:
+                stack.push_async_callback(store.aclose)  # after the clients close
+        zooms = [
+            await stack.enter_async_context(client(fake, table, transport, store=store))
+            for store in stores
+        ]
+        for zoom in zooms:
             await zoom.get(f"/users/{uid}")
-            await asyncio.sleep(1.1)
-            await fake.reset_stats()
-            cpu = time.process_time()
-            start = time.perf_counter()
-            run = asyncio.ensure_future(run_workers(n, lambda: zoom.get(f"/users/{uid}")))
-            await asyncio.sleep(light.window * 1.5)  # the first window and its answers
-            first = await fake.stats([Category.LIGHT.value])
-            await run
-            elapsed = time.perf_counter() - start
-            cpu = time.process_time() - cpu
-            learned = (await zoom.limits.snapshot()).lane(Category.LIGHT).current_rate
+        await asyncio.sleep(1.1)
+        await fake.reset_stats()
+        cpu = time.process_time()
+        start = time.perf_counter()
+        run = asyncio.gather(
+            *(
+                run_workers(n // clients, lambda zoom=zoom: zoom.get(f"/users/{uid}"))
+                for zoom in zooms
+            )
+        )
+        await asyncio.sleep(light.window * 1.5)  # the first window and its answers
+        first = await fake.stats([Category.LIGHT.value])
+        await run
+        elapsed = time.perf_counter() - start
+        cpu = time.process_time() - cpu
+        learned = min(
+            [(await zoom.limits.snapshot()).lane(Category.LIGHT).current_rate for zoom in zooms]
+        )
         stats = await fake.stats([Category.LIGHT.value])
+    n = n // clients * clients
     ours = stats["rate_limited"]
     theirs = stats["neighbour_refused"]
     account = ours + theirs
@@ -596,7 +628,9 @@ async def raw_case(name: str, table: RateLimitTable, n: int, *, use_aiolimiter: 
     )
 
 
-async def main(only: str | None, transport: str, trace: bool = False) -> None:
+async def main(
+    only: str | None, transport: str, trace: bool = False, redis_url: str | None = None
+) -> None:
     light, medium, heavy = Category.LIGHT, Category.MEDIUM, Category.HEAVY
     ri = Category.RESOURCE_INTENSIVE
     t = transport
@@ -642,6 +676,20 @@ async def main(only: str | None, transport: str, trace: bool = False) -> None:
             lambda n: neighbour_case(n, BUSINESS_PLUS, 2500, 30.0, t),
         ),
         (
+            "neighbour 30/s: 2500 Light, Business+, two clients on one InMemoryStore",
+            lambda n: neighbour_case(n, BUSINESS_PLUS, 2500, 30.0, t, clients=2),
+        ),
+        *(
+            [
+                (
+                    "neighbour 30/s: 2500 Light, Business+, two clients on one Redis",
+                    lambda n: neighbour_case(n, BUSINESS_PLUS, 2500, 30.0, t, 2, redis_url),
+                )
+            ]
+            if redis_url
+            else []
+        ),
+        (
             "plain asyncio.gather over httpx, 800 Light",
             lambda n: raw_case(n, BUSINESS_PLUS, 800, use_aiolimiter=False),
         ),
@@ -677,5 +725,17 @@ if __name__ == "__main__":
         action="store_true",
         help="also print, per lane, where each window's time went (see Trace)",
     )
+    parser.add_argument(
+        "--redis",
+        metavar="URL",
+        help="also run the neighbour case with two clients, each with a RedisStore on this "
+        "Redis ('local': start a redis-server on a free port)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.only, args.transport, args.trace))
+    with contextlib.ExitStack() as stack:
+        url = args.redis
+        if url == "local":
+            from bench_redis import redis_server
+
+            url = stack.enter_context(redis_server())[0]
+        asyncio.run(main(args.only, args.transport, args.trace, url))
