@@ -541,6 +541,13 @@ class Lesson:
         late = min(self.sent_at, self.now) - self.granted_at
         return max(0.0, min(late, self.window))
 
+    def answer_delay(self) -> float:
+        """Seconds from the answered request's grant to its answer (0 when the grant is
+        unknown), at most a window: it reached Zoom no later than that."""
+        if self.granted_at is None:
+            return 0.0
+        return max(0.0, min(self.now - self.granted_at, self.window))
+
 
 class _Learning:
     """One lane's lessons (see :class:`LearnedShare`), with the grants they are counted from.
@@ -558,8 +565,9 @@ class _Learning:
         # when a 429 tells that the window was full.
         self._grants: deque[float] = deque()
         self._refused: list[float] = []
-        self._cluster: list[tuple[float, float]] = []
-        """The refusals of the last lesson: (grant time, seconds from grant to send)."""
+        self._cluster: list[tuple[float, float, float]] = []
+        """The refusals of the last lesson: (grant time, seconds from it to the send, to the
+        answer)."""
         self._cluster_cap = 0
 
     def granted(self, at: float) -> None:
@@ -580,10 +588,13 @@ class _Learning:
             self.share = None
         return limit
 
-    def _own_in_window(self, granted_at: float, late: float = 0.0) -> int:
+    def _own_in_window(
+        self, granted_at: float, late: float = 0.0, upto: float | None = None
+    ) -> int:
         """Our requests that Zoom did not refuse and that can have been in the window that
         counted the request granted at ``granted_at`` and sent ``late`` seconds after: those
-        granted from a window and ``late`` before its grant up to its send.
+        granted from a window and ``late`` before its grant up to its send (or, for a refusal,
+        up to ``upto`` seconds after its grant: its answer, see :meth:`_refusal`).
 
         Each request arrives at Zoom about one uplink delay after it is sent, and most are sent
         as soon as they are granted, so the window that ended at a request's arrival held about
@@ -601,7 +612,7 @@ class _Learning:
         probe goes back to it.
         """
         start = granted_at - self.window - late
-        end = granted_at + late
+        end = granted_at + (late if upto is None else max(late, upto))
         granted = sum(1 for t in self._grants if start < t <= end)
         refused = sum(1 for t in self._refused if start < t <= end)
         return max(0, granted - refused)
@@ -610,14 +621,32 @@ class _Learning:
         if lesson.used is not None:
             return self._from_headers(lesson)
         return self._refusal(
-            lesson.now, lesson.granted_at, lesson.send_delay(), lesson.limit, lesson.probe_interval
+            lesson.now,
+            lesson.granted_at,
+            (lesson.send_delay(), lesson.answer_delay()),
+            lesson.limit,
+            lesson.probe_interval,
         )
 
     def _refusal(
-        self, now: float, granted_at: float | None, late: float, full: int, base: float
+        self,
+        now: float,
+        granted_at: float | None,
+        delays: tuple[float, float],
+        full: int,
+        base: float,
     ) -> int | None:
-        """A per-second 429 for the request granted at ``granted_at`` and sent ``late``
-        seconds after.
+        """A per-second 429 for the request granted at ``granted_at`` and sent and answered
+        ``delays`` seconds after.
+
+        Ours are counted up to its answer, not only its send: a refusal says that its request
+        arrived last, and what made it late may come after the send (a new connection, the
+        HTTP pool, a core): counted up to the send, the worker test
+        (tests/test_redis_store.py) once learned 2 where 25 were left, under load, from a
+        refusal sent at once. Too many this way are the requests granted after it arrived and
+        before its answer: at the first 429 of a burst none (its grants came at once, and no
+        slot frees before a window); later a new lesson's limit is at least one below the
+        current one, and a refused probe's at most the remembered ceiling, whatever is counted.
 
         A 429 for a request granted *before* the last lesson belongs to the same cluster (those
         requests were already on their way): it refines the estimate. One granted under the
@@ -638,8 +667,9 @@ class _Learning:
         horizon = now - 2 * self.window
         self._refused = [t for t in self._refused if t >= horizon]
         self._refused.append(granted_at)
+        late, answered = delays
         if learned is not None and granted_at <= learned.learned_at and self._cluster:
-            self._cluster.append((granted_at, late))
+            self._cluster.append((granted_at, late, answered))
             ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
             if ceiling == learned.ceiling:
                 return None
@@ -653,7 +683,7 @@ class _Learning:
                 # A probe was refused: back to the remembered ceiling, and probe more slowly.
                 interval = min(2 * interval, 64 * base)
                 cap = min(cap, learned.ceiling)
-        self._cluster = [(granted_at, late)]
+        self._cluster = [(granted_at, late, answered)]
         self._cluster_cap = max(1, cap)
         ceiling = max(1, min(self._cluster_cap, self._cluster_estimate()))
         self.share = LearnedShare(ceiling, now, interval)
@@ -662,7 +692,7 @@ class _Learning:
     def _cluster_estimate(self) -> int:
         # The refusal sent last saw the most of our requests ahead of it; the refusals known so
         # far are subtracted, so the estimate only falls as the rest of the cluster arrives.
-        return max(self._own_in_window(g, late) for g, late in self._cluster)
+        return max(self._own_in_window(*refusal) for refusal in self._cluster)
 
     def _from_headers(self, lesson: Lesson) -> int | None:
         """The others' share is what the window used minus what we sent in it."""

@@ -314,11 +314,12 @@ _LEARN = (
     """
 -- KEYS: grants (score: grant time), refusals (score: the refused request's grant time), what was
 -- learned (hash), the refusals of the last lesson's cluster (score: grant time; member: the
--- seconds from grant to send, a space, the lease's member)
+-- seconds from grant to send and to answer, and the lease's member, separated by spaces)
 -- ARGV: now ('' = server TIME), the answered lease's member ('' unknown), its grant time on the
 -- caller's clock ('' unless the caller's clock is the store's), the plan's limit, window, the
 -- first probe interval, used ('' for a 429; else X-RateLimit-Limit - Remaining), X-RateLimit-Limit,
--- the seconds from its grant to its send (limits.Lesson.send_delay; '' = 0)
+-- the seconds from its grant to its send (limits.Lesson.send_delay; '' = 0) and to its answer
+-- (limits.Lesson.answer_delay; '' = 0)
 -- The steps of limits._Learning.learn, for every process at once: "ours" that can have been in
 -- the window that counted the answered request (granted from a window and its send delay before
 -- its grant up to its send) are the grants of all of them. Returns the new limit, or -1.
@@ -341,10 +342,11 @@ if member == '' and g ~= nil then member = 'at:' .. fmt(g) end
 -- Seconds from its grant to its send, as the caller saw them (limits._Learning._own_in_window
 -- says why they count).
 local late = tonumber(ARGV[9] or '') or 0
+local answered = math.max(late, tonumber(ARGV[10] or '') or 0)
 
--- Our requests that Zoom did not refuse granted from a window and late before t up to t + late.
-local function own(t, late)
-  local s, e = '(' .. fmt(t - window - late), fmt(t + late)
+-- Our requests that Zoom did not refuse granted from a window and late before t up to t + upto.
+local function own(t, late, upto)
+  local s, e = '(' .. fmt(t - window - late), fmt(t + upto)
   local n = redis.call('ZCOUNT', KEYS[1], s, e) - redis.call('ZCOUNT', KEYS[2], s, e)
   if n < 0 then n = 0 end
   return n
@@ -353,7 +355,8 @@ local function estimate()
   local best = 0
   local ts = redis.call('ZRANGE', KEYS[4], 0, -1, 'WITHSCORES')
   for i = 1, #ts, 2 do
-    local n = own(tonumber(ts[i + 1]), tonumber(string.match(ts[i], '^%S+')) or 0)
+    local l, u = string.match(ts[i], '^(%S+) (%S+)')
+    local n = own(tonumber(ts[i + 1]), tonumber(l) or 0, tonumber(u) or 0)
     if n > best then best = n end
   end
   return best
@@ -374,7 +377,7 @@ local current, learned = limit_at(KEYS[3], now, full)
 if ARGV[7] ~= '' then
   -- X-RateLimit headers: the others' share is what the window used minus ours in it.
   if g == nil then return -1 end
-  local others = math.max(0, tonumber(ARGV[7]) - own(g, late))
+  local others = math.max(0, tonumber(ARGV[7]) - own(g, late, late))
     + math.max(0, full - math.min(full, tonumber(ARGV[8])))
   local share = full - others
   if share >= current then return -1 end
@@ -396,7 +399,7 @@ redis.call('ZADD', KEYS[2], fmt(g), member)
 redis.call('PEXPIRE', KEYS[2], math.ceil((2 * window + 1) * 1000))
 if learned and g <= learned[2] and redis.call('EXISTS', KEYS[4]) == 1 then
   -- Granted before the last lesson: the same cluster of refusals refines it.
-  redis.call('ZADD', KEYS[4], fmt(g), fmt(late) .. ' ' .. member)
+  redis.call('ZADD', KEYS[4], fmt(g), fmt(late) .. ' ' .. fmt(answered) .. ' ' .. member)
   local ceiling = math.max(1, math.min(learned[4], estimate()))
   if ceiling == learned[1] then return -1 end
   redis.call('HSET', KEYS[3], 'ceiling', ceiling)
@@ -414,7 +417,7 @@ if learned then
 end
 cap = math.max(1, cap)
 redis.call('DEL', KEYS[4])
-redis.call('ZADD', KEYS[4], fmt(g), fmt(late) .. ' ' .. member)
+redis.call('ZADD', KEYS[4], fmt(g), fmt(late) .. ' ' .. fmt(answered) .. ' ' .. member)
 local ceiling = math.max(1, math.min(cap, estimate()))
 keep(ceiling, now, interval, cap)
 return ceiling
@@ -1190,6 +1193,7 @@ class RedisStore:
                 "" if lesson.used is None else lesson.used,
                 "" if lesson.zoom_limit is None else lesson.zoom_limit,
                 repr(lesson.send_delay()),
+                repr(lesson.answer_delay()),
             ]
             try:
                 limit = int(await self._call(self._learn, keys, args))
