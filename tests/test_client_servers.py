@@ -3,10 +3,13 @@ server is the API root), and ZoomClient sends it there, typed or raw."""
 
 from __future__ import annotations
 
+import platform
+
 import httpx
 import pytest
 import respx
 
+import zoom_async
 from tests.conftest import client_for
 from zoom_async import ZoomClient, catalog
 from zoom_async.errors import NotFoundError, ZoomAPIError
@@ -166,3 +169,26 @@ async def test_fake_zoom_refuses_scim2_under_v2_and_v2_apis_at_the_root() -> Non
         assert (await raw.get("/scim2/Users")).status_code == 200
         assert (await raw.get("/v2/clips")).status_code == 200
         assert (await raw.get("/clips")).status_code == 404
+
+
+async def test_the_sdks_own_client_says_who_it_is(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    route = zoom_api.get(f"{ROOT}/v2/users/me").mock(return_value=httpx.Response(200, json={}))
+    async with ZoomClient(**credentials) as zoom:
+        await zoom.get("/users/me")
+    agent = f"zoom-async/{zoom_async.__version__} (Python {platform.python_version()})"
+    assert route.calls.last.request.headers["User-Agent"] == agent
+    assert zoom_api["token"].calls.last.request.headers["User-Agent"] == agent
+
+
+async def test_an_http_client_passed_in_keeps_its_own_user_agent(
+    zoom_api: respx.MockRouter, credentials: dict[str, str]
+) -> None:
+    route = zoom_api.get(f"{ROOT}/v2/users/me").mock(return_value=httpx.Response(200, json={}))
+    async with (
+        httpx.AsyncClient(headers={"User-Agent": "my-app/2.0"}) as http,
+        ZoomClient(**credentials, http_client=http) as zoom,
+    ):
+        await zoom.get("/users/me")
+    assert route.calls.last.request.headers["User-Agent"] == "my-app/2.0"

@@ -41,6 +41,7 @@ from ._inputs import (
     path_param_text,
     split_query,
 )
+from ._version import USER_AGENT
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, SharedTokens, TokenSource
 from .clock import Clock, SystemClock
 from .downloads import DEFAULT_CHUNK_SIZE, DownloadResult
@@ -711,7 +712,7 @@ class ZoomClient(ApiNamespaces):
                 transport=transport,
                 http2=transport is None,
                 limits=_pool_limits(self.plan),
-                headers={"Accept": "application/json"},
+                headers={"Accept": "application/json", "User-Agent": USER_AGENT},
                 cookies=_NoResponseCookies(),
             )
             # httpx hands every answer to Cookies.extract_cookies, which builds a urllib Request

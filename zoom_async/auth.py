@@ -44,6 +44,7 @@ import anyio
 import httpx
 
 from ._decoding import excerpt, loads, read_at_most
+from ._version import USER_AGENT
 from .clock import Clock, SystemClock
 from .errors import (
     AuthError,
@@ -611,7 +612,7 @@ class UserOAuth:
         if http is not None:
             yield http
         else:
-            async with httpx.AsyncClient(timeout=30.0) as own:
+            async with httpx.AsyncClient(timeout=30.0, headers={"User-Agent": USER_AGENT}) as own:
                 yield own
 
     async def _request_token(
