@@ -142,25 +142,16 @@ async def _start(calls: int, chunk: int, make: Any, queued: Any) -> tuple[list[A
     return tasks, time.perf_counter() - start
 
 
-async def _measure(calls: int, chunk: int, make: Any, queued: Any) -> dict[str, Any]:
-    """Memory per queued task, the loop's worst blocking while they queue, and the time to
-    cancel them all (with ``asyncio.gather(..., return_exceptions=True)``, as a caller would)."""
-    gc.collect()
-    before = rss()
-    with LoopWatch() as watch:
-        tasks, queued_in = await _start(calls, chunk, make, queued)
-        await asyncio.sleep(0.05)
-    gc.collect()
-    per_call = (rss() - before) / calls
-    cancel_gc: list[float] = []
-    with LoopWatch() as cancel_watch:
-        start, cpu_start = time.perf_counter(), time.process_time()
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        cancelled_in = time.perf_counter() - start
-        cancel_cpu = time.process_time() - cpu_start
-        cancel_gc = [c for _, _, c in cancel_watch.gc_pauses]
+def _figures(
+    queued_in: float,
+    per_call: float,
+    watch: LoopWatch,
+    cancelled_in: float,
+    cancel_cpu: float,
+    cancel_watch: LoopWatch,
+) -> dict[str, Any]:
+    """One queue case's figures: the queueing as ``watch`` saw it, the cancel as
+    ``cancel_watch`` did."""
     return {
         "queued_in": queued_in,
         "bytes_per_call": per_call,
@@ -171,8 +162,28 @@ async def _measure(calls: int, chunk: int, make: Any, queued: Any) -> dict[str, 
         "longest_gc_ms": watch.longest_gc * 1000,
         "cancelled_in": cancelled_in,
         "cancel_cpu": cancel_cpu,
-        "cancel_gc": sum(cancel_gc),
+        "cancel_gc": sum(c for _, _, c in cancel_watch.gc_pauses),
     }
+
+
+async def _measure(calls: int, chunk: int, make: Any, queued: Any) -> dict[str, Any]:
+    """Memory per queued task, the loop's worst blocking while they queue, and the time to
+    cancel them all (with ``asyncio.gather(..., return_exceptions=True)``, as a caller would)."""
+    gc.collect()
+    before = rss()
+    with LoopWatch() as watch:
+        tasks, queued_in = await _start(calls, chunk, make, queued)
+        await asyncio.sleep(0.05)
+    gc.collect()
+    per_call = (rss() - before) / calls
+    with LoopWatch() as cancel_watch:
+        start, cpu_start = time.perf_counter(), time.process_time()
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        cancelled_in = time.perf_counter() - start
+        cancel_cpu = time.process_time() - cpu_start
+    return _figures(queued_in, per_call, watch, cancelled_in, cancel_cpu, cancel_watch)
 
 
 async def bare_queue_case(calls: int, chunk: int) -> dict[str, Any]:
@@ -265,18 +276,7 @@ async def fan_out_case(calls: int) -> dict[str, Any]:
         await asyncio.gather(consumer, return_exceptions=True)
         cancelled_in = time.perf_counter() - start
         cancel_cpu = time.process_time() - cpu_start
-    result = {
-        "queued_in": queued_in,
-        "bytes_per_call": per_call,
-        "blocked_ms": watch.worst * 1000,
-        "blocked_without_gc_ms": watch.worst_without_gc * 1000,
-        "busy_ms": watch.worst_cpu * 1000,
-        "busy_without_gc_ms": watch.worst_cpu_without_gc * 1000,
-        "longest_gc_ms": watch.longest_gc * 1000,
-        "cancelled_in": cancelled_in,
-        "cancel_cpu": cancel_cpu,
-        "cancel_gc": sum(c for _, _, c in cancel_watch.gc_pauses),
-    }
+    result = _figures(queued_in, per_call, watch, cancelled_in, cancel_cpu, cancel_watch)
     result.update(await _left_behind(zoom, lane, held, first))
     return result
 

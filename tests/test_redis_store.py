@@ -23,6 +23,7 @@ import anyio
 import anyio.to_thread
 import httpx
 import pytest
+from anyio.abc import TaskGroup
 
 from tests.conftest import RedisClusterServer, RedisSentinelSetup, RedisServer, TcpRelay
 from tests.redis_workers import Job, start
@@ -799,6 +800,30 @@ def test_a_sentinel_url_lists_its_sentinels_and_passes_redis_credentials() -> No
     assert "p@ss" not in repr(store)
 
 
+class _Callers:
+    """Tasks that call ``zoom.get(path)`` until ``running`` is cleared: when each answer
+    came, and how many calls the store refused (each then asks again 20 ms later)."""
+
+    def __init__(self, zoom: ZoomClient, path: str) -> None:
+        self.zoom, self.path = zoom, path
+        self.done: list[float] = []
+        self.unavailable = 0
+        self.running = True
+
+    def start(self, tg: TaskGroup, count: int) -> None:
+        for _ in range(count):
+            tg.start_soon(self._call)
+
+    async def _call(self) -> None:
+        while self.running:
+            try:
+                await self.zoom.get(self.path)
+                self.done.append(time.monotonic())
+            except LimiterUnavailable:
+                self.unavailable += 1
+                await anyio.sleep(0.02)
+
+
 class _HeldBack(httpx.AsyncBaseTransport):
     """While ``holding``, the requests that start reach Zoom only once ``released`` is set:
     granted before a failover, they arrive after it (a request may arrive any time between
@@ -834,25 +859,12 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
     transport = _HeldBack(fake.transport())
     store = RedisStore.from_url(setup.url, namespace=namespace(), timeout=0.2, retry_interval=0.05)
     zoom = _client(fake, store, transport)
-    done: list[float] = []
-    unavailable = 0
-    running = True
-
-    async def worker() -> None:
-        nonlocal unavailable
-        while running:
-            try:
-                await zoom.get(path)
-                done.append(time.monotonic())
-            except LimiterUnavailable:
-                unavailable += 1
-                await anyio.sleep(0.02)
+    callers = _Callers(zoom, path)
 
     async with store, zoom, anyio.create_task_group() as tg:
-        for _ in range(2 * limit):
-            tg.start_soon(worker)
+        callers.start(tg, 2 * limit)
         await anyio.sleep(1.2)  # the full rate, every grant replicated
-        assert done and unavailable == 0
+        assert callers.done and callers.unavailable == 0
         # The replica stops receiving; the next window's grants reach the primary only, and
         # their requests are held on their way to Zoom.
         setup.relay.hold()
@@ -872,14 +884,14 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
         await anyio.sleep(0.3)  # the store meets the promoted replica
         transport.released.set()
         await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
-        running = False
-    assert unavailable > 0 or store.failures > 0
+        callers.running = False
+    assert callers.unavailable > 0 or store.failures > 0
     assert fake.stats.total_rate_limited == 0
     assert store.state_losses == 1
     assert fake.max_in_any_window(Category.LIGHT) <= limit
     # Requests flow again after the failover (beyond the held window's worth).
     assert fake.stats.requests - sent_before_promotion > limit
-    assert len([t for t in done if t > promoted]) > limit
+    assert len([t for t in callers.done if t > promoted]) > limit
 
 
 async def test_a_store_pointed_at_a_replica_grants_nothing(
@@ -922,25 +934,12 @@ async def test_a_primary_cut_off_from_its_replica_stops_granting(
     path = f"/users/{fake.add_users(1)[0]['id']}"
     store = RedisStore.from_url(setup.url, namespace=namespace(), timeout=0.2, retry_interval=0.05)
     zoom = _client(fake, store)
-    done: list[float] = []
-    unavailable = 0
-    running = True
-
-    async def worker() -> None:
-        nonlocal unavailable
-        while running:
-            try:
-                await zoom.get(path)
-                done.append(time.monotonic())
-            except LimiterUnavailable:
-                unavailable += 1
-                await anyio.sleep(0.02)
+    callers = _Callers(zoom, path)
 
     async with store, zoom, anyio.create_task_group() as tg:
-        for _ in range(2 * limit):
-            tg.start_soon(worker)
+        callers.start(tg, 2 * limit)
         await anyio.sleep(1.2)
-        assert done and unavailable == 0
+        assert callers.done and callers.unavailable == 0
         setup.relay.cut()
         with anyio.fail_after(15):  # min-replicas-max-lag 2: refused 2-4 s after the cut
             while store.outages == 0:  # noqa: ASYNC110 (waits for the workers)
@@ -950,20 +949,20 @@ async def test_a_primary_cut_off_from_its_replica_stops_granting(
         # loaded machine: FakeZoom answers in-process); none is granted after it.
         await anyio.sleep(0.5)
         sent = fake.stats.requests
-        refused = unavailable
+        refused = callers.unavailable
         await anyio.sleep(1.0)
         assert fake.stats.requests == sent
-        assert unavailable > refused  # the workers kept asking, and were refused
-        assert not [t for t in done if t > refused_at + 0.5]
+        assert callers.unavailable > refused  # the workers kept asking, and were refused
+        assert not [t for t in callers.done if t > refused_at + 0.5]
         await anyio.to_thread.run_sync(setup.fail_over)
         await anyio.to_thread.run_sync(setup.wait_for_promotion)
         promoted = time.monotonic()
         await anyio.sleep(2.5)  # the store meets the new primary, holds a window, grants
-        running = False
+        callers.running = False
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= limit
     assert store.state_losses == 1
-    assert len([t for t in done if t > promoted]) > limit
+    assert len([t for t in callers.done if t > promoted]) > limit
 
 
 async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps_the_limit(
@@ -984,25 +983,12 @@ async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps
         cluster.url, cluster=True, namespace=namespace(), timeout=0.2, retry_interval=0.05
     )
     zoom = _client(fake, store, transport)
-    done: list[float] = []
-    unavailable = 0
-    running = True
-
-    async def worker() -> None:
-        nonlocal unavailable
-        while running:
-            try:
-                await zoom.get(path)
-                done.append(time.monotonic())
-            except LimiterUnavailable:
-                unavailable += 1
-                await anyio.sleep(0.02)
+    callers = _Callers(zoom, path)
 
     async with store, zoom, anyio.create_task_group() as tg:
-        for _ in range(2 * limit):
-            tg.start_soon(worker)
+        callers.start(tg, 2 * limit)
         await anyio.sleep(1.2)
-        assert done and unavailable == 0
+        assert callers.done and callers.unavailable == 0
         master = store.redis.get_node_from_key(store.key("epoch")).port  # type: ignore[union-attr]
         replica = cluster.replica_of(master)
         assert replica.process is not None
@@ -1029,13 +1015,13 @@ async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps
         await anyio.sleep(0.3)  # the store meets the promoted replica
         transport.released.set()
         await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
-        running = False
-    assert unavailable > 0 or store.failures > 0
+        callers.running = False
+    assert callers.unavailable > 0 or store.failures > 0
     assert fake.stats.total_rate_limited == 0
     assert store.state_losses == 1
     assert fake.max_in_any_window(Category.LIGHT) <= limit
     assert fake.stats.requests - sent_before_promotion > limit
-    assert len([t for t in done if t > promoted]) > limit
+    assert len([t for t in callers.done if t > promoted]) > limit
 
 
 async def test_moving_a_namespaces_slot_to_another_node_holds_one_window(
@@ -1054,35 +1040,25 @@ async def test_moving_a_namespaces_slot_to_another_node_holds_one_window(
         cluster.url, cluster=True, namespace=namespace(), timeout=0.2, retry_interval=0.05
     )
     zoom = _client(fake, store)
-    done: list[float] = []
-    running = True
-
-    async def worker() -> None:
-        while running:
-            try:
-                await zoom.get(path)
-                done.append(time.monotonic())
-            except LimiterUnavailable:
-                await anyio.sleep(0.02)
+    callers = _Callers(zoom, path)
 
     async with store, zoom, anyio.create_task_group() as tg:
-        for _ in range(2 * limit):
-            tg.start_soon(worker)
+        callers.start(tg, 2 * limit)
         await anyio.sleep(1.2)
-        assert done
+        assert callers.done
         slot = int(await store.redis.cluster_keyslot(store.key("epoch")))  # type: ignore[union-attr]
         source = cluster.owner_of(slot)
         target = next(node.port for node in cluster.nodes if node.port != source)
         await anyio.to_thread.run_sync(cluster.move_slot, slot, target)
         moved = time.monotonic()
         await anyio.sleep(2.5)
-        running = False
+        callers.running = False
     assert cluster.owner_of(slot) == target
     assert store.redis.get_node_from_key(store.key("epoch")).port == target  # type: ignore[union-attr]
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= limit
     assert store.state_losses == 1
-    assert len([t for t in done if t > moved]) > limit
+    assert len([t for t in callers.done if t > moved]) > limit
 
 
 async def test_a_release_is_off_the_request_path_and_rides_with_the_next_grant(
