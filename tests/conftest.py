@@ -130,11 +130,19 @@ class RedisServer:
     cluster = False
 
     def __init__(
-        self, directory: str, binary: str = "redis-server", extra: tuple[str, ...] = ()
+        self,
+        directory: str,
+        binary: str = "redis-server",
+        extra: tuple[str, ...] = (),
+        cluster_bus: bool = False,
     ) -> None:
         self.directory = directory
         self.binary = binary
         self.extra = extra
+        # A cluster node's bus gets a free port of its own (the default, port + 10000, may be
+        # taken by someone else's test), chosen with the node's port.
+        self.cluster_bus = cluster_bus
+        self.bus = 0
         self.port = 0
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -144,8 +152,28 @@ class RedisServer:
 
     def start(self) -> None:
         binary = _binary(self.binary)
-        if not self.port:
-            self.port = free_port()
+        # A free port may be taken between free_port() and the server's bind (by another
+        # server of this session, whose port or cluster bus came out the same, or by someone
+        # else on the machine): the server then exits at once. Pick other ports and start
+        # again, unless the port is fixed (a restart on the same port).
+        fixed = bool(self.port)
+        for _ in range(5):
+            if not fixed:
+                self.port = free_port()
+                if self.cluster_bus:
+                    self.bus = free_port()
+                    while self.bus == self.port:
+                        self.bus = free_port()
+            if self._start(binary, fixed):
+                return
+            if fixed:
+                break
+        self.stop()
+        pytest.fail(f"{self.binary} did not start on port {self.port}")
+
+    def _start(self, binary: str, fixed: bool) -> bool:
+        """Start the server and wait until it answers: False if it exited first."""
+        bus = ("--cluster-port", str(self.bus)) if self.cluster_bus else ()
         self.process = subprocess.Popen(
             [
                 binary,
@@ -164,18 +192,26 @@ class RedisServer:
                 # DEBUG SLEEP stands in for a Redis that is slow to answer.
                 "--enable-debug-command",
                 "local",
+                *bus,
                 *self.extra,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = time.monotonic() + 10
+        # Generous: a loaded 2-core box (the whole suite, other jobs) may be slow to start it.
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if _ping(self.port):
-                return
+                return True
+            if self.process.poll() is not None:
+                self.process = None
+                if self.cluster_bus and not fixed:
+                    # A fresh node on other ports, not one that remembers these.
+                    (Path(self.directory) / "nodes.conf").unlink(missing_ok=True)
+                return False  # it exited: most likely its port (or bus port) was taken
             time.sleep(0.02)
         self.stop()
-        pytest.fail(f"{self.binary} did not start on port {self.port}")
+        pytest.fail(f"{self.binary} did not answer on port {self.port} within 30 s")
 
     def stop(self) -> None:
         if self.process is not None:
@@ -209,20 +245,16 @@ class RedisClusterServer:
         for i in range(masters * (1 + replicas)):
             node_dir = Path(directory) / f"node{i}"
             node_dir.mkdir()
-            # The cluster bus gets a free port of its own (the default, port + 10000, may be
-            # taken by someone else's test).
-            bus = free_port()
             self.nodes.append(
                 RedisServer(
                     str(node_dir),
                     binary,
+                    cluster_bus=True,
                     extra=(
                         "--cluster-enabled",
                         "yes",
                         "--cluster-config-file",
                         str(node_dir / "nodes.conf"),
-                        "--cluster-port",
-                        str(bus),
                         "--cluster-node-timeout",
                         str(node_timeout),
                         # A replica's first sync at once, not 5 s later.
