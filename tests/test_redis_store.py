@@ -1163,11 +1163,27 @@ async def test_a_stalled_redis_keeps_no_slot_taken_when_it_catches_up(
     stall = aioredis.Redis(port=own_redis_server.port)
     async with store, stall, _client(fake, store) as zoom:
         await _batch(zoom, path, 1.2)
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(stall.execute_command, "DEBUG", "SLEEP", "1.5")
-            await anyio.sleep(0.05)
-            ok, unavailable = await _batch(zoom, path, 1.6)  # until Redis answers again
-            assert unavailable > 0
+        await stall.ping()  # connected: the stall below starts at once
+        unavailable = 0
+
+        async def stall_redis(stalled: anyio.Event) -> None:
+            await stall.execute_command("DEBUG", "SLEEP", "1.5")
+            stalled.set()
+
+        # Until the store saw a stall (its calls timed out): on a loaded machine the loop may
+        # not run long enough during one stall for a call to time out in it.
+        for _ in range(3):
+            stalled = anyio.Event()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(stall_redis, stalled)
+                await anyio.sleep(0.05)
+                while not stalled.is_set():  # requests all along the stall
+                    unavailable += (await _batch(zoom, path, 0.1))[1]
+                # and until Redis answers again (the store retries every 0.1 s)
+                unavailable += (await _batch(zoom, path, 0.3))[1]
+            if unavailable > 0:
+                break
+        assert unavailable > 0
         caught_up = time.monotonic()
         fake.reset_stats()
         ok, unavailable = await _batch(zoom, path, 2.5)
