@@ -845,6 +845,40 @@ class _HeldBack(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+async def _release_after(
+    promotion: Callable[[], object], fake: FakeZoom, transport: _HeldBack
+) -> tuple[float, int]:
+    """Wait (in a thread) for ``promotion``, let the store meet the promoted replica, release
+    the requests held on their way and give them, and a window later new grants, time to
+    complete: when the promotion was seen, and how many requests Zoom had by then."""
+    await anyio.to_thread.run_sync(promotion)
+    promoted = time.monotonic()
+    sent_before = fake.stats.requests
+    await anyio.sleep(0.3)  # the store meets the promoted replica
+    transport.released.set()
+    await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
+    return promoted, sent_before
+
+
+def _kept_the_limit_through_the_failover(
+    fake: FakeZoom,
+    store: RedisStore,
+    callers: _Callers,
+    limit: int,
+    promoted: float,
+    sent_before: int,
+) -> None:
+    """The store failed closed while there was no primary, saw one state loss, and the requests
+    granted before and after the failover never shared a window over the limit; requests flow
+    again after it (beyond the held window's worth)."""
+    assert callers.unavailable > 0 or store.failures > 0
+    assert fake.stats.total_rate_limited == 0
+    assert store.state_losses == 1
+    assert fake.max_in_any_window(Category.LIGHT) <= limit
+    assert fake.stats.requests - sent_before > limit
+    assert len([t for t in callers.done if t > promoted]) > limit
+
+
 async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_limit(
     own_redis_sentinel: RedisSentinelSetup,
 ) -> None:
@@ -878,20 +912,9 @@ async def test_a_failover_to_a_replica_that_missed_the_last_grants_keeps_the_lim
         setup.kill_primary()
         with pytest.raises(LimiterUnavailable):  # no primary: fail closed
             await zoom.limits.acquire("general", Category.MEDIUM)
-        await anyio.to_thread.run_sync(setup.wait_for_promotion)
-        promoted = time.monotonic()
-        sent_before_promotion = fake.stats.requests
-        await anyio.sleep(0.3)  # the store meets the promoted replica
-        transport.released.set()
-        await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
+        promoted, sent_before = await _release_after(setup.wait_for_promotion, fake, transport)
         callers.running = False
-    assert callers.unavailable > 0 or store.failures > 0
-    assert fake.stats.total_rate_limited == 0
-    assert store.state_losses == 1
-    assert fake.max_in_any_window(Category.LIGHT) <= limit
-    # Requests flow again after the failover (beyond the held window's worth).
-    assert fake.stats.requests - sent_before_promotion > limit
-    assert len([t for t in callers.done if t > promoted]) > limit
+    _kept_the_limit_through_the_failover(fake, store, callers, limit, promoted, sent_before)
 
 
 async def test_a_store_pointed_at_a_replica_grants_nothing(
@@ -1009,19 +1032,11 @@ async def test_a_cluster_failover_to_a_replica_that_missed_the_last_grants_keeps
             replica.process.send_signal(signal.SIGCONT)
         with pytest.raises(LimiterUnavailable):  # the slot has no master: fail closed
             await zoom.limits.acquire("general", Category.MEDIUM)
-        await anyio.to_thread.run_sync(cluster.wait_for_promotion, replica.port)
-        promoted = time.monotonic()
-        sent_before_promotion = fake.stats.requests
-        await anyio.sleep(0.3)  # the store meets the promoted replica
-        transport.released.set()
-        await anyio.sleep(2.0)  # the held requests complete; a window later, new grants
+        promoted, sent_before = await _release_after(
+            lambda: cluster.wait_for_promotion(replica.port), fake, transport
+        )
         callers.running = False
-    assert callers.unavailable > 0 or store.failures > 0
-    assert fake.stats.total_rate_limited == 0
-    assert store.state_losses == 1
-    assert fake.max_in_any_window(Category.LIGHT) <= limit
-    assert fake.stats.requests - sent_before_promotion > limit
-    assert len([t for t in callers.done if t > promoted]) > limit
+    _kept_the_limit_through_the_failover(fake, store, callers, limit, promoted, sent_before)
 
 
 async def test_moving_a_namespaces_slot_to_another_node_holds_one_window(
