@@ -1604,9 +1604,7 @@ class RedisStore:
         """Unused for half a window: given back (the lane may stay idle)."""
         reservation = self._reserved.get(lane)
         if reservation is not None and reservation.member == member:
-            del self._reserved[lane]
-            self._give_back(lane, member)
-            self._flush_soon()
+            self._give_back_reservation(lane)
 
     def _give_back(self, lane: str, member: str) -> None:
         """An unused reservation goes back as never sent: free at once, no completion."""
