@@ -25,7 +25,13 @@ import httpx
 import pytest
 from anyio.abc import TaskGroup
 
-from tests.conftest import RedisClusterServer, RedisSentinelSetup, RedisServer, TcpRelay
+from tests.conftest import (
+    RedisClusterServer,
+    RedisSentinelSetup,
+    RedisServer,
+    TcpRelay,
+    free_port,
+)
 from tests.redis_workers import Job, start
 from zoom_async import (
     Category,
@@ -55,6 +61,10 @@ def namespace() -> str:
 
 def connect(server: RedisServer | RedisClusterServer, **kwargs: object) -> RedisStore:
     """A RedisStore on ``server`` (a single Redis or Valkey, or a Redis Cluster)."""
+    # A connection's timeout is the store's (0.5 s) unless told: a pause of the test process
+    # (a full collection of the session's heap, a busy CI core) as it connects lets the timeout
+    # fire first, and these tests are not about connecting.
+    kwargs.setdefault("socket_connect_timeout", 5.0)
     return RedisStore.from_url(server.url, cluster=server.cluster, **kwargs)  # type: ignore[arg-type]
 
 
@@ -335,6 +345,21 @@ async def test_redis_down_fails_closed_then_recovers(own_redis_server: RedisServ
         assert ok > 0
     assert fake.stats.total_rate_limited == 0
     assert fake.max_in_any_window(Category.LIGHT) <= 40
+
+
+async def test_a_cluster_that_cannot_be_reached_fails_with_the_typed_error() -> None:
+    """A cluster client's first call learns the layout; when no node answers, redis-py raises
+    its own RedisClusterException (not a RedisError): the caller still gets LimiterUnavailable,
+    and the store tries the cluster again on the next call."""
+    store = RedisStore.from_url(
+        f"redis://127.0.0.1:{free_port()}", cluster=True, namespace=namespace(), retry_interval=0
+    )
+    limiter = RateLimiter(resolve_plan({"Light": 5}), store=store)
+    async with store:
+        for _ in range(2):
+            with pytest.raises(LimiterUnavailable, match="RedisClusterException"):
+                await limiter.acquire("general", Category.LIGHT)
+    assert store.failures == 2
 
 
 async def test_redis_down_with_fallback_keeps_a_fraction_of_the_rate(

@@ -573,10 +573,12 @@ _NEEDS_REDIS_PY = "RedisStore needs redis-py: pip install 'zoom-async[redis]'"
 
 def _redis_errors() -> tuple[type[BaseException], ...]:
     try:
-        from redis.exceptions import RedisError
+        from redis.exceptions import RedisClusterException, RedisError
     except ImportError:  # pragma: no cover - depends on the environment
         raise ConfigurationError(_NEEDS_REDIS_PY) from None
-    return (RedisError, OSError, TimeoutError)
+    # A cluster client's own errors (no reachable node, a slot not covered) do not derive from
+    # RedisError: without them a cold start that cannot reach the cluster leaks a raw exception.
+    return (RedisError, RedisClusterException, OSError, TimeoutError)
 
 
 def _sentinel_url(url: str) -> tuple[list[tuple[str, int]], str, dict[str, Any]]:
