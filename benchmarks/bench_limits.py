@@ -700,7 +700,9 @@ async def main(
     ]
     load = os.getloadavg()[0]
     print(
-        f"FakeZoom on 127.0.0.1 in its own process, latency 10-50 ms (jittered); "
+        f"FakeZoom on 127.0.0.1 in its own process, latency "
+        f"{sum(lo for lo, _ in LATENCY) * 1000:g}-{sum(hi for _, hi in LATENCY) * 1000:g} ms "
+        "(jittered); "
         f"transport={transport}; load average at start {load:.1f} on {os.cpu_count()} cores"
     )
     print(HEADER)
@@ -731,7 +733,16 @@ if __name__ == "__main__":
         help="also run the neighbour case with two clients, each with a RedisStore on this "
         "Redis ('local': start a redis-server on a free port)",
     )
+    parser.add_argument(
+        "--latency",
+        metavar="LO-HI",
+        help="the fake's round trip in ms, drawn uniformly, half each way (default 10-50; "
+        "e.g. 100-200 for a far Zoom, where a burst's round trip outweighs the client's CPU)",
+    )
     args = parser.parse_args()
+    if args.latency:
+        lo, hi = (float(ms) / 2000 for ms in args.latency.split("-"))
+        LATENCY = ((lo, hi), (lo, hi))
     with contextlib.ExitStack() as stack:
         url = args.redis
         if url == "local":
