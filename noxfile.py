@@ -24,7 +24,7 @@ def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
     session.install("ruff")
     session.run("ruff", "check", ".")
-    session.run("ruff", "format", "--check", "zoom_async")
+    session.run("ruff", "format", "--check", "zoom_async", "tests", "benchmarks", "codegen")
 
 
 @nox.session
