@@ -78,13 +78,14 @@ async def main(
             keepalive_expiry=5.0 if latency is None else 600.0,
         )
     opened = [0]
-    create = httpcore.AsyncConnectionPool.create_connection
+    # (counted where every pool's connections are made, _FixedPool's own class included)
+    make = httpcore.AsyncHTTPConnection.__init__
 
-    def counted(self: httpcore.AsyncConnectionPool, origin: httpcore.Origin) -> Any:
+    def counted(self: httpcore.AsyncHTTPConnection, *args: Any, **kwargs: Any) -> None:
         opened[0] += 1
-        return create(self, origin)
+        make(self, *args, **kwargs)
 
-    httpcore.AsyncConnectionPool.create_connection = counted  # type: ignore[method-assign]
+    httpcore.AsyncHTTPConnection.__init__ = counted  # type: ignore[method-assign]
     split = None if latency is None else (latency / 2, latency / 2)
     delays = ((0.005, 0.025), (0.005, 0.025)) if split is None else (split, split)
     # (uvicorn closes connections idle for 5 s: under callgrind a burst takes longer to send)

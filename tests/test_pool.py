@@ -14,7 +14,7 @@ import pytest
 import respx
 from httpcore._async.http11 import AsyncHTTP11Connection
 
-from zoom_async import StaticToken, ZoomClient, _pool
+from zoom_async import StaticToken, ZoomClient, ZoomTimeoutError, _pool
 from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
@@ -307,3 +307,85 @@ async def test_the_pool_keeps_a_wave_of_every_per_second_lane_at_once(plan: str,
         transport = zoom.http._transport
         assert isinstance(transport, ZoomHTTPTransport)
         assert transport._pool._max_keepalive_connections == kept
+
+
+async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None:
+    # anyio's fast_acquire: the same locks, no sleep(0) when nobody holds them (see _FastLock).
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_head(reader)
+            writer.write(OK)
+            await writer.drain()
+        writer.close()
+
+    async with await serve(answer) as port, PoolClient() as http:
+        for _ in range(2):  # the second on the same connection, through the same locks
+            assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        [connection] = pool.connections
+        assert isinstance(connection, _pool._Connection)
+        http11 = connection._connection
+        assert isinstance(http11, AsyncHTTP11Connection)
+        for lock in (connection._request_lock, http11._state_lock):
+            assert isinstance(lock, _pool._FastLock)
+            assert lock._anyio_lock._fast_acquire  # type: ignore[attr-defined]
+        assert isinstance(http11._network_stream, _pool._Stream)
+        assert "Request Count: 2" in connection.info()
+
+
+async def test_a_read_past_its_timeout_is_a_read_timeout_and_frees_the_pool() -> None:
+    # Reads and writes are bounded by asyncio.timeout instead of anyio's cancel scopes: the
+    # same httpx errors, and the connection is dropped as before.
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        await asyncio.sleep(5)
+
+    async with await serve(silent) as port, PoolClient(timeout=httpx.Timeout(5, read=0.1)) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            await http.get(f"http://127.0.0.1:{port}/")
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        assert pool._requests == [] and all(c.is_closed() for c in pool.connections)
+
+
+async def test_a_request_cancelled_while_it_waits_for_its_answer_frees_the_pool() -> None:
+    heads: list[bytes] = []
+    arrived = asyncio.Event()
+
+    async def slow_then_fast(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append((await read_head(reader))[0])
+        arrived.set()
+        if len(heads) == 1:
+            await asyncio.sleep(5)  # the first never answers in time
+            return
+        writer.write(OK)
+        await writer.drain()
+        writer.close()
+
+    async with await serve(slow_then_fast) as port, PoolClient() as http:
+        url = f"http://127.0.0.1:{port}/"
+        waiting = asyncio.ensure_future(http.get(url))
+        await arrived.wait()
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        assert pool._requests == []
+        assert all(c.is_closed() for c in pool.connections)  # half-used: closed
+        assert (await http.get(url)).status_code == 200  # on a new connection
+
+
+async def test_the_zoom_client_s_timeouts_by_phase_still_hold() -> None:
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_head(reader)
+        await asyncio.sleep(5)
+
+    async with await serve(silent) as port:
+        zoom = ZoomClient(
+            auth=StaticToken("t"),
+            base_url=f"http://127.0.0.1:{port}/v2",
+            timeout=httpx.Timeout(5, read=0.1),
+        )
+        async with zoom:
+            with pytest.raises(ZoomTimeoutError) as caught:
+                await zoom.get("/users/me", max_retries=0)
+    assert "ReadTimeout" in str(caught.value)  # the read's own, not the 5 s attempt deadline

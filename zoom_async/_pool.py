@@ -31,13 +31,21 @@ the SDK, takes 2.39M; ``benchmarks/bench_pool.py --latency 8``).
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 import time
+from collections.abc import Iterable
 from typing import Any
 
+import anyio
 import httpcore
 import httpx
-from httpcore import AsyncConnectionInterface, AsyncHTTP2Connection
+from httpcore import AsyncConnectionInterface, AsyncHTTP2Connection, AsyncHTTP11Connection
+from httpcore._backends.anyio import AnyIOStream
+from httpcore._backends.auto import AutoBackend
+from httpcore._backends.base import SOCKET_OPTION, AsyncNetworkStream
+from httpcore._exceptions import ReadError, ReadTimeout, WriteError, WriteTimeout, map_exceptions
+from httpcore._synchronization import AsyncLock
 
 _SWEEP_EVERY = 5.0
 """At most this often every idle connection is checked for expiry (keep-alive time out, or
@@ -50,8 +58,81 @@ expiry (5 s) an idle socket lives at most twice that."""
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
 
 
+def _can_acquire_fast() -> bool:
+    try:
+        anyio.Lock(fast_acquire=True)  # anyio >= 4.5
+    except TypeError:
+        return False
+    return True
+
+
+_FAST_ACQUIRE = _can_acquire_fast()
+
+
+class _FastLock(AsyncLock):
+    """httpcore's lock, acquired without a trip through the event loop when nobody holds it.
+
+    httpcore takes a connection's locks three times a request over HTTP/1.1 (the connection's
+    once, its HTTP/1.1 state's when the request starts and when its answer is closed); each
+    uncontended ``anyio.Lock.acquire()`` is a shielded checkpoint: a cancel scope and a
+    ``sleep(0)``, one more turn of the event loop for the task. Nothing else waits on those
+    locks then (one request at a time holds an HTTP/1.1 connection), and every request
+    suspends on its socket anyway, so anyio's ``fast_acquire`` (same lock, same cancellation
+    check, no yield when free) changes nothing but the cost. Under trio, httpcore's own.
+    """
+
+    def setup(self) -> None:
+        super().setup()
+        if self._backend == "asyncio":
+            self._anyio_lock = anyio.Lock(fast_acquire=True)
+
+
+class _Connection(httpcore.AsyncHTTPConnection):
+    """httpcore's connection, with :class:`_FastLock` for its own lock and for the lock of the
+    HTTP/1.1 connection it makes once connected (HTTP/2 keeps httpcore's: its streams do
+    contend for their connection's locks)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._request_lock = _FastLock()
+
+    @property
+    def _connection(self) -> AsyncConnectionInterface | None:
+        return self._made
+
+    @_connection.setter
+    def _connection(self, made: AsyncConnectionInterface | None) -> None:
+        # httpcore makes the HTTP/1.1 or HTTP/2 connection inside handle_async_request, once
+        # the socket is open, and sends on it at once: this is where its lock can be swapped.
+        if isinstance(made, AsyncHTTP11Connection) and type(made._state_lock) is AsyncLock:
+            made._state_lock = _FastLock()
+        self._made = made
+
+
 class _FixedPool(httpcore.AsyncConnectionPool):
     _swept_at = float("-inf")
+
+    def create_connection(self, origin: httpcore.Origin) -> AsyncConnectionInterface:
+        if getattr(self, "_proxy", None) is not None or not _FAST_ACQUIRE:
+            return super().create_connection(origin)
+        return _Connection(
+            origin=origin,
+            ssl_context=self._ssl_context,
+            keepalive_expiry=self._keepalive_expiry,
+            http1=self._http1,
+            http2=self._http2,
+            retries=self._retries,
+            local_address=self._local_address,
+            uds=self._uds,
+            network_backend=self._network_backend,
+            socket_options=self._socket_options,
+        )
+
+    async def _close_connections(self, closing: list[AsyncConnectionInterface]) -> None:
+        # httpcore enters a shielded cancel scope to close nothing twice a request (after the
+        # pass when the request arrives and after the one when its answer is closed).
+        if closing:
+            await super()._close_connections(closing)
 
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
         closing: list[AsyncConnectionInterface] = []
@@ -197,6 +278,90 @@ class _FixedPool(httpcore.AsyncConnectionPool):
         return closing
 
 
+_READ_ERRORS: dict[type[Exception], type[Exception]] = {
+    TimeoutError: ReadTimeout,
+    anyio.BrokenResourceError: ReadError,
+    anyio.ClosedResourceError: ReadError,
+    anyio.EndOfStream: ReadError,
+}
+_WRITE_ERRORS: dict[type[Exception], type[Exception]] = {
+    TimeoutError: WriteTimeout,
+    anyio.BrokenResourceError: WriteError,
+    anyio.ClosedResourceError: WriteError,
+}
+
+
+class _Stream(AnyIOStream):
+    """httpcore's anyio socket stream, each read and write bounded by ``asyncio.timeout``.
+
+    httpcore bounds them with ``anyio.fail_after``: an anyio cancel scope a read or write (two
+    or three a request), each with two look-ups of the running async library. The socket I/O
+    is anyio's as before, the timeouts and the errors the same (``ReadTimeout``,
+    ``WriteError``...): only the deadline is asyncio's own, at half the cost (the client's
+    attempt deadline is one too). Used on asyncio only; under trio httpcore's streams.
+    """
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        with map_exceptions(_READ_ERRORS):
+            async with asyncio.timeout(timeout):
+                try:
+                    return await self._stream.receive(max_bytes=max_bytes)
+                except anyio.EndOfStream:
+                    return b""
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        if not buffer:
+            return
+        with map_exceptions(_WRITE_ERRORS):
+            async with asyncio.timeout(timeout):
+                await self._stream.send(item=buffer)
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> AsyncNetworkStream:
+        return _ours(await super().start_tls(ssl_context, server_hostname, timeout))
+
+
+def _ours(stream: AsyncNetworkStream) -> AsyncNetworkStream:
+    # (exactly httpcore's anyio stream: under trio, or from a later httpcore, leave it be)
+    return _Stream(stream._stream) if type(stream) is AnyIOStream else stream
+
+
+class _Backend(AutoBackend):
+    """httpcore's default network backend, making :class:`_Stream` of its anyio streams."""
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109
+        local_address: str | None = None,
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        return _ours(
+            await super().connect_tcp(
+                host,
+                port,
+                timeout=timeout,
+                local_address=local_address,
+                socket_options=socket_options,
+            )
+        )
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109
+        socket_options: Iterable[SOCKET_OPTION] | None = None,
+    ) -> AsyncNetworkStream:
+        return _ours(
+            await super().connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
+        )
+
+
 def _release(version: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in version.split(".")[:3])
@@ -247,6 +412,7 @@ class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
             keepalive_expiry=limits.keepalive_expiry,
             http1=http1,
             http2=http2,
+            network_backend=_Backend() if _FITS else None,
         )
 
 
