@@ -33,6 +33,7 @@ from . import catalog
 from ._decoding import excerpt, loads, read_at_most
 from ._gc_freeze import DEFAULT_GC_FREEZE_ABOVE
 from ._generated.api import ApiNamespaces
+from ._httpx_send import send_streaming
 from ._inputs import (
     check_headers,
     check_path,
@@ -703,9 +704,12 @@ class ZoomClient(ApiNamespaces):
                 # httpx's own transport, over httpcore's pool with its per-event assignment fixed
                 # (quadratic in a burst's size in httpcore 1.0.9; see _pool), on the httpcore
                 # and httpx releases it was checked against; on others, theirs as they are.
-                from ._pool import _FITS, PoolClient
-
-                if _FITS:
+                try:
+                    from ._pool import _FITS as fits
+                    from ._pool import PoolClient
+                except ImportError:  # a later httpcore moved the private parts _pool uses
+                    fits = False
+                if fits:
                     client_class = PoolClient
             self._http = client_class(
                 timeout=timeout if isinstance(timeout, httpx.Timeout) else httpx.Timeout(timeout),
@@ -1448,7 +1452,7 @@ class ZoomClient(ApiNamespaces):
         try:
             async with attempt:
                 try:
-                    response = await self._http.send(request, stream=True)
+                    response = await send_streaming(self._http, request)
                     await self._read_body(response)
                 except httpx.DecodingError as exc:
                     raise ResponseDecodeError(
