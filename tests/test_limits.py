@@ -537,6 +537,40 @@ async def test_not_adaptive_counts_429s_and_keeps_the_plan(store) -> None:
     assert lane.current_rate == 80.0 and lane.rate_limited == 30
 
 
+async def test_a_429_counts_ours_that_were_granted_over_a_window_before_but_sent_late(
+    store,
+) -> None:
+    """A wave of 25 is granted at once and waits 130 ms to leave (its process waits for a
+    core: tests/test_redis_store.py's worker test under load); a window after the wave's grants
+    the next request goes at once, and reaches Zoom while the wave is still in Zoom's window,
+    with the neighbour's 15 of the 40: refused. Counted by grant times from a window before its
+    grant, none of ours were in that window: a share of 1 (the worker test learned 3). The
+    store's window held the wave when it granted that request (it was answered after it
+    arrived): 25 of ours, 25 left."""
+    limiter = RateLimiter(resolve_plan({"Light": 40}), store=store)
+    wave = [await limiter.acquire("general", Category.LIGHT) for _ in range(25)]
+    await anyio.sleep(0.13)  # sent at 0.13, answered at 0.15
+    for p in wave:
+        p.sent_at = limiter._clock.monotonic()
+    await anyio.sleep(0.02)
+    for p in wave:
+        await p.release()
+    await anyio.sleep(0.87)  # 1.02: the store's window still holds the wave
+    late = await limiter.acquire("general", Category.LIGHT)
+    late.sent_at = limiter._clock.monotonic()
+    await anyio.sleep(0.02)  # arrived at 1.03 (the wave too, at 0.13): refused
+    await late.release()
+    await limiter.rate_limited(
+        "general",
+        Category.LIGHT,
+        granted_at=late.granted_at,
+        lease_id=late.lease_id,
+        sent_at=late.sent_at,
+    )
+    share = await limiter.learned("general", Category.LIGHT)
+    assert share is not None and share.ceiling == 25
+
+
 async def test_x_ratelimit_headers_teach_the_share_before_any_429(store) -> None:
     limiter = RateLimiter(BUSINESS_PLUS, store=store)
     permits = [await limiter.acquire("general", Category.LIGHT) for _ in range(10)]

@@ -45,7 +45,7 @@ from zoom_async import (
     ZoomClient,
     ZoomError,
 )
-from zoom_async.limits import Priority
+from zoom_async.limits import Lesson, Priority
 from zoom_async.plans import resolve_plan
 from zoom_async.testing import FakeZoom
 
@@ -787,6 +787,7 @@ async def test_a_sentinel_url_and_a_sentinel_client_of_your_own(
             assert await keys_like(store, f"*{ns}*lane*") == {
                 f"zoom-async:{{{ns}}}:lane:general:Light:completed",
                 f"zoom-async:{{{ns}}}:lane:general:Light:grants",
+                f"zoom-async:{{{ns}}}:lane:general:Light:occupancy",
             }
             assert await store.redis.connection_pool.get_master_address() == (
                 "127.0.0.1",
@@ -1408,6 +1409,57 @@ async def test_a_busy_window_gets_no_reservation(redis_server: RedisServer) -> N
         assert LIGHT not in store._reserved
         for permit in held:
             await permit.release()
+
+
+async def test_a_429_counts_another_processs_reservation_once(redis_server: RedisServer) -> None:
+    """Process B reserves a slot at 100.000; process A's wave of 30 is granted at 100.010, when
+    the window held B's first request and that reservation; B's next request goes from it at
+    100.020. Zoom refuses A's last 10 (a neighbour had 18 of the 40): ours in that window were
+    32, less 10 refused, and 22 are left. The reservation's use is logged as a grant dated when
+    it was reserved (its lease was in the window from then): dated at its use, it would be
+    counted twice, once in what the window held and once as a grant after A's: 23."""
+    ns = namespace()
+    clocked = {"namespace": ns, "time_source": "client", "timeout": None}
+    a = RedisStore.from_url(redis_server.url, reserve=False, **clocked)  # type: ignore[arg-type]
+    b = RedisStore.from_url(redis_server.url, **clocked)  # type: ignore[arg-type]
+    async with a, b:
+        b.allow_reservation(LIGHT)
+        assert await b.acquire_many(LIGHT, 40, 1.0, 100.000, [1], 10.0) == (1, 0.0)
+        assert LIGHT in b._reserved
+        wave = list(range(10, 40))
+        assert await a.acquire_many(LIGHT, 40, 1.0, 100.010, wave, 10.0) == (30, 0.0)
+        assert await b.acquire_many(LIGHT, 40, 1.0, 100.020, [2], 10.0) == (1, 0.0)
+        assert b.reservations_used == 1
+        await _refilled(b)  # logs the use
+        for lease_id in reversed(wave[20:]):
+            await a.learn(
+                LIGHT,
+                Lesson(100.1, 40, 1.0, 5.0, granted_at=100.010, lease_id=lease_id, sent_at=100.011),
+            )
+        share = await a.learned(LIGHT, 40, 100.1)
+        assert share is not None and share.ceiling == 22
+
+
+async def test_a_429_for_a_request_served_from_a_reservation_counts_from_the_reservation(
+    redis_server: RedisServer,
+) -> None:
+    """B reserves a slot at 100.000, A's wave of 20 is granted at 100.300, and B's next request
+    goes from the reservation at 100.400 and is refused (a neighbour had 18 of the 40). Its
+    grant is logged at 100.000, so its answer is counted from then too: ours were 22, one
+    refused, 21 left (counted 50 ms from 100.000, only B's two: a share of 1)."""
+    ns = namespace()
+    clocked = {"namespace": ns, "time_source": "client", "timeout": None}
+    a = RedisStore.from_url(redis_server.url, reserve=False, **clocked)  # type: ignore[arg-type]
+    b = RedisStore.from_url(redis_server.url, **clocked)  # type: ignore[arg-type]
+    async with a, b:
+        b.allow_reservation(LIGHT)
+        assert await b.acquire_many(LIGHT, 40, 1.0, 100.000, [1], 10.0) == (1, 0.0)
+        assert await a.acquire_many(LIGHT, 40, 1.0, 100.300, range(10, 30), 10.0) == (20, 0.0)
+        assert await b.acquire_many(LIGHT, 40, 1.0, 100.400, [2], 10.0) == (1, 0.0)
+        assert b.reservations_used == 1
+        await _refilled(b)
+        lesson = Lesson(100.45, 40, 1.0, 5.0, granted_at=100.400, lease_id=2, sent_at=100.401)
+        assert await b.learn(LIGHT, lesson) == 21
 
 
 async def test_a_killed_processs_reservation_expires_like_any_lease(

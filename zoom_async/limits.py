@@ -247,7 +247,7 @@ class InMemoryStore:
         used = w.in_flight + len(done)
         if used < limit:
             w.in_flight += 1
-            learning.granted(now)
+            learning.granted(now, used)
             return 0.0
         if w.in_flight >= limit:
             return math.inf
@@ -556,7 +556,7 @@ class _Learning:
     Redis store runs the same steps in Lua (``redis_store._LEARN``): change both together.
     """
 
-    __slots__ = ("_cluster", "_cluster_cap", "_grants", "_refused", "share", "window")
+    __slots__ = ("_cluster", "_cluster_cap", "_grants", "_held", "_refused", "share", "window")
 
     def __init__(self, window: float) -> None:
         self.window = window
@@ -564,18 +564,29 @@ class _Learning:
         # Grant times of the last two windows, and those Zoom refused: what is counted of ours
         # when a 429 tells that the window was full.
         self._grants: deque[float] = deque()
+        self._held: deque[tuple[float, int]] = deque()
+        """For each instant the store granted at (last two windows): what its window held just
+        before (see :meth:`_own_in_window`). Empty when the store does not tell."""
         self._refused: list[float] = []
         self._cluster: list[tuple[float, float, float]] = []
         """The refusals of the last lesson: (grant time, seconds from it to the send, to the
         answer)."""
         self._cluster_cap = 0
 
-    def granted(self, at: float) -> None:
+    def granted(self, at: float, held: int | None = None) -> None:
+        """A slot was granted at ``at``; ``held``: the requests in flight or completed within
+        the window just before (the store's count), when known."""
         grants = self._grants
         grants.append(at)
         horizon = at - 2 * self.window
         while grants[0] < horizon:
             grants.popleft()
+        if held is not None:
+            counts = self._held
+            if not counts or counts[-1][0] != at:  # (the first grant of a batch tells)
+                counts.append((at, held))
+                while counts[0][0] < horizon:
+                    counts.popleft()
 
     def limit_at(self, now: float, full: int) -> int:
         """The limit at ``now``: ``full``, or what other apps leave (forgotten once probing
@@ -592,30 +603,57 @@ class _Learning:
         self, granted_at: float, late: float = 0.0, upto: float | None = None
     ) -> int:
         """Our requests that Zoom did not refuse and that can have been in the window that
-        counted the request granted at ``granted_at`` and sent ``late`` seconds after: those
-        granted from a window and ``late`` before its grant up to its send (or, for a refusal,
-        up to ``upto`` seconds after its grant: its answer, see :meth:`_refusal`).
+        counted the request granted at ``granted_at`` and sent ``late`` seconds after: up to
+        its send (or, for a refusal, up to ``upto`` seconds after its grant: its answer, see
+        :meth:`_refusal`).
 
-        Each request arrives at Zoom about one uplink delay after it is sent, and most are sent
-        as soon as they are granted, so the window that ended at a request's arrival held about
-        the requests granted in the window that ended at its grant (``late`` = 0). Not when
-        requests wait to leave (for a core, for the shared store's answer on its way back, for a
-        token), each its own time: then requests granted after the answered one can reach Zoom
-        before it (and the late ones are those Zoom refuses when the window is full), and
-        requests granted more than a window before it can reach Zoom less than a window before
-        it. Counted up to its grant only, the refusals of a process that sent 40 ms late taught
-        a share of 10 where 50 were left, and of a worker whose Redis answered 60 ms late a share
-        of 5 where 25 were (tests/test_limits_e2e.py, tests/test_redis_store.py). The others'
-        waits are not known here: the answered request's own stands in for them, on both sides.
-        Too many of ours (at most those granted in ``2 * late`` more than a window) leave the
-        limit a little high, which the next 429 lowers; too few would keep it low, as a refused
-        probe goes back to it.
+        Requests wait to leave (for a core, for the shared store's answer on its way back, for
+        a token), each its own time, so they reach Zoom in another order than they were
+        granted, and the window that counted the answered request is not the one that ended at
+        its grant. What bounds it is the store's own rule: a request of ours in that window
+        arrived in it and was answered after it began, so when the answered request was
+        granted, it was either in flight or completed less than a window before: one of those
+        the store's window held then (``held``, which the store counts at each grant) -- or it
+        was granted after it, up to the answered request's send, or for a refusal its answer
+        (a refusal says its request arrived last, and what made it late may come after the
+        send: a new connection, the HTTP pool, a core). That is a few too many (those answered
+        in the window before the answered request reached Zoom, and granted after it arrived),
+        which leave the limit a little high, for the next 429 to lower; too few would keep it
+        low, as a refused probe goes back to it. Counted by grant times alone, the
+        requests of a wave granted just over a window before a refused probe, but sent late,
+        were missed: two worker processes under load learned a share of 3 where 25 were left
+        (tests/test_redis_store.py).
+
+        When the store does not tell what its window held (a store that does not learn, so
+        the lane counts its own grants), ours are those granted from a window and ``late``
+        before its grant up to its send or answer: the others' waits are not known, and the
+        answered request's own stands in for them.
         """
-        start = granted_at - self.window - late
         end = granted_at + (late if upto is None else max(late, upto))
-        granted = sum(1 for t in self._grants if start < t <= end)
+        held = self._held_before(granted_at, end)
+        if held is None:
+            start = granted_at - self.window - late
+            granted = sum(1 for t in self._grants if start < t <= end)
+        else:
+            at, held_then = held
+            # (In flight or completed within the window then: its refused ones below too.)
+            start = at - self.window
+            granted = held_then + sum(1 for t in self._grants if at <= t <= end)
         refused = sum(1 for t in self._refused if start < t <= end)
         return max(0, granted - refused)
+
+    def _held_before(self, granted_at: float, end: float) -> tuple[float, int] | None:
+        """The store's grant at or right after ``granted_at`` (the caller's clock was read
+        just before the store's) and what its window held just before: ``None`` when the
+        store did not tell."""
+        found = None
+        for at, held in reversed(self._held):
+            if at < granted_at:
+                break
+            found = (at, held)
+        if found is None or found[0] > end:
+            return None
+        return found
 
     def learn(self, lesson: Lesson) -> int | None:
         if lesson.used is not None:
@@ -641,9 +679,7 @@ class _Learning:
 
         Ours are counted up to its answer, not only its send: a refusal says that its request
         arrived last, and what made it late may come after the send (a new connection, the
-        HTTP pool, a core): counted up to the send, the worker test
-        (tests/test_redis_store.py) once learned 2 where 25 were left, under load, from a
-        refusal sent at once. Too many this way are the requests granted after it arrived and
+        HTTP pool, a core). Too many this way are the requests granted after it arrived and
         before its answer: at the first 429 of a burst none (its grants came at once, and no
         slot frees before a window); later a new lesson's limit is at least one below the
         current one, and a refused probe's at most the remembered ceiling, whatever is counted.

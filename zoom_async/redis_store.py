@@ -182,7 +182,8 @@ _ACQUIRE = (
     """
 -- KEYS: in-flight leases (score: expiry), completions (score: completion time), grants of the
 -- last two windows (score: grant time), what was learned of other apps (hash), the namespace's
--- epoch, the instant windows are held full from
+-- epoch, the instant windows are held full from, what the window held at each grant call of the
+-- last two windows (score: its time; member: the time and the count, see _LEARN)
 -- ARGV: now ('' = server TIME), the plan's limit, window, lease timeout, the epoch this process
 -- knows ('' = none), the server's start ('' = unknown), the number R of releases, the longest a
 -- reservation may wait for its request (seconds), a member to reserve a slot for ('' = none),
@@ -201,6 +202,18 @@ _ACQUIRE = (
 local window = tonumber(ARGV[3])
 local used_from = 12 + 2 * tonumber(ARGV[7])
 local first = used_from + tonumber(ARGV[11])
+-- A reservation is logged as a grant (what a 429 is counted against) once its request went
+-- (never one given back unused), dated when it was reserved: its lease has been in the window
+-- since (its expiry tells when), which is how _LEARN counts it (ahead of the releases below,
+-- which may take it out of the lease set; and of the epoch's check, which may end the script).
+for i = used_from, first - 1 do
+  local at = now
+  local expiry = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if expiry then
+    at = math.min(now, tonumber(expiry) - tonumber(ARGV[4]) - tonumber(ARGV[8]))
+  end
+  redis.call('ZADD', KEYS[3], string.format('%.6f', at), ARGV[i])
+end
 if used_from > 12 then
   -- As the release script (also a lease that had expired completed now, which is later), and
   -- before the epoch's check, which may end the script.
@@ -211,11 +224,6 @@ if used_from > 12 then
     redis.call('ZADD', KEYS[2], string.format('%.6f', t), ARGV[i + 1])
   end
   redis.call('PEXPIRE', KEYS[2], math.ceil((window + 1) * 1000))
-end
--- A reservation is logged as a grant (what a 429 is counted against) when its request goes,
--- not when it was reserved: its caller sent it just before this call.
-for i = used_from, first - 1 do
-  redis.call('ZADD', KEYS[3], string.format('%.6f', now), ARGV[i])
 end
 """
     + _EPOCH
@@ -245,7 +253,10 @@ if granted < 0 then granted = 0 end
 -- limit (so reservations never make a busy lane wait): a lease like the others, from now.
 local reserve = ARGV[9] ~= '' and granted == asking
   and in_flight + completed + granted + 1 <= math.floor(limit * tonumber(ARGV[10]))
-if granted > 0 or reserve then
+if granted > 0 or reserve or first > used_from then
+  -- What a 429 is counted against (_LEARN): what the window held before these grants, every
+  -- process's requests that can still be in Zoom's window when they arrive.
+  redis.call('ZADD', KEYS[7], now_s, now_s .. ' ' .. (in_flight + completed))
   -- Each redis.call costs Redis 5-20 us, and every process waits on this script: the TTLs and
   -- the grant log's trim are kept up only when the lease set's TTL (which runs on Redis's own
   -- clock, whatever the callers' clocks) no longer covers this grant's lease and a window, so
@@ -266,8 +277,11 @@ if granted > 0 or reserve then
     redis.call('PEXPIRE', KEYS[1], math.ceil((lease_timeout + 2 * window + 1) * 1000))
     -- The grants a 429 is counted against (every process's): two windows' worth (up to one
     -- more until the next upkeep; _LEARN counts them by time).
-    redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', '(' .. string.format('%.6f', now - 2 * window))
-    redis.call('PEXPIRE', KEYS[3], math.ceil((3 * window + 1) * 1000))
+    local horizon = '(' .. string.format('%.6f', now - 2 * window)
+    for _, key in ipairs({KEYS[3], KEYS[7]}) do
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', horizon)
+      redis.call('PEXPIRE', key, math.ceil((3 * window + 1) * 1000))
+    end
   end
   in_flight = in_flight + granted
 end
@@ -314,15 +328,17 @@ _LEARN = (
     """
 -- KEYS: grants (score: grant time), refusals (score: the refused request's grant time), what was
 -- learned (hash), the refusals of the last lesson's cluster (score: grant time; member: the
--- seconds from grant to send and to answer, and the lease's member, separated by spaces)
+-- seconds from grant to send and to answer, and the lease's member, separated by spaces), what
+-- the window held at each grant call (score: its time; member: the time and the count)
 -- ARGV: now ('' = server TIME), the answered lease's member ('' unknown), its grant time on the
 -- caller's clock ('' unless the caller's clock is the store's), the plan's limit, window, the
 -- first probe interval, used ('' for a 429; else X-RateLimit-Limit - Remaining), X-RateLimit-Limit,
 -- the seconds from its grant to its send (limits.Lesson.send_delay; '' = 0) and to its answer
 -- (limits.Lesson.answer_delay; '' = 0)
 -- The steps of limits._Learning.learn, for every process at once: "ours" that can have been in
--- the window that counted the answered request (granted from a window and its send delay before
--- its grant up to its send) are the grants of all of them. Returns the new limit, or -1.
+-- the window that counted the answered request (what the window held when it was granted, and
+-- the grants from then up to its send, or for a 429 its answer; limits._Learning._own_in_window
+-- says why) are the requests of all of them. Returns the new limit, or -1.
 """
     + _NOW
     + _LIMIT_AT
@@ -344,10 +360,34 @@ if member == '' and g ~= nil then member = 'at:' .. fmt(g) end
 local late = tonumber(ARGV[9] or '') or 0
 local answered = math.max(late, tonumber(ARGV[10] or '') or 0)
 
--- Our requests that Zoom did not refuse granted from a window and late before t up to t + upto.
+-- The grant call at or right after t (up to e) and what the window held just before it, or nil
+-- when none logged it (a process of an older version granted it).
+local function held_before(t, e)
+  local at, held = nil, nil
+  for _, v in ipairs(redis.call('ZRANGEBYSCORE', KEYS[5], fmt(t), e, 'LIMIT', 0, 8)) do
+    local a, n = string.match(v, '^(%S+) (%d+)$')
+    a, n = tonumber(a), tonumber(n)
+    if at == nil then at = a end
+    -- Of calls at the same instant, the first held the fewest.
+    if a == at and (held == nil or n < held) then held = n end
+  end
+  return at, held
+end
+-- Our requests that Zoom did not refuse that can have been in the window that counted the
+-- request granted at t, up to t + upto: what the window held at its grant and the grants since;
+-- without that count, those granted from a window and late before t.
 local function own(t, late, upto)
-  local s, e = '(' .. fmt(t - window - late), fmt(t + upto)
-  local n = redis.call('ZCOUNT', KEYS[1], s, e) - redis.call('ZCOUNT', KEYS[2], s, e)
+  local e = fmt(t + upto)
+  local at, held = held_before(t, e)
+  local s, n
+  if held then
+    s = '(' .. fmt(at - window)
+    n = held + redis.call('ZCOUNT', KEYS[1], fmt(at), e)
+  else
+    s = '(' .. fmt(t - window - late)
+    n = redis.call('ZCOUNT', KEYS[1], s, e)
+  end
+  n = n - redis.call('ZCOUNT', KEYS[2], s, e)
   if n < 0 then n = 0 end
   return n
 end
@@ -871,6 +911,9 @@ class RedisStore:
         self._reserving: set[str] = set()
         self._used: dict[str, list[str]] = {}
         self._aliases: dict[int, str] = {}
+        self._reserved_ahead: dict[int, float] = {}
+        """Of each lease served from a reservation: seconds from the call that reserved it to
+        its use, on the caller's clock (its grant, for a lesson, is that call's)."""
         self._refills: set[asyncio.Task[None]] = set()
         self._reservation_ids = 0
         self._closing = False
@@ -1154,6 +1197,10 @@ class RedisStore:
     def _learned_key(self, lane: str) -> str:
         return self.key("lane", lane, "learned")
 
+    def _occupancy_key(self, lane: str) -> str:
+        """What the lane's window held at each grant call of the last two windows (_LEARN)."""
+        return self.key("lane", lane, "occupancy")
+
     def _acquire_keys(self, lane: str) -> list[str]:
         """The grant script's keys for ``lane``: built once per lane (and namespace), since a
         grant is on every request's path."""
@@ -1165,6 +1212,7 @@ class RedisStore:
                 self._learned_key(lane),
                 self.key("epoch"),
                 self.key("held"),
+                self._occupancy_key(lane),
             ]
             cached = self._grant_keys[lane] = (self.namespace, keys)
         return cached[1]
@@ -1183,8 +1231,14 @@ class RedisStore:
                 self.key("lane", lane, "refused"),
                 self._learned_key(lane),
                 self.key("lane", lane, "cluster"),
+                self._occupancy_key(lane),
             ]
             client_time = self.time_source == "client" and lesson.granted_at is not None
+            # Served from a reservation: logged as granted when it was reserved (_ACQUIRE), so
+            # its send and answer are that much later after its grant.
+            ahead = (
+                0.0 if lesson.lease_id is None else self._reserved_ahead.get(lesson.lease_id, 0.0)
+            )
             args: list[Any] = [
                 self._now_arg(lesson.now),
                 "" if lesson.lease_id is None else self._member_of(lesson.lease_id),
@@ -1194,8 +1248,8 @@ class RedisStore:
                 repr(lesson.probe_interval),
                 "" if lesson.used is None else lesson.used,
                 "" if lesson.zoom_limit is None else lesson.zoom_limit,
-                repr(lesson.send_delay()),
-                repr(lesson.answer_delay()),
+                repr(lesson.send_delay() + ahead),
+                repr(lesson.answer_delay() + ahead),
             ]
             try:
                 limit = int(await self._call(self._learn, keys, args))
@@ -1571,8 +1625,11 @@ class RedisStore:
             return False
         aliases = self._aliases
         aliases[lease_id] = reservation.member
+        self._reserved_ahead[lease_id] = max(0.0, now - reservation.asked_at)
         if len(aliases) > _ALIASES_KEPT:
-            del aliases[next(iter(aliases))]
+            oldest = next(iter(aliases))
+            del aliases[oldest]
+            self._reserved_ahead.pop(oldest, None)
         used = self._used.get(lane)
         if used is None:
             self._used[lane] = [reservation.member]
