@@ -27,11 +27,18 @@ the list, which keeps them least recently handed out first: a wave on idle conne
 one look per request, not one per connection (under callgrind, bursts of 80 with all 80 in
 flight: 3.05M -> 2.51M instructions per request, where httpx's stack alone over this pool, without
 the SDK, takes 2.39M; ``benchmarks/bench_pool.py --latency 8``).
+
+Below the pool, :class:`_Connection`, :class:`_FastLock` and :class:`_Stream` remove work httpcore
+does per request that a request does not need (loop turns on free locks, anyio cancel scopes
+around each read and write, a ``getpeername()`` per probe): 2.44M -> 2.07M instructions per
+request with the short way past ``AsyncClient.send`` (:mod:`zoom_async._httpx_send`);
+``docs/benchmarks.md``, "Per-request work cut from httpx's and httpcore's path".
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -46,6 +53,7 @@ from httpcore._backends.auto import AutoBackend
 from httpcore._backends.base import SOCKET_OPTION, AsyncNetworkStream
 from httpcore._exceptions import ReadError, ReadTimeout, WriteError, WriteTimeout, map_exceptions
 from httpcore._synchronization import AsyncLock
+from httpcore._utils import is_socket_readable
 
 _SWEEP_EVERY = 5.0
 """At most this often every idle connection is checked for expiry (keep-alive time out, or
@@ -301,6 +309,8 @@ class _Stream(AnyIOStream):
     attempt deadline is one too). Used on asyncio only; under trio httpcore's streams.
     """
 
+    _socket: socket.socket | None  # the stream's socket, once asked for
+
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         with map_exceptions(_READ_ERRORS):
             async with asyncio.timeout(timeout):
@@ -323,6 +333,18 @@ class _Stream(AnyIOStream):
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> AsyncNetworkStream:
         return _ours(await super().start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "is_readable":
+            # The probe of an idle connection about to be handed out (see _FixedPool), once a
+            # request: anyio answers extra(raw_socket) by building all of a socket's
+            # attributes, a getpeername() call among them; the socket is the same throughout.
+            try:
+                sock = self._socket
+            except AttributeError:
+                sock = self._socket = self._stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
+            return is_socket_readable(sock)
+        return super().get_extra_info(info)
 
 
 def _ours(stream: AsyncNetworkStream) -> AsyncNetworkStream:
