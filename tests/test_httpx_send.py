@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
+from unittest.mock import patch
 
 import httpx
 import pytest
@@ -187,3 +188,19 @@ def test_on_another_httpx_release_every_request_goes_through_send(
     monkeypatch.setattr(_httpx_send, "_FITS", False)
     http = httpx.AsyncClient()
     assert not takes_the_short_way(http, http.build_request("GET", "https://zoom.test/a"))
+
+
+async def test_send_patched_on_the_client_or_its_class_is_called() -> None:
+    # An application's tests may patch zoom.http.send (or httpx's own) to watch its requests.
+    async with ZoomClient(auth=StaticToken("t")) as zoom:
+        with respx.mock as mock:
+            mock.get("https://api.zoom.us/v2/users/me").respond(json={"id": "me"})
+            with patch.object(zoom.http, "send", wraps=zoom.http.send) as on_client:
+                assert await zoom.get("/users/me") == {"id": "me"}
+            assert on_client.call_count == 1
+            send = httpx.AsyncClient.send
+            with patch.object(httpx.AsyncClient, "send", autospec=True, side_effect=send) as own:
+                assert await zoom.get("/users/me") == {"id": "me"}
+            assert own.call_count == 1
+            request = zoom.http.build_request("GET", "https://api.zoom.us/v2/users/me")
+            assert takes_the_short_way(zoom.http, request)  # unpatched again

@@ -13,7 +13,8 @@ redirect's ``next_request``), in the same order, and anything else goes through 
 
 It leans on private parts of httpx 0.28 (the client's state, auth, hooks and transport
 look-up, ``BoundAsyncStream``): on another httpx release, or a client class that overrides
-any of ``send``'s layers, every request goes through ``send``.
+any of ``send``'s layers (or has one patched, on its class or on itself), every request goes
+through ``send``.
 """
 
 from __future__ import annotations
@@ -32,26 +33,29 @@ else:
     _FITS = httpx.__version__.startswith("0.28.")
 
 _LAYERS = ("send", "_send_handling_auth", "_send_handling_redirects", "_send_single_request")
-_checked: dict[type, bool] = {}
+_HTTPX_OWN = tuple(getattr(httpx.AsyncClient, name, None) for name in _LAYERS)
+_FITS = _FITS and None not in _HTTPX_OWN
 
 
-def _plain_client_class(cls: type) -> bool:
-    """Whether ``cls`` keeps httpx's own ``send`` and the layers under it."""
-    plain = _checked.get(cls)
-    if plain is None:
-        plain = _checked[cls] = all(
-            getattr(cls, name) is getattr(httpx.AsyncClient, name) for name in _LAYERS
-        )
-    return plain
+def _own_layers(http: httpx.AsyncClient) -> bool:
+    """Whether ``http`` sends through httpx's own ``send`` and the layers under it: not a
+    subclass's, nor one patched on the class or on this client (``mock.patch.object(
+    zoom.http, "send")`` in an application's tests, a tracing wrapper) after import."""
+    cls = type(http)
+    own = http.__dict__
+    for name, function in zip(_LAYERS, _HTTPX_OWN, strict=True):
+        if getattr(cls, name, None) is not function or name in own:
+            return False
+    return True
 
 
 def takes_the_short_way(http: httpx.AsyncClient, request: httpx.Request) -> bool:
     """Whether :func:`send_streaming` sends ``request`` itself rather than through ``send``."""
+    if not _FITS or not _own_layers(http):
+        return False  # (nothing below is read on an httpx release not checked)
     hooks = http._event_hooks
     return (
-        _FITS
-        and _plain_client_class(type(http))
-        and http._auth is None
+        http._auth is None
         and not http.follow_redirects
         and not hooks["request"]
         and not hooks["response"]
