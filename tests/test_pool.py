@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -121,10 +122,11 @@ async def test_at_the_connection_limit_a_request_waits_for_a_connection_to_come_
 
 async def serve(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
+    tls: ssl.SSLContext | None = None,
 ) -> contextlib.AbstractAsyncContextManager[int]:
     @contextlib.asynccontextmanager
     async def running() -> AsyncIterator[int]:
-        server = await asyncio.start_server(handler, "127.0.0.1", 0)
+        server = await asyncio.start_server(handler, "127.0.0.1", 0, ssl=tls)
         try:
             yield server.sockets[0].getsockname()[1]
         finally:
@@ -331,6 +333,44 @@ async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None
             assert lock._anyio_lock._fast_acquire  # type: ignore[attr-defined]
         assert isinstance(http11._network_stream, _pool._Stream)
         assert "Request Count: 2" in connection.info()
+
+
+async def test_https_goes_through_the_pool_s_own_stream_and_its_idle_probe() -> None:
+    """Zoom is HTTPS: the TLS stream httpcore makes of ours (start_tls) is ours again, reused
+    while the server keeps it, and probed before reuse once the server has closed it."""
+    import trustme
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    connections = 0
+
+    async def twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        for _ in range(2):
+            await read_head(reader)
+            writer.write(OK)
+            await writer.drain()
+        # No "Connection: close": the client believes it may reuse it. Closed at once, as a
+        # load balancer drops an idle keep-alive connection (asyncio's writer.close() would
+        # wait for the client's close_notify before its FIN, which the probe cannot see).
+        writer.transport.abort()
+
+    async with await serve(twice, tls=server_tls) as port, PoolClient(verify=client_tls) as http:
+        for _ in range(2):
+            assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        [connection] = pool.connections
+        stream = connection._connection._network_stream
+        assert isinstance(stream, _pool._Stream)
+        assert stream.get_extra_info("ssl_object") is not None
+        assert "Request Count: 2" in connection.info()
+        await asyncio.sleep(0.05)  # the server's close arrives
+        assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
+    assert connections == 2
 
 
 async def test_a_read_past_its_timeout_is_a_read_timeout_and_frees_the_pool() -> None:
