@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import logging
 import math
 import os
@@ -1411,6 +1412,21 @@ async def test_a_busy_window_gets_no_reservation(redis_server: RedisServer) -> N
             await permit.release()
 
 
+@contextlib.asynccontextmanager
+async def _reserving_beside_a_plain_one(
+    redis_server: RedisServer,
+) -> AsyncIterator[tuple[RedisStore, RedisStore]]:
+    """Two processes' stores on the client's clock: ``a`` without reservations, and ``b``,
+    which took its first Light slot at 100.000 and reserved the next one then."""
+    clocked = {"namespace": namespace(), "time_source": "client", "timeout": None}
+    a = RedisStore.from_url(redis_server.url, reserve=False, **clocked)  # type: ignore[arg-type]
+    b = RedisStore.from_url(redis_server.url, **clocked)  # type: ignore[arg-type]
+    async with a, b:
+        b.allow_reservation(LIGHT)
+        assert await b.acquire_many(LIGHT, 40, 1.0, 100.000, [1], 10.0) == (1, 0.0)
+        yield a, b
+
+
 async def test_a_429_counts_another_processs_reservation_once(redis_server: RedisServer) -> None:
     """Process B reserves a slot at 100.000; process A's wave of 30 is granted at 100.010, when
     the window held B's first request and that reservation; B's next request goes from it at
@@ -1418,13 +1434,7 @@ async def test_a_429_counts_another_processs_reservation_once(redis_server: Redi
     32, less 10 refused, and 22 are left. The reservation's use is logged as a grant dated when
     it was reserved (its lease was in the window from then): dated at its use, it would be
     counted twice, once in what the window held and once as a grant after A's: 23."""
-    ns = namespace()
-    clocked = {"namespace": ns, "time_source": "client", "timeout": None}
-    a = RedisStore.from_url(redis_server.url, reserve=False, **clocked)  # type: ignore[arg-type]
-    b = RedisStore.from_url(redis_server.url, **clocked)  # type: ignore[arg-type]
-    async with a, b:
-        b.allow_reservation(LIGHT)
-        assert await b.acquire_many(LIGHT, 40, 1.0, 100.000, [1], 10.0) == (1, 0.0)
+    async with _reserving_beside_a_plain_one(redis_server) as (a, b):
         assert LIGHT in b._reserved
         wave = list(range(10, 40))
         assert await a.acquire_many(LIGHT, 40, 1.0, 100.010, wave, 10.0) == (30, 0.0)
@@ -1447,13 +1457,7 @@ async def test_a_429_for_a_request_served_from_a_reservation_counts_from_the_res
     goes from the reservation at 100.400 and is refused (a neighbour had 18 of the 40). Its
     grant is logged at 100.000, so its answer is counted from then too: ours were 22, one
     refused, 21 left (counted 50 ms from 100.000, only B's two: a share of 1)."""
-    ns = namespace()
-    clocked = {"namespace": ns, "time_source": "client", "timeout": None}
-    a = RedisStore.from_url(redis_server.url, reserve=False, **clocked)  # type: ignore[arg-type]
-    b = RedisStore.from_url(redis_server.url, **clocked)  # type: ignore[arg-type]
-    async with a, b:
-        b.allow_reservation(LIGHT)
-        assert await b.acquire_many(LIGHT, 40, 1.0, 100.000, [1], 10.0) == (1, 0.0)
+    async with _reserving_beside_a_plain_one(redis_server) as (a, b):
         assert await a.acquire_many(LIGHT, 40, 1.0, 100.300, range(10, 30), 10.0) == (20, 0.0)
         assert await b.acquire_many(LIGHT, 40, 1.0, 100.400, [2], 10.0) == (1, 0.0)
         assert b.reservations_used == 1
