@@ -905,15 +905,15 @@ class RedisStore:
         # Reserved slots (see ``reserve``): the lanes that may hold one (per-second, no daily
         # quota: told by the limiter), the one each holds, the lanes whose grant call in flight
         # asks for one, the reservations used since the lane's last call (logged as grants
-        # then), and the member of each lease served from a reservation.
+        # then), and each lease served from a reservation.
         self._reservable: set[str] = set()
         self._reserved: dict[str, _Reservation] = {}
         self._reserving: set[str] = set()
         self._used: dict[str, list[str]] = {}
-        self._aliases: dict[int, str] = {}
-        self._reserved_ahead: dict[int, float] = {}
-        """Of each lease served from a reservation: seconds from the call that reserved it to
-        its use, on the caller's clock (its grant, for a lesson, is that call's)."""
+        self._aliases: dict[int, tuple[str, float]] = {}
+        """Of each lease served from a reservation: the reservation's member, and seconds from
+        the call that reserved it to its use, on the caller's clock (its grant, for a lesson,
+        is that call's)."""
         self._refills: set[asyncio.Task[None]] = set()
         self._reservation_ids = 0
         self._closing = False
@@ -1236,9 +1236,8 @@ class RedisStore:
             client_time = self.time_source == "client" and lesson.granted_at is not None
             # Served from a reservation: logged as granted when it was reserved (_ACQUIRE), so
             # its send and answer are that much later after its grant.
-            ahead = (
-                0.0 if lesson.lease_id is None else self._reserved_ahead.get(lesson.lease_id, 0.0)
-            )
+            served = None if lesson.lease_id is None else self._aliases.get(lesson.lease_id)
+            ahead = 0.0 if served is None else served[1]
             args: list[Any] = [
                 self._now_arg(lesson.now),
                 "" if lesson.lease_id is None else self._member_of(lesson.lease_id),
@@ -1624,12 +1623,9 @@ class RedisStore:
             self._flush_soon()
             return False
         aliases = self._aliases
-        aliases[lease_id] = reservation.member
-        self._reserved_ahead[lease_id] = max(0.0, now - reservation.asked_at)
+        aliases[lease_id] = (reservation.member, max(0.0, now - reservation.asked_at))
         if len(aliases) > _ALIASES_KEPT:
-            oldest = next(iter(aliases))
-            del aliases[oldest]
-            self._reserved_ahead.pop(oldest, None)
+            del aliases[next(iter(aliases))]
         used = self._used.get(lane)
         if used is None:
             self._used[lane] = [reservation.member]
@@ -1695,7 +1691,8 @@ class RedisStore:
 
     def _member_of(self, lease_id: int) -> str:
         """The member of lease ``lease_id``: its reservation's when it was served from one."""
-        return self._aliases.get(lease_id) or self._member(lease_id)
+        served = self._aliases.get(lease_id)
+        return self._member(lease_id) if served is None else served[0]
 
     async def _server_started(self) -> str:
         """When the Redis server (the node of this namespace) started, on its clock; ``''``
@@ -1781,7 +1778,7 @@ class RedisStore:
             self._local_leases.discard((lane, lease_id))
             await self._local.release(lane, lease_id, completed_at)
             return
-        member = self._aliases.get(lease_id) or self._member(lease_id)
+        member = self._member_of(lease_id)
         leases = self._leases.get(lane)
         if leases is not None:
             leases.pop(member, None)
