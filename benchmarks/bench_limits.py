@@ -52,7 +52,7 @@ import httpx
 from _remote_fake import FakeSetup, RemoteFake
 from aiolimiter import AsyncLimiter
 
-from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, RedisStore, ZoomClient
+from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, RedisStore, ZoomClient, _pool
 from zoom_async.limits import InMemoryStore, Permit
 
 LATENCY = ((0.005, 0.025), (0.005, 0.025))
@@ -134,6 +134,7 @@ class _Traced:
     category: Category
     granted: float
     sent: float = math.nan  # handed to the HTTP client
+    wrote: float = math.nan  # its bytes written to the socket (the default transport's)
     head: float = math.nan  # the response's head read
     released: float = math.nan  # the slot given back (the limiter's completion time)
     trace: str = ""
@@ -148,7 +149,9 @@ class Trace:
     granted. The fake's part (``end - start``) is the round trip the bound allows for; every
     other link is the client's. Per lane this prints the mean and 90th percentile of each link:
     ``late`` (granted after the slot was free again: the ``(k-L+1)``-th completion + ``W``),
-    ``prep`` (grant -> handed to httpx), ``out`` (-> its bytes reach the fake's socket reader),
+    ``prep`` (grant -> handed to httpx), ``out`` (-> its bytes reach the fake's socket reader;
+    on the default transport split into ``write``, -> its bytes written to the socket here, and
+    ``wire``, -> read by the fake's server: the fake's own loop when busy),
     ``fake-in`` (-> the fake's handler starts: the fake server's parsing and queueing),
     ``fake`` (the applied round trip), ``fake-out`` (-> the answer written), ``back`` (-> its
     head read here), ``read`` (-> slot released), and per
@@ -179,6 +182,18 @@ class Trace:
                 record.head = clock.monotonic()
             return response
 
+        original_write = _pool._Stream.write
+
+        async def write(
+            self: _pool._Stream,
+            buffer: bytes,
+            timeout: float | None = None,  # noqa: ASYNC109
+        ) -> None:
+            record = trace._open.get(asyncio.current_task())
+            if record is not None and math.isnan(record.wrote):
+                record.wrote = clock.monotonic()
+            await original_write(self, buffer, timeout)
+
         async def release(self: Permit, *args: Any, **kwargs: Any) -> None:
             record = trace._open.pop(asyncio.current_task(), None)
             if record is not None:
@@ -206,6 +221,7 @@ class Trace:
             return granted(original_wait(*args, **kwargs))
 
         http.send = send  # type: ignore[method-assign]
+        _pool._Stream.write = write  # type: ignore[method-assign]
         Permit.release = release  # type: ignore[method-assign]
         limits.acquire = acquire  # type: ignore[method-assign]
         limits._wait_for_slot = wait_for_slot  # type: ignore[method-assign]
@@ -213,6 +229,7 @@ class Trace:
             yield
         finally:
             http.send = original_send  # type: ignore[method-assign]
+            _pool._Stream.write = original_write  # type: ignore[method-assign]
             Permit.release = original_release  # type: ignore[method-assign]
             limits.acquire = original_acquire  # type: ignore[method-assign]
             limits._wait_for_slot = original_wait  # type: ignore[method-assign]
@@ -248,7 +265,12 @@ class Trace:
         while True:
             s, e, _, _, received, written = server[r.trace]
             sums["prep"] += r.sent - r.granted
-            sums["out"] += (received if received is not None else s) - r.sent
+            arrived = received if received is not None else s
+            if math.isnan(r.wrote):
+                sums["out"] += arrived - r.sent
+            else:
+                sums["write"] += r.wrote - r.sent
+                sums["wire"] += arrived - r.wrote
             sums["fake-in"] += s - received if received is not None else 0.0
             sums["jitter"] += (e - s) - mean_rtt
             sums["fake-out"] += written - e
@@ -288,7 +310,11 @@ class Trace:
                 if r.trace in server:
                     s, e, _, _, received, written = server[r.trace]
                     if received is not None:
-                        links["out"].append(received - r.sent)
+                        if math.isnan(r.wrote):
+                            links["out"].append(received - r.sent)
+                        else:
+                            links["write"].append(r.wrote - r.sent)
+                            links["wire"].append(received - r.wrote)
                         links["fake-in"].append(s - received)
                     links["fake"].append(e - s)
                     links["fake-out"].append(written - e)
