@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+import types
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import Any
 
 import httpcore
@@ -371,6 +373,134 @@ async def test_https_goes_through_the_pool_s_own_stream_and_its_idle_probe() -> 
         await asyncio.sleep(0.05)  # the server's close arrives
         assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
     assert connections == 2
+
+
+@types.coroutine
+def suspensions(awaitable: Awaitable[Any], counted: list[int]) -> Generator[Any, Any, Any]:
+    """``awaitable``'s result; ``counted[0]``: how many times it suspended its task."""
+    steps = awaitable.__await__()
+    try:
+        value = steps.send(None)
+        while True:
+            counted[0] += 1
+            try:
+                sent = yield value
+            except BaseException as exc:  # (a cancellation: passed in)
+                value = steps.throw(exc)
+            else:
+                value = steps.send(sent)
+    except StopIteration as done:
+        return done.value
+
+
+async def test_a_request_on_a_kept_connection_suspends_only_to_wait_for_its_answer() -> None:
+    # Each suspension is a turn of the loop, and on a loop busy with a wave of requests a turn
+    # is a queue of other tasks to wait behind: anyio's stream slept once after each write
+    # (and before each read of data already there) and read only when asked to (see _Stream).
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_head(reader)
+            writer.write(OK)
+            await writer.drain()
+        await asyncio.sleep(1)
+        writer.close()
+
+    async with await serve(answer) as port, PoolClient() as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).status_code == 200  # connects
+        counted = [0]
+        assert (await suspensions(http.get(url), counted)).status_code == 200
+        assert counted == [1]
+
+
+async def test_https_sees_a_close_notify_on_an_idle_connection_before_reusing_it() -> None:
+    """A server that closes TLS politely (close_notify, then waiting for the client's before its
+    FIN, as asyncio's own servers do) leaves nothing in the socket for a probe to see once the
+    client's TLS layer has read the alert: the stream reads it as it arrives and reports the
+    end of stream, so the next request goes on a new connection instead of failing."""
+    import trustme
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    connections = 0
+
+    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_head(reader)
+        writer.write(OK)
+        await writer.drain()
+        writer.close()  # close_notify; the FIN only after the client's
+
+    async with await serve(once, tls=server_tls) as port, PoolClient(verify=client_tls) as http:
+        assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
+        await asyncio.sleep(0.05)  # the server's close_notify arrives
+        assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
+    assert connections == 2
+
+
+async def test_bytes_nobody_asked_for_keep_an_idle_connection_from_carrying_a_request() -> None:
+    # An idle HTTP/1.1 connection has nothing to read. Were bytes the server sent on it after
+    # its answer (read into the stream's buffer as they arrive) taken for the next request's
+    # answer, a request would get another's response.
+    stray = b'HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\n"stray"'
+    connections = 0
+
+    async def answer_then_more(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await read_head(reader)
+        writer.write(OK)
+        await writer.drain()
+        await asyncio.sleep(0.02)
+        writer.write(stray)
+        await writer.drain()
+        await asyncio.sleep(1)
+        writer.close()
+
+    async with await serve(answer_then_more) as port, PoolClient() as http:
+        assert (await http.get(f"http://127.0.0.1:{port}/")).json() == {}
+        await asyncio.sleep(0.1)  # the stray answer arrives
+        assert (await http.get(f"http://127.0.0.1:{port}/")).json() == {}
+    assert connections == 2
+
+
+async def test_the_stream_s_errors_are_httpcore_s() -> None:
+    backend = _pool._Backend()
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    with pytest.raises(httpcore.ConnectError):  # nothing listens: never sent
+        await backend.connect_tcp("127.0.0.1", port)
+
+    async def close_at_once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()
+
+    async with await serve(close_at_once) as port:
+        keepalive = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        stream = await backend.connect_tcp("127.0.0.1", port, socket_options=[keepalive])
+        assert isinstance(stream, _pool._Stream)
+        sock = stream.get_extra_info("socket")
+        assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+        assert stream.get_extra_info("server_addr") == ("127.0.0.1", port)
+        assert await stream.read(100, timeout=5) == b""  # the server's FIN: end of stream
+        assert stream.get_extra_info("is_readable")
+        await stream.aclose()
+        with pytest.raises(httpcore.WriteError):  # not dropped without a word, as asyncio would
+            await stream.write(b"GET / HTTP/1.1\r\n\r\n")
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(1)
+
+    async with await serve(silent) as port:
+        stream = await backend.connect_tcp("127.0.0.1", port)
+        assert not stream.get_extra_info("is_readable")  # idle, nothing came
+        with pytest.raises(httpcore.ReadTimeout):
+            await stream.read(100, timeout=0.05)
+        await stream.aclose()
 
 
 async def test_a_read_past_its_timeout_is_a_read_timeout_and_frees_the_pool() -> None:

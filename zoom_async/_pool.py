@@ -29,16 +29,16 @@ flight: 3.05M -> 2.51M instructions per request, where httpx's stack alone over 
 the SDK, takes 2.39M; ``benchmarks/bench_pool.py --latency 8``).
 
 Below the pool, :class:`_Connection`, :class:`_FastLock` and :class:`_Stream` remove work httpcore
-does per request that a request does not need (loop turns on free locks, anyio cancel scopes
-around each read and write, a ``getpeername()`` per probe): 2.44M -> 2.07M instructions per
-request with the short way past ``AsyncClient.send`` (:mod:`zoom_async._httpx_send`);
-``docs/benchmarks.md``, "Per-request work cut from httpx's and httpcore's path".
+does per request that a request does not need (loop turns on free locks and around socket I/O,
+anyio cancel scopes around each read and write, a ``getpeername()`` per probe): 2.44M -> 2.00M
+instructions per request with the short way past ``AsyncClient.send``
+(:mod:`zoom_async._httpx_send`); ``docs/benchmarks.md``, "Per-request work cut from httpx's and
+httpcore's path".
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 import time
 from collections.abc import Iterable
@@ -47,11 +47,19 @@ from typing import Any
 import anyio
 import httpcore
 import httpx
+import sniffio
 from httpcore import AsyncConnectionInterface, AsyncHTTP2Connection, AsyncHTTP11Connection
-from httpcore._backends.anyio import AnyIOStream
 from httpcore._backends.auto import AutoBackend
 from httpcore._backends.base import SOCKET_OPTION, AsyncNetworkStream
-from httpcore._exceptions import ReadError, ReadTimeout, WriteError, WriteTimeout, map_exceptions
+from httpcore._exceptions import (
+    ConnectError,
+    ConnectTimeout,
+    ReadError,
+    ReadTimeout,
+    WriteError,
+    WriteTimeout,
+    map_exceptions,
+)
 from httpcore._synchronization import AsyncLock
 from httpcore._utils import is_socket_readable
 
@@ -287,44 +295,67 @@ class _FixedPool(httpcore.AsyncConnectionPool):
 
 
 _READ_ERRORS: dict[type[Exception], type[Exception]] = {
-    TimeoutError: ReadTimeout,
-    anyio.BrokenResourceError: ReadError,
-    anyio.ClosedResourceError: ReadError,
-    anyio.EndOfStream: ReadError,
+    TimeoutError: ReadTimeout,  # (an OSError: first)
+    OSError: ReadError,  # a reset, a TLS error (ssl.SSLError), a lost connection
 }
 _WRITE_ERRORS: dict[type[Exception], type[Exception]] = {
     TimeoutError: WriteTimeout,
-    anyio.BrokenResourceError: WriteError,
-    anyio.ClosedResourceError: WriteError,
+    OSError: WriteError,
 }
+_CONNECT_ERRORS: dict[type[Exception], type[Exception]] = {
+    TimeoutError: ConnectTimeout,
+    OSError: ConnectError,
+}
+_HAPPY_EYEBALLS_DELAY = 0.25
+"""Seconds before the next address of a host is tried beside the first (RFC 8305): anyio's
+default, which httpcore's own backend used."""
 
 
-class _Stream(AnyIOStream):
-    """httpcore's anyio socket stream, each read and write bounded by ``asyncio.timeout``.
+class _Stream(AsyncNetworkStream):
+    """A connection's socket on asyncio's own streams (``asyncio.open_connection``).
 
-    httpcore bounds them with ``anyio.fail_after``: an anyio cancel scope a read or write (two
-    or three a request), each with two look-ups of the running async library. The socket I/O
-    is anyio's as before, the timeouts and the errors the same (``ReadTimeout``,
-    ``WriteError``...): only the deadline is asyncio's own, at half the cost (the client's
-    attempt deadline is one too). Used on asyncio only; under trio httpcore's streams.
+    httpcore's default on asyncio is anyio's socket stream, which costs a request turns of the
+    event loop it does not need: a ``sleep(0)`` after every write (the request's bytes are
+    already out) and before every read of data already received, and reading paused between
+    reads, so the answer is noticed only after the task asks again (two ``epoll_ctl`` calls a
+    read). A sequential request took 3.25 turns of the loop, 2.1 here. On a loop busy with a
+    wave of requests each turn is a queue of other tasks' steps to wait behind, and the turns
+    lie on the limiter's critical chain (a slot's grant, the request's send, its answer read,
+    its release: ``benchmarks/bench_limits.py --trace``).
+
+    asyncio's streams read as data arrives into the reader's buffer (flow control pauses the
+    socket above twice its limit), write at once, and suspend only to wait: the same socket,
+    TCP_NODELAY set, the same errors httpcore maps (``ReadTimeout``, ``WriteError``...), and
+    each read and write bounded by ``asyncio.timeout``. Used on asyncio only; under trio
+    httpcore's own streams.
     """
 
-    _socket: socket.socket | None  # the stream's socket, once asked for
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._reader = reader
+        self._writer = writer
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
         with map_exceptions(_READ_ERRORS):
             async with asyncio.timeout(timeout):
-                try:
-                    return await self._stream.receive(max_bytes=max_bytes)
-                except anyio.EndOfStream:
-                    return b""
+                # Returns what the buffer holds without suspending; b"" at the end of stream.
+                return await self._reader.read(max_bytes)
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
         if not buffer:
             return
+        writer = self._writer
         with map_exceptions(_WRITE_ERRORS):
+            if writer.transport.is_closing():
+                # asyncio drops a write to a closed transport without a word.
+                raise ConnectionResetError("the connection is closed")
+            writer.write(buffer)
             async with asyncio.timeout(timeout):
-                await self._stream.send(item=buffer)
+                await writer.drain()  # suspends only while the socket's buffer is full
+
+    async def aclose(self) -> None:
+        # As httpcore's anyio stream: nothing left to flush that anyone waits for, no TLS
+        # close_notify (the server does not need it; waiting for it could hang a close).
+        self._writer.transport.abort()
 
     async def start_tls(
         self,
@@ -332,28 +363,44 @@ class _Stream(AnyIOStream):
         server_hostname: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109
     ) -> AsyncNetworkStream:
-        return _ours(await super().start_tls(ssl_context, server_hostname, timeout))
+        try:
+            with map_exceptions(_CONNECT_ERRORS):
+                async with asyncio.timeout(timeout):
+                    # The same reader and writer from now on, over TLS.
+                    await self._writer.start_tls(ssl_context, server_hostname=server_hostname)
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
 
     def get_extra_info(self, info: str) -> Any:
+        writer = self._writer
         if info == "is_readable":
-            # The probe of an idle connection about to be handed out (see _FixedPool), once a
-            # request: anyio answers extra(raw_socket) by building all of a socket's
-            # attributes, a getpeername() call among them; the socket is the same throughout.
-            try:
-                sock = self._socket
-            except AttributeError:
-                sock = self._socket = self._stream.extra(anyio.abc.SocketAttribute.raw_socket, None)
-            return is_socket_readable(sock)
-        return super().get_extra_info(info)
+            # The probe of an idle connection about to be handed out (see _FixedPool). An idle
+            # HTTP/1.1 connection has nothing to read: whatever came (the server's FIN or
+            # close_notify, an error, stray bytes) has been read into the reader already, or
+            # is waiting in the socket; either way it must not carry a request.
+            reader = self._reader
+            if writer.transport.is_closing() or reader.at_eof() or reader.exception():
+                return True
+            if getattr(reader, "_buffer", None):  # what it read and holds (no public size)
+                return True
+            return is_socket_readable(writer.get_extra_info("socket"))
+        if info == "client_addr":
+            return writer.get_extra_info("sockname")
+        if info == "server_addr":
+            return writer.get_extra_info("peername")
+        if info in ("ssl_object", "socket"):
+            return writer.get_extra_info(info)
+        return None
 
 
-def _ours(stream: AsyncNetworkStream) -> AsyncNetworkStream:
-    # (exactly httpcore's anyio stream: under trio, or from a later httpcore, leave it be)
-    return _Stream(stream._stream) if type(stream) is AnyIOStream else stream
+def _on_asyncio() -> bool:
+    return sniffio.current_async_library() == "asyncio"
 
 
 class _Backend(AutoBackend):
-    """httpcore's default network backend, making :class:`_Stream` of its anyio streams."""
+    """httpcore's default network backend, with :class:`_Stream` for its sockets on asyncio."""
 
     async def connect_tcp(
         self,
@@ -363,15 +410,23 @@ class _Backend(AutoBackend):
         local_address: str | None = None,
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> AsyncNetworkStream:
-        return _ours(
-            await super().connect_tcp(
+        if not _on_asyncio():
+            return await super().connect_tcp(
                 host,
                 port,
                 timeout=timeout,
                 local_address=local_address,
                 socket_options=socket_options,
             )
-        )
+        with map_exceptions(_CONNECT_ERRORS):
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_connection(
+                    host,
+                    port,
+                    local_addr=None if local_address is None else (local_address, 0),
+                    happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
+                )
+            return _with_options(_Stream(reader, writer), socket_options)
 
     async def connect_unix_socket(
         self,
@@ -379,9 +434,26 @@ class _Backend(AutoBackend):
         timeout: float | None = None,  # noqa: ASYNC109
         socket_options: Iterable[SOCKET_OPTION] | None = None,
     ) -> AsyncNetworkStream:
-        return _ours(
-            await super().connect_unix_socket(path, timeout=timeout, socket_options=socket_options)
-        )
+        if not _on_asyncio():
+            return await super().connect_unix_socket(
+                path, timeout=timeout, socket_options=socket_options
+            )
+        with map_exceptions(_CONNECT_ERRORS):
+            async with asyncio.timeout(timeout):
+                reader, writer = await asyncio.open_unix_connection(path)
+            return _with_options(_Stream(reader, writer), socket_options)
+
+
+def _with_options(stream: _Stream, options: Iterable[SOCKET_OPTION] | None) -> _Stream:
+    if options:
+        sock = stream.get_extra_info("socket")
+        try:
+            for option in options:
+                sock.setsockopt(*option)
+        except BaseException:
+            stream._writer.transport.abort()
+            raise
+    return stream
 
 
 def _release(version: str) -> tuple[int, ...]:
