@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import httpx
-from starlette.requests import Request
-from starlette.responses import Response
+from starlette.datastructures import URL, Headers
+from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from .. import catalog
@@ -92,28 +92,27 @@ class FakeZoomApp:
                     return
         if scope["type"] != "http":
             return
-        request = Request(scope, receive)
-        body = await request.body()
-        reply = await self.handle(
-            request.method,
-            request.url.path,
-            request.url.query,
-            request.headers,
-            body,
-            f"{request.url.scheme}://{request.url.netloc}",
-        )
+        path, query, origin = _url_parts(scope)
+        body = await _request_body(receive)
+        reply = await self.handle(scope["method"], path, query, Headers(scope=scope), body, origin)
         if reply is None:
             close = scope.get("extensions", {}).get(CLOSE_CONNECTION_EXTENSION)
             if close is None:
-                lost = httpx.Request(request.method, str(request.url))
+                lost = httpx.Request(scope["method"], str(URL(scope=scope)))
                 raise ConnectionDropped(DROP_MESSAGE, request=lost)
             close()
             while (await receive())["type"] != "http.disconnect":
                 pass
             return
         content, media_type = reply.encode()
-        response = Response(content, reply.status, reply.headers, media_type)
-        await response(scope, receive, send)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": reply.status,
+                "headers": _raw_headers(reply.status, reply.headers, content, media_type),
+            }
+        )
+        await send({"type": "http.response.body", "body": content})
 
     async def handle(
         self,
@@ -448,3 +447,71 @@ def _as_schema_type(value: Any, schema: Any) -> Any:
     if isinstance(schema, dict) and schema.get("type") == "string" and not isinstance(value, str):
         return str(value)
     return value
+
+
+# What Starlette's Request and Response would do for the app, without building them: per
+# request they cost more than the rest of a simple answer.
+
+_URL_PARTS_KEPT = 1024
+_url_parts_seen: dict[tuple[Any, ...], tuple[str, str, str]] = {}
+
+
+def _url_parts(scope: Scope) -> tuple[str, str, str]:
+    """``(path, query, origin)`` of the request, as ``starlette.requests.Request.url`` gives
+    them (``url.path``, ``url.query``, ``f"{url.scheme}://{url.netloc}"``).
+
+    The same request line and ``Host`` give the same parts, so they are kept for the
+    ``_URL_PARTS_KEPT`` most recent distinct ones (a client asks for the same paths again).
+    """
+    host = None
+    for name, value in scope["headers"]:
+        if name == b"host":
+            host = value
+            break
+    server = scope.get("server")
+    key = (
+        scope["path"],
+        scope.get("query_string", b""),
+        host,
+        scope.get("scheme", "http"),
+        tuple(server) if server is not None else None,
+    )
+    parts = _url_parts_seen.get(key)
+    if parts is None:
+        url = URL(scope=scope)
+        parts = (url.path, url.query, f"{url.scheme}://{url.netloc}")
+        if len(_url_parts_seen) >= _URL_PARTS_KEPT:
+            _url_parts_seen.clear()
+        _url_parts_seen[key] = parts
+    return parts
+
+
+async def _request_body(receive: Receive) -> bytes:
+    """The whole request body, as ``starlette.requests.Request.body()`` reads it."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+        elif message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+
+
+def _raw_headers(
+    status: int, headers: Mapping[str, str], content: bytes, media_type: str | None
+) -> list[tuple[bytes, bytes]]:
+    """The answer's header list, as ``starlette.responses.Response(content, status, headers,
+    media_type)`` makes it."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    names = [name for name, _ in raw]
+    if b"content-length" not in names and not (status < 200 or status in (204, 304)):
+        raw.append((b"content-length", str(len(content)).encode("latin-1")))
+    if media_type is not None and b"content-type" not in names:
+        if media_type.startswith("text/") and "charset=" not in media_type.lower():
+            media_type += "; charset=utf-8"
+        raw.append((b"content-type", media_type.encode("latin-1")))
+    return raw

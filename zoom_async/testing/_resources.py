@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ._copies import copied
 from ._paging import paginate
 from ._responses import Reply, ZoomHTTPError, iso_z
 from ._schema_answers import built, object_properties
@@ -316,7 +317,7 @@ class _Engine:
         return Reply(200, body)
 
     def get(self, call: Call) -> Reply:
-        return Reply(200, copy.deepcopy(self._item(call).data))
+        return Reply(200, copied(self._item(call).data))
 
     def update(self, call: Call) -> Reply:
         rec = self._item(call)
@@ -335,7 +336,7 @@ class _Engine:
             )
         method = call.method.upper()
         status = _status(method, self._template(call), 204)
-        return Reply(status, None if status == 204 else copy.deepcopy(rec.data))
+        return Reply(status, None if status == 204 else copied(rec.data))
 
     def delete(self, call: Call) -> Reply:
         rec = self._item(call)

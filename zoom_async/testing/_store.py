@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ._copies import copied
 from ._resources import ResourceStore
 from ._responses import ZoomHTTPError, iso_z, validation_error
 
@@ -275,11 +276,11 @@ class Store:
     @staticmethod
     def user_summary(rec: UserRecord) -> dict[str, Any]:
         """A ``GET /users`` list entry."""
-        return {k: copy.deepcopy(rec.data[k]) for k in _USER_SUMMARY_KEYS}
+        return {k: copied(rec.data[k]) for k in _USER_SUMMARY_KEYS}
 
     @staticmethod
     def user_detail(rec: UserRecord) -> dict[str, Any]:
-        return copy.deepcopy(rec.data)
+        return copied(rec.data)
 
     def delete_user(self, rec: UserRecord) -> None:
         """Remove a user; their meetings go with them."""
@@ -457,7 +458,7 @@ class Store:
 
     @staticmethod
     def meeting_detail(rec: MeetingRecord) -> dict[str, Any]:
-        return copy.deepcopy(rec.data)
+        return copied(rec.data)
 
     @staticmethod
     def meeting_summary(rec: MeetingRecord) -> dict[str, Any]:

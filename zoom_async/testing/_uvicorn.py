@@ -39,6 +39,67 @@ class FakeZoomProtocol(_BaseProtocol):
     def _close_connection(self) -> None:
         self.transport.close()
 
+    def on_headers_complete(self) -> None:
+        super().on_headers_complete()
+        cycle = self.cycle
+        if cycle is not None and cycle.transport is self.transport:  # a new request's cycle
+            writer = _AnswerWriter(self.transport, cycle)
+            cycle.transport = writer  # type: ignore[assignment]
+            answered = cycle.on_response
+
+            def on_response() -> None:
+                writer.flush()
+                answered()
+
+            cycle.on_response = on_response
+
+
+class _AnswerWriter:
+    """The connection as one request's uvicorn cycle sees it: the answer's status line and
+    headers go out with its body in one write.
+
+    uvicorn writes them apart (``http.response.start``, then ``http.response.body``): two
+    sends, so two TCP segments, each a wake-up and a read for the client, and a system call
+    each for the fake. The head is held from its write to the next one (the body, even an
+    empty one), and written before anything else the cycle does to the connection: closing
+    it, or finishing the answer without a body write (``HEAD``).
+    """
+
+    __slots__ = ("_cycle", "_head", "_held", "_transport")
+
+    def __init__(self, transport: Any, cycle: Any) -> None:
+        self._transport = transport
+        self._cycle = cycle
+        self._head: bytes | None = None
+        self._held = False
+
+    def write(self, data: Any) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif not self._held and self._cycle.response_started:
+            self._held = True  # the first write once the answer started: its head
+            self._head = bytes(data)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
 
 class EmbeddedServer(uvicorn.Server):
     """A uvicorn server that leaves the process's signal handlers alone."""
