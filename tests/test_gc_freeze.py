@@ -57,8 +57,10 @@ async def _queue(limiter: RateLimiter, n: int) -> list[asyncio.Task[object]]:
 
 
 async def _thawed() -> None:
-    """Wait until a drained queue has given its freeze back (virtual time)."""
-    await asyncio.sleep(_THAW_AFTER)
+    """Wait until a drained queue has given its freeze back (virtual time; a little longer
+    than its timer, which may have started in this very instant: timers due together run in
+    no set order)."""
+    await asyncio.sleep(_THAW_AFTER + 0.001)
 
 
 async def _cancel(tasks: list[asyncio.Task[object]]) -> None:

@@ -748,9 +748,11 @@ class _Lane:
     """One (family, category) window: who waits for it, in which order, and what it learned.
 
     A queued request is one :class:`_Waiter` future in one of two FIFO queues (interactive
-    before batch): about 200 bytes, and no coroutine of the lane's own. One *pump* task per lane,
+    before batch): about 200 bytes, and no coroutine of the lane's own. One *pump* per lane,
     alive while anyone waits, asks the store for slots and hands each one to the head of the line
-    by resolving its future, so a wave of freed slots is handed out in one pass, with no pacing.
+    by resolving its future, so a wave of freed slots is handed out in one pass, with no pacing:
+    a task for a store that suspends (a shared store's round trip), and for the in-memory store
+    a timer's callback, which hands a slot out in the turn of the loop where it frees.
     A cancelled request's future is cancelled with it and only counted (O(1), no wakeup of the
     pump); cancelled entries are dropped when they reach the head, or all at once when they are
     the majority.
@@ -788,6 +790,14 @@ class _Lane:
         self._pump: asyncio.Task[None] | None = None
         self._changed: asyncio.Future[None] | None = None
         """What the pump waits on between store calls."""
+        self._take_now: Callable[[str, int, float, float], float] | None = (
+            store._take if type(store) is InMemoryStore else None
+        )
+        """The store's grant as a plain call, when it answers without suspending (the
+        in-memory store): then the lane's pump is not a task but its timer's callback (see
+        :meth:`_hand_out_now`)."""
+        self._timer: asyncio.TimerHandle | None = None
+        """When the pump of a store that answers at once runs next (``None``: it is idle)."""
         self._wake_on_release = False
         """Whether a completion may free a slot sooner than the pump's timer."""
         self._max_poll = max_poll
@@ -901,7 +911,10 @@ class _Lane:
         self._queued += 1
         if self._queued >= self._freeze_at:
             self._freeze()
-        if self._pump is None:
+        if self._take_now is not None:
+            if self._timer is None:
+                self._hand_out_now()
+        elif self._pump is None:
             self._pump = loop.create_task(self._hand_out())
         return waiter
 
@@ -929,8 +942,7 @@ class _Lane:
             for queue in self._queues:
                 queue.clear()
             self._cancelled = 0
-            if self._changed is not None:
-                _wake(self._changed)  # nobody waits: the pump ends now, not at its timer
+            self._wake_pump()  # nobody waits: the pump ends now, not at its timer
         elif self._cancelled > self._queued:
             # Most entries are cancelled: drop them in one pass (amortised O(1) each).
             for queue in self._queues:
@@ -949,8 +961,15 @@ class _Lane:
                     waiter._lane = None
                     waiter.set_exception(ConfigurationError(message))
         self._queued = self._cancelled = 0
+        self._wake_pump()
+
+    def _wake_pump(self) -> None:
+        """The pump looks again now, not at its timer (if it runs)."""
         if self._changed is not None:
             _wake(self._changed)
+        elif self._timer is not None:
+            self._timer.cancel()
+            self._hand_out_now()
 
     def _head(self) -> deque[_Waiter] | None:
         """The queue whose first entry is the next request to serve (dropping cancelled ones)."""
@@ -1024,10 +1043,55 @@ class _Lane:
             self._queued = self._cancelled = 0
         finally:
             self._pump = None
-            if self._gc_freeze_above is not None and self._freeze_at != self._gc_freeze_above:
-                # The queue drained: what it froze goes back to the collector.
-                self._freeze_at = self._gc_freeze_above
-                self._thaw()
+            self._drained()
+
+    def _hand_out_now(self) -> None:
+        """The pump of a store that answers without suspending (:attr:`_take_now`): run by
+        its timer (or at once by :meth:`wait` and :meth:`release`), it hands every free slot to
+        the head of the line and sets its timer for the next.
+
+        As :meth:`_hand_out`, without the task: a slot that frees is handed out in the timer's
+        own turn of the loop, where the task's pump took one turn more (its timer woke it, then
+        it ran): on a loop busy with a wave of requests, a turn is a queue of other tasks' steps
+        to wait behind, and each one lies on the lane's critical chain.
+        """
+        self._timer = None
+        take = self._take_now
+        assert take is not None
+        try:
+            while True:
+                queue = self._head()
+                if queue is None:
+                    self._wake_on_release = False
+                    self._drained()
+                    return
+                now = self._clock.monotonic()
+                delay = take(self.key, self.limit_now(now), self.configured.window, now)
+                if delay != 0.0:
+                    break
+                self._queued -= 1
+                queue.popleft().set_result((now, next(_LEASE_IDS)))
+        except Exception as exc:  # (a bug: never leave a queue without its pump)
+            for queue in self._queues:
+                while queue:
+                    future = queue.popleft()
+                    if not future.done():
+                        future.set_exception(exc)
+            self._queued = self._cancelled = 0
+            self._wake_on_release = False
+            self._drained()
+            return
+        # As the task's pump: a completion looks again only when no slot frees before one.
+        self._wake_on_release = delay > self._max_poll
+        self._timer = asyncio.get_running_loop().call_later(
+            min(delay, self._max_poll), self._hand_out_now
+        )
+
+    def _drained(self) -> None:
+        """Nobody waits any more (the pump ends): what the queue froze goes back."""
+        if self._gc_freeze_above is not None and self._freeze_at != self._gc_freeze_above:
+            self._freeze_at = self._gc_freeze_above
+            self._thaw()
 
     # -- keeping a long queue out of full collections (see _gc_freeze) -----------------------
 
@@ -1076,9 +1140,8 @@ class _Lane:
 
     async def release(self, lease_id: int) -> None:
         await self._store.release(self.key, lease_id, self._clock.monotonic())
-        changed = self._changed
-        if changed is not None and (self._wake_on_release or not self._queued):
-            _wake(changed)  # (with nobody left waiting, the pump ends now, not at its timer)
+        if self._wake_on_release or not self._queued:
+            self._wake_pump()  # (with nobody left waiting, the pump ends now, not at its timer)
 
     # -- learning what other apps use ------------------------------------------------------
 
