@@ -12,6 +12,7 @@ import json
 import re
 from typing import Any
 
+import httpx
 import pytest
 from starlette.datastructures import URL
 from starlette.requests import ClientDisconnect, Request
@@ -166,3 +167,31 @@ async def test_each_served_answer_is_one_write(monkeypatch: pytest.MonkeyPatch) 
     assert writes[1].endswith(b"\r\n\r\n") and b"content-length: " in writes[1]  # HEAD
     assert b"connection: close" in writes[3]
     assert fake.owner["first_name"] == "Ada"
+
+
+@pytest.mark.looptime
+async def test_an_answer_holds_the_state_it_was_made_from() -> None:
+    """A GET is answered with the record as it was when the GET was processed, even when a
+    change lands while its answer is still on the way back (1 s downlink here)."""
+    fake = FakeZoom(latency=((0.0, 0.0), (1.0, 1.0)))
+    meeting = fake.add_meetings("me", 1, topic="Before")[0]
+    webinar = fake.add_resource("webinar", {"topic": "Before"}, parent="me")
+    reads = {
+        "/users/me": ("/users/me", {"first_name": "After"}, "first_name"),
+        f"/meetings/{meeting['id']}": (f"/meetings/{meeting['id']}", {"topic": "After"}, "topic"),
+        f"/webinars/{webinar['id']}": (f"/webinars/{webinar['id']}", {"topic": "After"}, "topic"),
+    }
+    headers = {"Authorization": f"Bearer {fake.access_token()}"}
+    async with httpx.AsyncClient(
+        transport=fake.transport(), base_url=fake.base_url, headers=headers
+    ) as http:
+        for path, (changed, change, name) in reads.items():
+            before = (await http.get(path)).json()[name]
+            reading = asyncio.create_task(http.get(path))
+            await asyncio.sleep(0.5)  # the GET was processed; its answer is on its way
+            assert (await http.patch(changed, json=change)).status_code == 204
+            answer = await reading
+            assert answer.json()[name] == before != "After"
+            assert answer.headers["content-type"] == "application/json;charset=UTF-8"
+            assert answer.content == json.dumps(answer.json(), separators=(",", ":")).encode()
+            assert (await http.get(path)).json()[name] == "After"

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from ._paging import PageTokens, paginate
 from ._recording_files import PLACEHOLDER_ORIGIN, with_origin
 from ._resources import resource_handlers
-from ._responses import Reply, ZoomHTTPError, validation_error
+from ._responses import Reply, ZoomHTTPError, json_reply, validation_error
 from ._store import Store, check_meeting_body
 
 __all__ = ["HANDLERS", "MEETING_MUTATIONS", "Call", "Handler", "meeting_host"]
@@ -171,9 +171,7 @@ def create_user(call: Call) -> Reply:
 
 
 def get_user(call: Call) -> Reply:
-    return Reply(
-        200, call.store.user_detail(call.store.user_or_404(call.params["userId"], call.me))
-    )
+    return json_reply(200, call.store.user_or_404(call.params["userId"], call.me).data)
 
 
 _USER_FIELDS_READ_ONLY = frozenset({"id", "email", "account_id", "created_at", "status"})
@@ -218,9 +216,7 @@ def create_meeting(call: Call) -> Reply:
 
 
 def get_meeting(call: Call) -> Reply:
-    return Reply(
-        200, call.store.meeting_detail(call.store.meeting_or_404(call.params["meetingId"]))
-    )
+    return json_reply(200, call.store.meeting_or_404(call.params["meetingId"]).data)
 
 
 def update_meeting(call: Call) -> Reply:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._copies import copied
 from ._paging import paginate
-from ._responses import Reply, ZoomHTTPError, iso_z
+from ._responses import Reply, ZoomHTTPError, iso_z, json_reply
 from ._schema_answers import built, object_properties
 from ._spec import operation_spec
 
@@ -317,7 +317,7 @@ class _Engine:
         return Reply(200, body)
 
     def get(self, call: Call) -> Reply:
-        return Reply(200, copied(self._item(call).data))
+        return json_reply(200, self._item(call).data)
 
     def update(self, call: Call) -> Reply:
         rec = self._item(call)

@@ -16,6 +16,7 @@ __all__ = [
     "Reply",
     "ZoomHTTPError",
     "iso_z",
+    "json_reply",
     "rate_limit_reply",
     "validation_error",
 ]
@@ -63,7 +64,20 @@ class Reply:
             return self.body, self.media_type or "application/octet-stream"
         if isinstance(self.body, str):
             return self.body.encode(), self.media_type or "text/html;charset=utf-8"
-        return json.dumps(self.body, separators=(",", ":")).encode(), self.media_type or JSON_TYPE
+        return _json_bytes(self.body), self.media_type or JSON_TYPE
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+def json_reply(status: int, value: Any) -> Reply:
+    """An answer with ``value`` as its JSON body, encoded now.
+
+    The bytes are what :meth:`Reply.encode` would give later; encoding a stored record at once
+    answers its state at this point without copying it first (later requests may change it).
+    """
+    return Reply(status, _json_bytes(value), media_type=JSON_TYPE)
 
 
 class ZoomHTTPError(Exception):

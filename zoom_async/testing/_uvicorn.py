@@ -39,7 +39,7 @@ class FakeZoomProtocol(_BaseProtocol):
     def _close_connection(self) -> None:
         self.transport.close()
 
-    def on_headers_complete(self) -> None:
+    def on_headers_complete(self) -> None:  # httptools' parser callback (not h11's)
         super().on_headers_complete()
         cycle = self.cycle
         if cycle is not None and cycle.transport is self.transport:  # a new request's cycle
