@@ -138,13 +138,48 @@ async def serve(
     return running()
 
 
+def answering(
+    requests: int, then_wait: float = 0.0
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """A connection's handler: ``OK`` to each of ``requests`` requests, then (``then_wait``
+    seconds later) closed."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(requests):
+            await read_head(reader)
+            writer.write(OK)
+            await writer.drain()
+        await asyncio.sleep(then_wait)
+        writer.close()
+
+    return answer
+
+
+def tls_contexts() -> tuple[ssl.SSLContext, ssl.SSLContext]:
+    """A server's TLS context for 127.0.0.1 and a client's that trusts it (trustme's CA)."""
+    import trustme
+
+    ca = trustme.CA()
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
+    client_tls = ssl.create_default_context()
+    ca.configure_trust(client_tls)
+    return server_tls, client_tls
+
+
 async def read_head(reader: asyncio.StreamReader) -> list[bytes]:
     return (await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[:-2]
 
 
-async def test_an_idle_connection_the_server_closed_is_not_handed_out() -> None:
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_an_idle_connection_the_server_closed_is_not_handed_out(scheme: str) -> None:
     # Between sweeps a connection is probed when it is about to carry a request: a keep-alive
     # connection the server has since closed is dropped, and the request goes on a new one.
+    # Over TLS the server closes politely (close_notify, then it waits for the client's before
+    # its FIN, as asyncio's servers do): nothing is left in the socket for a probe to see once
+    # the client's TLS layer has read the alert, but the stream reads it as it arrives and
+    # reports the end of stream (through anyio's stream, the next request failed).
+    server_tls, client_tls = tls_contexts() if scheme == "https" else (None, None)
     connections = 0
 
     async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -155,10 +190,13 @@ async def test_an_idle_connection_the_server_closed_is_not_handed_out() -> None:
         await writer.drain()
         writer.close()  # no "Connection: close": the client believes it may reuse it
 
-    async with await serve(once) as port, PoolClient() as http:
-        assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
-        await asyncio.sleep(0.05)  # the server's FIN arrives
-        assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
+    async with (
+        await serve(once, tls=server_tls) as port,
+        PoolClient(verify=client_tls or True) as http,
+    ):
+        assert (await http.get(f"{scheme}://127.0.0.1:{port}/")).status_code == 200
+        await asyncio.sleep(0.05)  # the server's FIN (or close_notify) arrives
+        assert (await http.get(f"{scheme}://127.0.0.1:{port}/")).status_code == 200
     assert connections == 2
 
 
@@ -315,14 +353,7 @@ async def test_the_pool_keeps_a_wave_of_every_per_second_lane_at_once(plan: str,
 
 async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None:
     # anyio's fast_acquire: the same locks, no sleep(0) when nobody holds them (see _FastLock).
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for _ in range(2):
-            await read_head(reader)
-            writer.write(OK)
-            await writer.drain()
-        writer.close()
-
-    async with await serve(answer) as port, PoolClient() as http:
+    async with await serve(answering(2)) as port, PoolClient() as http:
         for _ in range(2):  # the second on the same connection, through the same locks
             assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
         pool = http._transport._pool  # type: ignore[attr-defined]
@@ -340,13 +371,7 @@ async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None
 async def test_https_goes_through_the_pool_s_own_stream_and_its_idle_probe() -> None:
     """Zoom is HTTPS: the TLS stream httpcore makes of ours (start_tls) is ours again, reused
     while the server keeps it, and probed before reuse once the server has closed it."""
-    import trustme
-
-    ca = trustme.CA()
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
-    client_tls = ssl.create_default_context()
-    ca.configure_trust(client_tls)
+    server_tls, client_tls = tls_contexts()
     connections = 0
 
     async def twice(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -397,49 +422,12 @@ async def test_a_request_on_a_kept_connection_suspends_only_to_wait_for_its_answ
     # Each suspension is a turn of the loop, and on a loop busy with a wave of requests a turn
     # is a queue of other tasks to wait behind: anyio's stream slept once after each write
     # (and before each read of data already there) and read only when asked to (see _Stream).
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        for _ in range(2):
-            await read_head(reader)
-            writer.write(OK)
-            await writer.drain()
-        await asyncio.sleep(1)
-        writer.close()
-
-    async with await serve(answer) as port, PoolClient() as http:
+    async with await serve(answering(2, then_wait=1.0)) as port, PoolClient() as http:
         url = f"http://127.0.0.1:{port}/"
         assert (await http.get(url)).status_code == 200  # connects
         counted = [0]
         assert (await suspensions(http.get(url), counted)).status_code == 200
         assert counted == [1]
-
-
-async def test_https_sees_a_close_notify_on_an_idle_connection_before_reusing_it() -> None:
-    """A server that closes TLS politely (close_notify, then waiting for the client's before its
-    FIN, as asyncio's own servers do) leaves nothing in the socket for a probe to see once the
-    client's TLS layer has read the alert: the stream reads it as it arrives and reports the
-    end of stream, so the next request goes on a new connection instead of failing."""
-    import trustme
-
-    ca = trustme.CA()
-    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(server_tls)
-    client_tls = ssl.create_default_context()
-    ca.configure_trust(client_tls)
-    connections = 0
-
-    async def once(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        nonlocal connections
-        connections += 1
-        await read_head(reader)
-        writer.write(OK)
-        await writer.drain()
-        writer.close()  # close_notify; the FIN only after the client's
-
-    async with await serve(once, tls=server_tls) as port, PoolClient(verify=client_tls) as http:
-        assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
-        await asyncio.sleep(0.05)  # the server's close_notify arrives
-        assert (await http.get(f"https://127.0.0.1:{port}/")).status_code == 200
-    assert connections == 2
 
 
 async def test_bytes_nobody_asked_for_keep_an_idle_connection_from_carrying_a_request() -> None:

@@ -1034,13 +1034,7 @@ class _Lane:
                     timer.cancel()
                     self._changed = None
         except Exception as exc:
-            # Never leave a queue without its pump: whoever waits learns what went wrong.
-            for queue in self._queues:
-                while queue:
-                    future = queue.popleft()
-                    if not future.done():
-                        future.set_exception(exc)
-            self._queued = self._cancelled = 0
+            self._fail_waiting(exc)
         finally:
             self._pump = None
             self._drained()
@@ -1071,13 +1065,8 @@ class _Lane:
                     break
                 self._queued -= 1
                 queue.popleft().set_result((now, next(_LEASE_IDS)))
-        except Exception as exc:  # (a bug: never leave a queue without its pump)
-            for queue in self._queues:
-                while queue:
-                    future = queue.popleft()
-                    if not future.done():
-                        future.set_exception(exc)
-            self._queued = self._cancelled = 0
+        except Exception as exc:  # (a bug)
+            self._fail_waiting(exc)
             self._wake_on_release = False
             self._drained()
             return
@@ -1086,6 +1075,16 @@ class _Lane:
         self._timer = asyncio.get_running_loop().call_later(
             min(delay, self._max_poll), self._hand_out_now
         )
+
+    def _fail_waiting(self, exc: Exception) -> None:
+        """The pump failed: never leave a queue without it, whoever waits learns what went
+        wrong."""
+        for queue in self._queues:
+            while queue:
+                future = queue.popleft()
+                if not future.done():
+                    future.set_exception(exc)
+        self._queued = self._cancelled = 0
 
     def _drained(self) -> None:
         """Nobody waits any more (the pump ends): what the queue froze goes back."""
