@@ -309,6 +309,43 @@ async def test_concurrent_requests_share_one_http2_connection() -> None:
         ]
 
 
+async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
+    """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
+    start_tls, concurrent requests multiplexed on one connection."""
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    server_tls, client_tls = tls_contexts()
+    server_tls.set_alpn_protocols(["h2"])
+
+    async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    conn.send_headers(
+                        event.stream_id, [(":status", "200"), ("content-length", "2")]
+                    )
+                    conn.send_data(event.stream_id, b"{}", end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+        writer.close()
+
+    async with (
+        await serve(h2_server, tls=server_tls) as port,
+        PoolClient(verify=client_tls, http2=True) as http,
+    ):
+        responses = await asyncio.gather(
+            *(http.get(f"https://127.0.0.1:{port}/") for _ in range(5))
+        )
+        assert {(r.http_version, r.status_code) for r in responses} == {("HTTP/2", 200)}
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        assert isinstance(connection._connection._network_stream, _pool._Stream)
+
+
 async def test_the_default_client_keeps_a_whole_wave_of_connections_for_the_next() -> None:
     # A strict-safe schedule sends a lane's L requests together once a window: over HTTP/1.1
     # the next wave needs as many connections, so the pool keeps the plan's largest burst.
