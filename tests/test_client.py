@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import anyio
@@ -332,6 +333,29 @@ async def test_closed_client_refuses(zoom_api, credentials) -> None:
     await zoom.aclose()
     with pytest.raises(ConfigurationError, match="closed"):
         await zoom.get("/users/me")
+
+
+async def test_a_calls_errors_are_raised_when_it_is_awaited(zoom_api, credentials) -> None:
+    """request() and the verbs check a call when they are called, but raise what they find
+    only from the coroutine they return, as an ``async def`` would: a task made of a bad call
+    fails, not its creator."""
+    route = zoom_api.get(f"{API}/users/me").mock(return_value=httpx.Response(200, json={}))
+    zoom = client(credentials)
+    bad_method = zoom.request("GE T", "/users/me")
+    bad_retry = zoom.get("/users/me", retry=3)  # type: ignore[arg-type]
+    bad_headers = zoom.get("/users/me", headers={"X-A": "b\r\nc"})
+    made_while_open = zoom.get("/users/me")
+    with pytest.raises(ConfigurationError, match="not an HTTP method"):
+        await bad_method
+    with pytest.raises(ConfigurationError, match="RetryPolicy"):
+        await asyncio.create_task(bad_retry)
+    with pytest.raises(ConfigurationError):
+        await bad_headers
+    # Closed after the call was made, before it was awaited: refused, never sent.
+    await zoom.aclose()
+    with pytest.raises(ConfigurationError, match="closed"):
+        await made_while_open
+    assert not route.called
 
 
 async def test_injected_http_client_is_not_closed(zoom_api, credentials) -> None:

@@ -897,7 +897,7 @@ class _Lane:
         """Join the queue: ``await`` the returned future for the permit (``started``: when
         the request began waiting, ``None``: now)."""
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(loop=loop)
+        waiter = _Waiter()  # (of the running loop; a class called with keywords makes a dict)
         waiter._lane = self
         if started is None:
             # The system clock is the loop's: its time directly, without the clock's lookup.
