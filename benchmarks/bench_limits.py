@@ -154,7 +154,8 @@ class Trace:
     ``wire``, -> read by the fake's server: the fake's own loop when busy),
     ``fake-in`` (-> the fake's handler starts: the fake server's parsing and queueing),
     ``fake`` (the applied round trip), ``fake-out`` (-> the answer written), ``back`` (-> its
-    head read here), ``read`` (-> slot released), and per
+    head read here), ``read`` (-> slot released: counted from when the answer began to arrive, so
+    negative when that came before its head was read), and per
     wave of ``L`` grants when its first and last slot were free and when they were granted.
     Times share the host's monotonic clock with the fake's process.
     """
@@ -197,7 +198,9 @@ class Trace:
         async def release(self: Permit, *args: Any, **kwargs: Any) -> None:
             record = trace._open.pop(asyncio.current_task(), None)
             if record is not None:
-                record.released = clock.monotonic()
+                # When the limiter counts it completed: its answer's arrival, if the client
+                # passed it (then 'read' is negative: the slot was free before its head was read).
+                record.released = min(clock.monotonic(), kwargs.get("answered_at") or math.inf)
             await original_release(self, *args, **kwargs)
 
         limits = zoom.limits

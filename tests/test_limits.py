@@ -915,6 +915,50 @@ async def test_a_pump_that_fails_leaves_no_request_waiting_forever() -> None:
     await permit.release()
 
 
+async def test_a_slot_counts_from_when_its_answer_began_to_arrive() -> None:
+    # The client passes the time its connection read the answer's first bytes: Zoom sent them
+    # after it took the request in, so the slot frees a window after then, not a window after
+    # the turn of a busy loop in which the caller read the answer.
+    limiter = RateLimiter(resolve_plan({"Light": 2}))
+    loop = asyncio.get_running_loop()
+    first, second = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    await asyncio.sleep(0.5)
+    arrived = loop.time() - 0.3
+    await first.release(answered_at=arrived)
+    await second.release(answered_at=loop.time() + 5)  # not before now: now
+    released = loop.time()
+    third, fourth = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    assert third.granted_at == pytest.approx(arrived + 1.0, abs=1e-3)
+    assert fourth.granted_at == pytest.approx(released + 1.0, abs=1e-3)
+
+
+async def test_answers_released_out_of_their_order_free_slots_in_their_order() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 2}))
+    loop = asyncio.get_running_loop()
+    first, second = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    await asyncio.sleep(0.5)
+    now = loop.time()
+    await first.release(answered_at=now - 0.1)
+    await second.release(answered_at=now - 0.4)  # read later, answered earlier
+    third, fourth = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    assert third.granted_at == pytest.approx(now - 0.4 + 1.0, abs=1e-3)
+    assert fourth.granted_at == pytest.approx(now - 0.1 + 1.0, abs=1e-3)
+
+
+async def test_an_answer_time_on_another_clock_than_the_loop_s_is_not_used() -> None:
+    class Later(SystemClock):  # another clock: its epoch is 100 s after the loop's
+        def monotonic(self) -> float:
+            return super().monotonic() + 100.0
+
+    limiter = RateLimiter(resolve_plan({"Light": 1}), clock=Later())
+    loop = asyncio.get_running_loop()
+    permit = await limiter.acquire("general", Category.LIGHT)
+    await permit.release(answered_at=loop.time())  # the loop's time: 100 s "before" now
+    released = limiter.clock.monotonic()
+    again = await limiter.acquire("general", Category.LIGHT)
+    assert again.granted_at == pytest.approx(released + 1.0, abs=1e-3)
+
+
 async def test_a_queue_on_the_in_memory_store_runs_no_task_of_the_limiter_s() -> None:
     """Its pump is its timer's callback: a freed slot is handed out in the timer's own turn of
     the loop, where a pump task would take one more (woken by its timer, then run), and on a

@@ -18,7 +18,9 @@ import respx
 from httpcore._async.http11 import AsyncHTTP11Connection
 
 from zoom_async import StaticToken, ZoomClient, ZoomTimeoutError, _pool
+from zoom_async._client import _answer_time
 from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
+from zoom_async.limits import ANSWER_AT
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -465,6 +467,23 @@ async def test_a_request_on_a_kept_connection_suspends_only_to_wait_for_its_answ
         counted = [0]
         assert (await suspensions(http.get(url), counted)).status_code == 200
         assert counted == [1]
+
+
+async def test_the_stream_notes_when_each_answer_began_to_arrive() -> None:
+    # What the client passes to Permit.release(answered_at=...): the loop's time when the
+    # answer's first bytes were read off the socket, even if its task reads it later.
+    loop = asyncio.get_running_loop()
+    async with await serve(answering(2, then_wait=1.0)) as port, PoolClient() as http:
+        for _ in range(2):  # the second on the same connection: noted afresh
+            sent = loop.time()
+            async with http.stream("GET", f"http://127.0.0.1:{port}/") as response:
+                await asyncio.sleep(0.05)  # the caller is slow to read it
+                await response.aread()
+                stream = response.extensions["network_stream"]
+                answered_at = stream.get_extra_info(ANSWER_AT)
+            assert sent < answered_at < loop.time() - 0.04
+        assert _answer_time(response) == answered_at
+    assert _answer_time(httpx.Response(200)) is None  # another transport: unknown
 
 
 async def test_bytes_nobody_asked_for_keep_an_idle_connection_from_carrying_a_request() -> None:

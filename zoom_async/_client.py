@@ -66,7 +66,15 @@ from .errors import (
 )
 from .fan_out import DEFAULT_CONCURRENCY, FanOut, Result
 from .fan_out import fan_out as _fan_out
-from .limits import EventHook, LimiterStore, Permit, Priority, RateLimiter, classify_rate_limit
+from .limits import (
+    ANSWER_AT,
+    EventHook,
+    LimiterStore,
+    Permit,
+    Priority,
+    RateLimiter,
+    classify_rate_limit,
+)
 from .pagination import (
     DEFAULT_MAX_EMPTY_PAGES,
     DEFAULT_PAGE_CONCURRENCY,
@@ -478,6 +486,19 @@ def _checked_deadline(timeout: float | httpx.Timeout) -> float | None:
     if not math.isfinite(timeout):
         return None
     return float(timeout)
+
+
+def _answer_time(response: httpx.Response | None) -> float | None:
+    """When the answer began to arrive, if the default transport's stream noted it (an
+    HTTP/1.1 connection of :mod:`zoom_async._pool`; read before the connection can carry the
+    next request, and if not, a later time, which is safe)."""
+    if response is None:
+        return None
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    answered_at = stream.get_extra_info(ANSWER_AT)
+    return answered_at if isinstance(answered_at, float) else None
 
 
 def _never_sent(exc: httpx.TransportError) -> bool:
@@ -1352,7 +1373,7 @@ class ZoomClient(ApiNamespaces):
                 sent = not _never_sent(exc)
                 failure = exc
             finally:
-                await permit.release(response, sent=sent)
+                await permit.release(response, sent=sent, answered_at=_answer_time(response))
             granted_at, lease_id, sent_at = permit.granted_at, permit.lease_id, permit.sent_at
             permit = None
             if reached is not None and (

@@ -41,8 +41,8 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, SupportsIndex
 
 import anyio
 import httpcore
@@ -62,6 +62,8 @@ from httpcore._exceptions import (
 )
 from httpcore._synchronization import AsyncLock
 from httpcore._utils import is_socket_readable
+
+from .limits import ANSWER_AT
 
 _SWEEP_EVERY = 5.0
 """At most this often every idle connection is checked for expiry (keep-alive time out, or
@@ -311,6 +313,32 @@ _HAPPY_EYEBALLS_DELAY = 0.25
 default, which httpcore's own backend used."""
 
 
+class _Reader(asyncio.StreamReader):
+    """asyncio's stream reader, noting when the answer to the last request began to arrive."""
+
+    answer_at: float | None = None
+    """The loop's time when the first bytes after the stream's last write were read off the
+    socket (``None``: none yet)."""
+
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        if self.answer_at is None:
+            self.answer_at = asyncio.get_running_loop().time()
+        super().feed_data(data)
+
+
+async def _connected(
+    connect: Callable[..., Awaitable[tuple[asyncio.BaseTransport, asyncio.BaseProtocol]]],
+    *args: Any,
+    **kwargs: Any,
+) -> _Stream:
+    # What asyncio.open_connection and open_unix_connection do, with a _Reader.
+    loop = asyncio.get_running_loop()
+    reader = _Reader(loop=loop)
+    protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+    transport, _ = await connect(lambda: protocol, *args, **kwargs)
+    return _Stream(reader, asyncio.StreamWriter(transport, protocol, reader, loop))  # type: ignore[arg-type]
+
+
 class _Stream(AsyncNetworkStream):
     """A connection's socket on asyncio's own streams (``asyncio.open_connection``).
 
@@ -330,7 +358,7 @@ class _Stream(AsyncNetworkStream):
     httpcore's own streams.
     """
 
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    def __init__(self, reader: _Reader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
 
@@ -348,6 +376,7 @@ class _Stream(AsyncNetworkStream):
             if writer.transport.is_closing():
                 # asyncio drops a write to a closed transport without a word.
                 raise ConnectionResetError("the connection is closed")
+            self._reader.answer_at = None  # what arrives from now on answers this request
             writer.write(buffer)
             async with asyncio.timeout(timeout):
                 await writer.drain()  # suspends only while the socket's buffer is full
@@ -386,6 +415,8 @@ class _Stream(AsyncNetworkStream):
             if getattr(reader, "_buffer", None):  # what it read and holds (no public size)
                 return True
             return is_socket_readable(writer.get_extra_info("socket"))
+        if info == ANSWER_AT:
+            return self._reader.answer_at
         if info == "client_addr":
             return writer.get_extra_info("sockname")
         if info == "server_addr":
@@ -420,13 +451,14 @@ class _Backend(AutoBackend):
             )
         with map_exceptions(_CONNECT_ERRORS):
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_connection(
+                stream = await _connected(
+                    asyncio.get_running_loop().create_connection,
                     host,
                     port,
                     local_addr=None if local_address is None else (local_address, 0),
                     happy_eyeballs_delay=_HAPPY_EYEBALLS_DELAY,
                 )
-            return _with_options(_Stream(reader, writer), socket_options)
+            return _with_options(stream, socket_options)
 
     async def connect_unix_socket(
         self,
@@ -440,8 +472,8 @@ class _Backend(AutoBackend):
             )
         with map_exceptions(_CONNECT_ERRORS):
             async with asyncio.timeout(timeout):
-                reader, writer = await asyncio.open_unix_connection(path)
-            return _with_options(_Stream(reader, writer), socket_options)
+                stream = await _connected(asyncio.get_running_loop().create_unix_connection, path)
+            return _with_options(stream, socket_options)
 
 
 def _with_options(stream: _Stream, options: Iterable[SOCKET_OPTION] | None) -> _Stream:

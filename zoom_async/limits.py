@@ -37,6 +37,7 @@ same state for many processes.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import itertools
 import math
 from collections import deque
@@ -260,10 +261,11 @@ class InMemoryStore:
         w.in_flight -= 1
         done = w.completed
         if done and completed_at < done[-1]:
-            # Completion times arrive in clock order in one process; keep the deque sorted
-            # even if a caller passes an earlier time.
-            completed_at = done[-1]
-        done.append(completed_at)
+            # Released out of the order their answers arrived in (see Permit.release): kept
+            # sorted, a few places from the end.
+            bisect.insort(done, completed_at)
+        else:
+            done.append(completed_at)
 
     async def increment(self, key: str, limit: int, expires_at: datetime) -> bool:
         """See :meth:`LimiterStore.increment`."""
@@ -464,6 +466,12 @@ def _give_back_unless_taken(waiter: _Waiter) -> None:
         waiter._lane = None
         lane._give_back(waiter.result()[1])
 
+
+ANSWER_AT = "zoom_async.answer_at"
+"""The ``get_extra_info`` key under which a connection's stream (the default transport's, see
+:mod:`zoom_async._pool`) tells the event loop's time when the answer to its last request began
+to arrive (``None``: not yet): what the client passes to :meth:`Permit.release` as
+``answered_at``."""
 
 _NEVER = 1 << 62
 _FREEZE_STEP = 1000
@@ -1137,8 +1145,11 @@ class _Lane:
                 self._thawing = None
                 FREEZER.release(self)
 
-    async def release(self, lease_id: int) -> None:
-        await self._store.release(self.key, lease_id, self._clock.monotonic())
+    async def release(self, lease_id: int, answered_at: float | None = None) -> None:
+        completed = self._clock.monotonic()
+        if answered_at is not None and answered_at < completed and self._loop_clock:
+            completed = answered_at  # (see Permit.release)
+        await self._store.release(self.key, lease_id, completed)
         if self._wake_on_release or not self._queued:
             self._wake_pump()  # (with nobody left waiting, the pump ends now, not at its timer)
 
@@ -1274,25 +1285,37 @@ class Permit:
         """The slot's category."""
         return self._lane.category
 
-    async def release(self, response: httpx.Response | None = None, *, sent: bool = True) -> None:
+    async def release(
+        self,
+        response: httpx.Response | None = None,
+        *,
+        sent: bool = True,
+        answered_at: float | None = None,
+    ) -> None:
         """The request is over. Pass its response so quota headers are read.
 
         ``sent=False`` means it certainly never left this process: a daily-quota unit taken for
-        it is given back.
+        it is given back. ``answered_at``: when its answer began to arrive, on the limiter's
+        (the event loop's) clock, if that is known and earlier than now. Zoom sent the answer
+        after it took the request in, so the slot is counted from then: it frees a window
+        after the answer's arrival, not after the turn of a busy event loop in which the
+        caller read it. Ignored unless the limiter runs on the system clock.
         """
         if self._released:
             return
         self._released = True
         if type(self._limiter._store) is InMemoryStore:
             # It never suspends, so cancellation cannot interrupt it: skip the shield's cost.
-            await self._release(response, sent)
+            await self._release(response, sent, answered_at)
             return
         # Shielded: a cancelled request must still give its slot back.
         with anyio.CancelScope(shield=True):
-            await self._release(response, sent)
+            await self._release(response, sent, answered_at)
 
-    async def _release(self, response: httpx.Response | None, sent: bool) -> None:
-        await self._lane.release(self._lease_id)
+    async def _release(
+        self, response: httpx.Response | None, sent: bool, answered_at: float | None
+    ) -> None:
+        await self._lane.release(self._lease_id, answered_at)
         if not sent and self._daily_key is not None:
             await self._limiter._store.decrement(self._daily_key)
         if response is not None and self._daily_key is not None:
