@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import traceback
 from typing import Any
 
 import httpx
@@ -120,6 +121,18 @@ async def test_a_queued_call_is_its_coroutine_awaiting_the_lanes_future() -> Non
         queued[1].cancel()
         (error,) = await asyncio.gather(queued[1], return_exceptions=True)
         assert isinstance(error, asyncio.CancelledError)
+        # The task's own CancelledError reached it through one frame of the SDK's (the small
+        # coroutine's, which a caller's traceback shows, and each collection walks while the
+        # caller holds it), none of the limiter's, and nothing caught or replaced it.
+        with pytest.raises(asyncio.CancelledError) as cancelled:
+            queued[1].result()
+        assert type(cancelled.value) is asyncio.CancelledError
+        ours = [
+            frame.f_code.co_name
+            for frame, _ in traceback.walk_tb(cancelled.value.__traceback__)
+            if "zoom_async" in frame.f_code.co_filename
+        ]
+        assert ours == ["_request"]
         handler.release.set()
         await first
         assert [r["path"] for r in await asyncio.gather(queued[0], queued[2])] == [

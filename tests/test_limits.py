@@ -676,6 +676,34 @@ async def test_cancelling_a_large_queue_leaves_nothing_behind() -> None:
     await permit.release()
 
 
+async def test_cancelled_entries_are_dropped_once_they_are_the_majority() -> None:
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    held = await limiter.acquire("general", Category.LIGHT)
+    lane = limiter._lane("general", Category.LIGHT)
+    served: list[int] = []
+
+    async def call(i: int) -> None:
+        permit = await limiter.acquire("general", Category.LIGHT)
+        served.append(i)
+        await permit.release()
+
+    tasks = [asyncio.ensure_future(call(i)) for i in range(12)]
+    await asyncio.sleep(0)
+    assert lane.queued == 12
+    # Cancel 7 scattered ones: the first 6 are only counted; the 7th makes them the majority
+    # and every cancelled entry leaves the queue at once, the live ones keeping their order.
+    gone = [1, 2, 4, 6, 7, 9, 10]
+    for i in gone[:6]:
+        tasks[i].cancel()
+    assert lane.queued == 6 and sum(len(q) for q in lane._queues) == 12
+    tasks[gone[6]].cancel()
+    assert lane.queued == 5 and sum(len(q) for q in lane._queues) == 5
+    await held.release()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert served == [0, 3, 5, 8, 11]
+    assert lane.queued == 0 and not any(lane._queues)
+
+
 async def test_wait_events_and_stats(store) -> None:
     events: list[LimitEvent] = []
     limiter = RateLimiter(resolve_plan({"Light": 2}), on_event=events.append, store=store)
