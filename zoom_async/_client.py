@@ -1086,27 +1086,20 @@ class ZoomClient(ApiNamespaces):
                 retry = self.retry
             else:
                 retry = self._call_policy(retry, max_retries)
-            method, server, rel, query, headers, deadline, family, category, metered = self._route(
-                method, path, params, path_params, headers, timeout, operation
+            call = self._prepare(
+                method,
+                path,
+                params=params,
+                path_params=path_params,
+                body=body,
+                headers=headers,
+                priority=priority or self.priority,
+                timeout=timeout,
+                retry=retry,
+                operation=operation,
             )
         except Exception as error:
             return _raising(error)
-        call = _Call(
-            self._http,
-            method,
-            server,
-            rel,
-            query,
-            headers,
-            body,
-            timeout,
-            priority or self.priority,
-            family,
-            category,
-            retry,
-            deadline,
-            metered,
-        )
         return self._request(call)
 
     async def _request(self, call: _Call) -> Any:
@@ -1203,7 +1196,7 @@ class ZoomClient(ApiNamespaces):
         method, server, rel, query, headers, deadline, family, category, metered = self._route(
             method, path, params, path_params, headers, timeout, operation
         )
-        call = _Call(
+        return _Call(
             self._http,
             method,
             server,
@@ -1219,7 +1212,6 @@ class ZoomClient(ApiNamespaces):
             deadline,
             metered,
         )
-        return call
 
     def _route(
         self,
