@@ -76,7 +76,14 @@ class SystemClock:
 
     async def sleep(self, seconds: float) -> None:
         """Sleep on the event loop."""
-        await anyio.sleep(max(0.0, seconds))
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # another async library (trio): through anyio
+            await anyio.sleep(max(0.0, seconds))
+        else:
+            # asyncio's directly, as in monotonic(): anyio.sleep() first detects the running
+            # library (FakeZoom sleeps twice a request for its latency).
+            await asyncio.sleep(max(0.0, seconds))
 
     def __repr__(self) -> str:
         return f"SystemClock(start={self._start!r})"

@@ -793,18 +793,7 @@ class FakeZoom:
         lo, hi = bounds
         if hi <= 0:
             return
-        delay = lo if lo == hi else self._rng.uniform(lo, hi)
-        if type(self.clock) is SystemClock:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                pass
-            else:
-                # What SystemClock.sleep does on asyncio, without anyio finding out which
-                # library runs (twice per request: the uplink and the downlink delay).
-                await asyncio.sleep(delay)
-                return
-        await self.clock.sleep(delay)
+        await self.clock.sleep(lo if lo == hi else self._rng.uniform(lo, hi))
 
     def _release(self, path: str) -> None:
         left = self._inflight.get(path, 0) - 1
