@@ -1061,28 +1061,22 @@ class _Lane:
         take = self._take_now
         assert take is not None
         try:
-            while True:
-                queue = self._head()
-                if queue is None:
-                    self._wake_on_release = False
-                    self._drained()
-                    return
+            while (queue := self._head()) is not None:
                 now = self._clock.monotonic()
                 delay = take(self.key, self.limit_now(now), self.configured.window, now)
                 if delay != 0.0:
-                    break
+                    # As the task's pump: a completion looks again only when no slot frees
+                    # before one.
+                    self._wake_on_release = delay > self._max_poll
+                    self._timer = asyncio.get_running_loop().call_later(
+                        min(delay, self._max_poll), self._hand_out_now
+                    )
+                    return
                 self._queued -= 1
                 queue.popleft().set_result((now, next(_LEASE_IDS)))
         except Exception as exc:  # (a bug)
             self._fail_waiting(exc)
-            self._wake_on_release = False
-            self._drained()
-            return
-        # As the task's pump: a completion looks again only when no slot frees before one.
-        self._wake_on_release = delay > self._max_poll
-        self._timer = asyncio.get_running_loop().call_later(
-            min(delay, self._max_poll), self._hand_out_now
-        )
+        self._drained()
 
     def _fail_waiting(self, exc: Exception) -> None:
         """The pump failed: never leave a queue without it, whoever waits learns what went
