@@ -316,6 +316,43 @@ async def test_aiohttp_transport_against_a_served_fake() -> None:
         assert "aiohttp" in type(zoom.http._transport).__module__
 
 
+@pytest.mark.parametrize("transport", [None, "aiohttp"], ids=["httpx", "aiohttp"])
+async def test_an_answer_read_whole_leaves_nothing_for_the_collector(transport: Any) -> None:
+    # httpx's response and the stream it reads from refer to each other. An answer the client
+    # has read and closed must not keep that cycle, or each request leaves its response,
+    # request and the transport's streams (some 40 objects) to the garbage collector, and a
+    # burst of requests runs collection after collection.
+    if transport == "aiohttp":
+        pytest.importorskip("httpx_aiohttp")
+    fake = FakeZoom()
+    user = fake.add_users(1)[0]
+    async with (
+        fake.serve() as server,
+        ZoomClient(
+            account_id=fake.account_id,
+            client_id=fake.client_id,
+            client_secret=fake.client_secret,
+            base_url=server.base_url,
+            token_url=server.token_url,
+            **({"transport": transport} if transport else {}),
+        ) as zoom,
+    ):
+        await zoom.get(f"/users/{user['id']}")  # the token and a connection
+        gc.collect()
+        gc.disable()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds stays in gc.garbage
+        try:
+            got = await asyncio.gather(*(zoom.get(f"/users/{user['id']}") for _ in range(5)))
+            gc.collect()
+            left = [o for o in gc.garbage if isinstance(o, (httpx.Request, httpx.Response))]
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+            gc.enable()
+    assert [g["id"] for g in got] == [user["id"]] * 5
+    assert left == []
+
+
 @pytest.mark.looptime
 async def test_a_refused_request_teaches_the_neighbours_share_end_to_end() -> None:
     # 429s carry the grant time of the refused request to the limiter (see test_limits.py).

@@ -120,6 +120,9 @@ _ERROR_BODY_LIMIT = 64 * 1024
 # Error answers are read up to this size and the rest dropped: the message quotes only the
 # start, and a huge 502 page must still end in a ServerError (and a retry where safe).
 
+_SPENT_STREAM = httpx.ByteStream(b"")
+# What a response read whole and closed holds as its stream (see _exchange).
+
 _SAFE_PATH_CHARS = "@"
 _MAX_REMEMBERED = 4_096
 """Entries of each map of what the client learned from responses (meeting hosts, user ids).
@@ -1503,6 +1506,13 @@ class ZoomClient(ApiNamespaces):
                 f"no complete answer within {deadline:g} s", request=request
             ) from None
         assert response is not None
+        # httpx's BoundAsyncStream refers back to its response: a reference cycle that only the
+        # collector frees, and with it everything the response reaches (its request, headers,
+        # the transport's per-request streams: some 40 tracked objects a request). That made a
+        # young-generation pass every dozen requests, and older-generation passes in a burst.
+        # The answer is read and closed by now (its body in .content; httpx never reads a closed
+        # response's stream again), so let go of the stream and refcounting frees it all.
+        response.stream = _SPENT_STREAM
         return response
 
     async def _read_body(self, response: httpx.Response) -> None:
