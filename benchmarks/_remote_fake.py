@@ -4,6 +4,13 @@ Zoom is another machine: its CPU is not ours. Serving the fake from the benchmar
 loop would make the client and the server share one core and measure their sum, so benchmarks
 run it in a child process (uvicorn on a local port) and talk to it through a pipe for set-up and
 statistics.
+
+A child process alone does not keep the fake's CPU off the client's core: Linux wakes a process
+on the core of whoever woke it, so each request the client sends could put the fake on the
+client's core (while the other idles), and the client then waited for a core mid-burst. Where
+the host has two cores or more, a benchmark can set :data:`OWN_CORE` (``bench_limits.py`` and
+``bench_burst.py`` do, unless run with ``--fake-core shared``): the fake's process then runs on
+the last core and the benchmark's event loop on the others, as a remote Zoom and its client do.
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ import contextlib
 import contextvars
 import gc
 import multiprocessing as mp
+import os
 import socket
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -21,6 +29,39 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from zoom_async.plans import Category
+
+OWN_CORE = False
+"""Whether a :class:`RemoteFake` runs on a core of its own (see the module's docstring)."""
+
+
+def split_cores() -> tuple[set[int], set[int]] | None:
+    """``(the benchmark's cores, the fake's core)``, or ``None`` when there is one core."""
+    if not hasattr(os, "sched_getaffinity"):
+        return None
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    return set(cores[:-1]), {cores[-1]}
+
+
+def placement() -> str:
+    """Where the fake runs, for a benchmark's header line."""
+    split = split_cores() if OWN_CORE else None
+    if split is None:
+        return "on the same cores as the client"
+    ours, its = split
+    return f"on core {min(its)} (the client on {', '.join(map(str, sorted(ours)))})"
+
+
+def add_core_option(parser: Any) -> None:
+    """``--fake-core own|shared`` on an :mod:`argparse` parser."""
+    parser.add_argument(
+        "--fake-core",
+        choices=["own", "shared"],
+        default="own",
+        help="run the fake on a core of its own (default, where there are two or more) or "
+        "let it share the client's",
+    )
 
 
 @dataclass
@@ -40,7 +81,9 @@ class FakeSetup:
     """Seconds uvicorn keeps an idle connection open (``None``: its 5 s)."""
 
 
-def _child(setup: FakeSetup, conn: Connection) -> None:
+def _child(setup: FakeSetup, conn: Connection, cores: set[int] | None) -> None:
+    if cores is not None:
+        os.sched_setaffinity(0, cores)
     from zoom_async.testing import FakeZoom
     from zoom_async.testing._app import FakeZoomApp
     from zoom_async.testing._uvicorn import FakeZoomProtocol
@@ -207,7 +250,12 @@ class RemoteFake:
         self._setup = setup
         ctx = mp.get_context("spawn")
         self._conn, child_conn = ctx.Pipe()
-        self._process = ctx.Process(target=_child, args=(setup, child_conn), daemon=True)
+        self._cores = split_cores() if OWN_CORE else None
+        fake_cores = self._cores[1] if self._cores is not None else None
+        self._process = ctx.Process(
+            target=_child, args=(setup, child_conn, fake_cores), daemon=True
+        )
+        self._saved_cores: set[int] | None = None
         self.base_url = ""
         self.token_url = ""
         self.user_ids: list[str] = []
@@ -218,6 +266,9 @@ class RemoteFake:
 
     async def __aenter__(self) -> RemoteFake:
         self._process.start()
+        if self._cores is not None:  # this thread: the event loop's
+            self._saved_cores = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, self._cores[0])
         info = await asyncio.get_running_loop().run_in_executor(None, self._conn.recv)
         self.base_url = info["base_url"]
         self.token_url = info["token_url"]
@@ -225,8 +276,12 @@ class RemoteFake:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self._call("stop")
-        self._process.join(10)
+        try:
+            await self._call("stop")
+            self._process.join(10)
+        finally:
+            if self._saved_cores is not None:
+                os.sched_setaffinity(0, self._saved_cores)
 
     async def reset_stats(self) -> None:
         """Forget the counts so far (e.g. after a warm-up)."""

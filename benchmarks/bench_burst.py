@@ -41,6 +41,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import _remote_fake
 import httpx
 from _remote_fake import FakeSetup, RemoteFake
 
@@ -163,7 +164,8 @@ async def main(transports: list[str], keepalives: list[int], only: str | None) -
         if transport == "httpx":
             rows.extend(("httpx", k) for k in keepalives)
     print(
-        f"FakeZoom on 127.0.0.1 in its own process, latency 10-50 ms (jittered); load average "
+        f"FakeZoom on 127.0.0.1 in its own process {_remote_fake.placement()}, latency "
+        "10-50 ms (jittered); load average "
         f"at start {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
     )
     print(
@@ -184,7 +186,9 @@ if __name__ == "__main__":
         "--keepalive", default="", help="extra rows: httpx with these keep-alive caps (e.g. 80)"
     )
     parser.add_argument("--only", help="run only the cases whose name contains this text")
+    _remote_fake.add_core_option(parser)
     args = parser.parse_args()
+    _remote_fake.OWN_CORE = args.fake_core == "own"
     asyncio.run(
         main(
             args.transports.split(","),

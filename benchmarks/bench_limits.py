@@ -48,6 +48,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import _remote_fake
 import httpx
 from _remote_fake import FakeSetup, RemoteFake
 from aiolimiter import AsyncLimiter
@@ -729,7 +730,7 @@ async def main(
     ]
     load = os.getloadavg()[0]
     print(
-        f"FakeZoom on 127.0.0.1 in its own process, latency "
+        f"FakeZoom on 127.0.0.1 in its own process {_remote_fake.placement()}, latency "
         f"{sum(lo for lo, _ in LATENCY) * 1000:g}-{sum(hi for _, hi in LATENCY) * 1000:g} ms "
         "(jittered); "
         f"transport={transport}; load average at start {load:.1f} on {os.cpu_count()} cores"
@@ -768,7 +769,9 @@ if __name__ == "__main__":
         help="the fake's round trip in ms, drawn uniformly, half each way (default 10-50; "
         "e.g. 100-200 for a far Zoom, where a burst's round trip outweighs the client's CPU)",
     )
+    _remote_fake.add_core_option(parser)
     args = parser.parse_args()
+    _remote_fake.OWN_CORE = args.fake_core == "own"
     if args.latency:
         lo, hi = (float(ms) / 2000 for ms in args.latency.split("-"))
         LATENCY = ((lo, hi), (lo, hi))
