@@ -1111,3 +1111,51 @@ async def test_a_store_without_the_batch_form_is_asked_once_per_slot() -> None:
     arrivals = await drive(limiter, Category.LIGHT, 40, concurrency=20)
     assert max_in_window(arrivals, 1.0) <= 5
     assert store.acquired >= 40
+
+
+async def test_the_client_s_queued_request_is_granted_its_slot_early_for_the_instant_it_frees() -> (
+    None
+):
+    # On the in-memory store a queued request of the client's (RateLimiter._wait_for_slot) may be
+    # handed the next slot a little before it frees, granted for that instant: the client builds
+    # the request meanwhile and sends no earlier (ZoomClient._attempts). acquire() callers, who
+    # send whenever they like, only ever get a slot that is free.
+    limiter = RateLimiter(resolve_plan({"Light": 2}))
+    loop = asyncio.get_running_loop()
+    held = [await limiter.acquire("general", Category.LIGHT) for _ in range(2)]
+    client_s = asyncio.ensure_future(limiter._wait_for_slot("general", Category.LIGHT, "batch"))
+    public = asyncio.ensure_future(limiter.acquire("general", Category.LIGHT))
+    await asyncio.sleep(0.25)
+    first_done = loop.time()
+    await held[0].release()
+    await asyncio.sleep(0.25)
+    await held[1].release()
+    frees = first_done + 1.0
+    permit = await client_s
+    woken = loop.time()
+    assert permit.granted_at == pytest.approx(frees, abs=1e-6)
+    assert frees - limits_module._EARLY_GRANT - 1e-3 <= woken < frees  # before it frees
+    other = await public
+    assert other.granted_at >= first_done + 1.25 - 1e-6  # the second slot, once it is free
+    assert loop.time() >= other.granted_at
+
+
+async def test_an_early_grant_keeps_the_window_full_until_its_slot_frees() -> None:
+    for first, second in ((10.0, 10.0), (10.0, 10.3)):  # two completions tied, or not
+        store = InMemoryStore()
+        assert store._take("l", 2, 1.0, 9.0) == 0.0
+        assert store._take("l", 2, 1.0, 9.0) == 0.0
+        await store.release("l", 1, first)
+        await store.release("l", 2, second)
+        now = first + 1.0 - 0.005
+        assert store._take("l", 2, 1.0, now) == pytest.approx(0.005)  # none free yet
+        assert store._take_early("l", 2, 1.0, now) == first + 1.0
+        # Until first + W the window holds both completions (or the early grant's request in
+        # place of the first): no other grant, even with the second tied with the first.
+        assert store._take("l", 2, 1.0, now) > 0.0
+        assert store._take("l", 2, 1.0, first + 1.0 - 1e-9) > 0.0
+        if second == first:
+            assert store._take("l", 2, 1.0, first + 1.0) == 0.0  # both left: one more slot
+        else:
+            assert store._take("l", 2, 1.0, first + 1.0) == pytest.approx(0.3)
+            assert store._take("l", 2, 1.0, second + 1.0) == 0.0

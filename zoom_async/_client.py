@@ -1347,6 +1347,11 @@ class ZoomClient(ApiNamespaces):
                     request = call.build()
                 # Asked for after the wait, so a call queued for an hour sends a fresh token.
                 token = await self.auth.get_token(self._http)
+                # A slot granted ahead of the instant it frees (limits._EARLY_GRANT): the request
+                # is ready, and leaves no earlier than that instant (the loop's timer for it).
+                clock = self.limits._clock
+                if (early := permit.granted_at - clock.monotonic()) > 0.0:
+                    await clock.sleep(early)
             except BaseException as exc:
                 await permit.release(sent=False)
                 if isinstance(exc, httpx.InvalidURL):

@@ -255,6 +255,28 @@ class InMemoryStore:
         # The (used - limit)-th oldest completion must leave the window first.
         return max(done[used - limit] + window - now, 1e-6)
 
+    def _take_early(self, lane: str, limit: int, window: float, now: float) -> float:
+        """Take, at ``now``, the slot that frees next (call it only when :meth:`_take` just
+        said none is free and one frees within a lane's lead): the time it frees, before which
+        its request must not be sent.
+
+        The completions that must leave the window before it frees are dropped, and the slot
+        counts as in flight from now: until it frees, the window looks as full as it is to any
+        other grant (a completion *tied* with the last one dropped is kept, so at worst one
+        grant fewer), and after, as :meth:`_take` would have left it at that instant.
+        """
+        w = self._windows[lane]
+        learning = self._learning[lane]
+        limit = learning.limit_at(now, limit)
+        done = w.completed
+        first = len(done) + w.in_flight - limit  # (the one whose leaving frees the slot)
+        frees = done[first] + window
+        for _ in range(first + 1):
+            done.popleft()
+        w.in_flight += 1
+        learning.granted(frees, limit - 1)
+        return frees
+
     async def release(self, lane: str, lease_id: int, completed_at: float) -> None:
         """See :meth:`LimiterStore.release`."""
         w = self._windows[lane]
@@ -412,10 +434,13 @@ class _Waiter(asyncio.Future[Any]):  # resolved with a _Grant; awaited, a Permit
     reaches the caller with no frame of ours in its traceback.
     """
 
-    __slots__ = ("_lane", "_started")
-    # No __init__ of its own (asyncio's runs in C): the lane sets both right after creating it.
+    __slots__ = ("_early", "_lane", "_started")
+    # No __init__ of its own (asyncio's runs in C): the lane sets these right after creating it.
     _lane: _Lane | None
     _started: float
+    _early: bool
+    """Whether its caller waits for the grant's time before it sends (the client does; see
+    :data:`_EARLY_GRANT`): then it may be granted a slot that frees shortly."""
 
     def __await__(self) -> Generator[Any, None, Permit]:
         # Its own iterator (see __next__): awaiting it allocates nothing.
@@ -475,13 +500,22 @@ to arrive (``None``: not yet): what the client passes to :meth:`Permit.release` 
 
 _NEVER = 1 << 62
 _FREEZE_STEP = 1000
+"""Waiters added past a lane's highest frozen point before it freezes again."""
 _THAW_AFTER = 1.0
 """Seconds a drained queue keeps its freeze (see _Lane._thaw): long enough for calls cancelled
 all at once to unwind and be dropped by their caller without a full collection walking them."""
-"""Waiters added past a lane's highest frozen point before it freezes again."""
 
 _LEASE_IDS = itertools.count(1)
 """Lease ids, unique in the process (several limiters may share one store)."""
+
+_EARLY_GRANT = 0.020
+"""Seconds before a slot frees that the in-memory store's lane may hand it to a queued request
+of the client's, granted for the instant it frees (its :attr:`Permit.granted_at`). The client
+builds the request meanwhile and sends it no earlier than that instant, so the rule holds as
+before. On an idle loop this changes nothing (the request waits for its instant); on a loop
+busy with a wave of answers and sends, a task's turn comes some milliseconds after it is woken,
+and from an early grant that wait overlaps the last milliseconds before the slot frees instead
+of following them: each wave of a batch starts up to this much sooner."""
 
 
 @dataclass(slots=True)
@@ -804,6 +838,11 @@ class _Lane:
         """The store's grant as a plain call, when it answers without suspending (the
         in-memory store): then the lane's pump is not a task but its timer's callback (see
         :meth:`_hand_out_now`)."""
+        self._take_early: Callable[[str, int, float, float], float] | None = (
+            store._take_early if type(store) is InMemoryStore and self._loop_clock else None
+        )
+        """The store's early grant (see :data:`_EARLY_GRANT`), on the loop's clock only: the
+        client waits for a grant's instant with the loop's timers."""
         self._timer: asyncio.TimerHandle | None = None
         """When the pump of a store that answers at once runs next (``None``: it is idle)."""
         self._wake_on_release = False
@@ -892,21 +931,25 @@ class _Lane:
 
     # -- queueing ----------------------------------------------------------------------------
 
-    async def permit(self, priority: Priority, retry: bool) -> Permit:
-        """Wait for a slot (see :meth:`RateLimiter.acquire`) and return its permit."""
+    async def permit(self, priority: Priority, retry: bool, early: bool = False) -> Permit:
+        """Wait for a slot (see :meth:`RateLimiter.acquire`) and return its permit (``early``:
+        see :attr:`_Waiter._early`)."""
         started = self._clock.monotonic()
         if not self._queued:
             lease_id = next(_LEASE_IDS)
             if await self._try(lease_id) == 0.0:
                 return self._granted(started, started, lease_id)
-        return await self.wait(priority, retry, started)
+        return await self.wait(priority, retry, started, early)
 
-    def wait(self, priority: Priority, retry: bool, started: float | None) -> _Waiter:
+    def wait(
+        self, priority: Priority, retry: bool, started: float | None, early: bool = False
+    ) -> _Waiter:
         """Join the queue: ``await`` the returned future for the permit (``started``: when
-        the request began waiting, ``None``: now)."""
+        the request began waiting, ``None``: now; ``early``: see :attr:`_Waiter._early`)."""
         loop = asyncio.get_running_loop()
         waiter = _Waiter()  # (of the running loop; a class called with keywords makes a dict)
         waiter._lane = self
+        waiter._early = early
         if started is None:
             # The system clock is the loop's: its time directly, without the clock's lookup.
             started = loop.time() if self._loop_clock else self._clock.monotonic()
@@ -1060,14 +1103,27 @@ class _Lane:
         self._timer = None
         take = self._take_now
         assert take is not None
+        take_early = self._take_early
         try:
             while (queue := self._head()) is not None:
                 now = self._clock.monotonic()
-                delay = take(self.key, self.limit_now(now), self.configured.window, now)
+                limit = self.limit_now(now)
+                delay = take(self.key, limit, self.configured.window, now)
                 if delay != 0.0:
+                    early = take_early is not None and queue[0]._early
+                    # (A timer set for EARLY before the slot frees fires no sooner, but the
+                    # difference of two clock readings may leave it a hair more to wait.)
+                    if early and delay < _EARLY_GRANT + 0.001:
+                        assert take_early is not None
+                        frees = take_early(self.key, limit, self.configured.window, now)
+                        self._queued -= 1
+                        queue.popleft().set_result((frees, next(_LEASE_IDS)))
+                        continue
                     # As the task's pump: a completion looks again only when no slot frees
                     # before one.
                     self._wake_on_release = delay > self._max_poll
+                    if early:
+                        delay -= _EARLY_GRANT
                     self._timer = asyncio.get_running_loop().call_later(
                         min(delay, self._max_poll), self._hand_out_now
                     )
@@ -1257,7 +1313,9 @@ class Permit:
         self._daily_key = daily_key
         self._released = False
         self.granted_at = granted_at
-        """When the slot was granted (a lower bound of the request's arrival at Zoom)."""
+        """When the slot was granted (a lower bound of the request's arrival at Zoom). For the
+        client's own queued calls this may be a few milliseconds after the call was woken: the
+        instant its slot frees, before which it does not send (see :data:`_EARLY_GRANT`)."""
         self.sent_at: float | None = None
         """When the request left, on the limiter's clock (the client sets it; if you send
         requests yourself, set it just before you send, or pass it to
@@ -1570,9 +1628,12 @@ class RateLimiter:
         lane = self._lanes.get((family, category))
         if lane is None:
             lane = self._lane(family, category)
-        if lane._queued and not lane._daily and priority in _PRIORITIES:
-            return lane.wait(priority, False, None)
-        return self.acquire(family, category, priority=priority)
+        if lane._daily or priority not in _PRIORITIES:
+            return self.acquire(family, category, priority=priority)
+        # The client sends no earlier than the permit's granted_at: it may be granted early.
+        if lane._queued:
+            return lane.wait(priority, False, None, early=True)
+        return lane.permit(priority, False, early=True)
 
     async def _acquire_daily(self, lane: _Lane, priority: Priority, retry: bool) -> Permit:
         daily_key = await self._reserve_daily(lane.family, lane.category)
