@@ -1159,3 +1159,27 @@ async def test_an_early_grant_keeps_the_window_full_until_its_slot_frees() -> No
         else:
             assert store._take("l", 2, 1.0, first + 1.0) == pytest.approx(0.3)
             assert store._take("l", 2, 1.0, second + 1.0) == 0.0
+
+
+async def test_no_early_grant_to_batch_work_while_the_lane_serves_interactive_calls() -> None:
+    # A slot promised early to a batch call would no longer be free for an interactive call
+    # arriving just after: while interactive calls queue in the lane (within two windows),
+    # batch calls wait for their slot to be free.
+    limiter = RateLimiter(resolve_plan({"Light": 1}))
+    loop = asyncio.get_running_loop()
+    held = await limiter.acquire("general", Category.LIGHT)
+    interactive = asyncio.ensure_future(
+        limiter._wait_for_slot("general", Category.LIGHT, "interactive")
+    )
+    await asyncio.sleep(0.1)
+    await held.release()
+    first = await interactive  # itself granted early: nothing could go ahead of it
+    assert loop.time() < first.granted_at
+    batch = asyncio.ensure_future(limiter._wait_for_slot("general", Category.LIGHT, "batch"))
+    await asyncio.sleep(first.granted_at - loop.time() + 0.1)
+    await first.release()
+    frees = loop.time() + 1.0
+    second = await batch
+    assert second.granted_at == pytest.approx(frees, abs=1e-3)
+    assert loop.time() >= second.granted_at  # woken once its slot was free
+    await second.release()
