@@ -13,7 +13,7 @@ import pytest
 from tests.conftest import JITTER, client_for
 from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient, _client, limits
 from zoom_async.limits import InMemoryStore
-from zoom_async.testing import FakeZoom
+from zoom_async.testing import FakeZoom, FakeZoomServer
 
 API = "https://api.zoom.us/v2"
 
@@ -296,21 +296,23 @@ async def test_bad_priority_and_transport_are_configuration_errors() -> None:
             await zoom.get("/users/me", priority="now")  # type: ignore[arg-type]
 
 
+def served_client(fake: FakeZoom, server: FakeZoomServer, transport: Any = None) -> ZoomClient:
+    """A client of ``fake`` served on a local port (``transport``: ``None``, the default)."""
+    return ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        base_url=server.base_url,
+        token_url=server.token_url,
+        **({"transport": transport} if transport else {}),
+    )
+
+
 async def test_aiohttp_transport_against_a_served_fake() -> None:
     pytest.importorskip("httpx_aiohttp")
     fake = FakeZoom()
     user = fake.add_users(1)[0]
-    async with (
-        fake.serve() as server,
-        ZoomClient(
-            account_id=fake.account_id,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            base_url=server.base_url,
-            token_url=server.token_url,
-            transport="aiohttp",
-        ) as zoom,
-    ):
+    async with fake.serve() as server, served_client(fake, server, "aiohttp") as zoom:
         got = await asyncio.gather(*(zoom.get(f"/users/{user['id']}") for _ in range(20)))
         assert {g["id"] for g in got} == {user["id"]}
         assert "aiohttp" in type(zoom.http._transport).__module__
@@ -326,17 +328,7 @@ async def test_an_answer_read_whole_leaves_nothing_for_the_collector(transport: 
         pytest.importorskip("httpx_aiohttp")
     fake = FakeZoom()
     user = fake.add_users(1)[0]
-    async with (
-        fake.serve() as server,
-        ZoomClient(
-            account_id=fake.account_id,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            base_url=server.base_url,
-            token_url=server.token_url,
-            **({"transport": transport} if transport else {}),
-        ) as zoom,
-    ):
+    async with fake.serve() as server, served_client(fake, server, transport) as zoom:
         await zoom.get(f"/users/{user['id']}")  # the token and a connection
         gc.collect()
         gc.disable()
