@@ -1128,8 +1128,8 @@ class _Lane:
                         and queue is self._queues[1]
                         and now - self._interactive_at > 2 * self.configured.window
                     )
-                    # (A timer set for EARLY before the slot frees fires no sooner, but the
-                    # difference of two clock readings may leave it a hair more to wait.)
+                    # (The timer set _EARLY_GRANT before the slot frees fires no sooner, but
+                    # two readings of the clock may then leave a hair more than that to wait.)
                     if early and delay < _EARLY_GRANT + 0.001:
                         assert take_early is not None
                         frees = take_early(self.key, limit, self.configured.window, now)
