@@ -20,7 +20,7 @@ import pytest
 import respx
 
 from zoom_async import ExponentialBackoff, RetryPolicy, ZoomClient
-from zoom_async.testing import FakeZoom
+from zoom_async.testing import FakeZoom, FakeZoomServer
 
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 ACCESS_TOKEN = "eyJ-access-token-value-0001"
@@ -93,6 +93,24 @@ def client_for(fake: FakeZoom, **kwargs: Any) -> ZoomClient:
         base_url=fake.base_url,
         token_url=fake.token_url,
         clock=fake.clock,
+        **kwargs,
+    )
+
+
+def served_client(
+    fake: FakeZoom, server: FakeZoomServer, transport: Any = None, **kwargs: Any
+) -> ZoomClient:
+    """A ZoomClient talking to ``fake`` served on a local port (``fake.serve()``), over the
+    default transport unless ``transport`` is given (``"aiohttp"``); ``kwargs`` go to the client
+    (``base_url`` too: another address for the API)."""
+    kwargs.setdefault("base_url", server.base_url)
+    if transport is not None:
+        kwargs["transport"] = transport
+    return ZoomClient(
+        account_id=fake.account_id,
+        client_id=fake.client_id,
+        client_secret=fake.client_secret,
+        token_url=server.token_url,
         **kwargs,
     )
 

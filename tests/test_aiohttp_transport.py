@@ -14,6 +14,7 @@ import httpx
 import pytest
 import respx
 
+from tests.conftest import served_client
 from zoom_async import RetryPolicy, StaticToken, ZoomClient
 from zoom_async._aiohttp_transport import _remapped
 from zoom_async.errors import ZoomConnectionError, ZoomTimeoutError
@@ -22,19 +23,6 @@ from zoom_async.testing import FakeZoom
 
 TRANSPORTS = [pytest.param(None, id="httpx"), pytest.param("aiohttp", id="aiohttp")]
 FAST_RETRIES = RetryPolicy(backoff=ExponentialBackoff(initial=0.001, maximum=0.002))
-
-
-def client(fake: FakeZoom, base_url: str, token_url: str, transport: Any, **kw: Any) -> ZoomClient:
-    return ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=base_url,
-        token_url=token_url,
-        retry=FAST_RETRIES,
-        **({"transport": transport} if transport else {}),
-        **kw,
-    )
 
 
 def posts(fake: FakeZoom) -> int:
@@ -47,7 +35,7 @@ async def test_a_post_whose_connection_drops_is_not_sent_again(transport: Any) -
     fake.inject("POST", "/users/{userId}/meetings", None, drop_connection=True, after_apply=True)
     async with (
         fake.serve() as server,
-        client(fake, server.base_url, server.token_url, transport) as zoom,
+        served_client(fake, server, transport, retry=FAST_RETRIES) as zoom,
     ):
         with pytest.raises(ZoomConnectionError) as info:
             await zoom.post("/users/me/meetings", json={"topic": "Sync", "type": 2})
@@ -63,7 +51,7 @@ async def test_a_get_whose_connection_drops_is_retried(transport: Any) -> None:
     fake.inject("GET", "/users/{userId}", None, drop_connection=True)
     async with (
         fake.serve() as server,
-        client(fake, server.base_url, server.token_url, transport) as zoom,
+        served_client(fake, server, transport, retry=FAST_RETRIES) as zoom,
     ):
         me = await zoom.get("/users/me")
     assert me["id"]
@@ -76,7 +64,7 @@ async def test_a_post_that_outlives_its_timeout_is_not_sent_again(transport: Any
     fake.inject("POST", "/users/{userId}/meetings", None, delay=2.0)
     async with (
         fake.serve() as server,
-        client(fake, server.base_url, server.token_url, transport, timeout=0.3) as zoom,
+        served_client(fake, server, transport, retry=FAST_RETRIES, timeout=0.3) as zoom,
     ):
         await zoom.get("/users/me")  # the token and a connection first
         with pytest.raises(ZoomTimeoutError) as info:
@@ -93,7 +81,9 @@ async def test_a_refused_connection_counts_as_never_sent(transport: Any) -> None
     fake = FakeZoom()
     async with (
         fake.serve() as server,
-        client(fake, f"http://127.0.0.1:{port}/v2", server.token_url, transport) as zoom,
+        served_client(
+            fake, server, transport, retry=FAST_RETRIES, base_url=f"http://127.0.0.1:{port}/v2"
+        ) as zoom,
     ):
         with pytest.raises(ZoomConnectionError) as info:
             await zoom.post("/users/me/meetings", json={"topic": "Sync", "type": 2})

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import JITTER, client_for
+from tests.conftest import JITTER, client_for, served_client
 from zoom_async import Category, ConfigurationError, SystemClock, ZoomClient, _client, limits
 from zoom_async.limits import InMemoryStore
-from zoom_async.testing import FakeZoom, FakeZoomServer
+from zoom_async.testing import FakeZoom
 
 API = "https://api.zoom.us/v2"
 
@@ -294,18 +294,6 @@ async def test_bad_priority_and_transport_are_configuration_errors() -> None:
     ) as zoom:
         with pytest.raises(ConfigurationError, match="priority"):
             await zoom.get("/users/me", priority="now")  # type: ignore[arg-type]
-
-
-def served_client(fake: FakeZoom, server: FakeZoomServer, transport: Any = None) -> ZoomClient:
-    """A client of ``fake`` served on a local port (``transport``: ``None``, the default)."""
-    return ZoomClient(
-        account_id=fake.account_id,
-        client_id=fake.client_id,
-        client_secret=fake.client_secret,
-        base_url=server.base_url,
-        token_url=server.token_url,
-        **({"transport": transport} if transport else {}),
-    )
 
 
 async def test_aiohttp_transport_against_a_served_fake() -> None:

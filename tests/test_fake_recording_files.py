@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import client_for
+from tests.conftest import client_for, served_client
 from zoom_async.downloads import DownloadError
 from zoom_async.retries import ExponentialBackoff, RetryPolicy
 from zoom_async.testing import FakeZoom
@@ -117,15 +117,7 @@ async def test_served_fake_points_recordings_at_its_port(tmp_path: Path) -> None
     async with fake.serve() as server:
         added = fake.add_recording(meeting["id"], 1)
         assert added["recording_files"][0]["download_url"].startswith(server.origin + "/rec/")
-        from zoom_async import ZoomClient
-
-        async with ZoomClient(
-            account_id=fake.account_id,
-            client_id=fake.client_id,
-            client_secret=fake.client_secret,
-            base_url=server.base_url,
-            token_url=server.token_url,
-        ) as zoom:
+        async with served_client(fake, server) as zoom:
             page = await zoom.get("/users/me/recordings")
             f = page["meetings"][0]["recording_files"][0]
             assert f["download_url"].startswith(server.origin + "/rec/download/")
