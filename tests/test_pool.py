@@ -88,6 +88,44 @@ async def test_a_wave_on_idle_connections_looks_at_one_connection_per_request(
     assert looks[0] <= 3 * 40  # was 40 * 40 and more
 
 
+async def test_a_wave_that_opens_a_connection_each_looks_at_no_other_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A burst on a cold client: each request arrives while every connection is busy. The pool
+    # looked at every connection (and every request) on each arrival: N * N / 2 looks.
+    pool, passes = mock_pool(max_connections=60, max_keepalive_connections=60)
+    looks = [0]
+    is_idle = AsyncHTTP11Connection.is_idle
+
+    def counted(self: AsyncHTTP11Connection) -> bool:
+        looks[0] += 1
+        return is_idle(self)
+
+    monkeypatch.setattr(AsyncHTTP11Connection, "is_idle", counted)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 50, stack)
+        assert states(pool) == ["ACTIVE"] * 50
+        assert looks[0] <= 50  # was 50 * 49 / 2
+        assert passes[0] == 50
+    assert states(pool) == ["IDLE"] * 50
+    # ...and a wave that finds them idle takes them, opening none.
+    await asyncio.gather(*(pool.request("GET", "http://zoom.test/") for _ in range(50)))
+    assert len(pool.connections) == 50
+    assert all("Request Count: 2" in c.info() for c in pool.connections)
+
+
+async def test_a_request_arriving_after_one_left_takes_the_connection_it_freed() -> None:
+    # Only a request leaving frees a connection: the next arrival must look again.
+    pool, _ = mock_pool(max_connections=10, max_keepalive_connections=10)
+    async with contextlib.AsyncExitStack() as outer:
+        await open_streams(pool, 3, outer)
+        async with contextlib.AsyncExitStack() as inner:
+            await open_streams(pool, 1, inner)
+        assert sorted(states(pool)) == ["ACTIVE"] * 3 + ["IDLE"]
+        await open_streams(pool, 1, outer)
+        assert states(pool) == ["ACTIVE"] * 4
+
+
 async def test_idle_connections_are_handed_out_least_recently_used_first() -> None:
     # The next request takes the connection idle the longest: the pool finds it first in
     # its list (each connection handed out moves to the end).

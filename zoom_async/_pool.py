@@ -23,10 +23,11 @@ httpcore2's (one pass; an idle HTTP/1.1 connection handed to a waiting request i
 it; idle connections above the cap are closed), and it probes an idle connection when it is
 about to hand it out, sweeping all idle ones for expiry at most every ``_SWEEP_EVERY`` seconds.
 When no connection can be surplus, a request that arrives takes the first idle connection of
-the list, which keeps them least recently handed out first: a wave on idle connections costs
-one look per request, not one per connection (under callgrind, bursts of 80 with all 80 in
-flight: 3.05M -> 2.51M instructions per request, where httpx's stack alone over this pool, without
-the SDK, takes 2.39M; ``benchmarks/bench_pool.py --latency 8``).
+the list, which keeps them least recently handed out first, and one that arrives while the last
+pass left no connection free opens its own without a look: a wave costs one look per request,
+not one per connection, whether its connections are idle or to be opened (under callgrind,
+bursts of 80 with all 80 in flight: 3.05M -> 2.51M instructions per request, where httpx's stack
+alone over this pool, without the SDK, takes 2.39M; ``benchmarks/bench_pool.py --latency 8``).
 
 Below the pool, :class:`_Connection`, :class:`_FastLock` and :class:`_Stream` remove work httpcore
 does per request that a request does not need (loop turns on free locks and around socket I/O,
@@ -129,6 +130,12 @@ class _Connection(httpcore.AsyncHTTPConnection):
 
 class _FixedPool(httpcore.AsyncConnectionPool):
     _swept_at = float("-inf")
+    # What the last pass left, so that the next can often skip its look at every request and
+    # connection (see _planned): how many requests the pool held, whether each had a
+    # connection, and whether none of the connections could take one more.
+    _planned_requests = -1
+    _all_assigned = False
+    _none_free = False
 
     def create_connection(self, origin: httpcore.Origin) -> AsyncConnectionInterface:
         if getattr(self, "_proxy", None) is not None or not _FAST_ACQUIRE:
@@ -153,17 +160,50 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             await super()._close_connections(closing)
 
     def _assign_requests_to_connections(self) -> list[AsyncConnectionInterface]:
+        closing = self._planned()
+        self._planned_requests = len(self._requests)
+        return closing
+
+    def _planned(self) -> list[AsyncConnectionInterface]:
+        # httpcore runs a pass each time one request joins the pool (appended) or leaves it,
+        # and nothing else hands out or clears a connection between passes. So when the last
+        # pass left every request with a connection, one more request than then means that
+        # one has arrived and waits alone, and one fewer that one has left and none waits.
         closing: list[AsyncConnectionInterface] = []
         requests = self._requests
         now = time.monotonic()
         sweep = now - self._swept_at >= _SWEEP_EVERY
+        joined = len(requests) - self._planned_requests
+        if not (self._all_assigned and joined in (1, -1)):
+            joined = 0  # not known: look
+        none_free = self._none_free
+        self._all_assigned = self._none_free = False
+        if (
+            joined == 1
+            and none_free
+            and not sweep
+            and len(self._connections) < self._max_connections
+            and requests[-1].connection is None
+        ):
+            # It arrived while every connection is busy, reserved or connecting over HTTP/1.1
+            # (no connection has come free since: only a request leaving frees one): open
+            # its own at once. A wave of N requests on no idle connection (a burst on a cold
+            # client) was otherwise N passes over every connection and request: N * N looks.
+            request = requests[-1]
+            made = self.create_connection(request.request.url.origin)
+            self._connections.append(made)
+            request.assign_to_connection(made)
+            self._all_assigned = True
+            self._none_free = not made.is_available()  # HTTP/2 possible: later ones may share
+            return closing
         if (
             not sweep
             and len(self._connections) <= self._max_keepalive_connections
-            and all(r.connection is not None for r in requests)
+            and (joined == -1 or all(r.connection is not None for r in requests))
         ):
             # An answer was read and nobody waits for a connection: with no more connections
             # than may idle, none is surplus (a closed one goes at the next pass).
+            self._all_assigned = True
             return closing
         # Connections a request in the pool holds, or has been handed and not yet started on.
         reserved = {r.connection for r in requests if r.connection is not None}
@@ -210,6 +250,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
                 connections.remove(connection)
             connections.extend(handed)
             if at == -1:
+                self._all_assigned = True
                 return closing
         if sweep:
             self._swept_at = now
@@ -293,6 +334,8 @@ class _FixedPool(httpcore.AsyncConnectionPool):
                 if chosen.is_available():  # HTTP/2 possible: later requests may share it
                     shared.append(chosen)
             request.assign_to_connection(chosen)
+        self._all_assigned = all(r.connection is not None for r in requests)
+        self._none_free = not (idle or shared)
         return closing
 
 
