@@ -550,6 +550,26 @@ async def test_bytes_nobody_asked_for_keep_an_idle_connection_from_carrying_a_re
     assert connections == 2
 
 
+@pytest.mark.parametrize(("host", "races"), [("127.0.0.1", False), ("localhost", True)])
+async def test_only_a_host_name_is_connected_to_with_happy_eyeballs(
+    monkeypatch: pytest.MonkeyPatch, host: str, races: bool
+) -> None:
+    # An address has nothing to race, but Python 3.11 starts the race anyway (a task, a
+    # wait and a timer a connection). A name may resolve to several, and is raced (RFC 8305).
+    loop = asyncio.get_running_loop()
+    create_connection = loop.create_connection
+    delays: list[float | None] = []
+
+    async def recorded(*args: Any, **kwargs: Any) -> Any:
+        delays.append(kwargs.get("happy_eyeballs_delay"))
+        return await create_connection(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "create_connection", recorded)
+    async with await serve(answering(1, then_wait=1.0)) as port, PoolClient() as http:
+        assert (await http.get(f"http://{host}:{port}/")).status_code == 200
+    assert delays == [_pool._HAPPY_EYEBALLS_DELAY if races else None]
+
+
 async def test_the_stream_s_errors_are_httpcore_s() -> None:
     backend = _pool._Backend()
     with socket.socket() as unused:
