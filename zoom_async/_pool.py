@@ -201,6 +201,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
         if (
             not sweep
             and len(self._connections) <= self._max_keepalive_connections
+            and joined != 1  # the one that arrived waits
             and (joined == -1 or all(r.connection is not None for r in requests))
         ):
             # An answer was read and nobody waits for a connection: with no more connections
