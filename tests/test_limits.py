@@ -1140,6 +1140,29 @@ async def test_the_client_s_queued_request_is_granted_its_slot_early_for_the_ins
     assert loop.time() >= other.granted_at
 
 
+async def test_a_queued_heavy_request_is_granted_early_and_takes_its_daily_unit() -> None:
+    # Heavy requests also take a unit of the daily quota first; their slot may be granted early
+    # as any other category's. A cancelled one gives its unit back.
+    limiter = RateLimiter(resolve_plan({"Heavy": 1, "daily_quota": 10}))
+    loop = asyncio.get_running_loop()
+    held = await limiter.acquire("general", Category.HEAVY)
+    queued = asyncio.ensure_future(limiter._wait_for_slot("general", Category.HEAVY, "batch"))
+    abandoned = asyncio.ensure_future(limiter._wait_for_slot("general", Category.HEAVY, "batch"))
+    await asyncio.sleep(0.1)
+    assert await limiter.daily_quota_left() == 7
+    abandoned.cancel()
+    await asyncio.gather(abandoned, return_exceptions=True)
+    assert await limiter.daily_quota_left() == 8
+    await held.release()
+    frees = loop.time() + 1.0
+    permit = await queued
+    assert permit.granted_at == pytest.approx(frees, abs=1e-3)
+    assert loop.time() < frees  # handed over before its slot frees
+    await asyncio.sleep(permit.granted_at - loop.time())
+    await permit.release()
+    assert await limiter.daily_quota_left() == 8
+
+
 async def test_an_early_grant_keeps_the_window_full_until_its_slot_frees() -> None:
     for first, second in ((10.0, 10.0), (10.0, 10.3)):  # two completions tied, or not
         store = InMemoryStore()

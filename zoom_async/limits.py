@@ -1645,17 +1645,21 @@ class RateLimiter:
         lane = self._lanes.get((family, category))
         if lane is None:
             lane = self._lane(family, category)
-        if lane._daily or priority not in _PRIORITIES:
+        if priority not in _PRIORITIES:
             return self.acquire(family, category, priority=priority)
         # The client sends no earlier than the permit's granted_at: it may be granted early.
+        if lane._daily:
+            return self._acquire_daily(lane, priority, False, early=True)
         if lane._queued:
             return lane.wait(priority, False, None, early=True)
         return lane.permit(priority, False, early=True)
 
-    async def _acquire_daily(self, lane: _Lane, priority: Priority, retry: bool) -> Permit:
+    async def _acquire_daily(
+        self, lane: _Lane, priority: Priority, retry: bool, early: bool = False
+    ) -> Permit:
         daily_key = await self._reserve_daily(lane.family, lane.category)
         try:
-            permit = await lane.permit(priority, retry)
+            permit = await lane.permit(priority, retry, early)
         except BaseException:
             if daily_key is not None:
                 with anyio.CancelScope(shield=True):
