@@ -46,6 +46,7 @@ def bench(session: nox.Session) -> None:
     # and table in benchmarks/results/ that README.md shows
     session.install("-e", ".[bench]")
     session.run("python", "benchmarks/bench_burst.py")  # HTTP/2 row: hypercorn, from [bench]
+    session.run("python", "benchmarks/bench_first_wave.py")
     session.run("python", "benchmarks/bench_timeline.py")
     session.run("python", "benchmarks/plots.py")
     session.run("python", "benchmarks/bench_overhead.py")
