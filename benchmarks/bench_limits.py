@@ -54,7 +54,7 @@ from _remote_fake import FakeSetup, RemoteFake
 from aiolimiter import AsyncLimiter
 
 from zoom_async import BUSINESS_PLUS, PRO, Category, RateLimitTable, RedisStore, ZoomClient, _pool
-from zoom_async.limits import InMemoryStore, Permit
+from zoom_async.limits import DEFAULT_GC_FREEZE_ABOVE, InMemoryStore, Permit
 
 LATENCY = ((0.005, 0.025), (0.005, 0.025))
 DATE_RANGE = "from=2026-01-01&to=2026-01-31"
@@ -434,7 +434,12 @@ def setup(table: RateLimitTable, neighbour: float = 0.0) -> FakeSetup:
     )
 
 
+GC_FREEZE_ABOVE: int | None = DEFAULT_GC_FREEZE_ABOVE
+"""The clients' ``gc_freeze_above`` (``--gc-freeze-above``)."""
+
+
 def client(fake: RemoteFake, table: RateLimitTable, transport: str, **kwargs: Any) -> ZoomClient:
+    kwargs.setdefault("gc_freeze_above", GC_FREEZE_ABOVE)
     if transport == "aiohttp":
         kwargs["transport"] = "aiohttp"  # what users get: the client's own aiohttp session
     return ZoomClient(
@@ -769,9 +774,18 @@ if __name__ == "__main__":
         help="the fake's round trip in ms, drawn uniformly, half each way (default 10-50; "
         "e.g. 100-200 for a far Zoom, where a burst's round trip outweighs the client's CPU)",
     )
+    parser.add_argument(
+        "--gc-freeze-above",
+        metavar="N",
+        type=int,
+        default=DEFAULT_GC_FREEZE_ABOVE,
+        help="ZoomClient(gc_freeze_above=N) (default %(default)s; this benchmark's lanes queue "
+        "~420 calls, so e.g. 200 keeps the heap out of full collections while a batch runs)",
+    )
     _remote_fake.add_core_option(parser)
     args = parser.parse_args()
     _remote_fake.OWN_CORE = args.fake_core == "own"
+    GC_FREEZE_ABOVE = args.gc_freeze_above
     if args.latency:
         lo, hi = (float(ms) / 2000 for ms in args.latency.split("-"))
         LATENCY = ((lo, hi), (lo, hi))
