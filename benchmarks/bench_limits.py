@@ -738,7 +738,13 @@ async def main(
         f"FakeZoom on 127.0.0.1 in its own process {_remote_fake.placement()}, latency "
         f"{sum(lo for lo, _ in LATENCY) * 1000:g}-{sum(hi for _, hi in LATENCY) * 1000:g} ms "
         "(jittered); "
-        f"transport={transport}; load average at start {load:.1f} on {os.cpu_count()} cores"
+        f"transport={transport}; "
+        + (
+            ""
+            if GC_FREEZE_ABOVE == DEFAULT_GC_FREEZE_ABOVE
+            else f"gc_freeze_above={GC_FREEZE_ABOVE}; "
+        )
+        + f"load average at start {load:.1f} on {os.cpu_count()} cores"
     )
     print(HEADER)
     for title, run in cases:
