@@ -45,7 +45,7 @@ def sender(
 
 
 def test_a_plain_client_takes_the_short_way(http: httpx.AsyncClient) -> None:
-    assert _httpx_send._FITS  # httpx 0.28 here: the short way is what this suite tests
+    assert _httpx_send._FITS  # httpx 0.28-0.29 here: the short way is what this suite tests
     assert takes_the_short_way(http, http.build_request("GET", "https://zoom.test/a"))
 
 

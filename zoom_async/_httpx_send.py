@@ -11,8 +11,9 @@ outer layers do for such a request (the transport httpx picks for the URL, proxi
 respx's mocks included; ``elapsed``; the request on errors; cookies; the log line; a
 redirect's ``next_request``), in the same order, and anything else goes through ``send``.
 
-It leans on private parts of httpx 0.28 (the client's state, auth, hooks and transport
-look-up, ``BoundAsyncStream``): on another httpx release, or a client class that overrides
+It leans on private parts of httpx 0.28-0.29 (the client's state, auth, hooks and transport
+look-up, ``BoundAsyncStream``; 0.29.0 changed only messages and an export from 0.28.1): on
+another httpx release, or a client class that overrides
 any of ``send``'s layers (or has one patched, on its class or on itself), every request goes
 through ``send``.
 """
@@ -30,7 +31,7 @@ try:
 except ImportError:  # another httpx layout: send() only
     _FITS = False
 else:
-    _FITS = httpx.__version__.startswith("0.28.")
+    _FITS = httpx.__version__.startswith(("0.28.", "0.29."))
 
 _LAYERS = ("send", "_send_handling_auth", "_send_handling_redirects", "_send_single_request")
 _HTTPX_OWN = tuple(getattr(httpx.AsyncClient, name, None) for name in _LAYERS)
@@ -75,7 +76,7 @@ async def send_streaming(http: httpx.AsyncClient, request: httpx.Request) -> htt
     transport = http._transport_for_url(request.url)
     start = time.perf_counter()
     if not isinstance(request.stream, httpx.AsyncByteStream):
-        raise RuntimeError("Attempted to send an sync request with an AsyncClient instance.")
+        raise RuntimeError("Attempted to send a sync request with an AsyncClient instance.")
     try:
         response = await transport.handle_async_request(request)
     except httpx.RequestError as exc:  # httpx's request_context()

@@ -559,12 +559,13 @@ def _fits(httpcore_version: str, httpx_version: str) -> bool:
     Both lean on private parts: the pool on ``_assign_requests_to_connections`` and the
     attributes it reads (``_requests``, ``_connections``, ``assign_to_connection``, a
     connection's ``_connection``), which httpcore 1.0.3 to 1.0.9 (its last release) share;
-    the client on httpx 0.27-0.28's ``AsyncClient._init_transport``. Another release may move
-    them (or fix the pool upstream), so it gets httpx's own client and pool, unchanged.
+    the client on httpx 0.27-0.29's ``AsyncClient._init_transport`` (0.29.0 changed only
+    messages and an export from 0.28.1). Another release may move them (or fix the pool
+    upstream), so it gets httpx's own client and pool, unchanged.
     """
     return (1, 0, 3) <= _release(httpcore_version) <= (1, 0, 9) and (0, 27) <= _release(
         httpx_version
-    )[:2] <= (0, 28)
+    )[:2] <= (0, 29)
 
 
 _FITS = _fits(httpcore.__version__, httpx.__version__)
