@@ -388,6 +388,63 @@ async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
         assert isinstance(connection._connection._network_stream, _pool._Stream)
 
 
+async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """h2 never indexes Authorization, so hpack codes the token on every request; the
+    connection's coder remembers the code of its last few long values."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import hpack.huffman
+
+    seen: list[str] = []
+
+    async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        while data := await reader.read(65536):
+            for event in conn.receive_data(data):
+                if isinstance(event, h2.events.RequestReceived):
+                    seen.append(dict(event.headers)[b"authorization"].decode())
+                    conn.send_headers(
+                        event.stream_id, [(":status", "200"), ("content-length", "2")]
+                    )
+                    conn.send_data(event.stream_id, b"{}", end_stream=True)
+            writer.write(conn.data_to_send())
+            await writer.drain()
+        writer.close()
+
+    coded: list[int] = []
+    encode = hpack.huffman.HuffmanEncoder.encode
+
+    def counted(self: hpack.huffman.HuffmanEncoder, value: bytes | None) -> bytes:
+        coded.append(len(value or b""))
+        return encode(self, value)
+
+    monkeypatch.setattr(hpack.huffman.HuffmanEncoder, "encode", counted)
+    t0, t1, t2, t3, t4 = (f"Bearer {n}" + "x" * 700 for n in range(5))
+    sent = [t0, t0, t0, t1, t1, t0, t2, t3, t4, t0]
+    async with (
+        await serve(h2_server) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        for token in sent:
+            response = await http.get(f"http://127.0.0.1:{port}/", headers={"authorization": token})
+            assert response.http_version == "HTTP/2"
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        coder = connection._connection._h2_state.encoder.huffman_coder
+        assert isinstance(coder, _pool._RememberedHuffman)
+        assert "Bearer" not in repr(coder)
+
+    assert seen == sent  # every token as it was sent, remembered or not
+    # Coded once while among the last four coded: t0, t1, t2, t3, t4 (which pushes t0 out),
+    # then t0 again. Without the coder's memory: 10; without its bound: 5.
+    assert sum(1 for n in coded if n > 700) == 6
+    assert len(coder._codes) == _pool._RememberedHuffman.KEEP
+
+
 async def test_the_default_client_keeps_a_whole_wave_of_connections_for_the_next() -> None:
     # A strict-safe schedule sends a lane's L requests together once a window: over HTTP/1.1
     # the next wave needs as many connections, so the pool keeps the plan's largest burst.
