@@ -351,15 +351,13 @@ async def test_concurrent_requests_share_one_http2_connection() -> None:
         ]
 
 
-async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
-    """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
-    start_tls, concurrent requests multiplexed on one connection."""
+def h2_answering(
+    seen: list[dict[bytes, bytes]] | None = None,
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """An HTTP/2 server answering ``{}`` to every request; ``seen`` gets each one's headers."""
     import h2.config
     import h2.connection
     import h2.events
-
-    server_tls, client_tls = tls_contexts()
-    server_tls.set_alpn_protocols(["h2"])
 
     async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
@@ -368,6 +366,8 @@ async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
         while data := await reader.read(65536):
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
+                    if seen is not None:
+                        seen.append(dict(event.headers))
                     conn.send_headers(
                         event.stream_id, [(":status", "200"), ("content-length", "2")]
                     )
@@ -376,8 +376,17 @@ async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
             await writer.drain()
         writer.close()
 
+    return h2_server
+
+
+async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
+    """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
+    start_tls, concurrent requests multiplexed on one connection."""
+    server_tls, client_tls = tls_contexts()
+    server_tls.set_alpn_protocols(["h2"])
+
     async with (
-        await serve(h2_server, tls=server_tls) as port,
+        await serve(h2_answering(), tls=server_tls) as port,
         PoolClient(verify=client_tls, http2=True) as http,
     ):
         responses = await asyncio.gather(
@@ -393,29 +402,9 @@ async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
 ) -> None:
     """h2 never indexes Authorization, so hpack codes the token on every request; the
     connection's coder remembers the code of its last few long values."""
-    import h2.config
-    import h2.connection
-    import h2.events
     import hpack.huffman
 
-    seen: list[str] = []
-
-    async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
-        conn.initiate_connection()
-        writer.write(conn.data_to_send())
-        while data := await reader.read(65536):
-            for event in conn.receive_data(data):
-                if isinstance(event, h2.events.RequestReceived):
-                    seen.append(dict(event.headers)[b"authorization"].decode())
-                    conn.send_headers(
-                        event.stream_id, [(":status", "200"), ("content-length", "2")]
-                    )
-                    conn.send_data(event.stream_id, b"{}", end_stream=True)
-            writer.write(conn.data_to_send())
-            await writer.drain()
-        writer.close()
-
+    seen: list[dict[bytes, bytes]] = []
     coded: list[int] = []
     encode = hpack.huffman.HuffmanEncoder.encode
 
@@ -427,7 +416,7 @@ async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
     t0, t1, t2, t3, t4 = (f"Bearer {n}" + "x" * 700 for n in range(5))
     sent = [t0, t0, t0, t1, t1, t0, t2, t3, t4, t0]
     async with (
-        await serve(h2_server) as port,
+        await serve(h2_answering(seen)) as port,
         PoolClient(http1=False, http2=True) as http,
     ):
         for token in sent:
@@ -438,7 +427,8 @@ async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
         assert isinstance(coder, _pool._RememberedHuffman)
         assert "Bearer" not in repr(coder)
 
-    assert seen == sent  # every token as it was sent, remembered or not
+    # every token as it was sent, remembered or not
+    assert [headers[b"authorization"].decode() for headers in seen] == sent
     # Coded once while among the last four coded: t0, t1, t2, t3, t4 (which pushes t0 out),
     # then t0 again. Without the coder's memory: 10; without its bound: 5.
     assert sum(1 for n in coded if n > 700) == 6
@@ -564,6 +554,24 @@ async def test_a_request_on_a_kept_connection_suspends_only_to_wait_for_its_answ
         counted = [0]
         assert (await suspensions(http.get(url), counted)).status_code == 200
         assert counted == [1]
+
+
+async def test_http2_streams_take_their_connection_s_free_locks_without_a_loop_turn() -> None:
+    # httpcore takes an HTTP/2 connection's locks eight times a request; each anyio acquire
+    # slept once even when nobody held the lock. Streams still queue for a held one.
+    async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).http_version == "HTTP/2"  # connects
+        counted = [0]
+        assert (await suspensions(http.get(url), counted)).status_code == 200
+        assert counted[0] <= 2  # 9 with httpcore's locks; the answer, anyio's semaphore
+        responses = await asyncio.gather(*(http.get(url) for _ in range(20)))
+        assert {r.status_code for r in responses} == {200}
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        http2 = connection._connection
+        assert "Request Count: 22" in http2.info()
+        for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
+            assert isinstance(getattr(http2, name), _pool._FastLock)
 
 
 async def test_the_stream_notes_when_each_answer_began_to_arrive() -> None:

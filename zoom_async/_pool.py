@@ -100,7 +100,9 @@ class _FastLock(AsyncLock):
     ``sleep(0)``, one more turn of the event loop for the task. Nothing else waits on those
     locks then (one request at a time holds an HTTP/1.1 connection), and every request
     suspends on its socket anyway, so anyio's ``fast_acquire`` (same lock, same cancellation
-    check, no yield when free) changes nothing but the cost. Under trio, httpcore's own.
+    check, no yield when free) changes nothing but the cost. Over HTTP/2 it is eight times a
+    request, on locks the connection's streams share (see :class:`_Connection`). Under trio,
+    httpcore's own.
     """
 
     def setup(self) -> None:
@@ -144,10 +146,13 @@ class _RememberedHuffman(hpack.huffman.HuffmanEncoder):
 
 
 class _Connection(httpcore.AsyncHTTPConnection):
-    """httpcore's connection, with :class:`_FastLock` for its own lock and for the lock of the
-    HTTP/1.1 connection it makes once connected (HTTP/2 keeps httpcore's: its streams do
-    contend for their connection's locks), and for an HTTP/2 connection a Huffman coder that
-    codes its bearer token once (:class:`_RememberedHuffman`)."""
+    """httpcore's connection, with :class:`_FastLock` for its own lock and for the locks of the
+    HTTP/1.1 or HTTP/2 connection it makes once connected, and for an HTTP/2 connection a
+    Huffman coder that codes its bearer token once (:class:`_RememberedHuffman`).
+
+    An HTTP/2 connection's streams do contend for its locks (one reads for all, one writes at
+    a time), and ``fast_acquire`` changes nothing there: a released lock passes to its first
+    waiter. A free one no longer costs a turn of the loop, eight times a request."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,6 +169,9 @@ class _Connection(httpcore.AsyncHTTPConnection):
         if isinstance(made, AsyncHTTP11Connection) and type(made._state_lock) is AsyncLock:
             made._state_lock = _FastLock()
         elif isinstance(made, AsyncHTTP2Connection):
+            for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
+                if type(getattr(made, name)) is AsyncLock:
+                    setattr(made, name, _FastLock())
             encoder = made._h2_state.encoder
             if type(encoder.huffman_coder) is hpack.huffman.HuffmanEncoder:
                 encoder.huffman_coder = _RememberedHuffman(encoder.huffman_coder)
