@@ -353,8 +353,12 @@ async def test_concurrent_requests_share_one_http2_connection() -> None:
 
 def h2_answering(
     seen: list[dict[bytes, bytes]] | None = None,
+    late: dict[bytes, float] | None = None,
+    answered: dict[bytes, float] | None = None,
 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
-    """An HTTP/2 server answering ``{}`` to every request; ``seen`` gets each one's headers."""
+    """An HTTP/2 server answering ``{}`` to every request; ``seen`` gets each one's headers.
+    A path in ``late`` is answered that many seconds after its request, the others at once;
+    ``answered`` gets the loop's time when each path's answer was written."""
     import h2.config
     import h2.connection
     import h2.events
@@ -363,20 +367,54 @@ def h2_answering(
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
         conn.initiate_connection()
         writer.write(conn.data_to_send())
+        answers: set[asyncio.Task[None]] = set()
+
+        async def answer(stream_id: int, path: bytes) -> None:
+            await asyncio.sleep((late or {}).get(path, 0))
+            conn.send_headers(stream_id, [(":status", "200"), ("content-length", "2")])
+            conn.send_data(stream_id, b"{}", end_stream=True)
+            if answered is not None:
+                answered[path] = asyncio.get_running_loop().time()
+            writer.write(conn.data_to_send())
+
         while data := await reader.read(65536):
             for event in conn.receive_data(data):
                 if isinstance(event, h2.events.RequestReceived):
+                    headers = dict(event.headers)
                     if seen is not None:
-                        seen.append(dict(event.headers))
-                    conn.send_headers(
-                        event.stream_id, [(":status", "200"), ("content-length", "2")]
-                    )
-                    conn.send_data(event.stream_id, b"{}", end_stream=True)
+                        seen.append(headers)
+                    if late and headers[b":path"] in late:
+                        answers.add(asyncio.create_task(answer(event.stream_id, headers[b":path"])))
+                    else:
+                        await answer(event.stream_id, headers[b":path"])
             writer.write(conn.data_to_send())
             await writer.drain()
         writer.close()
 
     return h2_server
+
+
+async def test_over_http2_an_answer_is_never_dated_before_its_bytes_arrived() -> None:
+    # One connection carries every stream: the first bytes read after the connection's last
+    # write may answer another request. Dated by them, a slow answer freed its slot early,
+    # and the request W after it could reach Zoom less than W after this one did.
+    loop = asyncio.get_running_loop()
+    answered: dict[bytes, float] = {}
+    async with (
+        await serve(h2_answering(late={b"/slow": 0.1}, answered=answered)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        slow = asyncio.create_task(http.get(f"{url}/slow"))
+        await asyncio.sleep(0.02)
+        fast = await http.get(f"{url}/fast")  # written after /slow, answered before it
+        fast_answered_at = _answer_time(fast)
+        slow_answered_at = _answer_time(await slow)
+    assert fast_answered_at is not None
+    assert slow_answered_at is not None
+    assert answered[b"/fast"] <= fast_answered_at < answered[b"/slow"]
+    assert answered[b"/slow"] <= slow_answered_at <= loop.time()
 
 
 async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:

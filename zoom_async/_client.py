@@ -68,6 +68,7 @@ from .fan_out import DEFAULT_CONCURRENCY, FanOut, Result
 from .fan_out import fan_out as _fan_out
 from .limits import (
     ANSWER_AT,
+    LAST_READ_AT,
     EventHook,
     LimiterStore,
     Permit,
@@ -492,15 +493,18 @@ def _checked_deadline(timeout: float | httpx.Timeout) -> float | None:
 
 
 def _answer_time(response: httpx.Response | None) -> float | None:
-    """When the answer began to arrive, if the default transport's stream noted it (an
-    HTTP/1.1 connection of :mod:`zoom_async._pool`; read before the connection can carry the
-    next request, and if not, a later time, which is safe)."""
+    """When the answer began to arrive, if the default transport's stream noted it: over
+    HTTP/1.1 the first bytes after the request (read before the connection can carry the next
+    request, and if not, a later time, which is safe); over HTTP/2, whose connection carries
+    other requests' answers too, the last bytes read, which came after this answer's."""
     if response is None:
         return None
-    stream = response.extensions.get("network_stream")
+    extensions = response.extensions
+    stream = extensions.get("network_stream")
     if stream is None:
         return None
-    answered_at = stream.get_extra_info(ANSWER_AT)
+    multiplexed = extensions.get("http_version") == b"HTTP/2"
+    answered_at = stream.get_extra_info(LAST_READ_AT if multiplexed else ANSWER_AT)
     return answered_at if isinstance(answered_at, float) else None
 
 

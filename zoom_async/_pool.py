@@ -67,7 +67,7 @@ from httpcore._exceptions import (
 from httpcore._synchronization import AsyncLock
 from httpcore._utils import is_socket_readable
 
-from .limits import ANSWER_AT
+from .limits import ANSWER_AT, LAST_READ_AT
 
 _SWEEP_EVERY = 5.0
 """At most this often every idle connection is checked for expiry (keep-alive time out, or
@@ -424,9 +424,13 @@ class _Reader(asyncio.StreamReader):
     """The loop's time when the first bytes after the stream's last write were read off the
     socket (``None``: none yet)."""
 
+    read_at: float | None = None
+    """The loop's time when the last bytes were read off the socket (``None``: none yet)."""
+
     def feed_data(self, data: Iterable[SupportsIndex]) -> None:
+        self.read_at = now = asyncio.get_running_loop().time()
         if self.answer_at is None:
-            self.answer_at = asyncio.get_running_loop().time()
+            self.answer_at = now
         super().feed_data(data)
 
 
@@ -521,6 +525,8 @@ class _Stream(AsyncNetworkStream):
             return is_socket_readable(writer.get_extra_info("socket"))
         if info == ANSWER_AT:
             return self._reader.answer_at
+        if info == LAST_READ_AT:
+            return self._reader.read_at
         if info == "client_addr":
             return writer.get_extra_info("sockname")
         if info == "server_addr":
