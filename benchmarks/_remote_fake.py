@@ -64,6 +64,25 @@ def add_core_option(parser: Any) -> None:
     )
 
 
+def http2_client(table: Any) -> Any:
+    """The default client's HTTP/1.1-less twin, for a fake served over HTTP/2 (``FakeSetup(
+    http2=True)``): the pool and send path ``ZoomClient`` builds for Zoom, which it reaches
+    over TLS with HTTP/2 chosen by ALPN, here with prior knowledge as the fake has no TLS.
+    Pass it as ``ZoomClient(http_client=...)`` and close it after the client."""
+    import zoom_async._client as client_module
+    import zoom_async._pool as pool_module
+
+    http = pool_module.PoolClient(
+        http1=False,
+        http2=True,
+        limits=client_module._pool_limits(table),
+        timeout=30.0,
+        cookies=client_module._NoResponseCookies(),
+    )
+    http._cookies = client_module._AnswersIgnored(http.cookies.jar)
+    return http
+
+
 @dataclass
 class FakeSetup:
     """What the child's FakeZoom is built with (must pickle)."""

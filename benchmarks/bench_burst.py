@@ -93,17 +93,8 @@ async def run_case(case: Case, transport: str, keepalive: int | None) -> str:
     if transport == "aiohttp":
         kwargs["transport"] = "aiohttp"
     elif transport == "httpx-h2":
-        # The default client as it talks to Zoom (over TLS there): every request of a burst on
-        # one HTTP/2 connection. Prior knowledge, as the fake has no TLS.
-        http = pool_module.PoolClient(
-            http1=False,
-            http2=True,
-            limits=client_module._pool_limits(case.table),
-            timeout=30.0,
-            cookies=client_module._NoResponseCookies(),
-        )
-        http._cookies = client_module._AnswersIgnored(http.cookies.jar)
-        kwargs["http_client"] = http
+        # The default client as it talks to Zoom: every request of a burst on one connection.
+        kwargs["http_client"] = _remote_fake.http2_client(case.table)
     elif transport == "httpx-stock":
         # Before zoom_async._pool: httpcore 1.0.9's own pool, 16 connections kept alive.
         pool_module.PoolClient._init_transport = httpx.AsyncClient._init_transport  # type: ignore[method-assign]

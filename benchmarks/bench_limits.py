@@ -23,7 +23,8 @@ same with two clients (two processes of one app) sharing one store, whose reques
 reach the fake in another order than they were granted (``--redis URL|local``: also on Redis).
 
 Run: ``python benchmarks/bench_limits.py`` (``--only TEXT`` selects cases; ``--transport aiohttp``
-sends through httpx-aiohttp instead of httpx's own pool; ``--trace`` adds, per case and lane,
+sends through httpx-aiohttp instead of httpx's own pool, ``--transport httpx-h2`` over HTTP/2 as
+the default client talks to Zoom, the fake on hypercorn; ``--trace`` adds, per case and lane,
 where each window's time went, each lane's critical chain and the garbage collector's pauses:
 see :class:`Trace`).
 """
@@ -43,7 +44,7 @@ import statistics
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -427,10 +428,16 @@ async def run_workers(
     await asyncio.gather(*(worker() for _ in range(min(n, concurrency))))
 
 
+HTTP2 = False
+"""``--transport httpx-h2``: the fake served over HTTP/2 (hypercorn) and the default client
+speaking it, as it does to Zoom."""
+
+
 def setup(table: RateLimitTable, neighbour: float = 0.0) -> FakeSetup:
     return FakeSetup(
         fake_kwargs={"plan": table, "latency": LATENCY, "seed": 1},
         neighbours=[(Category.LIGHT.value, neighbour)] if neighbour else [],
+        http2=HTTP2,
     )
 
 
@@ -438,17 +445,27 @@ GC_FREEZE_ABOVE: int | None = DEFAULT_GC_FREEZE_ABOVE
 """The clients' ``gc_freeze_above`` (``--gc-freeze-above``)."""
 
 
-def client(fake: RemoteFake, table: RateLimitTable, transport: str, **kwargs: Any) -> ZoomClient:
+@contextlib.asynccontextmanager
+async def client(
+    fake: RemoteFake, table: RateLimitTable, transport: str, **kwargs: Any
+) -> AsyncIterator[ZoomClient]:
     kwargs.setdefault("gc_freeze_above", GC_FREEZE_ABOVE)
     if transport == "aiohttp":
         kwargs["transport"] = "aiohttp"  # what users get: the client's own aiohttp session
-    return ZoomClient(
-        **CREDENTIALS,
-        base_url=fake.base_url,
-        token_url=fake.token_url,
-        plan=table,
-        **kwargs,
-    )
+    elif transport == "httpx-h2":
+        kwargs["http_client"] = _remote_fake.http2_client(table)
+    try:
+        async with ZoomClient(
+            **CREDENTIALS,
+            base_url=fake.base_url,
+            token_url=fake.token_url,
+            plan=table,
+            **kwargs,
+        ) as zoom:
+            yield zoom
+    finally:
+        if "http_client" in kwargs:
+            await kwargs["http_client"].aclose()
 
 
 def sent_requests(stats: dict[str, Any]) -> int:
@@ -759,9 +776,11 @@ if __name__ == "__main__":
     parser.add_argument("--only", help="run only the cases whose name contains this text")
     parser.add_argument(
         "--transport",
-        choices=["httpx", "aiohttp"],
+        choices=["httpx", "aiohttp", "httpx-h2"],
         default="httpx",
-        help="httpx's own connection pool (default) or httpx-aiohttp's AiohttpTransport",
+        help="the default client over HTTP/1.1 (default), httpx-aiohttp's AiohttpTransport, or "
+        "the default client over HTTP/2 as it talks to Zoom (the fake on hypercorn: pip install "
+        "hypercorn, in the bench extra)",
     )
     parser.add_argument(
         "--trace",
@@ -792,6 +811,7 @@ if __name__ == "__main__":
     args = parser.parse_args()
     _remote_fake.OWN_CORE = args.fake_core == "own"
     GC_FREEZE_ABOVE = args.gc_freeze_above
+    HTTP2 = args.transport == "httpx-h2"
     if args.latency:
         lo, hi = (float(ms) / 2000 for ms in args.latency.split("-"))
         LATENCY = ((lo, hi), (lo, hi))
