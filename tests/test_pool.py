@@ -355,43 +355,84 @@ def h2_answering(
     seen: list[dict[bytes, bytes]] | None = None,
     late: dict[bytes, float] | None = None,
     answered: dict[bytes, float] | None = None,
+    max_streams: int | None = None,
+    go_away_after: int | None = None,
 ) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
     """An HTTP/2 server answering ``{}`` to every request; ``seen`` gets each one's headers.
     A path in ``late`` is answered that many seconds after its request, the others at once;
-    ``answered`` gets the loop's time when each path's answer was written."""
+    ``answered`` gets the loop's time when each path's answer was written. ``max_streams``: the
+    SETTINGS it sends; ``go_away_after``: a connection answers that many requests, then sends
+    GOAWAY naming the last answered and answers no more on it (as a server that recycles its
+    connections), leaving the others unprocessed."""
     import h2.config
     import h2.connection
     import h2.events
+    import h2.settings
 
     async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        if max_streams is not None:
+            conn.local_settings = h2.settings.Settings(
+                client=False,
+                initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_streams},
+            )
         conn.initiate_connection()
         writer.write(conn.data_to_send())
         answers: set[asyncio.Task[None]] = set()
+        done: list[int] = []
 
         async def answer(stream_id: int, path: bytes) -> None:
             await asyncio.sleep((late or {}).get(path, 0))
+            if go_away_after is not None and len(done) >= go_away_after:
+                return  # past the GOAWAY: never processed
             conn.send_headers(stream_id, [(":status", "200"), ("content-length", "2")])
             conn.send_data(stream_id, b"{}", end_stream=True)
+            done.append(stream_id)
+            if go_away_after is not None and len(done) == go_away_after:
+                conn.close_connection(last_stream_id=stream_id)
             if answered is not None:
                 answered[path] = asyncio.get_running_loop().time()
             writer.write(conn.data_to_send())
 
-        while data := await reader.read(65536):
-            for event in conn.receive_data(data):
-                if isinstance(event, h2.events.RequestReceived):
-                    headers = dict(event.headers)
-                    if seen is not None:
-                        seen.append(headers)
-                    if late and headers[b":path"] in late:
-                        answers.add(asyncio.create_task(answer(event.stream_id, headers[b":path"])))
-                    else:
-                        await answer(event.stream_id, headers[b":path"])
-            writer.write(conn.data_to_send())
-            await writer.drain()
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        headers = dict(event.headers)
+                        if seen is not None:
+                            seen.append(headers)
+                        if late and headers[b":path"] in late:
+                            task = asyncio.create_task(answer(event.stream_id, headers[b":path"]))
+                            answers.add(task)
+                        else:
+                            await answer(event.stream_id, headers[b":path"])
+                writer.write(conn.data_to_send())
+                await writer.drain()
         writer.close()
 
     return h2_server
+
+
+async def test_over_http2_requests_a_closing_connection_never_processed_go_out_on_another() -> None:
+    # A server recycles a connection (nginx after 1,000 requests: GOAWAY, NO_ERROR). Streams
+    # above the last it names were never processed, and those still waiting for a stream of
+    # their own never left (RFC 9113 §6.8): each goes out on a new connection. httpcore raised
+    # for them (a RemoteProtocolError, or "Max outbound streams is 100, 100 open" for those
+    # that were waiting on the connection's stream limit).
+    seen: list[dict[bytes, bytes]] = []
+    connections = [0]
+    handler = h2_answering(seen, max_streams=2, go_away_after=1, late={b"/": 0.05})
+
+    async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections[0] += 1
+        await handler(reader, writer)
+
+    async with await serve(counted) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).status_code == 200  # connects, and the 1st is recycled
+        responses = await asyncio.gather(*(http.get(url) for _ in range(6)))
+    assert [r.status_code for r in responses] == [200] * 6
+    assert connections[0] > 2
 
 
 async def test_over_http2_an_answer_is_never_dated_before_its_bytes_arrived() -> None:

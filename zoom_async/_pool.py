@@ -40,6 +40,7 @@ httpcore's path".
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import ipaddress
 import ssl
@@ -52,14 +53,18 @@ import hpack.huffman
 import httpcore
 import httpx
 import sniffio
+from h2.connection import ConnectionState
 from httpcore import AsyncConnectionInterface, AsyncHTTP2Connection, AsyncHTTP11Connection
 from httpcore._backends.auto import AutoBackend
 from httpcore._backends.base import SOCKET_OPTION, AsyncNetworkStream
 from httpcore._exceptions import (
     ConnectError,
+    ConnectionNotAvailable,
     ConnectTimeout,
+    LocalProtocolError,
     ReadError,
     ReadTimeout,
+    RemoteProtocolError,
     WriteError,
     WriteTimeout,
     map_exceptions,
@@ -145,6 +150,51 @@ class _RememberedHuffman(hpack.huffman.HuffmanEncoder):
         return code
 
 
+_OPENED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "zoom_async_http2_stream", default=None
+)
+"""The stream the current task's request opened on an HTTP/2 connection (``None``: none)."""
+
+
+class _HTTP2Connection(AsyncHTTP2Connection):
+    """httpcore's HTTP/2 connection, retrying elsewhere what a closing connection never took.
+
+    A server recycles a connection with GOAWAY (nginx after 1,000 requests, hypercorn too),
+    naming the last stream it processes; the streams above it were never processed, and a
+    request still waiting for a stream of its own (past the server's stream limit) never left
+    (RFC 9113 §6.8). httpcore retries only the first kind, and only when the GOAWAY is seen
+    before the connection closes. A request that found the connection closing when its turn
+    came failed instead ("Max outbound streams is 100, 100 open", or a RemoteProtocolError):
+    with a batch of more than 100 requests in flight, some failed at each recycling. Both kinds
+    now raise :class:`ConnectionNotAvailable`, on which the pool sends the request on another
+    connection, as it would have been sent first. A stream the server may have processed fails
+    as before: only its caller can tell whether to send it again.
+    """
+
+    async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
+        opened = _OPENED.set(None)
+        try:
+            return await super().handle_async_request(request)
+        except (RemoteProtocolError, ReadError, WriteError, LocalProtocolError) as exc:
+            going_away = self._connection_terminated
+            if going_away is not None:
+                stream_id, last = _OPENED.get(), going_away.last_stream_id
+                if stream_id is None or (last is not None and stream_id > last):
+                    raise ConnectionNotAvailable() from exc
+            raise
+        finally:
+            _OPENED.reset(opened)
+
+    async def _send_request_headers(self, request: httpcore.Request, stream_id: int) -> None:
+        if (
+            self._connection_terminated is not None
+            or self._h2_state.state_machine.state is ConnectionState.CLOSED
+        ):
+            raise ConnectionNotAvailable()  # (before anything is written for this request)
+        _OPENED.set(stream_id)
+        await super()._send_request_headers(request, stream_id)
+
+
 class _Connection(httpcore.AsyncHTTPConnection):
     """httpcore's connection, with :class:`_FastLock` for its own lock and for the locks of the
     HTTP/1.1 or HTTP/2 connection it makes once connected, and for an HTTP/2 connection a
@@ -169,6 +219,10 @@ class _Connection(httpcore.AsyncHTTPConnection):
         if isinstance(made, AsyncHTTP11Connection) and type(made._state_lock) is AsyncLock:
             made._state_lock = _FastLock()
         elif isinstance(made, AsyncHTTP2Connection):
+            if type(made) is AsyncHTTP2Connection:
+                # httpcore makes it inside handle_async_request, by its class name: the only
+                # moment to make it ours (same state, a subclass adding two methods).
+                made.__class__ = _HTTP2Connection
             for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
                 if type(getattr(made, name)) is AsyncLock:
                     setattr(made, name, _FastLock())
