@@ -458,6 +458,25 @@ async def test_over_http2_an_answer_is_never_dated_before_its_bytes_arrived() ->
     assert answered[b"/slow"] <= slow_answered_at <= loop.time()
 
 
+async def test_over_http2_an_answer_is_dated_by_the_read_that_brought_its_head() -> None:
+    # Not by the connection's last read when the caller gets round to it: a slot frees as
+    # soon as the client can know its answer exists, whoever reads the socket.
+    answered: dict[bytes, float] = {}
+    async with (
+        await serve(h2_answering(answered=answered)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        async with http.stream("GET", f"{url}/held") as held:
+            await asyncio.sleep(0.02)
+            await http.get(f"{url}/after")  # read while /held waits for its caller
+            await held.aread()
+            answered_at = _answer_time(held)
+    assert answered_at is not None
+    assert answered[b"/held"] <= answered_at < answered[b"/after"]
+
+
 async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
     """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
     start_tls, concurrent requests multiplexed on one connection."""

@@ -493,13 +493,17 @@ def _checked_deadline(timeout: float | httpx.Timeout) -> float | None:
 
 
 def _answer_time(response: httpx.Response | None) -> float | None:
-    """When the answer began to arrive, if the default transport's stream noted it: over
-    HTTP/1.1 the first bytes after the request (read before the connection can carry the next
-    request, and if not, a later time, which is safe); over HTTP/2, whose connection carries
-    other requests' answers too, the last bytes read, which came after this answer's."""
+    """When the answer began to arrive, if the default transport noted it: over HTTP/1.1 the
+    first bytes after the request (read before the connection can carry the next request, and
+    if not, a later time, which is safe); over HTTP/2, whose connection carries other requests'
+    answers too, the last bytes read when its head was (``_pool._HTTP2Connection``), or else
+    when the slot is released, which both came after this answer's."""
     if response is None:
         return None
     extensions = response.extensions
+    answered_at = extensions.get(ANSWER_AT)  # an HTTP/2 connection of the pool's noted it
+    if isinstance(answered_at, float):
+        return answered_at
     stream = extensions.get("network_stream")
     if stream is None:
         return None

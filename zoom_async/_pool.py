@@ -49,6 +49,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, SupportsIndex
 
 import anyio
+import h2.events
 import hpack.huffman
 import httpcore
 import httpx
@@ -169,12 +170,26 @@ class _HTTP2Connection(AsyncHTTP2Connection):
     now raise :class:`ConnectionNotAvailable`, on which the pool sends the request on another
     connection, as it would have been sent first. A stream the server may have processed fails
     as before: only its caller can tell whether to send it again.
+
+    It also notes when each answer's head was read off the socket (``ANSWER_AT`` in the
+    response's extensions), which the limiter frees its slot from. httpcore's streams wait in
+    turn for the connection's read lock, each to find its events there already, so with 180 in
+    flight a task learns of its answer well after it came; dated by the connection's last read
+    when the slot is released instead, a mixed Business+ batch reached 0.964-0.969 of the
+    strict-safe bound, 0.978-0.982 dated by the read (``bench_limits.py --transport httpx-h2``).
     """
+
+    _answered_at: dict[int, float]
+    """When each stream's answer head was read off the socket, until its request takes it."""
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         opened = _OPENED.set(None)
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
+            answered_at = self._answered_at.pop(response.extensions["stream_id"], None)
+            if answered_at is not None:
+                response.extensions[ANSWER_AT] = answered_at
+            return response
         except (RemoteProtocolError, ReadError, WriteError, LocalProtocolError) as exc:
             going_away = self._connection_terminated
             if going_away is not None:
@@ -184,6 +199,24 @@ class _HTTP2Connection(AsyncHTTP2Connection):
             raise
         finally:
             _OPENED.reset(opened)
+
+    async def _read_incoming_data(self, request: httpcore.Request) -> list[h2.events.Event]:
+        # The stream's last bytes came no earlier than any bytes of this read, so a head
+        # among them was read by then. The task whose answer it is may learn of it later:
+        # httpcore's streams wait for the connection's read lock in turn, each to find its
+        # events already there.
+        events = await super()._read_incoming_data(request)
+        stream = self._network_stream
+        if isinstance(stream, _Stream):
+            read_at = stream._reader.read_at
+            for event in events:
+                if type(event) is h2.events.ResponseReceived and read_at is not None:
+                    self._answered_at.setdefault(event.stream_id, read_at)
+        return events
+
+    async def _response_closed(self, stream_id: int) -> None:
+        self._answered_at.pop(stream_id, None)  # (a stream that failed before its answer)
+        await super()._response_closed(stream_id)
 
     async def _send_request_headers(self, request: httpcore.Request, stream_id: int) -> None:
         if (
@@ -223,6 +256,7 @@ class _Connection(httpcore.AsyncHTTPConnection):
                 # httpcore makes it inside handle_async_request, by its class name: the only
                 # moment to make it ours (same state, a subclass adding two methods).
                 made.__class__ = _HTTP2Connection
+                made._answered_at = {}  # type: ignore[attr-defined]
             for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
                 if type(getattr(made, name)) is AsyncLock:
                     setattr(made, name, _FastLock())
