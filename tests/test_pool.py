@@ -477,6 +477,24 @@ async def test_over_http2_an_answer_is_dated_by_the_read_that_brought_its_head()
     assert answered[b"/held"] <= answered_at < answered[b"/after"]
 
 
+async def test_over_http2_an_answer_nobody_waits_for_leaves_no_note() -> None:
+    answered: dict[bytes, float] = {}
+    async with (
+        await serve(h2_answering(answered=answered, late={b"/slow": 0.05})) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.01):
+                await http.get(f"{url}/slow")  # given up on: its answer comes all the same
+        await asyncio.sleep(0.08)
+        await http.get(f"{url}/")  # reads it
+        assert b"/slow" in answered
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        assert connection._connection._answered_at == {}
+
+
 async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
     """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
     start_tls, concurrent requests multiplexed on one connection."""

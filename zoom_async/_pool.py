@@ -207,10 +207,11 @@ class _HTTP2Connection(AsyncHTTP2Connection):
         # events already there.
         events = await super()._read_incoming_data(request)
         stream = self._network_stream
-        if isinstance(stream, _Stream):
-            read_at = stream._reader.read_at
+        read_at = stream._reader.read_at if isinstance(stream, _Stream) else None
+        if read_at is not None:
             for event in events:
-                if type(event) is h2.events.ResponseReceived and read_at is not None:
+                # (only a stream still waiting: one closed early keeps no note)
+                if type(event) is h2.events.ResponseReceived and event.stream_id in self._events:
                     self._answered_at.setdefault(event.stream_id, read_at)
         return events
 
@@ -254,7 +255,7 @@ class _Connection(httpcore.AsyncHTTPConnection):
         elif isinstance(made, AsyncHTTP2Connection):
             if type(made) is AsyncHTTP2Connection:
                 # httpcore makes it inside handle_async_request, by its class name: the only
-                # moment to make it ours (same state, a subclass adding two methods).
+                # moment to make it ours (the same state and one dict more).
                 made.__class__ = _HTTP2Connection
                 made._answered_at = {}  # type: ignore[attr-defined]
             for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):

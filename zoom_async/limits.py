@@ -496,13 +496,16 @@ ANSWER_AT = "zoom_async.answer_at"
 """The ``get_extra_info`` key under which a connection's stream (the default transport's, see
 :mod:`zoom_async._pool`) tells the event loop's time when the answer to its last request began
 to arrive (``None``: not yet): what the client passes to :meth:`Permit.release` as
-``answered_at`` for an answer over HTTP/1.1, which carries one request at a time."""
+``answered_at`` for an answer over HTTP/1.1, which carries one request at a time. Over HTTP/2
+the pool's connection puts it in each response's ``extensions`` instead: the newest bytes it had
+read when it read that answer's head."""
 
 LAST_READ_AT = "zoom_async.last_read_at"
-"""The same stream's time of the last bytes it read: ``answered_at`` for an answer over HTTP/2.
-Its connection carries many requests at once, so the first bytes after its last write may
-answer another request, and an answer dated by them could free its slot before it arrived;
-bytes read last came after every answer read so far."""
+"""The same stream's time of the last bytes it read: ``answered_at`` for an answer over an
+HTTP/2 connection that did not note its own (httpcore's, behind a proxy). Its connection carries
+many requests at once, so the first bytes after its last write may answer another request, and
+an answer dated by them could free its slot before it arrived; bytes read last came after every
+answer read so far."""
 
 _NEVER = 1 << 62
 _FREEZE_STEP = 1000
