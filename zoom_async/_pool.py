@@ -182,6 +182,8 @@ class _HTTP2Connection(AsyncHTTP2Connection):
     _answered_at: dict[int, float]
     """When each stream's answer head was read off the socket, until its request takes it."""
 
+    _streams_fast = False
+
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         opened = _OPENED.set(None)
         try:
@@ -226,6 +228,14 @@ class _HTTP2Connection(AsyncHTTP2Connection):
         ):
             raise ConnectionNotAvailable()  # (before anything is written for this request)
         _OPENED.set(stream_id)
+        if not self._streams_fast:
+            # httpcore makes its stream limit (an anyio semaphore, which sleeps once at each
+            # free acquire) as the first request starts: from the next, a free one is taken
+            # without a turn of the loop, as _FastLock does for a lock.
+            limit = getattr(self._max_streams_semaphore, "_anyio_semaphore", None)
+            if limit is not None and hasattr(limit, "_fast_acquire"):
+                limit._fast_acquire = True
+            self._streams_fast = True
         await super()._send_request_headers(request, stream_id)
 
 
