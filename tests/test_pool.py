@@ -419,9 +419,8 @@ async def test_over_http2_requests_a_closing_connection_never_processed_go_out_o
     # their own never left (RFC 9113 §6.8): each goes out on a new connection. httpcore raised
     # for them (a RemoteProtocolError, or "Max outbound streams is 100, 100 open" for those
     # that were waiting on the connection's stream limit).
-    seen: list[dict[bytes, bytes]] = []
     connections = [0]
-    handler = h2_answering(seen, max_streams=2, go_away_after=1, late={b"/": 0.05})
+    handler = h2_answering(max_streams=2, go_away_after=1, late={b"/": 0.05})
 
     async def counted(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         connections[0] += 1
