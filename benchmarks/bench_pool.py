@@ -28,6 +28,8 @@ fixed httpcore pool, keeping the plan's largest burst alive: 80 here), ``stock``
 ``default-bare`` and ``aiohttp-bare`` send the same exchanges through the same http client
 without the SDK (``http.get`` with the token, ``raise_for_status()``, ``json()``): what the
 HTTP stack alone costs per request, against which the SDK's own share is the difference.
+``default-h2`` is the default client over HTTP/2, which it speaks to Zoom (the fake served by
+hypercorn, prior knowledge, no TLS: every request of a burst on one connection).
 ``--keepalive N`` overrides the cap of the two httpcore pools.
 """
 
@@ -39,6 +41,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import _remote_fake
 import httpcore
 import httpx
 from _remote_fake import FakeSetup, RemoteFake
@@ -65,7 +68,8 @@ async def main(
 ) -> None:
     bare = pool.endswith("-bare")
     pool = pool.removesuffix("-bare")
-    kwargs = {"transport": "aiohttp"} if pool == "aiohttp" else {}
+    http2 = pool == "default-h2"
+    kwargs: dict[str, Any] = {"transport": "aiohttp"} if pool == "aiohttp" else {}
     if pool == "stock":
         pool_module.PoolClient._init_transport = httpx.AsyncClient._init_transport  # type: ignore[method-assign]
     # The Light limit is raised below so that nothing waits: keep Business+'s pool all the same.
@@ -95,7 +99,11 @@ async def main(
     setup = FakeSetup(
         fake_kwargs={"latency": delays, "seed": 1, "plan": resolve_plan(plan)},
         keep_alive=None if latency is None else 600,
+        http2=http2,
     )
+    if http2:
+        # The default client as it talks to Zoom: every request of a burst on one connection.
+        kwargs["http_client"] = _remote_fake.http2_client(resolve_plan(plan))
     async with RemoteFake(setup) as fake:
         uid = fake.user_ids[0]
         async with ZoomClient(
@@ -118,6 +126,8 @@ async def main(
                 if i and gap:
                     await asyncio.sleep(gap)
                 await asyncio.gather(*(call() for _ in range(size)))
+    if http2:
+        await kwargs["http_client"].aclose()
     if pool != "aiohttp":
         print(f"connections opened: {opened[0]}", file=sys.stderr)
 
@@ -126,7 +136,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--pool",
-        choices=["default", "stock", "aiohttp", "default-bare", "aiohttp-bare"],
+        choices=["default", "default-h2", "stock", "aiohttp", "default-bare", "aiohttp-bare"],
         default="default",
     )
     parser.add_argument("--bursts", type=int, default=1)
