@@ -593,7 +593,7 @@ async def test_the_pool_keeps_a_wave_of_every_per_second_lane_at_once(plan: str,
 
 
 async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None:
-    # anyio's fast_acquire: the same locks, no sleep(0) when nobody holds them (see _FastLock).
+    # No sleep(0) when nobody holds them, as anyio's lock took (see _FastLock).
     async with await serve(answering(2)) as port, PoolClient() as http:
         for _ in range(2):  # the second on the same connection, through the same locks
             assert (await http.get(f"http://127.0.0.1:{port}/")).status_code == 200
@@ -604,7 +604,7 @@ async def test_connections_take_their_locks_without_a_turn_of_the_loop() -> None
         assert isinstance(http11, AsyncHTTP11Connection)
         for lock in (connection._request_lock, http11._state_lock):
             assert isinstance(lock, _pool._FastLock)
-            assert lock._anyio_lock._fast_acquire  # type: ignore[attr-defined]
+            assert isinstance(lock._loop_lock, _pool._HandOffLock)
         assert isinstance(http11._network_stream, _pool._Stream)
         assert "Request Count: 2" in connection.info()
 
@@ -688,6 +688,119 @@ async def test_http2_streams_take_their_connection_s_free_locks_without_a_loop_t
         assert "Request Count: 23" in http2.info()
         for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
             assert isinstance(getattr(http2, name), _pool._FastLock)
+
+
+async def test_the_hand_off_lock_passes_to_its_first_live_waiter_in_order() -> None:
+    lock = _pool._HandOffLock()
+    counted = [0]
+    await suspensions(lock.acquire(), counted)
+    assert counted == [0]  # free: taken without a turn of the loop
+    assert lock.locked()
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await lock.acquire()
+        order.append(name)
+        await asyncio.sleep(0)
+        lock.release()
+
+    first, cancelled, last = (asyncio.create_task(take(n)) for n in ("first", "gone", "last"))
+    await asyncio.sleep(0)  # all three wait
+    cancelled.cancel()
+    lock.release()
+    # One that arrives while the lock passes to "first" queues behind the others.
+    late = asyncio.create_task(take("late"))
+    await asyncio.gather(first, last, late)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert order == ["first", "last", "late"]
+    assert not lock.locked()
+    assert not lock._waiters  # the cancelled one's waiter is not kept
+
+
+async def test_the_hand_off_lock_handed_to_a_task_being_cancelled_passes_it_on() -> None:
+    lock = _pool._HandOffLock()
+    await lock.acquire()
+    handed = asyncio.create_task(lock.acquire())
+    after = asyncio.create_task(lock.acquire())
+    await asyncio.sleep(0)
+    lock.release()  # to `handed`, which is cancelled before it runs
+    handed.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await handed
+    await asyncio.wait_for(after, 1.0)  # not lost with the cancelled task
+    assert lock.locked()
+    lock.release()
+    assert not lock.locked()
+
+
+async def test_over_http2_a_request_takes_the_write_lock_only_for_what_it_sends() -> None:
+    # httpcore wrote after every read and every piece of an answer's body, whether or not h2
+    # had queued anything: for small answers nothing, at a turn of the write lock each.
+    taken = [0]
+
+    class Counted(_pool._FastLock):
+        async def __aenter__(self) -> httpcore._synchronization.AsyncLock:
+            taken[0] += 1
+            return await super().__aenter__()
+
+    async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).http_version == "HTTP/2"  # connects
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        http2 = connection._connection
+        http2._write_lock = Counted()
+        for _ in range(5):
+            assert (await http.get(url)).json() == {}
+        assert taken == [5]  # the headers of each; 15 before (10 with nothing to send)
+
+
+def test_http2_state_walks_its_streams_only_when_the_server_s_limit_may_be_reached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import h2.config
+    import h2.connection
+    import h2.exceptions
+    import h2.settings
+
+    walks = [0]
+    walk = h2.connection.H2Connection._open_streams
+
+    def counted(self: h2.connection.H2Connection, remainder: int) -> int:
+        walks[0] += 1
+        return walk(self, remainder)
+
+    monkeypatch.setattr(h2.connection.H2Connection, "_open_streams", counted)
+    client = _pool._H2State(h2.config.H2Configuration(client_side=True))
+    server = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+    server.local_settings = h2.settings.Settings(
+        client=False, initial_values={h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 3}
+    )
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    request = [(":method", "GET"), (":path", "/"), (":authority", "z.test"), (":scheme", "https")]
+
+    for stream_id in (1, 3, 5):
+        client.send_headers(stream_id, request, end_stream=True)
+    assert walks == [0]  # fewer streams held than the limit: no walk
+    with pytest.raises(h2.exceptions.TooManyStreamsError):
+        client.send_headers(7, request, end_stream=True)  # at the limit: counted as before
+    assert walks == [1]
+    client.reset_stream(1)  # closes it
+    client.send_headers(7, request, end_stream=True)  # counted, the closed one dropped
+    assert 1 not in client.streams
+    assert client.open_outbound_streams == 3  # read elsewhere: h2's own count
+
+    # Whatever the server allows, closed streams are dropped past SWEEP_ABOVE streams held.
+    monkeypatch.setattr(_pool._H2State, "SWEEP_ABOVE", 4)
+    server.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 1000})
+    client.receive_data(server.data_to_send())
+    for stream_id in range(9, 49, 2):
+        client.send_headers(stream_id, request, end_stream=True)
+        client.reset_stream(stream_id)
+        assert len(client.streams) <= 5
 
 
 async def test_the_stream_notes_when_each_answer_began_to_arrive() -> None:

@@ -40,15 +40,18 @@ httpcore's path".
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import contextvars
 import functools
 import ipaddress
 import ssl
 import time
+import types
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, SupportsIndex
 
-import anyio
+import h2.connection
 import h2.events
 import hpack.huffman
 import httpcore
@@ -70,7 +73,7 @@ from httpcore._exceptions import (
     WriteTimeout,
     map_exceptions,
 )
-from httpcore._synchronization import AsyncLock
+from httpcore._synchronization import AsyncLock, current_async_library
 from httpcore._utils import is_socket_readable
 
 from .limits import ANSWER_AT, LAST_READ_AT
@@ -86,35 +89,91 @@ expiry (5 s) an idle socket lives at most twice that."""
 _DEFAULT_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)  # httpx's
 
 
-def _can_acquire_fast() -> bool:
-    try:
-        anyio.Lock(fast_acquire=True)  # anyio >= 4.5
-    except TypeError:
-        return False
-    return True
+class _HandOffLock:
+    """An asyncio lock that its holder hands to the first task waiting, as anyio's does.
 
+    What httpcore's connections need of a lock and no more: a free one is taken in a few
+    attribute checks, without a turn of the loop and without looking up the task or its cancel
+    scopes (anyio's ``fast_acquire`` does both twice a turn; ``asyncio.Lock`` scans its waiters
+    whenever it is free), and a released one passes straight to its first live waiter, so a
+    task that arrives meanwhile queues behind it.
+    """
 
-_FAST_ACQUIRE = _can_acquire_fast()
+    __slots__ = ("_held", "_waiters")
+
+    def __init__(self) -> None:
+        self._held = False
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    def locked(self) -> bool:
+        return self._held
+
+    async def acquire(self) -> None:
+        if not self._held:
+            self._held = True
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except BaseException:
+            if waiter.cancelled():
+                with contextlib.suppress(ValueError):  # (unless a release dropped it already)
+                    self._waiters.remove(waiter)
+            elif waiter.done():
+                self.release()  # handed over as it was cancelled: to the next in line
+            raise
+
+    def release(self) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # held from now on by that task
+                return
+        self._held = False
 
 
 class _FastLock(AsyncLock):
-    """httpcore's lock, acquired without a trip through the event loop when nobody holds it.
+    """httpcore's lock, on asyncio a :class:`_HandOffLock`.
 
     httpcore takes a connection's locks three times a request over HTTP/1.1 (the connection's
-    once, its HTTP/1.1 state's when the request starts and when its answer is closed); each
-    uncontended ``anyio.Lock.acquire()`` is a shielded checkpoint: a cancel scope and a
-    ``sleep(0)``, one more turn of the event loop for the task. Nothing else waits on those
-    locks then (one request at a time holds an HTTP/1.1 connection), and every request
-    suspends on its socket anyway, so anyio's ``fast_acquire`` (same lock, same cancellation
-    check, no yield when free) changes nothing but the cost. Over HTTP/2 it is eight times a
-    request, on locks the connection's streams share (see :class:`_Connection`). Under trio,
+    once, its HTTP/1.1 state's when the request starts and when its answer is closed), and ten
+    times over HTTP/2, on locks the connection's streams share (see :class:`_Connection`).
+    httpcore's lock on asyncio is anyio's, whose uncontended ``acquire()`` is a shielded
+    checkpoint: a cancel scope and a ``sleep(0)``, a turn of the event loop each time. Even with
+    anyio's ``fast_acquire`` the locks took 3 % of a request's instructions over HTTP/2
+    (``benchmarks/bench_pool.py --pool default-h2`` under callgrind: 2.43M -> 2.37M). A waiting
+    task is cancelled as before; taking a free lock checks no cancel scope (an anyio scope
+    cancelled meanwhile is delivered at the task's next suspension, its socket's). Under trio,
     httpcore's own.
     """
 
     def setup(self) -> None:
-        super().setup()
+        if current_async_library() == "asyncio":
+            self._backend = "asyncio"
+            self._loop_lock = _HandOffLock()
+        else:
+            super().setup()
+
+    async def __aenter__(self) -> AsyncLock:
+        if not self._backend:
+            self.setup()
         if self._backend == "asyncio":
-            self._anyio_lock = anyio.Lock(fast_acquire=True)
+            await self._loop_lock.acquire()
+            return self
+        return await super().__aenter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_value: BaseException | None = None,
+        traceback: types.TracebackType | None = None,
+    ) -> None:
+        if self._backend == "asyncio":
+            self._loop_lock.release()
+        else:
+            await super().__aexit__(exc_type, exc_value, traceback)
 
 
 class _RememberedHuffman(hpack.huffman.HuffmanEncoder):
@@ -149,6 +208,38 @@ class _RememberedHuffman(hpack.huffman.HuffmanEncoder):
                 del self._codes[next(iter(self._codes))]
             self._codes[bytes_to_encode] = code
         return code
+
+
+class _H2State(h2.connection.H2Connection):
+    """h2's state of one connection, which counts its open streams only when it may be full.
+
+    Before each new stream h2 counts the open ones against the server's limit by walking every
+    stream it holds, dropping the closed ones as it goes: O(streams in flight) a request, 11 µs
+    with 80 in flight, 28 µs with 180. While it holds fewer streams than the limit, the open
+    ones are fewer too, and that is all the check needs to know; at the limit, or past
+    :attr:`SWEEP_ABOVE` streams held, it counts (and drops) as before, so what it holds stays
+    bounded. ``open_outbound_streams`` read anywhere else is h2's exact count.
+    """
+
+    SWEEP_ABOVE = 128
+
+    _opening = False
+
+    def send_headers(self, stream_id: int, *args: Any, **kwargs: Any) -> None:
+        held = len(self.streams)
+        self._opening = stream_id not in self.streams and held < min(
+            self.remote_settings.max_concurrent_streams, self.SWEEP_ABOVE
+        )
+        try:
+            super().send_headers(stream_id, *args, **kwargs)
+        finally:
+            self._opening = False
+
+    @property
+    def open_outbound_streams(self) -> int:
+        if self._opening:
+            return len(self.streams)  # at least the open ones, and fewer than the limit
+        return super().open_outbound_streams
 
 
 _OPENED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -221,6 +312,15 @@ class _HTTP2Connection(AsyncHTTP2Connection):
         self._answered_at.pop(stream_id, None)  # (a stream that failed before its answer)
         await super()._response_closed(stream_id)
 
+    async def _write_outgoing_data(self, request: httpcore.Request) -> None:
+        # httpcore writes after every read and every piece of an answer's body, for what h2
+        # may have queued (a window update, a ping's answer, a settings ack): for the answers
+        # of a burst, nearly always nothing. Each was a turn at the write lock, two a request:
+        # 5 % of its instructions (``bench_pool.py --pool default-h2`` under callgrind).
+        if not getattr(self._h2_state, "_data_to_send", True):
+            return
+        await super()._write_outgoing_data(request)
+
     async def _send_request_headers(self, request: httpcore.Request, stream_id: int) -> None:
         if (
             self._connection_terminated is not None
@@ -241,12 +341,14 @@ class _HTTP2Connection(AsyncHTTP2Connection):
 
 class _Connection(httpcore.AsyncHTTPConnection):
     """httpcore's connection, with :class:`_FastLock` for its own lock and for the locks of the
-    HTTP/1.1 or HTTP/2 connection it makes once connected, and for an HTTP/2 connection a
-    Huffman coder that codes its bearer token once (:class:`_RememberedHuffman`).
+    HTTP/1.1 or HTTP/2 connection it makes once connected, and for an HTTP/2 connection ours
+    (:class:`_HTTP2Connection`), its state counting streams only when it may be full
+    (:class:`_H2State`) and a Huffman coder that codes its bearer token once
+    (:class:`_RememberedHuffman`).
 
     An HTTP/2 connection's streams do contend for its locks (one reads for all, one writes at
-    a time), and ``fast_acquire`` changes nothing there: a released lock passes to its first
-    waiter. A free one no longer costs a turn of the loop, eight times a request."""
+    a time): a released lock passes to its first waiter, as anyio's did. A free one no longer
+    costs a turn of the loop."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -271,6 +373,8 @@ class _Connection(httpcore.AsyncHTTPConnection):
             for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
                 if type(getattr(made, name)) is AsyncLock:
                     setattr(made, name, _FastLock())
+            if type(made._h2_state) is h2.connection.H2Connection:
+                made._h2_state.__class__ = _H2State
             encoder = made._h2_state.encoder
             if type(encoder.huffman_coder) is hpack.huffman.HuffmanEncoder:
                 encoder.huffman_coder = _RememberedHuffman(encoder.huffman_coder)
@@ -287,7 +391,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
     _none_free = False
 
     def create_connection(self, origin: httpcore.Origin) -> AsyncConnectionInterface:
-        if getattr(self, "_proxy", None) is not None or not _FAST_ACQUIRE:
+        if getattr(self, "_proxy", None) is not None:
             return super().create_connection(origin)
         return _Connection(
             origin=origin,
