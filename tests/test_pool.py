@@ -494,6 +494,105 @@ async def test_over_http2_an_answer_nobody_waits_for_leaves_no_note() -> None:
         assert connection._connection._answered_at == {}
 
 
+async def test_over_http2_a_read_wakes_the_streams_it_brought_answers_for() -> None:
+    # httpcore's streams queued for the connection's read lock, each in turn to find its
+    # events there or to read: a turn of the lock (and of the loop) per stream per read. Now
+    # only the stream reading for all takes the lock, and those it read for wake at once.
+    taken, reads = [0], [0]
+
+    class Counted(_pool._FastLock):
+        async def __aenter__(self) -> httpcore._synchronization.AsyncLock:
+            taken[0] += 1
+            return await super().__aenter__()
+
+    async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        await http.get(url)  # connects
+        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+        http2 = connection._connection
+        http2._read_lock = Counted()
+        read = http2._read_incoming_data
+
+        async def counted(request: httpcore.Request) -> Any:
+            reads[0] += 1
+            return await read(request)
+
+        http2._read_incoming_data = counted
+        responses = await asyncio.gather(*(http.get(url) for _ in range(20)))
+        assert {r.status_code for r in responses} == {200}
+        assert taken == reads  # each turn of the lock a read
+        assert http2._waiting == {}
+        assert not http2._reading
+
+
+def http2_streams(http: httpx.AsyncClient) -> Any:
+    [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+    return connection._connection
+
+
+async def test_over_http2_when_the_stream_reading_for_all_is_cancelled_another_reads() -> None:
+    late = {b"/reader": 5.0, b"/a": 0.1, b"/b": 0.1}
+    async with (
+        await serve(h2_answering(late=late)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        reader = asyncio.create_task(http.get(f"{url}/reader"))
+        await asyncio.sleep(0.02)
+        others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
+        await asyncio.sleep(0.02)
+        http2 = http2_streams(http)
+        assert http2._reading
+        assert len(http2._waiting) == 2  # /a and /b wait for /reader's read
+        reader.cancel()
+        responses = await asyncio.wait_for(asyncio.gather(*others), 2.0)
+        assert [r.status_code for r in responses] == [200, 200]
+        with pytest.raises(asyncio.CancelledError):
+            await reader
+
+
+async def test_over_http2_a_stream_that_read_its_own_answer_leaves_another_to_read() -> None:
+    late = {b"/first": 0.05, b"/a": 0.2, b"/b": 0.3}
+    async with (
+        await serve(h2_answering(late=late)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        first = asyncio.create_task(http.get(f"{url}/first"))
+        await asyncio.sleep(0.02)
+        others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
+        assert (await first).status_code == 200
+        responses = await asyncio.wait_for(asyncio.gather(*others), 2.0)
+        assert [r.status_code for r in responses] == [200, 200]
+
+
+async def test_over_http2_streams_waiting_for_a_read_fail_when_the_connection_drops() -> None:
+    import h2.config
+    import h2.connection
+    import h2.events
+
+    async def dropping(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        received = 0
+        while received < 3 and (data := await reader.read(65536)):
+            for event in conn.receive_data(data):
+                received += isinstance(event, h2.events.RequestReceived)
+            writer.write(conn.data_to_send())
+        await asyncio.sleep(0.05)
+        writer.transport.abort()  # three streams open, none answered
+
+    async with await serve(dropping) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        outcomes = await asyncio.wait_for(
+            asyncio.gather(*(http.get(url) for _ in range(3)), return_exceptions=True), 2.0
+        )
+        assert all(isinstance(o, httpx.TransportError) for o in outcomes), outcomes
+
+
 async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
     """What the default client speaks to Zoom: TLS, HTTP/2 chosen by ALPN on the stream's
     start_tls, concurrent requests multiplexed on one connection."""
