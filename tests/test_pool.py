@@ -525,6 +525,25 @@ async def test_over_http2_a_read_wakes_the_streams_it_brought_answers_for() -> N
         assert not http2._reading
 
 
+async def test_over_http2_requests_past_a_connection_s_stream_limit_go_out_on_another() -> None:
+    # httpcore handed every request to the open HTTP/2 connection, however many of its streams
+    # were in use; those past the server's limit waited there for a stream to close.
+    late = {b"/held": 0.2}
+    async with (
+        await serve(h2_answering(late=late, max_streams=2)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects, and learns the server's limit
+        responses = await asyncio.gather(*(http.get(f"{url}/held") for _ in range(4)))
+        assert {r.status_code for r in responses} == {200}
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        assert [c.info().rsplit(", ", 1)[1] for c in pool.connections] == [
+            "Request Count: 3",
+            "Request Count: 2",
+        ]
+
+
 def http2_streams(http: httpx.AsyncClient) -> Any:
     [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
     return connection._connection

@@ -541,8 +541,12 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             # than may idle, none is surplus (a closed one goes at the next pass).
             self._all_assigned = True
             return closing
-        # Connections a request in the pool holds, or has been handed and not yet started on.
-        reserved = {r.connection for r in requests if r.connection is not None}
+        # Connections a request in the pool holds, or has been handed and not yet started on,
+        # and how many such requests each has.
+        reserved: dict[AsyncConnectionInterface, int] = {}
+        for r in requests:
+            if r.connection is not None:
+                reserved[r.connection] = reserved.get(r.connection, 0) + 1
         connections = self._connections
         if not sweep and len(connections) <= self._max_keepalive_connections:
             # A request arrived and no connection can be surplus: hand each waiting request the
@@ -575,7 +579,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
                         closing.append(connection)
                         continue
                     request.assign_to_connection(connection)
-                    reserved.add(connection)
+                    reserved[connection] = 1
                     handed.append(connection)
                     break
                 else:
@@ -634,7 +638,14 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             if request.connection is not None:
                 continue
             origin = request.request.url.origin
-            chosen = next((c for c in shared if c.can_handle_request(origin)), None)
+            chosen = next(
+                (
+                    c
+                    for c in shared
+                    if reserved.get(c, 0) < _streams(c) and c.can_handle_request(origin)
+                ),
+                None,
+            )
             if chosen is not None and chosen in idle:
                 idle.remove(chosen)  # busy from now on: neither surplus nor room to make
             elif chosen is None:
@@ -670,9 +681,33 @@ class _FixedPool(httpcore.AsyncConnectionPool):
                 if chosen.is_available():  # HTTP/2 possible: later requests may share it
                     shared.append(chosen)
             request.assign_to_connection(chosen)
+            reserved[chosen] = reserved.get(chosen, 0) + 1
         self._all_assigned = all(r.connection is not None for r in requests)
-        self._none_free = not (idle or shared)
+        self._none_free = not idle and all(reserved.get(c, 0) >= _streams(c) for c in shared)
         return closing
+
+
+def _streams(connection: AsyncConnectionInterface) -> int:
+    """How many requests at once a connection that may be shared (HTTP/2) carries: the server's
+    stream limit once known, at most httpcore's own (100, which it also assumes until then).
+
+    httpcore hands every request to an HTTP/2 connection that is open, however many streams it
+    has in use; those past the limit wait there for a stream to close, while the pool could open
+    another connection. A mixed Business+ batch keeps 180 requests in flight (Light, Medium and
+    Heavy waves together) against Zoom's and hypercorn's 100 streams."""
+    inner = getattr(connection, "_connection", None)
+    if isinstance(inner, AsyncHTTP2Connection):
+        state = inner._h2_state
+        return min(
+            state.remote_settings.max_concurrent_streams,
+            state.local_settings.max_concurrent_streams,
+        )
+    return _STREAMS_BEFORE_SETTINGS
+
+
+_STREAMS_BEFORE_SETTINGS = 100
+"""What an HTTP/2 connection still connecting is taken to carry (httpcore's own stream limit:
+the server's is known once its settings arrive)."""
 
 
 _READ_ERRORS: dict[type[Exception], type[Exception]] = {
