@@ -544,6 +544,30 @@ async def test_over_http2_requests_past_a_connection_s_stream_limit_go_out_on_an
         ]
 
 
+async def test_over_http2_an_arriving_request_shares_a_connection_without_a_look_at_each() -> None:
+    # Every request over HTTP/2 arrives to find the shared connection busy, and the pool's
+    # full pass looked at every request it held: O(requests in flight) a request.
+    looks = [0]
+
+    class Looked(list):  # type: ignore[type-arg]
+        def __iter__(self) -> Any:
+            looks[0] += 1
+            return super().__iter__()
+
+    async with (
+        await serve(h2_answering(late={b"/held": 0.1})) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}"
+        await http.get(f"{url}/")  # connects
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        pool._requests = Looked(pool._requests)
+        responses = await asyncio.gather(*(http.get(f"{url}/held") for _ in range(20)))
+        assert {r.status_code for r in responses} == {200}
+        assert looks == [0]
+        assert len(pool.connections) == 1
+
+
 def http2_streams(http: httpx.AsyncClient) -> Any:
     [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
     return connection._connection

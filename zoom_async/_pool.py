@@ -471,6 +471,10 @@ class _FixedPool(httpcore.AsyncConnectionPool):
     _planned_requests = -1
     _all_assigned = False
     _none_free = False
+    # A shared (HTTP/2) connection the last full pass left with room, and how many requests
+    # it held then: an arrival is handed it without a look at every request (see _planned).
+    _roomy: AsyncConnectionInterface | None = None
+    _roomy_load = 0
 
     def create_connection(self, origin: httpcore.Origin) -> AsyncConnectionInterface:
         if getattr(self, "_proxy", None) is not None:
@@ -513,6 +517,24 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             joined = 0  # not known: look
         none_free = self._none_free
         self._all_assigned = self._none_free = False
+        roomy = self._roomy
+        if (
+            joined == 1
+            and roomy is not None
+            and not sweep
+            and self._roomy_load < _streams(roomy)
+            and requests[-1].connection is None
+            and roomy.is_available()
+            and roomy.can_handle_request(requests[-1].request.url.origin)
+        ):
+            # It arrived while a shared connection had room at the last pass: it shares it.
+            # Only a request leaving has changed its load since (the count here can only be
+            # high), and over HTTP/2 every request arrives so: a look at each one in the pool
+            # was 30-40 µs a request with 80 in flight.
+            requests[-1].assign_to_connection(roomy)
+            self._roomy_load += 1
+            self._all_assigned = True
+            return closing
         if (
             joined == 1
             and none_free
@@ -597,6 +619,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
 
         # One look at each connection (this runs twice per request, over every connection):
         # its HTTP/1.1 or HTTP/2 connection once connected, asked directly.
+        self._roomy = None
         kept: list[AsyncConnectionInterface] = []
         shared: list[AsyncConnectionInterface] = []  # may take requests beside their own
         idle: list[AsyncConnectionInterface] = []  # idle and not handed to any request
@@ -683,7 +706,10 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             request.assign_to_connection(chosen)
             reserved[chosen] = reserved.get(chosen, 0) + 1
         self._all_assigned = all(r.connection is not None for r in requests)
-        self._none_free = not idle and all(reserved.get(c, 0) >= _streams(c) for c in shared)
+        roomy = next((c for c in shared if reserved.get(c, 0) < _streams(c)), None)
+        if roomy is not None:
+            self._roomy, self._roomy_load = roomy, reserved.get(roomy, 0)
+        self._none_free = not idle and roomy is None
         return closing
 
 
