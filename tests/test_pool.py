@@ -654,6 +654,24 @@ async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
         assert isinstance(connection._connection._network_stream, _pool._Stream)
 
 
+async def test_a_connection_offered_http2_that_speaks_http11_carries_one_request_at_once() -> None:
+    # While connecting, a connection that may speak HTTP/2 takes later requests beside its own;
+    # once it speaks HTTP/1.1 (the server chose it by ALPN) it is no longer shared.
+    server_tls, client_tls = tls_contexts()
+    server_tls.set_alpn_protocols(["http/1.1"])
+    async with (
+        await serve(answering(5, then_wait=1.0), tls=server_tls) as port,
+        PoolClient(verify=client_tls, http2=True) as http,
+    ):
+        url = f"https://127.0.0.1:{port}/"
+        for _ in range(2):  # cold, then on kept connections
+            responses = await asyncio.gather(*(http.get(url) for _ in range(5)))
+            assert {(r.http_version, r.status_code) for r in responses} == {("HTTP/1.1", 200)}
+        pool = http._transport._pool  # type: ignore[attr-defined]
+        # Each carries one request at once: never handed another while it has one.
+        assert {_pool._streams(c) for c in pool.connections} == {1}
+
+
 async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -200,7 +200,8 @@ class _SingleFlight:
 _POOL_LIMITS = httpx.Limits(max_connections=200, max_keepalive_connections=16)
 """At most 200 connections: a burst sends up to L requests of each category at once (Light 80,
 Medium 60, Heavy 40 on Business+), each on a connection of its own over HTTP/1.1. Over HTTP/2,
-what httpx speaks to Zoom, all requests share one connection. The default client keeps
+what httpx speaks to Zoom, requests share a connection up to its stream limit (Zoom's server
+says how many; 100 at most), then another. The default client keeps
 :func:`_pool_limits` connections alive between waves; ``transport="aiohttp"`` closes idle ones
 after the keep-alive expiry only."""
 
@@ -216,7 +217,8 @@ def _pool_limits(plan: RateLimitTable) -> httpx.Limits:
     its lanes' waves in flight at once, so the pool keeps their sum, not the largest alone
     (which opened 336 connections for the 180 of a 3600-request mixed Business+ batch). Idle
     connections cost little since :mod:`zoom_async._pool` (httpcore 1.0.9 probed each on
-    every pool event); over HTTP/2, what httpx speaks to Zoom, one connection carries all."""
+    every pool event); over HTTP/2, what httpx speaks to Zoom, one connection carries up to its
+    stream limit (100 at most), so a mixed Business+ wave takes two."""
     burst = sum(c.limit for c in plan.general.values() if c.window <= 1.0)
     most = _POOL_LIMITS.max_connections or 200
     keep = _POOL_LIMITS.max_keepalive_connections or 0

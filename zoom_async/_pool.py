@@ -117,11 +117,12 @@ class _HandOffLock:
         try:
             await waiter
         except BaseException:
-            if waiter.cancelled():
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over as it was cancelled: to the next in line
+            else:
+                waiter.cancel()  # (so that no release hands it over now)
                 with contextlib.suppress(ValueError):  # (unless a release dropped it already)
                     self._waiters.remove(waiter)
-            elif waiter.done():
-                self.release()  # handed over as it was cancelled: to the next in line
             raise
 
     def release(self) -> None:
@@ -714,8 +715,9 @@ class _FixedPool(httpcore.AsyncConnectionPool):
 
 
 def _streams(connection: AsyncConnectionInterface) -> int:
-    """How many requests at once a connection that may be shared (HTTP/2) carries: the server's
-    stream limit once known, at most httpcore's own (100, which it also assumes until then).
+    """How many requests at once a connection carries: over HTTP/2 the server's stream limit
+    once known, at most httpcore's own (100, which it also assumes until then); one over
+    HTTP/1.1.
 
     httpcore hands every request to an HTTP/2 connection that is open, however many streams it
     has in use; those past the limit wait there for a stream to close, while the pool could open
@@ -728,6 +730,8 @@ def _streams(connection: AsyncConnectionInterface) -> int:
             state.remote_settings.max_concurrent_streams,
             state.local_settings.max_concurrent_streams,
         )
+    if inner is not None:
+        return 1  # connected, and not over HTTP/2
     return _STREAMS_BEFORE_SETTINGS
 
 
