@@ -413,6 +413,23 @@ def h2_answering(
     return h2_server
 
 
+def http2_streams(http: httpx.AsyncClient) -> Any:
+    """The HTTP/2 connection of a client's pool that holds one connection."""
+    [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
+    return connection._connection
+
+
+def counted_lock(taken: list[int]) -> _pool._FastLock:
+    """A connection's lock that adds one to ``taken[0]`` each time it is taken."""
+
+    class Counted(_pool._FastLock):
+        async def __aenter__(self) -> httpcore._synchronization.AsyncLock:
+            taken[0] += 1
+            return await super().__aenter__()
+
+    return Counted()
+
+
 async def test_over_http2_requests_a_closing_connection_never_processed_go_out_on_another() -> None:
     # A server recycles a connection (nginx after 1,000 requests: GOAWAY, NO_ERROR). Streams
     # above the last it names were never processed, and those still waiting for a stream of
@@ -499,18 +516,11 @@ async def test_over_http2_a_read_wakes_the_streams_it_brought_answers_for() -> N
     # events there or to read: a turn of the lock (and of the loop) per stream per read. Now
     # only the stream reading for all takes the lock, and those it read for wake at once.
     taken, reads = [0], [0]
-
-    class Counted(_pool._FastLock):
-        async def __aenter__(self) -> httpcore._synchronization.AsyncLock:
-            taken[0] += 1
-            return await super().__aenter__()
-
     async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
         url = f"http://127.0.0.1:{port}/"
         await http.get(url)  # connects
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        http2 = connection._connection
-        http2._read_lock = Counted()
+        http2 = http2_streams(http)
+        http2._read_lock = counted_lock(taken)
         read = http2._read_incoming_data
 
         async def counted(request: httpcore.Request) -> Any:
@@ -568,13 +578,9 @@ async def test_over_http2_an_arriving_request_shares_a_connection_without_a_look
         assert len(pool.connections) == 1
 
 
-def http2_streams(http: httpx.AsyncClient) -> Any:
-    [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-    return connection._connection
-
-
-async def test_over_http2_when_the_stream_reading_for_all_is_cancelled_another_reads() -> None:
-    late = {b"/reader": 5.0, b"/a": 0.1, b"/b": 0.1}
+@pytest.mark.parametrize("leaves", ["cancelled", "with its answer"])
+async def test_over_http2_when_the_stream_reading_for_all_leaves_another_reads(leaves: str) -> None:
+    late = {b"/reader": 5.0 if leaves == "cancelled" else 0.05, b"/a": 0.2, b"/b": 0.3}
     async with (
         await serve(h2_answering(late=late)) as port,
         PoolClient(http1=False, http2=True) as http,
@@ -584,29 +590,16 @@ async def test_over_http2_when_the_stream_reading_for_all_is_cancelled_another_r
         reader = asyncio.create_task(http.get(f"{url}/reader"))
         await asyncio.sleep(0.02)
         others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.01)
         http2 = http2_streams(http)
         assert http2._reading
         assert len(http2._waiting) == 2  # /a and /b wait for /reader's read
-        reader.cancel()
-        responses = await asyncio.wait_for(asyncio.gather(*others), 2.0)
-        assert [r.status_code for r in responses] == [200, 200]
-        with pytest.raises(asyncio.CancelledError):
-            await reader
-
-
-async def test_over_http2_a_stream_that_read_its_own_answer_leaves_another_to_read() -> None:
-    late = {b"/first": 0.05, b"/a": 0.2, b"/b": 0.3}
-    async with (
-        await serve(h2_answering(late=late)) as port,
-        PoolClient(http1=False, http2=True) as http,
-    ):
-        url = f"http://127.0.0.1:{port}"
-        await http.get(f"{url}/")  # connects
-        first = asyncio.create_task(http.get(f"{url}/first"))
-        await asyncio.sleep(0.02)
-        others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
-        assert (await first).status_code == 200
+        if leaves == "cancelled":
+            reader.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await reader
+        else:
+            assert (await reader).status_code == 200
         responses = await asyncio.wait_for(asyncio.gather(*others), 2.0)
         assert [r.status_code for r in responses] == [200, 200]
 
@@ -898,18 +891,11 @@ async def test_over_http2_a_request_takes_the_write_lock_only_for_what_it_sends(
     # httpcore wrote after every read and every piece of an answer's body, whether or not h2
     # had queued anything: for small answers nothing, at a turn of the write lock each.
     taken = [0]
-
-    class Counted(_pool._FastLock):
-        async def __aenter__(self) -> httpcore._synchronization.AsyncLock:
-            taken[0] += 1
-            return await super().__aenter__()
-
     async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
         url = f"http://127.0.0.1:{port}/"
         assert (await http.get(url)).http_version == "HTTP/2"  # connects
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        http2 = connection._connection
-        http2._write_lock = Counted()
+        http2 = http2_streams(http)
+        http2._write_lock = counted_lock(taken)
         for _ in range(5):
             assert (await http.get(url)).json() == {}
         assert taken == [5]  # the headers of each; 15 before (10 with nothing to send)
