@@ -580,20 +580,21 @@ async def test_over_http2_an_arriving_request_shares_a_connection_without_a_look
 
 @pytest.mark.parametrize("leaves", ["cancelled", "with its answer"])
 async def test_over_http2_when_the_stream_reading_for_all_leaves_another_reads(leaves: str) -> None:
-    late = {b"/reader": 5.0 if leaves == "cancelled" else 0.05, b"/a": 0.2, b"/b": 0.3}
+    late = {b"/reader": 5.0 if leaves == "cancelled" else 0.4, b"/a": 0.8, b"/b": 0.9}
     async with (
         await serve(h2_answering(late=late)) as port,
         PoolClient(http1=False, http2=True) as http,
     ):
         url = f"http://127.0.0.1:{port}"
         await http.get(f"{url}/")  # connects
-        reader = asyncio.create_task(http.get(f"{url}/reader"))
-        await asyncio.sleep(0.02)
-        others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
-        await asyncio.sleep(0.01)
         http2 = http2_streams(http)
+        reader = asyncio.create_task(http.get(f"{url}/reader"))
+        while not http2._reading:  # noqa: ASYNC110 - until /reader reads for all
+            await asyncio.sleep(0.001)
+        others = [asyncio.create_task(http.get(f"{url}{p}")) for p in ("/a", "/b")]
+        while len(http2._waiting) < 2:  # noqa: ASYNC110 - until /a and /b wait for its read
+            await asyncio.sleep(0.001)
         assert http2._reading
-        assert len(http2._waiting) == 2  # /a and /b wait for /reader's read
         if leaves == "cancelled":
             reader.cancel()
             with pytest.raises(asyncio.CancelledError):
