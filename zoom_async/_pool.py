@@ -313,9 +313,8 @@ class _HTTP2Connection(AsyncHTTP2Connection):
 
     async def _read_incoming_data(self, request: httpcore.Request) -> list[h2.events.Event]:
         # The stream's last bytes came no earlier than any bytes of this read, so a head
-        # among them was read by then. The task whose answer it is may learn of it later:
-        # httpcore's streams wait for the connection's read lock in turn, each to find its
-        # events already there.
+        # among them was read by then. The task whose answer it is learns of it later: at the
+        # loop's next turn once woken (see _receive_events), on a busy loop later still.
         events = await super()._read_incoming_data(request)
         stream = self._network_stream
         read_at = stream._reader.read_at if isinstance(stream, _Stream) else None
@@ -655,6 +654,10 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             shared = [c for c in shared if c not in dropped]
         self._connections = kept
 
+        def has_room(connection: AsyncConnectionInterface) -> bool:
+            # fewer requests handed to it than it carries at once (see _streams)
+            return reserved.get(connection, 0) < _streams(connection)
+
         budget = self._max_connections - len(kept)
         for request in requests:
             if not (shared or idle or budget > 0):
@@ -662,14 +665,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             if request.connection is not None:
                 continue
             origin = request.request.url.origin
-            chosen = next(
-                (
-                    c
-                    for c in shared
-                    if reserved.get(c, 0) < _streams(c) and c.can_handle_request(origin)
-                ),
-                None,
-            )
+            chosen = next((c for c in shared if has_room(c) and c.can_handle_request(origin)), None)
             if chosen is not None and chosen in idle:
                 idle.remove(chosen)  # busy from now on: neither surplus nor room to make
             elif chosen is None:
@@ -707,7 +703,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             request.assign_to_connection(chosen)
             reserved[chosen] = reserved.get(chosen, 0) + 1
         self._all_assigned = all(r.connection is not None for r in requests)
-        roomy = next((c for c in shared if reserved.get(c, 0) < _streams(c)), None)
+        roomy = next((c for c in shared if has_room(c)), None)
         if roomy is not None:
             self._roomy, self._roomy_load = roomy, reserved.get(roomy, 0)
         self._none_free = not idle and roomy is None
