@@ -507,8 +507,7 @@ async def test_over_http2_an_answer_nobody_waits_for_leaves_no_note() -> None:
         await asyncio.sleep(0.08)
         await http.get(f"{url}/")  # reads it
         assert b"/slow" in answered
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        assert connection._connection._answered_at == {}
+        assert http2_streams(http)._answered_at == {}
 
 
 async def test_over_http2_a_read_wakes_the_streams_it_brought_answers_for() -> None:
@@ -644,8 +643,7 @@ async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:
             *(http.get(f"https://127.0.0.1:{port}/") for _ in range(5))
         )
         assert {(r.http_version, r.status_code) for r in responses} == {("HTTP/2", 200)}
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        assert isinstance(connection._connection._network_stream, _pool._Stream)
+        assert isinstance(http2_streams(http)._network_stream, _pool._Stream)
 
 
 async def test_a_connection_offered_http2_that_speaks_http11_carries_one_request_at_once() -> None:
@@ -691,8 +689,7 @@ async def test_over_http2_a_bearer_token_is_huffman_coded_once_per_connection(
         for token in sent:
             response = await http.get(f"http://127.0.0.1:{port}/", headers={"authorization": token})
             assert response.http_version == "HTTP/2"
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        coder = connection._connection._h2_state.encoder.huffman_coder
+        coder = http2_streams(http)._h2_state.encoder.huffman_coder
         assert isinstance(coder, _pool._RememberedHuffman)
         assert "Bearer" not in repr(coder)
 
@@ -837,8 +834,7 @@ async def test_http2_streams_take_their_connection_s_free_locks_without_a_loop_t
         assert counted == [1]  # for its answer; 9 with httpcore's locks and semaphore
         responses = await asyncio.gather(*(http.get(url) for _ in range(20)))
         assert {r.status_code for r in responses} == {200}
-        [connection] = http._transport._pool.connections  # type: ignore[attr-defined]
-        http2 = connection._connection
+        http2 = http2_streams(http)
         assert "Request Count: 23" in http2.info()
         for name in ("_state_lock", "_init_lock", "_read_lock", "_write_lock"):
             assert isinstance(getattr(http2, name), _pool._FastLock)
