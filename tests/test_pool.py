@@ -17,7 +17,7 @@ import pytest
 import respx
 from httpcore._async.http11 import AsyncHTTP11Connection
 
-from zoom_async import StaticToken, ZoomClient, ZoomTimeoutError, _pool
+from zoom_async import StaticToken, ZoomClient, ZoomConnectionError, ZoomTimeoutError, _pool
 from zoom_async._client import _answer_time
 from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
 from zoom_async.limits import ANSWER_AT
@@ -627,6 +627,63 @@ async def test_over_http2_streams_waiting_for_a_read_fail_when_the_connection_dr
             asyncio.gather(*(http.get(url) for _ in range(3)), return_exceptions=True), 2.0
         )
         assert all(isinstance(o, httpx.TransportError) for o in outcomes), outcomes
+
+
+def h2_broken_heads(
+    requests: list[bytes],
+) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]:
+    """An HTTP/2 server answering every request with a head that cannot be decoded (a
+    literal cut short); ``requests`` gets each one's method."""
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.exceptions
+    from hyperframe.frame import HeadersFrame
+
+    async def broken(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        with contextlib.suppress(ConnectionError, h2.exceptions.ProtocolError):
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RequestReceived):
+                        requests.append(dict(event.headers)[b":method"])
+                        frame = HeadersFrame(event.stream_id, data=b"\x00")
+                        frame.flags.add("END_HEADERS")
+                        writer.write(frame.serialize())
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        writer.close()
+
+    return broken
+
+
+async def test_over_http2_a_head_that_cannot_be_decoded_fails_a_request_that_was_sent() -> None:
+    """httpcore calls every h2 protocol error a local one, a server's broken head included,
+    and a LocalProtocolError means "never sent" to the client: a POST that reached Zoom was
+    reported unsent (safe to repeat) and freed its slot as if it never arrived. And the
+    connection, idle but closed to new streams, was handed to the next request, which it
+    refused at once, forever: the pool spun without yielding to the loop."""
+    requests: list[bytes] = []
+    async with await serve(h2_broken_heads(requests)) as port:
+        async with PoolClient(http1=False, http2=True) as http:
+            for _ in range(2):  # (the second on a new connection: the first takes no more)
+                with pytest.raises(httpx.RemoteProtocolError, match="header block"):
+                    await asyncio.wait_for(http.get(f"http://127.0.0.1:{port}/"), 2.0)
+        assert requests == [b"GET", b"GET"]
+        requests.clear()
+        async with (
+            PoolClient(http1=False, http2=True) as http,
+            ZoomClient(
+                auth=StaticToken("t"), base_url=f"http://127.0.0.1:{port}/v2", http_client=http
+            ) as zoom,
+        ):
+            with pytest.raises(ZoomConnectionError) as info:
+                await asyncio.wait_for(zoom.post("/users", json={"action": "create"}), 5)
+    assert info.value.may_have_reached_zoom is True
+    assert "may have reached Zoom" in str(info.value)
+    assert requests == [b"POST"]  # not re-sent
 
 
 async def test_http2_over_tls_is_negotiated_on_the_pool_s_own_stream() -> None:

@@ -248,6 +248,11 @@ _OPENED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
 )
 """The stream the current task's request opened on an HTTP/2 connection (``None``: none)."""
 
+_WRITTEN: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "zoom_async_http2_written", default=False
+)
+"""Whether the current task's request headers were handed to the socket (HTTP/2)."""
+
 
 class _HTTP2Connection(AsyncHTTP2Connection):
     """httpcore's HTTP/2 connection, retrying elsewhere what a closing connection never took.
@@ -294,7 +299,7 @@ class _HTTP2Connection(AsyncHTTP2Connection):
     """Waiting streams the current read brought events for."""
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
-        opened = _OPENED.set(None)
+        opened, written = _OPENED.set(None), _WRITTEN.set(False)
         try:
             response = await super().handle_async_request(request)
             answered_at = self._answered_at.pop(response.extensions["stream_id"], None)
@@ -307,9 +312,16 @@ class _HTTP2Connection(AsyncHTTP2Connection):
                 stream_id, last = _OPENED.get(), going_away.last_stream_id
                 if stream_id is None or (last is not None and stream_id > last):
                     raise ConnectionNotAvailable() from exc
+            if isinstance(exc, LocalProtocolError) and _WRITTEN.get():
+                # httpcore calls every h2 ProtocolError ours, a server's head that cannot be
+                # decoded included, and the client takes LocalProtocolError for "refused
+                # before sending". Once its headers were written the request may have reached
+                # the server: it must not be counted unsent, nor a POST called safe to repeat.
+                raise RemoteProtocolError(str(exc)) from exc
             raise
         finally:
             _OPENED.reset(opened)
+            _WRITTEN.reset(written)
 
     async def _read_incoming_data(self, request: httpcore.Request) -> list[h2.events.Event]:
         # The stream's last bytes came no earlier than any bytes of this read, so a head
@@ -416,6 +428,7 @@ class _HTTP2Connection(AsyncHTTP2Connection):
                 limit._fast_acquire = True
             self._streams_fast = True
         await super()._send_request_headers(request, stream_id)
+        _WRITTEN.set(True)
 
 
 class _Connection(httpcore.AsyncHTTPConnection):
@@ -635,6 +648,15 @@ class _FixedPool(httpcore.AsyncConnectionPool):
             if inner.is_closed():
                 continue
             multiplexes = isinstance(inner, AsyncHTTP2Connection)
+            if multiplexes and not inner.is_available():
+                # It takes no new stream (it sent or got GOAWAY: a protocol error, a server
+                # recycling it), but may still read its streams' answers: never handed out
+                # (it would refuse at once, and the request come straight back here, forever).
+                if inner.is_idle() and connection not in reserved:
+                    closing.append(connection)
+                else:
+                    kept.append(connection)
+                continue
             if inner.is_idle() and connection not in reserved:
                 if sweep and connection.has_expired():
                     closing.append(connection)
