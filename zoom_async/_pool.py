@@ -76,6 +76,7 @@ from httpcore._exceptions import (
 from httpcore._synchronization import AsyncLock, current_async_library
 from httpcore._utils import is_socket_readable
 
+from . import _hpack
 from .limits import ANSWER_AT, LAST_READ_AT
 
 _SWEEP_EVERY = 5.0
@@ -435,7 +436,8 @@ class _Connection(httpcore.AsyncHTTPConnection):
     """httpcore's connection, with :class:`_FastLock` for its own lock and for the locks of the
     HTTP/1.1 or HTTP/2 connection it makes once connected, and for an HTTP/2 connection ours
     (:class:`_HTTP2Connection`), its state counting streams only when it may be full
-    (:class:`_H2State`) and a Huffman coder that codes its bearer token once
+    (:class:`_H2State`), and its header codec compiled (:mod:`zoom_async._hpack`), or where
+    that is missing hpack's with a Huffman coder that codes its bearer token once
     (:class:`_RememberedHuffman`).
 
     An HTTP/2 connection's streams do contend for its locks (one reads for all, one writes at
@@ -470,9 +472,10 @@ class _Connection(httpcore.AsyncHTTPConnection):
                     setattr(made, name, _FastLock())
             if type(made._h2_state) is h2.connection.H2Connection:
                 made._h2_state.__class__ = _H2State
-            encoder = made._h2_state.encoder
-            if type(encoder.huffman_coder) is hpack.huffman.HuffmanEncoder:
-                encoder.huffman_coder = _RememberedHuffman(encoder.huffman_coder)
+            if not _hpack.install(made._h2_state):
+                encoder = made._h2_state.encoder
+                if type(encoder.huffman_coder) is hpack.huffman.HuffmanEncoder:
+                    encoder.huffman_coder = _RememberedHuffman(encoder.huffman_coder)
         self._made = made
 
 
