@@ -34,6 +34,18 @@ if not hasattr(_rust, "OversizedHeaderListError"):  # pragma: no cover
     _rust = None  # (before jh2 5.0.11: no never-indexed flag; its errors were not its own)
 
 
+def _setting(name: str) -> Any:
+    """One of the compiled coder's sizes, read and set through as hpack's attribute."""
+
+    def get(self: Encoder | Decoder) -> int:
+        return int(getattr(self._rust, name))
+
+    def set(self: Encoder | Decoder, value: int) -> None:
+        setattr(self._rust, name, value)
+
+    return property(get, set)
+
+
 class Encoder:
     """hpack's :class:`hpack.Encoder` interface over jh2's compiled encoder."""
 
@@ -46,13 +58,7 @@ class Encoder:
     def __repr__(self) -> str:  # (its table holds the headers sent: never shown)
         return f"<{type(self).__name__} (Rust)>"
 
-    @property
-    def header_table_size(self) -> int:
-        return int(self._rust.header_table_size)
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._rust.header_table_size = value
+    header_table_size = _setting("header_table_size")
 
     def encode(self, headers: Iterable[Any], huffman: bool = True) -> bytes:
         # h2 hands a header it must never index (Authorization, short cookies) as hpack's
@@ -86,29 +92,9 @@ class Decoder:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} (Rust)>"
 
-    @property
-    def header_table_size(self) -> int:
-        return int(self._rust.header_table_size)
-
-    @header_table_size.setter
-    def header_table_size(self, value: int) -> None:
-        self._rust.header_table_size = value
-
-    @property
-    def max_header_list_size(self) -> int:
-        return int(self._rust.max_header_list_size)
-
-    @max_header_list_size.setter
-    def max_header_list_size(self, value: int) -> None:
-        self._rust.max_header_list_size = value
-
-    @property
-    def max_allowed_table_size(self) -> int:
-        return int(self._rust.max_allowed_table_size)
-
-    @max_allowed_table_size.setter
-    def max_allowed_table_size(self, value: int) -> None:
-        self._rust.max_allowed_table_size = value
+    header_table_size = _setting("header_table_size")
+    max_header_list_size = _setting("max_header_list_size")
+    max_allowed_table_size = _setting("max_allowed_table_size")
 
     def decode(self, data: bytes, raw: bool = False) -> list[HeaderTuple]:
         assert _rust is not None
