@@ -6,14 +6,15 @@ from Rust. :class:`Encoder` and :class:`Decoder` give it hpack's interface, the 
 machine calls, so httpcore and h2 stay as they are and only the codec changes: a request's
 headers (a 700-byte bearer token among them) are coded in 8 µs instead of 21 (hpack, with the
 token's Huffman code remembered by :class:`zoom_async._pool._RememberedHuffman`), an answer's
-head decoded in 7 µs instead of 26, and a request over HTTP/2 takes 2.10 M instructions instead
-of 2.32 M (``benchmarks/bench_pool.py --pool default-h2`` under callgrind). Without jh2's
+head decoded in 7 µs instead of 26, and a request over HTTP/2 takes 2.15 M instructions instead
+of 2.33 M (``benchmarks/bench_pool.py --pool default-h2`` under callgrind). Without jh2's
 compiled module (a platform it has no wheel for), h2 keeps hpack's.
 
 What the Rust decoder refuses is raised as hpack's own errors, which h2 turns into a
 ``ProtocolError`` (or a ``DenialOfServiceError`` for a header list over its limit) and the
 connection is closed, as with hpack: a hostile or broken server's head is never let through
-half-read, and a panic in the compiled code is an error of the connection, not of the caller.
+half-read, and a panic in the compiled code is an error of the connection, not of the caller
+(Rust's panic hook still prints its one line to stderr: a truncated literal causes one).
 """
 
 from __future__ import annotations
