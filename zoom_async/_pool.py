@@ -666,7 +666,7 @@ class _FixedPool(httpcore.AsyncConnectionPool):
                     continue
                 idle.append(connection)
             kept.append(connection)
-            if multiplexes and inner.is_available():
+            if multiplexes:  # (available: one that is not was set aside above)
                 shared.append(connection)
 
         surplus = len(idle) - self._max_keepalive_connections
