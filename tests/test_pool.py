@@ -958,6 +958,57 @@ async def test_over_http2_a_request_takes_the_write_lock_only_for_what_it_sends(
         assert taken == [5]  # the headers of each; 15 before (10 with nothing to send)
 
 
+async def test_over_http2_streams_get_their_window_from_the_settings_and_no_empty_chunk() -> None:
+    # httpcore widened each stream's window with a WINDOW_UPDATE of its own (a frame a request
+    # for both sides to make and read) and passed an empty DATA frame up as a chunk of b"".
+    import h2.config
+    import h2.connection
+    import h2.events
+    import h2.settings
+
+    body = bytes(range(256)) * 1200  # 307,200 bytes: past the protocol's default window
+    windows: list[int] = []
+    updated: list[int] = []
+
+    async def h2_server(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        conn = h2.connection.H2Connection(h2.config.H2Configuration(client_side=False))
+        conn.initiate_connection()
+        writer.write(conn.data_to_send())
+        with contextlib.suppress(ConnectionError):
+            while data := await reader.read(65536):
+                for event in conn.receive_data(data):
+                    if isinstance(event, h2.events.RemoteSettingsChanged):
+                        setting = event.changed_settings.get(
+                            h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
+                        )
+                        windows.append(setting.new_value if setting else 65_535)
+                    elif isinstance(event, h2.events.WindowUpdated):
+                        updated.append(event.stream_id)
+                    elif isinstance(event, h2.events.RequestReceived):
+                        stream_id = event.stream_id
+                        size = str(len(body))
+                        conn.send_headers(stream_id, [(":status", "200"), ("content-length", size)])
+                        # The whole answer at once, as the window allows; then an empty frame.
+                        assert conn.local_flow_control_window(stream_id) >= len(body)
+                        for at in range(0, len(body), 16_384):
+                            conn.send_data(stream_id, body[at : at + 16_384])
+                        conn.end_stream(stream_id)
+                writer.write(conn.data_to_send())
+                await writer.drain()
+        writer.close()
+
+    pool = _FixedPool(http1=False, http2=True)
+    async with await serve(h2_server) as port, pool:
+        for _ in range(3):
+            async with pool.stream("GET", f"http://127.0.0.1:{port}/") as response:
+                chunks = [chunk async for chunk in response.aiter_stream()]
+            assert b"".join(chunks) == body
+            assert all(chunks)  # (the last frame was empty)
+        assert len(pool.connections) == 1
+    assert windows == [65_535 + 2**24]
+    assert [stream_id for stream_id in updated if stream_id] == []
+
+
 def test_http2_state_walks_its_streams_only_when_the_server_s_limit_may_be_reached(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
