@@ -162,6 +162,30 @@ async def test_at_the_connection_limit_a_request_waits_for_a_connection_to_come_
     assert len(pool.connections) == 2
 
 
+async def test_only_a_request_that_waits_for_a_connection_gets_an_event_to_wake_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # httpcore made and set an anyio Event for every request, though nearly all are handed a
+    # connection in the pass their arrival runs and never wait on it.
+    made: list[object] = []
+    setup = httpcore._synchronization.AsyncEvent.setup
+
+    def counted(event: httpcore._synchronization.AsyncEvent) -> None:
+        made.append(event)
+        setup(event)
+
+    monkeypatch.setattr(httpcore._synchronization.AsyncEvent, "setup", counted)
+    pool, _ = mock_pool(max_connections=2, max_keepalive_connections=2)
+    async with contextlib.AsyncExitStack() as stack:
+        await open_streams(pool, 2, stack)  # each handed a connection as it arrives
+        assert made == []
+        waiting = asyncio.ensure_future(pool.request("GET", "http://zoom.test/"))
+        await asyncio.sleep(0.01)
+        assert len(made) == 1  # the one that waits
+    assert (await waiting).status == 200  # woken when one came free
+    assert len(made) == 1
+
+
 async def serve(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
     tls: ssl.SSLContext | None = None,
