@@ -186,6 +186,68 @@ async def test_only_a_request_that_waits_for_a_connection_gets_an_event_to_wake_
     assert len(made) == 1
 
 
+async def test_an_answer_s_close_is_shielded_only_if_it_suspends(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    shields: list[object] = []
+    real = _pool.AsyncShieldCancellation
+
+    def counted() -> httpcore._synchronization.AsyncShieldCancellation:
+        shields.append(1)
+        return real()
+
+    monkeypatch.setattr(_pool, "AsyncShieldCancellation", counted)
+    pool, _ = mock_pool()
+    async with pool:
+        response = await pool.request("GET", "http://zoom.test/")  # read and closed
+        assert response.status == 200
+        assert type(response.stream) is _pool._PoolByteStream
+        assert shields == []  # its close never suspended
+        assert pool.connections[0].is_idle()
+        assert not pool._requests  # the pool let go of it
+
+    # A close that suspends finishes shielded: a cancelled scope around it does not stop it.
+    import anyio
+
+    steps: list[str] = []
+
+    async def closing() -> None:
+        steps.append("started")
+        await anyio.sleep(0.01)
+        await anyio.sleep(0.001)
+        steps.append("closed")
+
+    with anyio.CancelScope() as scope:
+        scope.cancel()
+        await _pool._shielded(closing())
+    assert steps == ["started", "closed"]
+    assert shields == [1]
+
+    async def failing() -> None:
+        await asyncio.sleep(0)
+        raise OSError("while closing")
+
+    with pytest.raises(OSError, match="while closing"):
+        await _pool._shielded(failing())
+
+    # A native cancellation reaches the close where it waits, as it would without the shield.
+    seen: list[BaseException] = []
+
+    async def waiting() -> None:
+        try:
+            await asyncio.sleep(10)
+        except BaseException as exc:
+            seen.append(exc)
+            raise
+
+    task = asyncio.ensure_future(_pool._shielded(waiting()))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [type(exc) for exc in seen] == [asyncio.CancelledError]
+
+
 async def serve(
     handler: Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]],
     tls: ssl.SSLContext | None = None,
