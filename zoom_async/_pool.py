@@ -246,7 +246,10 @@ class _H2State(h2.connection.H2Connection):
         return super().open_outbound_streams
 
 
-_STREAM_WINDOW = 65_535 + 2**24
+_WIDENED_BY = 2**24
+"""How far httpcore widens an HTTP/2 connection's window, and each stream's, past the default."""
+
+_STREAM_WINDOW = 65_535 + _WIDENED_BY
 """The window httpcore gives each HTTP/2 stream it opens: the protocol's default, then 16 MiB."""
 
 _OPENED: contextvars.ContextVar[int | None] = contextvars.ContextVar(
@@ -434,7 +437,7 @@ class _HTTP2Connection(AsyncHTTP2Connection):
         # (not in RFC 7540, and some servers refuse a setting they do not know: as httpcore)
         del state.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
         state.initiate_connection()
-        state.increment_flow_control_window(2**24)
+        state.increment_flow_control_window(_WIDENED_BY)
         await self._write_outgoing_data(request)
 
     async def _send_request_headers(self, request: httpcore.Request, stream_id: int) -> None:
