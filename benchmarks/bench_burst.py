@@ -27,7 +27,8 @@ holds whatever the transport.
 
 Run: ``python benchmarks/bench_burst.py`` (``--keepalive 16,200`` adds a row per keep-alive cap
 of the default HTTP/1.1 pool, which keeps the plan's largest burst: 80 on Business+, 30 on Pro;
-``--transports httpx,aiohttp,httpx-h2,httpx-stock`` selects).
+``--transports httpx,aiohttp,httpx-h2,httpx-stock`` selects; ``--loop uvloop`` runs the client on
+uvloop's event loop).
 """
 
 from __future__ import annotations
@@ -177,13 +178,26 @@ if __name__ == "__main__":
         "--keepalive", default="", help="extra rows: httpx with these keep-alive caps (e.g. 80)"
     )
     parser.add_argument("--only", help="run only the cases whose name contains this text")
+    parser.add_argument(
+        "--loop",
+        choices=["asyncio", "uvloop"],
+        default="asyncio",
+        help="the client's event loop (uvloop: pip install uvloop; the fake keeps asyncio's)",
+    )
     _remote_fake.add_core_option(parser)
     args = parser.parse_args()
     _remote_fake.OWN_CORE = args.fake_core == "own"
-    asyncio.run(
-        main(
-            args.transports.split(","),
-            [int(k) for k in args.keepalive.split(",") if k],
-            args.only,
+    loop_factory = asyncio.new_event_loop
+    if args.loop == "uvloop":
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+    print(f"client's event loop: {args.loop}")
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(
+            main(
+                args.transports.split(","),
+                [int(k) for k in args.keepalive.split(",") if k],
+                args.only,
+            )
         )
-    )

@@ -22,6 +22,32 @@ import respx
 from zoom_async import ExponentialBackoff, RetryPolicy, ZoomClient
 from zoom_async.testing import FakeZoom, FakeZoomServer
 
+try:
+    import uvloop
+except ImportError:  # no build for Windows
+    uvloop = None
+
+LOOPS: dict[str, Any] = {"asyncio": asyncio.new_event_loop}
+"""The event loops a ``both_loops`` test runs on: asyncio's, and uvloop's (uvicorn's loop when
+it is installed) where it builds."""
+if uvloop is not None:
+    LOOPS["uvloop"] = uvloop.new_event_loop
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "both_loops: run on asyncio's event loop and on uvloop's (tests/conftest.py)"
+    )
+
+
+def pytest_asyncio_loop_factories(config: pytest.Config, item: pytest.Item) -> dict[str, Any]:
+    """pytest-asyncio's hook: a ``both_loops`` test once per loop of :data:`LOOPS`, any other
+    on asyncio's (one factory: its name is left out of the test's id)."""
+    if item.get_closest_marker("both_loops") is not None:
+        return LOOPS
+    return {"asyncio": asyncio.new_event_loop}
+
+
 CLIENT_SECRET = "s3cr3t-client-secret-value"
 ACCESS_TOKEN = "eyJ-access-token-value-0001"
 API = "https://api.zoom.us/v2"

@@ -20,7 +20,11 @@ from httpcore._async.http11 import AsyncHTTP11Connection
 from zoom_async import StaticToken, ZoomClient, ZoomConnectionError, ZoomTimeoutError, _hpack, _pool
 from zoom_async._client import _answer_time
 from zoom_async._pool import PoolClient, ZoomHTTPTransport, _fits, _FixedPool
+from zoom_async.clock import loop_time
 from zoom_async.limits import ANSWER_AT
+
+# The pool's own stream is asyncio's streams on whichever asyncio loop runs: uvloop's too.
+pytestmark = pytest.mark.both_loops
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
 
@@ -1149,13 +1153,13 @@ async def test_the_stream_notes_when_each_answer_began_to_arrive() -> None:
     loop = asyncio.get_running_loop()
     async with await serve(answering(2, then_wait=1.0)) as port, PoolClient() as http:
         for _ in range(2):  # the second on the same connection: noted afresh
-            sent = loop.time()
+            sent = loop_time(loop)
             async with http.stream("GET", f"http://127.0.0.1:{port}/") as response:
                 await asyncio.sleep(0.05)  # the caller is slow to read it
                 await response.aread()
                 stream = response.extensions["network_stream"]
                 answered_at = stream.get_extra_info(ANSWER_AT)
-            assert sent < answered_at < loop.time() - 0.04
+            assert sent < answered_at < loop_time(loop) - 0.04
         assert _answer_time(response) == answered_at
     assert _answer_time(httpx.Response(200)) is None  # another transport: unknown
 
@@ -1191,8 +1195,10 @@ async def test_only_a_host_name_is_connected_to_with_happy_eyeballs(
     monkeypatch: pytest.MonkeyPatch, host: str, races: bool
 ) -> None:
     # An address has nothing to race, but Python 3.11 starts the race anyway (a task, a
-    # wait and a timer a connection). A name may resolve to several, and is raced (RFC 8305).
+    # wait and a timer a connection). A name may resolve to several, and is raced (RFC 8305)
+    # on asyncio's own loop; uvloop's create_connection has no such option (a TypeError).
     loop = asyncio.get_running_loop()
+    races = races and isinstance(loop, asyncio.BaseEventLoop)
     create_connection = loop.create_connection
     delays: list[float | None] = []
 

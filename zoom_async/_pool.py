@@ -79,6 +79,7 @@ from httpcore._synchronization import AsyncLock, AsyncShieldCancellation, curren
 from httpcore._utils import is_socket_readable
 
 from . import _hpack
+from .clock import loop_time
 from .limits import ANSWER_AT, LAST_READ_AT
 
 _SWEEP_EVERY = 5.0
@@ -946,7 +947,7 @@ class _Reader(asyncio.StreamReader):
     """The loop's time when the last bytes were read off the socket (``None``: none yet)."""
 
     def feed_data(self, data: Iterable[SupportsIndex]) -> None:
-        self.read_at = now = asyncio.get_running_loop().time()
+        self.read_at = now = loop_time(asyncio.get_running_loop())
         if self.answer_at is None:
             self.answer_at = now
         super().feed_data(data)
@@ -1077,16 +1078,22 @@ class _Backend(AutoBackend):
                 local_address=local_address,
                 socket_options=socket_options,
             )
+        loop = asyncio.get_running_loop()
+        options: dict[str, Any] = {}
+        # Python 3.11 races even a lone address: a task, a wait and a timer per connection, a
+        # fifth of a cold wave's cost of connecting. Only asyncio's own loop takes the option:
+        # uvloop's create_connection (uvicorn's loop when installed) rejects it and tries a
+        # name's addresses one after another.
+        if isinstance(loop, asyncio.BaseEventLoop) and not _is_address(host):
+            options["happy_eyeballs_delay"] = _HAPPY_EYEBALLS_DELAY
         with map_exceptions(_CONNECT_ERRORS):
             async with asyncio.timeout(timeout):
                 stream = await _connected(
-                    asyncio.get_running_loop().create_connection,
+                    loop.create_connection,
                     host,
                     port,
                     local_addr=None if local_address is None else (local_address, 0),
-                    # Python 3.11 races even a lone address: a task, a wait and a timer
-                    # per connection, a fifth of a cold wave's cost of connecting.
-                    happy_eyeballs_delay=None if _is_address(host) else _HAPPY_EYEBALLS_DELAY,
+                    **options,
                 )
             return _with_options(stream, socket_options)
 

@@ -22,6 +22,19 @@ import anyio
 __all__ = ["Clock", "SystemClock", "next_utc_midnight"]
 
 
+def loop_time(loop: asyncio.AbstractEventLoop) -> float:
+    """``loop``'s time, read now: what every window, stamp and wait of zoom-async counts in.
+
+    asyncio's own loops (and ``looptime``'s virtual one) read :func:`time.monotonic` at each
+    call. uvloop's (uvicorn's loop when installed) reads libuv's clock, kept in whole
+    milliseconds and read once per loop turn, so a stamp taken late in a busy turn could
+    precede by the whole turn the moment it records, such as an answer read off the socket after
+    the request it answers reached the server: there, :func:`time.monotonic` itself. Both count
+    from the same origin; only durations are handed to the loop (``call_later``).
+    """
+    return loop.time() if isinstance(loop, asyncio.BaseEventLoop) else time.monotonic()
+
+
 @runtime_checkable
 class Clock(Protocol):
     """What zoom-async needs to know about time."""
@@ -57,9 +70,11 @@ class SystemClock:
         try:
             # The common case, asyncio, directly: anyio.current_time() first detects the
             # running library, which costs more than the rest of a limiter decision.
-            return asyncio.get_running_loop().time()
+            loop = asyncio.get_running_loop()
         except RuntimeError:
             pass
+        else:
+            return loop_time(loop)
         try:
             return anyio.current_time()
         except Exception:  # no running async library: synchronous call site

@@ -60,7 +60,7 @@ import httpx
 from ._decoding import excerpt, loads
 from ._gc_freeze import DEFAULT_GC_FREEZE_ABOVE, FREEZER
 from ._inputs import optional_count
-from .clock import Clock, SystemClock, next_utc_midnight
+from .clock import Clock, SystemClock, loop_time, next_utc_midnight
 from .errors import (
     ConcurrentRequestsError,
     ConfigurationError,
@@ -969,7 +969,7 @@ class _Lane:
         waiter._early = early
         if started is None:
             # The system clock is the loop's: its time directly, without the clock's lookup.
-            started = loop.time() if self._loop_clock else self._clock.monotonic()
+            started = loop_time(loop) if self._loop_clock else self._clock.monotonic()
         waiter._started = started
         if priority == "interactive":
             queue = self._queues[0]
