@@ -1034,6 +1034,75 @@ async def test_the_hand_off_lock_handed_to_a_task_being_cancelled_passes_it_on()
     assert not lock.locked()
 
 
+async def test_the_hand_off_semaphore_hands_each_permit_to_its_first_live_waiter() -> None:
+    limit = _pool._HandOffSemaphore(2)
+    counted = [0]
+    for _ in range(2):
+        await suspensions(limit.acquire(), counted)
+    assert counted == [0]  # free permits: taken without a turn of the loop
+    order: list[str] = []
+
+    async def take(name: str) -> None:
+        await limit.acquire()
+        order.append(name)
+        await asyncio.sleep(0)
+        limit.release()
+
+    first, cancelled, last = (asyncio.create_task(take(n)) for n in ("first", "gone", "last"))
+    await asyncio.sleep(0)  # all three wait
+    cancelled.cancel()
+    limit.release()  # to "first"; one that arrives meanwhile queues behind "last"
+    late = asyncio.create_task(take("late"))
+    await asyncio.gather(first, last, late)
+    with pytest.raises(asyncio.CancelledError):
+        await cancelled
+    assert order == ["first", "last", "late"]
+    assert not limit._waiters
+    limit.release()
+    assert limit._free == 2  # every permit back
+
+
+async def test_over_http2_the_stream_limit_is_taken_without_a_turn_and_still_holds() -> None:
+    # anyio's semaphore looked up the task's cancel scopes at each free acquire; the limit is
+    # still the server's: with 3 streams allowed, the fourth request waits for a stream.
+    late = {b"/slow": 0.3}
+    async with (
+        await serve(h2_answering(late=late, max_streams=3)) as port,
+        PoolClient(http1=False, http2=True) as http,
+    ):
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).http_version == "HTTP/2"  # connects, reads the settings
+        http2 = http2_streams(http)
+        assert isinstance(http2._max_streams_semaphore, _pool._FastSemaphore)
+        slow = [asyncio.create_task(http.get(url + "slow")) for _ in range(3)]
+        await asyncio.sleep(0.1)
+        limit = http2._max_streams_semaphore
+        assert limit._loop_semaphore._free == 0
+        fourth = asyncio.create_task(limit.acquire())  # as the connection's next request would
+        await asyncio.sleep(0.1)
+        assert not fourth.done()
+        assert {r.status_code for r in await asyncio.gather(*slow)} == {200}
+        await asyncio.wait_for(fourth, 1.0)  # handed a slow one's permit as its stream closed
+        await limit.release()
+        assert limit._loop_semaphore._free == 3
+
+
+async def test_a_traced_http2_request_goes_through_httpcore_s_steps() -> None:
+    # The trace steps are left out only when nobody listens: a "trace" extension sees them.
+    steps: list[str] = []
+
+    async def trace(name: str, info: dict[str, Any]) -> None:
+        steps.append(name)
+
+    async with await serve(h2_answering()) as port, PoolClient(http1=False, http2=True) as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).status_code == 200
+        response = await http.get(url, extensions={"trace": trace})
+        assert response.json() == {}
+    assert "http2.send_request_headers.started" in steps
+    assert "http2.receive_response_headers.complete" in steps
+
+
 async def test_over_http2_a_request_takes_the_write_lock_only_for_what_it_sends() -> None:
     # httpcore wrote after every read and every piece of an answer's body, whether or not h2
     # had queued anything: for small answers nothing, at a turn of the write lock each.
