@@ -972,6 +972,34 @@ async def test_a_request_on_a_kept_connection_suspends_only_to_wait_for_its_answ
         assert counted == [1]
 
 
+async def test_a_write_the_socket_takes_arms_no_timeout_and_one_it_cannot_take_times_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A write asyncio hands to the socket whole needs no timer: only a drain that waits does.
+    armed = [0]
+    real_timeout = asyncio.timeout
+
+    def counted(delay: float | None) -> asyncio.Timeout:
+        armed[0] += 1
+        return real_timeout(delay)
+
+    async def never_reads(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        for _ in range(2):
+            await read_head(reader)
+            writer.write(OK)
+        await asyncio.sleep(5)  # reads nothing more: the next upload fills the socket
+        writer.close()
+
+    async with await serve(never_reads) as port, PoolClient() as http:
+        url = f"http://127.0.0.1:{port}/"
+        assert (await http.get(url)).status_code == 200  # connects
+        monkeypatch.setattr(asyncio, "timeout", counted)
+        assert (await http.get(url)).status_code == 200
+        assert armed == [1]  # the read of its answer; two before (the write's too)
+        with pytest.raises(httpx.WriteTimeout):
+            await http.post(url, content=b"x" * 64_000_000, timeout=httpx.Timeout(5, write=0.2))
+
+
 async def test_http2_streams_take_their_connection_s_free_locks_without_a_loop_turn() -> None:
     # httpcore takes an HTTP/2 connection's locks eight times a request; each anyio acquire
     # slept once even when nobody held the lock. Streams still queue for a held one.
@@ -1372,3 +1400,78 @@ async def test_the_zoom_client_s_timeouts_by_phase_still_hold() -> None:
             with pytest.raises(ZoomTimeoutError) as caught:
                 await zoom.get("/users/me", max_retries=0)
     assert "ReadTimeout" in str(caught.value)  # the read's own, not the 5 s attempt deadline
+
+
+def _h2_pair(state_class: type[Any]) -> tuple[Any, Any]:
+    """A client's h2 state and a server's, both of ``state_class``, past the preface."""
+    import h2.config
+
+    client = state_class(h2.config.H2Configuration(client_side=True))
+    server = state_class(h2.config.H2Configuration(client_side=False))
+    client.initiate_connection()
+    server.initiate_connection()
+    server.receive_data(client.data_to_send())
+    client.receive_data(server.data_to_send())
+    server.receive_data(client.data_to_send())
+    return client, server
+
+
+def _frames_after_close(
+    state_class: type[Any], reset: bool, swept: bool
+) -> tuple[list[str], bytes, str]:
+    """What a client state makes of an answer's frames arriving on a stream it closed: the
+    events, what it sends back, and the error it raises (``""``: none)."""
+    import h2.errors
+
+    client, server = _h2_pair(state_class)
+    client.send_headers(1, [(":method", "GET"), (":path", "/"), (":scheme", "http"),
+                            (":authority", "x")], end_stream=True)  # fmt: skip
+    server.receive_data(client.data_to_send())
+    server.send_headers(1, [(":status", "200")])
+    server.send_data(1, b"first")
+    events = [type(e).__name__ for e in client.receive_data(server.data_to_send())]
+    if reset:
+        client.reset_stream(1, h2.errors.ErrorCodes.CANCEL)  # the caller gave up on it
+    else:
+        server.send_data(1, b"", end_stream=True)
+        events += [type(e).__name__ for e in client.receive_data(server.data_to_send())]
+    client.data_to_send()
+    if swept:
+        assert client.open_outbound_streams == 0  # (h2 drops the closed stream as it counts)
+    # The server, not having seen any reset yet, goes on sending on the stream.
+    server._get_stream_by_id(1).state_machine.state = server._get_stream_by_id(
+        1
+    ).state_machine.state.__class__.HALF_CLOSED_REMOTE
+    raw = b"\x00\x00\x04\x00\x00\x00\x00\x00\x01late"  # DATA, stream 1, "late"
+    try:
+        events += [type(e).__name__ for e in client.receive_data(raw)]
+    except Exception as exc:  # (compared as it is)
+        return events, client.data_to_send(), type(exc).__name__
+    return events, client.data_to_send(), ""
+
+
+@pytest.mark.parametrize("swept", [False, True], ids=["kept", "swept"])
+@pytest.mark.parametrize("reset", [True, False], ids=["reset-by-us", "ended"])
+def test_h2_state_reads_frames_without_their_repr_and_as_h2_does(
+    monkeypatch: pytest.MonkeyPatch, reset: bool, swept: bool
+) -> None:
+    # h2 built every frame's repr for its logger, which logs nothing unless configured: that
+    # repr is gone, and a frame on a closed stream is answered (RST_STREAM) or refused (a
+    # connection error) exactly as by h2's own method.
+    import h2.connection
+    import hyperframe.frame
+
+    expected = _frames_after_close(h2.connection.H2Connection, reset, swept)
+    reprs = [0]
+    real_repr = hyperframe.frame.Frame.__repr__
+
+    def counted(frame: Any) -> str:
+        reprs[0] += 1
+        return real_repr(frame)
+
+    monkeypatch.setattr(hyperframe.frame.Frame, "__repr__", counted)
+    assert _frames_after_close(_pool._H2State, reset, swept) == expected
+    assert reprs == [0]
+    assert expected[1] or expected[2]  # (answered with RST_STREAM, or refused)
+    _frames_after_close(h2.connection.H2Connection, reset, swept)
+    assert reprs[0] > 0  # (h2's own builds them: the count sees it)
