@@ -16,6 +16,8 @@ import httpx
 import pytest
 import respx
 from httpcore._async.http11 import AsyncHTTP11Connection
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zoom_async import StaticToken, ZoomClient, ZoomConnectionError, ZoomTimeoutError, _hpack, _pool
 from zoom_async._client import _answer_time
@@ -1475,3 +1477,72 @@ def test_h2_state_reads_frames_without_their_repr_and_as_h2_does(
     assert expected[1] or expected[2]  # (answered with RST_STREAM, or refused)
     _frames_after_close(h2.connection.H2Connection, reset, swept)
     assert reprs[0] > 0  # (h2's own builds them: the count sees it)
+
+
+_HEADER_NAMES = [
+    b"Accept", b"authorization", b"Authorization", b"proxy-authorization", b"Cookie", b"cookie",
+    b"Connection", b"keep-alive", b"Proxy-Connection", b"Upgrade", b"TE", b"te", b"x-zoom",
+    b"X-Zoom ", b" host", b"Host", b":path", b":status", b"Content-Length", b"Transfer-Encoding",
+]  # fmt: skip
+_HEADER_VALUES = [b"", b"trailers", b"gzip", b" padded\t", b"Bearer tok", b"a=1", b"x" * 30, b"1"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    method=st.sampled_from([b"GET", b"POST", b"CONNECT", b"PATCH"]),
+    extra=st.lists(
+        st.tuples(st.sampled_from(_HEADER_NAMES), st.sampled_from(_HEADER_VALUES)), max_size=8
+    ),
+)
+def test_http2_request_headers_are_what_h2_makes_of_httpcore_s_or_refused_alike(
+    method: bytes, extra: list[tuple[bytes, bytes]]
+) -> None:
+    # A usual request's header block is normalised in one pass and h2 is told not to redo it:
+    # the frames sent are byte for byte those h2 makes from httpcore's list with its own
+    # normalising and checks, and what h2 refuses is still refused (as a ProtocolError).
+    import h2.config
+    import h2.connection
+    import h2.exceptions
+
+    request = httpcore.Request(
+        method, "https://api.zoom.us/v2/users?x=1", headers=[(b"Host", b"api.zoom.us"), *extra]
+    )
+
+    def sent(state: Any, headers: list[Any], end_stream: bool) -> bytes | str:
+        state.initiate_connection()
+        state.data_to_send()
+        try:
+            state.send_headers(1, headers, end_stream=end_stream)
+        except h2.exceptions.ProtocolError:
+            return "refused"
+        return bytes(state.data_to_send())
+
+    # httpcore's own list (before _h2_request_headers): h2 normalises and checks it.
+    names = [n.lower() for n, _ in request.headers]
+    if b"host" not in names:
+        return
+    authority = dict((n.lower(), v) for n, v in reversed(request.headers))[b"host"]
+    httpcore_list = [
+        (b":method", method),
+        (b":authority", authority),
+        (b":scheme", b"https"),
+        (b":path", b"/v2/users?x=1"),
+        *((n.lower(), v) for n, v in request.headers
+          if n.lower() not in (b"host", b"transfer-encoding")),
+    ]  # fmt: skip
+    has_body = any(n in (b"content-length", b"transfer-encoding") for n in names)
+    expected = sent(
+        h2.connection.H2Connection(h2.config.H2Configuration(client_side=True)),
+        httpcore_list,
+        not has_body,
+    )
+    block, body, usual = _pool._h2_request_headers(request)
+    assert body == has_body
+    assert usual == (
+        method != b"CONNECT"
+        and not any(n.lower() == b"te" or n[:1] == b":" or n != n.strip() for n, _ in extra)
+    )
+    state = _pool._H2State(_pool._H2_PREPARED if usual else _pool._H2_CHECKED)
+    assert sent(state, block, not body) == expected
+    if not usual:
+        assert block == httpcore_list  # (left to h2 as before)
