@@ -42,6 +42,7 @@ from ._inputs import (
     path_param_text,
     split_query,
 )
+from ._request_url import request_url
 from ._version import USER_AGENT
 from .auth import DEFAULT_TOKEN_URL, ServerToServerAuth, SharedTokens, TokenSource
 from .clock import Clock, SystemClock
@@ -359,18 +360,18 @@ class _Call:
     def build(self) -> httpx.Request:
         """The request, as ``http.build_request`` would build it.
 
-        Built here with httpx's public ``URL`` and ``Request`` instead: ``build_request`` parses
-        the URL twice (once to merge it with the client's ``base_url``, which an absolute URL
-        ignores, then again to set the query from the merged ``params``), and the second parse
-        is a third of a request's build, which runs between its grant and its send. A client
-        with default ``params`` of its own (an ``http_client`` passed in) is left to httpx.
+        Built here with httpx's public ``Request`` instead: ``build_request`` parses the URL
+        twice (once to merge it with the client's ``base_url``, which an absolute URL ignores,
+        then again to set the query from the merged ``params``), and the second parse is a
+        third of a request's build, which runs between its grant and its send; the URL is the
+        server's, parsed once, with the call's path (:func:`request_url`). A client with
+        default ``params`` of its own (an ``http_client`` passed in) is left to httpx.
         """
         http = self.http
-        url = self.base + self.rel
         if http.params:
             return http.build_request(
                 self.method,
-                url,
+                self.base + self.rel,
                 params=self.params,
                 headers=self.headers,
                 timeout=httpx.USE_CLIENT_DEFAULT if self.timeout is None else self.timeout,
@@ -382,7 +383,7 @@ class _Call:
         timeout = http.timeout if self.timeout is None else httpx.Timeout(self.timeout)
         return httpx.Request(
             self.method,
-            httpx.URL(url, params=self.params) if self.params else httpx.URL(url),
+            request_url(self.base, self.rel, self.params),
             headers=headers,
             cookies=http.cookies or None,
             extensions={"timeout": timeout.as_dict()},
