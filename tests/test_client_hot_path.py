@@ -426,9 +426,10 @@ def _same_request(ours: httpx.Request, theirs: httpx.Request) -> None:
     assert ours.read() == theirs.read()
 
 
+@pytest.mark.parametrize("cookie", [False, True], ids=["no-cookie", "cookie"])
 @pytest.mark.parametrize("own_http", [False, True])
 async def test_a_call_builds_the_request_httpx_build_request_would(
-    monkeypatch: pytest.MonkeyPatch, own_http: bool
+    monkeypatch: pytest.MonkeyPatch, own_http: bool, cookie: bool
 ) -> None:
     built: list[httpx.Request] = []
     build = _client._Call.build
@@ -454,7 +455,8 @@ async def test_a_call_builds_the_request_httpx_build_request_would(
         zoom = ZoomClient(auth=CountingToken(), base_url=API, http_client=http)
     else:
         zoom = ZoomClient(auth=CountingToken(), base_url=API, transport=transport)
-    zoom.http.cookies.set("session", "by-hand", domain="api.zoom.us")
+    if cookie:
+        zoom.http.cookies.set("session", "by-hand", domain="api.zoom.us")
     async with zoom:
         await zoom.get("/users/me")
         await zoom.get("/users", params={"page_size": 30, "status": ["active", "pending"]})
@@ -467,5 +469,11 @@ async def test_a_call_builds_the_request_httpx_build_request_would(
         await zoom.put("/users/me/status", content=b"raw", headers={"Content-Type": "x/y"})
         await zoom.post("/users/me/picture", files={"pic_file": ("p.png", b"\x89PNG", "image/png")})
         await zoom.get("https://api.zoom.us/v2/users/me")
-    assert len(built) == 11
-    assert built[0].headers["cookie"] == "session=by-hand"
+        await zoom.delete("/meetings/{meetingId}", path_params={"meetingId": 85746065432})
+        await zoom.post("/users/me/token")  # (no body: httpx's Content-Length: 0)
+        await zoom.request("HEAD", "/users/me", headers={"Host": "api.zoom.us"})
+    assert len(built) == 15  # (the DELETE looks its meeting's host up first: a GET)
+    if cookie:
+        assert built[0].headers["cookie"] == "session=by-hand"
+    else:
+        assert "cookie" not in built[0].headers

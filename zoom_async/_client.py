@@ -381,11 +381,30 @@ class _Call:
         if self.headers:
             headers.update(self.headers)
         timeout = http.timeout if self.timeout is None else httpx.Timeout(self.timeout)
+        url = request_url(self.base, self.rel, self.params)
+        cookies = http.cookies
+        if self.body is _NO_BODY and self.method not in _SENDS_LENGTH and not cookies:
+            # What httpx.Request makes of a call without a body: its headers with Host first
+            # (unless given), an empty body read. Made directly, without httpx's encoding of
+            # no content and its lookups of Content-Type, Content-Length, Transfer-Encoding
+            # and Host in the headers (3 % of a request's client CPU in a burst, py-spy).
+            raw = headers.raw
+            if "host" not in headers:
+                raw = [(b"Host", url.netloc), *raw]
+            request = httpx.Request(
+                self.method,
+                url,
+                headers=raw,
+                extensions={"timeout": timeout.as_dict()},
+                stream=httpx.ByteStream(b""),
+            )
+            request.read()
+            return request
         return httpx.Request(
             self.method,
-            request_url(self.base, self.rel, self.params),
+            url,
             headers=headers,
-            cookies=http.cookies or None,
+            cookies=cookies or None,
             extensions={"timeout": timeout.as_dict()},
             **self.body.arguments,
         )
@@ -410,6 +429,9 @@ class _Body:
 
 
 _NO_BODY = _Body({}, True)
+
+_SENDS_LENGTH = frozenset({"POST", "PUT", "PATCH"})
+"""Methods httpx sends ``Content-Length: 0`` for when they have no body."""
 
 
 def _body(
