@@ -1546,3 +1546,34 @@ def test_http2_request_headers_are_what_h2_makes_of_httpcore_s_or_refused_alike(
     assert sent(state, block, not body) == expected
     if not usual:
         assert block == httpcore_list  # (left to h2 as before)
+
+
+async def test_the_transport_leaves_a_mock_on_httpx_s_transport_class_in_charge(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pytest-httpx (and mock.patch.object in an application's tests) patch
+    # httpx.AsyncHTTPTransport.handle_async_request: the pool's transport, which makes
+    # httpcore's request itself, defers to it (else the mock was skipped and the request sent).
+    async def mocked(self: Any, request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"id": "me"})
+
+    monkeypatch.setattr(httpx.AsyncHTTPTransport, "handle_async_request", mocked)
+    async with PoolClient() as http:
+        response = await http.get("https://api.zoom.test/v2/users/me")
+    assert response.json() == {"id": "me"}
+    with respx.mock(using="httpx") as router:  # (respx's own way: the client's transport)
+        router.get("https://api.zoom.test/v2/users/me").respond(200, json={"id": "respx"})
+        async with PoolClient() as http:
+            response = await http.get("https://api.zoom.test/v2/users/me")
+    assert response.json() == {"id": "respx"}
+
+
+async def test_the_transport_maps_httpcore_s_errors_to_httpx_s() -> None:
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]  # (closed when the block ends: nobody listens)
+    async with PoolClient() as http:
+        with pytest.raises(httpx.ConnectError) as caught:
+            await http.get(f"http://127.0.0.1:{port}/")
+    assert isinstance(caught.value.__cause__, httpcore.ConnectError)
+    assert caught.value.request.url == f"http://127.0.0.1:{port}/"
