@@ -1131,6 +1131,8 @@ async def test_a_traced_http2_request_goes_through_httpcore_s_steps() -> None:
         assert response.json() == {}
     assert "http2.send_request_headers.started" in steps
     assert "http2.receive_response_headers.complete" in steps
+    assert "http2.receive_response_body.complete" in steps
+    assert "http2.response_closed.complete" in steps
 
 
 async def test_over_http2_a_request_takes_the_write_lock_only_for_what_it_sends() -> None:

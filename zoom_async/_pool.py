@@ -436,6 +436,40 @@ def _h2_request_headers(
     return block, has_body, True
 
 
+def _traced(request: httpcore.Request) -> bool:
+    """Whether someone listens to httpcore's trace steps of ``request``: a ``trace``
+    extension, or httpcore's HTTP/2 logger at DEBUG."""
+    return request.extensions.get("trace") is not None or _HTTP2_LOGGER.isEnabledFor(logging.DEBUG)
+
+
+class _HTTP2Body(HTTP2ConnectionByteStream):
+    """httpcore's HTTP/2 answer body, without its two trace steps (reading, closing) unless
+    the request is traced: each built and entered a context manager for nothing."""
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        if _traced(self._request):
+            async for chunk in super().__aiter__():
+                yield chunk
+            return
+        try:
+            async for chunk in self._connection._receive_response_body(
+                request=self._request, stream_id=self._stream_id
+            ):
+                yield chunk
+        except BaseException:
+            # (as httpcore: the stream closed, and maybe the connection, before it is raised)
+            with AsyncShieldCancellation():
+                await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if _traced(self._request):
+            await super().aclose()
+        elif not self._closed:
+            self._closed = True
+            await self._connection._response_closed(stream_id=self._stream_id)
+
+
 class _Response(httpcore.Response):
     """httpcore's response, made of parts that need none of its type checks (1 % of a
     request's client CPU in a burst over HTTP/2, py-spy)."""
@@ -527,7 +561,7 @@ class _HTTP2Connection(AsyncHTTP2Connection):
         # "trace" extension, or httpcore's logger at DEBUG): each built and entered a context
         # manager, for nothing (2 % of a request's client CPU in a burst, with the semaphore's
         # cancel-scope lookups 5 %). A permit is also given back when no stream id is left.
-        if request.extensions.get("trace") is not None or _HTTP2_LOGGER.isEnabledFor(logging.DEBUG):
+        if _traced(request):
             return await super().handle_async_request(request)
         if not self.can_handle_request(request.url.origin):  # (the pool never sends one)
             raise RuntimeError(
@@ -560,7 +594,7 @@ class _HTTP2Connection(AsyncHTTP2Connection):
             return _Response(
                 status,
                 headers,  # (h2's, decoded to bytes: httpcore's type checks have nothing to do)
-                HTTP2ConnectionByteStream(self, request, stream_id=stream_id),
+                _HTTP2Body(self, request, stream_id=stream_id),
                 {
                     "http_version": b"HTTP/2",
                     "network_stream": self._network_stream,
