@@ -1020,32 +1020,41 @@ async def test_http2_streams_take_their_connection_s_free_locks_without_a_loop_t
             assert isinstance(getattr(http2, name), _pool._FastLock)
 
 
-async def test_the_hand_off_lock_passes_to_its_first_live_waiter_in_order() -> None:
-    lock = _pool._HandOffLock()
+@pytest.mark.parametrize("permits", [1, 2], ids=["lock", "semaphore"])
+async def test_the_hand_off_lock_or_semaphore_passes_to_its_first_live_waiter_in_order(
+    permits: int,
+) -> None:
+    limit = _pool._HandOffLock() if permits == 1 else _pool._HandOffSemaphore(permits)
     counted = [0]
-    await suspensions(lock.acquire(), counted)
+    for _ in range(permits):
+        await suspensions(limit.acquire(), counted)
     assert counted == [0]  # free: taken without a turn of the loop
-    assert lock.locked()
+    if isinstance(limit, _pool._HandOffLock):
+        assert limit.locked()
     order: list[str] = []
 
     async def take(name: str) -> None:
-        await lock.acquire()
+        await limit.acquire()
         order.append(name)
         await asyncio.sleep(0)
-        lock.release()
+        limit.release()
 
     first, cancelled, last = (asyncio.create_task(take(n)) for n in ("first", "gone", "last"))
     await asyncio.sleep(0)  # all three wait
     cancelled.cancel()
-    lock.release()
-    # One that arrives while the lock passes to "first" queues behind the others.
+    limit.release()
+    # One that arrives while a permit passes to "first" queues behind the others.
     late = asyncio.create_task(take("late"))
     await asyncio.gather(first, last, late)
     with pytest.raises(asyncio.CancelledError):
         await cancelled
     assert order == ["first", "last", "late"]
-    assert not lock.locked()
-    assert not lock._waiters  # the cancelled one's waiter is not kept
+    assert not limit._waiters  # the cancelled one's waiter is not kept
+    for _ in range(permits - 1):
+        limit.release()
+    assert limit._free == permits  # every permit back
+    if isinstance(limit, _pool._HandOffLock):
+        assert not limit.locked()
 
 
 async def test_the_hand_off_lock_handed_to_a_task_being_cancelled_passes_it_on() -> None:
@@ -1062,34 +1071,6 @@ async def test_the_hand_off_lock_handed_to_a_task_being_cancelled_passes_it_on()
     assert lock.locked()
     lock.release()
     assert not lock.locked()
-
-
-async def test_the_hand_off_semaphore_hands_each_permit_to_its_first_live_waiter() -> None:
-    limit = _pool._HandOffSemaphore(2)
-    counted = [0]
-    for _ in range(2):
-        await suspensions(limit.acquire(), counted)
-    assert counted == [0]  # free permits: taken without a turn of the loop
-    order: list[str] = []
-
-    async def take(name: str) -> None:
-        await limit.acquire()
-        order.append(name)
-        await asyncio.sleep(0)
-        limit.release()
-
-    first, cancelled, last = (asyncio.create_task(take(n)) for n in ("first", "gone", "last"))
-    await asyncio.sleep(0)  # all three wait
-    cancelled.cancel()
-    limit.release()  # to "first"; one that arrives meanwhile queues behind "last"
-    late = asyncio.create_task(take("late"))
-    await asyncio.gather(first, last, late)
-    with pytest.raises(asyncio.CancelledError):
-        await cancelled
-    assert order == ["first", "last", "late"]
-    assert not limit._waiters
-    limit.release()
-    assert limit._free == 2  # every permit back
 
 
 async def test_over_http2_the_stream_limit_is_taken_without_a_turn_and_still_holds() -> None:
