@@ -443,14 +443,11 @@ def _traced(request: httpcore.Request) -> bool:
 
 
 class _HTTP2Body(HTTP2ConnectionByteStream):
-    """httpcore's HTTP/2 answer body, without its two trace steps (reading, closing) unless
-    the request is traced: each built and entered a context manager for nothing."""
+    """httpcore's HTTP/2 answer body, without its two trace steps (reading, closing), each a
+    context manager built and entered for nothing: made only for a request nobody traces
+    (:meth:`_HTTP2Connection._exchange`; a traced one gets httpcore's own)."""
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
-        if _traced(self._request):
-            async for chunk in super().__aiter__():
-                yield chunk
-            return
         try:
             async for chunk in self._connection._receive_response_body(
                 request=self._request, stream_id=self._stream_id
@@ -463,9 +460,7 @@ class _HTTP2Body(HTTP2ConnectionByteStream):
             raise
 
     async def aclose(self) -> None:
-        if _traced(self._request):
-            await super().aclose()
-        elif not self._closed:
+        if not self._closed:
             self._closed = True
             await self._connection._response_closed(stream_id=self._stream_id)
 
@@ -1443,7 +1438,7 @@ class _Request(httpcore.Request):
 
 
 _HTTPX_HANDLE = httpx.AsyncHTTPTransport.handle_async_request
-"""httpx's own, which a mock (respx ``using="httpx"``) patches on the class."""
+"""httpx's own, which a mock may patch on the class (pytest-httpx, ``mock.patch.object``)."""
 
 
 class ZoomHTTPTransport(httpx.AsyncHTTPTransport):
